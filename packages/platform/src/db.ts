@@ -1,0 +1,120 @@
+/**
+ * PostgreSQL access through postgres.js: pools, ordered SQL migrations, and
+ * transactions that retry serialization failures.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import postgres from "postgres";
+import type { Logger } from "./logger.js";
+
+export type Sql = postgres.Sql;
+export type TransactionSql = postgres.TransactionSql;
+
+export interface PoolOptions {
+  /** Pool size. */
+  max?: number;
+  /** Name shown in pg_stat_activity. */
+  applicationName?: string;
+}
+
+export function createPool(url: string, options: PoolOptions = {}): Sql {
+  const settings: postgres.Options<Record<string, never>> & { max_pipeline: number } = {
+    max: options.max ?? 10,
+    // One query per connection at a time: pipelining deeper than the pool slows
+    // down steadily under sustained load (see ARCHITECTURE.md, performance notes).
+    max_pipeline: 1,
+    idle_timeout: 60,
+    connect_timeout: 10,
+    onnotice: () => {},
+    connection: { application_name: options.applicationName ?? "classconnect" },
+    transform: { undefined: null },
+  };
+  return postgres(url, settings);
+}
+
+/** True when the database answers a trivial query within `timeoutMs`. */
+export async function isDatabaseReady(sql: Sql, timeoutMs = 2000): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const timeout = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    return await Promise.race([sql`select 1`.then(() => true), timeout]);
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const retryableStates = new Set(["40001", "40P01"]);
+
+/** Runs `fn` in a transaction, retrying serialization failures and deadlocks a few times. */
+export async function inTransaction<T>(
+  sql: Sql,
+  fn: (tx: TransactionSql) => Promise<T>,
+  options: { attempts?: number; isolation?: "serializable" | "repeatable read" | "read committed" } = {},
+): Promise<T> {
+  const attempts = options.attempts ?? 5;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const begin = options.isolation ? `isolation level ${options.isolation}` : undefined;
+      const run = (tx: TransactionSql) => fn(tx);
+      return (begin ? await sql.begin(begin, run) : await sql.begin(run)) as T;
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (attempt >= attempts || !code || !retryableStates.has(code)) throw err;
+      await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+    }
+  }
+}
+
+/**
+ * Applies `NNNN_name.sql` files from `dir` in order, each once, each in its own
+ * transaction, recorded in `schema_migrations`. Concurrent starters wait on an
+ * advisory lock, so several replicas can start at once.
+ */
+export async function migrate(sql: Sql, dir: string, logger: Logger): Promise<string[]> {
+  const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
+  const applied: string[] = [];
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(hashtext('classconnect.migrations'))`;
+    await tx`create table if not exists schema_migrations (
+      version text primary key,
+      applied_at timestamptz not null default now()
+    )`;
+    const done = new Set(
+      (await tx<{ version: string }[]>`select version from schema_migrations`).map((r) => r.version),
+    );
+    for (const file of files) {
+      if (done.has(file)) continue;
+      const text = await readFile(join(dir, file), "utf8");
+      await tx.unsafe(text);
+      await tx`insert into schema_migrations (version) values (${file})`;
+      applied.push(file);
+      logger.info({ migration: file }, "migration applied");
+    }
+  });
+  return applied;
+}
+
+/** Creates `name` on the server of `adminUrl` unless it exists. */
+export async function ensureDatabase(adminUrl: string, name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]*$/.test(name)) throw new Error(`invalid database name: ${name}`);
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  try {
+    const rows = await admin`select 1 from pg_database where datname = ${name}`;
+    if (rows.length === 0) await admin.unsafe(`create database ${name}`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== "42P04") throw err;
+  } finally {
+    await admin.end();
+  }
+}
+
+/** The URL of database `name` on the same server as `url`. */
+export function databaseUrl(url: string, name: string): string {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}

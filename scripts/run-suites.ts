@@ -1,0 +1,47 @@
+/**
+ * Runs every `*.test.ts` suite (uvu) in this process, in a stable order.
+ * Arguments filter the files by substring. Started by scripts/test.ts, which
+ * provides the shared PostgreSQL.
+ */
+import { readdirSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { run } from "uvu/run";
+
+const roots = ["packages", "services", "gateway", "scripts", "test"];
+const skip = new Set(["node_modules", ".tmp", ".data", "gen"]);
+
+function find(dir: string, out: string[]): string[] {
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return out;
+  }
+  for (const entry of entries) {
+    if (skip.has(entry.name)) continue;
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) find(path, out);
+    else if (entry.name.endsWith(".test.ts")) out.push(path);
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = roots
+  .flatMap((root) => find(root, []))
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+if (files.length === 0) {
+  console.error("no test files found");
+  process.exit(1);
+}
+const watchdog = setTimeout(
+  () => {
+    console.error("test run exceeded 45 minutes; aborting");
+    process.exit(1);
+  },
+  45 * 60 * 1000,
+);
+watchdog.unref();
+await run(files.map((file) => ({ name: relative(".", file), file: resolve(file) })));
+process.exit(process.exitCode ?? 0);

@@ -1,0 +1,140 @@
+/**
+ * Builds the users service from its configuration: database and migrations,
+ * signing key, ports (mail, blobs, Google), domain logic and handlers.
+ * main.ts runs it as a process; tests start it in-process on port 0.
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import {
+  type BlobStore,
+  createAuthInterceptor,
+  createLocalBlobStore,
+  createLogger,
+  createPool,
+  createRemoteKeySource,
+  createServiceTransport,
+  createStaticKeySource,
+  createTokenVerifier,
+  isDatabaseReady,
+  type KeySource,
+  type Logger,
+  loadSigningKey,
+  migrate,
+  type RunningServer,
+  signAccessToken,
+  startServer,
+  USER_TOKEN_ISSUER,
+} from "@classconnect/platform";
+import { createClient } from "@connectrpc/connect";
+import { createAuthService } from "./auth-service.js";
+import type { UsersConfig } from "./config.js";
+import { createUserAdmin } from "./domain/admin.js";
+import { createAuth } from "./domain/auth.js";
+import { type Deps, defaultPolicies, type Policies } from "./domain/deps.js";
+import { createProfiles } from "./domain/profiles.js";
+import {
+  createDisabledGoogleVerifier,
+  createFirebaseGoogleVerifier,
+  type GoogleVerifier,
+} from "./ports/google.js";
+import { createRecordingMailer, type Mailer } from "./ports/mailer.js";
+import { createPostgresUsersStore } from "./store/postgres-store.js";
+import { createUserAdminService } from "./user-admin-service.js";
+import { createUserService } from "./user-service.js";
+
+export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
+
+/** Replaceable parts, for tests (e.g. a Google verifier pointed at a loopback key server). */
+export interface UsersOverrides {
+  logger?: Logger;
+  mailer?: Mailer;
+  google?: GoogleVerifier;
+  blobs?: BlobStore;
+  adminKeys?: KeySource;
+  policies?: Partial<Policies>;
+  now?: () => Date;
+}
+
+export interface UsersServer extends RunningServer {
+  mailer: Mailer;
+}
+
+export async function startUsersServer(
+  config: UsersConfig,
+  overrides: UsersOverrides = {},
+): Promise<UsersServer> {
+  const logger = overrides.logger ?? createLogger("users", config.logLevel);
+  const sql = createPool(config.databaseUrl, { applicationName: "classconnect-users" });
+  await migrate(sql, migrationsDir, logger);
+
+  const signingKey = await loadSigningKey(config.signingKeyJwk);
+  const mailer = overrides.mailer ?? createRecordingMailer(logger, config.mailDir);
+  const google =
+    overrides.google ??
+    (config.firebaseProjectId
+      ? createFirebaseGoogleVerifier({ projectId: config.firebaseProjectId })
+      : createDisabledGoogleVerifier());
+  const deps: Deps = {
+    store: createPostgresUsersStore(sql),
+    mailer,
+    google,
+    blobs: overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl),
+    tokens: {
+      issue: (userId, sessionId) =>
+        signAccessToken(
+          signingKey,
+          USER_TOKEN_ISSUER,
+          { sub: userId, sid: sessionId, typ: "user" },
+          config.accessTokenTtlSeconds,
+        ),
+    },
+    policies: { ...defaultPolicies, resetLinkBase: config.resetLinkBase, ...overrides.policies },
+    now: overrides.now ?? (() => new Date()),
+  };
+  const auth = createAuth(deps);
+
+  const adminKeys =
+    overrides.adminKeys ??
+    (config.adminServiceUrl
+      ? createRemoteKeySource(async () => {
+          const client = createClient(AdminAuthService, createServiceTransport(config.adminServiceUrl!));
+          return (await client.getJwks({})).keys;
+        })
+      : undefined);
+  const verifier = createTokenVerifier({
+    user: createStaticKeySource([signingKey.publicJwk]),
+    ...(adminKeys ? { admin: adminKeys } : {}),
+  });
+
+  const server = await startServer({
+    name: "users",
+    host: config.host,
+    port: config.port,
+    logger,
+    interceptors: [
+      createAuthInterceptor({
+        verifier,
+        serviceToken: config.serviceToken,
+        checkUser: (user) => auth.assertSessionActive(user.userId, user.sessionId),
+      }),
+    ],
+    routes(router) {
+      router.service(
+        AuthService,
+        createAuthService(auth, () => [signingKey.publicJwk]),
+      );
+      router.service(UserService, createUserService(createProfiles(deps)));
+      router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
+    },
+    ready: () => isDatabaseReady(sql),
+    async onClose() {
+      await google.close();
+      await sql.end({ timeout: 5 });
+    },
+  });
+  return { ...server, mailer };
+}

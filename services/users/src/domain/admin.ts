@@ -1,0 +1,41 @@
+import { NotFoundError } from "@classconnect/platform";
+import { isBlocked } from "./auth.js";
+import type { Deps } from "./deps.js";
+import type { Cursor, UserFilter, UserRecord } from "./model.js";
+import { type Page, pageOf } from "./profiles.js";
+
+export function createUserAdmin(deps: Deps) {
+  const { store } = deps;
+  const mustExist = (user: UserRecord | undefined): UserRecord => {
+    if (!user) throw new NotFoundError("user");
+    return user;
+  };
+  return {
+    async list(filter: UserFilter, limit: number, after?: Cursor): Promise<Page<UserRecord>> {
+      const rows = await store.listUsers(filter, limit + 1, after);
+      return pageOf(rows, limit, (u) => ({ key: u.createdAt.toISOString(), id: u.id }));
+    },
+
+    /** Blocks until `until`; live sessions end at once. */
+    async block(userId: string, until: Date, reason: string): Promise<UserRecord> {
+      const user = mustExist(await store.updateUser(userId, { blockedUntil: until, blockReason: reason }));
+      await store.revokeUserSessions(userId, "blocked");
+      return user;
+    },
+
+    async unblock(userId: string): Promise<UserRecord> {
+      return mustExist(await store.updateUser(userId, { blockedUntil: null, blockReason: null }));
+    },
+
+    async setRole(userId: string, role: number): Promise<UserRecord> {
+      return mustExist(await store.updateUser(userId, { role }));
+    },
+
+    async checkActive(userId: string): Promise<{ user?: UserRecord; active: boolean }> {
+      const user = await store.userById(userId);
+      return { user, active: user !== undefined && !isBlocked(user, deps.now()) };
+    },
+
+    isBlocked: (user: UserRecord) => isBlocked(user, deps.now()),
+  };
+}

@@ -1,0 +1,311 @@
+/**
+ * Sign-up, sign-in and sessions: the rules of the users service, independent of
+ * Protobuf and SQL.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  FailedPreconditionError,
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  UnauthenticatedError,
+} from "@classconnect/platform";
+import type { Deps } from "./deps.js";
+import type { UserRecord } from "./model.js";
+import {
+  digest,
+  dummyPasswordHash,
+  hashPassword,
+  newOpaqueToken,
+  newPin,
+  pinDigest,
+  verifyPassword,
+} from "./secrets.js";
+
+export interface SessionTokens {
+  accessToken: string;
+  accessTokenExpiresAt: Date;
+  refreshToken: string;
+  refreshTokenExpiresAt: Date;
+}
+
+export interface SignedIn {
+  user: UserRecord;
+  session: SessionTokens;
+}
+
+const WRONG_CREDENTIALS = () => new UnauthenticatedError("wrong e-mail or password", "INVALID_CREDENTIALS");
+
+export function normalizeEmail(email: string): string {
+  return email.trim().toLowerCase();
+}
+
+function blockedError(user: UserRecord): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `this account is blocked until ${user.blockedUntil!.toISOString()}`,
+    "ACCOUNT_BLOCKED",
+    { blocked_until: user.blockedUntil!.toISOString() },
+  );
+}
+
+export function isBlocked(user: UserRecord, now: Date): boolean {
+  return user.blockedUntil !== null && user.blockedUntil > now;
+}
+
+export function createAuth(deps: Deps) {
+  const { store, policies } = deps;
+
+  async function startSession(user: UserRecord): Promise<SignedIn> {
+    const sessionId = randomUUID();
+    const refreshToken = newOpaqueToken();
+    const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
+    await store.createSession(user.id, sessionId, digest(refreshToken), refreshTokenExpiresAt);
+    const access = await deps.tokens.issue(user.id, sessionId);
+    return {
+      user,
+      session: {
+        accessToken: access.token,
+        accessTokenExpiresAt: access.expiresAt,
+        refreshToken,
+        refreshTokenExpiresAt,
+      },
+    };
+  }
+
+  async function sendPin(user: UserRecord): Promise<void> {
+    const pin = newPin();
+    await store.setPin(user.id, pinDigest(user.id, pin), new Date(deps.now().getTime() + policies.pinTtlMs));
+    await deps.mailer.send({
+      kind: "ACCOUNT_PIN",
+      to: user.email,
+      data: { pin, first_name: user.firstName },
+    });
+  }
+
+  async function loadActiveUser(userId: string): Promise<UserRecord> {
+    const user = await store.userById(userId);
+    if (!user) throw new UnauthenticatedError("the account no longer exists", "ACCOUNT_MISSING");
+    if (isBlocked(user, deps.now())) throw blockedError(user);
+    return user;
+  }
+
+  /** Refuses while too many recent failures lock the e-mail. */
+  async function assertNotLocked(email: string): Promise<void> {
+    const lockedUntil = await store.loginLockedUntil(email);
+    if (lockedUntil && lockedUntil > deps.now()) {
+      throw new ResourceExhaustedError(
+        `too many failed sign-in attempts; try again after ${lockedUntil.toISOString()}`,
+        "LOGIN_LOCKED",
+        { unlock_time: lockedUntil.toISOString() },
+      );
+    }
+  }
+
+  async function recordFailure(email: string): Promise<never> {
+    const lockedUntil = await store.recordLoginFailure(
+      email,
+      policies.loginMaxFailures,
+      policies.loginWindowMs,
+      policies.loginLockMs,
+    );
+    if (lockedUntil) await assertNotLocked(email);
+    throw WRONG_CREDENTIALS();
+  }
+
+  return {
+    sessionFor: startSession,
+
+    async register(input: {
+      email: string;
+      password: string;
+      firstName: string;
+      lastName: string;
+      location: string;
+      notificationsOptIn: boolean;
+    }): Promise<SignedIn> {
+      const user = await store.createUser({
+        id: randomUUID(),
+        email: normalizeEmail(input.email),
+        passwordHash: await hashPassword(input.password),
+        googleUid: null,
+        firstName: input.firstName.trim(),
+        lastName: input.lastName.trim(),
+        location: input.location.trim(),
+        avatarUrl: "",
+        notificationsOptIn: input.notificationsOptIn,
+        emailVerified: false,
+      });
+      await sendPin(user);
+      await deps.mailer.send({ kind: "WELCOME", to: user.email, data: { first_name: user.firstName } });
+      return startSession(user);
+    },
+
+    async verifyEmail(userId: string, pin: string): Promise<UserRecord> {
+      const user = await loadActiveUser(userId);
+      if (user.emailVerified) return user;
+      const result = await store.consumePin(userId, pinDigest(userId, pin), policies.pinMaxAttempts);
+      switch (result) {
+        case "ok":
+          return (await store.updateUser(userId, { emailVerified: true }))!;
+        case "expired":
+          throw new FailedPreconditionError("the PIN has expired; request a new one", "PIN_EXPIRED");
+        case "missing":
+          throw new FailedPreconditionError("no PIN is pending; request a new one", "PIN_MISSING");
+        case "exhausted":
+          throw new FailedPreconditionError("too many wrong PINs; request a new one", "PIN_EXHAUSTED");
+        case "wrong":
+          throw new InvalidArgumentError([
+            { field: "pin", description: "the PIN is not correct", reason: "PIN_WRONG" },
+          ]);
+      }
+    },
+
+    async resendPin(userId: string): Promise<void> {
+      const user = await loadActiveUser(userId);
+      if (user.emailVerified) {
+        throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+      }
+      await sendPin(user);
+    },
+
+    async login(rawEmail: string, password: string): Promise<SignedIn> {
+      const email = normalizeEmail(rawEmail);
+      await assertNotLocked(email);
+      const user = await store.userByEmail(email);
+      if (!user?.passwordHash) {
+        await verifyPassword(await dummyPasswordHash(), password);
+        return recordFailure(email);
+      }
+      if (!(await verifyPassword(user.passwordHash, password))) return recordFailure(email);
+      await store.clearLoginFailures(email);
+      if (isBlocked(user, deps.now())) throw blockedError(user);
+      return startSession(user);
+    },
+
+    async loginWithGoogle(
+      idToken: string,
+      password: string,
+    ): Promise<SignedIn & { created: boolean; linked: boolean }> {
+      const google = await deps.google.verify(idToken);
+      const known = await store.userByGoogleUid(google.uid);
+      if (known) {
+        if (isBlocked(known, deps.now())) throw blockedError(known);
+        return { ...(await startSession(known)), created: false, linked: false };
+      }
+      const existing = await store.userByEmail(google.email);
+      if (existing) {
+        if (!existing.passwordHash || !google.emailVerified) {
+          throw new FailedPreconditionError(
+            "this e-mail belongs to another account that cannot be linked to Google",
+            "ACCOUNT_LINK_IMPOSSIBLE",
+          );
+        }
+        if (!password) {
+          throw new FailedPreconditionError(
+            "an account with this e-mail exists: sign in again with its password to link Google",
+            "ACCOUNT_LINK_REQUIRED",
+            { email: existing.email },
+          );
+        }
+        await assertNotLocked(existing.email);
+        if (!(await verifyPassword(existing.passwordHash, password))) return recordFailure(existing.email);
+        await store.clearLoginFailures(existing.email);
+        if (isBlocked(existing, deps.now())) throw blockedError(existing);
+        const linked = (await store.updateUser(existing.id, { googleUid: google.uid, emailVerified: true }))!;
+        return { ...(await startSession(linked)), created: false, linked: true };
+      }
+      const [first, ...rest] = google.name.trim().split(/\s+/);
+      const user = await store.createUser({
+        id: randomUUID(),
+        email: google.email,
+        passwordHash: null,
+        googleUid: google.uid,
+        firstName: (first || google.email.split("@")[0] || "").slice(0, 100),
+        lastName: rest.join(" ").slice(0, 100),
+        location: "",
+        avatarUrl: google.picture,
+        notificationsOptIn: false,
+        emailVerified: google.emailVerified,
+      });
+      return { ...(await startSession(user)), created: true, linked: false };
+    },
+
+    async refresh(refreshToken: string): Promise<SessionTokens> {
+      const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
+      const next = newOpaqueToken();
+      const result = await store.rotateRefreshToken(
+        digest(refreshToken),
+        digest(next),
+        refreshTokenExpiresAt,
+      );
+      if (result.kind === "invalid") {
+        throw new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
+      }
+      if (result.kind === "reused") {
+        await store.revokeSession(result.sessionId, "refresh token reused");
+        throw new UnauthenticatedError(
+          "the refresh token was already used; the session has been ended for safety",
+          "REFRESH_TOKEN_REUSED",
+        );
+      }
+      await loadActiveUser(result.userId);
+      const access = await deps.tokens.issue(result.userId, result.sessionId);
+      return {
+        accessToken: access.token,
+        accessTokenExpiresAt: access.expiresAt,
+        refreshToken: next,
+        refreshTokenExpiresAt,
+      };
+    },
+
+    async logout(userId: string, refreshToken: string): Promise<void> {
+      const session = await store.sessionOfRefreshToken(digest(refreshToken));
+      if (!session || session.userId !== userId) {
+        throw new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
+      }
+      await store.revokeSession(session.sessionId, "logout");
+    },
+
+    async requestPasswordReset(rawEmail: string): Promise<void> {
+      const user = await store.userByEmail(normalizeEmail(rawEmail));
+      if (!user) return;
+      const token = newOpaqueToken();
+      await store.createPasswordReset(
+        user.id,
+        digest(token),
+        new Date(deps.now().getTime() + policies.resetTtlMs),
+      );
+      await deps.mailer.send({
+        kind: "PASSWORD_RESET",
+        to: user.email,
+        data: {
+          reset_token: token,
+          reset_link: `${policies.resetLinkBase}${token}`,
+          first_name: user.firstName,
+        },
+      });
+    },
+
+    async resetPassword(token: string, newPassword: string): Promise<void> {
+      const passwordHash = await hashPassword(newPassword);
+      const userId = await store.consumePasswordReset(digest(token));
+      if (!userId) {
+        throw new FailedPreconditionError(
+          "the reset link is invalid, used or expired",
+          "RESET_TOKEN_INVALID",
+        );
+      }
+      const user = await store.updateUser(userId, { passwordHash });
+      if (user) await store.clearLoginFailures(user.email);
+      await store.revokeUserSessions(userId, "password reset");
+    },
+
+    /** The per-call check behind "blocked users' tokens stop working at once". */
+    async assertSessionActive(userId: string, sessionId: string): Promise<void> {
+      if (!(await store.sessionIsActive(userId, sessionId, deps.now()))) {
+        throw new UnauthenticatedError("the session has ended; sign in again", "SESSION_INACTIVE");
+      }
+    },
+  };
+}
+
+export type Auth = ReturnType<typeof createAuth>;

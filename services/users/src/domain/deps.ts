@@ -1,0 +1,42 @@
+import type { BlobStore } from "@classconnect/platform";
+import type { GoogleVerifier } from "../ports/google.js";
+import type { Mailer } from "../ports/mailer.js";
+import type { UsersStore } from "./model.js";
+
+/** Issues signed access tokens for a user session. */
+export interface AccessTokenIssuer {
+  issue(userId: string, sessionId: string): Promise<{ token: string; expiresAt: Date }>;
+}
+
+export interface Policies {
+  refreshTtlMs: number;
+  pinTtlMs: number;
+  pinMaxAttempts: number;
+  resetTtlMs: number;
+  loginMaxFailures: number;
+  loginWindowMs: number;
+  loginLockMs: number;
+  /** Base of the link in password-reset e-mails; the token is appended. */
+  resetLinkBase: string;
+}
+
+export const defaultPolicies: Policies = {
+  refreshTtlMs: 30 * 24 * 3600_000,
+  pinTtlMs: 10 * 60_000,
+  pinMaxAttempts: 5,
+  resetTtlMs: 60 * 60_000,
+  loginMaxFailures: 5,
+  loginWindowMs: 15 * 60_000,
+  loginLockMs: 15 * 60_000,
+  resetLinkBase: "classconnect://reset-password?token=",
+};
+
+export interface Deps {
+  store: UsersStore;
+  mailer: Mailer;
+  tokens: AccessTokenIssuer;
+  google: GoogleVerifier;
+  blobs: BlobStore;
+  policies: Policies;
+  now: () => Date;
+}

@@ -1,0 +1,118 @@
+/** The users service's domain records and the port its logic uses for storage. */
+
+export interface UserRecord {
+  id: string;
+  email: string;
+  passwordHash: string | null;
+  googleUid: string | null;
+  firstName: string;
+  lastName: string;
+  location: string;
+  bio: string;
+  avatarUrl: string;
+  avatarKey: string | null;
+  educationLevel: number;
+  website: string;
+  showEmail: boolean;
+  showLocation: boolean;
+  notificationsOptIn: boolean;
+  emailVerified: boolean;
+  role: number;
+  blockedUntil: Date | null;
+  blockReason: string | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export const ROLE_MEMBER = 1;
+
+export type NewUser = Pick<
+  UserRecord,
+  | "id"
+  | "email"
+  | "passwordHash"
+  | "googleUid"
+  | "firstName"
+  | "lastName"
+  | "location"
+  | "avatarUrl"
+  | "notificationsOptIn"
+  | "emailVerified"
+>;
+
+export type ProfilePatch = Partial<
+  Pick<
+    UserRecord,
+    | "email"
+    | "firstName"
+    | "lastName"
+    | "location"
+    | "bio"
+    | "avatarUrl"
+    | "avatarKey"
+    | "educationLevel"
+    | "website"
+    | "showEmail"
+    | "showLocation"
+    | "notificationsOptIn"
+    | "emailVerified"
+    | "passwordHash"
+    | "googleUid"
+    | "role"
+    | "blockedUntil"
+    | "blockReason"
+  >
+>;
+
+export type RotateResult =
+  | { kind: "rotated"; userId: string; sessionId: string }
+  | { kind: "reused"; userId: string; sessionId: string }
+  | { kind: "invalid" };
+
+export type PinResult = "ok" | "wrong" | "expired" | "missing" | "exhausted";
+
+export interface UserFilter {
+  status?: "active" | "blocked";
+  role?: number;
+  query?: string;
+}
+
+/** A position in a listing ordered by (created_at desc, id desc) or by name. */
+export interface Cursor {
+  key: string;
+  id: string;
+}
+
+export interface UsersStore {
+  createUser(user: NewUser): Promise<UserRecord>;
+  userById(id: string): Promise<UserRecord | undefined>;
+  userByEmail(email: string): Promise<UserRecord | undefined>;
+  userByGoogleUid(uid: string): Promise<UserRecord | undefined>;
+  usersByIds(ids: string[]): Promise<UserRecord[]>;
+  updateUser(id: string, patch: ProfilePatch): Promise<UserRecord | undefined>;
+  searchUsers(prefix: string, limit: number, after?: Cursor): Promise<UserRecord[]>;
+  listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
+
+  /** The lock on an e-mail's logins, if any is in force. */
+  loginLockedUntil(email: string): Promise<Date | null>;
+  /** Counts a failure; locks once `max` failures fall within `windowMs`. */
+  recordLoginFailure(email: string, max: number, windowMs: number, lockMs: number): Promise<Date | null>;
+  clearLoginFailures(email: string): Promise<void>;
+
+  createSession(userId: string, sessionId: string, refreshHash: Buffer, expiresAt: Date): Promise<void>;
+  /** Spends `oldHash` and stores `newHash` in the same session, atomically. */
+  rotateRefreshToken(oldHash: Buffer, newHash: Buffer, expiresAt: Date): Promise<RotateResult>;
+  revokeSession(sessionId: string, reason: string): Promise<void>;
+  revokeUserSessions(userId: string, reason: string): Promise<void>;
+  /** The session of a refresh token, when it belongs to `userId`. */
+  sessionOfRefreshToken(hash: Buffer): Promise<{ sessionId: string; userId: string } | undefined>;
+  /** Whether the session is live and its user exists and is not blocked. */
+  sessionIsActive(userId: string, sessionId: string, now: Date): Promise<boolean>;
+
+  setPin(userId: string, pinHash: Buffer, expiresAt: Date): Promise<void>;
+  consumePin(userId: string, pinHash: Buffer, maxAttempts: number): Promise<PinResult>;
+
+  createPasswordReset(userId: string, tokenHash: Buffer, expiresAt: Date): Promise<void>;
+  /** Marks the reset used and returns its user, when live. */
+  consumePasswordReset(tokenHash: Buffer): Promise<string | undefined>;
+}

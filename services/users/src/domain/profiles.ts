@@ -1,0 +1,124 @@
+import { randomUUID } from "node:crypto";
+import { InvalidArgumentError, NotFoundError, UnauthenticatedError } from "@classconnect/platform";
+import { normalizeEmail } from "./auth.js";
+import { requireImage } from "./avatar.js";
+import type { Deps } from "./deps.js";
+import type { Cursor, ProfilePatch, UserRecord } from "./model.js";
+import { newPin, pinDigest } from "./secrets.js";
+
+/** The profile fields a user may change, as named in UpdateMe's field mask. */
+export interface ProfileChanges {
+  email?: string;
+  firstName?: string;
+  lastName?: string;
+  location?: string;
+  bio?: string;
+  educationLevel?: number;
+  website?: string;
+  showEmail?: boolean;
+  showLocation?: boolean;
+  notificationsOptIn?: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  next?: Cursor;
+}
+
+export function createProfiles(deps: Deps) {
+  const { store } = deps;
+
+  async function me(userId: string): Promise<UserRecord> {
+    const user = await store.userById(userId);
+    if (!user) throw new UnauthenticatedError("the account no longer exists", "ACCOUNT_MISSING");
+    return user;
+  }
+
+  return {
+    me,
+
+    async updateMe(userId: string, changes: ProfileChanges): Promise<UserRecord> {
+      const current = await me(userId);
+      const patch: ProfilePatch = {};
+      for (const key of ["firstName", "lastName", "location", "bio", "website"] as const) {
+        const value = changes[key];
+        if (value !== undefined) patch[key] = value.trim();
+      }
+      for (const key of ["educationLevel", "showEmail", "showLocation", "notificationsOptIn"] as const) {
+        if (changes[key] !== undefined) (patch as Record<string, unknown>)[key] = changes[key];
+      }
+      let emailChanged = false;
+      if (changes.email !== undefined) {
+        const email = normalizeEmail(changes.email);
+        if (email !== current.email) {
+          patch.email = email;
+          patch.emailVerified = false;
+          emailChanged = true;
+        }
+      }
+      if (patch.firstName === "" || patch.lastName === "") {
+        throw new InvalidArgumentError([
+          {
+            field: patch.firstName === "" ? "user.first_name" : "user.last_name",
+            description: "must not be blank",
+          },
+        ]);
+      }
+      const updated = (await store.updateUser(userId, patch))!;
+      if (emailChanged) {
+        const pin = newPin();
+        await store.setPin(
+          userId,
+          pinDigest(userId, pin),
+          new Date(deps.now().getTime() + deps.policies.pinTtlMs),
+        );
+        await deps.mailer.send({
+          kind: "ACCOUNT_PIN",
+          to: updated.email,
+          data: { pin, first_name: updated.firstName },
+        });
+      }
+      return updated;
+    },
+
+    async profile(userId: string): Promise<UserRecord> {
+      const user = await store.userById(userId);
+      if (!user) throw new NotFoundError("user");
+      return user;
+    },
+
+    async search(query: string, limit: number, after?: Cursor): Promise<Page<UserRecord>> {
+      const rows = await store.searchUsers(query.trim().toLowerCase(), limit + 1, after);
+      return pageOf(rows, limit, (u) => ({ key: `${u.firstName} ${u.lastName}`.toLowerCase(), id: u.id }));
+    },
+
+    async batch(ids: string[]): Promise<UserRecord[]> {
+      const found = new Map((await store.usersByIds(ids)).map((u) => [u.id, u]));
+      return ids.flatMap((id) => found.get(id) ?? []);
+    },
+
+    async uploadAvatar(userId: string, bytes: Uint8Array): Promise<UserRecord> {
+      const type = requireImage(bytes);
+      const current = await me(userId);
+      const key = `avatars/${userId}/${randomUUID()}.${type.extension}`;
+      const url = await deps.blobs.put(key, bytes, type.contentType);
+      const updated = (await store.updateUser(userId, { avatarUrl: url, avatarKey: key }))!;
+      if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
+      return updated;
+    },
+
+    async deleteAvatar(userId: string): Promise<UserRecord> {
+      const current = await me(userId);
+      const updated = (await store.updateUser(userId, { avatarUrl: "", avatarKey: null }))!;
+      if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
+      return updated;
+    },
+  };
+}
+
+/** Cuts one extra row off a `limit + 1` query into a page and its next cursor. */
+export function pageOf<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor): Page<T> {
+  if (rows.length <= limit) return { items: rows };
+  const items = rows.slice(0, limit);
+  return { items, next: cursorOf(items[items.length - 1]!) };
+}

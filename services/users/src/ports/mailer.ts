@@ -1,0 +1,37 @@
+import { mkdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "@classconnect/platform";
+
+/** An account e-mail the users service sends (activation PIN, password reset). */
+export interface AccountMail {
+  kind: "ACCOUNT_PIN" | "PASSWORD_RESET" | "WELCOME";
+  to: string;
+  /** Template values: pin, reset_token, reset_link, first_name. */
+  data: Record<string, string>;
+}
+
+/** The e-mail port. Production wiring goes through the notifications service. */
+export interface Mailer {
+  send(mail: AccountMail): Promise<void>;
+}
+
+/**
+ * The local adapter: records every message in memory and, when `dir` is set, as
+ * a JSON file there (a mailbox a developer can read). The log line names the
+ * file, never the secret inside it.
+ */
+export function createRecordingMailer(logger: Logger, dir?: string): Mailer & { sent: AccountMail[] } {
+  const sent: AccountMail[] = [];
+  let counter = 0;
+  return {
+    sent,
+    async send(mail) {
+      sent.push(mail);
+      if (!dir) return;
+      await mkdir(dir, { recursive: true });
+      const file = join(dir, `${Date.now()}-${++counter}-${mail.kind.toLowerCase()}.json`);
+      await writeFile(file, JSON.stringify({ ...mail, sentAt: new Date().toISOString() }, null, 2));
+      logger.info({ kind: mail.kind, file }, "mail recorded in local mailbox");
+    },
+  };
+}

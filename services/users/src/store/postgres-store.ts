@@ -1,0 +1,317 @@
+import { AlreadyExistsError, inTransaction, type Sql } from "@classconnect/platform";
+import type {
+  Cursor,
+  NewUser,
+  PinResult,
+  ProfilePatch,
+  RotateResult,
+  UserFilter,
+  UserRecord,
+  UsersStore,
+} from "../domain/model.js";
+
+interface UserRow {
+  id: string;
+  email: string;
+  password_hash: string | null;
+  google_uid: string | null;
+  first_name: string;
+  last_name: string;
+  location: string;
+  bio: string;
+  avatar_url: string;
+  avatar_key: string | null;
+  education_level: number;
+  website: string;
+  show_email: boolean;
+  show_location: boolean;
+  notifications_opt_in: boolean;
+  email_verified: boolean;
+  role: number;
+  blocked_until: Date | null;
+  block_reason: string | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+function toUser(r: UserRow): UserRecord {
+  return {
+    id: r.id,
+    email: r.email,
+    passwordHash: r.password_hash,
+    googleUid: r.google_uid,
+    firstName: r.first_name,
+    lastName: r.last_name,
+    location: r.location,
+    bio: r.bio,
+    avatarUrl: r.avatar_url,
+    avatarKey: r.avatar_key,
+    educationLevel: r.education_level,
+    website: r.website,
+    showEmail: r.show_email,
+    showLocation: r.show_location,
+    notificationsOptIn: r.notifications_opt_in,
+    emailVerified: r.email_verified,
+    role: r.role,
+    blockedUntil: r.blocked_until,
+    blockReason: r.block_reason,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const patchColumns: Record<keyof ProfilePatch, string> = {
+  email: "email",
+  firstName: "first_name",
+  lastName: "last_name",
+  location: "location",
+  bio: "bio",
+  avatarUrl: "avatar_url",
+  avatarKey: "avatar_key",
+  educationLevel: "education_level",
+  website: "website",
+  showEmail: "show_email",
+  showLocation: "show_location",
+  notificationsOptIn: "notifications_opt_in",
+  emailVerified: "email_verified",
+  passwordHash: "password_hash",
+  googleUid: "google_uid",
+  role: "role",
+  blockedUntil: "blocked_until",
+  blockReason: "block_reason",
+};
+
+function isUniqueViolation(err: unknown, constraint: string): boolean {
+  const e = err as { code?: string; constraint_name?: string };
+  return e.code === "23505" && e.constraint_name === constraint;
+}
+
+/** Escapes LIKE wildcards so user text matches literally. */
+function likePrefix(text: string): string {
+  return `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export function createPostgresUsersStore(sql: Sql): UsersStore {
+  const live = sql`deleted_at is null`;
+  return {
+    async createUser(u: NewUser) {
+      try {
+        const [row] = await sql<UserRow[]>`
+          insert into users (id, email, password_hash, google_uid, first_name, last_name, location,
+                             avatar_url, notifications_opt_in, email_verified)
+          values (${u.id}, ${u.email}, ${u.passwordHash}, ${u.googleUid}, ${u.firstName}, ${u.lastName},
+                  ${u.location}, ${u.avatarUrl}, ${u.notificationsOptIn}, ${u.emailVerified})
+          returning *`;
+        return toUser(row!);
+      } catch (err) {
+        if (isUniqueViolation(err, "users_email_key")) {
+          throw new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
+        }
+        throw err;
+      }
+    },
+
+    async userById(id) {
+      const [row] = await sql<UserRow[]>`select * from users where id = ${id} and ${live}`;
+      return row && toUser(row);
+    },
+
+    async userByEmail(email) {
+      const [row] = await sql<UserRow[]>`select * from users where email = ${email} and ${live}`;
+      return row && toUser(row);
+    },
+
+    async userByGoogleUid(uid) {
+      const [row] = await sql<UserRow[]>`select * from users where google_uid = ${uid} and ${live}`;
+      return row && toUser(row);
+    },
+
+    async usersByIds(ids) {
+      if (ids.length === 0) return [];
+      const rows = await sql<UserRow[]>`select * from users where id = any(${ids}::uuid[]) and ${live}`;
+      return rows.map(toUser);
+    },
+
+    async updateUser(id, patch) {
+      const values: Record<string, unknown> = {};
+      for (const [key, value] of Object.entries(patch)) {
+        if (value !== undefined) values[patchColumns[key as keyof ProfilePatch]] = value;
+      }
+      try {
+        const [row] =
+          Object.keys(values).length === 0
+            ? await sql<UserRow[]>`select * from users where id = ${id} and ${live}`
+            : await sql<UserRow[]>`
+                update users set ${sql(values)}, updated_at = now()
+                where id = ${id} and ${live} returning *`;
+        return row && toUser(row);
+      } catch (err) {
+        if (isUniqueViolation(err, "users_email_key")) {
+          throw new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
+        }
+        if (isUniqueViolation(err, "users_google_uid_key")) {
+          throw new AlreadyExistsError(
+            "this Google account is linked to another user",
+            "GOOGLE_ACCOUNT_TAKEN",
+          );
+        }
+        throw err;
+      }
+    },
+
+    async searchUsers(prefix, limit, after?: Cursor) {
+      const pattern = likePrefix(prefix);
+      const fullName = sql`lower(first_name || ' ' || last_name)`;
+      const rows = await sql<UserRow[]>`
+        select * from users
+        where ${live}
+          and (lower(first_name) like ${pattern} or lower(last_name) like ${pattern}
+               or ${fullName} like ${pattern} or email like ${pattern})
+          ${after ? sql`and (${fullName}, id) > (${after.key}, ${after.id}::uuid)` : sql``}
+        order by ${fullName}, id
+        limit ${limit}`;
+      return rows.map(toUser);
+    },
+
+    async listUsers(filter: UserFilter, limit, after?: Cursor) {
+      const conditions = [live];
+      if (filter.status === "blocked") conditions.push(sql`blocked_until > now()`);
+      if (filter.status === "active") conditions.push(sql`(blocked_until is null or blocked_until <= now())`);
+      if (filter.role) conditions.push(sql`role = ${filter.role}`);
+      if (filter.query) {
+        const contains = `%${filter.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        conditions.push(
+          sql`(lower(first_name || ' ' || last_name) like ${contains} or email like ${contains})`,
+        );
+      }
+      if (after) conditions.push(sql`(created_at, id) < (${after.key}::timestamptz, ${after.id}::uuid)`);
+      const where = conditions.reduce((acc, c) => sql`${acc} and ${c}`);
+      const rows = await sql<UserRow[]>`
+        select * from users where ${where} order by created_at desc, id desc limit ${limit}`;
+      return rows.map(toUser);
+    },
+
+    async loginLockedUntil(email) {
+      const [row] = await sql<{ locked_until: Date | null }[]>`
+        select locked_until from login_attempts where email = ${email}`;
+      return row?.locked_until ?? null;
+    },
+
+    async recordLoginFailure(email, max, windowMs, lockMs) {
+      const [row] = await sql<{ locked_until: Date | null }[]>`
+        insert into login_attempts as a (email, failures, window_start)
+        values (${email}, 1, now())
+        on conflict (email) do update set
+          failures = case when a.window_start < now() - ${windowMs} * interval '1 millisecond'
+                          then 1 else a.failures + 1 end,
+          window_start = case when a.window_start < now() - ${windowMs} * interval '1 millisecond'
+                              then now() else a.window_start end
+        returning failures, locked_until`;
+      const [locked] = await sql<{ locked_until: Date | null }[]>`
+        update login_attempts
+        set locked_until = now() + ${lockMs} * interval '1 millisecond', failures = 0, window_start = now()
+        where email = ${email} and failures >= ${max}
+        returning locked_until`;
+      return locked?.locked_until ?? row?.locked_until ?? null;
+    },
+
+    async clearLoginFailures(email) {
+      await sql`delete from login_attempts where email = ${email}`;
+    },
+
+    async createSession(userId, sessionId, refreshHash, expiresAt) {
+      await sql.begin(async (tx) => {
+        await tx`insert into sessions (id, user_id) values (${sessionId}, ${userId})`;
+        await tx`insert into refresh_tokens (token_hash, session_id, expires_at)
+                 values (${refreshHash}, ${sessionId}, ${expiresAt})`;
+      });
+    },
+
+    async rotateRefreshToken(oldHash, newHash, expiresAt): Promise<RotateResult> {
+      return inTransaction(sql, async (tx) => {
+        const [token] = await tx<
+          { session_id: string; user_id: string; used_at: Date | null; expired: boolean; revoked: boolean }[]
+        >`
+          select t.session_id, s.user_id, t.used_at, t.expires_at <= now() as expired,
+                 s.revoked_at is not null as revoked
+          from refresh_tokens t join sessions s on s.id = t.session_id
+          where t.token_hash = ${oldHash}
+          for update of t`;
+        if (!token || token.revoked || token.expired) return { kind: "invalid" };
+        if (token.used_at) return { kind: "reused", userId: token.user_id, sessionId: token.session_id };
+        await tx`update refresh_tokens set used_at = now() where token_hash = ${oldHash}`;
+        await tx`insert into refresh_tokens (token_hash, session_id, expires_at)
+                 values (${newHash}, ${token.session_id}, ${expiresAt})`;
+        return { kind: "rotated", userId: token.user_id, sessionId: token.session_id };
+      });
+    },
+
+    async revokeSession(sessionId, reason) {
+      await sql`update sessions set revoked_at = now(), revoke_reason = ${reason}
+                where id = ${sessionId} and revoked_at is null`;
+    },
+
+    async revokeUserSessions(userId, reason) {
+      await sql`update sessions set revoked_at = now(), revoke_reason = ${reason}
+                where user_id = ${userId} and revoked_at is null`;
+    },
+
+    async sessionOfRefreshToken(hash) {
+      const [row] = await sql<{ session_id: string; user_id: string }[]>`
+        select t.session_id, s.user_id from refresh_tokens t join sessions s on s.id = t.session_id
+        where t.token_hash = ${hash} and s.revoked_at is null`;
+      return row && { sessionId: row.session_id, userId: row.user_id };
+    },
+
+    async sessionIsActive(userId, sessionId, now) {
+      const [row] = await sql`
+        select 1 from sessions s join users u on u.id = s.user_id
+        where s.id = ${sessionId} and s.user_id = ${userId} and s.revoked_at is null
+          and u.deleted_at is null and (u.blocked_until is null or u.blocked_until <= ${now})`;
+      return row !== undefined;
+    },
+
+    async setPin(userId, pinHash, expiresAt) {
+      await sql`
+        insert into email_pins (user_id, pin_hash, expires_at) values (${userId}, ${pinHash}, ${expiresAt})
+        on conflict (user_id) do update set pin_hash = excluded.pin_hash, expires_at = excluded.expires_at,
+                                            attempts = 0`;
+    },
+
+    async consumePin(userId, pinHash, maxAttempts): Promise<PinResult> {
+      return inTransaction(sql, async (tx) => {
+        const [pin] = await tx<{ pin_hash: Buffer; expired: boolean; attempts: number }[]>`
+          select pin_hash, expires_at <= now() as expired, attempts from email_pins
+          where user_id = ${userId} for update`;
+        if (!pin) return "missing";
+        if (pin.expired) {
+          await tx`delete from email_pins where user_id = ${userId}`;
+          return "expired";
+        }
+        if (pin.attempts >= maxAttempts) return "exhausted";
+        if (!Buffer.from(pin.pin_hash).equals(pinHash)) {
+          await tx`update email_pins set attempts = attempts + 1 where user_id = ${userId}`;
+          return "wrong";
+        }
+        await tx`delete from email_pins where user_id = ${userId}`;
+        return "ok";
+      });
+    },
+
+    async createPasswordReset(userId, tokenHash, expiresAt) {
+      await sql`insert into password_resets (token_hash, user_id, expires_at)
+                values (${tokenHash}, ${userId}, ${expiresAt})`;
+    },
+
+    async consumePasswordReset(tokenHash) {
+      const [row] = await sql<{ user_id: string }[]>`
+        update password_resets set used_at = now()
+        where token_hash = ${tokenHash} and used_at is null and expires_at > now()
+        returning user_id`;
+      if (row) {
+        await sql`update password_resets set used_at = now() where user_id = ${row.user_id} and used_at is null`;
+      }
+      return row?.user_id;
+    },
+  };
+}

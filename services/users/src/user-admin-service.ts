@@ -1,0 +1,53 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import type { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
+import { UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { pageSize } from "@classconnect/platform";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { readCursor, toUserAccount, writeCursor } from "./convert.js";
+import type { createUserAdmin } from "./domain/admin.js";
+import type { UserRecord } from "./domain/model.js";
+
+type UserAdmin = ReturnType<typeof createUserAdmin>;
+
+export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof UserAdminService> {
+  const account = (u: UserRecord) => toUserAccount(u, admin.isBlocked(u));
+  return {
+    async listUsers(req) {
+      const status =
+        req.status === UserStatus.BLOCKED
+          ? "blocked"
+          : req.status === UserStatus.ACTIVE
+            ? "active"
+            : undefined;
+      const page = await admin.list(
+        {
+          ...(status ? { status } : {}),
+          ...(req.role ? { role: req.role } : {}),
+          ...(req.query ? { query: req.query } : {}),
+        },
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      return { users: page.items.map(account), nextPageToken: writeCursor(page.next) };
+    },
+    async blockUser(req) {
+      return { user: account(await admin.block(req.userId, timestampDate(req.until!), req.reason)) };
+    },
+    async unblockUser(req) {
+      return { user: account(await admin.unblock(req.userId)) };
+    },
+    async setUserRole(req) {
+      return { user: account(await admin.setRole(req.userId, req.role)) };
+    },
+    async checkUserActive(req) {
+      const { user, active } = await admin.checkActive(req.userId);
+      return {
+        active,
+        exists: user !== undefined,
+        educationLevel: user?.educationLevel ?? 0,
+        notificationsOptIn: user?.notificationsOptIn ?? false,
+        email: user?.email ?? "",
+      };
+    },
+  };
+}

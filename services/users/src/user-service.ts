@@ -1,0 +1,68 @@
+import type { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { pageSize, requireUser } from "@classconnect/platform";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { readCursor, toPublicProfile, toUser, writeCursor } from "./convert.js";
+import type { createProfiles, ProfileChanges } from "./domain/profiles.js";
+
+type Profiles = ReturnType<typeof createProfiles>;
+
+export function createUserService(profiles: Profiles): ServiceImpl<typeof UserService> {
+  return {
+    async getMe(_req, ctx) {
+      return { user: toUser(await profiles.me(requireUser(ctx).userId)) };
+    },
+    async updateMe(req, ctx) {
+      const user = req.user!;
+      const changes: ProfileChanges = {};
+      for (const path of new Set(req.updateMask!.paths)) {
+        switch (path) {
+          case "first_name":
+            changes.firstName = user.firstName;
+            break;
+          case "last_name":
+            changes.lastName = user.lastName;
+            break;
+          case "email":
+            changes.email = user.email;
+            break;
+          case "bio":
+            changes.bio = user.bio;
+            break;
+          case "location":
+            changes.location = user.location;
+            break;
+          case "education_level":
+            changes.educationLevel = user.educationLevel;
+            break;
+          case "website":
+            changes.website = user.website;
+            break;
+          case "privacy":
+            changes.showEmail = user.privacy?.showEmail ?? false;
+            changes.showLocation = user.privacy?.showLocation ?? false;
+            break;
+          case "notifications_opt_in":
+            changes.notificationsOptIn = user.notificationsOptIn;
+            break;
+        }
+      }
+      return { user: toUser(await profiles.updateMe(requireUser(ctx).userId, changes)) };
+    },
+    async getProfile(req) {
+      return { profile: toPublicProfile(await profiles.profile(req.userId)) };
+    },
+    async searchUsers(req) {
+      const page = await profiles.search(req.query, pageSize(req.pageSize), readCursor(req.pageToken));
+      return { profiles: page.items.map(toPublicProfile), nextPageToken: writeCursor(page.next) };
+    },
+    async uploadAvatar(req, ctx) {
+      return { user: toUser(await profiles.uploadAvatar(requireUser(ctx).userId, req.content)) };
+    },
+    async deleteAvatar(_req, ctx) {
+      return { user: toUser(await profiles.deleteAvatar(requireUser(ctx).userId)) };
+    },
+    async batchGetProfiles(req) {
+      return { profiles: (await profiles.batch(req.userIds)).map(toPublicProfile) };
+    },
+  };
+}

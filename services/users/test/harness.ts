@@ -1,0 +1,132 @@
+/**
+ * Starts a real users service for a suite: its own database on the shared
+ * embedded PostgreSQL, HTTP/2 on a free port, the real interceptors, the real
+ * firebase-admin verifier (against the loopback key server) and a recording
+ * mailer. Admin tokens are signed with a test key the server trusts, standing
+ * in for the admin service until it exists.
+ */
+
+import { randomUUID } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import {
+  ADMIN_TOKEN_ISSUER,
+  createStaticKeySource,
+  loadSigningKey,
+  SERVICE_TOKEN_HEADER,
+  type SigningKey,
+  signAccessToken,
+} from "@classconnect/platform";
+import { createTestDatabase, TEST_SERVICE_TOKEN, testLogger } from "@classconnect/platform/testing";
+import { createClient, type Transport } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { startUsersServer, type UsersServer } from "../src/app.js";
+import { readUsersConfig } from "../src/config.js";
+import type { Policies } from "../src/domain/deps.js";
+import { createFirebaseGoogleVerifier } from "../src/ports/google.js";
+import { type AccountMail, createRecordingMailer } from "../src/ports/mailer.js";
+import { type GoogleKeyServer, startGoogleKeyServer } from "./google-keys.js";
+
+export interface UsersHarness {
+  server: UsersServer;
+  url: string;
+  databaseUrl: string;
+  mail: AccountMail[];
+  google: GoogleKeyServer;
+  adminKey: SigningKey;
+  transport: Transport;
+  auth: ReturnType<typeof createClient<typeof AuthService>>;
+  users: ReturnType<typeof createClient<typeof UserService>>;
+  admin: ReturnType<typeof createClient<typeof UserAdminService>>;
+  /** Headers for a call with a bearer token. */
+  bearer(token: string): { headers: Record<string, string> };
+  service: { headers: Record<string, string> };
+  adminToken(): Promise<string>;
+  /** Registers a user and returns its session. */
+  register(
+    overrides?: Partial<{ email: string; password: string; firstName: string; lastName: string }>,
+  ): Promise<{
+    userId: string;
+    email: string;
+    password: string;
+    accessToken: string;
+    refreshToken: string;
+  }>;
+  lastMail(kind: AccountMail["kind"], to: string): AccountMail | undefined;
+  close(): Promise<void>;
+}
+
+export async function startUsersHarness(
+  options: { policies?: Partial<Policies> } = {},
+): Promise<UsersHarness> {
+  const databaseUrl = await createTestDatabase("users");
+  const logger = testLogger("users");
+  const google = await startGoogleKeyServer();
+  const adminKey = await loadSigningKey();
+  const mailer = createRecordingMailer(logger);
+  const blobDir = await mkdtemp(join(tmpdir(), "classconnect-blobs-"));
+  const config = readUsersConfig({
+    USERS_DATABASE_URL: databaseUrl,
+    USERS_PORT: "0",
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BLOB_DIR: blobDir,
+  });
+  const server = await startUsersServer(config, {
+    logger,
+    mailer,
+    google: createFirebaseGoogleVerifier({ projectId: google.projectId, httpAgent: google.agent }),
+    adminKeys: createStaticKeySource([adminKey.publicJwk]),
+    ...(options.policies ? { policies: options.policies } : {}),
+  });
+  const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "2" });
+  const auth = createClient(AuthService, transport);
+  const harness: UsersHarness = {
+    server,
+    url: server.url,
+    databaseUrl,
+    mail: mailer.sent,
+    google,
+    adminKey,
+    transport,
+    auth,
+    users: createClient(UserService, transport),
+    admin: createClient(UserAdminService, transport),
+    bearer: (token) => ({ headers: { authorization: `Bearer ${token}` } }),
+    service: { headers: { [SERVICE_TOKEN_HEADER]: TEST_SERVICE_TOKEN } },
+    async adminToken() {
+      return (await signAccessToken(adminKey, ADMIN_TOKEN_ISSUER, { sub: randomUUID(), typ: "admin" }, 600))
+        .token;
+    },
+    async register(overrides = {}) {
+      const email = overrides.email ?? `user-${randomUUID().slice(0, 8)}@example.com`;
+      const password = overrides.password ?? "correct horse battery";
+      const res = await auth.register({
+        email,
+        password,
+        firstName: overrides.firstName ?? "Ada",
+        lastName: overrides.lastName ?? "Lovelace",
+        location: "London",
+        acceptTerms: true,
+      });
+      return {
+        userId: res.user!.id,
+        email,
+        password,
+        accessToken: res.session!.accessToken,
+        refreshToken: res.session!.refreshToken,
+      };
+    },
+    lastMail(kind, to) {
+      return mailer.sent.filter((m) => m.kind === kind && m.to === to.toLowerCase()).at(-1);
+    },
+    async close() {
+      await server.close();
+      await google.close();
+    },
+  };
+  return harness;
+}
