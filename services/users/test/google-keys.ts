@@ -5,8 +5,11 @@
  * serves an X.509 certificate for a test key over HTTPS, and an https.Agent
  * routes firebase-admin's fetch of Google's certificate URL to it.
  */
+
+import type { RequestOptions } from "node:http";
 import { Agent, createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import { connect } from "node:tls";
 import { importPKCS8, SignJWT } from "jose";
 import selfsigned from "selfsigned";
@@ -51,9 +54,9 @@ export async function startGoogleKeyServer(projectId = "classconnect-test"): Pro
 
   class LoopbackAgent extends Agent {
     override createConnection(
-      _options: { servername?: string },
-      callback?: (err: Error | null, s: unknown) => void,
-    ) {
+      _options: RequestOptions,
+      callback?: (err: Error | null, stream: Duplex) => void,
+    ): Duplex {
       const socket = connect({ host: "127.0.0.1", port, servername: "www.googleapis.com", ca: tls.cert });
       if (callback) socket.once("secureConnect", () => callback(null, socket));
       return socket;
