@@ -59,7 +59,8 @@ export interface FieldViolation {
 export class InvalidArgumentError extends DomainError {
   readonly violations: FieldViolation[];
   constructor(violations: FieldViolation[]) {
-    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "), "INVALID_ARGUMENT");
+    const only = violations.length === 1 ? violations[0]?.reason : undefined;
+    super(violations.map((v) => `${v.field}: ${v.description}`).join("; "), only ?? "INVALID_ARGUMENT");
     this.violations = violations;
   }
 }

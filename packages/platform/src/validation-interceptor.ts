@@ -8,6 +8,16 @@ import type { FieldViolation } from "./errors.js";
 const validator = createValidator();
 
 /**
+ * Message-level CEL rules (those that compare fields) have no field path of
+ * their own; by convention their id names the field they guard:
+ * `<field.path>-<rule>`, e.g. `end_time-after_start_time`.
+ */
+function fieldOfMessageRule(ruleId: string): string {
+  const dash = ruleId.indexOf("-");
+  return dash > 0 ? ruleId.slice(0, dash) : "";
+}
+
+/**
  * Checks a message against its protovalidate rules; throws INVALID_ARGUMENT
  * naming every bad field (message text and google.rpc.BadRequest details).
  */
@@ -18,7 +28,7 @@ export function assertValid(schema: DescMessage, message: Message): void {
     throw new ConnectError(`validation failed: ${result.error.message}`, Code.Internal);
   }
   const violations: FieldViolation[] = result.violations.map((v) => ({
-    field: pathToString(v.field) || schema.name,
+    field: pathToString(v.field) || fieldOfMessageRule(v.ruleId),
     description: v.message,
     reason: v.ruleId,
   }));

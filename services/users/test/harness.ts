@@ -24,6 +24,7 @@ import {
 import { createTestDatabase, TEST_SERVICE_TOKEN, testLogger } from "@classconnect/platform/testing";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
+import { exportJWK, generateKeyPair } from "jose";
 import { startUsersServer, type UsersServer } from "../src/app.js";
 import { readUsersConfig } from "../src/config.js";
 import type { Policies } from "../src/domain/deps.js";
@@ -38,6 +39,8 @@ export interface UsersHarness {
   mail: AccountMail[];
   google: GoogleKeyServer;
   adminKey: SigningKey;
+  /** The users service's own signing key (its private JWK is passed in the config). */
+  userKey: SigningKey;
   transport: Transport;
   auth: ReturnType<typeof createClient<typeof AuthService>>;
   users: ReturnType<typeof createClient<typeof UserService>>;
@@ -67,6 +70,9 @@ export async function startUsersHarness(
   const logger = testLogger("users");
   const google = await startGoogleKeyServer();
   const adminKey = await loadSigningKey();
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const userJwk = JSON.stringify({ ...(await exportJWK(privateKey)), kid: `users-${randomUUID()}` });
+  const userKey = await loadSigningKey(userJwk);
   const mailer = createRecordingMailer(logger);
   const blobDir = await mkdtemp(join(tmpdir(), "classconnect-blobs-"));
   const config = readUsersConfig({
@@ -74,6 +80,7 @@ export async function startUsersHarness(
     USERS_PORT: "0",
     SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     BLOB_DIR: blobDir,
+    USERS_JWT_PRIVATE_JWK: userJwk,
   });
   const server = await startUsersServer(config, {
     logger,
@@ -91,6 +98,7 @@ export async function startUsersHarness(
     mail: mailer.sent,
     google,
     adminKey,
+    userKey,
     transport,
     auth,
     users: createClient(UserService, transport),

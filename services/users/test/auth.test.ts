@@ -1,0 +1,399 @@
+import { Code } from "@connectrpc/connect";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { errorMetadata, errorReason, invalid, rejects } from "./expect.js";
+import { startUsersHarness, type UsersHarness } from "./harness.js";
+
+const test = suite<{ h: UsersHarness }>("users: AuthService");
+test.before(async (ctx) => {
+  ctx.h = await startUsersHarness();
+});
+test.after(async (ctx) => {
+  await ctx.h.close();
+});
+
+const valid = {
+  email: "grace@example.com",
+  password: "s3cure-enough",
+  firstName: "Grace",
+  lastName: "Hopper",
+  location: "Arlington",
+  acceptTerms: true,
+};
+
+test("Register signs the user in, e-mails a PIN and a welcome", async ({ h }) => {
+  const res = await h.auth.register({ ...valid, email: "Grace@Example.com", notificationsOptIn: true });
+  assert.is(res.user?.email, "grace@example.com");
+  assert.is(res.user?.firstName, "Grace");
+  assert.is(res.user?.emailVerified, false);
+  assert.is(res.user?.notificationsOptIn, true);
+  assert.is(res.user?.hasPassword, true);
+  assert.ok(res.session?.accessToken.split(".").length === 3);
+  assert.ok(res.session!.refreshToken.length >= 40);
+  assert.ok(res.session!.accessTokenExpireTime!.seconds < res.session!.refreshTokenExpireTime!.seconds);
+  assert.match(h.lastMail("ACCOUNT_PIN", "grace@example.com")?.data["pin"] ?? "", /^\d{6}$/);
+  assert.ok(h.lastMail("WELCOME", "grace@example.com"));
+  const me = await h.users.getMe({}, h.bearer(res.session!.accessToken));
+  assert.is(me.user?.id, res.user?.id);
+});
+
+test("Register refuses a taken e-mail, in any letter case", async ({ h }) => {
+  await rejects(h.auth.register({ ...valid, email: "GRACE@example.com" }), Code.AlreadyExists, "EMAIL_TAKEN");
+});
+
+test("Register names every invalid field and writes nothing", async ({ h }) => {
+  await invalid(
+    h.auth.register({
+      email: "not-an-email",
+      password: "short",
+      firstName: "",
+      lastName: "",
+      location: "",
+      acceptTerms: false,
+    }),
+    ["accept_terms", "email", "first_name", "last_name", "location", "password"],
+  );
+  const cases: [Partial<typeof valid>, string][] = [
+    [{ email: "" }, "email"],
+    [{ email: "a@" }, "email"],
+    [{ email: `${"x".repeat(250)}@example.com` }, "email"],
+    [{ password: "1234567" }, "password"],
+    [{ password: "x".repeat(129) }, "password"],
+    [{ firstName: "" }, "first_name"],
+    [{ firstName: "x".repeat(101) }, "first_name"],
+    [{ lastName: "" }, "last_name"],
+    [{ location: "" }, "location"],
+    [{ acceptTerms: false }, "accept_terms"],
+  ];
+  for (const [change, field] of cases) {
+    await invalid(h.auth.register({ ...valid, email: "fresh@example.com", ...change }), [field]);
+  }
+  // Nothing was written: the e-mail is still free.
+  const ok = await h.auth.register({ ...valid, email: "fresh@example.com" });
+  assert.is(ok.user?.email, "fresh@example.com");
+});
+
+test("VerifyEmail accepts the PIN once; wrong, used and missing PINs are refused", async ({ h }) => {
+  const u = await h.register();
+  const pin = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  const wrong = pin === "000000" ? "111111" : "000000";
+  await rejects(
+    h.auth.verifyEmail({ pin: wrong }, h.bearer(u.accessToken)),
+    Code.InvalidArgument,
+    "PIN_WRONG",
+  );
+  await invalid(h.auth.verifyEmail({ pin: "12345" }, h.bearer(u.accessToken)), ["pin"]);
+  await invalid(h.auth.verifyEmail({ pin: "abcdef" }, h.bearer(u.accessToken)), ["pin"]);
+  await rejects(h.auth.verifyEmail({ pin }), Code.Unauthenticated);
+  const verified = await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken));
+  assert.is(verified.user?.emailVerified, true);
+  await rejects(
+    h.auth.resendVerificationPin({}, h.bearer(u.accessToken)),
+    Code.FailedPrecondition,
+    "EMAIL_ALREADY_VERIFIED",
+  );
+  // A new address needs a new PIN; the used one no longer works.
+  await h.users.updateMe(
+    { user: { email: `new-${u.email}` }, updateMask: { paths: ["email"] } },
+    h.bearer(u.accessToken),
+  );
+  await rejects(h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)), Code.InvalidArgument, "PIN_WRONG");
+});
+
+test("ResendVerificationPin replaces the PIN", async ({ h }) => {
+  const u = await h.register();
+  const first = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
+  const second = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  if (first !== second) {
+    await rejects(
+      h.auth.verifyEmail({ pin: first }, h.bearer(u.accessToken)),
+      Code.InvalidArgument,
+      "PIN_WRONG",
+    );
+  }
+  assert.is((await h.auth.verifyEmail({ pin: second }, h.bearer(u.accessToken))).user?.emailVerified, true);
+  await rejects(h.auth.resendVerificationPin({}), Code.Unauthenticated);
+});
+
+test("Login succeeds with the right password, case-insensitively on the e-mail", async ({ h }) => {
+  const u = await h.register();
+  const res = await h.auth.login({ email: u.email.toUpperCase(), password: u.password });
+  assert.is(res.user?.id, u.userId);
+  assert.ok(res.session?.accessToken);
+  await invalid(h.auth.login({ email: "", password: "" }), ["email", "password"]);
+});
+
+test("unknown e-mail and wrong password are indistinguishable", async ({ h }) => {
+  const u = await h.register();
+  const wrongPassword = await rejects(
+    h.auth.login({ email: u.email, password: "wrong password" }),
+    Code.Unauthenticated,
+  );
+  const unknown = await rejects(
+    h.auth.login({ email: "nobody@example.com", password: "wrong password" }),
+    Code.Unauthenticated,
+  );
+  assert.is(wrongPassword.rawMessage, unknown.rawMessage);
+  assert.is(errorReason(wrongPassword), errorReason(unknown));
+  assert.equal(errorMetadata(wrongPassword), errorMetadata(unknown));
+});
+
+test("5 quick failures lock the account, even for the right password, and tell the unlock time", async ({
+  h,
+}) => {
+  const u = await h.register();
+  for (let i = 0; i < 4; i++) {
+    await rejects(
+      h.auth.login({ email: u.email, password: `wrong-${i}` }),
+      Code.Unauthenticated,
+      "INVALID_CREDENTIALS",
+    );
+  }
+  const fifth = await rejects(
+    h.auth.login({ email: u.email, password: "wrong-5" }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+  const unlock = new Date(errorMetadata(fifth)["unlock_time"]!);
+  assert.ok(unlock.getTime() > Date.now() + 10 * 60_000);
+  await rejects(
+    h.auth.login({ email: u.email, password: u.password }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+  // An unknown e-mail locks the same way, so the lock reveals nothing.
+  for (let i = 0; i < 4; i++) {
+    await rejects(h.auth.login({ email: "ghost@example.com", password: "x" }), Code.Unauthenticated);
+  }
+  await rejects(
+    h.auth.login({ email: "ghost@example.com", password: "x" }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+});
+
+test("RefreshSession rotates; re-using a spent refresh token revokes the whole session", async ({ h }) => {
+  const u = await h.register();
+  const first = await h.auth.refreshSession({ refreshToken: u.refreshToken });
+  assert.is.not(first.session?.refreshToken, u.refreshToken);
+  const second = await h.auth.refreshSession({ refreshToken: first.session!.refreshToken });
+  await h.users.getMe({}, h.bearer(second.session!.accessToken));
+  await rejects(
+    h.auth.refreshSession({ refreshToken: u.refreshToken }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_REUSED",
+  );
+  // The family is gone: the newest refresh token and every access token of the session fail.
+  await rejects(
+    h.auth.refreshSession({ refreshToken: second.session!.refreshToken }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_INVALID",
+  );
+  await rejects(
+    h.users.getMe({}, h.bearer(second.session!.accessToken)),
+    Code.Unauthenticated,
+    "SESSION_INACTIVE",
+  );
+  await rejects(h.users.getMe({}, h.bearer(u.accessToken)), Code.Unauthenticated, "SESSION_INACTIVE");
+  // Other sessions of the same user are untouched.
+  const other = await h.auth.login({ email: u.email, password: u.password });
+  await h.users.getMe({}, h.bearer(other.session!.accessToken));
+  await rejects(
+    h.auth.refreshSession({ refreshToken: "made-up" }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_INVALID",
+  );
+  await invalid(h.auth.refreshSession({ refreshToken: "" }), ["refresh_token"]);
+});
+
+test("Logout ends the session; other users' refresh tokens are refused", async ({ h }) => {
+  const u = await h.register();
+  const v = await h.register();
+  await rejects(
+    h.auth.logout({ refreshToken: v.refreshToken }, h.bearer(u.accessToken)),
+    Code.Unauthenticated,
+  );
+  await rejects(h.auth.logout({ refreshToken: u.refreshToken }), Code.Unauthenticated);
+  await invalid(h.auth.logout({ refreshToken: "" }, h.bearer(u.accessToken)), ["refresh_token"]);
+  await h.auth.logout({ refreshToken: u.refreshToken }, h.bearer(u.accessToken));
+  await rejects(h.users.getMe({}, h.bearer(u.accessToken)), Code.Unauthenticated, "SESSION_INACTIVE");
+  await rejects(h.auth.refreshSession({ refreshToken: u.refreshToken }), Code.Unauthenticated);
+  await h.users.getMe({}, h.bearer(v.accessToken));
+});
+
+test("password reset: same answer for unknown e-mails; single-use token; sessions end", async ({ h }) => {
+  const u = await h.register();
+  const before = h.mail.length;
+  await h.auth.requestPasswordReset({ email: "unknown@example.com" });
+  assert.is(h.mail.length, before, "no mail for an unknown address");
+  await h.auth.requestPasswordReset({ email: u.email });
+  const token = h.lastMail("PASSWORD_RESET", u.email)!.data["reset_token"]!;
+  assert.ok(h.lastMail("PASSWORD_RESET", u.email)!.data["reset_link"]!.endsWith(token));
+  await invalid(h.auth.requestPasswordReset({ email: "nope" }), ["email"]);
+  await invalid(h.auth.resetPassword({ token, newPassword: "short" }), ["new_password"]);
+  await invalid(h.auth.resetPassword({ token: "", newPassword: "long enough pw" }), ["token"]);
+  await rejects(
+    h.auth.resetPassword({ token: "bogus", newPassword: "long enough pw" }),
+    Code.FailedPrecondition,
+    "RESET_TOKEN_INVALID",
+  );
+  await h.auth.resetPassword({ token, newPassword: "brand new password" });
+  await rejects(
+    h.auth.resetPassword({ token, newPassword: "another password" }),
+    Code.FailedPrecondition,
+    "RESET_TOKEN_INVALID",
+  );
+  await rejects(h.users.getMe({}, h.bearer(u.accessToken)), Code.Unauthenticated);
+  await rejects(h.auth.login({ email: u.email, password: u.password }), Code.Unauthenticated);
+  await h.auth.login({ email: u.email, password: "brand new password" });
+});
+
+test("GetJwks publishes the key that signs access tokens", async ({ h }) => {
+  const u = await h.register();
+  const { keys } = await h.auth.getJwks({});
+  const kid = JSON.parse(Buffer.from(u.accessToken.split(".")[0]!, "base64url").toString()).kid;
+  assert.equal(
+    keys.map((k) => [k.kid, k.alg, k.crv, k.kty, k.use]),
+    [[kid, "EdDSA", "Ed25519", "OKP", "sig"]],
+  );
+  assert.ok(!("d" in (keys[0] as object)) || (keys[0] as unknown as { d?: string }).d === undefined);
+});
+
+test("tampered, expired, foreign-key and alg=none tokens are refused", async ({ h }) => {
+  const u = await h.register();
+  const [header, payload, signature] = u.accessToken.split(".") as [string, string, string];
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString());
+  const forged = Buffer.from(
+    JSON.stringify({ ...claims, sub: "00000000-0000-4000-8000-000000000000" }),
+  ).toString("base64url");
+  await rejects(
+    h.users.getMe({}, h.bearer(`${header}.${forged}.${signature}`)),
+    Code.Unauthenticated,
+    "TOKEN_INVALID",
+  );
+  const flipped = signature.slice(0, -2) + (signature.endsWith("AA") ? "BB" : "AA");
+  await rejects(
+    h.users.getMe({}, h.bearer(`${header}.${payload}.${flipped}`)),
+    Code.Unauthenticated,
+    "TOKEN_INVALID",
+  );
+
+  const none = `${Buffer.from(JSON.stringify({ alg: "none", typ: "JWT", kid: JSON.parse(Buffer.from(header, "base64url").toString()).kid })).toString("base64url")}.${payload}.`;
+  await rejects(h.users.getMe({}, h.bearer(none)), Code.Unauthenticated, "TOKEN_INVALID");
+
+  const now = Math.floor(Date.now() / 1000);
+  const expired = await new SignJWT({ typ: "user", sid: claims.sid })
+    .setProtectedHeader({ alg: "EdDSA", kid: h.userKey.kid })
+    .setSubject(u.userId)
+    .setIssuer("classconnect-users")
+    .setAudience("classconnect")
+    .setIssuedAt(now - 3600)
+    .setExpirationTime(now - 60)
+    .sign(h.userKey.privateKey);
+  await rejects(h.users.getMe({}, h.bearer(expired)), Code.Unauthenticated, "TOKEN_EXPIRED");
+
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  assert.ok(await exportJWK(privateKey));
+  const foreign = await new SignJWT({ typ: "user", sid: claims.sid })
+    .setProtectedHeader({ alg: "EdDSA", kid: h.userKey.kid })
+    .setSubject(u.userId)
+    .setIssuer("classconnect-users")
+    .setAudience("classconnect")
+    .setIssuedAt(now)
+    .setExpirationTime(now + 600)
+    .sign(privateKey);
+  await rejects(h.users.getMe({}, h.bearer(foreign)), Code.Unauthenticated, "TOKEN_INVALID");
+
+  // A user key cannot mint admin tokens.
+  const selfMadeAdmin = await new SignJWT({ typ: "admin" })
+    .setProtectedHeader({ alg: "EdDSA", kid: h.userKey.kid })
+    .setSubject(u.userId)
+    .setIssuer("classconnect-users")
+    .setAudience("classconnect")
+    .setIssuedAt(now)
+    .setExpirationTime(now + 600)
+    .sign(h.userKey.privateKey);
+  await rejects(h.admin.listUsers({}, h.bearer(selfMadeAdmin)), Code.Unauthenticated, "TOKEN_INVALID");
+  await rejects(h.users.getMe({}, { headers: { authorization: "Basic abc" } }), Code.Unauthenticated);
+  await rejects(h.users.getMe({}, h.bearer("not.a.jwt")), Code.Unauthenticated, "TOKEN_INVALID");
+});
+
+test("LoginWithGoogle creates an account from a verified Google token, then signs it in", async ({ h }) => {
+  const idToken = await h.google.idToken({
+    uid: "google-uid-1",
+    email: "Linus@Example.com",
+    name: "Linus Benedict Torvalds",
+    picture: "https://example.com/linus.png",
+  });
+  const first = await h.auth.loginWithGoogle({ idToken });
+  assert.is(first.created, true);
+  assert.is(first.user?.email, "linus@example.com");
+  assert.is(first.user?.firstName, "Linus");
+  assert.is(first.user?.lastName, "Benedict Torvalds");
+  assert.is(first.user?.avatarUrl, "https://example.com/linus.png");
+  assert.is(first.user?.googleLinked, true);
+  assert.is(first.user?.hasPassword, false);
+  assert.is(first.user?.emailVerified, true);
+  const again = await h.auth.loginWithGoogle({
+    idToken: await h.google.idToken({ uid: "google-uid-1", email: "linus@example.com" }),
+  });
+  assert.is(again.created, false);
+  assert.is(again.user?.id, first.user?.id);
+  // Synced fields stay editable.
+  const edited = await h.users.updateMe(
+    { user: { firstName: "Lin" }, updateMask: { paths: ["first_name"] } },
+    h.bearer(again.session!.accessToken),
+  );
+  assert.is(edited.user?.firstName, "Lin");
+  // A Google-only account has no password to log in with.
+  await rejects(h.auth.login({ email: "linus@example.com", password: "whatever" }), Code.Unauthenticated);
+});
+
+test("LoginWithGoogle on a password account requires linking with its password", async ({ h }) => {
+  const u = await h.register({ email: "margaret@example.com" });
+  const idToken = await h.google.idToken({
+    uid: "google-uid-2",
+    email: "margaret@example.com",
+    name: "Margaret H",
+  });
+  await rejects(h.auth.loginWithGoogle({ idToken }), Code.FailedPrecondition, "ACCOUNT_LINK_REQUIRED");
+  await rejects(
+    h.auth.loginWithGoogle({ idToken, password: "wrong password" }),
+    Code.Unauthenticated,
+    "INVALID_CREDENTIALS",
+  );
+  const linked = await h.auth.loginWithGoogle({ idToken, password: u.password });
+  assert.is(linked.linked, true);
+  assert.is(linked.user?.id, u.userId);
+  assert.is(linked.user?.googleLinked, true);
+  assert.is(linked.user?.firstName, "Ada", "linking does not overwrite the profile");
+  // Both methods work afterwards.
+  assert.is((await h.auth.loginWithGoogle({ idToken })).user?.id, u.userId);
+  assert.is((await h.auth.login({ email: u.email, password: u.password })).user?.id, u.userId);
+});
+
+test("LoginWithGoogle refuses forged, expired, foreign-audience and malformed tokens", async ({ h }) => {
+  const claims = { uid: "google-uid-3", email: "eve@example.com" };
+  await rejects(
+    h.auth.loginWithGoogle({ idToken: await h.google.idToken(claims, { unpublishedKey: true }) }),
+    Code.Unauthenticated,
+    "GOOGLE_TOKEN_INVALID",
+  );
+  await rejects(
+    h.auth.loginWithGoogle({ idToken: await h.google.idToken(claims, { expiresInSeconds: -60 }) }),
+    Code.Unauthenticated,
+    "GOOGLE_TOKEN_INVALID",
+  );
+  await rejects(
+    h.auth.loginWithGoogle({ idToken: await h.google.idToken(claims, { audience: "another-project" }) }),
+    Code.Unauthenticated,
+    "GOOGLE_TOKEN_INVALID",
+  );
+  await rejects(h.auth.loginWithGoogle({ idToken: "garbage" }), Code.Unauthenticated, "GOOGLE_TOKEN_INVALID");
+  await invalid(h.auth.loginWithGoogle({ idToken: "" }), ["id_token"]);
+  await invalid(h.auth.loginWithGoogle({ idToken: "x", password: "p".repeat(129) }), ["password"]);
+});
+
+test.run();

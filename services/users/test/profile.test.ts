@@ -1,0 +1,213 @@
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { Code } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { invalid, rejects } from "./expect.js";
+import { startUsersHarness, type UsersHarness } from "./harness.js";
+
+const test = suite<{ h: UsersHarness }>("users: UserService");
+test.before(async (ctx) => {
+  ctx.h = await startUsersHarness();
+});
+test.after(async (ctx) => {
+  await ctx.h.close();
+});
+
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
+const JPEG = Buffer.from("ffd8ffe000104a464946", "hex");
+const WEBP = Buffer.concat([Buffer.from("RIFF"), Buffer.from([0x10, 0, 0, 0]), Buffer.from("WEBPVP8 ")]);
+
+test("GetMe returns the caller's private data; refuses anonymous and admin callers", async ({ h }) => {
+  const u = await h.register();
+  const me = await h.users.getMe({}, h.bearer(u.accessToken));
+  assert.is(me.user?.id, u.userId);
+  assert.is(me.user?.email, u.email);
+  assert.is(me.user?.location, "London");
+  await rejects(h.users.getMe({}), Code.Unauthenticated);
+  await rejects(h.users.getMe({}, h.bearer(await h.adminToken())), Code.PermissionDenied);
+});
+
+test("UpdateMe changes exactly the masked fields", async ({ h }) => {
+  const u = await h.register();
+  const res = await h.users.updateMe(
+    {
+      user: {
+        bio: "Analytical engines",
+        firstName: "IGNORED",
+        website: "https://ada.example.com",
+        educationLevel: EducationLevel.MASTER,
+        privacy: { showEmail: true, showLocation: false },
+        notificationsOptIn: true,
+      },
+      updateMask: { paths: ["bio", "website", "education_level", "privacy", "notifications_opt_in"] },
+    },
+    h.bearer(u.accessToken),
+  );
+  assert.is(res.user?.bio, "Analytical engines");
+  assert.is(res.user?.firstName, "Ada");
+  assert.is(res.user?.website, "https://ada.example.com");
+  assert.is(res.user?.educationLevel, EducationLevel.MASTER);
+  assert.equal([res.user?.privacy?.showEmail, res.user?.privacy?.showLocation], [true, false]);
+  assert.is(res.user?.notificationsOptIn, true);
+  const again = await h.users.getMe({}, h.bearer(u.accessToken));
+  assert.is(again.user?.bio, "Analytical engines");
+});
+
+test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing nothing", async ({ h }) => {
+  const u = await h.register();
+  const other = await h.register();
+  const call = (user: object, paths: string[]) =>
+    h.users.updateMe({ user, updateMask: { paths } }, h.bearer(u.accessToken));
+  await invalid(call({ firstName: "" }, ["first_name"]), ["user.first_name"]);
+  await invalid(call({ lastName: "" }, ["last_name"]), ["user.last_name"]);
+  await invalid(call({ location: "" }, ["location"]), ["user.location"]);
+  await invalid(call({ email: "" }, ["email"]), ["user.email"]);
+  await invalid(call({ email: "bad" }, ["email"]), ["user.email"]);
+  await invalid(call({ website: "ftp://x.example.com" }, ["website"]), ["user.website"]);
+  await invalid(call({ bio: "b".repeat(2001) }, ["bio"]), ["user.bio"]);
+  await invalid(call({ educationLevel: 42 }, ["education_level"]), ["user.education_level"]);
+  await invalid(call({ bio: "x" }, ["password"]), ["update_mask"]);
+  await invalid(h.users.updateMe({ user: { bio: "x" } }, h.bearer(u.accessToken)), ["update_mask"]);
+  await invalid(h.users.updateMe({ updateMask: { paths: ["bio"] } }, h.bearer(u.accessToken)), ["user"]);
+  await rejects(call({ email: other.email }, ["email"]), Code.AlreadyExists, "EMAIL_TAKEN");
+  await rejects(
+    h.users.updateMe({ user: { bio: "x" }, updateMask: { paths: ["bio"] } }),
+    Code.Unauthenticated,
+  );
+  const me = await h.users.getMe({}, h.bearer(u.accessToken));
+  assert.equal([me.user?.firstName, me.user?.email, me.user?.bio], ["Ada", u.email, ""]);
+});
+
+test("changing the e-mail marks it unverified and sends a PIN to the new address", async ({ h }) => {
+  const u = await h.register();
+  const pin = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken));
+  const res = await h.users.updateMe(
+    { user: { email: "Renamed@Example.com" }, updateMask: { paths: ["email"] } },
+    h.bearer(u.accessToken),
+  );
+  assert.is(res.user?.email, "renamed@example.com");
+  assert.is(res.user?.emailVerified, false);
+  assert.ok(h.lastMail("ACCOUNT_PIN", "renamed@example.com"));
+});
+
+test("GetProfile shows public data only, private fields by choice; unknown users are NOT_FOUND", async ({
+  h,
+}) => {
+  const u = await h.register();
+  const viewer = await h.register();
+  await h.users.updateMe({ user: { bio: "hello" }, updateMask: { paths: ["bio"] } }, h.bearer(u.accessToken));
+  const hidden = await h.users.getProfile({ userId: u.userId }, h.bearer(viewer.accessToken));
+  assert.is(hidden.profile?.bio, "hello");
+  assert.is(hidden.profile?.email, "");
+  assert.is(hidden.profile?.location, "London");
+  await h.users.updateMe(
+    { user: { privacy: { showEmail: true, showLocation: false } }, updateMask: { paths: ["privacy"] } },
+    h.bearer(u.accessToken),
+  );
+  const shown = await h.users.getProfile({ userId: u.userId }, h.bearer(viewer.accessToken));
+  assert.is(shown.profile?.email, u.email);
+  assert.is(shown.profile?.location, "");
+  await rejects(h.users.getProfile({ userId: randomUUID() }, h.bearer(viewer.accessToken)), Code.NotFound);
+  await invalid(h.users.getProfile({ userId: "not-a-uuid" }, h.bearer(viewer.accessToken)), ["user_id"]);
+  await rejects(h.users.getProfile({ userId: u.userId }), Code.Unauthenticated);
+});
+
+test("SearchUsers matches name and e-mail prefixes, paginated without repeats", async ({ h }) => {
+  const me = await h.register();
+  const tag = randomUUID().slice(0, 6);
+  for (let i = 0; i < 5; i++) {
+    await h.register({ email: `zz${tag}${i}@example.com`, firstName: `Zelda${tag}`, lastName: `N${i}` });
+  }
+  const seen: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await h.users.searchUsers(
+      { query: `zelda${tag}`, pageSize: 2, pageToken },
+      h.bearer(me.accessToken),
+    );
+    assert.ok(page.profiles.length <= 2);
+    seen.push(...page.profiles.map((p) => p.lastName));
+    pageToken = page.nextPageToken;
+  } while (pageToken);
+  assert.equal(seen, ["N0", "N1", "N2", "N3", "N4"]);
+  const byEmail = await h.users.searchUsers({ query: `zz${tag}3` }, h.bearer(me.accessToken));
+  assert.equal(
+    byEmail.profiles.map((p) => p.lastName),
+    ["N3"],
+  );
+  const byFullName = await h.users.searchUsers({ query: `Zelda${tag} N4` }, h.bearer(me.accessToken));
+  assert.equal(
+    byFullName.profiles.map((p) => p.lastName),
+    ["N4"],
+  );
+  const wildcard = await h.users.searchUsers({ query: "%%" }, h.bearer(me.accessToken));
+  assert.equal(wildcard.profiles, []);
+  await invalid(h.users.searchUsers({ query: "z" }, h.bearer(me.accessToken)), ["query"]);
+  await invalid(h.users.searchUsers({ query: "zz", pageSize: 101 }, h.bearer(me.accessToken)), ["page_size"]);
+  await rejects(
+    h.users.searchUsers({ query: "zz", pageToken: "garbage!" }, h.bearer(me.accessToken)),
+    Code.InvalidArgument,
+    "PAGE_TOKEN",
+  );
+  await rejects(h.users.searchUsers({ query: "zz" }), Code.Unauthenticated);
+});
+
+test("UploadAvatar accepts png, jpeg and webp by content and replaces the old file", async ({ h }) => {
+  const u = await h.register();
+  const first = await h.users.uploadAvatar({ content: PNG }, h.bearer(u.accessToken));
+  assert.match(first.user!.avatarUrl, /\/avatars\/.+\.png$/);
+  const second = await h.users.uploadAvatar({ content: JPEG }, h.bearer(u.accessToken));
+  assert.match(second.user!.avatarUrl, /\.jpg$/);
+  const third = await h.users.uploadAvatar({ content: WEBP }, h.bearer(u.accessToken));
+  assert.match(third.user!.avatarUrl, /\.webp$/);
+  const cleared = await h.users.deleteAvatar({}, h.bearer(u.accessToken));
+  assert.is(cleared.user?.avatarUrl, "");
+  assert.not.ok(existsSync(third.user!.avatarUrl));
+});
+
+test("UploadAvatar refuses other content, empty files and files over 10 MB", async ({ h }) => {
+  const u = await h.register();
+  await rejects(
+    h.users.uploadAvatar(
+      { content: Buffer.from("<svg xmlns='http://www.w3.org/2000/svg'/>") },
+      h.bearer(u.accessToken),
+    ),
+    Code.InvalidArgument,
+    "IMAGE_TYPE",
+  );
+  await invalid(h.users.uploadAvatar({ content: new Uint8Array() }, h.bearer(u.accessToken)), ["content"]);
+  const big = Buffer.concat([PNG, Buffer.alloc(10 * 1024 * 1024)]);
+  await invalid(h.users.uploadAvatar({ content: big }, h.bearer(u.accessToken)), ["content"]);
+  await rejects(h.users.uploadAvatar({ content: PNG }), Code.Unauthenticated);
+  assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.avatarUrl, "");
+});
+
+test("DeleteAvatar requires a user", async ({ h }) => {
+  await rejects(h.users.deleteAvatar({}), Code.Unauthenticated);
+  await rejects(h.users.deleteAvatar({}, h.bearer(await h.adminToken())), Code.PermissionDenied);
+});
+
+test("BatchGetProfiles keeps request order, skips unknown ids; for users and services", async ({ h }) => {
+  const a = await h.register();
+  const b = await h.register();
+  const res = await h.users.batchGetProfiles({ userIds: [b.userId, randomUUID(), a.userId] }, h.service);
+  assert.equal(
+    res.profiles.map((p) => p.id),
+    [b.userId, a.userId],
+  );
+  const asUser = await h.users.batchGetProfiles({ userIds: [a.userId] }, h.bearer(b.accessToken));
+  assert.is(asUser.profiles[0]?.email, "");
+  await invalid(h.users.batchGetProfiles({ userIds: [] }, h.service), ["user_ids"]);
+  await invalid(h.users.batchGetProfiles({ userIds: [a.userId, a.userId] }, h.service), ["user_ids"]);
+  await invalid(h.users.batchGetProfiles({ userIds: ["nope"] }, h.service), ["user_ids[0]"]);
+  await rejects(h.users.batchGetProfiles({ userIds: [a.userId] }), Code.Unauthenticated);
+  await rejects(
+    h.users.batchGetProfiles({ userIds: [a.userId] }, h.bearer(await h.adminToken())),
+    Code.PermissionDenied,
+  );
+});
+
+test.run();
