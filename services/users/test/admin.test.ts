@@ -66,7 +66,7 @@ test("SetUserRole changes the platform role", async ({ h, admin }) => {
   assert.is(res.user?.user?.role, UserRole.TEACHER);
   assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.role, UserRole.TEACHER);
   await invalid(h.admin.setUserRole({ userId: u.userId, role: UserRole.UNSPECIFIED }, admin), ["role"]);
-  await invalid(h.admin.setUserRole({ userId: u.userId, role: 9 }, admin), ["role"]);
+  await invalid(h.admin.setUserRole({ userId: u.userId, role: 9 as UserRole }, admin), ["role"]);
   await rejects(h.admin.setUserRole({ userId: randomUUID(), role: UserRole.MEMBER }, admin), Code.NotFound);
   await invalid(h.admin.unblockUser({ userId: "" }, admin), ["user_id"]);
   await rejects(h.admin.unblockUser({ userId: randomUUID() }, admin), Code.NotFound);
@@ -106,7 +106,7 @@ test("ListUsers filters by status, role and text, newest first, paginated", asyn
     [made[0]!.userId],
   );
   assert.is(second.nextPageToken, "");
-  await invalid(h.admin.listUsers({ status: 7 }, admin), ["status"]);
+  await invalid(h.admin.listUsers({ status: 7 as UserStatus }, admin), ["status"]);
   await invalid(h.admin.listUsers({ pageSize: -1 }, admin), ["page_size"]);
 });
 
