@@ -12,5 +12,6 @@ export * from "./identity.js";
 export * from "./logger.js";
 export * from "./paging.js";
 export * from "./server.js";
+export * from "./service.js";
 export * from "./tokens.js";
 export * from "./validation-interceptor.js";

@@ -5,31 +5,22 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import {
   type BlobStore,
-  createAuthInterceptor,
   createLocalBlobStore,
   createLogger,
-  createPool,
-  createRemoteKeySource,
-  createServiceTransport,
   createStaticKeySource,
-  createTokenVerifier,
-  isDatabaseReady,
   type KeySource,
   type Logger,
   loadSigningKey,
-  migrate,
   type RunningServer,
   signAccessToken,
-  startServer,
+  startService,
   USER_TOKEN_ISSUER,
 } from "@classconnect/platform";
-import { createClient } from "@connectrpc/connect";
 import { createAuthService } from "./auth-service.js";
 import type { UsersConfig } from "./config.js";
 import { createUserAdmin } from "./domain/admin.js";
@@ -68,72 +59,51 @@ export async function startUsersServer(
   overrides: UsersOverrides = {},
 ): Promise<UsersServer> {
   const logger = overrides.logger ?? createLogger("users", config.logLevel);
-  const sql = createPool(config.databaseUrl, { applicationName: "classconnect-users" });
-  await migrate(sql, migrationsDir, logger);
-
-  const signingKey = await loadSigningKey(config.signingKeyJwk);
   const mailer = overrides.mailer ?? createRecordingMailer(logger, config.mailDir);
-  const google =
-    overrides.google ??
-    (config.firebaseProjectId
-      ? createFirebaseGoogleVerifier({ projectId: config.firebaseProjectId })
-      : createDisabledGoogleVerifier());
-  const deps: Deps = {
-    store: createPostgresUsersStore(sql),
-    mailer,
-    google,
-    blobs: overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl),
-    tokens: {
-      issue: (userId, sessionId) =>
-        signAccessToken(
-          signingKey,
-          USER_TOKEN_ISSUER,
-          { sub: userId, sid: sessionId, typ: "user" },
-          config.accessTokenTtlSeconds,
-        ),
-    },
-    policies: { ...defaultPolicies, resetLinkBase: config.resetLinkBase, ...overrides.policies },
-    now: overrides.now ?? (() => new Date()),
-  };
-  const auth = createAuth(deps);
-
-  const adminKeys =
-    overrides.adminKeys ??
-    (config.adminServiceUrl
-      ? createRemoteKeySource(async () => {
-          const client = createClient(AdminAuthService, createServiceTransport(config.adminServiceUrl!));
-          return (await client.getJwks({})).keys;
-        })
-      : undefined);
-  const verifier = createTokenVerifier({
-    user: createStaticKeySource([signingKey.publicJwk]),
-    ...(adminKeys ? { admin: adminKeys } : {}),
-  });
-
-  const server = await startServer({
+  const server = await startService({
     name: "users",
-    host: config.host,
-    port: config.port,
+    config,
     logger,
-    interceptors: [
-      createAuthInterceptor({
-        verifier,
-        serviceToken: config.serviceToken,
+    migrationsDir,
+    async setup(sql) {
+      const signingKey = await loadSigningKey(config.signingKeyJwk);
+      const google =
+        overrides.google ??
+        (config.firebaseProjectId
+          ? createFirebaseGoogleVerifier({ projectId: config.firebaseProjectId })
+          : createDisabledGoogleVerifier());
+      const deps: Deps = {
+        store: createPostgresUsersStore(sql),
+        mailer,
+        google,
+        blobs: overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl),
+        tokens: {
+          issue: (userId, sessionId) =>
+            signAccessToken(
+              signingKey,
+              USER_TOKEN_ISSUER,
+              { sub: userId, sid: sessionId, typ: "user" },
+              config.accessTokenTtlSeconds,
+            ),
+        },
+        policies: { ...defaultPolicies, resetLinkBase: config.resetLinkBase, ...overrides.policies },
+        now: overrides.now ?? (() => new Date()),
+      };
+      const auth = createAuth(deps);
+      return {
+        userKeys: createStaticKeySource([signingKey.publicJwk]),
+        ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         checkUser: (user) => auth.assertSessionActive(user.userId, user.sessionId),
-      }),
-    ],
-    routes(router) {
-      router.service(
-        AuthService,
-        createAuthService(auth, () => [signingKey.publicJwk]),
-      );
-      router.service(UserService, createUserService(createProfiles(deps)));
-      router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
-    },
-    ready: () => isDatabaseReady(sql),
-    async onClose() {
-      await google.close();
-      await sql.end({ timeout: 5 });
+        routes(router) {
+          router.service(
+            AuthService,
+            createAuthService(auth, () => [signingKey.publicJwk]),
+          );
+          router.service(UserService, createUserService(createProfiles(deps)));
+          router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
+        },
+        onClose: () => google.close(),
+      };
     },
   });
   return { ...server, mailer };

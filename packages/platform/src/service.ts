@@ -1,0 +1,124 @@
+/**
+ * What every ClassConnect service does at start-up, in one place: read the
+ * common settings, open the database pool and migrate, wire token
+ * verification (users' and admins' JWKS), start the server, and close it all
+ * on shutdown.
+ */
+
+import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { createClient } from "@connectrpc/connect";
+import { type AuthOptions, createAuthInterceptor } from "./auth-interceptor.js";
+import { createServiceTransport } from "./client.js";
+import { type EnvReader, type LogLevel, logLevels } from "./config.js";
+import { createPool, isDatabaseReady, migrate, type Sql } from "./db.js";
+import { createLogger, type Logger } from "./logger.js";
+import { type RunningServer, startServer } from "./server.js";
+import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
+
+export interface BaseServiceConfig {
+  host: string;
+  port: number;
+  databaseUrl: string;
+  logLevel: LogLevel;
+  /** Credential ClassConnect services present to each other for internal methods. */
+  serviceToken: string;
+  /** The users service (JWKS for user tokens, profiles). */
+  usersServiceUrl: string | undefined;
+  /** The admin service (JWKS for admin tokens). */
+  adminServiceUrl: string | undefined;
+}
+
+/** Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL` and the shared settings. */
+export function readBaseConfig(e: EnvReader, prefix: string, defaultPort: number): BaseServiceConfig {
+  return {
+    host: e.string(`${prefix}_HOST`, "127.0.0.1"),
+    port: e.int(`${prefix}_PORT`, defaultPort, 0, 65535),
+    databaseUrl: e.string(`${prefix}_DATABASE_URL`),
+    logLevel: e.oneOf("LOG_LEVEL", logLevels, "info"),
+    serviceToken: e.string("SERVICE_TOKEN"),
+    usersServiceUrl: e.optional("USERS_SERVICE_URL"),
+    adminServiceUrl: e.optional("ADMIN_SERVICE_URL"),
+  };
+}
+
+/** Verification keys published by the users service (AuthService.GetJwks). */
+export function usersKeySource(usersServiceUrl: string): KeySource {
+  const client = createClient(AuthService, createServiceTransport(usersServiceUrl));
+  return createRemoteKeySource(async () => (await client.getJwks({}, { timeoutMs: 3000 })).keys);
+}
+
+/** Verification keys published by the admin service (AdminAuthService.GetJwks). */
+export function adminKeySource(adminServiceUrl: string): KeySource {
+  const client = createClient(AdminAuthService, createServiceTransport(adminServiceUrl));
+  return createRemoteKeySource(async () => (await client.getJwks({}, { timeoutMs: 3000 })).keys);
+}
+
+/** What a service contributes once its database is open. */
+export interface ServiceParts {
+  routes: (router: ConnectRouter) => void;
+  /** Override the key sources (tests, or the users service verifying its own tokens). */
+  userKeys?: KeySource;
+  adminKeys?: KeySource;
+  checkUser?: AuthOptions["checkUser"];
+  onClose?: () => Promise<void>;
+  readMaxBytes?: number;
+}
+
+export interface ServiceOptions {
+  name: string;
+  config: BaseServiceConfig;
+  logger?: Logger;
+  /** SQL migrations applied before serving. */
+  migrationsDir?: string;
+  /** Builds the service's parts on its migrated database. */
+  setup: (sql: Sql, logger: Logger) => Promise<ServiceParts> | ServiceParts;
+}
+
+export interface RunningService extends RunningServer {
+  logger: Logger;
+}
+
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const { config } = options;
+  const logger = options.logger ?? createLogger(options.name, config.logLevel);
+  const sql = createPool(config.databaseUrl, { applicationName: `classconnect-${options.name}` });
+  let parts: ServiceParts;
+  try {
+    if (options.migrationsDir) await migrate(sql, options.migrationsDir, logger);
+    parts = await options.setup(sql, logger);
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    throw err;
+  }
+  const userKeys =
+    parts.userKeys ?? (config.usersServiceUrl ? usersKeySource(config.usersServiceUrl) : undefined);
+  const adminKeys =
+    parts.adminKeys ?? (config.adminServiceUrl ? adminKeySource(config.adminServiceUrl) : undefined);
+  const verifier = createTokenVerifier({
+    ...(userKeys ? { user: userKeys } : {}),
+    ...(adminKeys ? { admin: adminKeys } : {}),
+  });
+  const server = await startServer({
+    name: options.name,
+    host: config.host,
+    port: config.port,
+    logger,
+    interceptors: [
+      createAuthInterceptor({
+        verifier,
+        serviceToken: config.serviceToken,
+        ...(parts.checkUser ? { checkUser: parts.checkUser } : {}),
+      }),
+    ],
+    routes: parts.routes,
+    ready: () => isDatabaseReady(sql),
+    ...(parts.readMaxBytes ? { readMaxBytes: parts.readMaxBytes } : {}),
+    async onClose() {
+      await parts.onClose?.();
+      await sql.end({ timeout: 5 });
+    },
+  });
+  return { ...server, logger };
+}
