@@ -27,7 +27,7 @@ function step(title: string, command: string, args: string[], env: NodeJS.Proces
 
 writeProtoDeps();
 step("type-check", bin("tsc"), ["-p", "tsconfig.json"]);
-step("lint and format (biome)", bin("biome"), ["check", "."]);
+step("lint and format (biome)", bin("biome"), ["check", "--error-on-warnings", "."]);
 step("buf lint", bin("buf"), ["lint"]);
 step("buf format", bin("buf"), ["format", "proto", "--diff", "--exit-code"]);
 process.stdout.write("\n▶ generated code up to date\n");

@@ -9,8 +9,11 @@ export const SERVICE_TOKEN_HEADER = "x-service-token";
 
 export interface AuthOptions {
   verifier: TokenVerifier;
-  /** The shared service credential that internal callers present. */
-  serviceToken: string;
+  /**
+   * The shared service credential that internal callers present. Undefined at
+   * the edge (the gateway), where the header is never trusted.
+   */
+  serviceToken: string | undefined;
   /**
    * Extra check on a verified user, e.g. the users service confirming the
    * session is live and the user not blocked. Throws to refuse.
@@ -26,8 +29,8 @@ function sameSecret(a: string, b: string): boolean {
 
 /** Establishes the caller from verified credentials. */
 export async function resolveIdentity(header: Headers, options: AuthOptions): Promise<Identity> {
-  const serviceToken = header.get(SERVICE_TOKEN_HEADER);
-  if (serviceToken !== null) {
+  const serviceToken = options.serviceToken === undefined ? null : header.get(SERVICE_TOKEN_HEADER);
+  if (serviceToken !== null && options.serviceToken !== undefined) {
     if (!sameSecret(serviceToken, options.serviceToken)) {
       throw new UnauthenticatedError("invalid service credential", "SERVICE_TOKEN_INVALID");
     }

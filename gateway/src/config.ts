@@ -1,0 +1,48 @@
+import { type LogLevel, loadConfig, logLevels } from "@classconnect/platform";
+
+export interface GatewayConfig {
+  host: string;
+  port: number;
+  logLevel: LogLevel;
+  upstreams: { users: string; courses: string; notifications: string; admin: string };
+  /** Allowed browser origins; "*" allows any. */
+  corsOrigins: string[];
+  /** Largest request body accepted (bytes). */
+  maxRequestBytes: number;
+  /** Deadline for calls that bring none, and the cap for those that do (ms). */
+  upstreamTimeoutMs: number;
+  /** Login-type calls allowed per client address per minute. */
+  authRateLimitPerMinute: number;
+  /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
+  trustProxy: boolean;
+  /** Serve /blobs/* from this directory (local runs, where services store files on disk). */
+  blobDir: string | undefined;
+}
+
+/** The only place the gateway reads the environment. */
+export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  return loadConfig(
+    (e) => ({
+      host: e.string("GATEWAY_HOST", "127.0.0.1"),
+      port: e.int("GATEWAY_PORT", 8080, 0, 65535),
+      logLevel: e.oneOf("LOG_LEVEL", logLevels, "info"),
+      upstreams: {
+        users: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
+        courses: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:50052"),
+        notifications: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:50053"),
+        admin: e.string("ADMIN_SERVICE_URL", "http://127.0.0.1:50054"),
+      },
+      corsOrigins: e
+        .string("CORS_ORIGINS", "*")
+        .split(",")
+        .map((o) => o.trim())
+        .filter(Boolean),
+      maxRequestBytes: e.int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      upstreamTimeoutMs: e.int("UPSTREAM_TIMEOUT_MS", 15_000, 100, 300_000),
+      authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
+      trustProxy: e.bool("TRUST_PROXY", false),
+      blobDir: e.optional("BLOB_DIR"),
+    }),
+    env,
+  );
+}

@@ -1,0 +1,204 @@
+/**
+ * The edge: one public endpoint speaking Connect (JSON and binary, HTTP/1.1 and
+ * h2c), gRPC-Web and gRPC. It authenticates callers, enforces each method's
+ * declared access level, rate-limits sign-in calls, and forwards every call to
+ * its service over gRPC with a deadline and the caller's token.
+ */
+import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import {
+  Access,
+  adminKeySource,
+  authorize,
+  createErrorInterceptor,
+  createHealthService,
+  createTokenVerifier,
+  type Identity,
+  identityKey,
+  isInternalOnly,
+  type KeySource,
+  type Logger,
+  methodAccess,
+  PermissionDeniedError,
+  ResourceExhaustedError,
+  resolveIdentity,
+  usersKeySource,
+} from "@classconnect/platform";
+import {
+  type CallOptions,
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createClient,
+  createContextKey,
+  createContextValues,
+  type HandlerContext,
+  type Interceptor,
+  type ServiceImpl,
+  type Transport,
+} from "@connectrpc/connect";
+import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import type { GatewayConfig } from "./config.js";
+import { createRateLimiter } from "./rate-limiter.js";
+import { rateLimitedMethods, routeTable, type Upstream } from "./route-table.js";
+
+/** Headers passed through to services; everything else stays at the edge. */
+const forwardedHeaders = ["authorization", "traceparent", "tracestate", "x-request-id"];
+
+export const clientAddressKey = createContextKey<string>("unknown", { description: "client address" });
+
+export interface GatewayDeps {
+  logger: Logger;
+  /** Override the JWKS sources (tests). */
+  userKeys?: KeySource;
+  adminKeys?: KeySource;
+}
+
+function edgeAuth(deps: { userKeys: KeySource; adminKeys: KeySource }): Interceptor {
+  const verifier = createTokenVerifier({ user: deps.userKeys, admin: deps.adminKeys });
+  return (next) => async (req) => {
+    if (isInternalOnly(req.method)) {
+      throw new PermissionDeniedError("this method is only available inside ClassConnect", "INTERNAL_METHOD");
+    }
+    const levels = methodAccess(req.method).filter((a) => a !== Access.INTERNAL);
+    let identity: Identity;
+    try {
+      identity = await resolveIdentity(req.header, { verifier, serviceToken: undefined });
+    } catch (err) {
+      if (!levels.includes(Access.PUBLIC)) throw err;
+      identity = { kind: "anonymous" };
+    }
+    authorize(levels, identity);
+    req.contextValues.set(identityKey, identity);
+    return next(req);
+  };
+}
+
+function rateLimit(perMinute: number): Interceptor {
+  const limiter = createRateLimiter(perMinute);
+  return (next) => async (req) => {
+    if (rateLimitedMethods.has(`${req.service.typeName}.${req.method.name}`)) {
+      const verdict = limiter.take(req.contextValues.get(clientAddressKey));
+      if (!verdict.allowed) {
+        throw new ResourceExhaustedError(
+          `too many requests; retry in ${verdict.retryAfterSeconds} s`,
+          "RATE_LIMITED",
+          { retry_after_seconds: String(verdict.retryAfterSeconds) },
+        );
+      }
+    }
+    return next(req);
+  };
+}
+
+type AnyCall = (request: unknown, options: CallOptions) => unknown;
+
+/** An implementation of `service` whose every method calls the same method upstream. */
+function forwarder(service: DescService, transport: Transport, defaultTimeoutMs: number) {
+  const client = createClient(service, transport) as unknown as Record<string, AnyCall>;
+  const options = (ctx: HandlerContext): CallOptions => {
+    const headers = new Headers();
+    for (const name of forwardedHeaders) {
+      const value = ctx.requestHeader.get(name);
+      if (value !== null) headers.set(name, value);
+    }
+    const callerTimeout = ctx.timeoutMs();
+    return {
+      headers,
+      signal: ctx.signal,
+      timeoutMs: callerTimeout === undefined ? defaultTimeoutMs : Math.min(callerTimeout, defaultTimeoutMs),
+    };
+  };
+  const impl: Record<string, unknown> = {};
+  for (const method of service.methods as DescMethod[]) {
+    const call = client[method.localName]!;
+    switch (method.methodKind) {
+      case "unary":
+        impl[method.localName] = (req: unknown, ctx: HandlerContext) => call(req, options(ctx));
+        break;
+      case "server_streaming":
+        impl[method.localName] = async function* (req: unknown, ctx: HandlerContext) {
+          yield* call(req, options(ctx)) as AsyncIterable<unknown>;
+        };
+        break;
+      default:
+        // No client- or bidi-streaming method is public; refuse rather than buffer.
+        impl[method.localName] = () => {
+          throw new ConnectError(
+            "streaming uploads are not supported through the gateway",
+            Code.Unimplemented,
+          );
+        };
+    }
+  }
+  return impl;
+}
+
+export function createGatewayHandler(
+  config: GatewayConfig,
+  deps: GatewayDeps,
+  fallback?: Parameters<typeof connectNodeAdapter>[0]["fallback"],
+): ReturnType<typeof connectNodeAdapter> {
+  const transports = Object.fromEntries(
+    (Object.keys(config.upstreams) as Upstream[]).map((name) => [
+      name,
+      createGrpcTransport({ baseUrl: config.upstreams[name] }),
+    ]),
+  ) as Record<Upstream, Transport>;
+  const upstreamHealth = Object.fromEntries(
+    (Object.keys(transports) as Upstream[]).map((name) => [name, createClient(Health, transports[name])]),
+  ) as Record<Upstream, ReturnType<typeof createClient<typeof Health>>>;
+
+  const checkUpstream = async (name: Upstream) => {
+    try {
+      return (await upstreamHealth[name].check({}, { timeoutMs: 2000 })).status;
+    } catch {
+      return ServingStatus.NOT_SERVING;
+    }
+  };
+  const health = createHealthService(async (service) => {
+    if (service === "") {
+      const all = await Promise.all((Object.keys(transports) as Upstream[]).map(checkUpstream));
+      return all.every((s) => s === ServingStatus.SERVING)
+        ? ServingStatus.SERVING
+        : ServingStatus.NOT_SERVING;
+    }
+    const route = routeTable.find((r) => r.service.typeName === service);
+    return route ? checkUpstream(route.upstream) : ServingStatus.SERVICE_UNKNOWN;
+  });
+
+  return connectNodeAdapter({
+    routes(router: ConnectRouter) {
+      router.service(Health, health);
+      for (const { service, upstream } of routeTable) {
+        router.service(
+          service,
+          forwarder(service, transports[upstream], config.upstreamTimeoutMs) as Partial<
+            ServiceImpl<DescService>
+          >,
+        );
+      }
+    },
+    interceptors: [
+      createErrorInterceptor("gateway", deps.logger),
+      rateLimit(config.authRateLimitPerMinute),
+      edgeAuth({
+        userKeys: deps.userKeys ?? usersKeySource(config.upstreams.users),
+        adminKeys: deps.adminKeys ?? adminKeySource(config.upstreams.admin),
+      }),
+    ],
+    readMaxBytes: config.maxRequestBytes,
+    contextValues(req) {
+      const forwarded = config.trustProxy ? req.headers["x-forwarded-for"] : undefined;
+      const address =
+        (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
+        req.socket.remoteAddress ??
+        "unknown";
+      return createContextValues().set(clientAddressKey, address);
+    },
+    ...(fallback ? { fallback } : {}),
+  });
+}

