@@ -53,25 +53,25 @@ const children: { name: string; child: ChildProcess }[] = [];
 let stopping = false;
 let pgStop: (() => Promise<void>) | undefined;
 
+/** Stops the gateway first (no new calls), then the services, then PostgreSQL. */
 async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
-  for (const { child } of [...children].reverse()) child.kill("SIGTERM");
-  await Promise.all(
-    children.map(
-      ({ child }) =>
-        new Promise<void>((done) => {
-          if (child.exitCode !== null || child.signalCode !== null) return done();
-          const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-          child.once("exit", () => {
-            clearTimeout(timer);
-            done();
-          });
-        }),
-    ),
-  );
+  const stop = ({ child }: { child: ChildProcess }) =>
+    new Promise<void>((done) => {
+      if (child.exitCode !== null || child.signalCode !== null) return done();
+      const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      child.once("close", () => {
+        clearTimeout(timer);
+        done();
+      });
+      child.kill("SIGTERM");
+    });
+  await Promise.all(children.filter((c) => c.name === "gateway").map(stop));
+  await Promise.all(children.filter((c) => c.name !== "gateway").map(stop));
   await pgStop?.();
+  log("stopped");
   process.exit(code);
 }
 process.on("SIGINT", () => void stopAll(0));

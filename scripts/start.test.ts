@@ -1,0 +1,88 @@
+/**
+ * `npm start` as a user runs it: separate processes, embedded PostgreSQL,
+ * the gateway on a real port. Checks the acceptance path (health, Register →
+ * Login → GetMe over Connect JSON) and a clean stop on SIGTERM.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+
+const test = suite("npm start");
+
+test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const env: NodeJS.ProcessEnv = { ...process.env, CLASSCONNECT_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
+  for (const name of ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"])
+    env[name] = "0";
+  delete env["DATABASE_URL"];
+  const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output: string[] = [];
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${output.join("\n")}`)), 90_000);
+      createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
+      createInterface({ input: child.stdout! }).on("line", (line) => {
+        output.push(line);
+        const match = /ClassConnect is running: (\S+)/.exec(line);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then((code) => reject(new Error(`start exited with ${code}:\n${output.join("\n")}`)));
+    });
+    const post = async (path: string, body: unknown, token?: string) => {
+      const res = await fetch(`${url}/${path}`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, Record<string, string>> };
+    };
+    assert.equal((await post("grpc.health.v1.Health/Check", {})).body, { status: "SERVING" });
+    const account = {
+      email: "start@example.com",
+      password: "password-start",
+      firstName: "S",
+      lastName: "T",
+      location: "L",
+      acceptTerms: true,
+    };
+    assert.is((await post("classconnect.users.v1.AuthService/Register", account)).status, 200);
+    const login = await post("classconnect.users.v1.AuthService/Login", {
+      email: account.email,
+      password: account.password,
+    });
+    assert.is(login.status, 200);
+    const me = await post(
+      "classconnect.users.v1.UserService/GetMe",
+      {},
+      login.body["session"]!["accessToken"],
+    );
+    assert.is(me.body["user"]!["email"], account.email);
+    // The local mailbox holds the activation PIN.
+    assert.ok(existsSync(join(dataDir, "mail")));
+
+    child.kill("SIGTERM");
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
+    assert.is(code, 0, output.slice(-20).join("\n"));
+    assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
+    assert.ok(output.some((l) => l.includes("[start] stopped")));
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test.run();
