@@ -74,13 +74,40 @@ export function toConnectError(err: unknown, domain: string, logger: Logger): Co
   return new ConnectError("internal error", Code.Internal);
 }
 
-/** Maps domain and database errors to Connect codes; unknown errors become INTERNAL. */
+/**
+ * Maps domain and database errors to Connect codes (unknown errors become
+ * INTERNAL) and logs each call at debug level: method, code, duration; never
+ * its messages or headers.
+ */
 export function createErrorInterceptor(domain: string, logger: Logger): Interceptor {
   return (next) => async (req) => {
+    const started = performance.now();
     try {
-      return await next(req);
+      const res = await next(req);
+      if (logger.isLevelEnabled("debug")) {
+        logger.debug(
+          {
+            rpc: `${req.service.typeName}/${req.method.name}`,
+            code: "ok",
+            ms: Math.round(performance.now() - started),
+          },
+          "rpc",
+        );
+      }
+      return res;
     } catch (err) {
-      throw toConnectError(err, domain, logger);
+      const connectError = toConnectError(err, domain, logger);
+      if (logger.isLevelEnabled("debug")) {
+        logger.debug(
+          {
+            rpc: `${req.service.typeName}/${req.method.name}`,
+            code: Code[connectError.code],
+            ms: Math.round(performance.now() - started),
+          },
+          "rpc",
+        );
+      }
+      throw connectError;
     }
   };
 }

@@ -31,13 +31,17 @@ const redactPaths = [
 ];
 
 /** A JSON logger (pino) with levels error/warn/info/debug and secret redaction. */
-export function createLogger(name: string, level: LogLevel = "info"): Logger {
-  return pino({
-    name,
+export function createLogger(
+  name: string,
+  level: LogLevel = "info",
+  destination?: pino.DestinationStream,
+): Logger {
+  const options: pino.LoggerOptions = {
     level,
     base: { service: name },
     redact: { paths: redactPaths, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }

@@ -16,6 +16,7 @@ import { UserService } from "@classconnect/gen/classconnect/users/v1/user_servic
 import {
   ADMIN_TOKEN_ISSUER,
   createStaticKeySource,
+  type Logger,
   loadSigningKey,
   SERVICE_TOKEN_HEADER,
   type SigningKey,
@@ -64,10 +65,10 @@ export interface UsersHarness {
 }
 
 export async function startUsersHarness(
-  options: { policies?: Partial<Policies> } = {},
+  options: { policies?: Partial<Policies>; logger?: Logger } = {},
 ): Promise<UsersHarness> {
   const databaseUrl = await createTestDatabase("users");
-  const logger = testLogger("users");
+  const logger = options.logger ?? testLogger("users");
   const google = await startGoogleKeyServer();
   const adminKey = await loadSigningKey();
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });

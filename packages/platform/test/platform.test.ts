@@ -1,0 +1,191 @@
+import { Writable } from "node:stream";
+import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  AlreadyExistsError,
+  ConfigError,
+  createLogger,
+  createRemoteKeySource,
+  createTokenVerifier,
+  decodePageToken,
+  encodePageToken,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  loadConfig,
+  loadSigningKey,
+  NotFoundError,
+  signAccessToken,
+  toConnectError,
+  USER_TOKEN_ISSUER,
+} from "../src/index.js";
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { lines, logger: createLogger("test", "debug", stream) };
+}
+
+const config = suite("platform: configuration");
+config("reports every missing or malformed variable at once", () => {
+  try {
+    loadConfig(
+      (e) => ({
+        a: e.string("A"),
+        b: e.int("B", 1, 0, 10),
+        c: e.bool("C", false),
+        d: e.oneOf("D", ["x", "y"], "x"),
+      }),
+      { B: "eleven", C: "maybe", D: "z" },
+    );
+    assert.unreachable("should throw");
+  } catch (err) {
+    assert.instance(err, ConfigError);
+    assert.equal((err as ConfigError).problems.length, 4);
+    assert.match((err as Error).message, /A is required/);
+    assert.match((err as Error).message, /B must be an integer between 0 and 10/);
+  }
+});
+config("applies defaults and parses values", () => {
+  const c = loadConfig(
+    (e) => ({ a: e.string("A", "dflt"), b: e.int("B", 1), c: e.bool("C", false), o: e.optional("O") }),
+    {
+      B: "7",
+      C: "true",
+      O: "",
+    },
+  );
+  assert.equal(c, { a: "dflt", b: 7, c: true, o: undefined });
+});
+config.run();
+
+const errors = suite("platform: error mapping");
+errors("domain errors keep their code, message and reason", () => {
+  const { logger } = capture();
+  const cases: [Error, Code][] = [
+    [new NotFoundError("course"), Code.NotFound],
+    [new AlreadyExistsError("taken", "EMAIL_TAKEN"), Code.AlreadyExists],
+    [new FailedPreconditionError("full", "COURSE_FULL", { seats: "0" }), Code.FailedPrecondition],
+    [new InvalidArgumentError([{ field: "x", description: "bad", reason: "X_BAD" }]), Code.InvalidArgument],
+  ];
+  for (const [err, code] of cases) {
+    const e = toConnectError(err, "test", logger);
+    assert.is(e.code, code);
+    assert.is(e.rawMessage, err.message);
+    assert.ok(e.findDetails(ErrorInfoSchema)[0]?.reason);
+  }
+  const full = toConnectError(
+    new FailedPreconditionError("full", "COURSE_FULL", { seats: "0" }),
+    "test",
+    logger,
+  );
+  assert.equal(full.findDetails(ErrorInfoSchema)[0]?.metadata, { seats: "0" });
+  const bad = toConnectError(new InvalidArgumentError([{ field: "x", description: "bad" }]), "test", logger);
+  assert.equal(
+    bad.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field),
+    ["x"],
+  );
+});
+errors("database constraint errors become client codes", () => {
+  const { logger } = capture();
+  assert.is(
+    toConnectError(Object.assign(new Error("dup"), { code: "23505" }), "t", logger).code,
+    Code.AlreadyExists,
+  );
+  assert.is(
+    toConnectError(Object.assign(new Error("fk"), { code: "23503" }), "t", logger).code,
+    Code.FailedPrecondition,
+  );
+  assert.is(
+    toConnectError(Object.assign(new Error("ser"), { code: "40001" }), "t", logger).code,
+    Code.Aborted,
+  );
+});
+errors("unknown errors become INTERNAL without leaking, and are logged", () => {
+  const { logger, lines } = capture();
+  const e = toConnectError(new Error("secret table users_x broke at /srv/app.js:1"), "t", logger);
+  assert.is(e.code, Code.Internal);
+  assert.is(e.rawMessage, "internal error");
+  assert.match(lines.join(""), /secret table users_x broke/);
+  const passthrough = new ConnectError("x", Code.Unavailable);
+  assert.is(toConnectError(passthrough, "t", logger), passthrough);
+});
+errors.run();
+
+const logging = suite("platform: logging");
+logging("redacts passwords, tokens, PINs, e-mails and authorization headers", () => {
+  const { logger, lines } = capture();
+  logger.info(
+    {
+      password: "hunter22",
+      refreshToken: "r-tok",
+      body: { newPassword: "n-pw", pin: "123456", email: "a@b.c", idToken: "g-tok" },
+      headers: { authorization: "Bearer abc.def.ghi" },
+    },
+    "event",
+  );
+  const out = lines.join("");
+  for (const secret of ["hunter22", "r-tok", "n-pw", "123456", "a@b.c", "g-tok", "abc.def.ghi"]) {
+    assert.not.match(out, secret);
+  }
+  assert.match(out, /\[redacted\]/);
+  assert.match(out, /"level":"info"/);
+});
+logging.run();
+
+const tokens = suite("platform: tokens");
+tokens("the remote key source refreshes on an unknown kid, at most once per interval", async () => {
+  const first = await loadSigningKey();
+  const second = await loadSigningKey();
+  let published = [first.publicJwk];
+  let fetches = 0;
+  const source = createRemoteKeySource(
+    async () => {
+      fetches++;
+      return published;
+    },
+    { minRefreshMs: 60_000 },
+  );
+  const verifier = createTokenVerifier({ user: source });
+  const t1 = await signAccessToken(first, USER_TOKEN_ISSUER, { sub: "u", sid: "s", typ: "user" }, 60);
+  assert.equal(await verifier.verify(t1.token), { typ: "user", sub: "u", sid: "s" });
+  assert.is(fetches, 1);
+  await verifier.verify(t1.token);
+  assert.is(fetches, 1, "cached");
+  published = [first.publicJwk, second.publicJwk];
+  const t2 = await signAccessToken(second, USER_TOKEN_ISSUER, { sub: "u", sid: "s", typ: "user" }, 60);
+  try {
+    await verifier.verify(t2.token);
+    assert.unreachable("refresh is rate-limited");
+  } catch (err) {
+    assert.is((err as { reason?: string }).reason, "TOKEN_INVALID");
+  }
+  assert.is(fetches, 1);
+  const eager = createTokenVerifier({
+    user: createRemoteKeySource(async () => published, { minRefreshMs: 0 }),
+  });
+  assert.is((await eager.verify(t2.token)).sub, "u");
+});
+tokens.run();
+
+const paging = suite("platform: page tokens");
+paging("round-trip and refuse forged tokens with INVALID_ARGUMENT", () => {
+  const isCursor = (v: unknown): v is { id: string } => typeof (v as { id?: unknown })?.id === "string";
+  assert.equal(decodePageToken(encodePageToken({ id: "x" }), isCursor), { id: "x" });
+  assert.is(decodePageToken("", isCursor), undefined);
+  assert.throws(
+    () => decodePageToken("bm9wZQ", isCursor),
+    (e: Error) => e instanceof InvalidArgumentError,
+  );
+  assert.throws(
+    () => decodePageToken("%%%", isCursor),
+    (e: Error) => e instanceof InvalidArgumentError,
+  );
+});
+paging.run();

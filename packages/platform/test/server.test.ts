@@ -1,0 +1,71 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { AuthService, GetJwksResponseSchema } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { Health, HealthCheckResponse_ServingStatus as Status } from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import { createPool, isDatabaseReady, startServer } from "../src/index.js";
+import { createTestDatabase, testLogger } from "../src/testing/index.js";
+
+const test = suite("platform: server lifecycle");
+
+test("health reflects real database readiness", async () => {
+  const good = createPool(await createTestDatabase("health"));
+  const bad = createPool("postgres://postgres:postgres@127.0.0.1:1/none");
+  let pool = good;
+  const server = await startServer({
+    name: "t",
+    port: 0,
+    logger: testLogger("t"),
+    routes: () => {},
+    ready: () => isDatabaseReady(pool, 500),
+  });
+  const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+  assert.is((await health.check({})).status, Status.SERVING);
+  pool = bad;
+  assert.is((await health.check({})).status, Status.NOT_SERVING);
+  await server.close();
+  await Promise.all([good.end(), bad.end()]);
+});
+
+test("close() lets in-flight calls finish, refuses new ones, then releases resources", async () => {
+  let released = false;
+  let started = 0;
+  const server = await startServer({
+    name: "t",
+    port: 0,
+    logger: testLogger("t"),
+    routes(router) {
+      router.service(AuthService, {
+        async getJwks() {
+          started++;
+          await sleep(400);
+          return create(GetJwksResponseSchema, { keys: [{ kid: "slow" }] });
+        },
+      });
+    },
+    ready: async () => true,
+    onClose: async () => {
+      released = true;
+    },
+  });
+  const client = createClient(AuthService, createGrpcTransport({ baseUrl: server.url }));
+  const inFlight = client.getJwks({});
+  while (started === 0) await sleep(5);
+  const closing = server.close();
+  const res = await inFlight;
+  assert.is(res.keys[0]?.kid, "slow", "the in-flight call completed");
+  await closing;
+  assert.ok(released);
+  const fresh = createClient(AuthService, createGrpcTransport({ baseUrl: server.url }));
+  try {
+    await fresh.getJwks({}, { timeoutMs: 1000 });
+    assert.unreachable("a closed server takes no new calls");
+  } catch (err) {
+    assert.is(ConnectError.from(err).code, Code.Unavailable);
+  }
+});
+
+test.run();
