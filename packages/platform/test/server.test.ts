@@ -1,11 +1,17 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
+import {
+  AuthService,
+  GetJwksResponseSchema,
+} from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import {
+  Health,
+  HealthCheckResponse_ServingStatus as Status,
+} from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { AuthService, GetJwksResponseSchema } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
-import { Health, HealthCheckResponse_ServingStatus as Status } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import { createPool, isDatabaseReady, startServer } from "../src/index.js";
 import { createTestDatabase, testLogger } from "../src/testing/index.js";
 
