@@ -96,6 +96,18 @@ function rateLimit(perMinute: number): Interceptor {
 
 type AnyCall = (request: unknown, options: CallOptions) => unknown;
 
+/**
+ * An upstream error as the caller should see it: code, message and details,
+ * without the upstream's protocol headers (content-type, grpc-status, …), which
+ * belong to the gateway's own response.
+ */
+function relayError(err: unknown): ConnectError {
+  const e = ConnectError.from(err);
+  const relayed = new ConnectError(e.rawMessage, e.code);
+  relayed.details.push(...e.details);
+  return relayed;
+}
+
 /** An implementation of `service` whose every method calls the same method upstream. */
 function forwarder(service: DescService, transport: Transport, defaultTimeoutMs: number) {
   const client = createClient(service, transport) as unknown as Record<string, AnyCall>;
@@ -117,11 +129,21 @@ function forwarder(service: DescService, transport: Transport, defaultTimeoutMs:
     const call = client[method.localName]!;
     switch (method.methodKind) {
       case "unary":
-        impl[method.localName] = (req: unknown, ctx: HandlerContext) => call(req, options(ctx));
+        impl[method.localName] = async (req: unknown, ctx: HandlerContext) => {
+          try {
+            return await call(req, options(ctx));
+          } catch (err) {
+            throw relayError(err);
+          }
+        };
         break;
       case "server_streaming":
         impl[method.localName] = async function* (req: unknown, ctx: HandlerContext) {
-          yield* call(req, options(ctx)) as AsyncIterable<unknown>;
+          try {
+            yield* call(req, options(ctx)) as AsyncIterable<unknown>;
+          } catch (err) {
+            throw relayError(err);
+          }
         };
         break;
       default:
