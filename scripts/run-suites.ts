@@ -43,5 +43,23 @@ const watchdog = setTimeout(
   45 * 60 * 1000,
 );
 watchdog.unref();
+// uvu swallows an error its reporter cannot format (one whose `details` is not
+// a string) and then counts the test as neither passed nor failed. Count
+// ourselves: a run in which any test did not pass fails.
+const totals = { total: 0, passed: 0 };
+const write = process.stdout.write.bind(process.stdout);
+process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
+  const text = typeof chunk === "string" ? chunk : Buffer.from(chunk).toString();
+  for (const m of text.matchAll(/\((\d+) \/ (\d+)\)/g)) {
+    totals.passed += Number(m[1]);
+    totals.total += Number(m[2]);
+  }
+  return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
+}) as typeof process.stdout.write;
 await run(files.map((file) => ({ name: relative(".", file), file: resolve(file) })));
+process.stdout.write = write;
+if (totals.passed !== totals.total) {
+  console.error(`\n✖ ${totals.total - totals.passed} of ${totals.total} tests did not pass`);
+  process.exit(1);
+}
 process.exit(process.exitCode ?? 0);

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
 import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import { ADMIN_TOKEN_ISSUER, signAccessToken } from "@classconnect/platform";
-import { Code, ConnectError, createClient, type Transport } from "@connectrpc/connect";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code, type ConnectError, createClient, type Transport } from "@connectrpc/connect";
 import {
   createConnectTransport,
   createGrpcTransport,
@@ -39,7 +40,7 @@ async function expectCode(promise: Promise<unknown>, code: Code): Promise<Connec
   try {
     await promise;
   } catch (err) {
-    const e = ConnectError.from(err);
+    const e = connectErrorOf(err);
     assert.is(Code[e.code], Code[code], e.rawMessage);
     return e;
   }
@@ -182,8 +183,8 @@ test("admin methods refuse user tokens and anonymous callers; admin tokens pass"
 test("services not built yet answer UNIMPLEMENTED behind the same authentication", async ({ sys }) => {
   const transport = createGrpcTransport({ baseUrl: sys.url });
   const auth = createClient(AuthService, transport);
-  const courses = createClient(CourseService, transport);
-  await expectCode(courses.listCourses({}), Code.Unauthenticated);
+  const notifications = createClient(NotificationService, transport);
+  await expectCode(notifications.getPreferences({}), Code.Unauthenticated);
   const reg = await auth.register({
     email: `c-${randomUUID().slice(0, 8)}@example.com`,
     password: "password-c",
@@ -193,7 +194,7 @@ test("services not built yet answer UNIMPLEMENTED behind the same authentication
     acceptTerms: true,
   });
   await expectCode(
-    courses.listCourses({}, { headers: { authorization: `Bearer ${reg.session!.accessToken}` } }),
+    notifications.getPreferences({}, { headers: { authorization: `Bearer ${reg.session!.accessToken}` } }),
     Code.Unimplemented,
   );
 });

@@ -69,13 +69,30 @@ export async function inTransaction<T>(
   }
 }
 
+/** A directory of `NNNN_name.sql` files; versions are recorded as `prefix + file name`. */
+export interface MigrationSource {
+  dir: string;
+  prefix?: string;
+}
+
 /**
- * Applies `NNNN_name.sql` files from `dir` in order, each once, each in its own
- * transaction, recorded in `schema_migrations`. Concurrent starters wait on an
- * advisory lock, so several replicas can start at once.
+ * Applies the `NNNN_name.sql` files of each source, in order, each once, each
+ * recorded in `schema_migrations`, all in one transaction (a failure leaves
+ * nothing behind). Concurrent starters wait on an advisory lock, so several
+ * replicas can start at once.
  */
-export async function migrate(sql: Sql, dir: string, logger: Logger): Promise<string[]> {
-  const files = (await readdir(dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort();
+export async function migrate(
+  sql: Sql,
+  sources: string | MigrationSource[],
+  logger: Logger,
+): Promise<string[]> {
+  const list = typeof sources === "string" ? [{ dir: sources }] : sources;
+  const files: { version: string; path: string }[] = [];
+  for (const source of list) {
+    for (const file of (await readdir(source.dir)).filter((f) => /^\d{4}_[\w-]+\.sql$/.test(f)).sort()) {
+      files.push({ version: `${source.prefix ?? ""}${file}`, path: join(source.dir, file) });
+    }
+  }
   const applied: string[] = [];
   await sql.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('classconnect.migrations'))`;
@@ -86,13 +103,12 @@ export async function migrate(sql: Sql, dir: string, logger: Logger): Promise<st
     const done = new Set(
       (await tx<{ version: string }[]>`select version from schema_migrations`).map((r) => r.version),
     );
-    for (const file of files) {
-      if (done.has(file)) continue;
-      const text = await readFile(join(dir, file), "utf8");
-      await tx.unsafe(text);
-      await tx`insert into schema_migrations (version) values (${file})`;
-      applied.push(file);
-      logger.info({ migration: file }, "migration applied");
+    for (const { version, path } of files) {
+      if (done.has(version)) continue;
+      await tx.unsafe(await readFile(path, "utf8"));
+      await tx`insert into schema_migrations (version) values (${version})`;
+      applied.push(version);
+      logger.info({ migration: version }, "migration applied");
     }
   });
   return applied;
@@ -118,3 +134,11 @@ export function databaseUrl(url: string, name: string): string {
   u.pathname = `/${name}`;
   return u.toString();
 }
+
+const escapeLike = (text: string) => text.replace(/[\\%_]/g, (c) => `\\${c}`);
+
+/** A LIKE pattern matching values that start with `text` (wildcards in `text` match literally). */
+export const likePrefix = (text: string): string => `${escapeLike(text)}%`;
+
+/** A LIKE pattern matching values that contain `text` literally. */
+export const likeContains = (text: string): string => `%${escapeLike(text)}%`;

@@ -10,6 +10,7 @@ export * from "./errors.js";
 export * from "./health.js";
 export * from "./identity.js";
 export * from "./logger.js";
+export * from "./outbox.js";
 export * from "./paging.js";
 export * from "./server.js";
 export * from "./service.js";

@@ -12,7 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { type AuthOptions, createAuthInterceptor } from "./auth-interceptor.js";
 import { createServiceTransport } from "./client.js";
 import { type EnvReader, type LogLevel, logLevels } from "./config.js";
-import { createPool, isDatabaseReady, migrate, type Sql } from "./db.js";
+import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
 import { type RunningServer, startServer } from "./server.js";
 import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
@@ -70,8 +70,8 @@ export interface ServiceOptions {
   name: string;
   config: BaseServiceConfig;
   logger?: Logger;
-  /** SQL migrations applied before serving. */
-  migrationsDir?: string;
+  /** SQL migrations applied before serving: a directory, or several sources (e.g. `outboxMigrations`). */
+  migrations?: string | MigrationSource[];
   /** Builds the service's parts on its migrated database. */
   setup: (sql: Sql, logger: Logger) => Promise<ServiceParts> | ServiceParts;
 }
@@ -86,7 +86,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const sql = createPool(config.databaseUrl, { applicationName: `classconnect-${options.name}` });
   let parts: ServiceParts;
   try {
-    if (options.migrationsDir) await migrate(sql, options.migrationsDir, logger);
+    if (options.migrations) await migrate(sql, options.migrations, logger);
     parts = await options.setup(sql, logger);
   } catch (err) {
     await sql.end({ timeout: 1 });

@@ -9,8 +9,9 @@ const validator = createValidator();
 
 /**
  * Message-level CEL rules (those that compare fields) have no field path of
- * their own; by convention their id names the field they guard:
- * `<field.path>-<rule>`, e.g. `end_time-after_start_time`.
+ * their own (only the path to their message); by convention their id names the
+ * field they guard: `<field>-<rule>`, e.g. `end_time-after_start_time`.
+ * Standard rule ids (`string.min_len`, …) contain no dash.
  */
 function fieldOfMessageRule(ruleId: string): string {
   const dash = ruleId.indexOf("-");
@@ -27,11 +28,15 @@ export function assertValid(schema: DescMessage, message: Message): void {
   if (result.kind === "error") {
     throw new ConnectError(`validation failed: ${result.error.message}`, Code.Internal);
   }
-  const violations: FieldViolation[] = result.violations.map((v) => ({
-    field: pathToString(v.field) || fieldOfMessageRule(v.ruleId),
-    description: v.message,
-    reason: v.ruleId,
-  }));
+  const violations: FieldViolation[] = result.violations.map((v) => {
+    const path = pathToString(v.field);
+    const guarded = fieldOfMessageRule(v.ruleId);
+    return {
+      field: guarded ? (path ? `${path}.${guarded}` : guarded) : path || schema.name,
+      description: v.message,
+      reason: v.ruleId,
+    };
+  });
   throw new ConnectError(
     `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`,
     Code.InvalidArgument,

@@ -18,7 +18,7 @@ export async function startAdminServer(config: AdminConfig, logger?: Logger): Pr
     name: "admin",
     config,
     ...(logger ? { logger } : {}),
-    migrationsDir,
+    migrations: migrationsDir,
     setup: () => ({
       routes(router) {
         router.service(AdminAuthService, {});

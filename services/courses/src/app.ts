@@ -1,6 +1,6 @@
 /**
- * The courses service. Its contracts are complete; its methods are not built yet
- * and answer UNIMPLEMENTED, while health, authentication and the database are live.
+ * Builds the courses service: database and migrations (with the outbox), the
+ * users directory (gRPC to the users service), domain logic and handlers.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -12,28 +12,93 @@ import { ModuleService } from "@classconnect/gen/classconnect/courses/v1/module_
 import { StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { StatisticsService } from "@classconnect/gen/classconnect/courses/v1/statistics_service_pb.js";
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
-import { type Logger, type RunningService, startService } from "@classconnect/platform";
+import {
+  type BlobStore,
+  createLocalBlobStore,
+  type Logger,
+  outboxMigrations,
+  type RunningService,
+  startService,
+} from "@classconnect/platform";
 import type { CoursesConfig } from "./config.js";
+import { createCourseService } from "./course-service.js";
+import { createAccess } from "./domain/access.js";
+import { createCourses } from "./domain/courses.js";
+import { createEnrollment } from "./domain/enrollment.js";
+import { createFeedback } from "./domain/feedback.js";
+import { createModules } from "./domain/modules.js";
+import { createStaff } from "./domain/staff.js";
+import { createEnrollmentService } from "./enrollment-service.js";
+import { createFeedbackService } from "./feedback-service.js";
+import { createModuleService } from "./module-service.js";
+import { createUsersDirectory, type UsersDirectory } from "./ports/users-directory.js";
+import { createStaffService } from "./staff-service.js";
+import { createCourseStore } from "./store/courses.js";
+import { createEnrollmentStore } from "./store/enrollments.js";
+import { createFeedbackStore } from "./store/feedback.js";
+import { createModuleStore } from "./store/modules.js";
+import { createStaffStore } from "./store/staff.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
-export async function startCoursesServer(config: CoursesConfig, logger?: Logger): Promise<RunningService> {
+export interface CoursesOverrides {
+  logger?: Logger;
+  users?: UsersDirectory;
+  blobs?: BlobStore;
+  now?: () => Date;
+}
+
+export async function startCoursesServer(
+  config: CoursesConfig,
+  overrides: CoursesOverrides = {},
+): Promise<RunningService> {
   return startService({
     name: "courses",
     config,
-    ...(logger ? { logger } : {}),
-    migrationsDir,
-    setup: () => ({
-      routes(router) {
-        router.service(CourseService, {});
-        router.service(EnrollmentService, {});
-        router.service(StaffService, {});
-        router.service(ModuleService, {});
-        router.service(AssessmentService, {});
-        router.service(SubmissionService, {});
-        router.service(FeedbackService, {});
-        router.service(StatisticsService, {});
-      },
-    }),
+    ...(overrides.logger ? { logger: overrides.logger } : {}),
+    migrations: [{ dir: migrationsDir }, outboxMigrations],
+    setup(sql) {
+      const now = overrides.now ?? (() => new Date());
+      const users = overrides.users ?? createUsersDirectory(config.usersServiceUrl, config.serviceToken);
+      const blobs = overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl);
+      const stores = {
+        courses: createCourseStore(sql),
+        enrollments: createEnrollmentStore(sql),
+        staff: createStaffStore(sql),
+        modules: createModuleStore(sql),
+        feedback: createFeedbackStore(sql),
+      };
+      const access = createAccess(stores);
+      const courses = createCourses({
+        courses: stores.courses,
+        enrollments: stores.enrollments,
+        access,
+        users,
+        logActivity: stores.staff.log,
+      });
+      const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
+      return {
+        routes(router) {
+          router.service(CourseService, createCourseService(courses, now));
+          router.service(EnrollmentService, createEnrollmentService(enrollment, users));
+          router.service(
+            StaffService,
+            createStaffService(createStaff({ staff: stores.staff, access, users }), users),
+          );
+          router.service(
+            ModuleService,
+            createModuleService(createModules({ modules: stores.modules, access, blobs })),
+          );
+          router.service(
+            FeedbackService,
+            createFeedbackService(createFeedback({ feedback: stores.feedback, access, enrollment })),
+          );
+          // Built with the assessments issue; until then these answer UNIMPLEMENTED.
+          router.service(AssessmentService, {});
+          router.service(SubmissionService, {});
+          router.service(StatisticsService, {});
+        },
+      };
+    },
   });
 }

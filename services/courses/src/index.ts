@@ -1,2 +1,2 @@
-export { migrationsDir, startCoursesServer } from "./app.js";
+export { type CoursesOverrides, migrationsDir, startCoursesServer } from "./app.js";
 export { type CoursesConfig, readCoursesConfig } from "./config.js";

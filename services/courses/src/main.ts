@@ -4,5 +4,5 @@ import { readCoursesConfig } from "./config.js";
 
 const config = readCoursesConfig();
 const logger = createLogger("courses", config.logLevel);
-const server = await startCoursesServer(config, logger);
+const server = await startCoursesServer(config, { logger });
 closeOnSignals(server.close, logger);

@@ -20,7 +20,7 @@ export async function startNotificationsServer(
     name: "notifications",
     config,
     ...(logger ? { logger } : {}),
-    migrationsDir,
+    migrations: migrationsDir,
     setup: () => ({
       routes(router) {
         router.service(NotificationService, {});

@@ -64,7 +64,7 @@ export async function startUsersServer(
     name: "users",
     config,
     logger,
-    migrationsDir,
+    migrations: migrationsDir,
     async setup(sql) {
       const signingKey = await loadSigningKey(config.signingKeyJwk);
       const google =

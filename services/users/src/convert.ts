@@ -12,9 +12,8 @@ import {
   UserSchema,
   UserStatus,
 } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { decodePageToken, encodePageToken } from "@classconnect/platform";
 import type { SessionTokens } from "./domain/auth.js";
-import type { Cursor, UserRecord } from "./domain/model.js";
+import type { UserRecord } from "./domain/model.js";
 
 export function toUser(u: UserRecord): User {
   return create(UserSchema, {
@@ -71,13 +70,3 @@ export function toSession(s: SessionTokens): Session {
     refreshTokenExpireTime: timestampFromDate(s.refreshTokenExpiresAt),
   });
 }
-
-const isCursor = (v: unknown): v is Cursor =>
-  typeof v === "object" &&
-  v !== null &&
-  typeof (v as Cursor).key === "string" &&
-  typeof (v as Cursor).id === "string" &&
-  /^[0-9a-f-]{36}$/.test((v as Cursor).id);
-
-export const readCursor = (token: string) => decodePageToken(token, isCursor);
-export const writeCursor = (cursor: Cursor | undefined) => encodePageToken(cursor);

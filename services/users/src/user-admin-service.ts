@@ -1,9 +1,9 @@
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import type { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { pageSize } from "@classconnect/platform";
+import { pageSize, readCursor, writeCursor } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { readCursor, toUserAccount, writeCursor } from "./convert.js";
+import { toUserAccount } from "./convert.js";
 import type { createUserAdmin } from "./domain/admin.js";
 import type { UserRecord } from "./domain/model.js";
 

@@ -1,7 +1,7 @@
 import type { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { pageSize, requireUser } from "@classconnect/platform";
+import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
-import { readCursor, toPublicProfile, toUser, writeCursor } from "./convert.js";
+import { toPublicProfile, toUser } from "./convert.js";
 import type { createProfiles, ProfileChanges } from "./domain/profiles.js";
 
 type Profiles = ReturnType<typeof createProfiles>;

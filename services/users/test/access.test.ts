@@ -7,7 +7,8 @@ import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_servic
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { Access, methodAccess } from "@classconnect/platform";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code, createClient } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
@@ -53,7 +54,7 @@ test("every method admits exactly its declared callers", async ({ h }) => {
         try {
           await (client[method.localName]!({}, { headers: headers[caller] }) as Promise<unknown>);
         } catch (err) {
-          code = ConnectError.from(err).code;
+          code = connectErrorOf(err).code;
         }
         const refused = code === Code.Unauthenticated || code === Code.PermissionDenied;
         if (allowed) {

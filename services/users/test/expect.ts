@@ -1,14 +1,15 @@
 /** Assertions on Connect errors shared by the users tests. */
 
 import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
-import { Code, ConnectError } from "@connectrpc/connect";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code, type ConnectError } from "@connectrpc/connect";
 import * as assert from "uvu/assert";
 
 export async function rejects(promise: Promise<unknown>, code: Code, reason?: string): Promise<ConnectError> {
   try {
     await promise;
   } catch (err) {
-    const e = ConnectError.from(err);
+    const e = connectErrorOf(err);
     assert.is(Code[e.code], Code[code], `expected ${Code[code]}, got ${Code[e.code]}: ${e.rawMessage}`);
     if (reason) assert.is(errorReason(e), reason, `reason of: ${e.rawMessage}`);
     return e;

@@ -22,7 +22,12 @@ import {
   type SigningKey,
   signAccessToken,
 } from "@classconnect/platform";
-import { createTestDatabase, TEST_SERVICE_TOKEN, testLogger } from "@classconnect/platform/testing";
+import {
+  createTestDatabase,
+  reporting,
+  TEST_SERVICE_TOKEN,
+  testLogger,
+} from "@classconnect/platform/testing";
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { exportJWK, generateKeyPair } from "jose";
@@ -90,8 +95,11 @@ export async function startUsersHarness(
     adminKeys: createStaticKeySource([adminKey.publicJwk]),
     ...(options.policies ? { policies: options.policies } : {}),
   });
-  const transport = createConnectTransport({ baseUrl: server.url, httpVersion: "2" });
-  const auth = createClient(AuthService, transport);
+  const transport = createConnectTransport({
+    baseUrl: server.url,
+    httpVersion: "2",
+  });
+  const auth = reporting(createClient(AuthService, transport));
   const harness: UsersHarness = {
     server,
     url: server.url,
@@ -102,8 +110,8 @@ export async function startUsersHarness(
     userKey,
     transport,
     auth,
-    users: createClient(UserService, transport),
-    admin: createClient(UserAdminService, transport),
+    users: reporting(createClient(UserService, transport)),
+    admin: reporting(createClient(UserAdminService, transport)),
     bearer: (token) => ({ headers: { authorization: `Bearer ${token}` } }),
     service: { headers: { [SERVICE_TOKEN_HEADER]: TEST_SERVICE_TOKEN } },
     async adminToken() {

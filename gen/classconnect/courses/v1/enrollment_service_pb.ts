@@ -32,7 +32,7 @@ export type Enrollment = Message<"classconnect.courses.v1.Enrollment"> & {
   courseId: string;
 
   /**
-   * The student's public profile.
+   * The student's public profile (Enroll fills only its id).
    *
    * @generated from field: classconnect.users.v1.PublicProfile student = 2;
    */

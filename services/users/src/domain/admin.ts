@@ -1,8 +1,7 @@
-import { NotFoundError } from "@classconnect/platform";
+import { type Cursor, NotFoundError, type Page, pageOf } from "@classconnect/platform";
 import { isBlocked } from "./auth.js";
 import type { Deps } from "./deps.js";
-import type { Cursor, UserFilter, UserRecord } from "./model.js";
-import { type Page, pageOf } from "./profiles.js";
+import type { UserFilter, UserRecord } from "./model.js";
 
 export function createUserAdmin(deps: Deps) {
   const { store } = deps;

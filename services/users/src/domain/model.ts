@@ -77,11 +77,9 @@ export interface UserFilter {
   query?: string;
 }
 
-/** A position in a listing ordered by (created_at desc, id desc) or by name. */
-export interface Cursor {
-  key: string;
-  id: string;
-}
+import type { Cursor } from "@classconnect/platform";
+
+export type { Cursor };
 
 export interface UsersStore {
   createUser(user: NewUser): Promise<UserRecord>;

@@ -1,9 +1,16 @@
 import { randomUUID } from "node:crypto";
-import { InvalidArgumentError, NotFoundError, UnauthenticatedError } from "@classconnect/platform";
+import {
+  type Cursor,
+  InvalidArgumentError,
+  NotFoundError,
+  type Page,
+  pageOf,
+  UnauthenticatedError,
+} from "@classconnect/platform";
 import { normalizeEmail } from "./auth.js";
 import { requireImage } from "./avatar.js";
 import type { Deps } from "./deps.js";
-import type { Cursor, ProfilePatch, UserRecord } from "./model.js";
+import type { ProfilePatch, UserRecord } from "./model.js";
 import { newPin, pinDigest } from "./secrets.js";
 
 /** The profile fields a user may change, as named in UpdateMe's field mask. */
@@ -18,11 +25,6 @@ export interface ProfileChanges {
   showEmail?: boolean;
   showLocation?: boolean;
   notificationsOptIn?: boolean;
-}
-
-export interface Page<T> {
-  items: T[];
-  next?: Cursor;
 }
 
 export function createProfiles(deps: Deps) {
@@ -114,11 +116,4 @@ export function createProfiles(deps: Deps) {
       return updated;
     },
   };
-}
-
-/** Cuts one extra row off a `limit + 1` query into a page and its next cursor. */
-export function pageOf<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor): Page<T> {
-  if (rows.length <= limit) return { items: rows };
-  const items = rows.slice(0, limit);
-  return { items, next: cursorOf(items[items.length - 1]!) };
 }

@@ -1,4 +1,10 @@
-import { AlreadyExistsError, inTransaction, type Sql } from "@classconnect/platform";
+import {
+  AlreadyExistsError,
+  inTransaction,
+  likeContains,
+  likePrefix,
+  type Sql,
+} from "@classconnect/platform";
 import type {
   Cursor,
   NewUser,
@@ -84,11 +90,6 @@ const patchColumns: Record<keyof ProfilePatch, string> = {
 function isUniqueViolation(err: unknown, constraint: string): boolean {
   const e = err as { code?: string; constraint_name?: string };
   return e.code === "23505" && e.constraint_name === constraint;
-}
-
-/** Escapes LIKE wildcards so user text matches literally. */
-function likePrefix(text: string): string {
-  return `${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 export function createPostgresUsersStore(sql: Sql): UsersStore {
@@ -179,7 +180,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       if (filter.status === "active") conditions.push(sql`(blocked_until is null or blocked_until <= now())`);
       if (filter.role) conditions.push(sql`role = ${filter.role}`);
       if (filter.query) {
-        const contains = `%${filter.query.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+        const contains = likeContains(filter.query.toLowerCase());
         conditions.push(
           sql`(lower(first_name || ' ' || last_name) like ${contains} or email like ${contains})`,
         );

@@ -1,0 +1,129 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { CourseRole, CourseState } from "@classconnect/gen/classconnect/courses/v1/course_pb.js";
+import {
+  CourseInputSchema,
+  type CourseService,
+} from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import {
+  assertValid,
+  InvalidArgumentError,
+  pageSize,
+  readCursor,
+  requireUser,
+  writeCursor,
+} from "@classconnect/platform";
+import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
+import { courseMaskPaths, fieldsFromInput, inputFromFields, toCourse } from "./convert.js";
+import type { Courses } from "./domain/courses.js";
+import type { CourseFields } from "./domain/model.js";
+import type { CatalogOrder } from "./store/courses.js";
+
+const me = (ctx: HandlerContext) => requireUser(ctx).userId;
+
+export function createCourseService(courses: Courses, now: () => Date): ServiceImpl<typeof CourseService> {
+  return {
+    async createCourse(req, ctx) {
+      return { course: toCourse(await courses.create(me(ctx), fieldsFromInput(req.course!)), now()) };
+    },
+    async getCourse(req, ctx) {
+      const { view, teacher } = await courses.get(req.courseId, me(ctx));
+      return { course: toCourse(view, now(), teacher) };
+    },
+    async listCourses(req, ctx) {
+      const page = await courses.catalog(
+        me(ctx),
+        {
+          includeClosed: req.includeClosed,
+          ...(req.keyword.trim() ? { keyword: req.keyword.trim() } : {}),
+          ...(req.category ? { category: req.category } : {}),
+          ...(req.level ? { level: req.level } : {}),
+          ...(req.modality ? { modality: req.modality } : {}),
+          ...(req.startAfter ? { startAfter: timestampDate(req.startAfter) } : {}),
+          ...(req.startBefore ? { startBefore: timestampDate(req.startBefore) } : {}),
+        },
+        (req.orderBy || "start_time") as CatalogOrder,
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      const at = now();
+      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+    },
+    async updateCourse(req, ctx) {
+      const input = fieldsFromInput(req.course ?? ({} as never));
+      const changes: Partial<CourseFields> = {};
+      const unknown = req.updateMask!.paths.filter((p) => !(p in courseMaskPaths));
+      if (unknown.length > 0) {
+        throw new InvalidArgumentError([
+          { field: "update_mask", description: `unknown or read-only fields: ${unknown.join(", ")}` },
+        ]);
+      }
+      if (req.updateMask!.paths.length === 0) {
+        throw new InvalidArgumentError([
+          { field: "update_mask", description: "name at least one field to change" },
+        ]);
+      }
+      for (const path of req.updateMask!.paths) {
+        const key = courseMaskPaths[path]!;
+        (changes as Record<string, unknown>)[key] = input[key];
+      }
+      const updated = await courses.update(req.courseId, me(ctx), req.etag, changes, (merged) =>
+        assertValid(CourseInputSchema, inputFromFields(merged)),
+      );
+      return { course: toCourse(updated, now()) };
+    },
+    async deleteCourse(req, ctx) {
+      await courses.remove(req.courseId, me(ctx), req.etag);
+      return {};
+    },
+    async listMyCourses(req, ctx) {
+      const role =
+        req.role === CourseRole.STUDENT
+          ? "student"
+          : req.role === CourseRole.OWNER || req.role === CourseRole.ASSISTANT
+            ? "teacher"
+            : undefined;
+      const page = await courses.mine(
+        me(ctx),
+        {
+          ...(role ? { role } : {}),
+          ...(req.state !== CourseState.UNSPECIFIED ? { state: req.state } : {}),
+          ...(req.name ? { name: req.name } : {}),
+          ...(req.startAfter ? { startAfter: timestampDate(req.startAfter) } : {}),
+        },
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      const at = now();
+      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+    },
+    async finishCourse(req, ctx) {
+      const course = await courses.finish(
+        req.courseId,
+        me(ctx),
+        req.finalGrades.map((g) => ({ studentId: g.studentId, grade: g.grade })),
+      );
+      return { course: toCourse(course, now()) };
+    },
+    async reopenCourse(req, ctx) {
+      return { course: toCourse(await courses.reopen(req.courseId, me(ctx)), now()) };
+    },
+    async addFavorite(req, ctx) {
+      await courses.addFavorite(me(ctx), req.courseId);
+      return {};
+    },
+    async removeFavorite(req, ctx) {
+      await courses.removeFavorite(me(ctx), req.courseId);
+      return {};
+    },
+    async listFavorites(req, ctx) {
+      const page = await courses.favorites(
+        me(ctx),
+        { ...(req.category ? { category: req.category } : {}), ...(req.name ? { name: req.name } : {}) },
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      const at = now();
+      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+    },
+  };
+}

@@ -1,0 +1,82 @@
+import { NotFoundError, PermissionDeniedError } from "@classconnect/platform";
+import type { CourseStore } from "../store/courses.js";
+import type { EnrollmentStore } from "../store/enrollments.js";
+import type { Activity, StaffStore } from "../store/staff.js";
+import { ALL_PERMISSIONS, type Course, type PermissionValue } from "./model.js";
+
+/** The caller's standing in one course. */
+export interface CourseAccess {
+  course: Course;
+  userId: string;
+  role: "owner" | "assistant" | "student" | "none";
+  permissions: readonly PermissionValue[];
+}
+
+const permissionNames: Record<PermissionValue, string> = {
+  1: "content",
+  2: "grading",
+  3: "students",
+  4: "statistics",
+};
+
+export function createAccess(stores: {
+  courses: CourseStore;
+  staff: StaffStore;
+  enrollments: EnrollmentStore;
+}) {
+  return {
+    /** Loads the course (NOT_FOUND when missing or deleted) and the caller's role in it. */
+    async load(courseId: string, userId: string): Promise<CourseAccess> {
+      const course = await stores.courses.get(courseId);
+      if (!course) throw new NotFoundError("course");
+      if (course.ownerId === userId) return { course, userId, role: "owner", permissions: ALL_PERMISSIONS };
+      const assistant = await stores.staff.assistant(courseId, userId);
+      if (assistant) return { course, userId, role: "assistant", permissions: assistant.permissions };
+      const enrollment = await stores.enrollments.get(courseId, userId);
+      return { course, userId, role: enrollment ? "student" : "none", permissions: [] };
+    },
+  };
+}
+
+export type Access = ReturnType<typeof createAccess>;
+
+export function requireOwner(a: CourseAccess): void {
+  if (a.role !== "owner")
+    throw new PermissionDeniedError("only the course owner can do this", "NOT_COURSE_OWNER");
+}
+
+/** The owner, or an assistant holding `permission`. */
+export function requirePermission(a: CourseAccess, permission: PermissionValue): void {
+  if (a.role === "owner") return;
+  if (a.role === "assistant" && a.permissions.includes(permission)) return;
+  throw new PermissionDeniedError(
+    a.role === "assistant"
+      ? `your assistant role lacks the ${permissionNames[permission]} permission`
+      : "only the course's teachers can do this",
+    a.role === "assistant" ? "MISSING_PERMISSION" : "NOT_COURSE_STAFF",
+  );
+}
+
+export function requireStaff(a: CourseAccess): void {
+  if (a.role !== "owner" && a.role !== "assistant") {
+    throw new PermissionDeniedError("only the course's teachers can do this", "NOT_COURSE_STAFF");
+  }
+}
+
+/** Staff or an enrolled student: who may see a course's content. */
+export function requireMember(a: CourseAccess): void {
+  if (a.role === "none") {
+    throw new PermissionDeniedError("enroll in the course to see its content", "NOT_COURSE_MEMBER");
+  }
+}
+
+/** The activity-log entry for an action, when an assistant (not the owner) takes it. */
+export function activityOf(
+  a: CourseAccess,
+  action: string,
+  resourceType: string,
+  resourceId = "",
+): Activity | undefined {
+  if (a.role !== "assistant") return undefined;
+  return { courseId: a.course.id, actorId: a.userId, action, resourceType, resourceId };
+}

@@ -1,0 +1,196 @@
+/** Course lifecycle, catalog, "my courses" and favorites. */
+import { randomUUID } from "node:crypto";
+import type { PublicProfile } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import {
+  AbortedError,
+  type Cursor,
+  FailedPreconditionError,
+  NotFoundError,
+  type Page,
+  pageOf,
+} from "@classconnect/platform";
+import type { UsersDirectory } from "../ports/users-directory.js";
+import type { CatalogFilter, CatalogOrder, CourseStore, MyCoursesFilter } from "../store/courses.js";
+import type { EnrollmentStore } from "../store/enrollments.js";
+import { type Access, activityOf, requireOwner, requirePermission } from "./access.js";
+import { type Course, type CourseFields, CourseState, type CourseView, etagOf, Permission } from "./model.js";
+
+export interface CourseDeps {
+  courses: CourseStore;
+  enrollments: EnrollmentStore;
+  access: Access;
+  users: UsersDirectory;
+  logActivity: (a: NonNullable<ReturnType<typeof activityOf>>) => Promise<void>;
+}
+
+export function createCourses(deps: CourseDeps) {
+  const { courses } = deps;
+
+  async function assertPrerequisites(courseId: string, ids: string[]) {
+    if (ids.includes(courseId)) {
+      throw new FailedPreconditionError("a course cannot be its own prerequisite", "PREREQUISITE_SELF");
+    }
+    const found = new Set(await courses.existingIds(ids));
+    const missing = ids.filter((id) => !found.has(id));
+    if (missing.length > 0) {
+      throw new FailedPreconditionError(
+        `prerequisite courses not found: ${missing.join(", ")}`,
+        "PREREQUISITE_NOT_FOUND",
+        {
+          course_ids: missing.join(","),
+        },
+      );
+    }
+  }
+
+  const asSeenBy = (course: Course, role: CourseView["callerRole"]): CourseView => ({
+    ...course,
+    callerRole: role,
+    callerEnrolled: role === "student",
+  });
+
+  function checkEtag(course: Course, etag: string) {
+    if (etag !== etagOf(course)) {
+      throw new AbortedError("the course changed since you read it; reload and retry", "ETAG_MISMATCH", {
+        current_etag: etagOf(course),
+      });
+    }
+  }
+
+  return {
+    async create(ownerId: string, fields: CourseFields): Promise<CourseView> {
+      const id = randomUUID();
+      await assertPrerequisites(id, fields.prerequisiteIds);
+      return asSeenBy(await courses.create(id, ownerId, fields), "owner");
+    },
+
+    /** A course with its teacher's public profile. */
+    async get(courseId: string, caller: string): Promise<{ view: CourseView; teacher?: PublicProfile }> {
+      const view = await courses.view(courseId, caller);
+      if (!view) throw new NotFoundError("course");
+      const teacher = (await deps.users.profiles([view.ownerId])).get(view.ownerId);
+      return { view, ...(teacher ? { teacher } : {}) };
+    },
+
+    async catalog(
+      caller: string,
+      filter: CatalogFilter,
+      orderBy: CatalogOrder,
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<CourseView>> {
+      const rows = await courses.catalog(caller, filter, orderBy, limit + 1, after);
+      const page = pageOf(rows, limit, (r) => ({
+        key: r.sortKey instanceof Date ? r.sortKey.toISOString() : r.sortKey,
+        id: r.view.id,
+      }));
+      return { items: page.items.map((r) => r.view), ...(page.next ? { next: page.next } : {}) };
+    },
+
+    /** Changes some fields, if `etag` is current; content permission required. `validate` sees the merged course. */
+    async update(
+      courseId: string,
+      caller: string,
+      etag: string,
+      changes: Partial<CourseFields>,
+      validate: (merged: CourseFields) => void,
+    ): Promise<CourseView> {
+      const access = await deps.access.load(courseId, caller);
+      requirePermission(access, Permission.CONTENT);
+      checkEtag(access.course, etag);
+      // The contract's rules (dates in order, …) hold for the course as it would become.
+      validate({ ...access.course, ...changes });
+      if (changes.capacity !== undefined && changes.capacity < access.course.enrolledCount) {
+        throw new FailedPreconditionError(
+          `capacity cannot be below the ${access.course.enrolledCount} students already enrolled`,
+          "CAPACITY_BELOW_ENROLLED",
+        );
+      }
+      if (changes.prerequisiteIds) await assertPrerequisites(courseId, changes.prerequisiteIds);
+      const updated = await courses.update(courseId, access.course.version, changes);
+      if (updated === undefined) throw new NotFoundError("course");
+      if (updated === "stale") {
+        throw new AbortedError("the course changed since you read it; reload and retry", "ETAG_MISMATCH");
+      }
+      const activity = activityOf(access, "course.update", "course", courseId);
+      if (activity) await deps.logActivity(activity);
+      return asSeenBy(updated, access.role);
+    },
+
+    async remove(courseId: string, caller: string, etag: string): Promise<void> {
+      const access = await deps.access.load(courseId, caller);
+      requireOwner(access);
+      checkEtag(access.course, etag);
+      const result = await courses.softDelete(courseId, access.course.version);
+      if (result === "stale") throw new AbortedError("the course changed since you read it", "ETAG_MISMATCH");
+      if (result === "missing") throw new NotFoundError("course");
+    },
+
+    async finish(
+      courseId: string,
+      caller: string,
+      grades: { studentId: string; grade: number }[],
+    ): Promise<Course> {
+      const access = await deps.access.load(courseId, caller);
+      requireOwner(access);
+      if (access.course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course is already finished", "COURSE_FINISHED");
+      }
+      const strangers = await deps.enrollments.notEnrolled(
+        courseId,
+        grades.map((g) => g.studentId),
+      );
+      if (strangers.length > 0) {
+        throw new FailedPreconditionError(
+          `final grades for students not enrolled: ${strangers.join(", ")}`,
+          "STUDENT_NOT_ENROLLED",
+          { student_ids: strangers.join(",") },
+        );
+      }
+      return asSeenBy(await courses.finish(courseId, grades), "owner");
+    },
+
+    async reopen(courseId: string, caller: string): Promise<CourseView> {
+      const access = await deps.access.load(courseId, caller);
+      requireOwner(access);
+      if (access.course.state !== CourseState.FINISHED) {
+        throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
+      }
+      return asSeenBy(await courses.reopen(courseId), "owner");
+    },
+
+    async mine(
+      caller: string,
+      filter: MyCoursesFilter,
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<CourseView>> {
+      const rows = await courses.mine(caller, filter, limit + 1, after);
+      return pageOf(rows, limit, (c) => ({ key: c.startTime.toISOString(), id: c.id }));
+    },
+
+    async addFavorite(caller: string, courseId: string): Promise<void> {
+      if (!(await courses.get(courseId))) throw new NotFoundError("course");
+      await courses.addFavorite(caller, courseId);
+    },
+
+    async removeFavorite(caller: string, courseId: string): Promise<void> {
+      if (!(await courses.removeFavorite(caller, courseId))) {
+        throw new NotFoundError("favorite");
+      }
+    },
+
+    async favorites(
+      caller: string,
+      filter: { category?: string; name?: string },
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<CourseView>> {
+      const rows = await courses.favorites(caller, filter, limit + 1, after);
+      const page = pageOf(rows, limit, (r) => ({ key: r.favoritedAt.toISOString(), id: r.view.id }));
+      return { items: page.items.map((r) => r.view), ...(page.next ? { next: page.next } : {}) };
+    },
+  };
+}
+
+export type Courses = ReturnType<typeof createCourses>;

@@ -1,0 +1,119 @@
+/** Enrolling: capacity, deadline, eligibility; leaving; removal by teachers. */
+import {
+  type Cursor,
+  FailedPreconditionError,
+  NotFoundError,
+  type Page,
+  PermissionDeniedError,
+  pageOf,
+} from "@classconnect/platform";
+import type { UsersDirectory } from "../ports/users-directory.js";
+import type { EnrollmentRecord, EnrollmentStore } from "../store/enrollments.js";
+import { type Access, activityOf, requirePermission, requireStaff } from "./access.js";
+import { CourseState, Permission } from "./model.js";
+
+export function createEnrollment(deps: {
+  enrollments: EnrollmentStore;
+  access: Access;
+  users: UsersDirectory;
+  now: () => Date;
+}) {
+  const { enrollments } = deps;
+  return {
+    async enroll(courseId: string, studentId: string): Promise<EnrollmentRecord> {
+      const access = await deps.access.load(courseId, studentId);
+      const { course } = access;
+      if (access.role === "owner" || access.role === "assistant") {
+        throw new FailedPreconditionError(
+          "teachers cannot enroll in their own course",
+          "TEACHER_CANNOT_ENROLL",
+        );
+      }
+      if (course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course has finished", "COURSE_FINISHED");
+      }
+      if (course.enrollmentDeadline <= deps.now()) {
+        throw new FailedPreconditionError(
+          `enrollment closed on ${course.enrollmentDeadline.toISOString()}`,
+          "ENROLLMENT_CLOSED",
+          { enrollment_deadline: course.enrollmentDeadline.toISOString() },
+        );
+      }
+      const missing = await enrollments.missingPrerequisites(courseId, studentId);
+      if (missing.length > 0) {
+        throw new FailedPreconditionError(
+          "you have not passed every prerequisite course",
+          "PREREQUISITE_MISSING",
+          { course_ids: missing.join(",") },
+        );
+      }
+      if (course.minEducationLevel > 0) {
+        const standing = await deps.users.standing(studentId);
+        if (standing.educationLevel < course.minEducationLevel) {
+          throw new FailedPreconditionError(
+            "your education level is below the course's minimum (update it in your profile)",
+            "EDUCATION_LEVEL_TOO_LOW",
+            { required_level: String(course.minEducationLevel), your_level: String(standing.educationLevel) },
+          );
+        }
+      }
+      const result = await enrollments.enroll(courseId, studentId, {
+        type: "ENROLLED",
+        recipients: { userIds: [studentId] },
+        data: { course_id: courseId, course_title: course.title },
+      });
+      if (result === "full") {
+        throw new FailedPreconditionError("the course is full", "COURSE_FULL", {
+          capacity: String(course.capacity),
+        });
+      }
+      return result;
+    },
+
+    async unenroll(courseId: string, studentId: string): Promise<void> {
+      const access = await deps.access.load(courseId, studentId);
+      if (access.role !== "student") throw new NotFoundError("enrollment");
+      if (access.course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+      }
+      await enrollments.remove(courseId, studentId);
+    },
+
+    async removeStudent(courseId: string, caller: string, studentId: string, reason: string): Promise<void> {
+      const access = await deps.access.load(courseId, caller);
+      requirePermission(access, Permission.STUDENTS);
+      const removed = await enrollments.remove(
+        courseId,
+        studentId,
+        {
+          type: "STUDENT_REMOVED",
+          recipients: { userIds: [studentId] },
+          data: { course_id: courseId, course_title: access.course.title, reason },
+        },
+        activityOf(access, "student.remove", "enrollment", studentId),
+      );
+      if (!removed) throw new NotFoundError("enrollment");
+    },
+
+    async students(
+      courseId: string,
+      caller: string,
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<EnrollmentRecord>> {
+      const access = await deps.access.load(courseId, caller);
+      requireStaff(access);
+      const rows = await enrollments.list(courseId, limit + 1, after);
+      return pageOf(rows, limit, (e) => ({ key: e.enrolledAt.toISOString(), id: e.studentId }));
+    },
+
+    /** Refuses unless `studentId` is enrolled in the course. */
+    async assertEnrolled(courseId: string, studentId: string): Promise<void> {
+      if (!(await enrollments.get(courseId, studentId))) {
+        throw new PermissionDeniedError("only students enrolled in the course can do this", "NOT_ENROLLED");
+      }
+    },
+  };
+}
+
+export type Enrollment = ReturnType<typeof createEnrollment>;

@@ -1,0 +1,79 @@
+/** The courses service's domain records and rules that need no storage. */
+
+export const CourseState = { ACTIVE: 1, FINISHED: 2 } as const;
+
+/** What an assistant may do (classconnect.courses.v1.Permission). */
+export const Permission = { CONTENT: 1, GRADING: 2, STUDENTS: 3, STATISTICS: 4 } as const;
+export type PermissionValue = (typeof Permission)[keyof typeof Permission];
+export const ALL_PERMISSIONS: PermissionValue[] = [1, 2, 3, 4];
+
+export interface Course {
+  id: string;
+  ownerId: string;
+  title: string;
+  description: string;
+  objectives: string[];
+  syllabus: string;
+  category: string;
+  level: number;
+  modality: number;
+  capacity: number;
+  startTime: Date;
+  endTime: Date;
+  enrollmentDeadline: Date;
+  pictureUrl: string;
+  passingGrade: number;
+  prerequisiteIds: string[];
+  minEducationLevel: number;
+  state: number;
+  enrolledCount: number;
+  version: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+/** The editable fields of a course (validated by the contract before they get here). */
+export type CourseFields = Pick<
+  Course,
+  | "title"
+  | "description"
+  | "objectives"
+  | "syllabus"
+  | "category"
+  | "level"
+  | "modality"
+  | "capacity"
+  | "startTime"
+  | "endTime"
+  | "enrollmentDeadline"
+  | "pictureUrl"
+  | "passingGrade"
+  | "prerequisiteIds"
+  | "minEducationLevel"
+>;
+
+/** A course as one caller sees it in a listing. */
+export interface CourseView extends Course {
+  callerEnrolled: boolean;
+  callerRole: "owner" | "assistant" | "student" | "none";
+}
+
+export const etagOf = (course: Pick<Course, "id" | "version">) => `W/"${course.version}"`;
+
+export function seatsLeft(course: Pick<Course, "capacity" | "enrolledCount">): number {
+  return Math.max(0, course.capacity - course.enrolledCount);
+}
+
+/** "Limited seats": some left, but no more than 10 % of the capacity (at least 5). */
+export function limitedSeats(course: Pick<Course, "capacity" | "enrolledCount">): boolean {
+  const left = seatsLeft(course);
+  return left > 0 && left <= Math.max(5, Math.ceil(course.capacity * 0.1));
+}
+
+const CLOSING_SOON_MS = 3 * 24 * 3600_000;
+
+/** "Enrollment closing soon": the deadline is within three days. */
+export function closingSoon(course: Pick<Course, "enrollmentDeadline">, now: Date): boolean {
+  const left = course.enrollmentDeadline.getTime() - now.getTime();
+  return left > 0 && left <= CLOSING_SOON_MS;
+}

@@ -1,0 +1,129 @@
+/** Modules and their resources: content permission to change, membership to read. */
+import { randomUUID } from "node:crypto";
+import { type BlobStore, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
+import type { ModuleRecord, ModuleStore, ResourceRecord } from "../store/modules.js";
+import { type Access, activityOf, requireMember, requirePermission } from "./access.js";
+import { Permission } from "./model.js";
+
+export const RESOURCE_FILE = 3;
+
+export function createModules(deps: { modules: ModuleStore; access: Access; blobs: BlobStore }) {
+  const { modules } = deps;
+
+  async function contentAccess(courseId: string | undefined, caller: string) {
+    if (!courseId) throw new NotFoundError("module");
+    const access = await deps.access.load(courseId, caller);
+    requirePermission(access, Permission.CONTENT);
+    return access;
+  }
+
+  const reorderMismatch = (field: string) =>
+    new InvalidArgumentError([
+      {
+        field,
+        description: "must list every item of the parent exactly once",
+        reason: "REORDER_SET_MISMATCH",
+      },
+    ]);
+
+  return {
+    async list(courseId: string, caller: string): Promise<ModuleRecord[]> {
+      requireMember(await deps.access.load(courseId, caller));
+      return modules.list(courseId);
+    },
+
+    async create(
+      courseId: string,
+      caller: string,
+      title: string,
+      description: string,
+    ): Promise<ModuleRecord> {
+      const access = await contentAccess(courseId, caller);
+      return modules.create(courseId, title, description, activityOf(access, "module.create", "module"));
+    },
+
+    async update(moduleId: string, caller: string, fields: { title?: string; description?: string }) {
+      const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
+      return modules.update(moduleId, fields, activityOf(access, "module.update", "module", moduleId));
+    },
+
+    async remove(moduleId: string, caller: string): Promise<void> {
+      const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
+      const keys = await modules.remove(moduleId, activityOf(access, "module.delete", "module", moduleId));
+      await Promise.all(keys.map((k) => deps.blobs.delete(k)));
+    },
+
+    async reorder(courseId: string, caller: string, ids: string[]): Promise<ModuleRecord[]> {
+      const access = await contentAccess(courseId, caller);
+      const result = await modules.reorder(
+        courseId,
+        ids,
+        activityOf(access, "module.reorder", "course", courseId),
+      );
+      if (!result) throw reorderMismatch("module_ids");
+      return result;
+    },
+
+    async addResource(
+      moduleId: string,
+      caller: string,
+      r: { title: string; kind: number; url: string; content: Uint8Array; fileName: string },
+    ): Promise<ResourceRecord> {
+      const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
+      let url = r.url;
+      let fileKey: string | null = null;
+      if (r.kind === RESOURCE_FILE) {
+        const safeName = r.fileName.replace(/[^\w.-]+/g, "_").slice(-100) || "file";
+        fileKey = `courses/${access.course.id}/${randomUUID()}/${safeName}`;
+        url = await deps.blobs.put(fileKey, r.content, "application/octet-stream");
+      }
+      return modules.addResource(
+        moduleId,
+        { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
+        activityOf(access, "resource.create", "resource"),
+      );
+    },
+
+    async updateResource(resourceId: string, caller: string, fields: { title?: string; url?: string }) {
+      const owner = await modules.courseOfResource(resourceId);
+      const access = await contentAccess(owner?.courseId, caller);
+      if (fields.url !== undefined && (await modules.resource(resourceId))?.kind === RESOURCE_FILE) {
+        throw new InvalidArgumentError([
+          {
+            field: "url",
+            description: "a file's URL cannot be changed; upload a new file",
+            reason: "FILE_URL_FIXED",
+          },
+        ]);
+      }
+      return modules.updateResource(
+        resourceId,
+        fields,
+        activityOf(access, "resource.update", "resource", resourceId),
+      );
+    },
+
+    async removeResource(resourceId: string, caller: string): Promise<void> {
+      const owner = await modules.courseOfResource(resourceId);
+      const access = await contentAccess(owner?.courseId, caller);
+      const key = await modules.removeResource(
+        resourceId,
+        activityOf(access, "resource.delete", "resource", resourceId),
+      );
+      if (key) await deps.blobs.delete(key);
+    },
+
+    async reorderResources(moduleId: string, caller: string, ids: string[]): Promise<ResourceRecord[]> {
+      const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
+      const result = await modules.reorderResources(
+        moduleId,
+        ids,
+        activityOf(access, "resource.reorder", "module", moduleId),
+      );
+      if (!result) throw reorderMismatch("resource_ids");
+      return result;
+    },
+  };
+}
+
+export type Modules = ReturnType<typeof createModules>;

@@ -1,0 +1,42 @@
+import { create } from "@bufbuild/protobuf";
+import type { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { PublicProfileSchema } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import type { ServiceImpl } from "@connectrpc/connect";
+import { profileOrId, toEnrollment } from "./convert.js";
+import type { Enrollment } from "./domain/enrollment.js";
+import type { UsersDirectory } from "./ports/users-directory.js";
+
+export function createEnrollmentService(
+  enrollment: Enrollment,
+  users: UsersDirectory,
+): ServiceImpl<typeof EnrollmentService> {
+  return {
+    async enroll(req, ctx) {
+      const { userId } = requireUser(ctx);
+      const record = await enrollment.enroll(req.courseId, userId);
+      return { enrollment: toEnrollment(record, create(PublicProfileSchema, { id: userId })) };
+    },
+    async unenroll(req, ctx) {
+      await enrollment.unenroll(req.courseId, requireUser(ctx).userId);
+      return {};
+    },
+    async removeStudent(req, ctx) {
+      await enrollment.removeStudent(req.courseId, requireUser(ctx).userId, req.studentId, req.reason);
+      return {};
+    },
+    async listStudents(req, ctx) {
+      const page = await enrollment.students(
+        req.courseId,
+        requireUser(ctx).userId,
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      const profiles = await users.profiles(page.items.map((e) => e.studentId));
+      return {
+        enrollments: page.items.map((e) => toEnrollment(e, profileOrId(profiles, e.studentId))),
+        nextPageToken: writeCursor(page.next),
+      };
+    },
+  };
+}

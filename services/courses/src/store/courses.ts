@@ -1,0 +1,327 @@
+import {
+  type Cursor,
+  inTransaction,
+  likeContains,
+  type Sql,
+  type TransactionSql,
+} from "@classconnect/platform";
+import type { Course, CourseFields, CourseView } from "../domain/model.js";
+
+/** Columns of a course row, with its prerequisites, as `Course` fields. */
+export const courseColumns = (sql: Sql | TransactionSql) => sql`
+  c.id, c.owner_id, c.title, c.description, c.objectives, c.syllabus, c.category, c.level, c.modality,
+  c.capacity, c.start_time, c.end_time, c.enrollment_deadline, c.picture_url, c.passing_grade::float8 as passing_grade,
+  c.min_education_level, c.state, c.enrolled_count, c.version, c.created_at, c.updated_at,
+  array(select p.prerequisite_id from course_prerequisites p where p.course_id = c.id order by 1) as prerequisite_ids`;
+
+export interface CourseRow {
+  id: string;
+  owner_id: string;
+  title: string;
+  description: string;
+  objectives: string[];
+  syllabus: string;
+  category: string;
+  level: number;
+  modality: number;
+  capacity: number;
+  start_time: Date;
+  end_time: Date;
+  enrollment_deadline: Date;
+  picture_url: string;
+  passing_grade: number;
+  min_education_level: number;
+  state: number;
+  enrolled_count: number;
+  version: number;
+  created_at: Date;
+  updated_at: Date;
+  prerequisite_ids: string[];
+}
+
+export function toCourse(r: CourseRow): Course {
+  return {
+    id: r.id,
+    ownerId: r.owner_id,
+    title: r.title,
+    description: r.description,
+    objectives: r.objectives,
+    syllabus: r.syllabus,
+    category: r.category,
+    level: r.level,
+    modality: r.modality,
+    capacity: r.capacity,
+    startTime: r.start_time,
+    endTime: r.end_time,
+    enrollmentDeadline: r.enrollment_deadline,
+    pictureUrl: r.picture_url,
+    passingGrade: r.passing_grade,
+    prerequisiteIds: r.prerequisite_ids,
+    minEducationLevel: r.min_education_level,
+    state: r.state,
+    enrolledCount: r.enrolled_count,
+    version: r.version,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+type ViewRow = CourseRow & { caller_enrolled: boolean; caller_role: CourseView["callerRole"] };
+
+const toView = (r: ViewRow): CourseView => ({
+  ...toCourse(r),
+  callerEnrolled: r.caller_enrolled,
+  callerRole: r.caller_role,
+});
+
+const fieldColumns = {
+  title: "title",
+  description: "description",
+  objectives: "objectives",
+  syllabus: "syllabus",
+  category: "category",
+  level: "level",
+  modality: "modality",
+  capacity: "capacity",
+  startTime: "start_time",
+  endTime: "end_time",
+  enrollmentDeadline: "enrollment_deadline",
+  pictureUrl: "picture_url",
+  passingGrade: "passing_grade",
+  minEducationLevel: "min_education_level",
+} as const satisfies Record<Exclude<keyof CourseFields, "prerequisiteIds">, string>;
+
+export type CatalogOrder = "start_time" | "create_time desc" | "title" | "seats_left desc";
+
+export interface CatalogFilter {
+  keyword?: string;
+  category?: string;
+  level?: number;
+  modality?: number;
+  startAfter?: Date;
+  startBefore?: Date;
+  includeClosed: boolean;
+}
+
+export interface MyCoursesFilter {
+  role?: "student" | "teacher";
+  state?: number;
+  name?: string;
+  startAfter?: Date;
+}
+
+/** The sort key expression, its direction and how its cursor value is typed. */
+const orders: Record<CatalogOrder, { key: string; desc: boolean; cast: string }> = {
+  start_time: { key: "c.start_time", desc: false, cast: "timestamptz" },
+  "create_time desc": { key: "c.created_at", desc: true, cast: "timestamptz" },
+  title: { key: "lower(c.title)", desc: false, cast: "text" },
+  "seats_left desc": { key: "(c.capacity - c.enrolled_count)", desc: true, cast: "integer" },
+};
+
+export function createCourseStore(sql: Sql) {
+  const roleOf = (caller: string) => sql`
+    case when c.owner_id = ${caller} then 'owner'
+         when exists (select 1 from assistants a where a.course_id = c.id and a.user_id = ${caller}) then 'assistant'
+         when exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller}) then 'student'
+         else 'none' end as caller_role,
+    exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller}) as caller_enrolled`;
+
+  async function setPrerequisites(tx: TransactionSql, courseId: string, ids: string[]) {
+    await tx`delete from course_prerequisites where course_id = ${courseId}`;
+    if (ids.length > 0) {
+      await tx`insert into course_prerequisites ${tx(ids.map((id) => ({ course_id: courseId, prerequisite_id: id })))}`;
+    }
+  }
+
+  return {
+    /** The live (not deleted) courses among `ids`. */
+    async existingIds(ids: string[]): Promise<string[]> {
+      if (ids.length === 0) return [];
+      const rows = await sql<{ id: string }[]>`
+        select id from courses where id = any(${ids}::uuid[]) and deleted_at is null`;
+      return rows.map((r) => r.id);
+    },
+
+    async create(id: string, ownerId: string, f: CourseFields): Promise<Course> {
+      return inTransaction(sql, async (tx) => {
+        await tx`
+          insert into courses (id, owner_id, title, description, objectives, syllabus, category, level, modality,
+                               capacity, start_time, end_time, enrollment_deadline, picture_url, passing_grade,
+                               min_education_level)
+          values (${id}, ${ownerId}, ${f.title}, ${f.description}, ${f.objectives}, ${f.syllabus}, ${f.category},
+                  ${f.level}, ${f.modality}, ${f.capacity}, ${f.startTime}, ${f.endTime}, ${f.enrollmentDeadline},
+                  ${f.pictureUrl}, ${f.passingGrade}, ${f.minEducationLevel})`;
+        await setPrerequisites(tx, id, f.prerequisiteIds);
+        const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
+        return toCourse(row!);
+      });
+    },
+
+    async get(id: string): Promise<Course | undefined> {
+      const [row] = await sql<CourseRow[]>`
+        select ${courseColumns(sql)} from courses c where c.id = ${id} and c.deleted_at is null`;
+      return row && toCourse(row);
+    },
+
+    async view(id: string, caller: string): Promise<CourseView | undefined> {
+      const [row] = await sql<ViewRow[]>`
+        select ${courseColumns(sql)}, ${roleOf(caller)}
+        from courses c where c.id = ${id} and c.deleted_at is null`;
+      return row && toView(row);
+    },
+
+    /**
+     * Applies `fields` if the course is still at `version`; returns the new row,
+     * or `stale` when someone else changed it first.
+     */
+    async update(
+      id: string,
+      version: number,
+      fields: Partial<CourseFields>,
+    ): Promise<Course | "stale" | undefined> {
+      return inTransaction(sql, async (tx) => {
+        const values: Record<string, unknown> = {};
+        for (const [key, column] of Object.entries(fieldColumns)) {
+          const value = fields[key as keyof typeof fieldColumns];
+          if (value !== undefined) values[column] = value;
+        }
+        values["updated_at"] = new Date();
+        const [updated] = await tx<{ id: string }[]>`
+          update courses set ${tx(values)}, version = version + 1
+          where id = ${id} and version = ${version} and deleted_at is null
+          returning id`;
+        if (!updated) {
+          const [exists] = await tx`select 1 from courses where id = ${id} and deleted_at is null`;
+          return exists ? "stale" : undefined;
+        }
+        if (fields.prerequisiteIds) await setPrerequisites(tx, id, fields.prerequisiteIds);
+        const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
+        return toCourse(row!);
+      });
+    },
+
+    async softDelete(id: string, version: number): Promise<"deleted" | "stale" | "missing"> {
+      const [row] = await sql`
+        update courses set deleted_at = now() where id = ${id} and version = ${version} and deleted_at is null
+        returning id`;
+      if (row) return "deleted";
+      const [exists] = await sql`select 1 from courses where id = ${id} and deleted_at is null`;
+      return exists ? "stale" : "missing";
+    },
+
+    /** Finishes a course and stores final grades, in one transaction. */
+    async finish(id: string, grades: { studentId: string; grade: number }[]): Promise<Course> {
+      return inTransaction(sql, async (tx) => {
+        for (const g of grades) {
+          await tx`update enrollments set final_grade = ${g.grade}
+                   where course_id = ${id} and student_id = ${g.studentId}`;
+        }
+        await tx`update courses set state = 2, finished_at = now(), version = version + 1, updated_at = now()
+                 where id = ${id}`;
+        const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
+        return toCourse(row!);
+      });
+    },
+
+    async reopen(id: string): Promise<Course> {
+      return inTransaction(sql, async (tx) => {
+        await tx`update courses set state = 1, finished_at = null, version = version + 1, updated_at = now()
+                 where id = ${id}`;
+        const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
+        return toCourse(row!);
+      });
+    },
+
+    /** The catalog: filters, one of four orders, keyset pagination. */
+    async catalog(
+      caller: string,
+      filter: CatalogFilter,
+      orderBy: CatalogOrder,
+      limit: number,
+      after?: Cursor,
+    ) {
+      const order = orders[orderBy];
+      const conditions = [sql`c.deleted_at is null`];
+      if (!filter.includeClosed) conditions.push(sql`c.state = 1 and c.enrollment_deadline > now()`);
+      if (filter.keyword) conditions.push(sql`c.search @@ websearch_to_tsquery('simple', ${filter.keyword})`);
+      if (filter.category) conditions.push(sql`c.category = ${filter.category}`);
+      if (filter.level) conditions.push(sql`c.level = ${filter.level}`);
+      if (filter.modality) conditions.push(sql`c.modality = ${filter.modality}`);
+      if (filter.startAfter) conditions.push(sql`c.start_time >= ${filter.startAfter}`);
+      if (filter.startBefore) conditions.push(sql`c.start_time < ${filter.startBefore}`);
+      if (after) {
+        const key = sql.unsafe(order.key);
+        const value = sql`${after.key}::${sql.unsafe(order.cast)}`;
+        conditions.push(
+          order.desc
+            ? sql`(${key}, c.id) < (${value}, ${after.id}::uuid)`
+            : sql`(${key}, c.id) > (${value}, ${after.id}::uuid)`,
+        );
+      }
+      const where = conditions.reduce((a, b) => sql`${a} and ${b}`);
+      const direction = order.desc ? "desc" : "asc";
+      const rows = await sql<(ViewRow & { sort_key: string | number | Date })[]>`
+        select ${courseColumns(sql)}, ${roleOf(caller)}, ${sql.unsafe(order.key)} as sort_key
+        from courses c
+        where ${where}
+        order by ${sql.unsafe(`${order.key} ${direction}, c.id ${direction}`)}
+        limit ${limit}`;
+      return rows.map((r) => ({ view: toView(r), sortKey: r.sort_key }));
+    },
+
+    /** The caller's courses as student and/or teacher, by start time. */
+    async mine(caller: string, filter: MyCoursesFilter, limit: number, after?: Cursor) {
+      const student = sql`exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller})`;
+      const teacher = sql`(c.owner_id = ${caller} or exists (
+        select 1 from assistants a where a.course_id = c.id and a.user_id = ${caller}))`;
+      const conditions = [sql`c.deleted_at is null`];
+      if (filter.role === "student") conditions.push(student);
+      else if (filter.role === "teacher") conditions.push(teacher);
+      else conditions.push(sql`(${student} or ${teacher})`);
+      if (filter.state) conditions.push(sql`c.state = ${filter.state}`);
+      if (filter.name) {
+        conditions.push(sql`lower(c.title) like ${likeContains(filter.name.toLowerCase())}`);
+      }
+      if (filter.startAfter) conditions.push(sql`c.start_time >= ${filter.startAfter}`);
+      if (after) conditions.push(sql`(c.start_time, c.id) > (${after.key}::timestamptz, ${after.id}::uuid)`);
+      const where = conditions.reduce((a, b) => sql`${a} and ${b}`);
+      const rows = await sql<ViewRow[]>`
+        select ${courseColumns(sql)}, ${roleOf(caller)} from courses c
+        where ${where} order by c.start_time, c.id limit ${limit}`;
+      return rows.map(toView);
+    },
+
+    async addFavorite(userId: string, courseId: string): Promise<void> {
+      await sql`insert into favorites (user_id, course_id) values (${userId}, ${courseId}) on conflict do nothing`;
+    },
+
+    async removeFavorite(userId: string, courseId: string): Promise<boolean> {
+      const rows =
+        await sql`delete from favorites where user_id = ${userId} and course_id = ${courseId} returning 1`;
+      return rows.length > 0;
+    },
+
+    async favorites(
+      userId: string,
+      filter: { category?: string; name?: string },
+      limit: number,
+      after?: Cursor,
+    ) {
+      const conditions = [sql`f.user_id = ${userId}`, sql`c.deleted_at is null`];
+      if (filter.category) conditions.push(sql`c.category = ${filter.category}`);
+      if (filter.name) {
+        conditions.push(sql`lower(c.title) like ${likeContains(filter.name.toLowerCase())}`);
+      }
+      if (after)
+        conditions.push(sql`(f.created_at, f.course_id) < (${after.key}::timestamptz, ${after.id}::uuid)`);
+      const where = conditions.reduce((a, b) => sql`${a} and ${b}`);
+      const rows = await sql<(ViewRow & { favorited_at: Date })[]>`
+        select ${courseColumns(sql)}, ${roleOf(userId)}, f.created_at as favorited_at
+        from favorites f join courses c on c.id = f.course_id
+        where ${where} order by f.created_at desc, f.course_id desc limit ${limit}`;
+      return rows.map((r) => ({ view: toView(r), favoritedAt: r.favorited_at }));
+    },
+  };
+}
+
+export type CourseStore = ReturnType<typeof createCourseStore>;

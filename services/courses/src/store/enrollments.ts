@@ -1,0 +1,125 @@
+import {
+  AlreadyExistsError,
+  type Cursor,
+  enqueueEvent,
+  inTransaction,
+  type OutboxEvent,
+  type Sql,
+} from "@classconnect/platform";
+import { type Activity, logActivity } from "./staff.js";
+
+export interface EnrollmentRecord {
+  courseId: string;
+  studentId: string;
+  enrolledAt: Date;
+  finalGrade: number | null;
+}
+
+interface EnrollmentRow {
+  course_id: string;
+  student_id: string;
+  enrolled_at: Date;
+  final_grade: number | null;
+}
+
+const toEnrollment = (r: EnrollmentRow): EnrollmentRecord => ({
+  courseId: r.course_id,
+  studentId: r.student_id,
+  enrolledAt: r.enrolled_at,
+  finalGrade: r.final_grade,
+});
+
+export function createEnrollmentStore(sql: Sql) {
+  return {
+    /**
+     * Takes a seat and records the enrollment and its event atomically. The
+     * conditional increment locks the course row, so concurrent enrollments
+     * queue there and the count never passes the capacity.
+     */
+    async enroll(
+      courseId: string,
+      studentId: string,
+      event: OutboxEvent,
+    ): Promise<EnrollmentRecord | "full"> {
+      return inTransaction(sql, async (tx) => {
+        const [seat] = await tx`
+          update courses set enrolled_count = enrolled_count + 1
+          where id = ${courseId} and enrolled_count < capacity and deleted_at is null
+          returning 1`;
+        if (!seat) return "full";
+        let row: EnrollmentRow | undefined;
+        try {
+          [row] = await tx<EnrollmentRow[]>`
+            insert into enrollments (course_id, student_id) values (${courseId}, ${studentId})
+            returning course_id, student_id, enrolled_at, final_grade::float8 as final_grade`;
+        } catch (err) {
+          if ((err as { code?: string }).code === "23505") {
+            throw new AlreadyExistsError("you are already enrolled in this course", "ALREADY_ENROLLED");
+          }
+          throw err;
+        }
+        await enqueueEvent(tx, event);
+        return toEnrollment(row!);
+      });
+    },
+
+    /** Frees the seat of a student; false when not enrolled. */
+    async remove(
+      courseId: string,
+      studentId: string,
+      event?: OutboxEvent,
+      activity?: Activity,
+    ): Promise<boolean> {
+      return inTransaction(sql, async (tx) => {
+        const [gone] = await tx`
+          delete from enrollments where course_id = ${courseId} and student_id = ${studentId} returning 1`;
+        if (!gone) return false;
+        await tx`update courses set enrolled_count = enrolled_count - 1 where id = ${courseId}`;
+        if (event) await enqueueEvent(tx, event);
+        if (activity) await logActivity(tx, activity);
+        return true;
+      });
+    },
+
+    async get(courseId: string, studentId: string): Promise<EnrollmentRecord | undefined> {
+      const [row] = await sql<EnrollmentRow[]>`
+        select course_id, student_id, enrolled_at, final_grade::float8 as final_grade
+        from enrollments where course_id = ${courseId} and student_id = ${studentId}`;
+      return row && toEnrollment(row);
+    },
+
+    async list(courseId: string, limit: number, after?: Cursor): Promise<EnrollmentRecord[]> {
+      const rows = await sql<EnrollmentRow[]>`
+        select course_id, student_id, enrolled_at, final_grade::float8 as final_grade
+        from enrollments
+        where course_id = ${courseId}
+          ${after ? sql`and (enrolled_at, student_id) > (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by enrolled_at, student_id limit ${limit}`;
+      return rows.map(toEnrollment);
+    },
+
+    /** The students among `studentIds` that are not enrolled in `courseId`. */
+    async notEnrolled(courseId: string, studentIds: string[]): Promise<string[]> {
+      if (studentIds.length === 0) return [];
+      const rows = await sql<{ id: string }[]>`
+        select id from unnest(${studentIds}::uuid[]) as ids(id)
+        where not exists (select 1 from enrollments e where e.course_id = ${courseId} and e.student_id = ids.id)`;
+      return rows.map((r) => r.id);
+    },
+
+    /** Prerequisites the student has not passed (finished course, final grade ≥ its passing grade). */
+    async missingPrerequisites(courseId: string, studentId: string): Promise<string[]> {
+      const rows = await sql<{ id: string }[]>`
+        select p.prerequisite_id as id from course_prerequisites p
+        where p.course_id = ${courseId}
+          and not exists (
+            select 1 from enrollments e join courses pc on pc.id = e.course_id
+            where e.course_id = p.prerequisite_id and e.student_id = ${studentId}
+              and pc.state = 2 and e.final_grade is not null and e.final_grade >= pc.passing_grade)
+        order by 1`;
+      return rows.map((r) => r.id);
+    },
+  };
+}
+
+export type EnrollmentStore = ReturnType<typeof createEnrollmentStore>;

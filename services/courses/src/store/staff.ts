@@ -1,0 +1,143 @@
+import { randomUUID } from "node:crypto";
+import {
+  AlreadyExistsError,
+  type Cursor,
+  enqueueEvent,
+  inTransaction,
+  type OutboxEvent,
+  type Sql,
+  type TransactionSql,
+} from "@classconnect/platform";
+import type { PermissionValue } from "../domain/model.js";
+
+export interface AssistantRecord {
+  courseId: string;
+  userId: string;
+  permissions: PermissionValue[];
+  addedAt: Date;
+}
+
+export interface ActivityRecord {
+  id: string;
+  courseId: string;
+  actorId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  createdAt: Date;
+}
+
+export interface Activity {
+  courseId: string;
+  actorId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+}
+
+interface AssistantRow {
+  course_id: string;
+  user_id: string;
+  permissions: number[];
+  added_at: Date;
+}
+
+const toAssistant = (r: AssistantRow): AssistantRecord => ({
+  courseId: r.course_id,
+  userId: r.user_id,
+  permissions: r.permissions as PermissionValue[],
+  addedAt: r.added_at,
+});
+
+/** Appends to a course's activity log, inside the caller's transaction. */
+export async function logActivity(tx: TransactionSql | Sql, a: Activity): Promise<void> {
+  await tx`
+    insert into activity_log (id, course_id, actor_id, action, resource_type, resource_id)
+    values (${randomUUID()}, ${a.courseId}, ${a.actorId}, ${a.action}, ${a.resourceType}, ${a.resourceId})`;
+}
+
+export function createStaffStore(sql: Sql) {
+  return {
+    async assistant(courseId: string, userId: string): Promise<AssistantRecord | undefined> {
+      const [row] = await sql<AssistantRow[]>`
+        select * from assistants where course_id = ${courseId} and user_id = ${userId}`;
+      return row && toAssistant(row);
+    },
+
+    async add(courseId: string, userId: string, permissions: PermissionValue[], event: OutboxEvent) {
+      return inTransaction(sql, async (tx) => {
+        try {
+          const [row] = await tx<AssistantRow[]>`
+            insert into assistants (course_id, user_id, permissions)
+            values (${courseId}, ${userId}, ${permissions}) returning *`;
+          await enqueueEvent(tx, event);
+          return toAssistant(row!);
+        } catch (err) {
+          if ((err as { code?: string }).code === "23505") {
+            throw new AlreadyExistsError(
+              "this user is already an assistant of the course",
+              "ALREADY_ASSISTANT",
+            );
+          }
+          throw err;
+        }
+      });
+    },
+
+    async update(courseId: string, userId: string, permissions: PermissionValue[]) {
+      const [row] = await sql<AssistantRow[]>`
+        update assistants set permissions = ${permissions}
+        where course_id = ${courseId} and user_id = ${userId} returning *`;
+      return row && toAssistant(row);
+    },
+
+    async remove(courseId: string, userId: string, event: OutboxEvent): Promise<boolean> {
+      return inTransaction(sql, async (tx) => {
+        const [row] =
+          await tx`delete from assistants where course_id = ${courseId} and user_id = ${userId} returning 1`;
+        if (row) await enqueueEvent(tx, event);
+        return row !== undefined;
+      });
+    },
+
+    async list(courseId: string): Promise<AssistantRecord[]> {
+      const rows = await sql<AssistantRow[]>`
+        select * from assistants where course_id = ${courseId} order by added_at, user_id`;
+      return rows.map(toAssistant);
+    },
+
+    log: (a: Activity) => logActivity(sql, a),
+
+    async activity(courseId: string, actorId: string | undefined, limit: number, after?: Cursor) {
+      const rows = await sql<
+        {
+          id: string;
+          course_id: string;
+          actor_id: string;
+          action: string;
+          resource_type: string;
+          resource_id: string;
+          created_at: Date;
+        }[]
+      >`
+        select * from activity_log
+        where course_id = ${courseId}
+          ${actorId ? sql`and actor_id = ${actorId}` : sql``}
+          ${after ? sql`and (created_at, id) < (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by created_at desc, id desc limit ${limit}`;
+      return rows.map(
+        (r): ActivityRecord => ({
+          id: r.id,
+          courseId: r.course_id,
+          actorId: r.actor_id,
+          action: r.action,
+          resourceType: r.resource_type,
+          resourceId: r.resource_id,
+          createdAt: r.created_at,
+        }),
+      );
+    },
+  };
+}
+
+export type StaffStore = ReturnType<typeof createStaffStore>;

@@ -1,0 +1,410 @@
+import { randomUUID } from "node:crypto";
+import { type System, startSystem } from "@classconnect/gateway/testing";
+import {
+  CourseLevel,
+  CourseRole,
+  CourseState,
+  type Modality,
+} from "@classconnect/gen/classconnect/courses/v1/course_pb.js";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import type { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { Code } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { at, courseInput, DAY, invalid, rejects } from "./fixtures.js";
+
+const test = suite<{ sys: System }>("courses: CourseService");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("CreateCourse returns the stored course; GetCourse adds the teacher's public profile", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const teacher = await sys.register({ firstName: "Barbara", lastName: "Liskov" });
+  const created = await courses.createCourse(
+    { course: courseInput({ prerequisiteCourseIds: [] }) },
+    teacher.auth,
+  );
+  const c = created.course!;
+  assert.is(c.title, "Distributed Systems");
+  assert.is(c.ownerId, teacher.userId);
+  assert.is(c.state, CourseState.ACTIVE);
+  assert.equal([c.capacity, c.seatsLeft, c.enrolledCount], [30, 30, 0]);
+  assert.is(c.callerRole, CourseRole.OWNER);
+  assert.equal(c.objectives, ["Understand Raft", "Build a replicated log"]);
+  assert.ok(c.etag);
+  const student = await sys.register();
+  const got = await courses.getCourse({ courseId: c.id }, student.auth);
+  assert.is(got.course?.teacher?.firstName, "Barbara");
+  assert.is(got.course?.teacher?.email, "", "the teacher's private e-mail stays private");
+  assert.is(got.course?.callerRole, CourseRole.UNSPECIFIED);
+  await rejects(courses.getCourse({ courseId: randomUUID() }, student.auth), Code.NotFound);
+  await invalid(courses.getCourse({ courseId: "nope" }, student.auth), ["course_id"]);
+  await rejects(courses.getCourse({ courseId: c.id }), Code.Unauthenticated);
+  await rejects(courses.getCourse({ courseId: c.id }, await sys.adminAuth()), Code.PermissionDenied);
+});
+
+test("CreateCourse names every invalid field and writes nothing", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const teacher = await sys.register();
+  const cases: [Parameters<typeof courseInput>[0], string][] = [
+    [{ title: "ab" }, "course.title"],
+    [{ description: "" }, "course.description"],
+    [{ category: "" }, "course.category"],
+    [{ level: CourseLevel.UNSPECIFIED }, "course.level"],
+    [{ modality: 7 as Modality }, "course.modality"],
+    [{ capacity: 0 }, "course.capacity"],
+    [{ startTime: undefined }, "course.start_time"],
+    [{ endTime: at(9 * DAY) }, "course.end_time"],
+    [{ enrollmentDeadline: at(200 * DAY) }, "course.enrollment_deadline"],
+    [{ pictureUrl: "not a url" }, "course.picture_url"],
+    [{ passingGrade: 101 }, "course.passing_grade"],
+    [{ prerequisiteCourseIds: ["x"] }, "course.prerequisite_course_ids[0]"],
+    [{ minEducationLevel: 9 as EducationLevel }, "course.min_education_level"],
+    [{ objectives: ["o".repeat(501)] }, "course.objectives[0]"],
+  ];
+  for (const [change, field] of cases) {
+    await invalid(courses.createCourse({ course: courseInput(change) }, teacher.auth), [field]);
+  }
+  await invalid(courses.createCourse({}, teacher.auth), ["course"]);
+  await rejects(
+    courses.createCourse({ course: courseInput({ prerequisiteCourseIds: [randomUUID()] }) }, teacher.auth),
+    Code.FailedPrecondition,
+    "PREREQUISITE_NOT_FOUND",
+  );
+  await rejects(courses.createCourse({ course: courseInput() }), Code.Unauthenticated);
+  const mine = await courses.listMyCourses({}, teacher.auth);
+  assert.equal(mine.courses, [], "nothing was written");
+});
+
+test("UpdateCourse: masked fields, etag, merged validation, permissions", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const staff = sys.client(StaffService);
+  const owner = await sys.register();
+  const student = await sys.register();
+  const helper = await sys.register();
+  const grader = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  await staff.addAssistant(
+    { courseId: c.id, userId: helper.userId, permissions: [Permission.CONTENT] },
+    owner.auth,
+  );
+  await staff.addAssistant(
+    { courseId: c.id, userId: grader.userId, permissions: [Permission.GRADING] },
+    owner.auth,
+  );
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+
+  const updated = await courses.updateCourse(
+    {
+      courseId: c.id,
+      etag: c.etag,
+      course: { title: "Distributed Systems II", capacity: 5 },
+      updateMask: { paths: ["title"] },
+    },
+    owner.auth,
+  );
+  assert.is(updated.course?.title, "Distributed Systems II");
+  assert.is(updated.course?.capacity, 30, "unmasked fields stay");
+  assert.is.not(updated.course?.etag, c.etag);
+  await rejects(
+    courses.updateCourse(
+      { courseId: c.id, etag: c.etag, course: { title: "Stale" }, updateMask: { paths: ["title"] } },
+      owner.auth,
+    ),
+    Code.Aborted,
+    "ETAG_MISMATCH",
+  );
+  const etag = updated.course!.etag;
+  await invalid(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { endTime: at(9 * DAY) }, updateMask: { paths: ["end_time"] } },
+      owner.auth,
+    ),
+    ["end_time"],
+  );
+  await invalid(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { title: "x" }, updateMask: { paths: ["title"] } },
+      owner.auth,
+    ),
+    ["title"],
+  );
+  await invalid(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: {}, updateMask: { paths: ["owner_id"] } },
+      owner.auth,
+    ),
+    ["update_mask"],
+  );
+  await invalid(courses.updateCourse({ courseId: c.id, etag, course: {} }, owner.auth), ["update_mask"]);
+  await invalid(
+    courses.updateCourse({ courseId: c.id, etag: "", updateMask: { paths: ["title"] } }, owner.auth),
+    ["etag"],
+  );
+  await rejects(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { capacity: 0 }, updateMask: { paths: ["capacity"] } },
+      owner.auth,
+    ),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { title: "By student" }, updateMask: { paths: ["title"] } },
+      student.auth,
+    ),
+    Code.PermissionDenied,
+    "NOT_COURSE_STAFF",
+  );
+  await rejects(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { title: "By grader" }, updateMask: { paths: ["title"] } },
+      grader.auth,
+    ),
+    Code.PermissionDenied,
+    "MISSING_PERMISSION",
+  );
+  const byHelper = await courses.updateCourse(
+    {
+      courseId: c.id,
+      etag,
+      course: { category: "systems", level: CourseLevel.ADVANCED },
+      updateMask: { paths: ["category", "level"] },
+    },
+    helper.auth,
+  );
+  assert.equal([byHelper.course?.category, byHelper.course?.level], ["systems", CourseLevel.ADVANCED]);
+  const activity = await staff.listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(
+    activity.entries.map((e) => [e.actorId, e.action, e.resourceId]),
+    [[helper.userId, "course.update", c.id]],
+  );
+  // Capacity can shrink, but not below the students already enrolled.
+  const second = await sys.register();
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, second.auth);
+  await rejects(
+    courses.updateCourse(
+      {
+        courseId: c.id,
+        etag: byHelper.course!.etag,
+        course: { capacity: 1 },
+        updateMask: { paths: ["capacity"] },
+      },
+      owner.auth,
+    ),
+    Code.FailedPrecondition,
+    "CAPACITY_BELOW_ENROLLED",
+  );
+});
+
+test("DeleteCourse is logical, owner-only and etag-confirmed", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const other = await sys.register();
+  const c = (
+    await courses.createCourse({ course: courseInput({ title: `Doomed ${randomUUID()}` }) }, owner.auth)
+  ).course!;
+  await rejects(
+    courses.deleteCourse({ courseId: c.id, etag: 'W/"999"' }, owner.auth),
+    Code.Aborted,
+    "ETAG_MISMATCH",
+  );
+  await rejects(courses.deleteCourse({ courseId: c.id, etag: c.etag }, other.auth), Code.PermissionDenied);
+  await invalid(courses.deleteCourse({ courseId: c.id, etag: "" }, owner.auth), ["etag"]);
+  await courses.deleteCourse({ courseId: c.id, etag: c.etag }, owner.auth);
+  await rejects(courses.getCourse({ courseId: c.id }, owner.auth), Code.NotFound);
+  await rejects(courses.deleteCourse({ courseId: c.id, etag: c.etag }, owner.auth), Code.NotFound);
+  const found = await courses.listCourses({ keyword: c.title }, other.auth);
+  assert.equal(found.courses, []);
+});
+
+test("FinishCourse records final grades; finished courses are read-only for students; ReopenCourse", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const owner = await sys.register();
+  const s1 = await sys.register();
+  const s2 = await sys.register();
+  const stranger = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  await enrollment.enroll({ courseId: c.id }, s1.auth);
+  await enrollment.enroll({ courseId: c.id }, s2.auth);
+  await invalid(
+    courses.finishCourse({ courseId: c.id, finalGrades: [{ studentId: s1.userId, grade: 101 }] }, owner.auth),
+    ["final_grades[0].grade"],
+  );
+  await invalid(
+    courses.finishCourse(
+      {
+        courseId: c.id,
+        finalGrades: [
+          { studentId: s1.userId, grade: 1 },
+          { studentId: s1.userId, grade: 2 },
+        ],
+      },
+      owner.auth,
+    ),
+    ["final_grades"],
+  );
+  await rejects(
+    courses.finishCourse(
+      { courseId: c.id, finalGrades: [{ studentId: stranger.userId, grade: 70 }] },
+      owner.auth,
+    ),
+    Code.FailedPrecondition,
+    "STUDENT_NOT_ENROLLED",
+  );
+  await rejects(courses.finishCourse({ courseId: c.id, finalGrades: [] }, s1.auth), Code.PermissionDenied);
+  const finished = await courses.finishCourse(
+    {
+      courseId: c.id,
+      finalGrades: [
+        { studentId: s1.userId, grade: 85.5 },
+        { studentId: s2.userId, grade: 40 },
+      ],
+    },
+    owner.auth,
+  );
+  assert.is(finished.course?.state, CourseState.FINISHED);
+  const students = await enrollment.listStudents({ courseId: c.id }, owner.auth);
+  assert.equal(
+    students.enrollments.map((e) => [e.student?.id, e.finalGrade]).sort(),
+    [
+      [s1.userId, 85.5],
+      [s2.userId, 40],
+    ].sort(),
+  );
+  await rejects(enrollment.unenroll({ courseId: c.id }, s1.auth), Code.FailedPrecondition, "COURSE_FINISHED");
+  await rejects(
+    enrollment.enroll({ courseId: c.id }, stranger.auth),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  await rejects(
+    courses.finishCourse({ courseId: c.id }, owner.auth),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  await rejects(courses.reopenCourse({ courseId: c.id }, s1.auth), Code.PermissionDenied);
+  const reopened = await courses.reopenCourse({ courseId: c.id }, owner.auth);
+  assert.is(reopened.course?.state, CourseState.ACTIVE);
+  await rejects(
+    courses.reopenCourse({ courseId: c.id }, owner.auth),
+    Code.FailedPrecondition,
+    "COURSE_NOT_FINISHED",
+  );
+  await invalid(courses.reopenCourse({ courseId: "" }, owner.auth), ["course_id"]);
+});
+
+test("ListMyCourses as student and as teacher, by state and name, paginated", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const me = await sys.register();
+  const other = await sys.register();
+  const taught = [];
+  for (let i = 0; i < 3; i++) {
+    taught.push(
+      (
+        await courses.createCourse(
+          { course: courseInput({ title: `Taught ${i}`, startTime: at((10 + i) * DAY) }) },
+          me.auth,
+        )
+      ).course!,
+    );
+  }
+  const studied = (await courses.createCourse({ course: courseInput({ title: "Studied" }) }, other.auth))
+    .course!;
+  await enrollment.enroll({ courseId: studied.id }, me.auth);
+  await courses.finishCourse({ courseId: taught[0]!.id }, me.auth);
+
+  const asStudent = await courses.listMyCourses({ role: CourseRole.STUDENT }, me.auth);
+  assert.equal(
+    asStudent.courses.map((c) => c.title),
+    ["Studied"],
+  );
+  assert.is(asStudent.courses[0]?.callerEnrolled, true);
+  const asTeacher = await courses.listMyCourses({ role: CourseRole.OWNER }, me.auth);
+  assert.equal(
+    asTeacher.courses.map((c) => c.title),
+    ["Taught 0", "Taught 1", "Taught 2"],
+  );
+  const active = await courses.listMyCourses({ role: CourseRole.OWNER, state: CourseState.ACTIVE }, me.auth);
+  assert.equal(
+    active.courses.map((c) => c.title),
+    ["Taught 1", "Taught 2"],
+  );
+  const finished = await courses.listMyCourses({ state: CourseState.FINISHED }, me.auth);
+  assert.equal(
+    finished.courses.map((c) => c.title),
+    ["Taught 0"],
+  );
+  const named = await courses.listMyCourses({ name: "stud" }, me.auth);
+  assert.equal(
+    named.courses.map((c) => c.title),
+    ["Studied"],
+  );
+  const p1 = await courses.listMyCourses({ pageSize: 2 }, me.auth);
+  const p2 = await courses.listMyCourses({ pageSize: 2, pageToken: p1.nextPageToken }, me.auth);
+  assert.is(p1.courses.length + p2.courses.length, 4);
+  assert.is(p2.nextPageToken, "");
+  assert.is(new Set([...p1.courses, ...p2.courses].map((c) => c.id)).size, 4);
+  await invalid(courses.listMyCourses({ state: 5 as CourseState }, me.auth), ["state"]);
+  await rejects(courses.listMyCourses({}), Code.Unauthenticated);
+});
+
+test("favorites: add (idempotent), list with filters and pages, remove", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const me = await sys.register();
+  const ids = [];
+  for (const [title, category] of [
+    ["Algebra", "math"],
+    ["Geometry", "math"],
+    ["Poetry", "arts"],
+  ] as const) {
+    ids.push(
+      (await courses.createCourse({ course: courseInput({ title, category }) }, owner.auth)).course!.id,
+    );
+  }
+  for (const id of ids) await courses.addFavorite({ courseId: id }, me.auth);
+  await courses.addFavorite({ courseId: ids[0]! }, me.auth);
+  const all = await courses.listFavorites({}, me.auth);
+  assert.equal(
+    all.courses.map((c) => c.title),
+    ["Poetry", "Geometry", "Algebra"],
+  );
+  const math = await courses.listFavorites({ category: "math" }, me.auth);
+  assert.equal(
+    math.courses.map((c) => c.title),
+    ["Geometry", "Algebra"],
+  );
+  const named = await courses.listFavorites({ name: "poe" }, me.auth);
+  assert.equal(
+    named.courses.map((c) => c.title),
+    ["Poetry"],
+  );
+  const p1 = await courses.listFavorites({ pageSize: 2 }, me.auth);
+  const p2 = await courses.listFavorites({ pageSize: 2, pageToken: p1.nextPageToken }, me.auth);
+  assert.equal(
+    [...p1.courses, ...p2.courses].map((c) => c.title),
+    ["Poetry", "Geometry", "Algebra"],
+  );
+  await courses.removeFavorite({ courseId: ids[2]! }, me.auth);
+  await rejects(courses.removeFavorite({ courseId: ids[2]! }, me.auth), Code.NotFound);
+  assert.is((await courses.listFavorites({}, me.auth)).courses.length, 2);
+  assert.is((await courses.listFavorites({}, owner.auth)).courses.length, 0, "favorites are per user");
+  await rejects(courses.addFavorite({ courseId: randomUUID() }, me.auth), Code.NotFound);
+  await invalid(courses.addFavorite({ courseId: "x" }, me.auth), ["course_id"]);
+  await rejects(courses.listFavorites({}), Code.Unauthenticated);
+});
+
+test.run();
