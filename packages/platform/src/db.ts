@@ -8,7 +8,8 @@ import postgres from "postgres";
 import type { Logger } from "./logger.js";
 
 export type Sql = postgres.Sql;
-export type TransactionSql = postgres.TransactionSql;
+/** The handle a transaction's queries run on (a connection reserved for it). */
+export type TransactionSql = postgres.Sql;
 
 export interface PoolOptions {
   /** Pool size. */
@@ -49,7 +50,15 @@ export async function isDatabaseReady(sql: Sql, timeoutMs = 2000): Promise<boole
 
 const retryableStates = new Set(["40001", "40P01"]);
 
-/** Runs `fn` in a transaction, retrying serialization failures and deadlocks a few times. */
+/**
+ * Runs `fn` in a transaction on a connection reserved for it, retrying
+ * serialization failures and deadlocks a few times.
+ *
+ * Not `sql.begin`: postgres.js 3.4.9 can send BEGIN without reserving the
+ * connection when BEGIN fills the pipeline (always, with our max_pipeline of 1),
+ * which fails concurrent transactions with UNSAFE_TRANSACTION
+ * (porsager/postgres#823, #1189). A reserved connection cannot be shared.
+ */
 export async function inTransaction<T>(
   sql: Sql,
   fn: (tx: TransactionSql) => Promise<T>,
@@ -57,15 +66,20 @@ export async function inTransaction<T>(
 ): Promise<T> {
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
+    const tx = await sql.reserve();
     try {
-      const begin = options.isolation ? `isolation level ${options.isolation}` : undefined;
-      const run = (tx: TransactionSql) => fn(tx);
-      return (begin ? await sql.begin(begin, run) : await sql.begin(run)) as T;
+      await tx.unsafe(options.isolation ? `begin isolation level ${options.isolation}` : "begin");
+      const result = await fn(tx);
+      await tx.unsafe("commit");
+      return result;
     } catch (err) {
+      await tx.unsafe("rollback").catch(() => {});
       const code = (err as { code?: string }).code;
       if (attempt >= attempts || !code || !retryableStates.has(code)) throw err;
-      await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
+    } finally {
+      tx.release();
     }
+    await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));
   }
 }
 
@@ -94,7 +108,7 @@ export async function migrate(
     }
   }
   const applied: string[] = [];
-  await sql.begin(async (tx) => {
+  await inTransaction(sql, async (tx) => {
     await tx`select pg_advisory_xact_lock(hashtext('classconnect.migrations'))`;
     await tx`create table if not exists schema_migrations (
       version text primary key,

@@ -221,7 +221,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
     },
 
     async createSession(userId, sessionId, refreshHash, expiresAt) {
-      await sql.begin(async (tx) => {
+      await inTransaction(sql, async (tx) => {
         await tx`insert into sessions (id, user_id) values (${sessionId}, ${userId})`;
         await tx`insert into refresh_tokens (token_hash, session_id, expires_at)
                  values (${refreshHash}, ${sessionId}, ${expiresAt})`;

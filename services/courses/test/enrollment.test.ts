@@ -1,0 +1,263 @@
+import { randomUUID } from "node:crypto";
+import { type System, startSystem } from "@classconnect/gateway/testing";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { at, courseInput, DAY, invalid, reasonOf, rejects } from "./fixtures.js";
+
+const test = suite<{ sys: System }>("courses: EnrollmentService");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("Enroll takes a seat and records an ENROLLED event in the outbox; twice is ALREADY_EXISTS", async ({
+  sys,
+}) => {
+  const owner = await sys.register();
+  const student = await sys.register();
+  const c = (
+    await sys.client(CourseService).createCourse({ course: courseInput({ capacity: 2 }) }, owner.auth)
+  ).course!;
+  const res = await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+  assert.is(res.enrollment?.student?.id, student.userId);
+  assert.ok(res.enrollment?.enrollTime);
+  await rejects(
+    sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth),
+    Code.AlreadyExists,
+    "ALREADY_ENROLLED",
+  );
+  const after = await sys.client(CourseService).getCourse({ courseId: c.id }, student.auth);
+  assert.equal([after.course?.seatsLeft, after.course?.callerEnrolled], [1, true]);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const events = await sql<
+      { event_type: string; recipients: { userIds: string[] }; data: Record<string, string> }[]
+    >`
+      select event_type, recipients, data from outbox where data->>'course_id' = ${c.id}`;
+    assert.equal(
+      events.map((e) => [e.event_type, e.recipients.userIds, e.data["course_title"]]),
+      [["ENROLLED", [student.userId], "Distributed Systems"]],
+    );
+  } finally {
+    await sql.end();
+  }
+  await invalid(sys.client(EnrollmentService).enroll({ courseId: "x" }, student.auth), ["course_id"]);
+  await rejects(
+    sys.client(EnrollmentService).enroll({ courseId: randomUUID() }, student.auth),
+    Code.NotFound,
+  );
+  await rejects(sys.client(EnrollmentService).enroll({ courseId: c.id }), Code.Unauthenticated);
+});
+
+test("refusals carry their reason: full, closed, own course, prerequisites, education level", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const owner = await sys.register();
+  const a = await sys.register();
+  const b = await sys.register();
+  const tiny = (await courses.createCourse({ course: courseInput({ capacity: 1 }) }, owner.auth)).course!;
+  await enrollment.enroll({ courseId: tiny.id }, a.auth);
+  const full = await rejects(
+    enrollment.enroll({ courseId: tiny.id }, b.auth),
+    Code.FailedPrecondition,
+    "COURSE_FULL",
+  );
+  assert.is(reasonOf(full)?.metadata["capacity"], "1");
+  const closed = (
+    await courses.createCourse(
+      {
+        course: courseInput({
+          startTime: at(-3 * DAY),
+          enrollmentDeadline: at(-1 * DAY),
+          endTime: at(20 * DAY),
+        }),
+      },
+      owner.auth,
+    )
+  ).course!;
+  await rejects(
+    enrollment.enroll({ courseId: closed.id }, b.auth),
+    Code.FailedPrecondition,
+    "ENROLLMENT_CLOSED",
+  );
+  await rejects(
+    enrollment.enroll({ courseId: tiny.id }, owner.auth),
+    Code.FailedPrecondition,
+    "TEACHER_CANNOT_ENROLL",
+  );
+
+  // Prerequisites: B requires having passed A (finished, final grade ≥ A's passing grade).
+  const basics = (
+    await courses.createCourse({ course: courseInput({ title: "Basics", passingGrade: 60 }) }, owner.auth)
+  ).course!;
+  const advanced = (
+    await courses.createCourse(
+      { course: courseInput({ title: "Advanced", prerequisiteCourseIds: [basics.id] }) },
+      owner.auth,
+    )
+  ).course!;
+  const missing = await rejects(
+    enrollment.enroll({ courseId: advanced.id }, a.auth),
+    Code.FailedPrecondition,
+    "PREREQUISITE_MISSING",
+  );
+  assert.is(reasonOf(missing)?.metadata["course_ids"], basics.id);
+  await enrollment.enroll({ courseId: basics.id }, a.auth);
+  await enrollment.enroll({ courseId: basics.id }, b.auth);
+  await courses.finishCourse(
+    {
+      courseId: basics.id,
+      finalGrades: [
+        { studentId: a.userId, grade: 75 },
+        { studentId: b.userId, grade: 59.99 },
+      ],
+    },
+    owner.auth,
+  );
+  await enrollment.enroll({ courseId: advanced.id }, a.auth);
+  await rejects(
+    enrollment.enroll({ courseId: advanced.id }, b.auth),
+    Code.FailedPrecondition,
+    "PREREQUISITE_MISSING",
+  );
+
+  // Minimum education level comes from the student's profile in the users service.
+  const graduate = (
+    await courses.createCourse(
+      { course: courseInput({ minEducationLevel: EducationLevel.BACHELOR }) },
+      owner.auth,
+    )
+  ).course!;
+  const low = await rejects(
+    enrollment.enroll({ courseId: graduate.id }, b.auth),
+    Code.FailedPrecondition,
+    "EDUCATION_LEVEL_TOO_LOW",
+  );
+  assert.is(reasonOf(low)?.metadata["required_level"], String(EducationLevel.BACHELOR));
+  await sys
+    .client(UserService)
+    .updateMe(
+      { user: { educationLevel: EducationLevel.MASTER }, updateMask: { paths: ["education_level"] } },
+      b.auth,
+    );
+  await enrollment.enroll({ courseId: graduate.id }, b.auth);
+});
+
+test("capacity holds under 200 simultaneous Enroll calls: exactly 20 of a capacity of 20 succeed", async ({
+  sys,
+}) => {
+  const owner = await sys.register();
+  const c = (
+    await sys.client(CourseService).createCourse({ course: courseInput({ capacity: 20 }) }, owner.auth)
+  ).course!;
+  const students = await Promise.all(Array.from({ length: 200 }, () => sys.register()));
+  const enrollment = sys.client(EnrollmentService);
+  const results = await Promise.allSettled(
+    students.map((s) => enrollment.enroll({ courseId: c.id }, s.auth)),
+  );
+  const ok = results.filter((r) => r.status === "fulfilled").length;
+  const reasons = results.flatMap((r) =>
+    r.status === "rejected" ? [reasonOf(connectErrorOf(r.reason))?.reason] : [],
+  );
+  assert.is(ok, 20);
+  assert.equal([...new Set(reasons)], ["COURSE_FULL"]);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const [row] = await sql<{ enrolled_count: number; rows: string }[]>`
+      select c.enrolled_count, (select count(*) from enrollments e where e.course_id = c.id) as rows
+      from courses c where c.id = ${c.id}`;
+    assert.equal([row!.enrolled_count, Number(row!.rows)], [20, 20]);
+  } finally {
+    await sql.end();
+  }
+});
+
+test("Unenroll frees the seat; RemoveStudent by owner or students-assistant only; ListStudents for staff", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const staff = sys.client(StaffService);
+  const owner = await sys.register();
+  const manager = await sys.register();
+  const grader = await sys.register();
+  const [s1, s2, s3] = [
+    await sys.register({ firstName: "Ann" }),
+    await sys.register({ firstName: "Ben" }),
+    await sys.register({ firstName: "Cy" }),
+  ];
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  await staff.addAssistant(
+    { courseId: c.id, userId: manager.userId, permissions: [Permission.STUDENTS] },
+    owner.auth,
+  );
+  await staff.addAssistant(
+    { courseId: c.id, userId: grader.userId, permissions: [Permission.GRADING] },
+    owner.auth,
+  );
+  for (const s of [s1!, s2!, s3!]) await enrollment.enroll({ courseId: c.id }, s.auth);
+
+  const page1 = await enrollment.listStudents({ courseId: c.id, pageSize: 2 }, grader.auth);
+  const page2 = await enrollment.listStudents(
+    { courseId: c.id, pageSize: 2, pageToken: page1.nextPageToken },
+    grader.auth,
+  );
+  assert.equal(
+    [...page1.enrollments, ...page2.enrollments].map((e) => e.student?.firstName),
+    ["Ann", "Ben", "Cy"],
+  );
+  await rejects(enrollment.listStudents({ courseId: c.id }, s1!.auth), Code.PermissionDenied);
+
+  await enrollment.unenroll({ courseId: c.id }, s1!.auth);
+  await rejects(enrollment.unenroll({ courseId: c.id }, s1!.auth), Code.NotFound);
+  assert.is((await courses.getCourse({ courseId: c.id }, owner.auth)).course?.seatsLeft, 28);
+
+  await rejects(
+    enrollment.removeStudent({ courseId: c.id, studentId: s2!.userId }, grader.auth),
+    Code.PermissionDenied,
+    "MISSING_PERMISSION",
+  );
+  await rejects(
+    enrollment.removeStudent({ courseId: c.id, studentId: s2!.userId }, s3!.auth),
+    Code.PermissionDenied,
+  );
+  await enrollment.removeStudent({ courseId: c.id, studentId: s2!.userId, reason: "inactive" }, manager.auth);
+  await rejects(
+    enrollment.removeStudent({ courseId: c.id, studentId: s2!.userId }, owner.auth),
+    Code.NotFound,
+  );
+  await enrollment.removeStudent({ courseId: c.id, studentId: s3!.userId }, owner.auth);
+  assert.is((await enrollment.listStudents({ courseId: c.id }, owner.auth)).enrollments.length, 0);
+  const log = await staff.listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(
+    log.entries.map((e) => [e.actorId, e.action, e.resourceId]),
+    [[manager.userId, "student.remove", s2!.userId]],
+  );
+  await invalid(enrollment.removeStudent({ courseId: c.id, studentId: "x" }, owner.auth), ["student_id"]);
+  await invalid(
+    enrollment.removeStudent({ courseId: c.id, studentId: s2!.userId, reason: "r".repeat(501) }, owner.auth),
+    ["reason"],
+  );
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const removed =
+      await sql`select 1 from outbox where event_type = 'STUDENT_REMOVED' and data->>'course_id' = ${c.id}`;
+    assert.is(removed.length, 2);
+  } finally {
+    await sql.end();
+  }
+});
+
+test.run();
