@@ -5,6 +5,9 @@
  */
 
 import { randomUUID } from "node:crypto";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { readAdminConfig, startAdminServer } from "@classconnect/admin";
 import { readCoursesConfig, startCoursesServer } from "@classconnect/courses";
@@ -13,6 +16,7 @@ import { readNotificationsConfig, startNotificationsServer } from "@classconnect
 import {
   ADMIN_TOKEN_ISSUER,
   createStaticKeySource,
+  freePort,
   loadSigningKey,
   type SigningKey,
   signAccessToken,
@@ -59,7 +63,13 @@ export interface System {
 }
 
 export async function startSystem(gatewayEnv: Record<string, string> = {}): Promise<System> {
-  const shared = { SERVICE_TOKEN: TEST_SERVICE_TOKEN };
+  const gatewayPort = await freePort();
+  const blobDir = await mkdtemp(join(tmpdir(), "classconnect-sys-blobs-"));
+  const shared = {
+    SERVICE_TOKEN: TEST_SERVICE_TOKEN,
+    BLOB_DIR: blobDir,
+    BLOB_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}/blobs`,
+  };
   const mailer = createRecordingMailer(testLogger("users"));
   const adminKey = await loadSigningKey();
   const adminKeys = createStaticKeySource([adminKey.publicJwk]);
@@ -84,7 +94,7 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
       COURSES_PORT: "0",
       COURSES_DATABASE_URL: databases.courses,
     }),
-    { logger: testLogger("courses") },
+    { logger: testLogger("courses"), adminKeys },
   );
   const notifications = await startNotificationsServer(
     readNotificationsConfig({
@@ -92,7 +102,7 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
       NOTIFICATIONS_PORT: "0",
       NOTIFICATIONS_DATABASE_URL: databases.notifications,
     }),
-    testLogger("notifications"),
+    { logger: testLogger("notifications"), adminKeys },
   );
   const admin = await startAdminServer(
     readAdminConfig({
@@ -100,11 +110,12 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
       ADMIN_PORT: "0",
       ADMIN_DATABASE_URL: databases.admin,
     }),
-    testLogger("admin"),
+    { logger: testLogger("admin"), adminKeys },
   );
   const gateway = await startGateway(
     readGatewayConfig({
-      GATEWAY_PORT: "0",
+      GATEWAY_PORT: String(gatewayPort),
+      BLOB_DIR: blobDir,
       USERS_SERVICE_URL: users.url,
       COURSES_SERVICE_URL: courses.url,
       NOTIFICATIONS_SERVICE_URL: notifications.url,

@@ -1,2 +1,2 @@
-export { migrationsDir, startAdminServer } from "./app.js";
+export { type AdminOverrides, migrationsDir, startAdminServer } from "./app.js";
 export { type AdminConfig, readAdminConfig } from "./config.js";

@@ -4,5 +4,5 @@ import { readAdminConfig } from "./config.js";
 
 const config = readAdminConfig();
 const logger = createLogger("admin", config.logLevel);
-const server = await startAdminServer(config, logger);
+const server = await startAdminServer(config, { logger });
 closeOnSignals(server.close, logger);

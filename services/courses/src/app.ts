@@ -15,6 +15,7 @@ import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/sub
 import {
   type BlobStore,
   createLocalBlobStore,
+  type KeySource,
   type Logger,
   outboxMigrations,
   type RunningService,
@@ -43,6 +44,7 @@ export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..",
 
 export interface CoursesOverrides {
   logger?: Logger;
+  adminKeys?: KeySource;
   users?: UsersDirectory;
   blobs?: BlobStore;
   now?: () => Date;
@@ -78,6 +80,7 @@ export async function startCoursesServer(
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
       return {
+        ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
           router.service(CourseService, createCourseService(courses, now));
           router.service(EnrollmentService, createEnrollmentService(enrollment, users));

@@ -1,2 +1,2 @@
-export { migrationsDir, startNotificationsServer } from "./app.js";
+export { migrationsDir, type NotificationsOverrides, startNotificationsServer } from "./app.js";
 export { type NotificationsConfig, readNotificationsConfig } from "./config.js";

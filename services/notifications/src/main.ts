@@ -4,5 +4,5 @@ import { readNotificationsConfig } from "./config.js";
 
 const config = readNotificationsConfig();
 const logger = createLogger("notifications", config.logLevel);
-const server = await startNotificationsServer(config, logger);
+const server = await startNotificationsServer(config, { logger });
 closeOnSignals(server.close, logger);

@@ -1,0 +1,244 @@
+import { randomUUID } from "node:crypto";
+import { type System, startSystem } from "@classconnect/gateway/testing";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { ModuleService, ResourceKind } from "@classconnect/gen/classconnect/courses/v1/module_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { Code } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { courseInput, invalid, rejects } from "./fixtures.js";
+
+const test = suite<{ sys: System }>("courses: ModuleService");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("modules: create, edit, reorder in one step, delete; positions stay dense", async ({ sys }) => {
+  const modules = sys.client(ModuleService);
+  const owner = await sys.register();
+  const editor = await sys.register();
+  const grader = await sys.register();
+  const student = await sys.register();
+  const stranger = await sys.register();
+  const c = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth)).course!;
+  await sys
+    .client(StaffService)
+    .addAssistant({ courseId: c.id, userId: editor.userId, permissions: [Permission.CONTENT] }, owner.auth);
+  await sys
+    .client(StaffService)
+    .addAssistant({ courseId: c.id, userId: grader.userId, permissions: [Permission.GRADING] }, owner.auth);
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+
+  const ids: string[] = [];
+  for (const title of ["Intro", "Clocks", "Consensus"]) {
+    ids.push(
+      (await modules.createModule({ courseId: c.id, title, description: `${title}!` }, owner.auth)).module!
+        .id,
+    );
+  }
+  const byEditor = await modules.createModule({ courseId: c.id, title: "Replication" }, editor.auth);
+  assert.is(byEditor.module?.position, 3);
+  ids.push(byEditor.module!.id);
+  await rejects(
+    modules.createModule({ courseId: c.id, title: "No" }, grader.auth),
+    Code.PermissionDenied,
+    "MISSING_PERMISSION",
+  );
+  await rejects(modules.createModule({ courseId: c.id, title: "No" }, student.auth), Code.PermissionDenied);
+  await invalid(modules.createModule({ courseId: c.id, title: "" }, owner.auth), ["title"]);
+
+  const updated = await modules.updateModule(
+    { moduleId: ids[1]!, title: "Time and Clocks", description: "ignored", updateMask: { paths: ["title"] } },
+    editor.auth,
+  );
+  assert.equal([updated.module?.title, updated.module?.description], ["Time and Clocks", "Clocks!"]);
+  await invalid(
+    modules.updateModule({ moduleId: ids[1]!, title: "", updateMask: { paths: ["title"] } }, owner.auth),
+    ["title"],
+  );
+  await invalid(
+    modules.updateModule({ moduleId: ids[1]!, updateMask: { paths: ["position"] } }, owner.auth),
+    ["update_mask"],
+  );
+  await rejects(
+    modules.updateModule(
+      { moduleId: randomUUID(), title: "x", updateMask: { paths: ["title"] } },
+      owner.auth,
+    ),
+    Code.NotFound,
+  );
+
+  const order = [ids[3]!, ids[0]!, ids[2]!, ids[1]!];
+  const reordered = await modules.reorderModules({ courseId: c.id, moduleIds: order }, owner.auth);
+  assert.equal(
+    reordered.modules.map((m) => [m.id, m.position]),
+    order.map((id, i) => [id, i]),
+  );
+  await invalid(modules.reorderModules({ courseId: c.id, moduleIds: order.slice(1) }, owner.auth), [
+    "module_ids",
+  ]);
+  await invalid(
+    modules.reorderModules({ courseId: c.id, moduleIds: [...order.slice(1), randomUUID()] }, owner.auth),
+    ["module_ids"],
+  );
+  await invalid(modules.reorderModules({ courseId: c.id, moduleIds: [order[0]!, order[0]!] }, owner.auth), [
+    "module_ids",
+  ]);
+  await rejects(
+    modules.reorderModules({ courseId: c.id, moduleIds: order }, student.auth),
+    Code.PermissionDenied,
+  );
+
+  await modules.deleteModule({ moduleId: ids[0]! }, owner.auth);
+  const listed = await modules.listModules({ courseId: c.id }, student.auth);
+  assert.equal(
+    listed.modules.map((m) => [m.title, m.position]),
+    [
+      ["Replication", 0],
+      ["Consensus", 1],
+      ["Time and Clocks", 2],
+    ],
+  );
+  await rejects(
+    modules.listModules({ courseId: c.id }, stranger.auth),
+    Code.PermissionDenied,
+    "NOT_COURSE_MEMBER",
+  );
+  await rejects(modules.deleteModule({ moduleId: ids[0]! }, owner.auth), Code.NotFound);
+  await rejects(modules.deleteModule({ moduleId: ids[2]! }, student.auth), Code.PermissionDenied);
+  const log = await sys.client(StaffService).listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(log.entries.map((e) => e.action).sort(), ["module.create", "module.update"]);
+});
+
+test("resources: links, videos and files up to 10 MB; edit, reorder, remove", async ({ sys }) => {
+  const modules = sys.client(ModuleService);
+  const owner = await sys.register();
+  const student = await sys.register();
+  const c = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth)).course!;
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+  const m = (await modules.createModule({ courseId: c.id, title: "Week 1" }, owner.auth)).module!;
+
+  const link = (
+    await modules.addResource(
+      { moduleId: m.id, title: "Paper", kind: ResourceKind.LINK, url: "https://raft.github.io/raft.pdf" },
+      owner.auth,
+    )
+  ).resource!;
+  const video = (
+    await modules.addResource(
+      { moduleId: m.id, title: "Talk", kind: ResourceKind.VIDEO, url: "https://videos.example.com/raft" },
+      owner.auth,
+    )
+  ).resource!;
+  const content = Buffer.from("lecture notes\n".repeat(100));
+  const file = (
+    await modules.addResource(
+      { moduleId: m.id, title: "Notes", kind: ResourceKind.FILE, content, fileName: "notes week 1.txt" },
+      owner.auth,
+    )
+  ).resource!;
+  assert.equal([link.position, video.position, file.position], [0, 1, 2]);
+  assert.is(file.sizeBytes, BigInt(content.length));
+  assert.match(file.url, /\/blobs\/courses\/.+\/notes_week_1\.txt$/);
+  // The gateway serves the stored file back.
+  const served = await fetch(file.url);
+  assert.is(served.status, 200);
+  assert.ok(Buffer.from(await served.arrayBuffer()).equals(content));
+
+  await invalid(
+    modules.addResource({ moduleId: m.id, title: "No url", kind: ResourceKind.LINK }, owner.auth),
+    ["url"],
+  );
+  await invalid(
+    modules.addResource(
+      { moduleId: m.id, title: "No file", kind: ResourceKind.FILE, fileName: "x" },
+      owner.auth,
+    ),
+    ["url"],
+  );
+  await invalid(
+    modules.addResource(
+      { moduleId: m.id, title: "Bad", kind: ResourceKind.LINK, url: "not a url" },
+      owner.auth,
+    ),
+    ["url"],
+  );
+  await invalid(
+    modules.addResource(
+      { moduleId: m.id, title: "", kind: ResourceKind.LINK, url: "https://x.example" },
+      owner.auth,
+    ),
+    ["title"],
+  );
+  await invalid(
+    modules.addResource(
+      { moduleId: m.id, title: "k", kind: ResourceKind.UNSPECIFIED, url: "https://x.example" },
+      owner.auth,
+    ),
+    ["kind"],
+  );
+  await invalid(
+    modules.addResource(
+      {
+        moduleId: m.id,
+        title: "Huge",
+        kind: ResourceKind.FILE,
+        fileName: "big.bin",
+        content: new Uint8Array(10 * 1024 * 1024 + 1),
+      },
+      owner.auth,
+    ),
+    ["content"],
+  );
+  await rejects(
+    modules.addResource(
+      { moduleId: m.id, title: "S", kind: ResourceKind.LINK, url: "https://x.example" },
+      student.auth,
+    ),
+    Code.PermissionDenied,
+  );
+
+  const renamed = await modules.updateResource(
+    {
+      resourceId: link.id,
+      title: "Raft paper",
+      url: "https://raft.github.io/",
+      updateMask: { paths: ["title", "url"] },
+    },
+    owner.auth,
+  );
+  assert.equal([renamed.resource?.title, renamed.resource?.url], ["Raft paper", "https://raft.github.io/"]);
+  await rejects(
+    modules.updateResource(
+      { resourceId: file.id, url: "https://elsewhere.example/", updateMask: { paths: ["url"] } },
+      owner.auth,
+    ),
+    Code.InvalidArgument,
+    "FILE_URL_FIXED",
+  );
+  const order = [file.id, link.id, video.id];
+  const reordered = await modules.reorderResources({ moduleId: m.id, resourceIds: order }, owner.auth);
+  assert.equal(
+    reordered.resources.map((r) => r.id),
+    order,
+  );
+  await invalid(modules.reorderResources({ moduleId: m.id, resourceIds: [file.id] }, owner.auth), [
+    "resource_ids",
+  ]);
+  await modules.removeResource({ resourceId: link.id }, owner.auth);
+  await rejects(modules.removeResource({ resourceId: link.id }, owner.auth), Code.NotFound);
+  const listed = await modules.listModules({ courseId: c.id }, student.auth);
+  assert.equal(
+    listed.modules[0]?.resources.map((r) => [r.title, r.position]),
+    [
+      ["Notes", 0],
+      ["Talk", 1],
+    ],
+  );
+});
+
+test.run();

@@ -1,0 +1,201 @@
+import { randomUUID } from "node:crypto";
+import { type System, startSystem } from "@classconnect/gateway/testing";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { courseInput, invalid, rejects } from "./fixtures.js";
+
+const test = suite<{ sys: System }>("courses: StaffService");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("the owner adds, changes and revokes assistants; each is notified through the outbox", async ({
+  sys,
+}) => {
+  const staff = sys.client(StaffService);
+  const owner = await sys.register({ firstName: "Olga" });
+  const ada = await sys.register({ firstName: "Ada" });
+  const student = await sys.register();
+  const c = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth)).course!;
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+
+  const added = await staff.addAssistant(
+    { courseId: c.id, userId: ada.userId, permissions: [Permission.CONTENT, Permission.GRADING] },
+    owner.auth,
+  );
+  assert.equal([added.assistant?.user?.firstName, added.assistant?.owner], ["Ada", false]);
+  assert.equal(added.assistant?.permissions, [Permission.CONTENT, Permission.GRADING]);
+  await rejects(
+    staff.addAssistant({ courseId: c.id, userId: ada.userId, permissions: [Permission.CONTENT] }, owner.auth),
+    Code.AlreadyExists,
+    "ALREADY_ASSISTANT",
+  );
+  await rejects(
+    staff.addAssistant(
+      { courseId: c.id, userId: randomUUID(), permissions: [Permission.CONTENT] },
+      owner.auth,
+    ),
+    Code.NotFound,
+  );
+  await rejects(
+    staff.addAssistant(
+      { courseId: c.id, userId: student.userId, permissions: [Permission.CONTENT] },
+      owner.auth,
+    ),
+    Code.FailedPrecondition,
+    "USER_IS_STUDENT",
+  );
+  await rejects(
+    staff.addAssistant(
+      { courseId: c.id, userId: student.userId, permissions: [Permission.CONTENT] },
+      ada.auth,
+    ),
+    Code.PermissionDenied,
+    "NOT_COURSE_OWNER",
+  );
+  await invalid(staff.addAssistant({ courseId: c.id, userId: ada.userId, permissions: [] }, owner.auth), [
+    "permissions",
+  ]);
+  await invalid(
+    staff.addAssistant(
+      { courseId: c.id, userId: ada.userId, permissions: [Permission.UNSPECIFIED] },
+      owner.auth,
+    ),
+    ["permissions[0]"],
+  );
+  await invalid(
+    staff.addAssistant(
+      { courseId: c.id, userId: ada.userId, permissions: [Permission.CONTENT, Permission.CONTENT] },
+      owner.auth,
+    ),
+    ["permissions"],
+  );
+  await invalid(
+    staff.addAssistant({ courseId: c.id, userId: "x", permissions: [Permission.CONTENT] }, owner.auth),
+    ["user_id"],
+  );
+
+  const listed = await staff.listStaff({ courseId: c.id }, student.auth);
+  assert.equal(
+    listed.staff.map((m) => [m.user?.firstName, m.owner]),
+    [
+      ["Olga", true],
+      ["Ada", false],
+    ],
+  );
+  await rejects(
+    staff.listStaff({ courseId: c.id }, (await sys.register()).auth),
+    Code.PermissionDenied,
+    "NOT_COURSE_MEMBER",
+  );
+
+  const changed = await staff.updateAssistant(
+    { courseId: c.id, userId: ada.userId, permissions: [Permission.STATISTICS] },
+    owner.auth,
+  );
+  assert.equal(changed.assistant?.permissions, [Permission.STATISTICS]);
+  await rejects(
+    staff.updateAssistant(
+      { courseId: c.id, userId: ada.userId, permissions: [Permission.CONTENT] },
+      ada.auth,
+    ),
+    Code.PermissionDenied,
+  );
+  await rejects(
+    staff.updateAssistant(
+      { courseId: c.id, userId: student.userId, permissions: [Permission.CONTENT] },
+      owner.auth,
+    ),
+    Code.NotFound,
+  );
+  await rejects(
+    staff.removeAssistant({ courseId: c.id, userId: ada.userId }, student.auth),
+    Code.PermissionDenied,
+  );
+  await staff.removeAssistant({ courseId: c.id, userId: ada.userId }, owner.auth);
+  await rejects(staff.removeAssistant({ courseId: c.id, userId: ada.userId }, owner.auth), Code.NotFound);
+  // Revoked: Ada can no longer edit.
+  const course = (await sys.client(CourseService).getCourse({ courseId: c.id }, owner.auth)).course!;
+  await rejects(
+    sys
+      .client(CourseService)
+      .updateCourse(
+        { courseId: c.id, etag: course.etag, course: { title: "Hijack" }, updateMask: { paths: ["title"] } },
+        ada.auth,
+      ),
+    Code.PermissionDenied,
+  );
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const events = await sql<{ event_type: string }[]>`
+      select event_type from outbox where data->>'course_id' = ${c.id} and recipients->'userIds' ? ${ada.userId}
+      order by created_at`;
+    assert.equal(
+      events.map((e) => e.event_type),
+      ["ASSISTANT_ADDED", "ASSISTANT_REMOVED"],
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
+test("ListActivity: the owner reads what assistants did, filtered by assistant, paginated", async ({
+  sys,
+}) => {
+  const staff = sys.client(StaffService);
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const a = await sys.register();
+  const b = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  await staff.addAssistant(
+    { courseId: c.id, userId: a.userId, permissions: [Permission.CONTENT] },
+    owner.auth,
+  );
+  await staff.addAssistant(
+    { courseId: c.id, userId: b.userId, permissions: [Permission.CONTENT] },
+    owner.auth,
+  );
+  let etag = c.etag;
+  for (const who of [a, b, a]) {
+    const res = await courses.updateCourse(
+      { courseId: c.id, etag, course: { syllabus: randomUUID() }, updateMask: { paths: ["syllabus"] } },
+      who.auth,
+    );
+    etag = res.course!.etag;
+  }
+  // The owner's own edits are not assistant activity.
+  await courses.updateCourse(
+    { courseId: c.id, etag, course: { syllabus: "by owner" }, updateMask: { paths: ["syllabus"] } },
+    owner.auth,
+  );
+  const all = await staff.listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(
+    all.entries.map((e) => e.actorId),
+    [a.userId, b.userId, a.userId],
+  );
+  const onlyA = await staff.listActivity({ courseId: c.id, actorId: a.userId }, owner.auth);
+  assert.is(onlyA.entries.length, 2);
+  const p1 = await staff.listActivity({ courseId: c.id, pageSize: 2 }, owner.auth);
+  const p2 = await staff.listActivity(
+    { courseId: c.id, pageSize: 2, pageToken: p1.nextPageToken },
+    owner.auth,
+  );
+  assert.equal(
+    [...p1.entries, ...p2.entries].map((e) => e.id),
+    all.entries.map((e) => e.id),
+  );
+  await rejects(staff.listActivity({ courseId: c.id }, a.auth), Code.PermissionDenied, "NOT_COURSE_OWNER");
+  await invalid(staff.listActivity({ courseId: c.id, actorId: "x" }, owner.auth), ["actor_id"]);
+  await rejects(staff.listActivity({ courseId: randomUUID() }, owner.auth), Code.NotFound);
+});
+
+test.run();
