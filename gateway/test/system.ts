@@ -57,12 +57,19 @@ export interface System {
   client<T extends DescService>(service: T): Client<T>;
   /** Registers a new user through the gateway. */
   register(overrides?: { firstName?: string; lastName?: string }): Promise<TestUser>;
+  /**
+   * The courses service's clock, which tests can move forward to reach due
+   * times and exam time limits without waiting (a fake clock: only the
+   * passage of time is simulated; everything else is real).
+   */
+  clock: { advance(ms: number): void };
   /** Call options with an admin token (signed by the test admin key the system trusts). */
   adminAuth(): Promise<{ headers: Record<string, string> }>;
   close(): Promise<void>;
 }
 
 export async function startSystem(gatewayEnv: Record<string, string> = {}): Promise<System> {
+  let clockOffset = 0;
   const gatewayPort = await freePort();
   const blobDir = await mkdtemp(join(tmpdir(), "classconnect-sys-blobs-"));
   const shared = {
@@ -94,7 +101,7 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
       COURSES_PORT: "0",
       COURSES_DATABASE_URL: databases.courses,
     }),
-    { logger: testLogger("courses"), adminKeys },
+    { logger: testLogger("courses"), adminKeys, now: () => new Date(Date.now() + clockOffset) },
   );
   const notifications = await startNotificationsServer(
     readNotificationsConfig({
@@ -135,6 +142,11 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
     mail: mailer.sent,
     adminKey,
     databases,
+    clock: {
+      advance(ms) {
+        clockOffset += ms;
+      },
+    },
     client: (service) => reporting(createClient(service, transport)),
     async register(overrides = {}) {
       const email = `u-${randomUUID()}@example.com`;

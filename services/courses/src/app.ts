@@ -21,9 +21,11 @@ import {
   type RunningService,
   startService,
 } from "@classconnect/platform";
+import { createAssessmentService, createSubmissionService } from "./assessment-service.js";
 import type { CoursesConfig } from "./config.js";
 import { createCourseService } from "./course-service.js";
 import { createAccess } from "./domain/access.js";
+import { createAssessments } from "./domain/assessments.js";
 import { createCourses } from "./domain/courses.js";
 import { createEnrollment } from "./domain/enrollment.js";
 import { createFeedback } from "./domain/feedback.js";
@@ -34,6 +36,7 @@ import { createFeedbackService } from "./feedback-service.js";
 import { createModuleService } from "./module-service.js";
 import { createUsersDirectory, type UsersDirectory } from "./ports/users-directory.js";
 import { createStaffService } from "./staff-service.js";
+import { createAssessmentStore } from "./store/assessments.js";
 import { createCourseStore } from "./store/courses.js";
 import { createEnrollmentStore } from "./store/enrollments.js";
 import { createFeedbackStore } from "./store/feedback.js";
@@ -79,6 +82,7 @@ export async function startCoursesServer(
         logActivity: stores.staff.log,
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
+      const assessments = createAssessments({ store: createAssessmentStore(sql), access, blobs, now });
       return {
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
@@ -96,9 +100,9 @@ export async function startCoursesServer(
             FeedbackService,
             createFeedbackService(createFeedback({ feedback: stores.feedback, access, enrollment })),
           );
-          // Built with the assessments issue; until then these answer UNIMPLEMENTED.
-          router.service(AssessmentService, {});
-          router.service(SubmissionService, {});
+          router.service(AssessmentService, createAssessmentService(assessments));
+          router.service(SubmissionService, createSubmissionService(assessments));
+          // Built next; until then it answers UNIMPLEMENTED.
           router.service(StatisticsService, {});
         },
       };

@@ -1,0 +1,150 @@
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  AssessmentInputSchema,
+  type AssessmentService,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
+import type { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import {
+  assertValid,
+  InvalidArgumentError,
+  pageSize,
+  readCursor,
+  requireUser,
+  writeCursor,
+} from "@classconnect/platform";
+import type { ServiceImpl } from "@connectrpc/connect";
+import {
+  answerFromMsg,
+  assessmentMaskPaths,
+  fieldsFromInput,
+  inputFromFields,
+  scoreFromMsg,
+  toAssessment,
+  toMyAssessment,
+  toSubmission,
+} from "./assessment-convert.js";
+import type { Assessments } from "./domain/assessments.js";
+import type { AssessmentFields } from "./store/assessments.js";
+
+export function createAssessmentService(assessments: Assessments): ServiceImpl<typeof AssessmentService> {
+  return {
+    async createAssessment(req, ctx) {
+      const a = await assessments.create(
+        req.courseId,
+        requireUser(ctx).userId,
+        fieldsFromInput(req.assessment!),
+      );
+      return { assessment: toAssessment(a, true) };
+    },
+    async getAssessment(req, ctx) {
+      const { a, staff } = await assessments.get(req.assessmentId, requireUser(ctx).userId);
+      return { assessment: toAssessment(a, staff) };
+    },
+    async listAssessments(req, ctx) {
+      const page = await assessments.listForTeacher(
+        requireUser(ctx).userId,
+        {
+          ...(req.courseId ? { courseId: req.courseId } : {}),
+          ...(req.state ? { state: req.state } : {}),
+          ...(req.dueAfter ? { dueAfter: timestampDate(req.dueAfter) } : {}),
+          ...(req.dueBefore ? { dueBefore: timestampDate(req.dueBefore) } : {}),
+        },
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      return {
+        assessments: page.items.map((a) => toAssessment(a, true)),
+        nextPageToken: writeCursor(page.next),
+      };
+    },
+    async updateAssessment(req, ctx) {
+      const paths = req.updateMask!.paths;
+      const unknown = paths.filter((p) => !(p in assessmentMaskPaths));
+      if (paths.length === 0 || unknown.length > 0) {
+        throw new InvalidArgumentError([
+          {
+            field: "update_mask",
+            description: unknown.length ? `unknown fields: ${unknown.join(", ")}` : "name a field",
+          },
+        ]);
+      }
+      const input = req.assessment ? fieldsFromInput(req.assessment) : undefined;
+      const changes: Partial<AssessmentFields> = {};
+      for (const path of paths) {
+        const key = assessmentMaskPaths[path]!;
+        (changes as Record<string, unknown>)[key] = input?.[key];
+      }
+      const a = await assessments.update(req.assessmentId, requireUser(ctx).userId, changes, (merged) =>
+        assertValid(AssessmentInputSchema, inputFromFields(merged)),
+      );
+      return { assessment: toAssessment(a, true) };
+    },
+    async deleteAssessment(req, ctx) {
+      await assessments.remove(req.assessmentId, requireUser(ctx).userId);
+      return {};
+    },
+    async publishAssessment(req, ctx) {
+      return {
+        assessment: toAssessment(await assessments.publish(req.assessmentId, requireUser(ctx).userId), true),
+      };
+    },
+  };
+}
+
+export function createSubmissionService(assessments: Assessments): ServiceImpl<typeof SubmissionService> {
+  return {
+    async startAttempt(req, ctx) {
+      const { s, deadline } = await assessments.start(req.assessmentId, requireUser(ctx).userId);
+      return { submission: toSubmission(s), deadline: timestampFromDate(deadline) };
+    },
+    async submitAssessment(req, ctx) {
+      const s = await assessments.submit(
+        req.assessmentId,
+        requireUser(ctx).userId,
+        req.answers.map(answerFromMsg),
+      );
+      return { submission: toSubmission(s) };
+    },
+    async getSubmission(req, ctx) {
+      return {
+        submission: toSubmission(await assessments.getSubmission(req.submissionId, requireUser(ctx).userId)),
+      };
+    },
+    async listSubmissions(req, ctx) {
+      const page = await assessments.listSubmissions(
+        req.assessmentId,
+        requireUser(ctx).userId,
+        req.state || undefined,
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      return { submissions: page.items.map(toSubmission), nextPageToken: writeCursor(page.next) };
+    },
+    async listMyAssessments(req, ctx) {
+      const page = await assessments.listForStudent(
+        requireUser(ctx).userId,
+        {
+          ...(req.courseId ? { courseId: req.courseId } : {}),
+          ...(req.status ? { status: req.status } : {}),
+        },
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      return { assessments: page.items.map(toMyAssessment), nextPageToken: writeCursor(page.next) };
+    },
+    async gradeSubmission(req, ctx) {
+      const s = await assessments.grade(
+        req.submissionId,
+        requireUser(ctx).userId,
+        req.scores.map(scoreFromMsg),
+        req.feedback,
+      );
+      return { submission: toSubmission(s) };
+    },
+    async finalizeGrade(req, ctx) {
+      return {
+        submission: toSubmission(await assessments.finalize(req.submissionId, requireUser(ctx).userId)),
+      };
+    },
+  };
+}

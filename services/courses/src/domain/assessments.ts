@@ -1,0 +1,439 @@
+/** Tasks and exams: authoring, publishing, hand-ins, grading. */
+import { randomUUID } from "node:crypto";
+import {
+  type BlobStore,
+  type Cursor,
+  FailedPreconditionError,
+  InvalidArgumentError,
+  NotFoundError,
+  type Page,
+  PermissionDeniedError,
+  pageOf,
+} from "@classconnect/platform";
+import type {
+  AssessmentFields,
+  AssessmentRecord,
+  AssessmentStore,
+  SubmissionRecord,
+} from "../store/assessments.js";
+import { type Access, activityOf, type CourseAccess, requirePermission, requireStaff } from "./access.js";
+import {
+  type Answer,
+  AssessmentKind,
+  AssessmentState,
+  answerViolations,
+  assertNoViolations,
+  autoGrade,
+  LatePolicy,
+  lateness,
+  questionViolations,
+  type Score,
+  SubmissionState,
+  totals,
+} from "./grading.js";
+import { CourseState, Permission } from "./model.js";
+
+export function createAssessments(deps: {
+  store: AssessmentStore;
+  access: Access;
+  blobs: BlobStore;
+  now: () => Date;
+}) {
+  const { store } = deps;
+
+  async function load(
+    assessmentId: string,
+    caller: string,
+  ): Promise<{ a: AssessmentRecord; access: CourseAccess }> {
+    const a = await store.get(assessmentId);
+    if (!a) throw new NotFoundError("assessment");
+    const access = await deps.access.load(a.courseId, caller);
+    return { a, access };
+  }
+
+  /** Staff see everything; enrolled students see published work only. */
+  function canSee(a: AssessmentRecord, access: CourseAccess): boolean {
+    if (access.role === "owner" || access.role === "assistant") return true;
+    return access.role === "student" && a.state === AssessmentState.PUBLISHED;
+  }
+
+  function fieldViolations(f: AssessmentFields, prefix: string) {
+    const out = questionViolations(f.questions, `${prefix}.questions`);
+    if (f.kind === AssessmentKind.TASK && f.timeLimitMinutes !== 0) {
+      out.push({ field: `${prefix}.time_limit_minutes`, description: "tasks have no time limit; use 0" });
+    }
+    if (f.latePolicy === LatePolicy.PENALTY && f.latePenaltyPercent === 0) {
+      out.push({
+        field: `${prefix}.late_penalty_percent`,
+        description: "a penalty policy needs a penalty above 0",
+      });
+    }
+    return out;
+  }
+
+  /** For a student: scores and grade only once the grade is final. */
+  function studentView(s: SubmissionRecord): SubmissionRecord {
+    if (s.state === SubmissionState.FINALIZED) return s;
+    return {
+      ...s,
+      scores: [],
+      totalScore: 0,
+      gradePercent: null,
+      passed: null,
+      feedback: "",
+    } satisfies SubmissionRecord;
+  }
+
+  async function storeFiles(courseId: string, answers: Answer[]): Promise<Answer[]> {
+    return Promise.all(
+      answers.map(async (ans) => {
+        if (!ans.fileContent?.length) {
+          const { fileContent: _, ...rest } = ans;
+          return rest;
+        }
+        const safe = ans.fileName.replace(/[^\w.-]+/g, "_").slice(-100) || "file";
+        const url = await deps.blobs.put(
+          `submissions/${courseId}/${randomUUID()}/${safe}`,
+          ans.fileContent,
+          "application/octet-stream",
+        );
+        const { fileContent: _, ...rest } = ans;
+        return { ...rest, fileUrl: url };
+      }),
+    );
+  }
+
+  return {
+    async create(courseId: string, caller: string, f: AssessmentFields): Promise<AssessmentRecord> {
+      const access = await deps.access.load(courseId, caller);
+      requirePermission(access, Permission.CONTENT);
+      assertNoViolations(fieldViolations(f, "assessment"));
+      return store.create(courseId, f, activityOf(access, "assessment.create", "assessment"));
+    },
+
+    async get(assessmentId: string, caller: string): Promise<{ a: AssessmentRecord; staff: boolean }> {
+      const { a, access } = await load(assessmentId, caller);
+      if (access.role === "none") {
+        throw new PermissionDeniedError("enroll in the course to see its assessments", "NOT_COURSE_MEMBER");
+      }
+      if (!canSee(a, access)) throw new NotFoundError("assessment");
+      return { a, staff: access.role !== "student" };
+    },
+
+    async listForTeacher(
+      caller: string,
+      filter: { courseId?: string; state?: number; dueAfter?: Date; dueBefore?: Date },
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<AssessmentRecord>> {
+      if (filter.courseId) requireStaff(await deps.access.load(filter.courseId, caller));
+      const rows = await store.listForTeacher(caller, filter, limit + 1, after);
+      return pageOf(rows, limit, (a) => ({ key: a.dueTime.toISOString(), id: a.id }));
+    },
+
+    /** Applies masked changes; questions are locked once anyone has handed in. `validate` sees the result. */
+    async update(
+      assessmentId: string,
+      caller: string,
+      changes: Partial<AssessmentFields>,
+      validate: (merged: AssessmentFields) => void,
+    ): Promise<AssessmentRecord> {
+      const { a, access } = await load(assessmentId, caller);
+      requirePermission(access, Permission.CONTENT);
+      if (changes.questions && a.submissionCount > 0) {
+        throw new FailedPreconditionError(
+          "questions cannot change once students have handed in; create a new assessment instead",
+          "QUESTIONS_LOCKED",
+        );
+      }
+      if (changes.kind !== undefined && changes.kind !== a.kind && a.state === AssessmentState.PUBLISHED) {
+        throw new FailedPreconditionError("a published assessment cannot change kind", "KIND_LOCKED");
+      }
+      const merged: AssessmentFields = { ...a, ...changes };
+      validate(merged);
+      assertNoViolations(fieldViolations(merged, "assessment"));
+      return store.update(
+        assessmentId,
+        changes,
+        activityOf(access, "assessment.update", "assessment", assessmentId),
+      );
+    },
+
+    async remove(assessmentId: string, caller: string): Promise<void> {
+      const { access } = await load(assessmentId, caller);
+      requirePermission(access, Permission.CONTENT);
+      await store.remove(assessmentId, activityOf(access, "assessment.delete", "assessment", assessmentId));
+    },
+
+    async publish(assessmentId: string, caller: string): Promise<AssessmentRecord> {
+      const { a, access } = await load(assessmentId, caller);
+      requirePermission(access, Permission.CONTENT);
+      const published = await store.publish(
+        assessmentId,
+        {
+          type: "ASSESSMENT_PUBLISHED",
+          recipients: { courseId: a.courseId },
+          data: {
+            course_id: a.courseId,
+            course_title: access.course.title,
+            assessment_id: a.id,
+            assessment_title: a.title,
+            due_time: a.dueTime.toISOString(),
+          },
+        },
+        activityOf(access, "assessment.publish", "assessment", assessmentId),
+      );
+      if (!published)
+        throw new FailedPreconditionError("the assessment is already published", "ALREADY_PUBLISHED");
+      return (await store.get(assessmentId))!;
+    },
+
+    /** Starts an exam attempt; the time limit runs from now, on the server's clock. */
+    async start(assessmentId: string, caller: string): Promise<{ s: SubmissionRecord; deadline: Date }> {
+      const { a, access } = await load(assessmentId, caller);
+      if (access.role !== "student") {
+        throw new PermissionDeniedError("only enrolled students take exams", "NOT_ENROLLED");
+      }
+      if (!canSee(a, access)) throw new NotFoundError("assessment");
+      if (a.kind !== AssessmentKind.EXAM)
+        throw new FailedPreconditionError("only exams are started", "NOT_AN_EXAM");
+      if (access.course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+      }
+      const now = deps.now();
+      if (lateness(a, now).pastDue && a.latePolicy === LatePolicy.REJECT) {
+        throw new FailedPreconditionError("the exam is past its due time", "PAST_DUE");
+      }
+      const existing = await store.submissionOf(a.id, caller);
+      if (existing && existing.state !== SubmissionState.IN_PROGRESS) {
+        throw new FailedPreconditionError("you have already handed in this exam", "ALREADY_SUBMITTED");
+      }
+      const s =
+        existing ??
+        (await store.createSubmission(a, caller, {
+          state: SubmissionState.IN_PROGRESS,
+          startedAt: now,
+          scores: [],
+          totalScore: 0,
+          maxScore: 0,
+          gradePercent: null,
+          passed: null,
+          pendingQuestionIds: [],
+        }));
+      return {
+        s: await studentView(s),
+        deadline: new Date(s.startedAt!.getTime() + a.timeLimitMinutes * 60_000),
+      };
+    },
+
+    /** Hands in answers: validated, time-stamped by the server, late policy applied, auto-graded. */
+    async submit(assessmentId: string, caller: string, answers: Answer[]): Promise<SubmissionRecord> {
+      const { a, access } = await load(assessmentId, caller);
+      if (access.role !== "student")
+        throw new PermissionDeniedError("only enrolled students hand in work", "NOT_ENROLLED");
+      if (!canSee(a, access)) throw new NotFoundError("assessment");
+      if (access.course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+      }
+      assertNoViolations(answerViolations(a.questions, answers));
+      const now = deps.now();
+      const existing = await store.submissionOf(a.id, caller);
+      if (a.kind === AssessmentKind.EXAM && !existing) {
+        throw new FailedPreconditionError("start the exam before handing it in", "NOT_STARTED");
+      }
+      if (existing && existing.state === SubmissionState.SUBMITTED && a.kind === AssessmentKind.EXAM) {
+        throw new FailedPreconditionError("an exam can be handed in once", "ALREADY_SUBMITTED");
+      }
+      if (
+        existing &&
+        (existing.state === SubmissionState.GRADED || existing.state === SubmissionState.FINALIZED)
+      ) {
+        throw new FailedPreconditionError(
+          "this work has been graded and can no longer change",
+          "ALREADY_GRADED",
+        );
+      }
+      const { pastDue, overTime } = lateness(a, now, existing?.startedAt);
+      const late = pastDue || overTime;
+      if (late && a.latePolicy === LatePolicy.REJECT) {
+        throw new FailedPreconditionError(
+          overTime ? "the exam's time limit has passed" : "the due time has passed",
+          overTime ? "TIME_LIMIT_EXCEEDED" : "PAST_DUE",
+        );
+      }
+      const stored = await storeFiles(a.courseId, answers);
+      const { scores, pending } = autoGrade(a.questions, stored);
+      const t = totals(a.questions, scores, {
+        late,
+        latePolicy: a.latePolicy,
+        penaltyPercent: a.latePenaltyPercent,
+        passingScore: a.passingScore,
+      });
+      // SUBMITTED until a teacher grades: a task stays editable, and auto-scores can be reviewed.
+      const update = {
+        state: SubmissionState.SUBMITTED,
+        answers: stored,
+        submittedAt: now,
+        late,
+        scores,
+        totalScore: t.total,
+        maxScore: t.max,
+        gradePercent: t.percent,
+        passed: t.passed,
+        pendingQuestionIds: pending,
+      };
+      const s = existing
+        ? await store.updateSubmission(
+            existing.id,
+            [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED],
+            update,
+          )
+        : await store.createSubmission(a, caller, update);
+      if (!s)
+        throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      return studentView(s);
+    },
+
+    /** The student's own submission, or any for graders of the course. */
+    async getSubmission(submissionId: string, caller: string): Promise<SubmissionRecord> {
+      const s = await store.submission(submissionId);
+      if (!s) throw new NotFoundError("submission");
+      if (s.studentId === caller) return studentView(s);
+      requirePermission(await deps.access.load(s.courseId, caller), Permission.GRADING);
+      return s;
+    },
+
+    async listSubmissions(
+      assessmentId: string,
+      caller: string,
+      state: number | undefined,
+      limit: number,
+      after?: Cursor,
+    ) {
+      const { access } = await load(assessmentId, caller);
+      requirePermission(access, Permission.GRADING);
+      const rows = await store.listSubmissions(assessmentId, state, limit + 1, after);
+      return pageOf(rows, limit, (s) => ({ key: (s.submittedAt ?? new Date(0)).toISOString(), id: s.id }));
+    },
+
+    listForStudent: (
+      caller: string,
+      filter: { courseId?: string; status?: string },
+      limit: number,
+      after?: Cursor,
+    ) =>
+      store
+        .listForStudent(caller, deps.now(), filter, limit + 1, after)
+        .then((rows) => pageOf(rows, limit, (r) => ({ key: r.dueTime.toISOString(), id: r.assessmentId }))),
+
+    /** Records per-question scores (the total is recomputed, never taken from the client). */
+    async grade(
+      submissionId: string,
+      caller: string,
+      given: Score[],
+      feedback: string,
+    ): Promise<SubmissionRecord> {
+      const s = await store.submission(submissionId);
+      if (!s) throw new NotFoundError("submission");
+      const access = await deps.access.load(s.courseId, caller);
+      requirePermission(access, Permission.GRADING);
+      if (s.state === SubmissionState.IN_PROGRESS) {
+        throw new FailedPreconditionError("the student has not handed in yet", "NOT_SUBMITTED");
+      }
+      if (s.state === SubmissionState.FINALIZED) {
+        throw new FailedPreconditionError("the grade is final", "GRADE_FINAL");
+      }
+      const a = (await store.get(s.assessmentId))!;
+      const byId = new Map(a.questions.map((q) => [q.id, q]));
+      const violations = given.flatMap((g, i) => {
+        const q = byId.get(g.questionId);
+        if (!q) return [{ field: `scores[${i}].question_id`, description: `no question "${g.questionId}"` }];
+        if (g.score > q.points)
+          return [{ field: `scores[${i}].score`, description: `at most ${q.points} points` }];
+        return [];
+      });
+      if (new Set(given.map((g) => g.questionId)).size !== given.length) {
+        violations.push({ field: "scores", description: "grade each question once" });
+      }
+      if (violations.length > 0) throw new InvalidArgumentError(violations);
+      const merged = new Map(s.scores.map((x) => [x.questionId, x]));
+      for (const g of given) merged.set(g.questionId, { ...g, autoGraded: false });
+      const scores = a.questions.flatMap((q) => merged.get(q.id) ?? []);
+      const pending = s.pendingQuestionIds.filter((id) => !given.some((g) => g.questionId === id));
+      const t = totals(a.questions, scores, {
+        late: s.late,
+        latePolicy: a.latePolicy,
+        penaltyPercent: a.latePenaltyPercent,
+        passingScore: a.passingScore,
+      });
+      const updated = await store.updateSubmission(
+        s.id,
+        [SubmissionState.SUBMITTED, SubmissionState.GRADED],
+        {
+          state: pending.length === 0 ? SubmissionState.GRADED : SubmissionState.SUBMITTED,
+          scores,
+          totalScore: t.total,
+          maxScore: t.max,
+          gradePercent: t.percent,
+          passed: t.passed,
+          pendingQuestionIds: pending,
+          feedback,
+          gradedAt: deps.now(),
+        },
+        { activity: activityOf(access, "submission.grade", "submission", s.id) },
+      );
+      if (!updated)
+        throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      return updated;
+    },
+
+    /** Makes the grade final and tells the student. */
+    async finalize(submissionId: string, caller: string): Promise<SubmissionRecord> {
+      const s = await store.submission(submissionId);
+      if (!s) throw new NotFoundError("submission");
+      const access = await deps.access.load(s.courseId, caller);
+      requirePermission(access, Permission.GRADING);
+      if (s.state === SubmissionState.FINALIZED) {
+        throw new FailedPreconditionError("the grade is already final", "GRADE_FINAL");
+      }
+      if (s.state === SubmissionState.IN_PROGRESS || s.pendingQuestionIds.length > 0) {
+        throw new FailedPreconditionError("grade every question first", "GRADING_INCOMPLETE", {
+          pending_question_ids: s.pendingQuestionIds.join(","),
+        });
+      }
+      const a = (await store.get(s.assessmentId))!;
+      const updated = await store.updateSubmission(
+        s.id,
+        [SubmissionState.SUBMITTED, SubmissionState.GRADED],
+        {
+          state: SubmissionState.FINALIZED,
+          scores: s.scores,
+          totalScore: s.totalScore,
+          maxScore: s.maxScore,
+          gradePercent: s.gradePercent,
+          passed: s.passed,
+          pendingQuestionIds: [],
+          finalizedAt: deps.now(),
+        },
+        {
+          event: {
+            type: "SUBMISSION_GRADED",
+            recipients: { userIds: [s.studentId] },
+            data: {
+              course_id: s.courseId,
+              assessment_id: a.id,
+              assessment_title: a.title,
+              grade: String(s.gradePercent ?? 0),
+            },
+          },
+          activity: activityOf(access, "submission.finalize", "submission", s.id),
+        },
+      );
+      if (!updated)
+        throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      return updated;
+    },
+  };
+}
+
+export type Assessments = ReturnType<typeof createAssessments>;

@@ -1,0 +1,381 @@
+import { randomUUID } from "node:crypto";
+import { type Cursor, enqueueEvent, inTransaction, type OutboxEvent, type Sql } from "@classconnect/platform";
+import type { Answer, Question, Score } from "../domain/grading.js";
+import { type Activity, logActivity } from "./staff.js";
+
+export interface AssessmentFields {
+  kind: number;
+  title: string;
+  description: string;
+  instructions: string;
+  dueTime: Date;
+  gracePeriodMinutes: number;
+  latePolicy: number;
+  latePenaltyPercent: number;
+  timeLimitMinutes: number;
+  questions: Question[];
+  passingScore: number;
+}
+
+export interface AssessmentRecord extends AssessmentFields {
+  id: string;
+  courseId: string;
+  state: number;
+  submissionCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface SubmissionRecord {
+  id: string;
+  assessmentId: string;
+  courseId: string;
+  studentId: string;
+  state: number;
+  answers: Answer[];
+  startedAt: Date | null;
+  submittedAt: Date | null;
+  late: boolean;
+  scores: Score[];
+  totalScore: number;
+  maxScore: number;
+  gradePercent: number | null;
+  passed: boolean | null;
+  feedback: string;
+  pendingQuestionIds: string[];
+}
+
+interface AssessmentRow {
+  id: string;
+  course_id: string;
+  kind: number;
+  title: string;
+  description: string;
+  instructions: string;
+  due_time: Date;
+  grace_period_minutes: number;
+  late_policy: number;
+  late_penalty_percent: number;
+  time_limit_minutes: number;
+  questions: Question[];
+  passing_score: number;
+  state: number;
+  submission_count: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toAssessment = (r: AssessmentRow): AssessmentRecord => ({
+  id: r.id,
+  courseId: r.course_id,
+  kind: r.kind,
+  title: r.title,
+  description: r.description,
+  instructions: r.instructions,
+  dueTime: r.due_time,
+  gracePeriodMinutes: r.grace_period_minutes,
+  latePolicy: r.late_policy,
+  latePenaltyPercent: r.late_penalty_percent,
+  timeLimitMinutes: r.time_limit_minutes,
+  questions: r.questions,
+  passingScore: r.passing_score,
+  state: r.state,
+  submissionCount: Number(r.submission_count),
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+interface SubmissionRow {
+  id: string;
+  assessment_id: string;
+  course_id: string;
+  student_id: string;
+  state: number;
+  answers: Answer[];
+  started_at: Date | null;
+  submitted_at: Date | null;
+  late: boolean;
+  scores: Score[];
+  total_score: number;
+  max_score: number;
+  grade_percent: number | null;
+  passed: boolean | null;
+  feedback: string;
+  pending_question_ids: string[];
+}
+
+const toSubmission = (r: SubmissionRow): SubmissionRecord => ({
+  id: r.id,
+  assessmentId: r.assessment_id,
+  courseId: r.course_id,
+  studentId: r.student_id,
+  state: r.state,
+  answers: r.answers,
+  startedAt: r.started_at,
+  submittedAt: r.submitted_at,
+  late: r.late,
+  scores: r.scores,
+  totalScore: r.total_score,
+  maxScore: r.max_score,
+  gradePercent: r.grade_percent,
+  passed: r.passed,
+  feedback: r.feedback,
+  pendingQuestionIds: r.pending_question_ids,
+});
+
+const assessmentColumns = (sql: Sql) => sql`
+  a.id, a.course_id, a.kind, a.title, a.description, a.instructions, a.due_time, a.grace_period_minutes,
+  a.late_policy, a.late_penalty_percent, a.time_limit_minutes, a.questions, a.passing_score::float8 as passing_score,
+  a.state, a.created_at, a.updated_at,
+  (select count(*) from submissions s where s.assessment_id = a.id and s.state <> 1) as submission_count`;
+
+const submissionColumns = (sql: Sql) => sql`
+  id, assessment_id, course_id, student_id, state, answers, started_at, submitted_at, late, scores,
+  total_score::float8 as total_score, max_score::float8 as max_score, grade_percent::float8 as grade_percent,
+  passed, feedback, pending_question_ids`;
+
+const columnsOf: Record<keyof AssessmentFields, string> = {
+  kind: "kind",
+  title: "title",
+  description: "description",
+  instructions: "instructions",
+  dueTime: "due_time",
+  gracePeriodMinutes: "grace_period_minutes",
+  latePolicy: "late_policy",
+  latePenaltyPercent: "late_penalty_percent",
+  timeLimitMinutes: "time_limit_minutes",
+  questions: "questions",
+  passingScore: "passing_score",
+};
+
+export interface SubmissionUpdate {
+  state: number;
+  answers?: Answer[];
+  startedAt?: Date;
+  submittedAt?: Date;
+  late?: boolean;
+  scores: Score[];
+  totalScore: number;
+  maxScore: number;
+  gradePercent: number | null;
+  passed: boolean | null;
+  feedback?: string;
+  pendingQuestionIds: string[];
+  gradedAt?: Date;
+  finalizedAt?: Date;
+}
+
+export function createAssessmentStore(sql: Sql) {
+  const columns = (values: Partial<AssessmentFields>) => {
+    const out: Record<string, unknown> = {};
+    for (const [key, value] of Object.entries(values)) {
+      if (value === undefined) continue;
+      out[columnsOf[key as keyof AssessmentFields]] = key === "questions" ? sql.json(value as never) : value;
+    }
+    return out;
+  };
+
+  async function get(id: string): Promise<AssessmentRecord | undefined> {
+    const [row] = await sql<
+      AssessmentRow[]
+    >`select ${assessmentColumns(sql)} from assessments a where a.id = ${id}`;
+    return row && toAssessment(row);
+  }
+
+  const submissionWrite = (u: SubmissionUpdate) => ({
+    state: u.state,
+    scores: sql.json(u.scores as never),
+    total_score: u.totalScore,
+    max_score: u.maxScore,
+    grade_percent: u.gradePercent,
+    passed: u.passed,
+    pending_question_ids: u.pendingQuestionIds,
+    ...(u.answers ? { answers: sql.json(u.answers as never) } : {}),
+    ...(u.startedAt ? { started_at: u.startedAt } : {}),
+    ...(u.submittedAt ? { submitted_at: u.submittedAt } : {}),
+    ...(u.late !== undefined ? { late: u.late } : {}),
+    ...(u.feedback !== undefined ? { feedback: u.feedback } : {}),
+    ...(u.gradedAt ? { graded_at: u.gradedAt } : {}),
+    ...(u.finalizedAt ? { finalized_at: u.finalizedAt } : {}),
+  });
+
+  return {
+    get,
+
+    async create(courseId: string, f: AssessmentFields, activity?: Activity): Promise<AssessmentRecord> {
+      const id = randomUUID();
+      await inTransaction(sql, async (tx) => {
+        await tx`insert into assessments ${tx({ id, course_id: courseId, ...columns(f) })}`;
+        if (activity) await logActivity(tx, { ...activity, resourceId: id });
+      });
+      return (await get(id))!;
+    },
+
+    async update(id: string, f: Partial<AssessmentFields>, activity?: Activity): Promise<AssessmentRecord> {
+      await inTransaction(sql, async (tx) => {
+        await tx`update assessments set ${tx({ ...columns(f), updated_at: new Date() })} where id = ${id}`;
+        if (activity) await logActivity(tx, activity);
+      });
+      return (await get(id))!;
+    },
+
+    async remove(id: string, activity?: Activity): Promise<void> {
+      await inTransaction(sql, async (tx) => {
+        await tx`delete from assessments where id = ${id}`;
+        if (activity) await logActivity(tx, activity);
+      });
+    },
+
+    /** Publishes a draft and records the event; false when it was not a draft. */
+    async publish(id: string, event: OutboxEvent, activity?: Activity): Promise<boolean> {
+      return inTransaction(sql, async (tx) => {
+        const [row] = await tx`
+          update assessments set state = 2, published_at = now(), updated_at = now()
+          where id = ${id} and state = 1 returning id`;
+        if (!row) return false;
+        await enqueueEvent(tx, event);
+        if (activity) await logActivity(tx, activity);
+        return true;
+      });
+    },
+
+    /** Assessments of the courses `teacherId` owns or assists in (or of one course), by due time. */
+    async listForTeacher(
+      teacherId: string,
+      filter: { courseId?: string; state?: number; dueAfter?: Date; dueBefore?: Date },
+      limit: number,
+      after?: Cursor,
+    ): Promise<AssessmentRecord[]> {
+      const conditions = [
+        sql`c.deleted_at is null`,
+        sql`(c.owner_id = ${teacherId} or exists (
+          select 1 from assistants x where x.course_id = c.id and x.user_id = ${teacherId}))`,
+      ];
+      if (filter.courseId) conditions.push(sql`a.course_id = ${filter.courseId}`);
+      if (filter.state) conditions.push(sql`a.state = ${filter.state}`);
+      if (filter.dueAfter) conditions.push(sql`a.due_time >= ${filter.dueAfter}`);
+      if (filter.dueBefore) conditions.push(sql`a.due_time < ${filter.dueBefore}`);
+      if (after) conditions.push(sql`(a.due_time, a.id) > (${after.key}::timestamptz, ${after.id}::uuid)`);
+      const where = conditions.reduce((x, y) => sql`${x} and ${y}`);
+      const rows = await sql<AssessmentRow[]>`
+        select ${assessmentColumns(sql)} from assessments a join courses c on c.id = a.course_id
+        where ${where} order by a.due_time, a.id limit ${limit}`;
+      return rows.map(toAssessment);
+    },
+
+    /** A student's published assessments with their status, by due time. */
+    async listForStudent(
+      studentId: string,
+      now: Date,
+      filter: { courseId?: string; status?: string },
+      limit: number,
+      after?: Cursor,
+    ) {
+      const status = sql`
+        case when s.state = 4 then 'graded'
+             when s.late or ((s.id is null or s.state = 1)
+                             and ${now}::timestamptz > a.due_time + a.grace_period_minutes * interval '1 minute') then 'late'
+             when s.state in (2, 3) then 'submitted'
+             else 'pending' end`;
+      const conditions = [sql`a.state = 2`, sql`c.deleted_at is null`];
+      if (filter.courseId) conditions.push(sql`a.course_id = ${filter.courseId}`);
+      if (filter.status) conditions.push(sql`${status} = ${filter.status}`);
+      if (after) conditions.push(sql`(a.due_time, a.id) > (${after.key}::timestamptz, ${after.id}::uuid)`);
+      const where = conditions.reduce((x, y) => sql`${x} and ${y}`);
+      const rows = await sql<
+        {
+          id: string;
+          course_id: string;
+          title: string;
+          due_time: Date;
+          status: string;
+          grade_percent: number | null;
+        }[]
+      >`
+        select a.id, a.course_id, a.title, a.due_time, ${status} as status,
+               case when s.state = 4 then s.grade_percent::float8 end as grade_percent
+        from enrollments e
+        join courses c on c.id = e.course_id
+        join assessments a on a.course_id = e.course_id
+        left join submissions s on s.assessment_id = a.id and s.student_id = ${studentId}
+        where e.student_id = ${studentId} and ${where}
+        order by a.due_time, a.id limit ${limit}`;
+      return rows.map((r) => ({
+        assessmentId: r.id,
+        courseId: r.course_id,
+        title: r.title,
+        dueTime: r.due_time,
+        status: r.status,
+        gradePercent: r.grade_percent,
+      }));
+    },
+
+    async submission(id: string): Promise<SubmissionRecord | undefined> {
+      const [row] = await sql<
+        SubmissionRow[]
+      >`select ${submissionColumns(sql)} from submissions where id = ${id}`;
+      return row && toSubmission(row);
+    },
+
+    async submissionOf(assessmentId: string, studentId: string): Promise<SubmissionRecord | undefined> {
+      const [row] = await sql<SubmissionRow[]>`
+        select ${submissionColumns(sql)} from submissions
+        where assessment_id = ${assessmentId} and student_id = ${studentId}`;
+      return row && toSubmission(row);
+    },
+
+    /** Creates the student's submission (an exam attempt or a first hand-in). */
+    async createSubmission(
+      assessment: { id: string; courseId: string },
+      studentId: string,
+      u: SubmissionUpdate,
+    ): Promise<SubmissionRecord> {
+      const [row] = await sql<SubmissionRow[]>`
+        insert into submissions ${sql({
+          id: randomUUID(),
+          assessment_id: assessment.id,
+          course_id: assessment.courseId,
+          student_id: studentId,
+          ...submissionWrite(u),
+        })}
+        on conflict (assessment_id, student_id) do nothing
+        returning ${submissionColumns(sql)}`;
+      if (row) return toSubmission(row);
+      return (await this.submissionOf(assessment.id, studentId))!;
+    },
+
+    /**
+     * Updates a submission if it is still in `expectedState` (optimistic guard
+     * against concurrent hand-ins and grading); undefined when it moved on.
+     */
+    async updateSubmission(
+      id: string,
+      expectedStates: number[],
+      u: SubmissionUpdate,
+      extra: { event?: OutboxEvent; activity?: Activity } = {},
+    ): Promise<SubmissionRecord | undefined> {
+      return inTransaction(sql, async (tx) => {
+        const [row] = await tx<SubmissionRow[]>`
+          update submissions set ${tx(submissionWrite(u))}
+          where id = ${id} and state = any(${expectedStates}::smallint[])
+          returning ${submissionColumns(tx)}`;
+        if (!row) return undefined;
+        if (extra.event) await enqueueEvent(tx, extra.event);
+        if (extra.activity) await logActivity(tx, extra.activity);
+        return toSubmission(row);
+      });
+    },
+
+    async listSubmissions(assessmentId: string, state: number | undefined, limit: number, after?: Cursor) {
+      const rows = await sql<SubmissionRow[]>`
+        select ${submissionColumns(sql)} from submissions
+        where assessment_id = ${assessmentId} and state <> 1
+          ${state ? sql`and state = ${state}` : sql``}
+          ${after ? sql`and (submitted_at, id) > (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by submitted_at, id limit ${limit}`;
+      return rows.map(toSubmission);
+    },
+  };
+}
+
+export type AssessmentStore = ReturnType<typeof createAssessmentStore>;

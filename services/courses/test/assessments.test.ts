@@ -1,0 +1,641 @@
+import { randomUUID } from "node:crypto";
+import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
+import {
+  AssessmentKind,
+  AssessmentState,
+  LatePolicy,
+  QuestionKind,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_pb.js";
+import {
+  AssessmentInputSchema,
+  AssessmentService,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { SubmissionState } from "@classconnect/gen/classconnect/courses/v1/submission_pb.js";
+import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { at, courseInput, DAY, invalid, rejects } from "./fixtures.js";
+
+type Init = MessageInitShape<typeof AssessmentInputSchema>;
+
+/** An exam of four questions (1 + 2 + 3 + 4 = 10 points). */
+function exam(overrides: Init = {}) {
+  return create(AssessmentInputSchema, {
+    kind: AssessmentKind.EXAM,
+    title: "Midterm",
+    instructions: "Answer all questions",
+    dueTime: at(2 * DAY),
+    latePolicy: LatePolicy.ACCEPT_FLAGGED,
+    timeLimitMinutes: 60,
+    passingScore: 50,
+    questions: [
+      {
+        id: "q1",
+        kind: QuestionKind.SINGLE_CHOICE,
+        prompt: "2 + 2?",
+        points: 1,
+        options: [
+          { id: "a", text: "3" },
+          { id: "b", text: "4", correct: true },
+        ],
+      },
+      {
+        id: "q2",
+        kind: QuestionKind.MULTIPLE_CHOICE,
+        prompt: "Primes?",
+        points: 2,
+        options: [
+          { id: "a", text: "2", correct: true },
+          { id: "b", text: "3", correct: true },
+          { id: "c", text: "4" },
+        ],
+      },
+      { id: "q3", kind: QuestionKind.TRUE_FALSE, prompt: "The sky is green", points: 3, correctBool: false },
+      { id: "q4", kind: QuestionKind.FREE_TEXT, prompt: "Explain Raft", points: 4 },
+    ],
+    ...overrides,
+  });
+}
+
+interface Ctx {
+  sys: System;
+  owner: TestUser;
+  grader: TestUser;
+  editor: TestUser;
+  s1: TestUser;
+  s2: TestUser;
+  stranger: TestUser;
+  courseId: string;
+}
+
+const test = suite<Ctx>("courses: assessments and submissions");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+  const sys = ctx.sys;
+  const users = await Promise.all(Array.from({ length: 6 }, () => sys.register()));
+  [ctx.owner, ctx.grader, ctx.editor, ctx.s1, ctx.s2, ctx.stranger] = users as [
+    TestUser,
+    TestUser,
+    TestUser,
+    TestUser,
+    TestUser,
+    TestUser,
+  ];
+  ctx.courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, ctx.owner.auth))
+    .course!.id;
+  const staff = sys.client(StaffService);
+  await staff.addAssistant(
+    { courseId: ctx.courseId, userId: ctx.grader.userId, permissions: [Permission.GRADING] },
+    ctx.owner.auth,
+  );
+  await staff.addAssistant(
+    { courseId: ctx.courseId, userId: ctx.editor.userId, permissions: [Permission.CONTENT] },
+    ctx.owner.auth,
+  );
+  for (const s of [ctx.s1, ctx.s2])
+    await sys.client(EnrollmentService).enroll({ courseId: ctx.courseId }, s.auth);
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("authoring: content permission to create and edit; drafts hidden from students; publish notifies the course", async (ctx) => {
+  const { sys, owner, editor, grader, s1, stranger, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const draft = (await assessments.createAssessment({ courseId, assessment: exam() }, editor.auth))
+    .assessment!;
+  assert.equal([draft.state, draft.questions.length, draft.submissionCount], [AssessmentState.DRAFT, 4, 0]);
+  await rejects(
+    assessments.createAssessment({ courseId, assessment: exam() }, grader.auth),
+    Code.PermissionDenied,
+    "MISSING_PERMISSION",
+  );
+  await rejects(
+    assessments.createAssessment({ courseId, assessment: exam() }, s1.auth),
+    Code.PermissionDenied,
+  );
+  await rejects(assessments.getAssessment({ assessmentId: draft.id }, s1.auth), Code.NotFound);
+  await rejects(assessments.getAssessment({ assessmentId: draft.id }, stranger.auth), Code.PermissionDenied);
+
+  const edited = await assessments.updateAssessment(
+    { assessmentId: draft.id, assessment: { title: "Midterm exam" }, updateMask: { paths: ["title"] } },
+    owner.auth,
+  );
+  assert.is(edited.assessment?.title, "Midterm exam");
+  await invalid(
+    assessments.updateAssessment(
+      {
+        assessmentId: draft.id,
+        assessment: { timeLimitMinutes: 0 },
+        updateMask: { paths: ["time_limit_minutes"] },
+      },
+      owner.auth,
+    ),
+    ["time_limit_minutes"],
+  );
+  await invalid(
+    assessments.updateAssessment({ assessmentId: draft.id, updateMask: { paths: ["state"] } }, owner.auth),
+    ["update_mask"],
+  );
+
+  const published = await assessments.publishAssessment({ assessmentId: draft.id }, owner.auth);
+  assert.is(published.assessment?.state, AssessmentState.PUBLISHED);
+  await rejects(
+    assessments.publishAssessment({ assessmentId: draft.id }, owner.auth),
+    Code.FailedPrecondition,
+    "ALREADY_PUBLISHED",
+  );
+  const seen = (await assessments.getAssessment({ assessmentId: draft.id }, s1.auth)).assessment!;
+  assert.ok(
+    seen.questions.every((q) => !q.correctBool && q.options.every((o) => !o.correct)),
+    "students never see answers",
+  );
+  const teacherView = (await assessments.getAssessment({ assessmentId: draft.id }, grader.auth)).assessment!;
+  assert.ok(teacherView.questions[0]!.options.some((o) => o.correct));
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const [event] = await sql<{ recipients: { courseId: string } }[]>`
+      select recipients from outbox where event_type = 'ASSESSMENT_PUBLISHED' and data->>'assessment_id' = ${draft.id}`;
+    assert.equal(event?.recipients, { courseId });
+  } finally {
+    await sql.end();
+  }
+  await rejects(
+    assessments.deleteAssessment({ assessmentId: draft.id, confirm: true }, s1.auth),
+    Code.PermissionDenied,
+  );
+  await invalid(assessments.deleteAssessment({ assessmentId: draft.id, confirm: false }, owner.auth), [
+    "confirm",
+  ]);
+});
+
+test("invalid assessments name their fields", async (ctx) => {
+  const { sys, owner, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const make = (o: Init) => assessments.createAssessment({ courseId, assessment: exam(o) }, owner.auth);
+  await invalid(make({ title: "" }), ["assessment.title"]);
+  await invalid(make({ kind: AssessmentKind.UNSPECIFIED }), ["assessment.kind"]);
+  await invalid(make({ timeLimitMinutes: 0 }), ["assessment.time_limit_minutes"]);
+  await invalid(make({ latePolicy: LatePolicy.PENALTY }), ["assessment.late_penalty_percent"]);
+  await invalid(make({ questions: [] }), ["assessment.questions"]);
+  await invalid(make({ dueTime: undefined }), ["assessment.due_time"]);
+  await invalid(make({ questions: [{ id: "x", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 0 }] }), [
+    "assessment.questions[0].points",
+  ]);
+  await invalid(
+    make({
+      questions: [
+        {
+          id: "x",
+          kind: QuestionKind.SINGLE_CHOICE,
+          prompt: "p",
+          points: 1,
+          options: [
+            { id: "a", text: "a", correct: true },
+            { id: "b", text: "b", correct: true },
+          ],
+        },
+      ],
+    }),
+    ["assessment.questions[0].options"],
+  );
+  await invalid(
+    make({
+      questions: [
+        { id: "x", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 },
+        { id: "x", kind: QuestionKind.FREE_TEXT, prompt: "q", points: 1 },
+      ],
+    }),
+    ["assessment.questions[1].id"],
+  );
+  await invalid(make({ kind: AssessmentKind.TASK, timeLimitMinutes: 30 }), ["assessment.time_limit_minutes"]);
+});
+
+test("an exam: started, handed in on time and late, auto-graded, graded by hand, finalized", async (ctx) => {
+  const { sys, owner, grader, editor, s1, s2, stranger, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const a = (
+    await assessments.createAssessment({ courseId, assessment: exam({ title: "Final" }) }, owner.auth)
+  ).assessment!;
+  await rejects(submissions.startAttempt({ assessmentId: a.id }, s1.auth), Code.NotFound, undefined);
+  await assessments.publishAssessment({ assessmentId: a.id }, owner.auth);
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: a.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "NOT_STARTED",
+  );
+
+  const started = await submissions.startAttempt({ assessmentId: a.id }, s1.auth);
+  assert.is(started.submission?.state, SubmissionState.IN_PROGRESS);
+  const limit =
+    Number(started.deadline!.seconds) * 1000 - Number(started.submission!.startTime!.seconds) * 1000;
+  assert.ok(Math.abs(limit - 60 * 60_000) <= 1000, "deadline = start + 60 min");
+  await rejects(
+    submissions.startAttempt({ assessmentId: a.id }, stranger.auth),
+    Code.PermissionDenied,
+    "NOT_ENROLLED",
+  );
+
+  // Bad answers change nothing.
+  await rejects(
+    submissions.submitAssessment({ assessmentId: a.id, answers: [{ questionId: "q9", text: "?" }] }, s1.auth),
+    Code.InvalidArgument,
+    "UNKNOWN_QUESTION",
+  );
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: a.id, answers: [{ questionId: "q1", optionIds: ["z"] }] },
+      s1.auth,
+    ),
+    Code.InvalidArgument,
+    "UNKNOWN_OPTION",
+  );
+  await invalid(
+    submissions.submitAssessment(
+      { assessmentId: a.id, answers: [{ questionId: "q4", text: "x".repeat(20001) }] },
+      s1.auth,
+    ),
+    ["answers[0].text"],
+  );
+  await invalid(
+    submissions.submitAssessment(
+      { assessmentId: a.id, answers: [{ questionId: "q1", optionIds: ["a", "b"] }] },
+      s1.auth,
+    ),
+    ["answers[0].option_ids"],
+  );
+  await invalid(
+    submissions.submitAssessment({ assessmentId: a.id, answers: [{ questionId: "q3" }] }, s1.auth),
+    ["answers[0].bool_value"],
+  );
+  await invalid(submissions.submitAssessment({ assessmentId: a.id, answers: [] }, s1.auth), ["answers"]);
+
+  // s1 hands in on time: q1 right (1), q2 half-right (0: all-or-nothing), q3 right (3), q4 for review.
+  const onTime = (
+    await submissions.submitAssessment(
+      {
+        assessmentId: a.id,
+        answers: [
+          { questionId: "q1", optionIds: ["b"] },
+          { questionId: "q2", optionIds: ["a"] },
+          { questionId: "q3", boolValue: false },
+          { questionId: "q4", text: "Leader election and log replication" },
+        ],
+      },
+      s1.auth,
+    )
+  ).submission!;
+  assert.equal(
+    [onTime.state, onTime.late, onTime.pendingQuestionIds],
+    [SubmissionState.SUBMITTED, false, ["q4"]],
+  );
+  assert.equal(onTime.scores, [], "the student sees no score before the grade is final");
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: a.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "ALREADY_SUBMITTED",
+  );
+
+  // s2 starts, then runs 61 minutes over: accepted but flagged (policy ACCEPT_FLAGGED).
+  await submissions.startAttempt({ assessmentId: a.id }, s2.auth);
+  sys.clock.advance(61 * 60_000);
+  const overTime = (
+    await submissions.submitAssessment(
+      {
+        assessmentId: a.id,
+        answers: [
+          { questionId: "q1", optionIds: ["b"] },
+          { questionId: "q3", boolValue: true },
+        ],
+      },
+      s2.auth,
+    )
+  ).submission!;
+  assert.equal(
+    [overTime.late, overTime.state, overTime.pendingQuestionIds],
+    [true, SubmissionState.SUBMITTED, []],
+  );
+
+  // Visibility: the other student and strangers cannot read s1's work; graders can.
+  await rejects(submissions.getSubmission({ submissionId: onTime.id }, s2.auth), Code.PermissionDenied);
+  await rejects(submissions.getSubmission({ submissionId: onTime.id }, stranger.auth), Code.PermissionDenied);
+  await rejects(
+    submissions.getSubmission({ submissionId: onTime.id }, editor.auth),
+    Code.PermissionDenied,
+    "MISSING_PERMISSION",
+  );
+  const forGrader = (await submissions.getSubmission({ submissionId: onTime.id }, grader.auth)).submission!;
+  assert.equal(
+    forGrader.scores.map((s) => [s.questionId, s.score, s.autoGraded]),
+    [
+      ["q1", 1, true],
+      ["q2", 0, true],
+      ["q3", 3, true],
+    ],
+  );
+  assert.is(forGrader.totalScore, 4);
+  assert.is(forGrader.maxScore, 10);
+
+  const listed = await submissions.listSubmissions({ assessmentId: a.id }, grader.auth);
+  assert.equal(listed.submissions.map((s) => s.studentId).sort(), [s1.userId, s2.userId].sort());
+  await rejects(submissions.listSubmissions({ assessmentId: a.id }, s1.auth), Code.PermissionDenied);
+
+  // Manual grading: scores checked against the questions; the total is computed by the server.
+  await rejects(
+    submissions.finalizeGrade({ submissionId: onTime.id }, grader.auth),
+    Code.FailedPrecondition,
+    "GRADING_INCOMPLETE",
+  );
+  await invalid(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q4", score: 5 }] },
+      grader.auth,
+    ),
+    ["scores[0].score"],
+  );
+  await invalid(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q7", score: 1 }] },
+      grader.auth,
+    ),
+    ["scores[0].question_id"],
+  );
+  await invalid(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q4", score: -1 }] },
+      grader.auth,
+    ),
+    ["scores[0].score"],
+  );
+  await rejects(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q4", score: 3 }] },
+      editor.auth,
+    ),
+    Code.PermissionDenied,
+  );
+  await rejects(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q4", score: 3 }] },
+      s1.auth,
+    ),
+    Code.PermissionDenied,
+  );
+  const graded = (
+    await submissions.gradeSubmission(
+      {
+        submissionId: onTime.id,
+        scores: [{ questionId: "q4", score: 3.5, feedback: "Good" }],
+        feedback: "Solid work",
+      },
+      grader.auth,
+    )
+  ).submission!;
+  assert.equal(
+    [graded.state, graded.totalScore, graded.gradePercent, graded.passed],
+    [SubmissionState.GRADED, 7.5, 75, true],
+  );
+  const final = (await submissions.finalizeGrade({ submissionId: onTime.id }, grader.auth)).submission!;
+  assert.is(final.state, SubmissionState.FINALIZED);
+  await rejects(
+    submissions.gradeSubmission(
+      { submissionId: onTime.id, scores: [{ questionId: "q4", score: 4 }] },
+      grader.auth,
+    ),
+    Code.FailedPrecondition,
+    "GRADE_FINAL",
+  );
+  const mine = (await submissions.getSubmission({ submissionId: onTime.id }, s1.auth)).submission!;
+  assert.equal([mine.totalScore, mine.gradePercent, mine.feedback], [7.5, 75, "Solid work"]);
+
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const events =
+      await sql`select 1 from outbox where event_type = 'SUBMISSION_GRADED' and recipients->'userIds' ? ${s1.userId}`;
+    assert.is(events.length, 1);
+  } finally {
+    await sql.end();
+  }
+  // Questions cannot change once students have handed in.
+  await rejects(
+    assessments.updateAssessment(
+      {
+        assessmentId: a.id,
+        assessment: { questions: [{ id: "n", kind: QuestionKind.FREE_TEXT, prompt: "new", points: 1 }] },
+        updateMask: { paths: ["questions"] },
+      },
+      owner.auth,
+    ),
+    Code.FailedPrecondition,
+    "QUESTIONS_LOCKED",
+  );
+  sys.clock.advance(-61 * 60_000);
+});
+
+test("late policies: rejected over time, penalised, and a task editable until graded", async (ctx) => {
+  const { sys, owner, s1, s2, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const strict = (
+    await assessments.createAssessment(
+      {
+        courseId,
+        assessment: exam({ title: "Strict", latePolicy: LatePolicy.REJECT, timeLimitMinutes: 30 }),
+      },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: strict.id }, owner.auth);
+  await submissions.startAttempt({ assessmentId: strict.id }, s1.auth);
+  sys.clock.advance(31 * 60_000);
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: strict.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "TIME_LIMIT_EXCEEDED",
+  );
+  sys.clock.advance(-31 * 60_000);
+
+  const task = (
+    await assessments.createAssessment(
+      {
+        courseId,
+        assessment: exam({
+          kind: AssessmentKind.TASK,
+          title: "Homework",
+          timeLimitMinutes: 0,
+          dueTime: at(1 * DAY),
+          gracePeriodMinutes: 60,
+          latePolicy: LatePolicy.PENALTY,
+          latePenaltyPercent: 20,
+        }),
+      },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+  const first = (
+    await submissions.submitAssessment(
+      { assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
+      s1.auth,
+    )
+  ).submission!;
+  const second = (
+    await submissions.submitAssessment(
+      {
+        assessmentId: task.id,
+        answers: [
+          { questionId: "q1", optionIds: ["b"] },
+          { questionId: "q3", boolValue: false },
+        ],
+      },
+      s1.auth,
+    )
+  ).submission!;
+  assert.is(second.id, first.id, "a task submission is edited in place until graded");
+  assert.is(second.state, SubmissionState.SUBMITTED);
+  // After the due time plus grace, a penalty applies: 10 points max, 4 earned, 20% off → 3.2.
+  sys.clock.advance(1 * DAY + 61 * 60_000);
+  const late = (
+    await submissions.submitAssessment(
+      {
+        assessmentId: task.id,
+        answers: [
+          { questionId: "q1", optionIds: ["b"] },
+          { questionId: "q3", boolValue: false },
+        ],
+      },
+      s2.auth,
+    )
+  ).submission!;
+  assert.is(late.late, true);
+  const graded = (await submissions.getSubmission({ submissionId: late.id }, owner.auth)).submission!;
+  assert.equal([graded.totalScore, graded.gradePercent, graded.passed], [3.2, 32, false]);
+  await submissions.finalizeGrade({ submissionId: first.id }, owner.auth);
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "ALREADY_GRADED",
+  );
+  sys.clock.advance(-(1 * DAY + 61 * 60_000));
+  await rejects(
+    submissions.startAttempt({ assessmentId: task.id }, s1.auth),
+    Code.FailedPrecondition,
+    "NOT_AN_EXAM",
+  );
+});
+
+test("lists: teachers by course, state and due date; students by status", async (ctx) => {
+  const { sys, owner, s1, stranger } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput({ title: "Lists" }) }, owner.auth)
+  ).course!.id;
+  await sys.client(EnrollmentService).enroll({ courseId: course }, s1.auth);
+  const mk = async (title: string, dueDays: number, publish: boolean) => {
+    const a = (
+      await assessments.createAssessment(
+        {
+          courseId: course,
+          assessment: exam({
+            kind: AssessmentKind.TASK,
+            timeLimitMinutes: 0,
+            title,
+            dueTime: at(dueDays * DAY),
+          }),
+        },
+        owner.auth,
+      )
+    ).assessment!;
+    if (publish) await assessments.publishAssessment({ assessmentId: a.id }, owner.auth);
+    return a;
+  };
+  const past = await mk("Past", -1, true);
+  const submitted = await mk("Submitted", 3, true);
+  const pending = await mk("Pending", 5, true);
+  await mk("Draft", 7, false);
+  await submissions.submitAssessment(
+    { assessmentId: submitted.id, answers: [{ questionId: "q4", text: "essay" }] },
+    s1.auth,
+  );
+
+  const all = await assessments.listAssessments({ courseId: course }, owner.auth);
+  assert.equal(
+    all.assessments.map((a) => [a.title, a.submissionCount]),
+    [
+      ["Past", 0],
+      ["Submitted", 1],
+      ["Pending", 0],
+      ["Draft", 0],
+    ],
+  );
+  const drafts = await assessments.listAssessments(
+    { courseId: course, state: AssessmentState.DRAFT },
+    owner.auth,
+  );
+  assert.equal(
+    drafts.assessments.map((a) => a.title),
+    ["Draft"],
+  );
+  const soon = await assessments.listAssessments(
+    { courseId: course, dueAfter: at(0), dueBefore: at(4 * DAY) },
+    owner.auth,
+  );
+  assert.equal(
+    soon.assessments.map((a) => a.title),
+    ["Submitted"],
+  );
+  const p1 = await assessments.listAssessments({ courseId: course, pageSize: 3 }, owner.auth);
+  const p2 = await assessments.listAssessments(
+    { courseId: course, pageSize: 3, pageToken: p1.nextPageToken },
+    owner.auth,
+  );
+  assert.is(p1.assessments.length + p2.assessments.length, 4);
+  await rejects(assessments.listAssessments({ courseId: course }, s1.auth), Code.PermissionDenied);
+  await invalid(assessments.listAssessments({ courseId: "bad" }, owner.auth), ["course_id"]);
+
+  const mine = await submissions.listMyAssessments({ courseId: course }, s1.auth);
+  assert.equal(
+    mine.assessments.map((a) => [a.title, a.status]),
+    [
+      ["Past", "late"],
+      ["Submitted", "submitted"],
+      ["Pending", "pending"],
+    ],
+  );
+  const onlyPending = await submissions.listMyAssessments({ courseId: course, status: "pending" }, s1.auth);
+  assert.equal(
+    onlyPending.assessments.map((a) => a.assessmentId),
+    [pending.id],
+  );
+  assert.equal(
+    (await submissions.listMyAssessments({ courseId: course, status: "late" }, s1.auth)).assessments.map(
+      (a) => a.assessmentId,
+    ),
+    [past.id],
+  );
+  assert.equal((await submissions.listMyAssessments({ courseId: course }, stranger.auth)).assessments, []);
+  await invalid(submissions.listMyAssessments({ status: "done" }, s1.auth), ["status"]);
+  await rejects(submissions.getSubmission({ submissionId: randomUUID() }, s1.auth), Code.NotFound);
+});
+
+test.run();
