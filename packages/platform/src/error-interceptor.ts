@@ -80,33 +80,46 @@ export function toConnectError(err: unknown, domain: string, logger: Logger): Co
  * its messages or headers.
  */
 export function createErrorInterceptor(domain: string, logger: Logger): Interceptor {
+  const finish = (
+    req: { service: { typeName: string }; method: { name: string } },
+    started: number,
+    code: string,
+  ) => {
+    if (logger.isLevelEnabled("debug")) {
+      logger.debug(
+        {
+          rpc: `${req.service.typeName}/${req.method.name}`,
+          code,
+          ms: Math.round(performance.now() - started),
+        },
+        "rpc",
+      );
+    }
+  };
   return (next) => async (req) => {
     const started = performance.now();
     try {
       const res = await next(req);
-      if (logger.isLevelEnabled("debug")) {
-        logger.debug(
-          {
-            rpc: `${req.service.typeName}/${req.method.name}`,
-            code: "ok",
-            ms: Math.round(performance.now() - started),
-          },
-          "rpc",
-        );
+      if (!res.stream) {
+        finish(req, started, "ok");
+        return res;
       }
-      return res;
+      // A streaming handler fails while its messages are produced: map those errors too.
+      const messages = res.message;
+      async function* mapped() {
+        try {
+          yield* messages;
+          finish(req, started, "ok");
+        } catch (err) {
+          const connectError = toConnectError(err, domain, logger);
+          finish(req, started, Code[connectError.code]);
+          throw connectError;
+        }
+      }
+      return { ...res, message: mapped() };
     } catch (err) {
       const connectError = toConnectError(err, domain, logger);
-      if (logger.isLevelEnabled("debug")) {
-        logger.debug(
-          {
-            rpc: `${req.service.typeName}/${req.method.name}`,
-            code: Code[connectError.code],
-            ms: Math.round(performance.now() - started),
-          },
-          "rpc",
-        );
-      }
+      finish(req, started, Code[connectError.code]);
       throw connectError;
     }
   };

@@ -31,17 +31,20 @@ import { createEnrollment } from "./domain/enrollment.js";
 import { createFeedback } from "./domain/feedback.js";
 import { createModules } from "./domain/modules.js";
 import { createStaff } from "./domain/staff.js";
+import { createStatistics } from "./domain/statistics.js";
 import { createEnrollmentService } from "./enrollment-service.js";
 import { createFeedbackService } from "./feedback-service.js";
 import { createModuleService } from "./module-service.js";
 import { createUsersDirectory, type UsersDirectory } from "./ports/users-directory.js";
 import { createStaffService } from "./staff-service.js";
+import { createStatisticsService } from "./statistics-service.js";
 import { createAssessmentStore } from "./store/assessments.js";
 import { createCourseStore } from "./store/courses.js";
 import { createEnrollmentStore } from "./store/enrollments.js";
 import { createFeedbackStore } from "./store/feedback.js";
 import { createModuleStore } from "./store/modules.js";
 import { createStaffStore } from "./store/staff.js";
+import { createStatisticsStore } from "./store/statistics.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
@@ -102,8 +105,10 @@ export async function startCoursesServer(
           );
           router.service(AssessmentService, createAssessmentService(assessments));
           router.service(SubmissionService, createSubmissionService(assessments));
-          // Built next; until then it answers UNIMPLEMENTED.
-          router.service(StatisticsService, {});
+          router.service(
+            StatisticsService,
+            createStatisticsService(createStatistics({ store: createStatisticsStore(sql), access, users })),
+          );
         },
       };
     },
