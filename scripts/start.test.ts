@@ -4,7 +4,7 @@
  * Login → GetMe over Connect JSON) and a clean stop on SIGTERM.
  */
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -71,8 +71,18 @@ test("starts every process, serves the API through the gateway, and stops cleanl
       login.body["session"]!["accessToken"],
     );
     assert.is(me.body["user"]!["email"], account.email);
-    // The local mailbox holds the activation PIN.
-    assert.ok(existsSync(join(dataDir, "mail")));
+    // The activation PIN travels users → outbox → notifications → the local mailbox.
+    const deadline = Date.now() + 15_000;
+    let pinMail: { to: string; text: string } | undefined;
+    while (!pinMail && Date.now() < deadline) {
+      const dir = join(dataDir, "mail");
+      const files = existsSync(dir) ? readdirSync(dir) : [];
+      pinMail = files
+        .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { to: string; text: string })
+        .find((m) => m.to === account.email && /PIN is \d{6}/.test(m.text));
+      if (!pinMail) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(pinMail, "the PIN e-mail reached the local mailbox");
 
     child.kill("SIGTERM");
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
@@ -183,8 +183,8 @@ test("admin methods refuse user tokens and anonymous callers; admin tokens pass"
 test("services not built yet answer UNIMPLEMENTED behind the same authentication", async ({ sys }) => {
   const transport = createGrpcTransport({ baseUrl: sys.url });
   const auth = createClient(AuthService, transport);
-  const notifications = createClient(NotificationService, transport);
-  await expectCode(notifications.getPreferences({}), Code.Unauthenticated);
+  const rules = createClient(RuleService, transport);
+  await expectCode(rules.listRules({}), Code.Unauthenticated);
   const reg = await auth.register({
     email: `c-${randomUUID().slice(0, 8)}@example.com`,
     password: "password-c",
@@ -194,7 +194,7 @@ test("services not built yet answer UNIMPLEMENTED behind the same authentication
     acceptTerms: true,
   });
   await expectCode(
-    notifications.getPreferences({}, { headers: { authorization: `Bearer ${reg.session!.accessToken}` } }),
+    rules.listRules({}, { headers: { authorization: `Bearer ${reg.session!.accessToken}` } }),
     Code.Unimplemented,
   );
 });

@@ -1,9 +1,14 @@
 /**
  * The whole platform in one test process, on real sockets: the four services
  * (each with its own database on the shared embedded PostgreSQL) and the
- * gateway in front, talking gRPC over HTTP/2 exactly as in production.
+ * gateway in front, talking gRPC over HTTP/2 exactly as in production, with
+ * the outbox relays delivering events to the notifications service.
+ *
+ * Two things are stand-ins, because they cannot run here: e-mail goes to an
+ * in-memory mailbox (or, when a suite passes `email`, to the real Brevo SDK
+ * pointed at its loopback server), and admin tokens are signed with a test key
+ * every service trusts until the admin service issues them.
  */
-
 import { randomUUID } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -12,7 +17,15 @@ import type { DescService } from "@bufbuild/protobuf";
 import { readAdminConfig, startAdminServer } from "@classconnect/admin";
 import { readCoursesConfig, startCoursesServer } from "@classconnect/courses";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
-import { readNotificationsConfig, startNotificationsServer } from "@classconnect/notifications";
+import {
+  createMailbox,
+  createPushRecorder,
+  type EmailMessage,
+  type EmailSender,
+  type NotificationsServer,
+  readNotificationsConfig,
+  startNotificationsServer,
+} from "@classconnect/notifications";
 import {
   ADMIN_TOKEN_ISSUER,
   createStaticKeySource,
@@ -27,12 +40,7 @@ import {
   TEST_SERVICE_TOKEN,
   testLogger,
 } from "@classconnect/platform/testing";
-import {
-  type AccountMail,
-  createRecordingMailer,
-  readUsersConfig,
-  startUsersServer,
-} from "@classconnect/users";
+import { readUsersConfig, startUsersServer } from "@classconnect/users";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type RunningGateway, readGatewayConfig, startGateway } from "../src/index.js";
@@ -46,11 +54,21 @@ export interface TestUser {
   auth: { headers: Record<string, string> };
 }
 
+export interface SystemOptions {
+  /** Extra gateway settings. */
+  gateway?: Record<string, string>;
+  /** The e-mail channel of the notifications service (default: an in-memory mailbox). */
+  email?: EmailSender;
+}
+
 export interface System {
   gateway: RunningGateway;
   url: string;
-  mail: AccountMail[];
   adminKey: SigningKey;
+  /** E-mails the notifications service sent, when it uses the default mailbox. */
+  mailbox: EmailMessage[];
+  /** Pushes recorded by the notifications service. */
+  pushes: { tokens: string[]; message: { title: string; body: string } }[];
   /** Each service's database, for assertions on stored state (outbox, counters). */
   databases: { users: string; courses: string; notifications: string; admin: string };
   /** A client of `service` through the gateway (gRPC over h2c). */
@@ -63,75 +81,99 @@ export interface System {
    * passage of time is simulated; everything else is real).
    */
   clock: { advance(ms: number): void };
+  /** Stops the notifications service (its port stays reserved) and starts it again. */
+  notifications: { stop(): Promise<void>; start(): Promise<void> };
   /** Call options with an admin token (signed by the test admin key the system trusts). */
   adminAuth(): Promise<{ headers: Record<string, string> }>;
+  /** Waits until `check` passes (polling), for effects that arrive asynchronously. */
+  eventually<T>(check: () => Promise<T> | T, timeoutMs?: number): Promise<T>;
   close(): Promise<void>;
 }
 
-export async function startSystem(gatewayEnv: Record<string, string> = {}): Promise<System> {
+export async function startSystem(options: SystemOptions | Record<string, string> = {}): Promise<System> {
+  const opts: SystemOptions =
+    "gateway" in options || "email" in options
+      ? (options as SystemOptions)
+      : { gateway: options as Record<string, string> };
   let clockOffset = 0;
-  const gatewayPort = await freePort();
+  const ports = {
+    users: await freePort(),
+    courses: await freePort(),
+    notifications: await freePort(),
+    admin: await freePort(),
+    gateway: await freePort(),
+  };
+  const url = (port: number) => `http://127.0.0.1:${port}`;
   const blobDir = await mkdtemp(join(tmpdir(), "classconnect-sys-blobs-"));
   const shared = {
     SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     BLOB_DIR: blobDir,
-    BLOB_PUBLIC_URL: `http://127.0.0.1:${gatewayPort}/blobs`,
+    BLOB_PUBLIC_URL: `http://127.0.0.1:${ports.gateway}/blobs`,
+    USERS_SERVICE_URL: url(ports.users),
+    COURSES_SERVICE_URL: url(ports.courses),
+    NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
   };
-  const mailer = createRecordingMailer(testLogger("users"));
-  const adminKey = await loadSigningKey();
-  const adminKeys = createStaticKeySource([adminKey.publicJwk]);
   const databases = {
     users: await createTestDatabase("sys_users"),
     courses: await createTestDatabase("sys_courses"),
     notifications: await createTestDatabase("sys_notifications"),
     admin: await createTestDatabase("sys_admin"),
   };
+  const adminKey = await loadSigningKey();
+  const adminKeys = createStaticKeySource([adminKey.publicJwk]);
+  const fastOutbox = { pollMs: 50, baseDelayMs: 50 };
+
   const users = await startUsersServer(
-    readUsersConfig({
-      ...shared,
-      USERS_PORT: "0",
-      USERS_DATABASE_URL: databases.users,
-    }),
-    { logger: testLogger("users"), mailer, adminKeys },
+    readUsersConfig({ ...shared, USERS_PORT: String(ports.users), USERS_DATABASE_URL: databases.users }),
+    { logger: testLogger("users"), adminKeys, outbox: fastOutbox },
   );
-  const withUsers = { ...shared, USERS_SERVICE_URL: users.url };
   const courses = await startCoursesServer(
     readCoursesConfig({
-      ...withUsers,
-      COURSES_PORT: "0",
+      ...shared,
+      COURSES_PORT: String(ports.courses),
       COURSES_DATABASE_URL: databases.courses,
     }),
-    { logger: testLogger("courses"), adminKeys, now: () => new Date(Date.now() + clockOffset) },
+    {
+      logger: testLogger("courses"),
+      adminKeys,
+      outbox: fastOutbox,
+      now: () => new Date(Date.now() + clockOffset),
+    },
   );
-  const notifications = await startNotificationsServer(
-    readNotificationsConfig({
-      ...withUsers,
-      NOTIFICATIONS_PORT: "0",
-      NOTIFICATIONS_DATABASE_URL: databases.notifications,
-    }),
-    { logger: testLogger("notifications"), adminKeys },
-  );
+  const mailbox = createMailbox(testLogger("notifications"));
+  const push = createPushRecorder(testLogger("notifications"));
+  const notificationsConfig = readNotificationsConfig({
+    ...shared,
+    NOTIFICATIONS_PORT: String(ports.notifications),
+    NOTIFICATIONS_DATABASE_URL: databases.notifications,
+  });
+  let notifications: NotificationsServer | undefined;
+  const startNotifications = async () => {
+    notifications = await startNotificationsServer(notificationsConfig, {
+      logger: testLogger("notifications"),
+      adminKeys,
+      email: opts.email ?? mailbox,
+      push,
+      retry: { baseDelayMs: 20, maxDelayMs: 500, pollMs: 50, leaseMs: 10_000 },
+    });
+  };
+  await startNotifications();
   const admin = await startAdminServer(
-    readAdminConfig({
-      ...withUsers,
-      ADMIN_PORT: "0",
-      ADMIN_DATABASE_URL: databases.admin,
-    }),
+    readAdminConfig({ ...shared, ADMIN_PORT: String(ports.admin), ADMIN_DATABASE_URL: databases.admin }),
     { logger: testLogger("admin"), adminKeys },
   );
   const gateway = await startGateway(
     readGatewayConfig({
-      GATEWAY_PORT: String(gatewayPort),
+      GATEWAY_PORT: String(ports.gateway),
       BLOB_DIR: blobDir,
       USERS_SERVICE_URL: users.url,
       COURSES_SERVICE_URL: courses.url,
-      NOTIFICATIONS_SERVICE_URL: notifications.url,
+      NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
       ADMIN_SERVICE_URL: admin.url,
       // Suites register many users from one address; the rate-limit suite sets its own.
       AUTH_RATE_LIMIT_PER_MINUTE: "100000",
-      ...gatewayEnv,
+      ...opts.gateway,
     }),
-    // The admin service cannot sign in admins yet; the gateway trusts a test admin key instead.
     { logger: testLogger("gateway"), adminKeys },
   );
   const transport = createGrpcTransport({ baseUrl: gateway.url });
@@ -139,13 +181,21 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
   return {
     gateway,
     url: gateway.url,
-    mail: mailer.sent,
     adminKey,
+    mailbox: mailbox.messages,
+    pushes: push.sent,
     databases,
     clock: {
       advance(ms) {
         clockOffset += ms;
       },
+    },
+    notifications: {
+      async stop() {
+        await notifications?.close();
+        notifications = undefined;
+      },
+      start: startNotifications,
     },
     client: (service) => reporting(createClient(service, transport)),
     async register(overrides = {}) {
@@ -158,6 +208,7 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
         lastName: overrides.lastName ?? "User",
         location: "Somewhere",
         acceptTerms: true,
+        notificationsOptIn: true,
       });
       const token = res.session!.accessToken;
       return {
@@ -177,9 +228,20 @@ export async function startSystem(gatewayEnv: Record<string, string> = {}): Prom
       );
       return { headers: { authorization: `Bearer ${token}` } };
     },
+    async eventually(check, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          return await check();
+        } catch (err) {
+          if (Date.now() > deadline) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    },
     async close() {
       await gateway.close();
-      await Promise.all([users.close(), courses.close(), notifications.close(), admin.close()]);
+      await Promise.all([users.close(), courses.close(), notifications?.close(), admin.close()]);
     },
   };
 }

@@ -5,8 +5,14 @@
  */
 import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { createClient } from "@connectrpc/connect";
+import { createServiceTransport } from "./client.js";
 import type { Sql, TransactionSql } from "./db.js";
+import type { Logger } from "./logger.js";
 
 /** Add to a service's migration sources to get the `outbox` table. */
 export const outboxMigrations = {
@@ -33,7 +39,8 @@ export type OutboxEventType =
 
 export interface OutboxEvent {
   type: OutboxEventType;
-  recipients: { userIds?: string[]; courseId?: string; allUsers?: boolean };
+  /** Users, a course's students, everyone, or (system e-mails) one raw address. */
+  recipients: { userIds?: string[]; courseId?: string; allUsers?: boolean; email?: string };
   /** Template values (course_title, grade, …). */
   data: Record<string, string>;
 }
@@ -45,4 +52,143 @@ export async function enqueueEvent(tx: TransactionSql | Sql, event: OutboxEvent)
     insert into outbox (id, event_type, recipients, data)
     values (${id}, ${event.type}, ${tx.json(event.recipients)}, ${tx.json(event.data)})`;
   return id;
+}
+
+/** An outbox row as the relay hands it to the publisher. */
+export interface OutboxRecord extends OutboxEvent {
+  id: string;
+  attempts: number;
+}
+
+/** Delivers one event to the notifications service; throws to retry later. */
+export type OutboxPublisher = (event: OutboxRecord) => Promise<void>;
+
+/** Events whose data holds a secret (a PIN, a reset token): scrubbed once delivered. */
+const sensitive = new Set<OutboxEventType>(["ACCOUNT_PIN", "PASSWORD_RESET"]);
+
+export interface RelayOptions {
+  sql: Sql;
+  publish: OutboxPublisher;
+  logger: Logger;
+  pollMs?: number;
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  leaseMs?: number;
+}
+
+/**
+ * Relays the outbox at least once, with exponential backoff: rows are leased
+ * (so parallel relays and replicas never send the same row at once), published
+ * with their id as idempotency key, then marked published. An outage of the
+ * notifications service only delays delivery.
+ */
+export function startOutboxRelay(options: RelayOptions) {
+  const { sql, logger } = options;
+  const pollMs = options.pollMs ?? 500;
+  const base = options.baseDelayMs ?? 1000;
+  const max = options.maxDelayMs ?? 5 * 60_000;
+  const lease = options.leaseMs ?? 30_000;
+  let stopped = false;
+  let wakeUp: (() => void) | undefined;
+
+  async function pass(): Promise<number> {
+    const rows = await sql<
+      {
+        id: string;
+        event_type: OutboxEventType;
+        recipients: OutboxEvent["recipients"];
+        data: Record<string, string>;
+        attempts: number;
+      }[]
+    >`
+      update outbox set next_attempt_at = now() + ${lease} * interval '1 millisecond', attempts = attempts + 1
+      where id in (
+        select id from outbox where published_at is null and next_attempt_at <= now()
+        order by created_at limit 100 for update skip locked)
+      returning id, event_type, recipients, data, attempts`;
+    await Promise.all(
+      rows.map(async (r) => {
+        try {
+          await options.publish({
+            id: r.id,
+            type: r.event_type,
+            recipients: r.recipients,
+            data: r.data,
+            attempts: r.attempts,
+          });
+          await sql`
+            update outbox set published_at = now(), last_error = null
+              ${sensitive.has(r.event_type) ? sql`, data = '{}'` : sql``}
+            where id = ${r.id}`;
+        } catch (err) {
+          const delay = Math.min(max, base * 2 ** (r.attempts - 1)) * (0.8 + Math.random() * 0.4);
+          await sql`
+            update outbox set next_attempt_at = now() + ${Math.round(delay)} * interval '1 millisecond',
+                              last_error = ${(err as Error).message.slice(0, 500)}
+            where id = ${r.id}`;
+          if (r.attempts % 5 === 1)
+            logger.warn({ event: r.id, attempts: r.attempts }, "outbox delivery failed; retrying");
+        }
+      }),
+    );
+    return rows.length;
+  }
+
+  const loop = (async () => {
+    while (!stopped) {
+      let count = 0;
+      try {
+        count = await pass();
+      } catch (err) {
+        logger.warn({ err }, "outbox relay pass failed");
+      }
+      if (count === 0 && !stopped) {
+        const abort = new AbortController();
+        wakeUp = () => abort.abort();
+        await sleep(pollMs, undefined, { signal: abort.signal }).catch(() => {});
+        wakeUp = undefined;
+      }
+    }
+  })();
+
+  return {
+    /** Looks at the outbox now instead of at the next poll. */
+    wake: () => wakeUp?.(),
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}
+
+/** The publisher that calls the notifications service (DispatchService) as an internal caller. */
+export function createNotificationsPublisher(
+  notificationsUrl: string,
+  serviceToken: string,
+): OutboxPublisher {
+  const dispatch = createClient(DispatchService, createServiceTransport(notificationsUrl, { serviceToken }));
+  return async (e) => {
+    const eventType = EventType[e.type];
+    if (e.recipients.email) {
+      await dispatch.sendSystemEmail(
+        { messageId: e.id, to: e.recipients.email, eventType, data: e.data },
+        { timeoutMs: 10_000 },
+      );
+      return;
+    }
+    await dispatch.publishEvent(
+      {
+        eventId: e.id,
+        eventType,
+        recipients: {
+          userIds: e.recipients.userIds ?? [],
+          courseId: e.recipients.courseId ?? "",
+          allUsers: e.recipients.allUsers ?? false,
+        },
+        data: e.data,
+      },
+      { timeoutMs: 10_000 },
+    );
+  };
 }

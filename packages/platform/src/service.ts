@@ -14,6 +14,7 @@ import { createServiceTransport } from "./client.js";
 import { type EnvReader, type LogLevel, logLevels } from "./config.js";
 import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
+import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
 import { type RunningServer, startServer } from "./server.js";
 import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
 
@@ -28,6 +29,8 @@ export interface BaseServiceConfig {
   usersServiceUrl: string | undefined;
   /** The admin service (JWKS for admin tokens). */
   adminServiceUrl: string | undefined;
+  /** The notifications service, where the outbox relay delivers events; unset keeps them in the outbox. */
+  notificationsServiceUrl: string | undefined;
 }
 
 /** Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL` and the shared settings. */
@@ -40,6 +43,7 @@ export function readBaseConfig(e: EnvReader, prefix: string, defaultPort: number
     serviceToken: e.string("SERVICE_TOKEN"),
     usersServiceUrl: e.optional("USERS_SERVICE_URL"),
     adminServiceUrl: e.optional("ADMIN_SERVICE_URL"),
+    notificationsServiceUrl: e.optional("NOTIFICATIONS_SERVICE_URL"),
   };
 }
 
@@ -74,6 +78,11 @@ export interface ServiceOptions {
   migrations?: string | MigrationSource[];
   /** Builds the service's parts on its migrated database. */
   setup: (sql: Sql, logger: Logger) => Promise<ServiceParts> | ServiceParts;
+  /**
+   * Relay the service's transactional outbox to the notifications service
+   * (when `config.notificationsServiceUrl` is set). Needs `outboxMigrations`.
+   */
+  outbox?: { pollMs?: number; baseDelayMs?: number };
 }
 
 export interface RunningService extends RunningServer {
@@ -92,6 +101,15 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     await sql.end({ timeout: 1 });
     throw err;
   }
+  const relay =
+    options.outbox && config.notificationsServiceUrl
+      ? startOutboxRelay({
+          sql,
+          logger,
+          publish: createNotificationsPublisher(config.notificationsServiceUrl, config.serviceToken),
+          ...options.outbox,
+        })
+      : undefined;
   const userKeys =
     parts.userKeys ?? (config.usersServiceUrl ? usersKeySource(config.usersServiceUrl) : undefined);
   const adminKeys =
@@ -116,6 +134,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ready: () => isDatabaseReady(sql),
     ...(parts.readMaxBytes ? { readMaxBytes: parts.readMaxBytes } : {}),
     async onClose() {
+      await relay?.stop();
       await parts.onClose?.();
       await sql.end({ timeout: 5 });
     },

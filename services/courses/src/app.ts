@@ -50,6 +50,8 @@ export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..",
 
 export interface CoursesOverrides {
   logger?: Logger;
+  /** Outbox relay timing (tests shorten it). */
+  outbox?: { pollMs?: number; baseDelayMs?: number };
   adminKeys?: KeySource;
   users?: UsersDirectory;
   blobs?: BlobStore;
@@ -65,6 +67,7 @@ export async function startCoursesServer(
     config,
     ...(overrides.logger ? { logger: overrides.logger } : {}),
     migrations: [{ dir: migrationsDir }, outboxMigrations],
+    outbox: overrides.outbox ?? {},
     setup(sql) {
       const now = overrides.now ?? (() => new Date());
       const users = overrides.users ?? createUsersDirectory(config.usersServiceUrl, config.serviceToken);

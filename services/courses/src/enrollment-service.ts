@@ -25,6 +25,14 @@ export function createEnrollmentService(
       await enrollment.removeStudent(req.courseId, requireUser(ctx).userId, req.studentId, req.reason);
       return {};
     },
+    async listEnrolledStudentIds(req) {
+      const page = await enrollment.studentIds(
+        req.courseId,
+        pageSize(req.pageSize, 1000),
+        readCursor(req.pageToken),
+      );
+      return { studentIds: page.items, nextPageToken: writeCursor(page.next) };
+    },
     async listStudents(req, ctx) {
       const page = await enrollment.students(
         req.courseId,

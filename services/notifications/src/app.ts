@@ -1,14 +1,31 @@
 /**
- * The notifications service. Its contracts are complete; its methods are not built yet
- * and answer UNIMPLEMENTED, while health, authentication and the database are live.
+ * Builds the notifications service: its store (PostgreSQL, or MongoDB when
+ * configured), the e-mail and push channels (Brevo and FCM, or local
+ * recorders), the directory of recipients, the dispatcher, and the handlers.
  */
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
 import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
-import { type KeySource, type Logger, type RunningService, startService } from "@classconnect/platform";
+import {
+  createLogger,
+  type KeySource,
+  type Logger,
+  type RunningService,
+  startService,
+} from "@classconnect/platform";
+import { cert } from "firebase-admin/app";
 import type { NotificationsConfig } from "./config.js";
+import { createDispatcher, defaultRetryPolicy, type RetryPolicy } from "./domain/dispatcher.js";
+import { createDeliveryLogService, createDispatchService, createNotificationService } from "./handlers.js";
+import { createDirectory, type Directory } from "./ports/directory.js";
+import { createBrevoSender, createMailbox, type EmailSender } from "./ports/email.js";
+import { createFcmSender } from "./ports/fcm.js";
+import { createPushRecorder, type PushSender } from "./ports/push.js";
+import { createMongoNotificationsStore } from "./store/mongo-store.js";
+import { createPostgresNotificationsStore } from "./store/postgres-store.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
@@ -16,24 +33,84 @@ export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..",
 export interface NotificationsOverrides {
   logger?: Logger;
   adminKeys?: KeySource;
+  email?: EmailSender;
+  push?: PushSender;
+  directory?: Directory;
+  retry?: Partial<RetryPolicy>;
+}
+
+export interface NotificationsServer extends RunningService {
+  email: EmailSender;
+  push: PushSender;
 }
 
 export async function startNotificationsServer(
   config: NotificationsConfig,
   overrides: NotificationsOverrides = {},
-): Promise<RunningService> {
-  return startService({
+): Promise<NotificationsServer> {
+  const logger = overrides.logger ?? createLogger("notifications", config.logLevel);
+  const email =
+    overrides.email ??
+    (config.brevoApiKey
+      ? createBrevoSender({
+          apiKey: config.brevoApiKey,
+          sender: { email: config.mailFrom, name: config.mailFromName },
+          ...(config.brevoBaseUrl ? { baseUrl: config.brevoBaseUrl } : {}),
+        })
+      : createMailbox(logger, config.mailDir));
+  const fcm =
+    !overrides.push && config.firebaseProjectId && config.firebaseCredentialsFile
+      ? createFcmSender({
+          projectId: config.firebaseProjectId,
+          credential: cert(JSON.parse(readFileSync(config.firebaseCredentialsFile, "utf8"))),
+        })
+      : undefined;
+  const push = overrides.push ?? fcm ?? createPushRecorder(logger);
+  const server = await startService({
     name: "notifications",
     config,
-    ...(overrides.logger ? { logger: overrides.logger } : {}),
+    logger,
     migrations: migrationsDir,
-    setup: () => ({
-      ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
-      routes(router) {
-        router.service(NotificationService, {});
-        router.service(DispatchService, {});
-        router.service(DeliveryLogService, {});
-      },
-    }),
+    async setup(sql) {
+      const store =
+        config.store === "mongodb"
+          ? await createMongoNotificationsStore(config.mongodbUrl!, config.mongodbDatabase)
+          : createPostgresNotificationsStore(sql);
+      const directory =
+        overrides.directory ??
+        createDirectory({
+          usersUrl: config.usersServiceUrl,
+          coursesUrl: config.coursesServiceUrl,
+          serviceToken: config.serviceToken,
+        });
+      const dispatcher = createDispatcher({
+        store,
+        directory,
+        email,
+        push,
+        logger,
+        retry: {
+          ...defaultRetryPolicy,
+          baseDelayMs: config.retryBaseMs,
+          maxAttempts: config.retryMaxAttempts,
+          ...overrides.retry,
+        },
+      });
+      dispatcher.start();
+      return {
+        ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
+        routes(router) {
+          router.service(NotificationService, createNotificationService(store, directory));
+          router.service(DispatchService, createDispatchService(store, dispatcher));
+          router.service(DeliveryLogService, createDeliveryLogService(store));
+        },
+        async onClose() {
+          await dispatcher.stop();
+          await store.close();
+          await fcm?.close();
+        },
+      };
+    },
   });
+  return { ...server, email, push };
 }

@@ -13,9 +13,11 @@ import {
   createLocalBlobStore,
   createLogger,
   createStaticKeySource,
+  enqueueEvent,
   type KeySource,
   type Logger,
   loadSigningKey,
+  outboxMigrations,
   type RunningServer,
   signAccessToken,
   startService,
@@ -32,7 +34,7 @@ import {
   createFirebaseGoogleVerifier,
   type GoogleVerifier,
 } from "./ports/google.js";
-import { createRecordingMailer, type Mailer } from "./ports/mailer.js";
+import { createOutboxMailer, createRecordingMailer, type Mailer } from "./ports/mailer.js";
 import { createPostgresUsersStore } from "./store/postgres-store.js";
 import { createUserAdminService } from "./user-admin-service.js";
 import { createUserService } from "./user-service.js";
@@ -48,6 +50,8 @@ export interface UsersOverrides {
   adminKeys?: KeySource;
   policies?: Partial<Policies>;
   now?: () => Date;
+  /** Outbox relay timing (tests shorten it). */
+  outbox?: { pollMs?: number; baseDelayMs?: number };
 }
 
 export interface UsersServer extends RunningServer {
@@ -59,13 +63,18 @@ export async function startUsersServer(
   overrides: UsersOverrides = {},
 ): Promise<UsersServer> {
   const logger = overrides.logger ?? createLogger("users", config.logLevel);
-  const mailer = overrides.mailer ?? createRecordingMailer(logger, config.mailDir);
+  let mailer = overrides.mailer;
   const server = await startService({
     name: "users",
     config,
     logger,
-    migrations: migrationsDir,
+    migrations: [{ dir: migrationsDir }, outboxMigrations],
+    outbox: overrides.outbox ?? {},
     async setup(sql) {
+      // With a notifications service, account e-mails go through the outbox; otherwise to the local mailbox.
+      mailer ??= config.notificationsServiceUrl
+        ? createOutboxMailer(sql)
+        : createRecordingMailer(logger, config.mailDir);
       const signingKey = await loadSigningKey(config.signingKeyJwk);
       const google =
         overrides.google ??
@@ -75,6 +84,11 @@ export async function startUsersServer(
       const deps: Deps = {
         store: createPostgresUsersStore(sql),
         mailer,
+        events: {
+          async publish(event) {
+            await enqueueEvent(sql, event);
+          },
+        },
         google,
         blobs: overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl),
         tokens: {
@@ -106,5 +120,5 @@ export async function startUsersServer(
       };
     },
   });
-  return { ...server, mailer };
+  return { ...server, mailer: mailer! };
 }

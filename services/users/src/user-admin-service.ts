@@ -39,6 +39,19 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
     async setUserRole(req) {
       return { user: account(await admin.setRole(req.userId, req.role)) };
     },
+    async listContacts(req) {
+      const page = await admin.contacts(req.userIds, pageSize(req.pageSize, 1000), readCursor(req.pageToken));
+      return {
+        contacts: page.items.map((u) => ({
+          userId: u.id,
+          email: u.email,
+          firstName: u.firstName,
+          notificationsOptIn: u.notificationsOptIn,
+          active: !admin.isBlocked(u),
+        })),
+        nextPageToken: writeCursor(page.next),
+      };
+    },
     async checkUserActive(req) {
       const { user, active } = await admin.checkActive(req.userId);
       return {

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/courses/v1/enrollment_service.proto.
  */
 export const file_classconnect_courses_v1_enrollment_service: GenFile = /*@__PURE__*/
-  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9lbnJvbGxtZW50X3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIrEBCgpFbnJvbGxtZW50EhEKCWNvdXJzZV9pZBgBIAEoCRI1CgdzdHVkZW50GAIgASgLMiQuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlB1YmxpY1Byb2ZpbGUSLwoLZW5yb2xsX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC2ZpbmFsX2dyYWRlGAQgASgBSACIAQFCDgoMX2ZpbmFsX2dyYWRlIiwKDUVucm9sbFJlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABASJJCg5FbnJvbGxSZXNwb25zZRI3CgplbnJvbGxtZW50GAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRW5yb2xsbWVudCIuCg9VbmVucm9sbFJlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABASISChBVbmVucm9sbFJlc3BvbnNlImsKFFJlbW92ZVN0dWRlbnRSZXF1ZXN0EhsKCWNvdXJzZV9pZBgBIAEoCUIIukgFcgOwAQESHAoKc3R1ZGVudF9pZBgCIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAMgASgJQgi6SAVyAxj0AyIXChVSZW1vdmVTdHVkZW50UmVzcG9uc2UibgoTTGlzdFN0dWRlbnRzUmVxdWVzdBIbCgljb3Vyc2VfaWQYASABKAlCCLpIBXIDsAEBEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGPQDImkKFExpc3RTdHVkZW50c1Jlc3BvbnNlEjgKC2Vucm9sbG1lbnRzGAEgAygLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRW5yb2xsbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyywMKEUVucm9sbG1lbnRTZXJ2aWNlEmAKBkVucm9sbBImLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkVucm9sbFJlcXVlc3QaJy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5FbnJvbGxSZXNwb25zZSIFyvMYAQISZgoIVW5lbnJvbGwSKC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5VbmVucm9sbFJlcXVlc3QaKS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5VbmVucm9sbFJlc3BvbnNlIgXK8xgBAhJ1Cg1SZW1vdmVTdHVkZW50Ei0uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuUmVtb3ZlU3R1ZGVudFJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5SZW1vdmVTdHVkZW50UmVzcG9uc2UiBcrzGAECEnUKDExpc3RTdHVkZW50cxIsLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RTdHVkZW50c1JlcXVlc3QaLS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5MaXN0U3R1ZGVudHNSZXNwb25zZSIIkAIByvMYAQJiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9lbnJvbGxtZW50X3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIrEBCgpFbnJvbGxtZW50EhEKCWNvdXJzZV9pZBgBIAEoCRI1CgdzdHVkZW50GAIgASgLMiQuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlB1YmxpY1Byb2ZpbGUSLwoLZW5yb2xsX3RpbWUYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhgKC2ZpbmFsX2dyYWRlGAQgASgBSACIAQFCDgoMX2ZpbmFsX2dyYWRlIiwKDUVucm9sbFJlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABASJJCg5FbnJvbGxSZXNwb25zZRI3CgplbnJvbGxtZW50GAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRW5yb2xsbWVudCIuCg9VbmVucm9sbFJlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABASISChBVbmVucm9sbFJlc3BvbnNlImsKFFJlbW92ZVN0dWRlbnRSZXF1ZXN0EhsKCWNvdXJzZV9pZBgBIAEoCUIIukgFcgOwAQESHAoKc3R1ZGVudF9pZBgCIAEoCUIIukgFcgOwAQESGAoGcmVhc29uGAMgASgJQgi6SAVyAxj0AyIXChVSZW1vdmVTdHVkZW50UmVzcG9uc2UibgoTTGlzdFN0dWRlbnRzUmVxdWVzdBIbCgljb3Vyc2VfaWQYASABKAlCCLpIBXIDsAEBEhwKCXBhZ2Vfc2l6ZRgCIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGPQDImkKFExpc3RTdHVkZW50c1Jlc3BvbnNlEjgKC2Vucm9sbG1lbnRzGAEgAygLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRW5yb2xsbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkieQodTGlzdEVucm9sbGVkU3R1ZGVudElkc1JlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGJBOKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYyAEiTgoeTGlzdEVucm9sbGVkU3R1ZGVudElkc1Jlc3BvbnNlEhMKC3N0dWRlbnRfaWRzGAEgAygJEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTLhBAoRRW5yb2xsbWVudFNlcnZpY2USYAoGRW5yb2xsEiYuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRW5yb2xsUmVxdWVzdBonLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkVucm9sbFJlc3BvbnNlIgXK8xgBAhJmCghVbmVucm9sbBIoLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlVuZW5yb2xsUmVxdWVzdBopLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlVuZW5yb2xsUmVzcG9uc2UiBcrzGAECEnUKDVJlbW92ZVN0dWRlbnQSLS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5SZW1vdmVTdHVkZW50UmVxdWVzdBouLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlJlbW92ZVN0dWRlbnRSZXNwb25zZSIFyvMYAQISkwEKFkxpc3RFbnJvbGxlZFN0dWRlbnRJZHMSNi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5MaXN0RW5yb2xsZWRTdHVkZW50SWRzUmVxdWVzdBo3LmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RFbnJvbGxlZFN0dWRlbnRJZHNSZXNwb25zZSIIkAIByvMYAQQSdQoMTGlzdFN0dWRlbnRzEiwuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTGlzdFN0dWRlbnRzUmVxdWVzdBotLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RTdHVkZW50c1Jlc3BvbnNlIgiQAgHK8xgBAmIGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * An enrolled student.
@@ -252,6 +252,69 @@ export const ListStudentsResponseSchema: GenMessage<ListStudentsResponse> = /*@_
   messageDesc(file_classconnect_courses_v1_enrollment_service, 8);
 
 /**
+ * Request for ListEnrolledStudentIds.
+ *
+ * @generated from message classconnect.courses.v1.ListEnrolledStudentIdsRequest
+ */
+export type ListEnrolledStudentIdsRequest = Message<"classconnect.courses.v1.ListEnrolledStudentIdsRequest"> & {
+  /**
+   * The course.
+   *
+   * @generated from field: string course_id = 1;
+   */
+  courseId: string;
+
+  /**
+   * Page size (1-10000, default 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's `next_page_token`.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.ListEnrolledStudentIdsRequest.
+ * Use `create(ListEnrolledStudentIdsRequestSchema)` to create a new message.
+ */
+export const ListEnrolledStudentIdsRequestSchema: GenMessage<ListEnrolledStudentIdsRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_enrollment_service, 9);
+
+/**
+ * Response for ListEnrolledStudentIds.
+ *
+ * @generated from message classconnect.courses.v1.ListEnrolledStudentIdsResponse
+ */
+export type ListEnrolledStudentIdsResponse = Message<"classconnect.courses.v1.ListEnrolledStudentIdsResponse"> & {
+  /**
+   * Student ids, in id order.
+   *
+   * @generated from field: repeated string student_ids = 1;
+   */
+  studentIds: string[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.ListEnrolledStudentIdsResponse.
+ * Use `create(ListEnrolledStudentIdsResponseSchema)` to create a new message.
+ */
+export const ListEnrolledStudentIdsResponseSchema: GenMessage<ListEnrolledStudentIdsResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_enrollment_service, 10);
+
+/**
  * EnrollmentService enrolls students in courses.
  *
  * @generated from service classconnect.courses.v1.EnrollmentService
@@ -287,6 +350,16 @@ export const EnrollmentService: GenService<{
     methodKind: "unary";
     input: typeof RemoveStudentRequestSchema;
     output: typeof RemoveStudentResponseSchema;
+  },
+  /**
+   * ListEnrolledStudentIds lists the ids of a course's students, for notifications.
+   *
+   * @generated from rpc classconnect.courses.v1.EnrollmentService.ListEnrolledStudentIds
+   */
+  listEnrolledStudentIds: {
+    methodKind: "unary";
+    input: typeof ListEnrolledStudentIdsRequestSchema;
+    output: typeof ListEnrolledStudentIdsResponseSchema;
   },
   /**
    * ListStudents lists a course's students (its teachers only).

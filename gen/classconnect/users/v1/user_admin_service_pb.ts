@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/users/v1/user_admin_service.proto.
  */
 export const file_classconnect_users_v1_user_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhoKBnJlYXNvbhgDIAEoCUIKukgHcgUQARj0AyJFChFCbG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50Ii8KElVuYmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABASJHChNVbmJsb2NrVXNlclJlc3BvbnNlEjAKBHVzZXIYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckFjY291bnQiagoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBEjkKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCrpIB4IBBBABIAAiRwoTU2V0VXNlclJvbGVSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50IjMKFkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEipgEKF0NoZWNrVXNlckFjdGl2ZVJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZleGlzdHMYAiABKAgSPgoPZWR1Y2F0aW9uX2xldmVsGAMgASgOMiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkVkdWNhdGlvbkxldmVsEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg0KBWVtYWlsGAUgASgJMr0EChBVc2VyQWRtaW5TZXJ2aWNlEmkKCUxpc3RVc2VycxInLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0VXNlcnNSZXF1ZXN0GiguY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIgmQAgHK8xgCAwQSZgoJQmxvY2tVc2VyEicuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkJsb2NrVXNlclJlcXVlc3QaKC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQmxvY2tVc2VyUmVzcG9uc2UiBsrzGAIDBBJsCgtVbmJsb2NrVXNlchIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5VbmJsb2NrVXNlclJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVW5ibG9ja1VzZXJSZXNwb25zZSIGyvMYAgMEEmwKC1NldFVzZXJSb2xlEikuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNldFVzZXJSb2xlUmVxdWVzdBoqLmNsYXNzY29ubmVjdC51c2Vycy52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIgbK8xgCAwQSegoPQ2hlY2tVc2VyQWN0aXZlEi0uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQ2hlY2tVc2VyQWN0aXZlUmVzcG9uc2UiCJACAcrzGAEEYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhoKBnJlYXNvbhgDIAEoCUIKukgHcgUQARj0AyJFChFCbG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50Ii8KElVuYmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABASJHChNVbmJsb2NrVXNlclJlc3BvbnNlEjAKBHVzZXIYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckFjY291bnQiagoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBEjkKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCrpIB4IBBBABIAAiRwoTU2V0VXNlclJvbGVSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50IjMKFkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEipgEKF0NoZWNrVXNlckFjdGl2ZVJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZleGlzdHMYAiABKAgSPgoPZWR1Y2F0aW9uX2xldmVsGAMgASgOMiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkVkdWNhdGlvbkxldmVsEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg0KBWVtYWlsGAUgASgJImsKB0NvbnRhY3QSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRISCgpmaXJzdF9uYW1lGAMgASgJEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg4KBmFjdGl2ZRgFIAEoCCJ2ChNMaXN0Q29udGFjdHNSZXF1ZXN0EiIKCHVzZXJfaWRzGAEgAygJQhC6SA2SAQoQ6AciBXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUYiCcoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxjIASJhChRMaXN0Q29udGFjdHNSZXNwb25zZRIwCghjb250YWN0cxgBIAMoCzIeLmNsYXNzY29ubmVjdC51c2Vycy52MS5Db250YWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCTKwBQoQVXNlckFkbWluU2VydmljZRJpCglMaXN0VXNlcnMSJy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdFVzZXJzUmVxdWVzdBooLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0VXNlcnNSZXNwb25zZSIJkAIByvMYAgMEEmYKCUJsb2NrVXNlchInLmNsYXNzY29ubmVjdC51c2Vycy52MS5CbG9ja1VzZXJSZXF1ZXN0GiguY2xhc3Njb25uZWN0LnVzZXJzLnYxLkJsb2NrVXNlclJlc3BvbnNlIgbK8xgCAwQSbAoLVW5ibG9ja1VzZXISKS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVW5ibG9ja1VzZXJSZXF1ZXN0GiouY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVuYmxvY2tVc2VyUmVzcG9uc2UiBsrzGAIDBBJsCgtTZXRVc2VyUm9sZRIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuU2V0VXNlclJvbGVSZXNwb25zZSIGyvMYAgMEEnEKDExpc3RDb250YWN0cxIqLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GisuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RDb250YWN0c1Jlc3BvbnNlIgiQAgHK8xgBBBJ6Cg9DaGVja1VzZXJBY3RpdmUSLS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQ2hlY2tVc2VyQWN0aXZlUmVxdWVzdBouLmNsYXNzY29ubmVjdC51c2Vycy52MS5DaGVja1VzZXJBY3RpdmVSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Request for ListUsers.
@@ -313,6 +313,118 @@ export const CheckUserActiveResponseSchema: GenMessage<CheckUserActiveResponse> 
   messageDesc(file_classconnect_users_v1_user_admin_service, 9);
 
 /**
+ * How to reach one user.
+ *
+ * @generated from message classconnect.users.v1.Contact
+ */
+export type Contact = Message<"classconnect.users.v1.Contact"> & {
+  /**
+   * The user.
+   *
+   * @generated from field: string user_id = 1;
+   */
+  userId: string;
+
+  /**
+   * E-mail address.
+   *
+   * @generated from field: string email = 2;
+   */
+  email: string;
+
+  /**
+   * First name, for greetings.
+   *
+   * @generated from field: string first_name = 3;
+   */
+  firstName: string;
+
+  /**
+   * Opted in to notifications at registration or in the profile.
+   *
+   * @generated from field: bool notifications_opt_in = 4;
+   */
+  notificationsOptIn: boolean;
+
+  /**
+   * Not blocked.
+   *
+   * @generated from field: bool active = 5;
+   */
+  active: boolean;
+};
+
+/**
+ * Describes the message classconnect.users.v1.Contact.
+ * Use `create(ContactSchema)` to create a new message.
+ */
+export const ContactSchema: GenMessage<Contact> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 10);
+
+/**
+ * Request for ListContacts.
+ *
+ * @generated from message classconnect.users.v1.ListContactsRequest
+ */
+export type ListContactsRequest = Message<"classconnect.users.v1.ListContactsRequest"> & {
+  /**
+   * These users (up to 1000); empty lists every user, a page at a time.
+   *
+   * @generated from field: repeated string user_ids = 1;
+   */
+  userIds: string[];
+
+  /**
+   * Page size when listing everyone (1-5000, default 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * Token from a previous response's `next_page_token`.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message classconnect.users.v1.ListContactsRequest.
+ * Use `create(ListContactsRequestSchema)` to create a new message.
+ */
+export const ListContactsRequestSchema: GenMessage<ListContactsRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 11);
+
+/**
+ * Response for ListContacts.
+ *
+ * @generated from message classconnect.users.v1.ListContactsResponse
+ */
+export type ListContactsResponse = Message<"classconnect.users.v1.ListContactsResponse"> & {
+  /**
+   * The contacts found.
+   *
+   * @generated from field: repeated classconnect.users.v1.Contact contacts = 1;
+   */
+  contacts: Contact[];
+
+  /**
+   * Token for the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message classconnect.users.v1.ListContactsResponse.
+ * Use `create(ListContactsResponseSchema)` to create a new message.
+ */
+export const ListContactsResponseSchema: GenMessage<ListContactsResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 12);
+
+/**
  * UserAdminService is the users service's side of the backoffice.
  *
  * @generated from service classconnect.users.v1.UserAdminService
@@ -357,6 +469,17 @@ export const UserAdminService: GenService<{
     methodKind: "unary";
     input: typeof SetUserRoleRequestSchema;
     output: typeof SetUserRoleResponseSchema;
+  },
+  /**
+   * ListContacts returns how to reach users (for notifications): the given users,
+   * or every active user a page at a time.
+   *
+   * @generated from rpc classconnect.users.v1.UserAdminService.ListContacts
+   */
+  listContacts: {
+    methodKind: "unary";
+    input: typeof ListContactsRequestSchema;
+    output: typeof ListContactsResponseSchema;
   },
   /**
    * CheckUserActive tells another service whether a user exists and may act now.

@@ -107,6 +107,12 @@ export function createEnrollment(deps: {
       return pageOf(rows, limit, (e) => ({ key: e.enrolledAt.toISOString(), id: e.studentId }));
     },
 
+    /** Ids of a course's students, for other services (notifications). */
+    async studentIds(courseId: string, limit: number, after?: Cursor): Promise<Page<string>> {
+      const rows = await enrollments.studentIds(courseId, limit + 1, after?.id);
+      return pageOf(rows, limit, (id) => ({ key: "", id }));
+    },
+
     /** Refuses unless `studentId` is enrolled in the course. */
     async assertEnrolled(courseId: string, studentId: string): Promise<void> {
       if (!(await enrollments.get(courseId, studentId))) {

@@ -98,6 +98,15 @@ export function createEnrollmentStore(sql: Sql) {
       return rows.map(toEnrollment);
     },
 
+    /** Student ids of a course in id order, a page at a time (for notifications). */
+    async studentIds(courseId: string, limit: number, after?: string): Promise<string[]> {
+      const rows = await sql<{ student_id: string }[]>`
+        select student_id from enrollments
+        where course_id = ${courseId} ${after ? sql`and student_id > ${after}::uuid` : sql``}
+        order by student_id limit ${limit}`;
+      return rows.map((r) => r.student_id);
+    },
+
     /** The students among `studentIds` that are not enrolled in `courseId`. */
     async notEnrolled(courseId: string, studentIds: string[]): Promise<string[]> {
       if (studentIds.length === 0) return [];

@@ -19,11 +19,18 @@ export function createUserAdmin(deps: Deps) {
     async block(userId: string, until: Date, reason: string): Promise<UserRecord> {
       const user = mustExist(await store.updateUser(userId, { blockedUntil: until, blockReason: reason }));
       await store.revokeUserSessions(userId, "blocked");
+      await deps.events.publish({
+        type: "ACCOUNT_BLOCKED",
+        recipients: { userIds: [userId] },
+        data: { until: until.toISOString(), reason },
+      });
       return user;
     },
 
     async unblock(userId: string): Promise<UserRecord> {
-      return mustExist(await store.updateUser(userId, { blockedUntil: null, blockReason: null }));
+      const user = mustExist(await store.updateUser(userId, { blockedUntil: null, blockReason: null }));
+      await deps.events.publish({ type: "ACCOUNT_UNBLOCKED", recipients: { userIds: [userId] }, data: {} });
+      return user;
     },
 
     async setRole(userId: string, role: number): Promise<UserRecord> {
@@ -36,5 +43,12 @@ export function createUserAdmin(deps: Deps) {
     },
 
     isBlocked: (user: UserRecord) => isBlocked(user, deps.now()),
+
+    /** The given users, or every user a page at a time (in id order). */
+    async contacts(ids: string[], limit: number, after?: Cursor): Promise<Page<UserRecord>> {
+      if (ids.length > 0) return { items: await store.usersByIds(ids) };
+      const rows = await store.usersInIdOrder(limit + 1, after?.id);
+      return pageOf(rows, limit, (u) => ({ key: "", id: u.id }));
+    },
   };
 }

@@ -1,4 +1,4 @@
-import type { BlobStore } from "@classconnect/platform";
+import type { BlobStore, OutboxEvent } from "@classconnect/platform";
 import type { GoogleVerifier } from "../ports/google.js";
 import type { Mailer } from "../ports/mailer.js";
 import type { UsersStore } from "./model.js";
@@ -33,6 +33,8 @@ export const defaultPolicies: Policies = {
 
 export interface Deps {
   store: UsersStore;
+  /** Events for the notifications service (account blocked/unblocked). */
+  events: { publish(event: OutboxEvent): Promise<void> };
   mailer: Mailer;
   tokens: AccessTokenIssuer;
   google: GoogleVerifier;

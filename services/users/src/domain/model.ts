@@ -90,6 +90,8 @@ export interface UsersStore {
   updateUser(id: string, patch: ProfilePatch): Promise<UserRecord | undefined>;
   searchUsers(prefix: string, limit: number, after?: Cursor): Promise<UserRecord[]>;
   listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
+  /** Every user in id order, a page at a time. */
+  usersInIdOrder(limit: number, afterId?: string): Promise<UserRecord[]>;
 
   /** The lock on an e-mail's logins, if any is in force. */
   loginLockedUntil(email: string): Promise<Date | null>;

@@ -1,6 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "@classconnect/platform";
+import { enqueueEvent, type Logger, type Sql } from "@classconnect/platform";
 
 /** An account e-mail the users service sends (activation PIN, password reset). */
 export interface AccountMail {
@@ -32,6 +32,19 @@ export function createRecordingMailer(logger: Logger, dir?: string): Mailer & { 
       const file = join(dir, `${Date.now()}-${++counter}-${mail.kind.toLowerCase()}.json`);
       await writeFile(file, JSON.stringify({ ...mail, sentAt: new Date().toISOString() }, null, 2));
       logger.info({ kind: mail.kind, file }, "mail recorded in local mailbox");
+    },
+  };
+}
+
+/**
+ * The production adapter: each message becomes an event in the service's
+ * outbox; the relay hands it to the notifications service (SendSystemEmail),
+ * which sends it through Brevo. The secret inside is erased once delivered.
+ */
+export function createOutboxMailer(sql: Sql): Mailer {
+  return {
+    async send(mail) {
+      await enqueueEvent(sql, { type: mail.kind, recipients: { email: mail.to }, data: mail.data });
     },
   };
 }

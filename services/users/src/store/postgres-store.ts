@@ -192,6 +192,13 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
+    async usersInIdOrder(limit, afterId) {
+      const rows = await sql<UserRow[]>`
+        select * from users where ${live} ${afterId ? sql`and id > ${afterId}::uuid` : sql``}
+        order by id limit ${limit}`;
+      return rows.map(toUser);
+    },
+
     async loginLockedUntil(email) {
       const [row] = await sql<{ locked_until: Date | null }[]>`
         select locked_until from login_attempts where email = ${email}`;

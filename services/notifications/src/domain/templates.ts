@@ -1,0 +1,102 @@
+/** What each event says, in the inbox, in a push and in an e-mail (HTML and text). */
+
+export interface Rendered {
+  title: string;
+  body: string;
+  link: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const escapeHtml = (s: string) =>
+  s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
+
+type Data = Record<string, string>;
+const course = (d: Data) => d["course_title"] ?? "your course";
+const courseLink = (d: Data) =>
+  d["course_id"] ? `classconnect://courses/${d["course_id"]}` : "classconnect://home";
+
+const texts: Record<string, (d: Data) => { title: string; body: string; link: string }> = {
+  ENROLLED: (d) => ({ title: "You are enrolled", body: `Welcome to ${course(d)}.`, link: courseLink(d) }),
+  ASSESSMENT_PUBLISHED: (d) => ({
+    title: `New in ${course(d)}`,
+    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${d["due_time"]}` : ""}.`,
+    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+  }),
+  DEADLINE_REMINDER: (d) => ({
+    title: "Deadline soon",
+    body: `"${d["assessment_title"] ?? "Your work"}" is due soon.`,
+    link: courseLink(d),
+  }),
+  SUBMISSION_GRADED: (d) => ({
+    title: "Your grade is ready",
+    body: `"${d["assessment_title"] ?? "Your work"}" was graded: ${d["grade"] ?? "?"}%.`,
+    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+  }),
+  FEEDBACK_RECEIVED: (d) => ({
+    title: "New feedback",
+    body: `A teacher of ${course(d)} left you feedback.`,
+    link: courseLink(d),
+  }),
+  ASSISTANT_ADDED: (d) => ({
+    title: "You are an assistant",
+    body: `You now help teach ${course(d)}.`,
+    link: courseLink(d),
+  }),
+  ASSISTANT_REMOVED: (d) => ({
+    title: "Assistant role ended",
+    body: `You no longer assist in ${course(d)}.`,
+    link: courseLink(d),
+  }),
+  STUDENT_REMOVED: (d) => ({
+    title: "Removed from a course",
+    body: `You were removed from ${course(d)}${d["reason"] ? `: ${d["reason"]}` : "."}`,
+    link: "classconnect://courses",
+  }),
+  RULE_PUBLISHED: (d) => ({
+    title: "New platform rule",
+    body: d["rule_title"] ?? "A rule was published.",
+    link: "classconnect://rules",
+  }),
+  ACCOUNT_BLOCKED: (d) => ({
+    title: "Account blocked",
+    body: `Your account is blocked until ${d["until"] ?? "further notice"}.`,
+    link: "classconnect://home",
+  }),
+  ACCOUNT_UNBLOCKED: () => ({
+    title: "Account unblocked",
+    body: "You can use ClassConnect again.",
+    link: "classconnect://home",
+  }),
+  ACCOUNT_PIN: (d) => ({
+    title: "Your activation PIN",
+    body: `Your ClassConnect PIN is ${d["pin"] ?? ""}. It expires in 10 minutes.`,
+    link: "",
+  }),
+  PASSWORD_RESET: (d) => ({
+    title: "Reset your password",
+    body: `Reset your ClassConnect password with this link (valid for one hour): ${d["reset_link"] ?? ""}`,
+    link: d["reset_link"] ?? "",
+  }),
+  WELCOME: (d) => ({
+    title: "Welcome to ClassConnect",
+    body: `Hello ${d["first_name"] ?? ""}, your account is ready.`,
+    link: "classconnect://home",
+  }),
+};
+
+export function render(eventType: string, data: Data, firstName = ""): Rendered {
+  const t = (
+    texts[eventType] ?? (() => ({ title: "ClassConnect", body: "You have a new notification.", link: "" }))
+  )(data);
+  const greeting = firstName ? `Hello ${firstName},` : "Hello,";
+  return {
+    ...t,
+    subject: `${t.title} — ClassConnect`,
+    text: `${greeting}\n\n${t.body}\n${t.link ? `\n${t.link}\n` : ""}\n— ClassConnect`,
+    html: `<!doctype html><html><body><p>${escapeHtml(greeting)}</p><p>${escapeHtml(t.body)}</p>${
+      t.link ? `<p><a href="${escapeHtml(t.link)}">Open in ClassConnect</a></p>` : ""
+    }<p>— ClassConnect</p></body></html>`,
+  };
+}

@@ -1,0 +1,200 @@
+/** The notifications service's three APIs: the user's (preferences, devices, inbox), dispatch (internal) and the delivery log (admins). */
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import type { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
+import type { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import type { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { InvalidArgumentError, pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { Dispatcher } from "./domain/dispatcher.js";
+import { defaultPreferences, USER_EVENT_TYPES } from "./domain/preferences.js";
+import type { Directory } from "./ports/directory.js";
+import type { DeliveryRecord, NotificationsStore, StoredPreferences } from "./store/store.js";
+
+const typeName = (t: EventType) => EventType[t];
+const typeValue = (name: string) => EventType[name as keyof typeof EventType] ?? EventType.UNSPECIFIED;
+
+function toPreferencesMsg(p: StoredPreferences) {
+  return {
+    pushEnabled: p.pushEnabled,
+    emailEnabled: p.emailEnabled,
+    events: p.events.map((e) => ({
+      eventType: typeValue(e.eventType),
+      push: e.push,
+      email: e.email,
+      inApp: e.inApp,
+    })),
+  };
+}
+
+const toDeliveryMsg = (d: DeliveryRecord) => ({
+  id: d.id,
+  eventId: d.eventId,
+  eventType: typeValue(d.eventType),
+  channel: d.channel,
+  recipientId: d.recipientId,
+  // Device tokens are secrets of a kind: show only their end.
+  recipientAddress: d.channel === 1 ? `…${d.address.slice(-8)}` : d.address,
+  status: d.status,
+  reason: d.reason,
+  attempts: d.attempts,
+  createTime: timestampFromDate(d.createdAt),
+  updateTime: timestampFromDate(d.updatedAt),
+});
+
+export function createNotificationService(
+  store: NotificationsStore,
+  directory: Directory,
+): ServiceImpl<typeof NotificationService> {
+  async function preferencesOf(userId: string): Promise<StoredPreferences> {
+    const stored = (await store.getPreferences([userId])).get(userId);
+    if (stored) return stored;
+    const [contact] = await directory.contacts([userId]);
+    return defaultPreferences(contact?.optIn ?? false);
+  }
+  return {
+    async getPreferences(_req, ctx) {
+      return { preferences: toPreferencesMsg(await preferencesOf(requireUser(ctx).userId)) };
+    },
+    async updatePreferences(req, ctx) {
+      const p = req.preferences!;
+      const names = p.events.map((e) => typeName(e.eventType));
+      const violations = p.events.flatMap((e, i) =>
+        USER_EVENT_TYPES.includes(typeName(e.eventType) as never)
+          ? names.indexOf(typeName(e.eventType)) !== i
+            ? [{ field: `preferences.events[${i}].event_type`, description: "each event type once" }]
+            : []
+          : [
+              {
+                field: `preferences.events[${i}].event_type`,
+                description: "not a user-configurable event type",
+              },
+            ],
+      );
+      if (violations.length > 0) throw new InvalidArgumentError(violations);
+      const given = new Map(p.events.map((e) => [typeName(e.eventType), e]));
+      const prefs: StoredPreferences = {
+        pushEnabled: p.pushEnabled,
+        emailEnabled: p.emailEnabled,
+        events: USER_EVENT_TYPES.map((eventType) => {
+          const e = given.get(eventType);
+          return { eventType, push: e?.push ?? true, email: e?.email ?? true, inApp: e?.inApp ?? true };
+        }),
+      };
+      await store.putPreferences(requireUser(ctx).userId, prefs);
+      return { preferences: toPreferencesMsg(prefs) };
+    },
+    async registerDevice(req, ctx) {
+      await store.upsertDevice(requireUser(ctx).userId, req.token, req.platform);
+      return {};
+    },
+    async unregisterDevice(req, ctx) {
+      await store.removeDevice(requireUser(ctx).userId, req.token);
+      return {};
+    },
+    async listNotifications(req, ctx) {
+      const userId = requireUser(ctx).userId;
+      const limit = pageSize(req.pageSize);
+      const opts = { unreadFirst: req.unreadFirst, unreadOnly: req.unreadOnly };
+      const rows = await store.listInbox(userId, opts, limit + 1, readCursor(req.pageToken));
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        notifications: items.map((n) => ({
+          id: n.id,
+          eventType: typeValue(n.eventType),
+          title: n.title,
+          body: n.body,
+          link: n.link,
+          read: n.read,
+          createTime: timestampFromDate(n.createdAt),
+        })),
+        unreadCount: await store.countUnread(userId),
+        nextPageToken:
+          rows.length > limit && last
+            ? writeCursor({ key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`, id: last.id })
+            : "",
+      };
+    },
+    async markNotificationsRead(req, ctx) {
+      if (!req.all && req.notificationIds.length === 0) {
+        throw new InvalidArgumentError([
+          { field: "notification_ids", description: "name the items to mark, or set all" },
+        ]);
+      }
+      const marked = await store.markRead(
+        requireUser(ctx).userId,
+        req.all ? "all" : req.notificationIds,
+        req.upToTime ? timestampDate(req.upToTime) : undefined,
+      );
+      return { markedCount: marked };
+    },
+  };
+}
+
+export function createDispatchService(
+  store: NotificationsStore,
+  dispatcher: Dispatcher,
+): ServiceImpl<typeof DispatchService> {
+  return {
+    async publishEvent(req) {
+      const r = req.recipients!;
+      if (r.userIds.length === 0 && !r.courseId && !r.allUsers) {
+        throw new InvalidArgumentError([
+          { field: "recipients", description: "name users, a course or all users" },
+        ]);
+      }
+      const accepted = await store.insertEvent({
+        id: req.eventId,
+        type: typeName(req.eventType),
+        recipients: {
+          ...(r.userIds.length ? { userIds: r.userIds } : {}),
+          ...(r.courseId ? { courseId: r.courseId } : {}),
+          ...(r.allUsers ? { allUsers: true } : {}),
+        },
+        data: req.data,
+        system: false,
+      });
+      if (accepted) dispatcher.wake();
+      return { accepted };
+    },
+    async sendSystemEmail(req) {
+      const accepted = await store.insertEvent({
+        id: req.messageId,
+        type: typeName(req.eventType),
+        recipients: { email: req.to.toLowerCase() },
+        data: req.data,
+        system: true,
+      });
+      if (accepted) dispatcher.wake();
+      return { accepted };
+    },
+  };
+}
+
+export function createDeliveryLogService(store: NotificationsStore): ServiceImpl<typeof DeliveryLogService> {
+  return {
+    async listDeliveries(req) {
+      const limit = pageSize(req.pageSize);
+      const rows = await store.listDeliveries(
+        {
+          ...(req.channel ? { channel: req.channel } : {}),
+          ...(req.status ? { status: req.status } : {}),
+          ...(req.eventType ? { eventType: typeName(req.eventType) } : {}),
+          ...(req.recipientId ? { recipientId: req.recipientId } : {}),
+          ...(req.fromTime ? { from: timestampDate(req.fromTime) } : {}),
+          ...(req.toTime ? { to: timestampDate(req.toTime) } : {}),
+        },
+        limit + 1,
+        readCursor(req.pageToken),
+      );
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        deliveries: items.map(toDeliveryMsg),
+        nextPageToken:
+          rows.length > limit && last ? writeCursor({ key: last.createdAt.toISOString(), id: last.id }) : "",
+      };
+    },
+  };
+}

@@ -1,0 +1,123 @@
+/**
+ * The notifications service's storage port. Two adapters implement it:
+ * PostgreSQL (postgres-store.ts, the default) and MongoDB (mongo-store.ts);
+ * one contract test suite (test/store-contract.ts) runs against both.
+ */
+import type { Cursor } from "@classconnect/platform";
+
+/** Who an event is for, as the producer said. */
+export interface Recipients {
+  userIds?: string[];
+  courseId?: string;
+  allUsers?: boolean;
+  /** A raw address, for system e-mails (PIN, password reset). */
+  email?: string;
+}
+
+export interface EventRecord {
+  id: string;
+  type: string;
+  recipients: Recipients;
+  data: Record<string, string>;
+  system: boolean;
+  attempts: number;
+}
+
+export const Channel = { PUSH: 1, EMAIL: 2, IN_APP: 3 } as const;
+export const DeliveryStatus = { SENT: 1, SKIPPED_BY_PREFERENCE: 2, FAILED: 3, PENDING: 4 } as const;
+
+/** What a channel needs to send one message. */
+export interface DeliveryPayload {
+  subject?: string;
+  title?: string;
+  body?: string;
+  text?: string;
+  html?: string;
+  link?: string;
+}
+
+export interface NewDelivery {
+  id: string;
+  eventId: string;
+  eventType: string;
+  channel: number;
+  recipientId: string;
+  address: string;
+  status: number;
+  reason?: string;
+  payload?: DeliveryPayload;
+}
+
+export interface DeliveryRecord extends Required<NewDelivery> {
+  attempts: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface InboxItem {
+  id: string;
+  userId: string;
+  eventId: string;
+  eventType: string;
+  title: string;
+  body: string;
+  link: string;
+  read: boolean;
+  createdAt: Date;
+}
+
+export interface StoredPreferences {
+  pushEnabled: boolean;
+  emailEnabled: boolean;
+  events: { eventType: string; push: boolean; email: boolean; inApp: boolean }[];
+}
+
+export interface DeliveryFilter {
+  channel?: number;
+  status?: number;
+  eventType?: string;
+  recipientId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface NotificationsStore {
+  /** Records an event once; false when its id was seen before. */
+  insertEvent(e: Omit<EventRecord, "attempts">): Promise<boolean>;
+  /** Leases up to `limit` events due for expansion. */
+  claimEvents(limit: number, leaseMs: number): Promise<EventRecord[]>;
+  completeEvent(id: string): Promise<void>;
+  retryEvent(id: string, delayMs: number, error: string): Promise<void>;
+
+  /** Adds deliveries, ignoring any that already exist (same event, channel, recipient, address). */
+  insertDeliveries(rows: NewDelivery[]): Promise<void>;
+  /** Leases up to `limit` pending deliveries that are due. */
+  claimDeliveries(limit: number, leaseMs: number): Promise<DeliveryRecord[]>;
+  /** Records the outcome of an attempt: sent, failed, or pending again after `retryInMs`. */
+  finishDeliveries(
+    ids: string[],
+    outcome: { status: number; reason?: string; retryInMs?: number },
+  ): Promise<void>;
+  listDeliveries(filter: DeliveryFilter, limit: number, after?: Cursor): Promise<DeliveryRecord[]>;
+
+  /** Adds inbox items, ignoring duplicates (same event and user). */
+  insertInbox(items: Omit<InboxItem, "read" | "createdAt">[]): Promise<void>;
+  listInbox(
+    userId: string,
+    opts: { unreadFirst: boolean; unreadOnly: boolean },
+    limit: number,
+    after?: Cursor,
+  ): Promise<InboxItem[]>;
+  countUnread(userId: string): Promise<number>;
+  markRead(userId: string, ids: string[] | "all", upTo?: Date): Promise<number>;
+
+  getPreferences(userIds: string[]): Promise<Map<string, StoredPreferences>>;
+  putPreferences(userId: string, prefs: StoredPreferences): Promise<void>;
+
+  upsertDevice(userId: string, token: string, platform: number): Promise<void>;
+  removeDevice(userId: string, token: string): Promise<boolean>;
+  devicesOf(userIds: string[]): Promise<{ userId: string; token: string }[]>;
+  removeTokens(tokens: string[]): Promise<void>;
+
+  close(): Promise<void>;
+}
