@@ -28,6 +28,7 @@ import {
 } from "@classconnect/notifications";
 import {
   ADMIN_TOKEN_ISSUER,
+  createServiceClient,
   createStaticKeySource,
   freePort,
   loadSigningKey,
@@ -73,6 +74,11 @@ export interface System {
   databases: { users: string; courses: string; notifications: string; admin: string };
   /** A client of `service` through the gateway (gRPC over h2c). */
   client<T extends DescService>(service: T): Client<T>;
+  /** A client calling one service directly as another ClassConnect service (internal access). */
+  internalClient<T extends DescService>(
+    service: T,
+    upstream: "users" | "courses" | "notifications" | "admin",
+  ): Client<T>;
   /** Registers a new user through the gateway. */
   register(overrides?: { firstName?: string; lastName?: string }): Promise<TestUser>;
   /**
@@ -198,6 +204,8 @@ export async function startSystem(options: SystemOptions | Record<string, string
       start: startNotifications,
     },
     client: (service) => reporting(createClient(service, transport)),
+    internalClient: (service, upstream) =>
+      reporting(createServiceClient(service, url(ports[upstream]), TEST_SERVICE_TOKEN)),
     async register(overrides = {}) {
       const email = `u-${randomUUID()}@example.com`;
       const password = "password-for-tests";

@@ -1,0 +1,294 @@
+import { randomUUID } from "node:crypto";
+import { create } from "@bufbuild/protobuf";
+import { type System, startSystem } from "@classconnect/gateway/testing";
+import {
+  AssessmentKind,
+  LatePolicy,
+  QuestionKind,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_pb.js";
+import {
+  AssessmentInputSchema,
+  AssessmentService,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
+import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
+import {
+  Channel,
+  DeliveryStatus,
+  DevicePlatform,
+  EventType,
+} from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+
+const DAY = 24 * 3600_000;
+const at = (ms: number) => ({ seconds: BigInt(Math.floor((Date.now() + ms) / 1000)), nanos: 0 });
+
+function courseInput(title: string) {
+  return {
+    title,
+    description: "d",
+    category: "c",
+    level: 1,
+    modality: 1,
+    capacity: 50,
+    startTime: at(10 * DAY),
+    endTime: at(50 * DAY),
+    enrollmentDeadline: at(5 * DAY),
+  };
+}
+
+async function rejects(p: Promise<unknown>, code: Code) {
+  try {
+    await p;
+  } catch (err) {
+    assert.is(Code[connectErrorOf(err).code], Code[code]);
+    return;
+  }
+  assert.unreachable(`expected ${Code[code]}`);
+}
+
+const test = suite<{ sys: System }>("notifications: end to end");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("a student enrolls: an inbox item and an e-mail arrive, and the log records both", async ({ sys }) => {
+  const teacher = await sys.register();
+  const student = await sys.register({ firstName: "Nia" });
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput("Signals") }, teacher.auth)
+  ).course!;
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+  const inbox = await sys.eventually(async () => {
+    const res = await sys.client(NotificationService).listNotifications({}, student.auth);
+    assert.is(res.notifications.length, 1);
+    return res;
+  });
+  assert.equal(
+    [inbox.notifications[0]?.eventType, inbox.notifications[0]?.title, inbox.unreadCount],
+    [EventType.ENROLLED, "You are enrolled", 1],
+  );
+  assert.match(inbox.notifications[0]!.body, /Signals/);
+  const mail = await sys.eventually(() => {
+    const m = sys.mailbox.find((x) => x.to === student.email && x.subject.startsWith("You are enrolled"));
+    assert.ok(m);
+    return m!;
+  });
+  assert.match(mail.text, /Hello Nia,/);
+  assert.match(mail.html, /<p>Welcome to Signals\.<\/p>/);
+  const log = await sys
+    .client(DeliveryLogService)
+    .listDeliveries({ recipientId: student.userId, eventType: EventType.ENROLLED }, await sys.adminAuth());
+  assert.equal(
+    log.deliveries.map((d) => [d.channel, d.status]).sort(),
+    [
+      [Channel.EMAIL, DeliveryStatus.SENT],
+      [Channel.IN_APP, DeliveryStatus.SENT],
+    ].sort(),
+  );
+  // The account e-mails (PIN, welcome) came through the same service, from the users service's outbox.
+  assert.ok(sys.mailbox.some((m) => m.to === student.email && /PIN is \d{6}/.test(m.text)));
+});
+
+test("with e-mail turned off for enrollments, the log says skipped by preference", async ({ sys }) => {
+  const teacher = await sys.register();
+  const student = await sys.register();
+  const notifications = sys.client(NotificationService);
+  const defaults = (await notifications.getPreferences({}, student.auth)).preferences!;
+  assert.equal([defaults.emailEnabled, defaults.pushEnabled], [true, true], "opted in at registration");
+  const updated = await notifications.updatePreferences(
+    {
+      preferences: {
+        emailEnabled: true,
+        pushEnabled: true,
+        events: [{ eventType: EventType.ENROLLED, email: false, push: true, inApp: true }],
+      },
+    },
+    student.auth,
+  );
+  assert.is(updated.preferences?.events.find((e) => e.eventType === EventType.ENROLLED)?.email, false);
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput("Quiet") }, teacher.auth)
+  ).course!;
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+  const admin = await sys.adminAuth();
+  const log = await sys.eventually(async () => {
+    const res = await sys
+      .client(DeliveryLogService)
+      .listDeliveries({ recipientId: student.userId, eventType: EventType.ENROLLED }, admin);
+    assert.is(res.deliveries.length, 2);
+    return res;
+  });
+  assert.equal(
+    log.deliveries.map((d) => [d.channel, d.status, d.reason]).sort(),
+    [
+      [Channel.EMAIL, DeliveryStatus.SKIPPED_BY_PREFERENCE, "turned off by the user"],
+      [Channel.IN_APP, DeliveryStatus.SENT, ""],
+    ].sort(),
+  );
+  assert.not.ok(sys.mailbox.some((m) => m.to === student.email && m.subject.includes("enrolled")));
+  await rejects(
+    notifications.updatePreferences(
+      { preferences: { events: [{ eventType: EventType.UNSPECIFIED }] } },
+      student.auth,
+    ),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    notifications.updatePreferences(
+      { preferences: { events: [{ eventType: EventType.ENROLLED }, { eventType: EventType.ENROLLED }] } },
+      student.auth,
+    ),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    notifications.updatePreferences(
+      { preferences: { events: [{ eventType: EventType.ACCOUNT_PIN }] } },
+      student.auth,
+    ),
+    Code.InvalidArgument,
+  );
+  await rejects(notifications.updatePreferences({}, student.auth), Code.InvalidArgument);
+  await rejects(notifications.getPreferences({}), Code.Unauthenticated);
+});
+
+test("PublishEvent is idempotent by event id; devices receive pushes; inbox read marks", async ({ sys }) => {
+  const user = await sys.register();
+  const notifications = sys.client(NotificationService);
+  await notifications.registerDevice(
+    { token: "device-token-1", platform: DevicePlatform.ANDROID },
+    user.auth,
+  );
+  await rejects(
+    notifications.registerDevice({ token: "t", platform: DevicePlatform.UNSPECIFIED }, user.auth),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    notifications.registerDevice({ token: "", platform: DevicePlatform.IOS }, user.auth),
+    Code.InvalidArgument,
+  );
+  // Internal callers reach DispatchService directly (the gateway refuses it).
+  const dispatch = sys.internalClient(DispatchService, "notifications");
+  const eventId = randomUUID();
+  const event = {
+    eventId,
+    eventType: EventType.FEEDBACK_RECEIVED,
+    recipients: { userIds: [user.userId] },
+    data: { course_title: "Idem" },
+  };
+  assert.is((await dispatch.publishEvent(event)).accepted, true);
+  assert.is((await dispatch.publishEvent(event)).accepted, false);
+  await rejects(
+    dispatch.publishEvent({ ...event, eventId: randomUUID(), recipients: {} }),
+    Code.InvalidArgument,
+  );
+  await rejects(dispatch.publishEvent({ ...event, eventId: "x" }), Code.InvalidArgument);
+  const inbox = await sys.eventually(async () => {
+    const res = await notifications.listNotifications({ unreadOnly: true }, user.auth);
+    assert.ok(res.notifications.some((n) => n.eventType === EventType.FEEDBACK_RECEIVED));
+    return res;
+  });
+  assert.is(inbox.notifications.filter((n) => n.eventType === EventType.FEEDBACK_RECEIVED).length, 1);
+  await sys.eventually(() => assert.ok(sys.pushes.some((p) => p.tokens.includes("device-token-1"))));
+  assert.is(
+    sys.pushes.filter((p) => p.tokens.includes("device-token-1")).length,
+    1,
+    "one push for one event",
+  );
+
+  const feedbackItem = inbox.notifications.find((n) => n.eventType === EventType.FEEDBACK_RECEIVED)!;
+  assert.is(
+    (await notifications.markNotificationsRead({ notificationIds: [feedbackItem.id] }, user.auth))
+      .markedCount,
+    1,
+  );
+  await rejects(notifications.markNotificationsRead({}, user.auth), Code.InvalidArgument);
+  await rejects(
+    notifications.markNotificationsRead({ notificationIds: ["x"] }, user.auth),
+    Code.InvalidArgument,
+  );
+  const all = await notifications.markNotificationsRead({ all: true }, user.auth);
+  assert.ok(all.markedCount >= 0);
+  assert.is((await notifications.listNotifications({}, user.auth)).unreadCount, 0);
+  await notifications.unregisterDevice({ token: "device-token-1" }, user.auth);
+});
+
+test("the notifications service down while an assessment is published: after restart each student gets exactly one notice", async ({
+  sys,
+}) => {
+  const teacher = await sys.register();
+  const students = await Promise.all([sys.register(), sys.register(), sys.register()]);
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput("Resilience") }, teacher.auth)
+  ).course!;
+  for (const s of students) await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
+  const assessments = sys.client(AssessmentService);
+  const a = (
+    await assessments.createAssessment(
+      {
+        courseId: course.id,
+        assessment: create(AssessmentInputSchema, {
+          kind: AssessmentKind.TASK,
+          title: "Outage homework",
+          dueTime: at(3 * DAY),
+          latePolicy: LatePolicy.ACCEPT_FLAGGED,
+          questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
+        }),
+      },
+      teacher.auth,
+    )
+  ).assessment!;
+  await sys.notifications.stop();
+  await assessments.publishAssessment({ assessmentId: a.id }, teacher.auth);
+  await new Promise((r) => setTimeout(r, 600));
+  await sys.notifications.start();
+  for (const s of students) {
+    await sys.eventually(async () => {
+      const res = await sys.client(NotificationService).listNotifications({}, s.auth);
+      const published = res.notifications.filter((n) => n.eventType === EventType.ASSESSMENT_PUBLISHED);
+      assert.is(published.length, 1);
+    }, 15_000);
+  }
+  // Give any duplicate a chance to show up, then check again.
+  await new Promise((r) => setTimeout(r, 500));
+  for (const s of students) {
+    const res = await sys.client(NotificationService).listNotifications({}, s.auth);
+    assert.is(res.notifications.filter((n) => n.eventType === EventType.ASSESSMENT_PUBLISHED).length, 1);
+    assert.is(
+      sys.mailbox.filter((m) => m.to === s.email && m.subject.startsWith("New in Resilience")).length,
+      1,
+    );
+  }
+});
+
+test("ListDeliveries is for admins, with filters and pages", async ({ sys }) => {
+  const user = await sys.register();
+  const log = sys.client(DeliveryLogService);
+  await rejects(log.listDeliveries({}, user.auth), Code.PermissionDenied);
+  await rejects(log.listDeliveries({}), Code.Unauthenticated);
+  const admin = await sys.adminAuth();
+  const p1 = await log.listDeliveries({ pageSize: 2 }, admin);
+  assert.is(p1.deliveries.length, 2);
+  const p2 = await log.listDeliveries({ pageSize: 2, pageToken: p1.nextPageToken }, admin);
+  assert.not.ok(p2.deliveries.some((d) => p1.deliveries.some((x) => x.id === d.id)));
+  const sentEmails = await log.listDeliveries(
+    { channel: Channel.EMAIL, status: DeliveryStatus.SENT, pageSize: 100 },
+    admin,
+  );
+  assert.ok(
+    sentEmails.deliveries.every((d) => d.channel === Channel.EMAIL && d.status === DeliveryStatus.SENT),
+  );
+  await rejects(log.listDeliveries({ recipientId: "nope" }, admin), Code.InvalidArgument);
+  await rejects(log.listDeliveries({ channel: 9 as Channel }, admin), Code.InvalidArgument);
+});
+
+test.run();

@@ -1,0 +1,191 @@
+/**
+ * The contract every NotificationsStore adapter keeps. Run against PostgreSQL
+ * always (store-postgres.test.ts) and MongoDB when MONGODB_URL is set
+ * (store-mongo.test.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { Channel, DeliveryStatus, type NewDelivery, type NotificationsStore } from "../src/store/store.js";
+
+export function storeContract(
+  name: string,
+  open: () => Promise<{ store: NotificationsStore; close(): Promise<void> }>,
+) {
+  const test = suite<{ store: NotificationsStore; close(): Promise<void> }>(
+    `notifications store contract: ${name}`,
+  );
+  test.before(async (ctx) => {
+    const opened = await open();
+    ctx.store = opened.store;
+    ctx.close = opened.close;
+  });
+  test.after(async (ctx) => {
+    await ctx.close();
+  });
+
+  test("events are recorded once and leased to one worker at a time", async ({ store }) => {
+    const id = randomUUID();
+    const event = {
+      id,
+      type: "ENROLLED",
+      recipients: { userIds: [randomUUID()] },
+      data: { course_title: "X" },
+      system: false,
+    };
+    assert.is(await store.insertEvent(event), true);
+    assert.is(await store.insertEvent(event), false, "the same id twice is not accepted again");
+    const first = await store.claimEvents(100, 60_000);
+    assert.ok(first.some((e) => e.id === id));
+    const claimed = first.find((e) => e.id === id)!;
+    assert.equal([claimed.type, claimed.data, claimed.attempts], ["ENROLLED", { course_title: "X" }, 1]);
+    assert.not.ok(
+      (await store.claimEvents(100, 60_000)).some((e) => e.id === id),
+      "leased",
+    );
+    await store.retryEvent(id, 0, "boom");
+    const again = (await store.claimEvents(100, 60_000)).find((e) => e.id === id);
+    assert.is(again?.attempts, 2);
+    await store.completeEvent(id);
+    await store.retryEvent(id, 0, "late");
+    assert.not.ok(
+      (await store.claimEvents(100, 60_000)).some((e) => e.id === id),
+      "completed events are done",
+    );
+  });
+
+  test("deliveries: duplicates ignored, leased, finished, listed newest first with filters", async ({
+    store,
+  }) => {
+    const eventId = randomUUID();
+    const user = randomUUID();
+    await store.insertEvent({
+      id: eventId,
+      type: "ENROLLED",
+      recipients: { userIds: [user] },
+      data: {},
+      system: false,
+    });
+    const make = (channel: number, address: string, status: number): NewDelivery => ({
+      id: randomUUID(),
+      eventId,
+      eventType: "ENROLLED",
+      channel,
+      recipientId: user,
+      address,
+      status,
+      payload: { subject: "s", text: "t", html: "h" },
+    });
+    const email = make(Channel.EMAIL, "a@example.com", DeliveryStatus.PENDING);
+    const inApp = make(Channel.IN_APP, "inbox", DeliveryStatus.SENT);
+    await store.insertDeliveries([email, inApp]);
+    await store.insertDeliveries([{ ...email, id: randomUUID() }]);
+    const listed = await store.listDeliveries({ recipientId: user }, 10);
+    assert.is(listed.length, 2, "the same event, channel, recipient and address is stored once");
+    const claimed = (await store.claimDeliveries(1000, 60_000)).filter((d) => d.recipientId === user);
+    assert.equal(
+      claimed.map((d) => [d.id, d.attempts, d.payload.subject]),
+      [[email.id, 1, "s"]],
+    );
+    await store.finishDeliveries([email.id], {
+      status: DeliveryStatus.PENDING,
+      reason: "retrying",
+      retryInMs: 0,
+    });
+    const retried = (await store.claimDeliveries(1000, 60_000)).filter((d) => d.recipientId === user);
+    assert.equal(
+      retried.map((d) => d.attempts),
+      [2],
+    );
+    await store.finishDeliveries([email.id], { status: DeliveryStatus.FAILED, reason: "brevo answered 400" });
+    assert.equal(
+      (await store.claimDeliveries(1000, 60_000)).filter((d) => d.recipientId === user),
+      [],
+    );
+    const failed = await store.listDeliveries({ recipientId: user, status: DeliveryStatus.FAILED }, 10);
+    assert.equal(
+      failed.map((d) => [d.channel, d.reason, d.attempts]),
+      [[Channel.EMAIL, "brevo answered 400", 2]],
+    );
+    const byChannel = await store.listDeliveries({ recipientId: user, channel: Channel.IN_APP }, 10);
+    assert.equal(
+      byChannel.map((d) => d.id),
+      [inApp.id],
+    );
+    const page1 = await store.listDeliveries({ recipientId: user }, 1);
+    const page2 = await store.listDeliveries({ recipientId: user }, 1, {
+      key: page1[0]!.createdAt.toISOString(),
+      id: page1[0]!.id,
+    });
+    assert.is(new Set([...page1, ...page2].map((d) => d.id)).size, 2);
+  });
+
+  test("inbox: once per event and user, newest or unread first, read marks", async ({ store }) => {
+    const user = randomUUID();
+    const ids = [randomUUID(), randomUUID(), randomUUID()];
+    for (const [i, id] of ids.entries()) {
+      await store.insertInbox([
+        {
+          id,
+          userId: user,
+          eventId: randomUUID(),
+          eventType: "ENROLLED",
+          title: `t${i}`,
+          body: "b",
+          link: "",
+        },
+      ]);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const eventId = randomUUID();
+    await store.insertInbox([
+      { id: randomUUID(), userId: user, eventId, eventType: "ENROLLED", title: "dup", body: "b", link: "" },
+    ]);
+    await store.insertInbox([
+      { id: randomUUID(), userId: user, eventId, eventType: "ENROLLED", title: "dup", body: "b", link: "" },
+    ]);
+    assert.is(await store.countUnread(user), 4);
+    assert.is(await store.markRead(user, [ids[2]!]), 1);
+    const unreadFirst = await store.listInbox(user, { unreadFirst: true, unreadOnly: false }, 10);
+    assert.equal(
+      unreadFirst.map((n) => n.title),
+      ["dup", "t1", "t0", "t2"],
+    );
+    const p1 = await store.listInbox(user, { unreadFirst: true, unreadOnly: false }, 2);
+    const last = p1[1]!;
+    const p2 = await store.listInbox(user, { unreadFirst: true, unreadOnly: false }, 10, {
+      key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`,
+      id: last.id,
+    });
+    assert.equal(
+      [...p1, ...p2].map((n) => n.title),
+      ["dup", "t1", "t0", "t2"],
+    );
+    assert.equal((await store.listInbox(user, { unreadFirst: false, unreadOnly: true }, 10)).length, 3);
+    assert.is(await store.markRead(user, "all"), 3);
+    assert.is(await store.countUnread(user), 0);
+    assert.is(await store.markRead(randomUUID(), "all"), 0);
+  });
+
+  test("preferences and devices", async ({ store }) => {
+    const user = randomUUID();
+    assert.is((await store.getPreferences([user])).get(user), undefined);
+    const prefs = {
+      pushEnabled: false,
+      emailEnabled: true,
+      events: [{ eventType: "ENROLLED", push: true, email: false, inApp: true }],
+    };
+    await store.putPreferences(user, prefs);
+    await store.putPreferences(user, { ...prefs, pushEnabled: true });
+    assert.equal((await store.getPreferences([user])).get(user), { ...prefs, pushEnabled: true });
+    const token = `tok-${randomUUID()}`;
+    await store.upsertDevice(user, token, 1);
+    await store.upsertDevice(user, token, 2);
+    assert.equal(await store.devicesOf([user]), [{ userId: user, token }]);
+    assert.is(await store.removeDevice(randomUUID(), token), false, "only the owner removes a device");
+    await store.removeTokens([token]);
+    assert.equal(await store.devicesOf([user]), []);
+  });
+
+  test.run();
+}
