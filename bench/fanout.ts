@@ -32,14 +32,12 @@ try {
   const callsBefore = brevo.calls.length;
   const eventId = randomUUID();
   const started = performance.now();
-  await sys
-    .internalClient(DispatchService, "notifications")
-    .publishEvent({
-      eventId,
-      eventType: EventType.RULE_PUBLISHED,
-      recipients: { allUsers: true },
-      data: { rule_title: "Be kind" },
-    });
+  await sys.internalClient(DispatchService, "notifications").publishEvent({
+    eventId,
+    eventType: EventType.RULE_PUBLISHED,
+    recipients: { allUsers: true },
+    data: { rule_title: "Be kind" },
+  });
   let inboxMs = 0;
   let emailMs = 0;
   for (;;) {

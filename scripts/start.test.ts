@@ -84,6 +84,16 @@ test("starts every process, serves the API through the gateway, and stops cleanl
     }
     assert.ok(pinMail, "the PIN e-mail reached the local mailbox");
 
+    // npm start prints the first administrator's credentials; they sign in.
+    const admin = /First administrator: (\S+) \/ (\S+)/.exec(output.join("\n"));
+    assert.ok(admin, "credentials printed");
+    const adminLogin = await post("classconnect.admin.v1.AdminAuthService/Login", {
+      email: admin![1],
+      password: admin![2],
+    });
+    assert.is(adminLogin.status, 200);
+    assert.ok(adminLogin.body["accessToken"]);
+
     child.kill("SIGTERM");
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
     assert.is(code, 0, output.slice(-20).join("\n"));

@@ -35,10 +35,11 @@ function log(line: string) {
   process.stdout.write(`[start] ${line}\n`);
 }
 
-/** The users service's signing key, kept across restarts so tokens stay valid. */
-async function usersSigningKey(): Promise<string> {
-  if (env["USERS_JWT_PRIVATE_JWK"]) return env["USERS_JWT_PRIVATE_JWK"];
-  const file = join(dataDir, "users-signing-key.json");
+/** A service's signing key, kept across restarts so its tokens stay valid. */
+async function signingKey(name: "users" | "admin"): Promise<string> {
+  const variable = `${name.toUpperCase()}_JWT_PRIVATE_JWK`;
+  if (env[variable]) return env[variable];
+  const file = join(dataDir, `${name}-signing-key.json`);
   if (existsSync(file)) return readFileSync(file, "utf8");
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const jwk = JSON.stringify({
@@ -47,6 +48,18 @@ async function usersSigningKey(): Promise<string> {
   });
   writeFileSync(file, jwk, { mode: 0o600 });
   return jwk;
+}
+
+/** The first administrator: from the environment, or generated once and kept in the data directory. */
+function firstAdminCredentials(): { email: string; password: string } {
+  if (env["CLASSCONNECT_ADMIN_EMAIL"] && env["CLASSCONNECT_ADMIN_PASSWORD"]) {
+    return { email: env["CLASSCONNECT_ADMIN_EMAIL"], password: env["CLASSCONNECT_ADMIN_PASSWORD"] };
+  }
+  const file = join(dataDir, "admin-credentials.json");
+  if (existsSync(file)) return JSON.parse(readFileSync(file, "utf8")) as { email: string; password: string };
+  const credentials = { email: "admin@classconnect.local", password: randomBytes(12).toString("base64url") };
+  writeFileSync(file, JSON.stringify(credentials), { mode: 0o600 });
+  return credentials;
 }
 
 const children: { name: string; child: ChildProcess }[] = [];
@@ -139,15 +152,23 @@ try {
     ...shared,
     USERS_PORT: String(ports.users),
     USERS_DATABASE_URL: dbs["users"]!,
-    USERS_JWT_PRIVATE_JWK: await usersSigningKey(),
+    USERS_JWT_PRIVATE_JWK: await signingKey("users"),
   });
   await waitHealthy("users", url(ports.users));
+  const firstAdmin = firstAdminCredentials();
   for (const service of ["courses", "notifications", "admin"] as const) {
     const prefix = service.toUpperCase();
     run(service, `services/${service}/src/main.ts`, {
       ...shared,
       [`${prefix}_PORT`]: String(ports[service]),
       [`${prefix}_DATABASE_URL`]: dbs[service]!,
+      ...(service === "admin"
+        ? {
+            ADMIN_JWT_PRIVATE_JWK: await signingKey("admin"),
+            CLASSCONNECT_ADMIN_EMAIL: firstAdmin.email,
+            CLASSCONNECT_ADMIN_PASSWORD: firstAdmin.password,
+          }
+        : {}),
     });
   }
   await Promise.all(
@@ -165,6 +186,7 @@ ClassConnect is running: ${gatewayUrl}
 
   curl -X POST ${gatewayUrl}/grpc.health.v1.Health/Check -H 'content-type: application/json' -d '{}'
   Local mailbox (PINs, reset links): ${shared.MAIL_DIR}
+  First administrator: ${firstAdmin.email} / ${firstAdmin.password}  (AdminAuthService/Login)
   Stop with Ctrl-C.
 
 `);

@@ -1,7 +1,8 @@
 /**
  * The access matrix through the gateway: every public method of every service,
  * called anonymously, as a user and as an admin, is refused exactly when its
- * declared access level says so; internal-only methods are refused to all.
+ * declared access level says so, and is implemented; internal-only methods are
+ * refused to all.
  */
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Access, isInternalOnly, methodAccess } from "@classconnect/platform";

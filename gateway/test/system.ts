@@ -28,6 +28,8 @@ import {
 } from "@classconnect/notifications";
 import {
   ADMIN_TOKEN_ISSUER,
+  adminKeySource,
+  combineKeySources,
   createServiceClient,
   createStaticKeySource,
   freePort,
@@ -45,6 +47,9 @@ import { readUsersConfig, startUsersServer } from "@classconnect/users";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type RunningGateway, readGatewayConfig, startGateway } from "../src/index.js";
+
+/** The first administrator every test system is configured with. */
+export const FIRST_ADMIN = { email: "root@classconnect.test", password: "first-admin-password" };
 
 export interface TestUser {
   userId: string;
@@ -126,7 +131,11 @@ export async function startSystem(options: SystemOptions | Record<string, string
     admin: await createTestDatabase("sys_admin"),
   };
   const adminKey = await loadSigningKey();
-  const adminKeys = createStaticKeySource([adminKey.publicJwk]);
+  // Real admin tokens (from the admin service's JWKS) and the test key both verify.
+  const adminKeys = combineKeySources(
+    createStaticKeySource([adminKey.publicJwk]),
+    adminKeySource(url(ports.admin)),
+  );
   const fastOutbox = { pollMs: 50, baseDelayMs: 50 };
 
   const users = await startUsersServer(
@@ -165,8 +174,14 @@ export async function startSystem(options: SystemOptions | Record<string, string
   };
   await startNotifications();
   const admin = await startAdminServer(
-    readAdminConfig({ ...shared, ADMIN_PORT: String(ports.admin), ADMIN_DATABASE_URL: databases.admin }),
-    { logger: testLogger("admin"), adminKeys },
+    readAdminConfig({
+      ...shared,
+      ADMIN_PORT: String(ports.admin),
+      ADMIN_DATABASE_URL: databases.admin,
+      CLASSCONNECT_ADMIN_EMAIL: FIRST_ADMIN.email,
+      CLASSCONNECT_ADMIN_PASSWORD: FIRST_ADMIN.password,
+    }),
+    { logger: testLogger("admin"), adminKeys, outbox: fastOutbox },
   );
   const gateway = await startGateway(
     readGatewayConfig({

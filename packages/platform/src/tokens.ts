@@ -193,3 +193,16 @@ export function createTokenVerifier(issuers: Partial<Record<TokenType, KeySource
     },
   };
 }
+
+/** Keys from several sources: the first that knows a key id answers. */
+export function combineKeySources(...sources: KeySource[]): KeySource {
+  return {
+    async getKey(kid) {
+      for (const source of sources) {
+        const key = await source.getKey(kid);
+        if (key) return key;
+      }
+      return undefined;
+    },
+  };
+}

@@ -1,6 +1,7 @@
 /**
- * The admin service. Its contracts are complete; its methods are not built yet
- * and answer UNIMPLEMENTED, while health, authentication and the database are live.
+ * Builds the admin service: its store (PostgreSQL, or MongoDB when
+ * configured), the admin-token signing key, the first administrator, and the
+ * four APIs. Events (rule published) leave through the PostgreSQL outbox.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,34 +9,100 @@ import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_
 import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
 import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
-import { type KeySource, type Logger, type RunningService, startService } from "@classconnect/platform";
+import {
+  ADMIN_TOKEN_ISSUER,
+  combineKeySources,
+  createLogger,
+  createStaticKeySource,
+  type KeySource,
+  type Logger,
+  loadSigningKey,
+  outboxMigrations,
+  type RunningService,
+  signAccessToken,
+  startService,
+} from "@classconnect/platform";
 import type { AdminConfig } from "./config.js";
+import { createAdmins } from "./domain/admins.js";
+import { createAudit } from "./domain/audit.js";
+import { createRules } from "./domain/rules.js";
+import {
+  createAdminAuthService,
+  createAuditService,
+  createRuleService,
+  createUserManagementService,
+} from "./handlers.js";
+import { createMongoAdminStore } from "./store/mongo-store.js";
+import { createPostgresAdminStore } from "./store/postgres-store.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
+
+export const ADMIN_TOKEN_TTL_SECONDS = 3600;
 
 /** Replaceable parts, for tests. */
 export interface AdminOverrides {
   logger?: Logger;
+  /** Extra trusted admin keys (tests), besides this service's own. */
   adminKeys?: KeySource;
+  outbox?: { pollMs?: number; baseDelayMs?: number };
+  now?: () => Date;
 }
 
 export async function startAdminServer(
   config: AdminConfig,
   overrides: AdminOverrides = {},
 ): Promise<RunningService> {
+  const logger = overrides.logger ?? createLogger("admin", config.logLevel);
   return startService({
     name: "admin",
     config,
-    ...(overrides.logger ? { logger: overrides.logger } : {}),
-    migrations: migrationsDir,
-    setup: () => ({
-      ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
-      routes(router) {
-        router.service(AdminAuthService, {});
-        router.service(RuleService, {});
-        router.service(AuditService, {});
-        router.service(UserManagementService, {});
-      },
-    }),
+    logger,
+    migrations: [{ dir: migrationsDir }, outboxMigrations],
+    outbox: overrides.outbox ?? {},
+    async setup(sql) {
+      const store =
+        config.store === "mongodb"
+          ? await createMongoAdminStore(config.mongodbUrl!, config.mongodbDatabase)
+          : createPostgresAdminStore(sql);
+      const signingKey = await loadSigningKey(config.signingKeyJwk);
+      const audit = createAudit(store);
+      const admins = createAdmins({
+        store,
+        audit,
+        logger,
+        issue: (adminId) =>
+          signAccessToken(
+            signingKey,
+            ADMIN_TOKEN_ISSUER,
+            { sub: adminId, typ: "admin" },
+            ADMIN_TOKEN_TTL_SECONDS,
+          ),
+      });
+      if (config.firstAdminEmail && config.firstAdminPassword) {
+        await admins.ensureFirstAdmin(config.firstAdminEmail, config.firstAdminPassword);
+      }
+      const own = createStaticKeySource([signingKey.publicJwk]);
+      return {
+        adminKeys: overrides.adminKeys ? combineKeySources(own, overrides.adminKeys) : own,
+        routes(router) {
+          router.service(
+            AdminAuthService,
+            createAdminAuthService(admins, () => [signingKey.publicJwk]),
+          );
+          router.service(
+            RuleService,
+            createRuleService(
+              createRules({ store, audit, outbox: sql, now: overrides.now ?? (() => new Date()) }),
+            ),
+          );
+          router.service(AuditService, createAuditService(store, audit));
+          router.service(
+            UserManagementService,
+            createUserManagementService(config.usersServiceUrl, config.serviceToken, audit),
+          );
+        },
+        onClose: () => store.close(),
+      };
+    },
   });
 }

@@ -1,8 +1,32 @@
 import { type BaseServiceConfig, loadConfig, readBaseConfig } from "@classconnect/platform";
 
-export type AdminConfig = BaseServiceConfig;
+export interface AdminConfig extends BaseServiceConfig {
+  usersServiceUrl: string;
+  store: "postgres" | "mongodb";
+  mongodbUrl: string | undefined;
+  mongodbDatabase: string;
+  /** Ed25519 private JWK that signs admin tokens; generated per process when unset (not in production). */
+  signingKeyJwk: string | undefined;
+  /** The first administrator, created at start-up when both are set. */
+  firstAdminEmail: string | undefined;
+  firstAdminPassword: string | undefined;
+}
 
 /** The only place the admin service reads the environment. */
 export function readAdminConfig(env: Record<string, string | undefined> = process.env): AdminConfig {
-  return loadConfig((e) => readBaseConfig(e, "ADMIN", 50054), env);
+  return loadConfig((e) => {
+    const production =
+      e.oneOf("NODE_ENV", ["development", "test", "production"], "development") === "production";
+    const store = e.oneOf("ADMIN_STORE", ["postgres", "mongodb"], "postgres");
+    return {
+      ...readBaseConfig(e, "ADMIN", 50054),
+      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
+      store,
+      mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
+      mongodbDatabase: e.string("MONGODB_ADMIN_DATABASE", "classconnect_admin"),
+      signingKeyJwk: production ? e.string("ADMIN_JWT_PRIVATE_JWK") : e.optional("ADMIN_JWT_PRIVATE_JWK"),
+      firstAdminEmail: e.optional("CLASSCONNECT_ADMIN_EMAIL"),
+      firstAdminPassword: e.optional("CLASSCONNECT_ADMIN_PASSWORD"),
+    };
+  }, env);
 }

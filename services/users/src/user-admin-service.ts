@@ -1,4 +1,4 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { pageSize, readCursor, writeCursor } from "@classconnect/platform";
@@ -60,6 +60,8 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
         educationLevel: user?.educationLevel ?? 0,
         notificationsOptIn: user?.notificationsOptIn ?? false,
         email: user?.email ?? "",
+        role: user?.role ?? 0,
+        ...(user?.blockedUntil && !active ? { blockedUntil: timestampFromDate(user.blockedUntil) } : {}),
       };
     },
   };

@@ -4,22 +4,20 @@
  */
 import { randomUUID } from "node:crypto";
 import {
-  FailedPreconditionError,
-  InvalidArgumentError,
-  ResourceExhaustedError,
-  UnauthenticatedError,
-} from "@classconnect/platform";
-import type { Deps } from "./deps.js";
-import type { UserRecord } from "./model.js";
-import {
+  createLoginGuard,
   digest,
   dummyPasswordHash,
+  FailedPreconditionError,
   hashPassword,
+  InvalidArgumentError,
   newOpaqueToken,
   newPin,
   pinDigest,
+  UnauthenticatedError,
   verifyPassword,
-} from "./secrets.js";
+} from "@classconnect/platform";
+import type { Deps } from "./deps.js";
+import type { UserRecord } from "./model.js";
 
 export interface SessionTokens {
   accessToken: string;
@@ -32,8 +30,6 @@ export interface SignedIn {
   user: UserRecord;
   session: SessionTokens;
 }
-
-const WRONG_CREDENTIALS = () => new UnauthenticatedError("wrong e-mail or password", "INVALID_CREDENTIALS");
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -88,28 +84,17 @@ export function createAuth(deps: Deps) {
     return user;
   }
 
-  /** Refuses while too many recent failures lock the e-mail. */
-  async function assertNotLocked(email: string): Promise<void> {
-    const lockedUntil = await store.loginLockedUntil(email);
-    if (lockedUntil && lockedUntil > deps.now()) {
-      throw new ResourceExhaustedError(
-        `too many failed sign-in attempts; try again after ${lockedUntil.toISOString()}`,
-        "LOGIN_LOCKED",
-        { unlock_time: lockedUntil.toISOString() },
-      );
-    }
-  }
-
-  async function recordFailure(email: string): Promise<never> {
-    const lockedUntil = await store.recordLoginFailure(
-      email,
-      policies.loginMaxFailures,
-      policies.loginWindowMs,
-      policies.loginLockMs,
-    );
-    if (lockedUntil) await assertNotLocked(email);
-    throw WRONG_CREDENTIALS();
-  }
+  const guard = createLoginGuard(
+    store,
+    {
+      maxFailures: policies.loginMaxFailures,
+      windowMs: policies.loginWindowMs,
+      lockMs: policies.loginLockMs,
+    },
+    deps.now,
+  );
+  const assertNotLocked = guard.assertNotLocked;
+  const recordFailure = guard.failed;
 
   return {
     sessionFor: startSession,
@@ -176,7 +161,7 @@ export function createAuth(deps: Deps) {
         return recordFailure(email);
       }
       if (!(await verifyPassword(user.passwordHash, password))) return recordFailure(email);
-      await store.clearLoginFailures(email);
+      await guard.succeeded(email);
       if (isBlocked(user, deps.now())) throw blockedError(user);
       return startSession(user);
     },
@@ -208,7 +193,7 @@ export function createAuth(deps: Deps) {
         }
         await assertNotLocked(existing.email);
         if (!(await verifyPassword(existing.passwordHash, password))) return recordFailure(existing.email);
-        await store.clearLoginFailures(existing.email);
+        await guard.succeeded(existing.email);
         if (isBlocked(existing, deps.now())) throw blockedError(existing);
         const linked = (await store.updateUser(existing.id, { googleUid: google.uid, emailVerified: true }))!;
         return { ...(await startSession(linked)), created: false, linked: true };

@@ -3,15 +3,16 @@ import {
   type Cursor,
   InvalidArgumentError,
   NotFoundError,
+  newPin,
   type Page,
   pageOf,
+  pinDigest,
   UnauthenticatedError,
 } from "@classconnect/platform";
 import { normalizeEmail } from "./auth.js";
 import { requireImage } from "./avatar.js";
 import type { Deps } from "./deps.js";
 import type { ProfilePatch, UserRecord } from "./model.js";
-import { newPin, pinDigest } from "./secrets.js";
 
 /** The profile fields a user may change, as named in UpdateMe's field mask. */
 export interface ProfileChanges {

@@ -1,3 +1,4 @@
+/** Password hashing (argon2id) and one-time secrets, shared by every service that signs people in. */
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { hash as argon2Hash, verify as argon2Verify } from "@node-rs/argon2";
 

@@ -1,0 +1,104 @@
+/** Platform rules: created, edited and deleted by admins (audited); published to every user; read by users once in force. */
+import { randomUUID } from "node:crypto";
+import {
+  type Cursor,
+  enqueueEvent,
+  InvalidArgumentError,
+  NotFoundError,
+  type Page,
+  pageOf,
+  type Sql,
+} from "@classconnect/platform";
+import type { AdminStore, RuleFields, RuleRecord } from "../store/store.js";
+import type { Audit } from "./audit.js";
+
+const snapshot = (r: RuleRecord) => ({
+  title: r.title,
+  description: r.description,
+  effective_time: r.effectiveTime.toISOString(),
+  conditions: r.conditions,
+});
+
+export function createRules(deps: { store: AdminStore; audit: Audit; outbox: Sql; now: () => Date }) {
+  const { store } = deps;
+  const mustExist = (r: RuleRecord | undefined) => {
+    if (!r) throw new NotFoundError("rule");
+    return r;
+  };
+  return {
+    async create(adminId: string, fields: RuleFields): Promise<RuleRecord> {
+      const rule = await store.createRule(randomUUID(), adminId, fields);
+      await deps.audit.append({
+        adminId,
+        action: "rule.create",
+        resourceType: "rule",
+        resourceId: rule.id,
+        before: null,
+        after: snapshot(rule),
+      });
+      await enqueueEvent(deps.outbox, {
+        type: "RULE_PUBLISHED",
+        recipients: { allUsers: true },
+        data: { rule_id: rule.id, rule_title: rule.title, effective_time: rule.effectiveTime.toISOString() },
+      });
+      return rule;
+    },
+
+    /** Admins see every rule; users only those in force. */
+    async get(id: string, asAdmin: boolean): Promise<RuleRecord> {
+      const rule = mustExist(await store.getRule(id));
+      if (!asAdmin && rule.effectiveTime > deps.now()) throw new NotFoundError("rule");
+      return rule;
+    },
+
+    async list(
+      asAdmin: boolean,
+      inForceOnly: boolean,
+      limit: number,
+      after?: Cursor,
+    ): Promise<Page<RuleRecord>> {
+      const rows = await store.listRules(!asAdmin || inForceOnly ? deps.now() : undefined, limit + 1, after);
+      return pageOf(rows, limit, (r) => ({ key: r.effectiveTime.toISOString(), id: r.id }));
+    },
+
+    async update(
+      adminId: string,
+      id: string,
+      changes: Partial<RuleFields>,
+      validate: (merged: RuleFields) => void,
+    ) {
+      const before = mustExist(await store.getRule(id));
+      if (changes.effectiveTime && changes.effectiveTime <= deps.now()) {
+        throw new InvalidArgumentError([
+          { field: "rule.effective_time", description: "must be in the future" },
+        ]);
+      }
+      validate({ ...before, ...changes });
+      const after = mustExist(await store.updateRule(id, changes));
+      await deps.audit.append({
+        adminId,
+        action: "rule.update",
+        resourceType: "rule",
+        resourceId: id,
+        before: snapshot(before),
+        after: snapshot(after),
+      });
+      return after;
+    },
+
+    async remove(adminId: string, id: string): Promise<void> {
+      const before = mustExist(await store.getRule(id));
+      await store.deleteRule(id);
+      await deps.audit.append({
+        adminId,
+        action: "rule.delete",
+        resourceType: "rule",
+        resourceId: id,
+        before: snapshot(before),
+        after: null,
+      });
+    },
+  };
+}
+
+export type Rules = ReturnType<typeof createRules>;

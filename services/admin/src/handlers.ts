@@ -1,0 +1,248 @@
+/** The admin service's APIs: admin sign-in and accounts, rules, the audit log, and user management. */
+import { create } from "@bufbuild/protobuf";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type AdminAuthService,
+  GetJwksResponseSchema,
+} from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
+import type { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import {
+  RuleInputSchema,
+  type RuleService,
+} from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
+import type { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
+import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
+import { UserRole } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import {
+  assertValid,
+  createServiceTransport,
+  InvalidArgumentError,
+  identityOf,
+  type PublicJwk,
+  pageSize,
+  readCursor,
+  requireAdmin,
+  writeCursor,
+} from "@classconnect/platform";
+import { createClient, type ServiceImpl } from "@connectrpc/connect";
+import type { Admins } from "./domain/admins.js";
+import type { Audit } from "./domain/audit.js";
+import type { Rules } from "./domain/rules.js";
+import type { AdminStore, AuditRecord, RuleFields, RuleRecord } from "./store/store.js";
+
+const ts = (d: Date) => timestampFromDate(d);
+
+export function createAdminAuthService(
+  admins: Admins,
+  jwks: () => PublicJwk[],
+): ServiceImpl<typeof AdminAuthService> {
+  const toAdmin = (a: { id: string; email: string; name: string; createdBy: string; createdAt: Date }) => ({
+    id: a.id,
+    email: a.email,
+    name: a.name,
+    createdBy: a.createdBy,
+    createTime: ts(a.createdAt),
+  });
+  return {
+    async login(req) {
+      const { admin, token, expiresAt } = await admins.login(req.email, req.password);
+      return { admin: toAdmin(admin), accessToken: token, accessTokenExpireTime: ts(expiresAt) };
+    },
+    async createAdmin(req, ctx) {
+      return {
+        admin: toAdmin(await admins.create(requireAdmin(ctx).adminId, req.email, req.name, req.password)),
+      };
+    },
+    async listAdmins(req) {
+      const page = await admins.list(pageSize(req.pageSize), readCursor(req.pageToken));
+      return { admins: page.items.map(toAdmin), nextPageToken: writeCursor(page.next) };
+    },
+    async getJwks() {
+      return create(GetJwksResponseSchema, { keys: jwks() });
+    },
+  };
+}
+
+const toRule = (r: RuleRecord) => ({
+  id: r.id,
+  title: r.title,
+  description: r.description,
+  effectiveTime: ts(r.effectiveTime),
+  conditions: r.conditions,
+  createdBy: r.createdBy,
+  createTime: ts(r.createdAt),
+  updateTime: ts(r.updatedAt),
+});
+
+const ruleFields = (r: {
+  title: string;
+  description: string;
+  effectiveTime?: Timestamp;
+  conditions: string[];
+}): RuleFields => ({
+  title: r.title.trim(),
+  description: r.description,
+  effectiveTime: r.effectiveTime ? timestampDate(r.effectiveTime) : new Date(0),
+  conditions: r.conditions,
+});
+
+const ruleMask: Record<string, keyof RuleFields> = {
+  title: "title",
+  description: "description",
+  effective_time: "effectiveTime",
+  conditions: "conditions",
+};
+
+export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService> {
+  return {
+    async createRule(req, ctx) {
+      return { rule: toRule(await rules.create(requireAdmin(ctx).adminId, ruleFields(req.rule!))) };
+    },
+    async getRule(req, ctx) {
+      return { rule: toRule(await rules.get(req.ruleId, identityOf(ctx).kind === "admin")) };
+    },
+    async listRules(req, ctx) {
+      const page = await rules.list(
+        identityOf(ctx).kind === "admin",
+        req.inForceOnly,
+        pageSize(req.pageSize),
+        readCursor(req.pageToken),
+      );
+      return { rules: page.items.map(toRule), nextPageToken: writeCursor(page.next) };
+    },
+    async updateRule(req, ctx) {
+      const input = req.rule ? ruleFields(req.rule) : undefined;
+      const changes: Partial<RuleFields> = {};
+      for (const path of req.updateMask!.paths)
+        (changes as Record<string, unknown>)[ruleMask[path]!] = input?.[ruleMask[path]!];
+      if (req.updateMask!.paths.length === 0) {
+        throw new InvalidArgumentError([{ field: "update_mask", description: "name at least one field" }]);
+      }
+      const rule = await rules.update(requireAdmin(ctx).adminId, req.ruleId, changes, (merged) =>
+        assertValid(
+          RuleInputSchema,
+          create(RuleInputSchema, { ...merged, effectiveTime: ts(merged.effectiveTime) }),
+        ),
+      );
+      return { rule: toRule(rule) };
+    },
+    async deleteRule(req, ctx) {
+      await rules.remove(requireAdmin(ctx).adminId, req.ruleId);
+      return {};
+    },
+  };
+}
+
+const toEntry = (e: AuditRecord) => ({
+  sequence: BigInt(e.sequence),
+  adminId: e.adminId,
+  action: e.action,
+  resourceType: e.resourceType,
+  resourceId: e.resourceId,
+  ...(e.before ? { before: e.before as never } : {}),
+  ...(e.after ? { after: e.after as never } : {}),
+  createTime: ts(e.createdAt),
+  hash: e.hash,
+  previousHash: e.previousHash,
+});
+
+export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl<typeof AuditService> {
+  return {
+    async listAuditEntries(req) {
+      const limit = pageSize(req.pageSize);
+      const cursor = readCursor(req.pageToken);
+      const rows = await store.listAudit(
+        {
+          ...(req.adminId ? { adminId: req.adminId } : {}),
+          ...(req.action ? { action: req.action } : {}),
+          ...(req.resourceType ? { resourceType: req.resourceType } : {}),
+          ...(req.resourceId ? { resourceId: req.resourceId } : {}),
+          ...(req.fromTime ? { from: timestampDate(req.fromTime) } : {}),
+          ...(req.toTime ? { to: timestampDate(req.toTime) } : {}),
+        },
+        limit + 1,
+        cursor ? Number(cursor.key) : undefined,
+      );
+      const items = rows.slice(0, limit);
+      const last = items[items.length - 1];
+      return {
+        entries: items.map(toEntry),
+        nextPageToken:
+          rows.length > limit && last
+            ? writeCursor({ key: last.sequence, id: "00000000-0000-4000-8000-000000000000" })
+            : "",
+      };
+    },
+    async verifyAuditChain() {
+      const r = await audit.verify();
+      return {
+        valid: r.valid,
+        checkedCount: BigInt(r.checked),
+        firstInvalidSequence: BigInt(r.firstInvalid),
+      };
+    },
+  };
+}
+
+/** Backoffice user management: the users service does the work; every change is audited. */
+export function createUserManagementService(
+  usersUrl: string,
+  serviceToken: string,
+  audit: Audit,
+): ServiceImpl<typeof UserManagementService> {
+  const users = createClient(UserAdminService, createServiceTransport(usersUrl, { serviceToken }));
+  const stateOf = async (userId: string) => {
+    const s = await users.checkUserActive({ userId });
+    return s.exists
+      ? {
+          active: s.active,
+          role: UserRole[s.role],
+          ...(s.blockedUntil ? { blocked_until: timestampDate(s.blockedUntil).toISOString() } : {}),
+        }
+      : null;
+  };
+  const record = async (
+    adminId: string,
+    action: string,
+    userId: string,
+    before: Record<string, unknown> | null,
+  ) =>
+    audit.append({
+      adminId,
+      action,
+      resourceType: "user",
+      resourceId: userId,
+      before,
+      after: await stateOf(userId),
+    });
+  return {
+    async listUsers(req) {
+      const res = await users.listUsers({
+        status: req.status,
+        role: req.role,
+        query: req.query,
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { users: res.users, nextPageToken: res.nextPageToken };
+    },
+    async blockUser(req, ctx) {
+      const before = await stateOf(req.userId);
+      const res = await users.blockUser({ userId: req.userId, until: req.until!, reason: req.reason });
+      await record(requireAdmin(ctx).adminId, "user.block", req.userId, before);
+      return { user: res.user! };
+    },
+    async unblockUser(req, ctx) {
+      const before = await stateOf(req.userId);
+      const res = await users.unblockUser({ userId: req.userId });
+      await record(requireAdmin(ctx).adminId, "user.unblock", req.userId, before);
+      return { user: res.user! };
+    },
+    async setUserRole(req, ctx) {
+      const before = await stateOf(req.userId);
+      const res = await users.setUserRole({ userId: req.userId, role: req.role });
+      await record(requireAdmin(ctx).adminId, "user.set_role", req.userId, before);
+      return { user: res.user! };
+    },
+  };
+}

@@ -1,0 +1,191 @@
+import { AlreadyExistsError, type Cursor, inTransaction, type Sql } from "@classconnect/platform";
+import type { AdminRecord, AdminStore, AuditRecord, RuleRecord } from "./store.js";
+
+interface AdminRow {
+  id: string;
+  email: string;
+  name: string;
+  password_hash: string;
+  created_by: string;
+  created_at: Date;
+}
+const toAdmin = (r: AdminRow): AdminRecord => ({
+  id: r.id,
+  email: r.email,
+  name: r.name,
+  passwordHash: r.password_hash,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+});
+
+interface RuleRow {
+  id: string;
+  title: string;
+  description: string;
+  effective_time: Date;
+  conditions: string[];
+  created_by: string;
+  created_at: Date;
+  updated_at: Date;
+}
+const toRule = (r: RuleRow): RuleRecord => ({
+  id: r.id,
+  title: r.title,
+  description: r.description,
+  effectiveTime: r.effective_time,
+  conditions: r.conditions,
+  createdBy: r.created_by,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+interface AuditRow {
+  sequence: string;
+  admin_id: string;
+  action: string;
+  resource_type: string;
+  resource_id: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+  created_at: Date;
+  previous_hash: string;
+  hash: string;
+}
+const toAudit = (r: AuditRow): AuditRecord => ({
+  sequence: Number(r.sequence),
+  adminId: r.admin_id,
+  action: r.action,
+  resourceType: r.resource_type,
+  resourceId: r.resource_id,
+  before: r.before,
+  after: r.after,
+  createdAt: r.created_at,
+  previousHash: r.previous_hash,
+  hash: r.hash,
+});
+
+export const GENESIS_HASH = "0".repeat(64);
+
+export function createPostgresAdminStore(sql: Sql): AdminStore {
+  return {
+    async createAdmin(a) {
+      try {
+        const [row] = await sql<AdminRow[]>`
+          insert into admins (id, email, name, password_hash, created_by)
+          values (${a.id}, ${a.email}, ${a.name}, ${a.passwordHash}, ${a.createdBy}) returning *`;
+        return toAdmin(row!);
+      } catch (err) {
+        if ((err as { code?: string }).code === "23505") {
+          throw new AlreadyExistsError("an administrator with this e-mail already exists", "EMAIL_TAKEN");
+        }
+        throw err;
+      }
+    },
+    async adminByEmail(email) {
+      const [row] = await sql<AdminRow[]>`select * from admins where email = ${email}`;
+      return row && toAdmin(row);
+    },
+    async listAdmins(limit, after?: Cursor) {
+      const rows = await sql<AdminRow[]>`
+        select * from admins
+        ${after ? sql`where (created_at, id) > (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by created_at, id limit ${limit}`;
+      return rows.map(toAdmin);
+    },
+
+    async loginLockedUntil(email) {
+      const [row] = await sql<{ locked_until: Date | null }[]>`
+        select locked_until from admin_login_attempts where email = ${email}`;
+      return row?.locked_until ?? null;
+    },
+    async recordLoginFailure(email, max, windowMs, lockMs) {
+      await sql`
+        insert into admin_login_attempts as a (email, failures, window_start) values (${email}, 1, now())
+        on conflict (email) do update set
+          failures = case when a.window_start < now() - ${windowMs} * interval '1 millisecond' then 1 else a.failures + 1 end,
+          window_start = case when a.window_start < now() - ${windowMs} * interval '1 millisecond' then now() else a.window_start end`;
+      const [locked] = await sql<{ locked_until: Date }[]>`
+        update admin_login_attempts
+        set locked_until = now() + ${lockMs} * interval '1 millisecond', failures = 0, window_start = now()
+        where email = ${email} and failures >= ${max} returning locked_until`;
+      return locked?.locked_until ?? null;
+    },
+    async clearLoginFailures(email) {
+      await sql`delete from admin_login_attempts where email = ${email}`;
+    },
+
+    async createRule(id, createdBy, r) {
+      const [row] = await sql<RuleRow[]>`
+        insert into rules (id, title, description, effective_time, conditions, created_by)
+        values (${id}, ${r.title}, ${r.description}, ${r.effectiveTime}, ${r.conditions}, ${createdBy}) returning *`;
+      return toRule(row!);
+    },
+    async getRule(id) {
+      const [row] = await sql<RuleRow[]>`select * from rules where id = ${id}`;
+      return row && toRule(row);
+    },
+    async listRules(inForceAt, limit, after) {
+      const rows = await sql<RuleRow[]>`
+        select * from rules
+        where true ${inForceAt ? sql`and effective_time <= ${inForceAt}` : sql``}
+          ${after ? sql`and (effective_time, id) < (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
+        order by effective_time desc, id desc limit ${limit}`;
+      return rows.map(toRule);
+    },
+    async updateRule(id, r) {
+      const values: Record<string, unknown> = { updated_at: new Date() };
+      if (r.title !== undefined) values["title"] = r.title;
+      if (r.description !== undefined) values["description"] = r.description;
+      if (r.effectiveTime !== undefined) values["effective_time"] = r.effectiveTime;
+      if (r.conditions !== undefined) values["conditions"] = r.conditions;
+      const [row] = await sql<RuleRow[]>`update rules set ${sql(values)} where id = ${id} returning *`;
+      return row && toRule(row);
+    },
+    async deleteRule(id) {
+      return (await sql`delete from rules where id = ${id} returning 1`).length > 0;
+    },
+
+    async appendAudit(entry, seal) {
+      return inTransaction(sql, async (tx) => {
+        // One appender at a time: the chain must not fork.
+        await tx`select pg_advisory_xact_lock(hashtext('classconnect.audit'))`;
+        const [last] = await tx<{ sequence: string; hash: string }[]>`
+          select sequence, hash from audit_entries order by sequence desc limit 1`;
+        const sequence = last ? Number(last.sequence) + 1 : 1;
+        const previousHash = last?.hash ?? GENESIS_HASH;
+        const createdAt = new Date(Math.floor(Date.now()));
+        const hash = seal(sequence, previousHash, createdAt);
+        const [row] = await tx<AuditRow[]>`
+          insert into audit_entries (sequence, admin_id, action, resource_type, resource_id, before, after,
+                                     created_at, previous_hash, hash)
+          values (${sequence}, ${entry.adminId}, ${entry.action}, ${entry.resourceType}, ${entry.resourceId},
+                  ${entry.before === null ? null : tx.json(entry.before as never)},
+                  ${entry.after === null ? null : tx.json(entry.after as never)},
+                  ${createdAt}, ${previousHash}, ${hash})
+          returning *`;
+        return toAudit(row!);
+      });
+    },
+    async listAudit(filter, limit, afterSequence) {
+      const conditions = [sql`true`];
+      if (filter.adminId) conditions.push(sql`admin_id = ${filter.adminId}`);
+      if (filter.action) conditions.push(sql`action = ${filter.action}`);
+      if (filter.resourceType) conditions.push(sql`resource_type = ${filter.resourceType}`);
+      if (filter.resourceId) conditions.push(sql`resource_id = ${filter.resourceId}`);
+      if (filter.from) conditions.push(sql`created_at >= ${filter.from}`);
+      if (filter.to) conditions.push(sql`created_at < ${filter.to}`);
+      if (afterSequence) conditions.push(sql`sequence < ${afterSequence}`);
+      const where = conditions.reduce((a, b) => sql`${a} and ${b}`);
+      const rows = await sql<
+        AuditRow[]
+      >`select * from audit_entries where ${where} order by sequence desc limit ${limit}`;
+      return rows.map(toAudit);
+    },
+    async auditInOrder(afterSequence, limit) {
+      const rows = await sql<AuditRow[]>`
+        select * from audit_entries where sequence > ${afterSequence} order by sequence limit ${limit}`;
+      return rows.map(toAudit);
+    },
+    async close() {},
+  };
+}

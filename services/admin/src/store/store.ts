@@ -1,0 +1,83 @@
+/**
+ * The admin service's storage port. Two adapters implement it: PostgreSQL
+ * (postgres-store.ts, the default) and MongoDB (mongo-store.ts); one contract
+ * suite (test/store-contract.ts) runs against both.
+ */
+import type { Cursor, LoginAttemptsPort } from "@classconnect/platform";
+
+export interface AdminRecord {
+  id: string;
+  email: string;
+  name: string;
+  passwordHash: string;
+  createdBy: string;
+  createdAt: Date;
+}
+
+export interface RuleFields {
+  title: string;
+  description: string;
+  effectiveTime: Date;
+  conditions: string[];
+}
+
+export interface RuleRecord extends RuleFields {
+  id: string;
+  createdBy: string;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export type JsonObject = Record<string, unknown>;
+
+export interface AuditInput {
+  adminId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  before: JsonObject | null;
+  after: JsonObject | null;
+}
+
+export interface AuditRecord extends AuditInput {
+  sequence: number;
+  createdAt: Date;
+  previousHash: string;
+  hash: string;
+}
+
+export interface AuditFilter {
+  adminId?: string;
+  action?: string;
+  resourceType?: string;
+  resourceId?: string;
+  from?: Date;
+  to?: Date;
+}
+
+export interface AdminStore extends LoginAttemptsPort {
+  /** Throws AlreadyExistsError for a taken e-mail. */
+  createAdmin(a: Omit<AdminRecord, "createdAt">): Promise<AdminRecord>;
+  adminByEmail(email: string): Promise<AdminRecord | undefined>;
+  listAdmins(limit: number, after?: Cursor): Promise<AdminRecord[]>;
+
+  createRule(id: string, createdBy: string, r: RuleFields): Promise<RuleRecord>;
+  getRule(id: string): Promise<RuleRecord | undefined>;
+  listRules(inForceAt: Date | undefined, limit: number, after?: Cursor): Promise<RuleRecord[]>;
+  updateRule(id: string, r: Partial<RuleFields>): Promise<RuleRecord | undefined>;
+  deleteRule(id: string): Promise<boolean>;
+
+  /**
+   * Appends an entry; `seal` computes its hash from the previous one. Appends
+   * are serialized so the chain never forks.
+   */
+  appendAudit(
+    entry: AuditInput,
+    seal: (sequence: number, previousHash: string, createdAt: Date) => string,
+  ): Promise<AuditRecord>;
+  listAudit(filter: AuditFilter, limit: number, afterSequence?: number): Promise<AuditRecord[]>;
+  /** The whole log in order, a page at a time, for verification. */
+  auditInOrder(afterSequence: number, limit: number): Promise<AuditRecord[]>;
+
+  close(): Promise<void>;
+}

@@ -1,0 +1,294 @@
+import { randomUUID } from "node:crypto";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { FIRST_ADMIN, type System, startSystem } from "@classconnect/gateway/testing";
+import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
+import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
+import { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
+import { connectErrorOf } from "@classconnect/platform/testing";
+import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+
+const HOUR = 3600_000;
+const inMs = (ms: number) => timestampFromDate(new Date(Date.now() + ms));
+
+async function rejects(p: Promise<unknown>, code: Code, reason?: string) {
+  try {
+    await p;
+  } catch (err) {
+    const e = connectErrorOf(err);
+    assert.is(Code[e.code], Code[code], e.rawMessage);
+    if (reason) assert.is(e.findDetails(ErrorInfoSchema)[0]?.reason, reason);
+    return e;
+  }
+  assert.unreachable(`expected ${Code[code]}`);
+}
+
+/** A field of an audit snapshot (google.protobuf.Struct arrives as a JSON object). */
+const field = (snapshot: unknown, name: string) => (snapshot as Record<string, unknown> | undefined)?.[name];
+
+const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
+
+const test = suite<{ sys: System; root: { headers: Record<string, string> }; rootId: string }>(
+  "admin: end to end",
+);
+test.before(async (ctx) => {
+  ctx.sys = await startSystem();
+  const login = await ctx.sys.client(AdminAuthService).login(FIRST_ADMIN);
+  ctx.root = bearer(login.accessToken);
+  ctx.rootId = login.admin!.id;
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+test("the configured admin signs in (1 h token), creates a second admin who can sign in too", async ({
+  sys,
+  root,
+}) => {
+  const auth = sys.client(AdminAuthService);
+  const login = await auth.login(FIRST_ADMIN);
+  const ttl = Number(login.accessTokenExpireTime!.seconds) * 1000 - Date.now();
+  assert.ok(ttl > 59 * 60_000 && ttl <= 60 * 60_000 + 1000, "one hour");
+  const created = await auth.createAdmin(
+    { email: "Second@ClassConnect.test", name: "Second", password: "second-admin-pass" },
+    root,
+  );
+  assert.is(created.admin?.email, "second@classconnect.test");
+  const second = await auth.login({ email: "second@classconnect.test", password: "second-admin-pass" });
+  assert.ok(second.accessToken);
+  await rejects(
+    auth.createAdmin({ email: "second@classconnect.test", name: "Dup", password: "second-admin-pass" }, root),
+    Code.AlreadyExists,
+  );
+  await rejects(
+    auth.createAdmin({ email: "x@classconnect.test", name: "Short", password: "short" }, root),
+    Code.InvalidArgument,
+  );
+  const listed = await auth.listAdmins({}, bearer(second.accessToken));
+  assert.equal(
+    listed.admins.map((a) => a.email),
+    [FIRST_ADMIN.email, "second@classconnect.test"],
+  );
+  const { keys } = await auth.getJwks({});
+  assert.is(keys[0]?.alg, "EdDSA");
+});
+
+test("admin logins lock after 5 failures; unknown e-mails answer the same", async ({ sys }) => {
+  const auth = sys.client(AdminAuthService);
+  const wrong = await rejects(
+    auth.login({ email: FIRST_ADMIN.email, password: "nope" }),
+    Code.Unauthenticated,
+    "INVALID_CREDENTIALS",
+  );
+  const unknown = await rejects(
+    auth.login({ email: "ghost@classconnect.test", password: "nope" }),
+    Code.Unauthenticated,
+    "INVALID_CREDENTIALS",
+  );
+  assert.is(wrong!.rawMessage, unknown!.rawMessage);
+  for (let i = 0; i < 3; i++)
+    await rejects(auth.login({ email: "ghost@classconnect.test", password: "nope" }), Code.Unauthenticated);
+  await rejects(
+    auth.login({ email: "ghost@classconnect.test", password: "nope" }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+});
+
+test("blocking a user ends their session at once and their next login; unblocking restores; all audited", async ({
+  sys,
+  root,
+  rootId,
+}) => {
+  const manage = sys.client(UserManagementService);
+  const user = await sys.register();
+  await sys.client(UserService).getMe({}, user.auth);
+  const blocked = await manage.blockUser(
+    { userId: user.userId, until: inMs(24 * HOUR), reason: "abuse" },
+    root,
+  );
+  assert.is(blocked.user?.status, UserStatus.BLOCKED);
+  await rejects(sys.client(UserService).getMe({}, user.auth), Code.Unauthenticated);
+  await rejects(
+    sys.client(AuthService).login({ email: user.email, password: user.password }),
+    Code.FailedPrecondition,
+    "ACCOUNT_BLOCKED",
+  );
+  await manage.unblockUser({ userId: user.userId }, root);
+  const again = await sys.client(AuthService).login({ email: user.email, password: user.password });
+  await sys.client(UserService).getMe({}, bearer(again.session!.accessToken));
+  await manage.setUserRole({ userId: user.userId, role: UserRole.TEACHER }, root);
+
+  const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: user.userId }, root))
+    .entries;
+  assert.equal(
+    entries.map((e) => e.action),
+    ["user.set_role", "user.unblock", "user.block"],
+  );
+  assert.ok(entries.every((e) => e.adminId === rootId && e.resourceType === "user"));
+  const block = entries[2]!;
+  assert.equal([field(block.before, "active"), field(block.after, "active")], [true, false]);
+  const role = entries[0]!;
+  assert.equal([field(role.before, "role"), field(role.after, "role")], ["MEMBER", "TEACHER"]);
+  // The user was told, through the notifications service.
+  await sys.eventually(async () => {
+    const inbox = await sys
+      .client(NotificationService)
+      .listNotifications({}, bearer(again.session!.accessToken));
+    assert.ok(inbox.notifications.some((n) => n.eventType === EventType.ACCOUNT_UNBLOCKED));
+  });
+  const listed = await manage.listUsers({ query: user.email.slice(0, 12), role: UserRole.TEACHER }, root);
+  assert.equal(
+    listed.users.map((u) => u.user?.id),
+    [user.userId],
+  );
+  await rejects(
+    manage.blockUser({ userId: randomUUID(), until: inMs(HOUR), reason: "r" }, root),
+    Code.NotFound,
+  );
+  await rejects(
+    manage.blockUser({ userId: user.userId, until: inMs(-HOUR), reason: "r" }, root),
+    Code.InvalidArgument,
+  );
+});
+
+test("rules: created (future effective time), edited with before/after in the audit, published to every user", async ({
+  sys,
+  root,
+}) => {
+  const rules = sys.client(RuleService);
+  const reader = await sys.register();
+  await rejects(
+    rules.createRule({ rule: { title: "Past", description: "d", effectiveTime: inMs(-HOUR) } }, root),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    rules.createRule({ rule: { title: "", description: "d", effectiveTime: inMs(HOUR) } }, root),
+    Code.InvalidArgument,
+  );
+  const created = (
+    await rules.createRule(
+      {
+        rule: {
+          title: "Be kind",
+          description: "No harassment",
+          effectiveTime: inMs(2 * HOUR),
+          conditions: ["applies to forums"],
+        },
+      },
+      root,
+    )
+  ).rule!;
+  const edited = (
+    await rules.updateRule(
+      { ruleId: created.id, rule: { title: "Be kind to everyone" }, updateMask: { paths: ["title"] } },
+      root,
+    )
+  ).rule!;
+  assert.is(edited.title, "Be kind to everyone");
+  assert.is(edited.description, "No harassment");
+  await rejects(
+    rules.updateRule(
+      { ruleId: created.id, rule: { effectiveTime: inMs(-HOUR) }, updateMask: { paths: ["effective_time"] } },
+      root,
+    ),
+    Code.InvalidArgument,
+  );
+  await rejects(
+    rules.updateRule({ ruleId: created.id, updateMask: { paths: ["created_by"] } }, root),
+    Code.InvalidArgument,
+  );
+  const [update] = (
+    await sys.client(AuditService).listAuditEntries({ resourceId: created.id, action: "rule.update" }, root)
+  ).entries;
+  assert.equal(
+    [
+      (update?.before as Record<string, unknown> | undefined)?.["title"],
+      (update?.after as Record<string, unknown> | undefined)?.["title"],
+    ],
+    ["Be kind", "Be kind to everyone"],
+  );
+
+  // Not in force yet: users do not see it; admins do.
+  await rejects(rules.getRule({ ruleId: created.id }, reader.auth), Code.NotFound);
+  assert.equal(
+    (await rules.listRules({}, reader.auth)).rules.filter((r) => r.id === created.id),
+    [],
+  );
+  assert.is((await rules.getRule({ ruleId: created.id }, root)).rule?.id, created.id);
+  const inForce = (
+    await rules.createRule({ rule: { title: "Soon", description: "d", effectiveTime: inMs(1500) } }, root)
+  ).rule!;
+  await new Promise((r) => setTimeout(r, 1600));
+  assert.ok((await rules.listRules({}, reader.auth)).rules.some((r) => r.id === inForce.id));
+  await rejects(
+    rules.createRule(
+      { rule: { title: "By user", description: "d", effectiveTime: inMs(HOUR) } },
+      reader.auth,
+    ),
+    Code.PermissionDenied,
+  );
+  await sys.eventually(async () => {
+    const inbox = await sys.client(NotificationService).listNotifications({}, reader.auth);
+    assert.ok(
+      inbox.notifications.some((n) => n.eventType === EventType.RULE_PUBLISHED && n.body === "Be kind"),
+    );
+  });
+  await rules.deleteRule({ ruleId: created.id }, root);
+  await rejects(rules.getRule({ ruleId: created.id }, root), Code.NotFound);
+  await rejects(rules.deleteRule({ ruleId: created.id }, root), Code.NotFound);
+});
+
+test("the audit chain verifies, and detects an entry changed behind its back", async ({ sys, root }) => {
+  const audit = sys.client(AuditService);
+  const ok = await audit.verifyAuditChain({}, root);
+  assert.is(ok.valid, true);
+  assert.ok(ok.checkedCount > 3n);
+  const p1 = await audit.listAuditEntries({ pageSize: 2 }, root);
+  const p2 = await audit.listAuditEntries({ pageSize: 2, pageToken: p1.nextPageToken }, root);
+  assert.ok(p1.entries[1]!.sequence > p2.entries[0]!.sequence);
+  assert.is(p2.entries[0]!.hash, p1.entries[1]!.previousHash);
+  const sql = postgres(sys.databases.admin, { max: 1 });
+  try {
+    await sql`update audit_entries set action = 'user.nothing' where sequence = 2`;
+  } finally {
+    await sql.end();
+  }
+  const broken = await audit.verifyAuditChain({}, root);
+  assert.equal([broken.valid, broken.firstInvalidSequence], [false, 2n]);
+});
+
+test("user tokens are refused on every admin method; admin tokens on methods that act as a user", async ({
+  sys,
+  root,
+}) => {
+  const user = await sys.register();
+  await rejects(sys.client(AdminAuthService).listAdmins({}, user.auth), Code.PermissionDenied);
+  await rejects(
+    sys
+      .client(AdminAuthService)
+      .createAdmin({ email: "a@b.co", name: "n", password: "long-enough-pass" }, user.auth),
+    Code.PermissionDenied,
+  );
+  await rejects(sys.client(AuditService).listAuditEntries({}, user.auth), Code.PermissionDenied);
+  await rejects(sys.client(AuditService).verifyAuditChain({}, user.auth), Code.PermissionDenied);
+  await rejects(sys.client(UserManagementService).listUsers({}, user.auth), Code.PermissionDenied);
+  await rejects(
+    sys.client(UserManagementService).unblockUser({ userId: user.userId }, user.auth),
+    Code.PermissionDenied,
+  );
+  await rejects(sys.client(UserService).getMe({}, root), Code.PermissionDenied);
+  await rejects(sys.client(NotificationService).listNotifications({}, root), Code.PermissionDenied);
+  await rejects(sys.client(AuditService).listAuditEntries({}), Code.Unauthenticated);
+});
+
+test.run();

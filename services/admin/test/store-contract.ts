@@ -1,0 +1,121 @@
+/**
+ * The contract every AdminStore adapter keeps: PostgreSQL always
+ * (store-postgres.test.ts), MongoDB when MONGODB_URL is set (store-mongo.test.ts).
+ */
+import { randomUUID } from "node:crypto";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createAudit } from "../src/domain/audit.js";
+import type { AdminStore } from "../src/store/store.js";
+
+export function adminStoreContract(
+  name: string,
+  open: () => Promise<{ store: AdminStore; close(): Promise<void> }>,
+) {
+  const test = suite<{ store: AdminStore; close(): Promise<void> }>(`admin store contract: ${name}`);
+  test.before(async (ctx) => {
+    Object.assign(ctx, await open());
+  });
+  test.after(async (ctx) => {
+    await ctx.close();
+  });
+
+  test("admins are unique by e-mail and listed in creation order", async ({ store }) => {
+    const email = `a-${randomUUID()}@x.test`;
+    const a = await store.createAdmin({
+      id: randomUUID(),
+      email,
+      name: "A",
+      passwordHash: "h",
+      createdBy: "",
+    });
+    try {
+      await store.createAdmin({ id: randomUUID(), email, name: "B", passwordHash: "h", createdBy: "" });
+      assert.unreachable("duplicate e-mail");
+    } catch (err) {
+      assert.is((err as { reason?: string }).reason, "EMAIL_TAKEN");
+    }
+    assert.is((await store.adminByEmail(email))?.id, a.id);
+    const b = await store.createAdmin({
+      id: randomUUID(),
+      email: `b-${email}`,
+      name: "B",
+      passwordHash: "h",
+      createdBy: a.id,
+    });
+    const all = await store.listAdmins(100);
+    assert.ok(all.findIndex((x) => x.id === a.id) < all.findIndex((x) => x.id === b.id));
+  });
+
+  test("login failures lock after the maximum, and clear", async ({ store }) => {
+    const email = `l-${randomUUID()}@x.test`;
+    for (let i = 0; i < 2; i++) assert.is(await store.recordLoginFailure(email, 3, 60_000, 60_000), null);
+    const locked = await store.recordLoginFailure(email, 3, 60_000, 60_000);
+    assert.ok(locked && locked.getTime() > Date.now());
+    assert.ok((await store.loginLockedUntil(email))!.getTime() > Date.now());
+    await store.clearLoginFailures(email);
+    assert.is(await store.loginLockedUntil(email), null);
+  });
+
+  test("rules: create, read, in-force listing, update, delete", async ({ store }) => {
+    const past = await store.createRule(randomUUID(), randomUUID(), {
+      title: "Past",
+      description: "d",
+      effectiveTime: new Date(Date.now() - 1000),
+      conditions: [],
+    });
+    const future = await store.createRule(randomUUID(), randomUUID(), {
+      title: "Future",
+      description: "d",
+      effectiveTime: new Date(Date.now() + 3600_000),
+      conditions: ["c"],
+    });
+    const inForce = await store.listRules(new Date(), 100);
+    assert.ok(inForce.some((r) => r.id === past.id) && !inForce.some((r) => r.id === future.id));
+    assert.ok((await store.listRules(undefined, 100)).some((r) => r.id === future.id));
+    const updated = await store.updateRule(future.id, { title: "Future 2" });
+    assert.equal([updated?.title, updated?.conditions], ["Future 2", ["c"]]);
+    assert.is(await store.deleteRule(future.id), true);
+    assert.is(await store.getRule(future.id), undefined);
+    assert.is(await store.deleteRule(future.id), false);
+  });
+
+  test("the audit log chains every entry to the previous one, even under concurrent appends", async ({
+    store,
+  }) => {
+    const audit = createAudit(store);
+    const admin = randomUUID();
+    await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        audit.append({
+          adminId: admin,
+          action: "test.append",
+          resourceType: "thing",
+          resourceId: String(i),
+          before: null,
+          after: { i, nested: { b: 1, a: [1, 2] } },
+        }),
+      ),
+    );
+    const mine = await store.listAudit({ adminId: admin }, 100);
+    assert.is(mine.length, 20);
+    assert.ok(
+      mine.every((e, i) => i === 0 || e.sequence < mine[i - 1]!.sequence),
+      "newest first",
+    );
+    const verified = await audit.verify();
+    assert.is(verified.valid, true);
+    const byResource = await store.listAudit({ resourceType: "thing", resourceId: "7", adminId: admin }, 10);
+    assert.equal(
+      byResource.map((e) => e.after),
+      [{ i: 7, nested: { b: 1, a: [1, 2] } }],
+    );
+    const page2 = await store.listAudit({ adminId: admin }, 5, mine[4]!.sequence);
+    assert.equal(
+      page2.map((e) => e.sequence),
+      mine.slice(5, 10).map((e) => e.sequence),
+    );
+  });
+
+  test.run();
+}
