@@ -18,3 +18,4 @@ export * from "./server.js";
 export * from "./service.js";
 export * from "./tokens.js";
 export * from "./validation-interceptor.js";
+export * from "./worker-loop.js";

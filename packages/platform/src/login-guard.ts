@@ -3,6 +3,7 @@
  * window lock the e-mail for a while. Failures are counted per e-mail whether
  * or not an account exists, so the lock reveals nothing.
  */
+import type { Sql } from "./db.js";
 import { ResourceExhaustedError, UnauthenticatedError } from "./errors.js";
 
 export interface LoginAttemptsPort {
@@ -48,5 +49,37 @@ export function createLoginGuard(
       throw new UnauthenticatedError("wrong e-mail or password", "INVALID_CREDENTIALS");
     },
     succeeded: (email: string) => port.clearLoginFailures(email),
+  };
+}
+
+/**
+ * The PostgreSQL side of the login guard, for a table shaped
+ * `(email text primary key, failures int, window_start timestamptz, locked_until timestamptz)`.
+ */
+export function createPostgresLoginAttempts(sql: Sql, table: string): LoginAttemptsPort {
+  if (!/^[a-z_]+$/.test(table)) throw new Error(`invalid table name: ${table}`);
+  const t = sql(table);
+  return {
+    async loginLockedUntil(email) {
+      const [row] = await sql<
+        { locked_until: Date | null }[]
+      >`select locked_until from ${t} where email = ${email}`;
+      return row?.locked_until ?? null;
+    },
+    async recordLoginFailure(email, max, windowMs, lockMs) {
+      const stale = sql`a.window_start < now() - ${windowMs} * interval '1 millisecond'`;
+      await sql`
+        insert into ${t} as a (email, failures, window_start) values (${email}, 1, now())
+        on conflict (email) do update set
+          failures = case when ${stale} then 1 else a.failures + 1 end,
+          window_start = case when ${stale} then now() else a.window_start end`;
+      const [locked] = await sql<{ locked_until: Date }[]>`
+        update ${t} set locked_until = now() + ${lockMs} * interval '1 millisecond', failures = 0, window_start = now()
+        where email = ${email} and failures >= ${max} returning locked_until`;
+      return locked?.locked_until ?? null;
+    },
+    async clearLoginFailures(email) {
+      await sql`delete from ${t} where email = ${email}`;
+    },
   };
 }

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
@@ -13,6 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "./client.js";
 import type { Sql, TransactionSql } from "./db.js";
 import type { Logger } from "./logger.js";
+import { startWorkerLoop } from "./worker-loop.js";
 
 /** Add to a service's migration sources to get the `outbox` table. */
 export const outboxMigrations = {
@@ -88,9 +88,6 @@ export function startOutboxRelay(options: RelayOptions) {
   const base = options.baseDelayMs ?? 1000;
   const max = options.maxDelayMs ?? 5 * 60_000;
   const lease = options.leaseMs ?? 30_000;
-  let stopped = false;
-  let wakeUp: (() => void) | undefined;
-
   async function pass(): Promise<number> {
     const rows = await sql<
       {
@@ -134,32 +131,7 @@ export function startOutboxRelay(options: RelayOptions) {
     return rows.length;
   }
 
-  const loop = (async () => {
-    while (!stopped) {
-      let count = 0;
-      try {
-        count = await pass();
-      } catch (err) {
-        logger.warn({ err }, "outbox relay pass failed");
-      }
-      if (count === 0 && !stopped) {
-        const abort = new AbortController();
-        wakeUp = () => abort.abort();
-        await sleep(pollMs, undefined, { signal: abort.signal }).catch(() => {});
-        wakeUp = undefined;
-      }
-    }
-  })();
-
-  return {
-    /** Looks at the outbox now instead of at the next poll. */
-    wake: () => wakeUp?.(),
-    async stop() {
-      stopped = true;
-      wakeUp?.();
-      await loop;
-    },
-  };
+  return startWorkerLoop({ name: "outbox relay", pollMs, logger, pass: async () => (await pass()) > 0 });
 }
 
 /** The publisher that calls the notifications service (DispatchService) as an internal caller. */

@@ -1,4 +1,10 @@
-import { AlreadyExistsError, type Cursor, inTransaction, type Sql } from "@classconnect/platform";
+import {
+  AlreadyExistsError,
+  type Cursor,
+  createPostgresLoginAttempts,
+  inTransaction,
+  type Sql,
+} from "@classconnect/platform";
 import type { AdminRecord, AdminStore, AuditRecord, RuleRecord } from "./store.js";
 
 interface AdminRow {
@@ -68,6 +74,7 @@ export const GENESIS_HASH = "0".repeat(64);
 
 export function createPostgresAdminStore(sql: Sql): AdminStore {
   return {
+    ...createPostgresLoginAttempts(sql, "admin_login_attempts"),
     async createAdmin(a) {
       try {
         const [row] = await sql<AdminRow[]>`
@@ -91,27 +98,6 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
         ${after ? sql`where (created_at, id) > (${after.key}::timestamptz, ${after.id}::uuid)` : sql``}
         order by created_at, id limit ${limit}`;
       return rows.map(toAdmin);
-    },
-
-    async loginLockedUntil(email) {
-      const [row] = await sql<{ locked_until: Date | null }[]>`
-        select locked_until from admin_login_attempts where email = ${email}`;
-      return row?.locked_until ?? null;
-    },
-    async recordLoginFailure(email, max, windowMs, lockMs) {
-      await sql`
-        insert into admin_login_attempts as a (email, failures, window_start) values (${email}, 1, now())
-        on conflict (email) do update set
-          failures = case when a.window_start < now() - ${windowMs} * interval '1 millisecond' then 1 else a.failures + 1 end,
-          window_start = case when a.window_start < now() - ${windowMs} * interval '1 millisecond' then now() else a.window_start end`;
-      const [locked] = await sql<{ locked_until: Date }[]>`
-        update admin_login_attempts
-        set locked_until = now() + ${lockMs} * interval '1 millisecond', failures = 0, window_start = now()
-        where email = ${email} and failures >= ${max} returning locked_until`;
-      return locked?.locked_until ?? null;
-    },
-    async clearLoginFailures(email) {
-      await sql`delete from admin_login_attempts where email = ${email}`;
     },
 
     async createRule(id, createdBy, r) {

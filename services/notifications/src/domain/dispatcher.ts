@@ -7,8 +7,7 @@
  * a second delivery or inbox item.
  */
 import { randomUUID } from "node:crypto";
-import { setTimeout as sleep } from "node:timers/promises";
-import type { Logger } from "@classconnect/platform";
+import { type Logger, startWorkerLoop } from "@classconnect/platform";
 import type { Directory } from "../ports/directory.js";
 import type { EmailSender } from "../ports/email.js";
 import type { PushSender } from "../ports/push.js";
@@ -252,40 +251,18 @@ export function createDispatcher(deps: DispatcherDeps) {
     return worked;
   }
 
-  let stopped = true;
-  let wakeUp: (() => void) | undefined;
-  let loop: Promise<void> | undefined;
+  let worker: ReturnType<typeof startWorkerLoop> | undefined;
   return {
     runOnce,
     /** Runs at once instead of waiting for the next poll. */
-    wake() {
-      wakeUp?.();
-    },
+    wake: () => worker?.wake(),
     start() {
-      if (!stopped) return;
-      stopped = false;
-      loop = (async () => {
-        while (!stopped) {
-          let worked = false;
-          try {
-            worked = await runOnce();
-          } catch (err) {
-            logger.error({ err }, "dispatcher pass failed");
-          }
-          if (!worked && !stopped) {
-            const abort = new AbortController();
-            wakeUp = () => abort.abort();
-            await sleep(retry.pollMs, undefined, { signal: abort.signal }).catch(() => {});
-            wakeUp = undefined;
-          }
-        }
-      })();
+      worker ??= startWorkerLoop({ name: "dispatcher", pollMs: retry.pollMs, logger, pass: runOnce });
     },
     /** Finishes the current pass, then stops. */
     async stop() {
-      stopped = true;
-      wakeUp?.();
-      await loop;
+      await worker?.stop();
+      worker = undefined;
     },
   };
 }

@@ -77,11 +77,11 @@ export interface UserFilter {
   query?: string;
 }
 
-import type { Cursor } from "@classconnect/platform";
+import type { Cursor, LoginAttemptsPort } from "@classconnect/platform";
 
 export type { Cursor };
 
-export interface UsersStore {
+export interface UsersStore extends LoginAttemptsPort {
   createUser(user: NewUser): Promise<UserRecord>;
   userById(id: string): Promise<UserRecord | undefined>;
   userByEmail(email: string): Promise<UserRecord | undefined>;
@@ -92,12 +92,6 @@ export interface UsersStore {
   listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
   /** Every user in id order, a page at a time. */
   usersInIdOrder(limit: number, afterId?: string): Promise<UserRecord[]>;
-
-  /** The lock on an e-mail's logins, if any is in force. */
-  loginLockedUntil(email: string): Promise<Date | null>;
-  /** Counts a failure; locks once `max` failures fall within `windowMs`. */
-  recordLoginFailure(email: string, max: number, windowMs: number, lockMs: number): Promise<Date | null>;
-  clearLoginFailures(email: string): Promise<void>;
 
   createSession(userId: string, sessionId: string, refreshHash: Buffer, expiresAt: Date): Promise<void>;
   /** Spends `oldHash` and stores `newHash` in the same session, atomically. */

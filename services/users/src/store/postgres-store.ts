@@ -1,5 +1,6 @@
 import {
   AlreadyExistsError,
+  createPostgresLoginAttempts,
   inTransaction,
   likeContains,
   likePrefix,
@@ -95,6 +96,7 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
 export function createPostgresUsersStore(sql: Sql): UsersStore {
   const live = sql`deleted_at is null`;
   return {
+    ...createPostgresLoginAttempts(sql, "login_attempts"),
     async createUser(u: NewUser) {
       try {
         const [row] = await sql<UserRow[]>`
@@ -197,34 +199,6 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
         select * from users where ${live} ${afterId ? sql`and id > ${afterId}::uuid` : sql``}
         order by id limit ${limit}`;
       return rows.map(toUser);
-    },
-
-    async loginLockedUntil(email) {
-      const [row] = await sql<{ locked_until: Date | null }[]>`
-        select locked_until from login_attempts where email = ${email}`;
-      return row?.locked_until ?? null;
-    },
-
-    async recordLoginFailure(email, max, windowMs, lockMs) {
-      const [row] = await sql<{ locked_until: Date | null }[]>`
-        insert into login_attempts as a (email, failures, window_start)
-        values (${email}, 1, now())
-        on conflict (email) do update set
-          failures = case when a.window_start < now() - ${windowMs} * interval '1 millisecond'
-                          then 1 else a.failures + 1 end,
-          window_start = case when a.window_start < now() - ${windowMs} * interval '1 millisecond'
-                              then now() else a.window_start end
-        returning failures, locked_until`;
-      const [locked] = await sql<{ locked_until: Date | null }[]>`
-        update login_attempts
-        set locked_until = now() + ${lockMs} * interval '1 millisecond', failures = 0, window_start = now()
-        where email = ${email} and failures >= ${max}
-        returning locked_until`;
-      return locked?.locked_until ?? row?.locked_until ?? null;
-    },
-
-    async clearLoginFailures(email) {
-      await sql`delete from login_attempts where email = ${email}`;
     },
 
     async createSession(userId, sessionId, refreshHash, expiresAt) {

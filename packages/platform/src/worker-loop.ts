@@ -1,0 +1,41 @@
+import { setTimeout as sleep } from "node:timers/promises";
+import type { Logger } from "./logger.js";
+
+/**
+ * Runs `pass` over and over: at once while it finds work, otherwise every
+ * `pollMs` or as soon as `wake()` is called. `stop()` lets the current pass
+ * finish. Used by the outbox relays and the notifications dispatcher.
+ */
+export function startWorkerLoop(options: {
+  name: string;
+  pollMs: number;
+  logger: Logger;
+  pass: () => Promise<boolean>;
+}) {
+  let stopped = false;
+  let wakeUp: (() => void) | undefined;
+  const loop = (async () => {
+    while (!stopped) {
+      let worked = false;
+      try {
+        worked = await options.pass();
+      } catch (err) {
+        options.logger.warn({ err, worker: options.name }, "worker pass failed");
+      }
+      if (!worked && !stopped) {
+        const abort = new AbortController();
+        wakeUp = () => abort.abort();
+        await sleep(options.pollMs, undefined, { signal: abort.signal }).catch(() => {});
+        wakeUp = undefined;
+      }
+    }
+  })();
+  return {
+    wake: () => wakeUp?.(),
+    async stop() {
+      stopped = true;
+      wakeUp?.();
+      await loop;
+    },
+  };
+}
