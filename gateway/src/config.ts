@@ -17,6 +17,10 @@ export interface GatewayConfig {
   trustProxy: boolean;
   /** Serve /blobs/* from this directory (local runs, where services store files on disk). */
   blobDir: string | undefined;
+  /** OTLP/HTTP endpoint for traces; unset disables export. */
+  otlpEndpoint: string | undefined;
+  /** Port of the Prometheus /metrics endpoint; unset disables it. */
+  metricsPort: number | undefined;
 }
 
 /** The only place the gateway reads the environment. */
@@ -42,6 +46,8 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
       trustProxy: e.bool("TRUST_PROXY", false),
       blobDir: e.optional("BLOB_DIR"),
+      otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+      metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
     }),
     env,
   );

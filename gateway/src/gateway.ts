@@ -13,8 +13,10 @@ import {
   Access,
   adminKeySource,
   authorize,
+  createClientTelemetryInterceptor,
   createErrorInterceptor,
   createHealthService,
+  createServerTelemetryInterceptor,
   createTokenVerifier,
   type Identity,
   identityKey,
@@ -167,7 +169,10 @@ export function createGatewayHandler(
   const transports = Object.fromEntries(
     (Object.keys(config.upstreams) as Upstream[]).map((name) => [
       name,
-      createGrpcTransport({ baseUrl: config.upstreams[name] }),
+      createGrpcTransport({
+        baseUrl: config.upstreams[name],
+        interceptors: [createClientTelemetryInterceptor("gateway")],
+      }),
     ]),
   ) as Record<Upstream, Transport>;
   const upstreamHealth = Object.fromEntries(
@@ -205,6 +210,7 @@ export function createGatewayHandler(
       }
     },
     interceptors: [
+      createServerTelemetryInterceptor("gateway"),
       createErrorInterceptor("gateway", deps.logger),
       rateLimit(config.authRateLimitPerMinute),
       edgeAuth({

@@ -2,13 +2,17 @@ import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SERVICE_TOKEN_HEADER } from "./auth-interceptor.js";
+import { createClientTelemetryInterceptor } from "./telemetry.js";
 
 /** A gRPC (HTTP/2) transport to another ClassConnect service. */
 export function createServiceTransport(
   baseUrl: string,
   options: { serviceToken?: string; interceptors?: Interceptor[] } = {},
 ): Transport {
-  const interceptors: Interceptor[] = [...(options.interceptors ?? [])];
+  const interceptors: Interceptor[] = [
+    createClientTelemetryInterceptor("client"),
+    ...(options.interceptors ?? []),
+  ];
   if (options.serviceToken) {
     const token = options.serviceToken;
     interceptors.push((next) => (req) => {

@@ -6,6 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { Logger } from "./logger.js";
+import { recordQuery } from "./telemetry.js";
 
 export type Sql = postgres.Sql;
 /** The handle a transaction's queries run on (a connection reserved for it). */
@@ -29,6 +30,8 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "classconnect" },
     transform: { undefined: null },
+    // Each statement (never its parameters) is noted on the active trace span.
+    debug: (_connection, query) => recordQuery(query),
   };
   return postgres(url, settings);
 }

@@ -16,6 +16,7 @@ export * from "./paging.js";
 export * from "./secrets.js";
 export * from "./server.js";
 export * from "./service.js";
+export * from "./telemetry.js";
 export * from "./tokens.js";
 export * from "./validation-interceptor.js";
 export * from "./worker-loop.js";

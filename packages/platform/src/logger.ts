@@ -1,5 +1,6 @@
 import { pino } from "pino";
 import type { LogLevel } from "./config.js";
+import { traceIds } from "./telemetry.js";
 
 export type Logger = pino.Logger;
 
@@ -42,6 +43,8 @@ export function createLogger(
     redact: { paths: redactPaths, censor: "[redacted]" },
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label) => ({ level: label }) },
+    // Trace ids on every line written inside a traced call.
+    mixin: traceIds,
   };
   return destination ? pino(options, destination) : pino(options);
 }

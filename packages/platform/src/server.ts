@@ -11,6 +11,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createErrorInterceptor } from "./error-interceptor.js";
 import { createHealthService, ServingStatus } from "./health.js";
 import type { Logger } from "./logger.js";
+import { createServerTelemetryInterceptor } from "./telemetry.js";
 import { createValidationInterceptor } from "./validation-interceptor.js";
 
 export interface ServerOptions {
@@ -52,9 +53,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       router.service(Health, health);
       options.routes(router);
     },
-    // Outermost first: errors are mapped for everything inside; callers are
-    // authenticated before their input is examined.
+    // Outermost first: telemetry sees the final code; errors are mapped for
+    // everything inside; callers are authenticated before their input is examined.
     interceptors: [
+      createServerTelemetryInterceptor(options.name),
       createErrorInterceptor(options.name, logger),
       ...(options.interceptors ?? []),
       createValidationInterceptor(),

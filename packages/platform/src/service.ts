@@ -15,7 +15,8 @@ import { type EnvReader, type LogLevel, logLevels } from "./config.js";
 import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
-import { type RunningServer, startServer } from "./server.js";
+import { closeOnSignals, type RunningServer, startServer } from "./server.js";
+import { initTelemetry } from "./telemetry.js";
 import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
 
 export interface BaseServiceConfig {
@@ -31,6 +32,10 @@ export interface BaseServiceConfig {
   adminServiceUrl: string | undefined;
   /** The notifications service, where the outbox relay delivers events; unset keeps them in the outbox. */
   notificationsServiceUrl: string | undefined;
+  /** OTLP/HTTP endpoint for traces (e.g. the Datadog Agent's OTLP intake); unset disables export. */
+  otlpEndpoint: string | undefined;
+  /** Port of the Prometheus /metrics endpoint; unset disables it. */
+  metricsPort: number | undefined;
 }
 
 /** Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL` and the shared settings. */
@@ -44,6 +49,8 @@ export function readBaseConfig(e: EnvReader, prefix: string, defaultPort: number
     usersServiceUrl: e.optional("USERS_SERVICE_URL"),
     adminServiceUrl: e.optional("ADMIN_SERVICE_URL"),
     notificationsServiceUrl: e.optional("NOTIFICATIONS_SERVICE_URL"),
+    otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
+    metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
   };
 }
 
@@ -140,4 +147,26 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     },
   });
   return { ...server, logger };
+}
+
+/**
+ * The body of every `main.ts`: logger, telemetry (OTLP traces, Prometheus
+ * metrics) as configured, the server, and a graceful stop on SIGTERM/SIGINT.
+ */
+export async function runProcess(
+  name: string,
+  config: { logLevel: LogLevel; otlpEndpoint: string | undefined; metricsPort: number | undefined },
+  start: (logger: Logger) => Promise<{ close(): Promise<void> }>,
+): Promise<void> {
+  const logger = createLogger(name, config.logLevel);
+  const telemetry = await initTelemetry({
+    serviceName: name,
+    ...(config.otlpEndpoint ? { otlpEndpoint: config.otlpEndpoint } : {}),
+    ...(config.metricsPort !== undefined ? { metricsPort: config.metricsPort } : {}),
+  });
+  const server = await start(logger);
+  closeOnSignals(async () => {
+    await server.close();
+    await telemetry.shutdown();
+  }, logger);
 }

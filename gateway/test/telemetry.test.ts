@@ -1,0 +1,124 @@
+/**
+ * One call through the gateway produces one trace spanning the gateway and the
+ * services behind it, exported over OTLP/HTTP to a loopback receiver; the
+ * Prometheus endpoint shows per-RPC counters; no personal data in spans.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { initTelemetry, type Telemetry } from "@classconnect/platform";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { type System, startSystem } from "./system.js";
+
+interface OtlpSpan {
+  traceId: string;
+  spanId: string;
+  parentSpanId?: string;
+  name: string;
+  kind: number;
+  attributes: { key: string; value: { stringValue?: string } }[];
+}
+
+const DAY = 24 * 3600_000;
+const at = (ms: number) => ({ seconds: BigInt(Math.floor((Date.now() + ms) / 1000)), nanos: 0 });
+
+const test = suite<{ sys: System; telemetry: Telemetry; receiver: Server; bodies: string[] }>(
+  "telemetry: traces and metrics",
+);
+test.before(async (ctx) => {
+  ctx.bodies = [];
+  ctx.receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (c) => {
+      body += c;
+    });
+    req.on("end", () => {
+      if (req.url === "/v1/traces") ctx.bodies.push(body);
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => ctx.receiver.listen(0, "127.0.0.1", r));
+  ctx.telemetry = await initTelemetry({
+    serviceName: "classconnect-test",
+    otlpEndpoint: `http://127.0.0.1:${(ctx.receiver.address() as AddressInfo).port}`,
+    metricsPort: 0,
+  });
+  ctx.sys = await startSystem();
+});
+test.after(async (ctx) => {
+  await ctx.sys.close();
+  await ctx.telemetry.shutdown();
+  await new Promise<void>((r) => ctx.receiver.close(() => r()));
+});
+
+test("GetCourse: gateway → courses → users in one trace; counters on /metrics", async ({
+  sys,
+  telemetry,
+  bodies,
+}) => {
+  const teacher = await sys.register({ firstName: "Tracy" });
+  const course = (
+    await sys.client(CourseService).createCourse(
+      {
+        course: {
+          title: "Tracing",
+          description: "d",
+          category: "c",
+          level: 1,
+          modality: 1,
+          capacity: 5,
+          startTime: at(10 * DAY),
+          endTime: at(20 * DAY),
+          enrollmentDeadline: at(5 * DAY),
+        },
+      },
+      teacher.auth,
+    )
+  ).course!;
+  await sys.client(CourseService).getCourse({ courseId: course.id }, teacher.auth);
+  await telemetry.forceFlush();
+  const spans: OtlpSpan[] = bodies.flatMap((b) =>
+    (JSON.parse(b) as { resourceSpans: { scopeSpans: { spans: OtlpSpan[] }[] }[] }).resourceSpans.flatMap(
+      (r) => r.scopeSpans.flatMap((s) => s.spans),
+    ),
+  );
+  const component = (s: OtlpSpan) =>
+    s.attributes.find((a) => a.key === "classconnect.component")?.value.stringValue;
+  const root = spans.find(
+    (s) =>
+      s.name === "classconnect.courses.v1.CourseService/GetCourse" &&
+      component(s) === "gateway" &&
+      s.kind === 2,
+  );
+  assert.ok(root, "the gateway's server span");
+  const trace = spans.filter((s) => s.traceId === root!.traceId);
+  const byId = new Map(trace.map((s) => [s.spanId, s]));
+  const chainOf = (s: OtlpSpan): string[] => {
+    const parent = s.parentSpanId ? byId.get(s.parentSpanId) : undefined;
+    return [
+      ...(parent ? chainOf(parent) : []),
+      `${component(s)}:${s.kind === 2 ? "server" : "client"}:${s.name.split("/")[1]}`,
+    ];
+  };
+  const usersSpan = trace.find((s) => component(s) === "users" && s.name.endsWith("/BatchGetProfiles"));
+  assert.ok(usersSpan, "the users service's span is in the same trace");
+  assert.equal(chainOf(usersSpan!), [
+    "gateway:server:GetCourse",
+    "gateway:client:GetCourse",
+    "courses:server:GetCourse",
+    "client:client:BatchGetProfiles",
+    "users:server:BatchGetProfiles",
+  ]);
+  assert.not.ok(
+    bodies.some((b) => b.includes(teacher.email) || b.includes("Tracy")),
+    "no personal data in spans",
+  );
+
+  const res = await fetch(`http://127.0.0.1:${telemetry.metricsPort}/metrics`);
+  const text = await res.text();
+  assert.match(text, /rpc_server_requests_total\{[^}]*method="GetCourse"[^}]*code="ok"[^}]*\} [1-9]/);
+  assert.match(text, /rpc_server_duration_bucket\{[^}]*method="GetCourse"/);
+});
+
+test.run();

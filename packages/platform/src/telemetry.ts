@@ -1,0 +1,202 @@
+/**
+ * OpenTelemetry for every process: traces (W3C context propagated across
+ * gateway → service → service by Connect interceptors, since HTTP/2 servers
+ * are not auto-instrumented), RED metrics per RPC, OTLP export when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set, and a Prometheus /metrics endpoint.
+ * Attributes carry method names and codes only, never personal data.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  type Attributes,
+  context,
+  metrics,
+  propagation,
+  SpanKind,
+  SpanStatusCode,
+  type TextMapGetter,
+  type TextMapSetter,
+  trace,
+} from "@opentelemetry/api";
+import { AsyncLocalStorageContextManager } from "@opentelemetry/context-async-hooks";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
+import { PrometheusExporter } from "@opentelemetry/exporter-prometheus";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { resourceFromAttributes } from "@opentelemetry/resources";
+import { MeterProvider } from "@opentelemetry/sdk-metrics";
+import { BatchSpanProcessor, TracerProvider } from "@opentelemetry/sdk-trace";
+
+const headersGetter: TextMapGetter<Headers> = {
+  get: (carrier, key) => carrier.get(key) ?? undefined,
+  keys: (carrier) => [...carrier.keys()],
+};
+const headersSetter: TextMapSetter<Headers> = { set: (carrier, key, value) => carrier.set(key, value) };
+
+const tracer = () => trace.getTracer("classconnect");
+
+/** Request count, errors by code, and duration, per RPC; created on first use against the global meter. */
+let instruments:
+  | {
+      requests: ReturnType<ReturnType<typeof metrics.getMeter>["createCounter"]>;
+      duration: ReturnType<ReturnType<typeof metrics.getMeter>["createHistogram"]>;
+    }
+  | undefined;
+function rpcInstruments() {
+  if (!instruments) {
+    const meter = metrics.getMeter("classconnect");
+    instruments = {
+      requests: meter.createCounter("rpc_server_requests", {
+        description: "RPCs handled, by service, method and code",
+      }),
+      duration: meter.createHistogram("rpc_server_duration", { description: "RPC duration", unit: "ms" }),
+    };
+  }
+  return instruments;
+}
+
+/**
+ * Server side: continues the caller's trace (traceparent), opens a SERVER span
+ * around the call, and records the RED metrics. Outermost interceptor.
+ */
+export function createServerTelemetryInterceptor(component: string): Interceptor {
+  return (next) => async (req) => {
+    const parent = propagation.extract(context.active(), req.header, headersGetter);
+    const attributes: Attributes = {
+      "rpc.system": "connect_rpc",
+      "rpc.service": req.service.typeName,
+      "rpc.method": req.method.name,
+      "classconnect.component": component,
+    };
+    const span = tracer().startSpan(
+      `${req.service.typeName}/${req.method.name}`,
+      { kind: SpanKind.SERVER, attributes },
+      parent,
+    );
+    const started = performance.now();
+    let code = "ok";
+    try {
+      return await context.with(trace.setSpan(parent, span), () => next(req));
+    } catch (err) {
+      const e = ConnectError.from(err);
+      code = Code[e.code] ?? "unknown";
+      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      throw err;
+    } finally {
+      span.setAttribute("rpc.connect_rpc.error_code", code);
+      span.end();
+      const labels = { service: req.service.typeName, method: req.method.name, code, component };
+      const m = rpcInstruments();
+      m.requests.add(1, labels);
+      m.duration.record(performance.now() - started, labels);
+    }
+  };
+}
+
+/** Client side: a CLIENT span per outgoing call, its context injected as traceparent. */
+export function createClientTelemetryInterceptor(component: string): Interceptor {
+  return (next) => async (req) => {
+    const span = tracer().startSpan(`${req.service.typeName}/${req.method.name}`, {
+      kind: SpanKind.CLIENT,
+      attributes: {
+        "rpc.system": "connect_rpc",
+        "rpc.service": req.service.typeName,
+        "rpc.method": req.method.name,
+        "classconnect.component": component,
+      },
+    });
+    const ctx = trace.setSpan(context.active(), span);
+    propagation.inject(ctx, req.header, headersSetter);
+    try {
+      return await context.with(ctx, () => next(req));
+    } catch (err) {
+      span.setStatus({ code: SpanStatusCode.ERROR, message: Code[ConnectError.from(err).code] });
+      throw err;
+    } finally {
+      span.end();
+    }
+  };
+}
+
+/** The active trace and span ids, for log lines. */
+export function traceIds(): { trace_id?: string; span_id?: string } {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}
+
+/** Notes a database query on the active span (the statement, never its parameters). */
+export function recordQuery(statement: string): void {
+  trace
+    .getActiveSpan()
+    ?.addEvent("db.query", { "db.system": "postgresql", "db.statement": statement.trim().slice(0, 300) });
+}
+
+export interface Telemetry {
+  /** The Prometheus endpoint's port, when one was started. */
+  metricsPort?: number;
+  forceFlush(): Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+/**
+ * Installs the process-wide providers: traces to OTLP/HTTP when `otlpEndpoint`
+ * is set, metrics on a Prometheus endpoint when `metricsPort` is set (0 picks
+ * a free port). Without either, the interceptors cost next to nothing.
+ */
+export async function initTelemetry(options: {
+  serviceName: string;
+  otlpEndpoint?: string;
+  metricsPort?: number;
+}): Promise<Telemetry> {
+  const resource = resourceFromAttributes({
+    "service.name": options.serviceName,
+    "service.namespace": "classconnect",
+  });
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+  const tracerProvider = options.otlpEndpoint
+    ? new TracerProvider({
+        resource,
+        spanProcessors: [
+          new BatchSpanProcessor({
+            exporter: new OTLPTraceExporter({ url: `${options.otlpEndpoint.replace(/\/$/, "")}/v1/traces` }),
+            scheduledDelayMillis: 1000,
+          }),
+        ],
+      })
+    : undefined;
+  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
+  let server: Server | undefined;
+  let meterProvider: MeterProvider | undefined;
+  let metricsPort: number | undefined;
+  if (options.metricsPort !== undefined) {
+    const exporter = new PrometheusExporter({ preventServerStart: true });
+    meterProvider = new MeterProvider({ resource, readers: [exporter] });
+    metrics.setGlobalMeterProvider(meterProvider);
+    instruments = undefined;
+    server = createServer((req, res) => {
+      if (req.url?.startsWith("/metrics")) exporter.getMetricsRequestHandler(req, res);
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((resolve) => server!.listen(options.metricsPort, "0.0.0.0", resolve));
+    metricsPort = (server.address() as AddressInfo).port;
+  }
+  return {
+    ...(metricsPort !== undefined ? { metricsPort } : {}),
+    forceFlush: async () => {
+      await tracerProvider?.forceFlush();
+    },
+    async shutdown() {
+      await tracerProvider?.shutdown();
+      await meterProvider?.shutdown();
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      trace.disable();
+      metrics.disable();
+      propagation.disable();
+      context.disable();
+      instruments = undefined;
+    },
+  };
+}
