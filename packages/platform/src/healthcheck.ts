@@ -1,0 +1,16 @@
+/**
+ * Container health check: asks the local server's grpc.health.v1 service and
+ * exits 0 only when it answers SERVING. Usage: healthcheck.ts <port>
+ */
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
+
+const port = Number(process.argv[2] ?? process.env["PORT"]);
+try {
+  const client = createClient(Health, createGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }));
+  const res = await client.check({}, { timeoutMs: 3000 });
+  process.exit(res.status === HealthCheckResponse_ServingStatus.SERVING ? 0 : 1);
+} catch {
+  process.exit(1);
+}
