@@ -2,9 +2,10 @@
  * Container health check: asks the local server's grpc.health.v1 service and
  * exits 0 only when it answers SERVING. Usage: healthcheck.ts <port>
  */
+
+import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 
 const port = Number(process.argv[2] ?? process.env["PORT"]);
 try {

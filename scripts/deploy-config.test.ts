@@ -1,0 +1,122 @@
+/**
+ * Deployment files stay consistent with the code: the Envoy and Kong configs
+ * are generated from the route table (up to date, every public method routed,
+ * internal ones refused), the Helm chart carries the standard labels, gRPC
+ * probes and NetworkPolicies for every service, and the workflows parse and
+ * use only actions pinned by commit.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { parse } from "yaml";
+import { edgeFiles, methodRoutes } from "./gateway-configs.ts";
+
+const test = suite("deployment configuration");
+
+test("Envoy and Kong configs are up to date with the route table", () => {
+  for (const [file, render] of Object.entries(edgeFiles)) {
+    assert.ok(readFileSync(file, "utf8") === render(), `${file} is stale: run npm run generate:edge`);
+  }
+});
+
+test("every public method is routed to its service, and internal-only ones are refused", () => {
+  const envoy = parse(readFileSync("gateway/envoy/envoy.yaml", "utf8"));
+  const hcm = envoy.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
+  const routes: {
+    match: { path: string };
+    route?: { cluster: string };
+    direct_response?: { status: number };
+  }[] = hcm.route_config.virtual_hosts[0].routes;
+  const byPath = new Map(routes.map((r) => [r.match.path, r]));
+  const all = methodRoutes();
+  assert.ok(all.length >= 95);
+  for (const m of all) {
+    const route = byPath.get(m.path);
+    assert.ok(route, `${m.path} routed`);
+    if (m.internal) assert.is(route!.direct_response?.status, 403, `${m.path} refused`);
+    else assert.is(route!.route?.cluster, m.upstream, `${m.path} → ${m.upstream}`);
+  }
+  assert.ok(all.some((m) => m.path.includes("DispatchService") && m.internal));
+  const filters = hcm.http_filters.map((f: { name: string }) => f.name);
+  assert.equal(filters, [
+    "envoy.filters.http.grpc_web",
+    "envoy.filters.http.cors",
+    "envoy.filters.http.jwt_authn",
+    "envoy.filters.http.router",
+  ]);
+
+  const kong = parse(readFileSync("gateway/kong/kong.yaml", "utf8"));
+  const kongRoutes = kong.services.flatMap(
+    (s: { name: string; routes: { paths: string[]; plugins: { name: string }[] }[] }) =>
+      s.routes.map((r) => ({
+        upstream: s.name,
+        path: r.paths[0]!.slice(1, -1).replace(/\\\./g, "."),
+        plugins: r.plugins.map((p) => p.name),
+      })),
+  );
+  for (const m of all) {
+    const route = kongRoutes.find((r: { path: string }) => r.path === m.path);
+    assert.ok(route, `kong routes ${m.path}`);
+    assert.is(route.upstream, m.upstream);
+    if (m.internal) assert.equal(route.plugins, ["request-termination"]);
+    else if (!m.public) assert.equal(route.plugins, ["jwt"]);
+  }
+});
+
+test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolicies per service", () => {
+  const dir = "helm/classconnect";
+  const values = parse(readFileSync(join(dir, "values.yaml"), "utf8"));
+  const schema = JSON.parse(readFileSync(join(dir, "values.schema.json"), "utf8"));
+  for (const key of schema.required as string[]) assert.ok(values[key], `values has ${key}`);
+  const services = ["gateway", "users", "courses", "notifications", "admin"];
+  for (const s of services) {
+    for (const field of ["image", "replicas", "port", "resources", "autoscaling"])
+      assert.ok(values[s][field] !== undefined, `${s}.${field}`);
+  }
+  const helpers = readFileSync(join(dir, "templates/_helpers.tpl"), "utf8");
+  for (const label of [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/part-of",
+    "helm.sh/chart",
+  ]) {
+    assert.ok(helpers.includes(label), `helpers define ${label}`);
+  }
+  const deployments = readFileSync(join(dir, "templates/deployments.yaml"), "utf8");
+  assert.match(deployments, /readinessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
+  assert.match(deployments, /livenessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
+  for (const kind of ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"])
+    assert.match(deployments, new RegExp(`kind: ${kind}`));
+  assert.match(deployments, /include "classconnect.labels"/);
+  assert.match(deployments, /secretRef:/);
+  const policies = readFileSync(join(dir, "templates/networkpolicies.yaml"), "utf8");
+  assert.match(policies, /kind: NetworkPolicy/);
+  assert.match(policies, /app.kubernetes.io\/name: gateway/);
+  // Known callers: the services that call each other, and nobody else.
+  assert.equal(values.users.callers, ["courses", "notifications", "admin"]);
+  assert.equal(values.courses.callers, ["notifications"]);
+  assert.equal(values.notifications.callers, ["users", "courses", "admin"]);
+  assert.ok(!values.gateway.callers, "the gateway is the public entry");
+  const job = readFileSync(join(dir, "templates/migration-job.yaml"), "utf8");
+  assert.match(job, /kind: Job/);
+  assert.match(job, /helm.sh\/hook: pre-install,pre-upgrade/);
+});
+
+test("workflows parse and pin every action to a commit; permissions default to read", () => {
+  const dir = ".github/workflows";
+  const files = readdirSync(dir).filter((f) => f.endsWith(".yml"));
+  assert.ok(files.length >= 2);
+  for (const file of files) {
+    const text = readFileSync(join(dir, file), "utf8");
+    const workflow = parse(text);
+    assert.equal(workflow.permissions, { contents: "read" }, `${file}: read-only by default`);
+    const uses = [...text.matchAll(/uses:\s*(\S+)/g)].map((m) => m[1]!);
+    assert.ok(uses.length > 0);
+    for (const u of uses)
+      assert.match(u, /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, `${file}: ${u} is pinned by commit`);
+  }
+});
+
+test.run();
