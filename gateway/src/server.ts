@@ -27,9 +27,19 @@ const contentTypes: Record<string, string> = {
 
 function blobHandler(dir: string | undefined): NodeHandlerFn {
   return async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://gateway");
-    if (dir && req.method === "GET" && url.pathname.startsWith("/blobs/")) {
-      const relative = normalize(decodeURIComponent(url.pathname.slice("/blobs/".length)));
+    let pathname = "/";
+    try {
+      pathname = new URL(req.url ?? "/", "http://gateway").pathname;
+    } catch {
+      // Not a path we serve.
+    }
+    if (dir && req.method === "GET" && pathname.startsWith("/blobs/")) {
+      let relative = "..";
+      try {
+        relative = normalize(decodeURIComponent(pathname.slice("/blobs/".length)));
+      } catch {
+        // Malformed escapes: not found.
+      }
       if (!relative.startsWith("..") && !relative.includes("\0")) {
         const path = join(dir, relative);
         try {
@@ -73,6 +83,52 @@ function withCors(origins: string[], next: (req: Req, res: Res) => void) {
   };
 }
 
+/**
+ * connect-node answers a Connect unary request whose binary body is not a
+ * valid message with 500 "internal" ("parse binary: …"), though the client is
+ * at fault (JSON bodies get invalid_argument). At the edge, that answer is
+ * rewritten to 400 invalid_argument. Only 500 responses are buffered.
+ */
+function clientFaultForUnparsableBinary(next: (req: Req, res: Res) => void) {
+  return (req: Req, res: Res) => {
+    if (!String(req.headers["content-type"] ?? "").startsWith("application/proto")) return next(req, res);
+    const r = res as http.ServerResponse;
+    const writeHead = r.writeHead.bind(r) as (...args: unknown[]) => http.ServerResponse;
+    const write = r.write.bind(r) as (...args: unknown[]) => boolean;
+    const end = r.end.bind(r) as (...args: unknown[]) => http.ServerResponse;
+    let held: unknown[] | undefined;
+    const body: Buffer[] = [];
+    r.writeHead = ((...args: unknown[]) => {
+      if (args[0] === 500) {
+        held = args;
+        return r;
+      }
+      return writeHead(...args);
+    }) as typeof r.writeHead;
+    r.write = ((chunk: unknown, ...rest: unknown[]) => {
+      if (!held) return write(chunk, ...rest);
+      body.push(Buffer.from(chunk as Uint8Array));
+      return true;
+    }) as typeof r.write;
+    r.end = ((chunk?: unknown, ...rest: unknown[]) => {
+      if (!held) return end(chunk, ...rest);
+      if (chunk && typeof chunk !== "function") body.push(Buffer.from(chunk as Uint8Array));
+      const text = Buffer.concat(body).toString();
+      if (text.includes('"parse binary:')) {
+        const message = JSON.stringify({
+          code: "invalid_argument",
+          message: "the request body is not a valid binary message",
+        });
+        writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(message) });
+        return end(message);
+      }
+      writeHead(...held);
+      return end(Buffer.concat(body));
+    }) as typeof r.end;
+    next(req, res);
+  };
+}
+
 export interface RunningGateway {
   port: number;
   url: string;
@@ -83,7 +139,10 @@ const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   const connect = createGatewayHandler(config, deps, blobHandler(config.blobDir));
-  const handler = withCors(config.corsOrigins, connect as (req: Req, res: Res) => void);
+  const handler = withCors(
+    config.corsOrigins,
+    clientFaultForUnparsableBinary(connect as (req: Req, res: Res) => void),
+  );
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 65_000;
   const h2 = http2.createServer({}, handler);

@@ -1,0 +1,167 @@
+/**
+ * Reliability at the edge: malformed requests only ever get client-error codes
+ * (never INTERNAL) and leave the gateway healthy; a slow upstream makes the
+ * deadline fire instead of hanging the caller.
+ */
+import { create } from "@bufbuild/protobuf";
+import {
+  AuthService,
+  GetJwksResponseSchema,
+} from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { freePort, startServer } from "@classconnect/platform";
+import { testLogger } from "@classconnect/platform/testing";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import fc from "fast-check";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { readGatewayConfig, routeTable, startGateway } from "../src/index.js";
+import { type System, startSystem } from "./system.js";
+
+const fuzz = suite<{ sys: System }>("reliability: 1,000 malformed requests through the gateway");
+fuzz.before(async (ctx) => {
+  ctx.sys = await startSystem({ gateway: { MAX_REQUEST_BYTES: "65536" } });
+});
+fuzz.after(async (ctx) => {
+  await ctx.sys.close();
+});
+
+const paths = routeTable.flatMap(({ service }) =>
+  service.methods.map((m) => `/${service.typeName}/${m.name}`),
+);
+const serverFaults = new Set(["internal", "unknown", "data_loss"]);
+
+fuzz("only client-error codes come back, and the gateway stays healthy", async ({ sys }) => {
+  const user = await sys.register();
+  const body = fc.oneof(
+    fc.json(),
+    fc.string(),
+    fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b).toString("latin1")),
+    fc
+      .dictionary(
+        fc.constantFrom(
+          "email",
+          "password",
+          "courseId",
+          "userId",
+          "pageSize",
+          "pageToken",
+          "updateMask",
+          "course",
+          "rule",
+        ),
+        fc.jsonValue(),
+      )
+      .map((d) => JSON.stringify(d)),
+  );
+  const request = fc.record({
+    path: fc.oneof(
+      fc.constantFrom(...paths),
+      fc.string().map((s) => `/${s}`),
+    ),
+    body,
+    contentType: fc.constantFrom(
+      "application/json",
+      "application/proto",
+      "application/grpc+json",
+      "text/plain",
+      "application/connect+json",
+    ),
+    auth: fc.constantFrom("none", "user", "garbage"),
+    method: fc.constantFrom("POST", "POST", "POST", "GET", "PUT"),
+  });
+  const seen = new Map<string, number>();
+  await fc.assert(
+    fc.asyncProperty(request, async (r) => {
+      const headers: Record<string, string> = { "content-type": r.contentType };
+      if (r.auth === "user") headers["authorization"] = `Bearer ${user.token}`;
+      if (r.auth === "garbage") headers["authorization"] = "Bearer x.y.z";
+      const res = await fetch(`${sys.url}${r.path.replace(/[^\x21-\x7e]/g, "_")}`, {
+        method: r.method,
+        headers,
+        ...(r.method === "GET" ? {} : { body: r.body }),
+      });
+      const text = await res.text();
+      let code = `http_${res.status}`;
+      try {
+        code = (JSON.parse(text) as { code?: string }).code ?? code;
+      } catch {}
+      seen.set(code, (seen.get(code) ?? 0) + 1);
+      return res.status < 500 && !serverFaults.has(code);
+    }),
+    { numRuns: 1000, seed: 20261124 },
+  );
+  assert.ok(seen.size > 3, `a variety of outcomes: ${[...seen.keys()].join(", ")}`);
+  const health = await fetch(`${sys.url}/grpc.health.v1.Health/Check`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(await health.json(), { status: "SERVING" });
+});
+
+fuzz.run();
+
+const slow = suite("reliability: a slow downstream");
+
+slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", async () => {
+  const slowUsers = await startServer({
+    name: "slow-users",
+    port: 0,
+    logger: testLogger("slow"),
+    ready: async () => true,
+    routes(router) {
+      router.service(AuthService, {
+        async getJwks(_req, ctx) {
+          await new Promise((resolve) => {
+            const timer = setTimeout(resolve, 10_000);
+            ctx.signal.addEventListener("abort", () => {
+              clearTimeout(timer);
+              resolve(undefined);
+            });
+          });
+          return create(GetJwksResponseSchema, {});
+        },
+      });
+    },
+  });
+  const unused = `http://127.0.0.1:${await freePort()}`;
+  const gateway = await startGateway(
+    readGatewayConfig({
+      GATEWAY_PORT: "0",
+      USERS_SERVICE_URL: slowUsers.url,
+      COURSES_SERVICE_URL: unused,
+      NOTIFICATIONS_SERVICE_URL: unused,
+      ADMIN_SERVICE_URL: unused,
+      UPSTREAM_TIMEOUT_MS: "300",
+    }),
+    { logger: testLogger("gateway") },
+  );
+  try {
+    const client = createClient(AuthService, createGrpcTransport({ baseUrl: gateway.url }));
+    const started = Date.now();
+    let code: Code | undefined;
+    try {
+      await client.getJwks({});
+    } catch (err) {
+      code = ConnectError.from(err).code;
+    }
+    const took = Date.now() - started;
+    assert.is(code, Code.DeadlineExceeded);
+    assert.ok(took < 3000, `answered in ${took} ms`);
+    // A caller's own shorter deadline wins.
+    const callerStarted = Date.now();
+    try {
+      await client.getJwks({}, { timeoutMs: 100 });
+    } catch (err) {
+      code = ConnectError.from(err).code;
+    }
+    assert.is(code, Code.DeadlineExceeded);
+    assert.ok(Date.now() - callerStarted < 2000);
+  } finally {
+    await gateway.close();
+    await slowUsers.close();
+  }
+});
+
+slow.run();
