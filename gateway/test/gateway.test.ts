@@ -19,7 +19,9 @@ import { type System, startSystem } from "./system.js";
 
 const test = suite<{ sys: System }>("gateway: end to end");
 test.before(async (ctx) => {
-  ctx.sys = await startSystem({ AUTH_RATE_LIMIT_PER_MINUTE: "1000", MAX_REQUEST_BYTES: String(1024 * 1024) });
+  ctx.sys = await startSystem({
+    gateway: { AUTH_RATE_LIMIT_PER_MINUTE: "1000", MAX_REQUEST_BYTES: String(1024 * 1024) },
+  });
 });
 test.after(async (ctx) => {
   await ctx.sys.close();
@@ -224,7 +226,7 @@ test.run();
 
 const limited = suite<{ sys: System }>("gateway: rate limit on sign-in calls");
 limited.before(async (ctx) => {
-  ctx.sys = await startSystem({ AUTH_RATE_LIMIT_PER_MINUTE: "3" });
+  ctx.sys = await startSystem({ gateway: { AUTH_RATE_LIMIT_PER_MINUTE: "3" } });
 });
 limited.after(async (ctx) => {
   await ctx.sys.close();

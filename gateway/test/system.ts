@@ -65,6 +65,8 @@ export interface SystemOptions {
   gateway?: Record<string, string>;
   /** The e-mail channel of the notifications service (default: an in-memory mailbox). */
   email?: EmailSender;
+  /** A PostgreSQL server of the suite's own (default: the shared test server). */
+  pgUrl?: string;
 }
 
 export interface System {
@@ -101,11 +103,7 @@ export interface System {
   close(): Promise<void>;
 }
 
-export async function startSystem(options: SystemOptions | Record<string, string> = {}): Promise<System> {
-  const opts: SystemOptions =
-    "gateway" in options || "email" in options
-      ? (options as SystemOptions)
-      : { gateway: options as Record<string, string> };
+export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   let clockOffset = 0;
   const ports = {
     users: await freePort(),
@@ -125,10 +123,10 @@ export async function startSystem(options: SystemOptions | Record<string, string
     NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
   };
   const databases = {
-    users: await createTestDatabase("sys_users"),
-    courses: await createTestDatabase("sys_courses"),
-    notifications: await createTestDatabase("sys_notifications"),
-    admin: await createTestDatabase("sys_admin"),
+    users: await createTestDatabase("sys_users", opts.pgUrl),
+    courses: await createTestDatabase("sys_courses", opts.pgUrl),
+    notifications: await createTestDatabase("sys_notifications", opts.pgUrl),
+    admin: await createTestDatabase("sys_admin", opts.pgUrl),
   };
   const adminKey = await loadSigningKey();
   // Real admin tokens (from the admin service's JWKS) and the test key both verify.

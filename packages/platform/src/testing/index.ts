@@ -29,9 +29,9 @@ async function testServerUrl(): Promise<string> {
   return serverUrl;
 }
 
-/** A new, empty database for one suite; returns its URL. */
-export async function createTestDatabase(prefix: string): Promise<string> {
-  const admin = await testServerUrl();
+/** A new, empty database for one suite (on `serverUrl`, default the shared test server); returns its URL. */
+export async function createTestDatabase(prefix: string, serverUrl?: string): Promise<string> {
+  const admin = serverUrl ?? (await testServerUrl());
   const name = `t_${prefix.replace(/\W/g, "_").toLowerCase()}_${randomBytes(4).toString("hex")}`;
   await ensureDatabase(admin, name);
   return databaseUrl(admin, name);
