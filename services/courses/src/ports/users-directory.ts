@@ -10,7 +10,10 @@ export interface UserStanding {
   educationLevel: number;
 }
 
-/** What the courses service asks the users service: one batched call per page, never one per row. */
+/**
+ * What the courses service asks the users service: one batched call per page,
+ * never one per row; public profiles are cached for 30 s.
+ */
 export interface UsersDirectory {
   profiles(ids: string[]): Promise<Map<string, PublicProfile>>;
   standing(userId: string): Promise<UserStanding>;
@@ -18,17 +21,32 @@ export interface UsersDirectory {
 
 const BATCH = 500;
 
+/** Public profiles change rarely; course pages read them constantly. */
+const PROFILE_TTL_MS = 30_000;
+const PROFILE_CACHE_MAX = 10_000;
+
 export function createUsersDirectory(usersServiceUrl: string, serviceToken: string): UsersDirectory {
+  const cache = new Map<string, { profile: PublicProfile; at: number }>();
   const transport = createServiceTransport(usersServiceUrl, { serviceToken });
   const users = createClient(UserService, transport);
   const admin = createClient(UserAdminService, transport);
   return {
     async profiles(ids) {
-      const unique = [...new Set(ids)];
+      const now = Date.now();
       const found = new Map<string, PublicProfile>();
-      for (let i = 0; i < unique.length; i += BATCH) {
-        const res = await users.batchGetProfiles({ userIds: unique.slice(i, i + BATCH) });
-        for (const p of res.profiles) found.set(p.id, p);
+      const missing: string[] = [];
+      for (const id of new Set(ids)) {
+        const hit = cache.get(id);
+        if (hit && now - hit.at < PROFILE_TTL_MS) found.set(id, hit.profile);
+        else missing.push(id);
+      }
+      for (let i = 0; i < missing.length; i += BATCH) {
+        const res = await users.batchGetProfiles({ userIds: missing.slice(i, i + BATCH) });
+        for (const p of res.profiles) {
+          found.set(p.id, p);
+          if (cache.size >= PROFILE_CACHE_MAX) cache.delete(cache.keys().next().value!);
+          cache.set(p.id, { profile: p, at: now });
+        }
       }
       return found;
     },
