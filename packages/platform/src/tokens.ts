@@ -155,43 +155,59 @@ export interface TokenVerifier {
   verify(token: string): Promise<VerifiedToken>;
 }
 
+/** Verified tokens are remembered until they expire: a signature is checked once per token, not per call. */
+const VERIFIED_CACHE_MAX = 10_000;
+
 export function createTokenVerifier(issuers: Partial<Record<TokenType, KeySource>>): TokenVerifier {
   const issuerOf: Record<TokenType, string> = { user: USER_TOKEN_ISSUER, admin: ADMIN_TOKEN_ISSUER };
+  const verified = new Map<string, { result: VerifiedToken; expiresAt: number }>();
   return {
     async verify(token) {
-      let kid: string | undefined;
-      let typ: unknown;
-      try {
-        const header = decodeProtectedHeader(token);
-        if (header.alg !== TOKEN_ALG) throw new Error("alg");
-        kid = header.kid;
-        typ = decodeJwt(token).typ;
-      } catch {
-        throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
+      const hit = verified.get(token);
+      if (hit) {
+        if (hit.expiresAt > Date.now()) return hit.result;
+        verified.delete(token);
       }
-      if ((typ !== "user" && typ !== "admin") || !kid) {
-        throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
-      }
-      const source = issuers[typ];
-      const key = source && (await source.getKey(kid));
-      if (!key) throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
-      try {
-        const { payload } = await jwtVerify(token, key, {
-          algorithms: [TOKEN_ALG],
-          issuer: issuerOf[typ],
-          audience: TOKEN_AUDIENCE,
-          requiredClaims: ["sub", "exp", "iat"],
-        });
-        return { typ, sub: payload.sub!, ...(typeof payload.sid === "string" ? { sid: payload.sid } : {}) };
-      } catch (err) {
-        const expired = (err as { code?: string }).code === "ERR_JWT_EXPIRED";
-        throw new UnauthenticatedError(
-          expired ? "access token expired" : "invalid access token",
-          expired ? "TOKEN_EXPIRED" : "TOKEN_INVALID",
-        );
-      }
+      const result = await verifyUncached(token);
+      if (verified.size >= VERIFIED_CACHE_MAX) verified.delete(verified.keys().next().value!);
+      verified.set(token, { result, expiresAt: (decodeJwt(token).exp ?? 0) * 1000 });
+      return result;
     },
   };
+
+  async function verifyUncached(token: string): Promise<VerifiedToken> {
+    let kid: string | undefined;
+    let typ: unknown;
+    try {
+      const header = decodeProtectedHeader(token);
+      if (header.alg !== TOKEN_ALG) throw new Error("alg");
+      kid = header.kid;
+      typ = decodeJwt(token).typ;
+    } catch {
+      throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
+    }
+    if ((typ !== "user" && typ !== "admin") || !kid) {
+      throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
+    }
+    const source = issuers[typ];
+    const key = source && (await source.getKey(kid));
+    if (!key) throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
+    try {
+      const { payload } = await jwtVerify(token, key, {
+        algorithms: [TOKEN_ALG],
+        issuer: issuerOf[typ],
+        audience: TOKEN_AUDIENCE,
+        requiredClaims: ["sub", "exp", "iat"],
+      });
+      return { typ, sub: payload.sub!, ...(typeof payload.sid === "string" ? { sid: payload.sid } : {}) };
+    } catch (err) {
+      const expired = (err as { code?: string }).code === "ERR_JWT_EXPIRED";
+      throw new UnauthenticatedError(
+        expired ? "access token expired" : "invalid access token",
+        expired ? "TOKEN_EXPIRED" : "TOKEN_INVALID",
+      );
+    }
+  }
 }
 
 /** Keys from several sources: the first that knows a key id answers. */

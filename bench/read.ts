@@ -1,0 +1,146 @@
+/**
+ * `npm run bench:read`: GetCourse and ListCourses over 10,000 courses at
+ * concurrency 1, 16 and 64, in one run, for
+ *   (a) raw postgres.js running the same query (the ceiling),
+ *   (b) a minimal Fastify + postgres.js JSON endpoint (the baseline),
+ *   (c) the courses service called directly over gRPC,
+ *   (d) the gateway over Connect JSON.
+ * Prints requests/s, p50 and p99 (ms) and the ratios c/b, d/b, c/a.
+ * The servers run as separate processes (npm start's layout); the load
+ * generator shares the machine, so compare ratios, not absolutes.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { createPool, databaseUrl, freePort, startEmbeddedPostgres } from "@classconnect/platform";
+import { createClient } from "@connectrpc/connect";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createCourseStore } from "../services/courses/src/store/courses.js";
+import { type LoadResult, load, table } from "./load.js";
+import { startPlatform } from "./start-platform.js";
+
+const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 3);
+const COURSES = 10_000;
+const dir = mkdtempSync(join(tmpdir(), "classconnect-bench-read-"));
+const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false, fast: true });
+const coursesPort = await freePort();
+const platform = await startPlatform({
+  CLASSCONNECT_DATA_DIR: dir,
+  DATABASE_URL: pg.url,
+  COURSES_PORT: String(coursesPort),
+  AUTH_RATE_LIMIT_PER_MINUTE: "100000",
+});
+const coursesDb = databaseUrl(pg.url, "classconnect_courses");
+const baselinePort = await freePort();
+const baseline = spawn(
+  process.execPath,
+  ["--import", "tsx", "bench/read-baseline.ts", coursesDb, String(baselinePort)],
+  {
+    stdio: ["ignore", "pipe", "inherit"],
+  },
+);
+await new Promise<void>((resolve) =>
+  createInterface({ input: baseline.stdout! }).once("line", () => resolve()),
+);
+
+try {
+  const reg = await fetch(`${platform.url}/classconnect.users.v1.AuthService/Register`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({
+      email: `bench-${Date.now()}@example.com`,
+      password: "bench-password",
+      firstName: "B",
+      lastName: "R",
+      location: "X",
+      acceptTerms: true,
+    }),
+  });
+  const { user, session } = (await reg.json()) as { user: { id: string }; session: { accessToken: string } };
+  const auth = { authorization: `Bearer ${session.accessToken}` };
+  const sql = createPool(coursesDb, { max: 10, applicationName: "bench-raw" });
+  await sql`
+    insert into courses (id, owner_id, title, description, category, level, modality, capacity, start_time, end_time, enrollment_deadline)
+    select gen_random_uuid(), ${user.id}, 'Course ' || i, 'About topic ' || i, 'cat-' || (i % 40), 1 + i % 3, 1 + i % 2, 50,
+           now() + (i % 365) * interval '1 day' + interval '10 days', now() + (i % 365) * interval '1 day' + interval '100 days',
+           now() + (i % 365) * interval '1 day' + interval '5 days'
+    from generate_series(1, ${COURSES}) as i`;
+  await sql`analyze courses`;
+  const ids = (await sql<{ id: string }[]>`select id from courses`).map((r) => r.id);
+  const randomId = () => ids[Math.floor(Math.random() * ids.length)]!;
+  const store = createCourseStore(sql);
+  const grpc = createClient(
+    CourseService,
+    createGrpcTransport({ baseUrl: `http://127.0.0.1:${coursesPort}` }),
+  );
+  const json = (method: string, body: unknown) =>
+    fetch(`${platform.url}/classconnect.courses.v1.CourseService/${method}`, {
+      method: "POST",
+      headers: { "content-type": "application/json", ...auth },
+      body: JSON.stringify(body),
+    }).then(async (r) => {
+      if (r.status !== 200) throw new Error(String(r.status));
+      await r.arrayBuffer();
+    });
+  const get = (path: string) =>
+    fetch(`http://127.0.0.1:${baselinePort}${path}`).then(async (r) => {
+      if (r.status !== 200) throw new Error(String(r.status));
+      await r.arrayBuffer();
+    });
+  const targets: Record<string, Record<"GetCourse" | "ListCourses", () => Promise<unknown>>> = {
+    "a raw postgres.js": {
+      GetCourse: () => store.view(randomId(), user.id),
+      ListCourses: () => store.catalog(user.id, { includeClosed: false }, "start_time", 21),
+    },
+    "b Fastify JSON": {
+      GetCourse: () => get(`/courses/${randomId()}?caller=${user.id}`),
+      ListCourses: () => get(`/courses?caller=${user.id}`),
+    },
+    "c courses gRPC": {
+      GetCourse: () => grpc.getCourse({ courseId: randomId() }, { headers: auth }),
+      ListCourses: () => grpc.listCourses({}, { headers: auth }),
+    },
+    "d gateway Connect JSON": {
+      GetCourse: () => json("GetCourse", { courseId: randomId() }),
+      ListCourses: () => json("ListCourses", {}),
+    },
+  };
+  const results = new Map<string, LoadResult>();
+  for (const method of ["GetCourse", "ListCourses"] as const) {
+    for (const t of Object.values(targets)) await load(t[method], 8, 0.5); // warm-up
+    for (const c of [1, 16, 64]) {
+      for (const [name, t] of Object.entries(targets))
+        results.set(`${method}|${c}|${name}`, await load(t[method], c, SECONDS));
+    }
+  }
+  const rows: (string | number)[][] = [];
+  const ratioRows: (string | number)[][] = [];
+  for (const method of ["GetCourse", "ListCourses"]) {
+    for (const c of [1, 16, 64]) {
+      const r = (n: string) => results.get(`${method}|${c}|${n}`)!;
+      for (const name of Object.keys(targets)) {
+        const x = r(name);
+        rows.push([method, c, name, x.perSecond.toFixed(0), x.p50.toFixed(2), x.p99.toFixed(2), x.errors]);
+      }
+      const a = r("a raw postgres.js").perSecond;
+      const b = r("b Fastify JSON").perSecond;
+      const cc = r("c courses gRPC").perSecond;
+      const d = r("d gateway Connect JSON").perSecond;
+      ratioRows.push([method, c, (cc / b).toFixed(2), (d / b).toFixed(2), (cc / a).toFixed(2)]);
+    }
+  }
+  console.log(`\nbench:read — ${COURSES} courses, ${SECONDS} s per cell`);
+  console.log(table(["method", "conc", "target", "req/s", "p50 ms", "p99 ms", "errors"], rows));
+  console.log("\nratios (targets: c/b ≥ 0.8, d/b ≥ 0.5)");
+  console.log(table(["method", "conc", "c/b", "d/b", "c/a"], ratioRows));
+  await sql.end();
+} finally {
+  baseline.kill("SIGTERM");
+  await platform.stop();
+  await pg.stop();
+  rmSync(dir, { recursive: true, force: true });
+}
+process.exit(0);
