@@ -6,7 +6,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import postgres from "postgres";
 import type { Logger } from "./logger.js";
-import { recordQuery } from "./telemetry.js";
+import { traceQueries } from "./telemetry.js";
 
 export type Sql = postgres.Sql;
 /** The handle a transaction's queries run on (a connection reserved for it). */
@@ -30,10 +30,9 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "classconnect" },
     transform: { undefined: null },
-    // Each statement (never its parameters) is noted on the active trace span.
-    debug: (_connection, query) => recordQuery(query),
   };
-  return postgres(url, settings);
+  // Each executed query is a trace span (statement only, never parameters).
+  return traceQueries(postgres(url, settings));
 }
 
 /** True when the database answers a trivial query within `timeoutMs`. */

@@ -126,11 +126,54 @@ export function traceIds(): { trace_id?: string; span_id?: string } {
   return { trace_id: traceId, span_id: spanId };
 }
 
-/** Notes a database query on the active span (the statement, never its parameters). */
-export function recordQuery(statement: string): void {
-  trace
-    .getActiveSpan()
-    ?.addEvent("db.query", { "db.system": "postgresql", "db.statement": statement.trim().slice(0, 300) });
+/**
+ * Wraps a postgres.js `sql` so that every executed query is a CLIENT span
+ * (the statement, never its parameters). Fragments are not spans: a query
+ * runs, and is timed, only when awaited, which is when its `then` is called.
+ */
+export function traceQueries<T extends object>(sql: T): T {
+  const wrap = (query: unknown) => {
+    if (!query || typeof (query as { then?: unknown }).then !== "function") return query;
+    const q = query as { then: (...args: unknown[]) => unknown; strings?: readonly string[] };
+    const then = q.then.bind(q);
+    q.then = (onFulfilled?: unknown, onRejected?: unknown) => {
+      const statement = (q.strings ?? []).join("?").replace(/\s+/g, " ").trim().slice(0, 300);
+      const span = tracer().startSpan("postgresql", {
+        kind: SpanKind.CLIENT,
+        attributes: { "db.system": "postgresql", "db.statement": statement },
+      });
+      return then(
+        (value: unknown) => {
+          span.end();
+          return typeof onFulfilled === "function" ? onFulfilled(value) : value;
+        },
+        (err: unknown) => {
+          span.setStatus({ code: SpanStatusCode.ERROR });
+          span.end();
+          if (typeof onRejected === "function") return onRejected(err);
+          throw err;
+        },
+      );
+    };
+    return query;
+  };
+  const traced = (target: object): object =>
+    new Proxy(target, {
+      apply: (fn, self, args) => wrap(Reflect.apply(fn as (...a: unknown[]) => unknown, self, args)),
+      get(obj, key, receiver) {
+        const value = Reflect.get(obj, key, receiver);
+        // Transactions run on reserved connections: trace those too.
+        if (key === "reserve" && typeof value === "function") {
+          return async (...args: unknown[]) =>
+            traced(await (value as (...a: unknown[]) => Promise<object>).apply(obj, args));
+        }
+        if (key === "unsafe" && typeof value === "function") {
+          return (...args: unknown[]) => wrap((value as (...a: unknown[]) => unknown).apply(obj, args));
+        }
+        return value;
+      },
+    });
+  return traced(sql) as T;
 }
 
 export interface Telemetry {
