@@ -136,6 +136,7 @@ export function traceQueries<T extends object>(sql: T): T {
     if (!query || typeof (query as { then?: unknown }).then !== "function") return query;
     const q = query as { then: (...args: unknown[]) => unknown; strings?: readonly string[] };
     const then = q.then.bind(q);
+    // biome-ignore lint/suspicious/noThenProperty: the query is a thenable already; this times its execution.
     q.then = (onFulfilled?: unknown, onRejected?: unknown) => {
       const statement = (q.strings ?? []).join("?").replace(/\s+/g, " ").trim().slice(0, 300);
       const span = tracer().startSpan("postgresql", {
