@@ -1,5 +1,6 @@
-# ClassConnect courses — build from the repository root:
-#   docker build -f services/courses/Dockerfile -t ghcr.io/OWNER/classconnect-courses .
+# One image definition for every ClassConnect process; pick it with build arguments:
+#   docker build --build-arg SERVICE_DIR=services/users --build-arg PORT=50051 -t classconnect-users .
+#   docker build --build-arg SERVICE_DIR=gateway --build-arg PORT=8080 -t classconnect-gateway .
 # Stage 1 installs production dependencies only; stage 2 runs as a non-root user.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
@@ -14,14 +15,17 @@ COPY gateway/package.json gateway/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
 
 FROM node:20-bookworm-slim
-ENV NODE_ENV=production
+ARG SERVICE_DIR
+ARG PORT
+ENV NODE_ENV=production SERVICE_DIR=${SERVICE_DIR} PORT=${PORT}
 WORKDIR /app
 COPY --from=deps --chown=node:node /app/node_modules node_modules
 COPY --chown=node:node package.json tsconfig.json ./
 COPY --chown=node:node gen gen
 COPY --chown=node:node packages/platform packages/platform
-COPY --chown=node:node services/courses services/courses
+COPY --chown=node:node ${SERVICE_DIR} ${SERVICE_DIR}
 USER node
-EXPOSE 50052
-HEALTHCHECK --interval=10s --timeout=5s --start-period=20s CMD ["node", "--import", "tsx", "packages/platform/src/healthcheck.ts", "50052"]
-CMD ["node", "--import", "tsx", "services/courses/src/main.ts"]
+EXPOSE ${PORT}
+HEALTHCHECK --interval=10s --timeout=5s --start-period=20s CMD node --import tsx packages/platform/src/healthcheck.ts "$PORT"
+# exec: node is PID 1 and receives SIGTERM for the graceful drain.
+CMD exec node --import tsx "$SERVICE_DIR/src/main.ts"
