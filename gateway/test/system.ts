@@ -77,6 +77,8 @@ export interface System {
   mailbox: EmailMessage[];
   /** Pushes recorded by the notifications service. */
   pushes: { tokens: string[]; message: { title: string; body: string } }[];
+  /** Where each service listens (inside the test process). */
+  urls: { users: string; courses: string; notifications: string; admin: string };
   /** Each service's database, for assertions on stored state (outbox, counters). */
   databases: { users: string; courses: string; notifications: string; admin: string };
   /** A client of `service` through the gateway (gRPC over h2c). */
@@ -204,6 +206,12 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     mailbox: mailbox.messages,
     pushes: push.sent,
     databases,
+    urls: {
+      users: url(ports.users),
+      courses: url(ports.courses),
+      notifications: url(ports.notifications),
+      admin: url(ports.admin),
+    },
     clock: {
       advance(ms) {
         clockOffset += ms;

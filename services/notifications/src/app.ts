@@ -93,6 +93,7 @@ export async function startNotificationsServer(
           ...defaultRetryPolicy,
           baseDelayMs: config.retryBaseMs,
           maxAttempts: config.retryMaxAttempts,
+          leaseMs: config.leaseMs,
           ...overrides.retry,
         },
       });

@@ -17,6 +17,8 @@ export interface NotificationsConfig extends BaseServiceConfig {
   firebaseCredentialsFile: string | undefined;
   retryBaseMs: number;
   retryMaxAttempts: number;
+  /** How long claimed work stays with one worker before another may take it. */
+  leaseMs: number;
 }
 
 /** The only place the notifications service reads the environment. */
@@ -41,6 +43,7 @@ export function readNotificationsConfig(
       firebaseCredentialsFile: e.optional("FIREBASE_CREDENTIALS_FILE"),
       retryBaseMs: e.int("NOTIFY_RETRY_BASE_MS", 1000, 1, 600_000),
       retryMaxAttempts: e.int("NOTIFY_RETRY_MAX_ATTEMPTS", 8, 1, 100),
+      leaseMs: e.int("NOTIFY_LEASE_MS", 60_000, 100, 3_600_000),
     };
   }, env);
 }

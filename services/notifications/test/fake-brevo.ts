@@ -29,18 +29,22 @@ export interface FakeBrevo {
   delivered(): string[];
   /** The next `count` calls answer `status`. */
   failNext(count: number, status: number): void;
+  /** Answer every call after this many milliseconds. */
+  delayMs: number;
   close(): Promise<void>;
 }
 
 export async function startFakeBrevo(): Promise<FakeBrevo> {
   const calls: BrevoCall[] = [];
   const failures: number[] = [];
+  const fake = { delayMs: 0 } as FakeBrevo;
   const server: Server = createServer((req, res) => {
     let raw = "";
     req.on("data", (chunk) => {
       raw += chunk;
     });
-    req.on("end", () => {
+    req.on("end", async () => {
+      if (fake.delayMs > 0) await new Promise((r) => setTimeout(r, fake.delayMs));
       if (req.method !== "POST" || !req.url?.endsWith("/smtp/email")) {
         res.writeHead(404, { "content-type": "application/json" }).end('{"code":"not_found"}');
         return;
@@ -68,7 +72,7 @@ export async function startFakeBrevo(): Promise<FakeBrevo> {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  Object.assign(fake, {
     baseUrl: `http://127.0.0.1:${port}/v3`,
     calls,
     delivered: () =>
@@ -77,9 +81,10 @@ export async function startFakeBrevo(): Promise<FakeBrevo> {
         .flatMap((c) =>
           (c.body.messageVersions ?? [{ to: c.body.to ?? [] }]).flatMap((v) => v.to.map((t) => t.email)),
         ),
-    failNext(count, status) {
+    failNext(count: number, status: number) {
       for (let i = 0; i < count; i++) failures.push(status);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  });
+  return fake;
 }

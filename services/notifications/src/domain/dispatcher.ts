@@ -231,6 +231,11 @@ export function createDispatcher(deps: DispatcherDeps) {
   /** One pass: expand due events, then send due deliveries. True when there was work. */
   async function runOnce(): Promise<boolean> {
     let worked = false;
+    const abandoned = await store.failAbandoned(
+      "outcome unknown: the sender stopped mid-send; not resent, to avoid a duplicate",
+    );
+    if (abandoned > 0)
+      logger.warn({ deliveries: abandoned }, "deliveries abandoned mid-send logged as failed");
     for (const event of await store.claimEvents(10, retry.leaseMs)) {
       worked = true;
       try {
@@ -242,7 +247,8 @@ export function createDispatcher(deps: DispatcherDeps) {
       }
     }
     for (;;) {
-      const due = await store.claimDeliveries(1000, retry.leaseMs);
+      // One provider batch at a time: a crash can only leave that batch's outcome unknown.
+      const due = await store.claimDeliveries(deps.email.batchSize, retry.leaseMs);
       if (due.length === 0) break;
       worked = true;
       await sendEmails(due.filter((d) => d.channel === Channel.EMAIL));

@@ -214,7 +214,18 @@ export async function createMongoNotificationsStore(
     },
 
     async claimDeliveries(limit, leaseMs) {
-      return (await claim(deliveries, { status: 4 }, limit, leaseMs)).map(toDelivery);
+      const claimed = await claim(deliveries, { status: 4 }, limit, leaseMs);
+      if (claimed.length > 0)
+        await deliveries.updateMany({ _id: { $in: claimed.map((d) => d._id) } }, { $set: { status: 5 } });
+      return claimed.map((d) => toDelivery({ ...d, status: 5 }));
+    },
+
+    async failAbandoned(reason) {
+      const res = await deliveries.updateMany(
+        { status: 5, nextAttemptAt: { $lte: new Date() } },
+        { $set: { status: 3, reason, updatedAt: new Date() } },
+      );
+      return res.modifiedCount;
     },
 
     async finishDeliveries(ids, outcome) {

@@ -130,12 +130,19 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
     async claimDeliveries(limit, leaseMs) {
       const rows = await sql<DeliveryRow[]>`
         update deliveries set next_attempt_at = now() + ${leaseMs} * interval '1 millisecond',
-                              attempts = attempts + 1, updated_at = now()
+                              attempts = attempts + 1, updated_at = now(), status = 5
         where id in (
           select id from deliveries where status = 4 and next_attempt_at <= now()
           order by next_attempt_at limit ${limit} for update skip locked)
         returning *`;
       return rows.map(toDelivery);
+    },
+
+    async failAbandoned(reason) {
+      const rows = await sql`
+        update deliveries set status = 3, reason = ${reason}, updated_at = now()
+        where status = 5 and next_attempt_at <= now() returning 1`;
+      return rows.length;
     },
 
     async finishDeliveries(ids, outcome) {

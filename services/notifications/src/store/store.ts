@@ -24,7 +24,13 @@ export interface EventRecord {
 }
 
 export const Channel = { PUSH: 1, EMAIL: 2, IN_APP: 3 } as const;
-export const DeliveryStatus = { SENT: 1, SKIPPED_BY_PREFERENCE: 2, FAILED: 3, PENDING: 4 } as const;
+export const DeliveryStatus = {
+  SENT: 1,
+  SKIPPED_BY_PREFERENCE: 2,
+  FAILED: 3,
+  PENDING: 4,
+  SENDING: 5,
+} as const;
 
 /** What a channel needs to send one message. */
 export interface DeliveryPayload {
@@ -91,8 +97,13 @@ export interface NotificationsStore {
 
   /** Adds deliveries, ignoring any that already exist (same event, channel, recipient, address). */
   insertDeliveries(rows: NewDelivery[]): Promise<void>;
-  /** Leases up to `limit` pending deliveries that are due. */
+  /** Marks up to `limit` due pending deliveries SENDING (leased) and returns them. */
   claimDeliveries(limit: number, leaseMs: number): Promise<DeliveryRecord[]>;
+  /**
+   * SENDING deliveries whose lease ran out (their worker died mid-send) become
+   * FAILED with `reason`; returns how many.
+   */
+  failAbandoned(reason: string): Promise<number>;
   /** Records the outcome of an attempt: sent, failed, or pending again after `retryInMs`. */
   finishDeliveries(
     ids: string[],
