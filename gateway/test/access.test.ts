@@ -19,7 +19,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("each caller is admitted or refused as the contract declares", async ({ sys }) => {

@@ -24,7 +24,7 @@ test.before(async (ctx) => {
   });
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 async function postJson(sys: System, path: string, body: unknown, headers: Record<string, string> = {}) {
@@ -229,7 +229,7 @@ limited.before(async (ctx) => {
   ctx.sys = await startSystem({ gateway: { AUTH_RATE_LIMIT_PER_MINUTE: "3" } });
 });
 limited.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 limited(
   "the 4th Login from one address within a minute is RESOURCE_EXHAUSTED; other calls pass",

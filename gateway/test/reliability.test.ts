@@ -23,7 +23,7 @@ fuzz.before(async (ctx) => {
   ctx.sys = await startSystem({ gateway: { MAX_REQUEST_BYTES: "65536" } });
 });
 fuzz.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 const paths = routeTable.flatMap(({ service }) =>

@@ -47,7 +47,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
   await ctx.telemetry.shutdown();
   await new Promise<void>((r) => ctx.receiver.close(() => r()));
 });

@@ -47,7 +47,7 @@ test.before(async (ctx) => {
   ctx.rootId = login.admin!.id;
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("the configured admin signs in (1 h token), creates a second admin who can sign in too", async ({

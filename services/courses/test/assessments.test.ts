@@ -102,7 +102,7 @@ test.before(async (ctx) => {
     await sys.client(EnrollmentService).enroll({ courseId: ctx.courseId }, s.auth);
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("authoring: content permission to create and edit; drafts hidden from students; publish notifies the course", async (ctx) => {

@@ -16,7 +16,7 @@ test.before(async (ctx) => {
   ctx.tag = `tag${randomUUID().slice(0, 6)}`;
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("filters by keyword, category, level, modality and start dates; closed courses only on request", async (ctx) => {

@@ -20,7 +20,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("CreateCourse returns the stored course; GetCourse adds the teacher's public profile", async ({

@@ -23,7 +23,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem({ pgUrl: ctx.pg.url });
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
   await ctx.pg.stop();
   rmSync(join(ctx.dataDir, ".."), { recursive: true, force: true });
 });

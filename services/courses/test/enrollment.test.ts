@@ -17,7 +17,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("Enroll takes a seat and records an ENROLLED event in the outbox; twice is ALREADY_EXISTS", async ({

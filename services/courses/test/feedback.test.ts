@@ -14,7 +14,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("students rate a course once; teachers list ratings with filters and the average", async ({ sys }) => {

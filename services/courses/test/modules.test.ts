@@ -14,7 +14,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("modules: create, edit, reorder in one step, delete; positions stay dense", async ({ sys }) => {

@@ -14,7 +14,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("the owner adds, changes and revokes assistants; each is notified through the outbox", async ({

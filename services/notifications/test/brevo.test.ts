@@ -27,7 +27,7 @@ test.before(async (ctx) => {
   });
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
   await ctx.brevo.close();
 });
 

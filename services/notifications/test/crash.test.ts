@@ -29,7 +29,7 @@ test.before(async (ctx) => {
 });
 test.after(async (ctx) => {
   ctx.child?.kill("SIGKILL");
-  await ctx.sys.close();
+  await ctx.sys?.close();
   await ctx.brevo.close();
 });
 

@@ -58,7 +58,7 @@ test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
 test.after(async (ctx) => {
-  await ctx.sys.close();
+  await ctx.sys?.close();
 });
 
 test("a student enrolls: an inbox item and an e-mail arrive, and the log records both", async ({ sys }) => {
