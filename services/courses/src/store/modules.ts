@@ -56,6 +56,30 @@ function withActivity<T>(sql: Sql, activity: Activity | undefined, fn: (tx: Tran
   });
 }
 
+/**
+ * Gives the children of one parent the positions of `ids` (0, 1, …), when
+ * `ids` is exactly that parent's set of children; false otherwise. Positions
+ * are unique per parent (a deferred constraint), so they stay dense.
+ */
+async function setOrder(
+  tx: TransactionSql,
+  table: "modules" | "resources",
+  parentColumn: "course_id" | "module_id",
+  parentId: string,
+  ids: string[],
+): Promise<boolean> {
+  const current = await tx<
+    { id: string }[]
+  >`select id from ${tx(table)} where ${tx(parentColumn)} = ${parentId}`;
+  const known = new Set(current.map((r) => r.id));
+  if (current.length !== ids.length || !ids.every((id) => known.has(id))) return false;
+  await tx`
+    update ${tx(table)} t set position = o.ord - 1
+    from unnest(${ids}::uuid[]) with ordinality as o(id, ord)
+    where t.id = o.id`;
+  return true;
+}
+
 export function createModuleStore(sql: Sql) {
   async function listModules(tx: Sql | TransactionSql, courseId: string): Promise<ModuleRecord[]> {
     const modules = await tx<
@@ -144,13 +168,7 @@ export function createModuleStore(sql: Sql) {
     async reorder(courseId: string, ids: string[], activity?: Activity): Promise<ModuleRecord[] | false> {
       return withActivity(sql, activity, async (tx) => {
         await tx`select 1 from courses where id = ${courseId} for update`;
-        const current = await tx<{ id: string }[]>`select id from modules where course_id = ${courseId}`;
-        const known = new Set(current.map((m) => m.id));
-        if (current.length !== ids.length || !ids.every((id) => known.has(id))) return false;
-        await tx`
-          update modules m set position = o.ord - 1
-          from unnest(${ids}::uuid[]) with ordinality as o(id, ord)
-          where m.id = o.id`;
+        if (!(await setOrder(tx, "modules", "course_id", courseId, ids))) return false;
         return listModules(tx, courseId);
       });
     },
@@ -213,13 +231,7 @@ export function createModuleStore(sql: Sql) {
     ): Promise<ResourceRecord[] | false> {
       return withActivity(sql, activity, async (tx) => {
         await tx`select 1 from modules where id = ${moduleId} for update`;
-        const current = await tx<{ id: string }[]>`select id from resources where module_id = ${moduleId}`;
-        const known = new Set(current.map((r) => r.id));
-        if (current.length !== ids.length || !ids.every((id) => known.has(id))) return false;
-        await tx`
-          update resources r set position = o.ord - 1
-          from unnest(${ids}::uuid[]) with ordinality as o(id, ord)
-          where r.id = o.id`;
+        if (!(await setOrder(tx, "resources", "module_id", moduleId, ids))) return false;
         return resourcesOf(tx, moduleId);
       });
     },
