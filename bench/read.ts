@@ -3,7 +3,8 @@
  * concurrency 1, 16 and 64, in one run, for
  *   (a) raw postgres.js running the same query (the ceiling),
  *   (b) a minimal Fastify + postgres.js JSON endpoint (the baseline),
- *   (c) the courses service called directly over gRPC,
+ *   (c) the courses service called directly over gRPC (grpc-js load client; c' with
+ *       connect-node's client, for comparison),
  *   (d) the gateway over Connect JSON.
  * Prints requests/s, p50 and p99 (ms) and the ratios c/b, d/b, c/a.
  * The servers run as separate processes (npm start's layout); the load
@@ -14,10 +15,18 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import {
+  CourseService,
+  GetCourseRequestSchema,
+  GetCourseResponseSchema,
+  ListCoursesRequestSchema,
+  ListCoursesResponseSchema,
+} from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { createPool, databaseUrl, freePort, startEmbeddedPostgres } from "@classconnect/platform";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import * as grpcJs from "@grpc/grpc-js";
 import { createCourseStore } from "../services/courses/src/store/courses.js";
 import { type LoadResult, load, table } from "./load.js";
 import { startPlatform } from "./start-platform.js";
@@ -76,6 +85,32 @@ try {
     CourseService,
     createGrpcTransport({ baseUrl: `http://127.0.0.1:${coursesPort}` }),
   );
+  // The load generator shares the machine: a lighter gRPC client (grpc-js) leaves more CPU to the server.
+  const grpcJsClient = new grpcJs.Client(`127.0.0.1:${coursesPort}`, grpcJs.credentials.createInsecure());
+  const metadata = new grpcJs.Metadata();
+  metadata.set("authorization", auth.authorization);
+  const unary = <O>(path: string, body: Uint8Array, decode: (b: Buffer) => O) =>
+    new Promise<O>((resolve, reject) =>
+      grpcJsClient.makeUnaryRequest(
+        path,
+        (b: Uint8Array) => Buffer.from(b),
+        decode,
+        body,
+        metadata,
+        (err: grpcJs.ServiceError | null, out?: O) => (err ? reject(err) : resolve(out as O)),
+      ),
+    );
+  const getCourseJs = (courseId: string) =>
+    unary(
+      "/classconnect.courses.v1.CourseService/GetCourse",
+      toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId })),
+      (b) => fromBinary(GetCourseResponseSchema, b),
+    );
+  const listRequest = toBinary(ListCoursesRequestSchema, create(ListCoursesRequestSchema, {}));
+  const listCoursesJs = () =>
+    unary("/classconnect.courses.v1.CourseService/ListCourses", listRequest, (b) =>
+      fromBinary(ListCoursesResponseSchema, b),
+    );
   const json = (method: string, body: unknown) =>
     fetch(`${platform.url}/classconnect.courses.v1.CourseService/${method}`, {
       method: "POST",
@@ -100,6 +135,10 @@ try {
       ListCourses: () => get(`/courses?caller=${user.id}`),
     },
     "c courses gRPC": {
+      GetCourse: () => getCourseJs(randomId()),
+      ListCourses: () => listCoursesJs(),
+    },
+    "c' courses gRPC, connect client": {
       GetCourse: () => grpc.getCourse({ courseId: randomId() }, { headers: auth }),
       ListCourses: () => grpc.listCourses({}, { headers: auth }),
     },
