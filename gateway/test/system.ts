@@ -49,6 +49,8 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import { type RunningGateway, readGatewayConfig, startGateway } from "../src/index.js";
 
 /** The first administrator every test system is configured with. */
+export { at, courseInput, DAY } from "./fixtures.js";
+
 export const FIRST_ADMIN = { email: "root@classconnect.test", password: "first-admin-password" };
 
 export interface TestUser {

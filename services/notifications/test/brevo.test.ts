@@ -1,4 +1,4 @@
-import { type System, startSystem } from "@classconnect/gateway/testing";
+import { courseInput, type System, startSystem } from "@classconnect/gateway/testing";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
@@ -11,9 +11,6 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createBrevoSender } from "../src/ports/email.js";
 import { type FakeBrevo, startFakeBrevo } from "./fake-brevo.js";
-
-const DAY = 24 * 3600_000;
-const at = (ms: number) => ({ seconds: BigInt(Math.floor((Date.now() + ms) / 1000)), nanos: 0 });
 
 const test = suite<{ sys: System; brevo: FakeBrevo }>("notifications: e-mail through the Brevo SDK");
 test.before(async (ctx) => {
@@ -42,22 +39,9 @@ test("503 twice, then accepted: exactly one e-mail, three attempts in the log", 
   const teacher = await sys.register();
   const student = await sys.register();
   const course = (
-    await sys.client(CourseService).createCourse(
-      {
-        course: {
-          title: "Retries",
-          description: "d",
-          category: "c",
-          level: 1,
-          modality: 1,
-          capacity: 5,
-          startTime: at(10 * DAY),
-          endTime: at(20 * DAY),
-          enrollmentDeadline: at(5 * DAY),
-        },
-      },
-      teacher.auth,
-    )
+    await sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: "Retries", capacity: 5 }) }, teacher.auth)
   ).course!;
   await settle(sys, brevo, [teacher.email, student.email]);
   assert.ok(
@@ -97,22 +81,9 @@ test("429 is retried; a 400 fails at once with its reason logged", async ({ sys,
   const teacher = await sys.register();
   await settle(sys, brevo, [teacher.email]);
   const course = (
-    await sys.client(CourseService).createCourse(
-      {
-        course: {
-          title: "Limits",
-          description: "d",
-          category: "c",
-          level: 1,
-          modality: 1,
-          capacity: 5,
-          startTime: at(10 * DAY),
-          endTime: at(20 * DAY),
-          enrollmentDeadline: at(5 * DAY),
-        },
-      },
-      teacher.auth,
-    )
+    await sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: "Limits", capacity: 5 }) }, teacher.auth)
   ).course!;
   brevo.failNext(1, 429);
   await sys.client(EnrollmentService).enroll({ courseId: course.id }, a.auth);

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { type System, startSystem } from "@classconnect/gateway/testing";
+import { at, courseInput, DAY, type System, startSystem } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
   LatePolicy,
@@ -26,23 +26,6 @@ import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 
-const DAY = 24 * 3600_000;
-const at = (ms: number) => ({ seconds: BigInt(Math.floor((Date.now() + ms) / 1000)), nanos: 0 });
-
-function courseInput(title: string) {
-  return {
-    title,
-    description: "d",
-    category: "c",
-    level: 1,
-    modality: 1,
-    capacity: 50,
-    startTime: at(10 * DAY),
-    endTime: at(50 * DAY),
-    enrollmentDeadline: at(5 * DAY),
-  };
-}
-
 async function rejects(p: Promise<unknown>, code: Code) {
   try {
     await p;
@@ -65,7 +48,9 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
   const teacher = await sys.register();
   const student = await sys.register({ firstName: "Nia" });
   const course = (
-    await sys.client(CourseService).createCourse({ course: courseInput("Signals") }, teacher.auth)
+    await sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: "Signals", capacity: 50 }) }, teacher.auth)
   ).course!;
   await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
   const inbox = await sys.eventually(async () => {
@@ -117,7 +102,9 @@ test("with e-mail turned off for enrollments, the log says skipped by preference
   );
   assert.is(updated.preferences?.events.find((e) => e.eventType === EventType.ENROLLED)?.email, false);
   const course = (
-    await sys.client(CourseService).createCourse({ course: courseInput("Quiet") }, teacher.auth)
+    await sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: "Quiet", capacity: 50 }) }, teacher.auth)
   ).course!;
   await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
   const admin = await sys.adminAuth();
@@ -228,7 +215,9 @@ test("the notifications service down while an assessment is published: after res
   const teacher = await sys.register();
   const students = await Promise.all([sys.register(), sys.register(), sys.register()]);
   const course = (
-    await sys.client(CourseService).createCourse({ course: courseInput("Resilience") }, teacher.auth)
+    await sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: "Resilience", capacity: 50 }) }, teacher.auth)
   ).course!;
   for (const s of students) await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
   const assessments = sys.client(AssessmentService);
