@@ -29,33 +29,14 @@ interface EventDoc {
   lastError?: string;
 }
 
-interface DeliveryDoc {
+/** Documents keep the store's records with the id as `_id`. */
+type DeliveryDoc = Omit<DeliveryRecord, "id" | "payload"> & {
   _id: string;
-  eventId: string;
-  eventType: string;
-  channel: number;
-  recipientId: string;
-  address: string;
-  status: number;
-  reason: string;
-  attempts: number;
   nextAttemptAt: Date;
   payload: NewDelivery["payload"];
-  createdAt: Date;
-  updatedAt: Date;
-}
+};
 
-interface InboxDoc {
-  _id: string;
-  userId: string;
-  eventId: string;
-  eventType: string;
-  title: string;
-  body: string;
-  link: string;
-  read: boolean;
-  createdAt: Date;
-}
+type InboxDoc = Omit<InboxItem, "id"> & { _id: string };
 
 const isDuplicate = (err: unknown) =>
   err instanceof MongoServerError &&
