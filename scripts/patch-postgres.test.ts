@@ -1,28 +1,27 @@
 /**
- * The install applied the postgres.js guard (scripts/patch-postgres.ts) to every
- * build of the driver that Node can load. Without it, a PostgreSQL restart under
- * load can crash a service with an uncatchable TypeError (porsager/postgres#1208).
- * The race itself cannot be triggered deterministically from outside the driver;
- * services/courses/test/db-restart.test.ts is where it showed up.
+ * The install applied every postgres.js guard (scripts/patch-postgres.ts) to
+ * every build of the driver that Node can load. Without them a PostgreSQL
+ * restart under load can end a service with an error no caller can catch.
+ * packages/platform/test/db.test.ts shows the #1192 guard at work; the #1208
+ * race cannot be triggered deterministically from outside the driver
+ * (services/courses/test/db-restart.test.ts is where it showed up).
  */
 import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { connectionFiles, GUARDS } from "./patch-postgres.ts";
 
-const test = suite("postgres.js guard (postinstall)");
+const test = suite("postgres.js guards (postinstall)");
 
-test("the loaded ESM and CJS builds of the driver carry the nextWrite guard", () => {
-  const require = createRequire(import.meta.url);
-  const cjs = require.resolve("postgres").replace(/index\.js$/, "connection.js");
-  const esm = cjs.replace(/[/\\]cjs[/\\]src[/\\]/, "/src/");
-  for (const file of [cjs, esm]) {
+test("the ESM, CJS and Cloudflare builds of the driver carry every guard, once", () => {
+  const files = connectionFiles();
+  assert.is(files.length, 3, files.join(", "));
+  for (const file of files) {
     const text = readFileSync(file, "utf8");
-    assert.ok(text.includes("classconnect: guard against porsager/postgres#1208"), `${file} is guarded`);
-    assert.ok(
-      /if \(!socket\) \{[^}]*error\(Errors\.connection\('CONNECTION_CLOSED'/.test(text),
-      `${file} settles`,
-    );
+    for (const guard of GUARDS) {
+      assert.is(text.split(guard.guarded).length, 2, `${file}: ${guard.mark}`);
+      assert.not.ok(text.includes(guard.original), `${file}: the unguarded text is gone (${guard.mark})`);
+    }
   }
 });
 

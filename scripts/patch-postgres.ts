@@ -1,49 +1,95 @@
 /**
- * Guards postgres.js (3.4.9) against porsager/postgres#1208 (also #1066, #1154):
- * a small write is queued with setImmediate, the server closes the connection,
- * `closed()` sets the socket to null, and the queued `nextWrite` then throws an
- * uncatchable TypeError that kills the process. Seen here when PostgreSQL is
- * restarted under load (services/courses/test/db-restart.test.ts).
+ * Guards postgres.js 3.4.9 against two open upstream bugs that kill the
+ * process with an error no caller can catch. Both show up when PostgreSQL
+ * restarts under load (services/courses/test/db-restart.test.ts):
  *
- * The guard settles instead of dropping: pending queries are rejected with
- * CONNECTION_CLOSED, which callers already handle (retry / UNAVAILABLE).
- * Runs on every install (postinstall) and is idempotent. Remove it once an
- * upstream release carries the fix (open PRs: #1168, #1176, #1209).
+ * - porsager/postgres#1208 (also #1066, #1154): a small write is queued with
+ *   setImmediate, the server closes the connection, `closed()` sets the socket
+ *   to null, and the queued `nextWrite` then throws a TypeError. The guard
+ *   settles instead: pending queries are rejected with CONNECTION_CLOSED, which
+ *   callers already handle (retry / UNAVAILABLE). Open PRs: #1168, #1176, #1209.
+ * - porsager/postgres#1192 (also #279, #1205, #1223): on every new connection
+ *   `ReadyForQuery` starts the array-type lookup (`fetch_types`) and drops its
+ *   promise, so a lookup that fails (connection terminated during start-up,
+ *   statement timeout, no access to pg_type) is an unhandled rejection. The
+ *   connection's own error path already settles the waiting query and
+ *   reconnects; the guard only stops the dropped promise from escaping.
+ *   packages/platform/test/db.test.ts triggers it deterministically.
+ *
+ * Runs on every install (postinstall) and is idempotent. Remove a guard once
+ * an upstream release carries its fix.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 
-const MARK = "classconnect: guard against porsager/postgres#1208";
-const ORIGINAL = "  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)";
-const GUARDED = `  function nextWrite(fn) {
-    if (!socket) { // ${MARK}
+/** One guard: the exact upstream text it replaces, and a marker proving it is applied. */
+export interface Guard {
+  mark: string;
+  original: string;
+  guarded: string;
+}
+
+export const GUARDS: Guard[] = [
+  {
+    mark: "classconnect: guard against porsager/postgres#1208",
+    original: "  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)",
+    guarded: `  function nextWrite(fn) {
+    if (!socket) { // classconnect: guard against porsager/postgres#1208
       nextWriteTimer !== null && clearImmediate(nextWriteTimer)
       chunk = nextWriteTimer = null
       error(Errors.connection('CONNECTION_CLOSED', options, socket))
       return false
     }
-    const x = socket.write(chunk, fn)`;
+    const x = socket.write(chunk, fn)`,
+  },
+  {
+    mark: "classconnect: guard against porsager/postgres#1192",
+    original: "        return fetchArrayTypes()\n",
+    guarded:
+      "        return fetchArrayTypes().catch(() => {}) // classconnect: guard against porsager/postgres#1192\n",
+  },
+];
 
-// The package does not export ./package.json: walk up from its entry point instead.
-let root = dirname(createRequire(import.meta.url).resolve("postgres"));
-const isPackageRoot = (dir: string) =>
-  existsSync(join(dir, "package.json")) &&
-  JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "postgres";
-while (!isPackageRoot(root)) {
-  if (dirname(root) === root) throw new Error("patch-postgres: postgres package not found");
-  root = dirname(root);
-}
-let patched = 0;
-for (const variant of ["src", "cjs/src", "cf/src"]) {
-  const file = join(root, variant, "connection.js");
-  if (!existsSync(file)) continue;
-  const text = readFileSync(file, "utf8");
-  if (text.includes(MARK)) continue;
-  if (!text.includes(ORIGINAL)) {
-    throw new Error(`patch-postgres: ${file} no longer matches; check whether the upstream fix has landed`);
+/** The directory of the installed postgres package (it does not export ./package.json). */
+export function postgresRoot(): string {
+  let root = dirname(createRequire(import.meta.url).resolve("postgres"));
+  const isPackageRoot = (dir: string) =>
+    existsSync(join(dir, "package.json")) &&
+    JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "postgres";
+  while (!isPackageRoot(root)) {
+    if (dirname(root) === root) throw new Error("patch-postgres: postgres package not found");
+    root = dirname(root);
   }
-  writeFileSync(file, text.replace(ORIGINAL, GUARDED));
-  patched++;
+  return root;
 }
-console.log(`patch-postgres: ${patched} file(s) patched in ${root}`);
+
+/** Every build of the driver's connection module that Node can load. */
+export function connectionFiles(root = postgresRoot()): string[] {
+  return ["src", "cjs/src", "cf/src"].map((v) => join(root, v, "connection.js")).filter((f) => existsSync(f));
+}
+
+function patch(): void {
+  let patched = 0;
+  for (const file of connectionFiles()) {
+    let text = readFileSync(file, "utf8");
+    const before = text;
+    for (const guard of GUARDS) {
+      if (text.includes(guard.mark)) continue;
+      if (text.split(guard.original).length !== 2) {
+        throw new Error(
+          `patch-postgres: ${file} no longer matches (${guard.mark}); check whether the upstream fix has landed`,
+        );
+      }
+      text = text.replace(guard.original, guard.guarded);
+    }
+    if (text !== before) {
+      writeFileSync(file, text);
+      patched++;
+    }
+  }
+  console.log(`patch-postgres: ${patched} file(s) patched`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) patch();

@@ -19,6 +19,19 @@ export interface PoolOptions {
   applicationName?: string;
 }
 
+/**
+ * Seconds a pool waits before reconnecting after `retries` failed attempts:
+ * exponential from 50 ms, capped at one second, with jitter. postgres.js
+ * counts failures for the whole pool and by default waits up to 20 s, so after
+ * an outage of a few seconds every query queued for seconds more although the
+ * database was back (measured: 2–6 s of NOT_SERVING after a 1.5–3 s restart).
+ * With ten connections a pool retries at most ten times a second, which a
+ * recovering server does not notice.
+ */
+export function reconnectDelaySeconds(retries: number): number {
+  return Math.min(0.05 * 2 ** retries, 1) * (0.5 + Math.random() / 2);
+}
+
 export function createPool(url: string, options: PoolOptions = {}): Sql {
   const settings: postgres.Options<Record<string, never>> & { max_pipeline: number } = {
     max: options.max ?? 10,
@@ -27,6 +40,7 @@ export function createPool(url: string, options: PoolOptions = {}): Sql {
     max_pipeline: 1,
     idle_timeout: 60,
     connect_timeout: 10,
+    backoff: reconnectDelaySeconds,
     onnotice: () => {},
     connection: { application_name: options.applicationName ?? "classconnect" },
     transform: { undefined: null },

@@ -56,7 +56,8 @@ test("services recover without a restart and no acknowledged write is lost", asy
   })();
   await new Promise((r) => setTimeout(r, 150));
   await ctx.pg.stop();
-  await new Promise((r) => setTimeout(r, 500));
+  // Long enough for the pools' reconnect attempts to back off (they are capped at 1 s).
+  await new Promise((r) => setTimeout(r, 1500));
   ctx.pg = await startEmbeddedPostgres({
     dataDir: ctx.dataDir,
     port: ctx.pg.port,
@@ -82,12 +83,15 @@ test("services recover without a restart and no acknowledged write is lost", asy
     (await sys.client(CourseService).getCourse({ courseId: course.id }, owner.auth)).course?.enrolledCount,
     students.length,
   );
-  const health = await fetch(`${sys.url}/grpc.health.v1.Health/Check`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: "{}",
-  });
-  assert.equal(await health.json(), { status: "SERVING" });
+  // Every service reports SERVING again by itself, within a few reconnect periods.
+  await sys.eventually(async () => {
+    const res = await fetch(`${sys.url}/grpc.health.v1.Health/Check`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
+    assert.equal(await res.json(), { status: "SERVING" });
+  }, 10_000);
 });
 
 test.run();

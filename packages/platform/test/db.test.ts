@@ -1,0 +1,67 @@
+/**
+ * How the PostgreSQL pool behaves when connections fail: it reconnects
+ * promptly once the database is back, and a failure inside the driver's own
+ * start-up queries never escapes as an unhandled rejection (which would end
+ * the process). The whole-system version of this is
+ * services/courses/test/db-restart.test.ts.
+ */
+import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createPool, reconnectDelaySeconds } from "../src/index.js";
+import { createTestDatabase } from "../src/testing/index.js";
+
+const test = suite("platform: PostgreSQL pool under connection failures");
+
+test("reconnect delays grow from 50 ms and never exceed one second", () => {
+  for (let retries = 0; retries <= 60; retries++) {
+    const delay = reconnectDelaySeconds(retries);
+    const ceiling = Math.min(0.05 * 2 ** retries, 1);
+    assert.ok(
+      delay >= ceiling / 2 && delay <= ceiling,
+      `retry ${retries}: ${delay} s within [${ceiling / 2}, ${ceiling}]`,
+    );
+  }
+  const pool = createPool("postgres://postgres:postgres@127.0.0.1:1/none");
+  assert.is((pool as unknown as { options: { backoff: unknown } }).options.backoff, reconnectDelaySeconds);
+  void pool.end();
+});
+
+test("a failed array-type lookup on a new connection does not escape as an unhandled rejection", async () => {
+  // A role that may not read pg_catalog.pg_type: the driver's type lookup,
+  // run on every new connection, fails with 42501 each time (porsager/postgres#1192).
+  const url = await createTestDatabase("typeless");
+  const superuser = createPool(url, { max: 1 });
+  const role = `typeless_${randomBytes(4).toString("hex")}`;
+  await superuser.unsafe(`create role ${role} login password '${role}'`);
+  await superuser`revoke select on pg_catalog.pg_type from public`;
+  const escaped: unknown[] = [];
+  const onUnhandled = (reason: unknown) => escaped.push(reason);
+  process.on("unhandledRejection", onUnhandled);
+  const pool = createPool(url.replace(/\/\/[^@]+@/, `//${role}:${role}@`), { max: 2 });
+  try {
+    const outcomes: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      outcomes.push(
+        await pool`select 1 as one`.then(
+          (rows) => `row ${rows[0]?.one}`,
+          (err: { code?: string }) => `error ${err.code}`,
+        ),
+      );
+    }
+    await sleep(100);
+    assert.equal(escaped, [], "no rejection escaped the driver");
+    // The driver hands the lookup's error to the query that opened the
+    // connection (porsager/postgres#1223); the connection then serves queries.
+    assert.equal(outcomes, ["error 42501", "row 1", "row 1", "row 1"]);
+  } finally {
+    process.off("unhandledRejection", onUnhandled);
+    await pool.end();
+    await superuser.unsafe(`drop owned by ${role}`);
+    await superuser.unsafe(`drop role ${role}`);
+    await superuser.end();
+  }
+});
+
+test.run();
