@@ -3,9 +3,10 @@
  * Arguments filter the files by substring. Started by scripts/test.ts, which
  * provides the shared PostgreSQL.
  */
-import { readdirSync } from "node:fs";
+import { readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { run } from "uvu/run";
+import { SUMMARY_ENV } from "./test-summary.ts";
 
 const roots = ["packages", "services", "gateway", "scripts", "test"];
 const skip = new Set(["node_modules", ".tmp", ".data", "gen"]);
@@ -58,6 +59,9 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
 }) as typeof process.stdout.write;
 await run(files.map((file) => ({ name: relative(".", file), file: resolve(file) })));
 process.stdout.write = write;
+// scripts/test.ts prints these counts as the run's closing line.
+const summaryFile = process.env[SUMMARY_ENV];
+if (summaryFile) writeFileSync(summaryFile, JSON.stringify(totals));
 if (totals.passed !== totals.total) {
   console.error(`\n✖ ${totals.total - totals.passed} of ${totals.total} tests did not pass`);
   process.exit(1);

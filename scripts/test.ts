@@ -4,13 +4,14 @@
  * test suites (unit, integration, end-to-end) against one embedded PostgreSQL.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEmbeddedPostgres } from "@classconnect/platform";
 import { TEST_PG_ENV } from "@classconnect/platform/testing";
 import { checkGenerated } from "./check-generated.ts";
 import { writeProtoDeps } from "./proto-deps.ts";
+import { SUMMARY_ENV } from "./test-summary.ts";
 
 const bin = (name: string) => join("node_modules", ".bin", name);
 
@@ -41,6 +42,7 @@ if (stale.length > 0) {
 process.stdout.write("✔ generated code up to date\n");
 
 const dataDir = mkdtempSync(join(tmpdir(), "classconnect-test-pg-"));
+const summaryFile = join(tmpdir(), `classconnect-test-summary-${process.pid}.json`);
 const pg = await startEmbeddedPostgres({ dataDir, persistent: false, fast: true });
 let status = 1;
 try {
@@ -49,7 +51,7 @@ try {
   process.stdout.write("\n▶ test suites\n");
   const result = spawnSync(process.execPath, ["--import", "tsx", "scripts/run-suites.ts", ...filter], {
     stdio: "inherit",
-    env: { ...process.env, [TEST_PG_ENV]: pg.url },
+    env: { ...process.env, [TEST_PG_ENV]: pg.url, [SUMMARY_ENV]: summaryFile },
     timeout: 60 * 60 * 1000,
   });
   status = result.status ?? 1;
@@ -60,4 +62,14 @@ try {
   await pg.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }
+// The closing line CI reads: every test counted, or the run failed.
+const totals = existsSync(summaryFile)
+  ? (JSON.parse(readFileSync(summaryFile, "utf8")) as { total: number; passed: number })
+  : undefined;
+rmSync(summaryFile, { force: true });
+if (!totals || totals.total === 0) {
+  process.stdout.write("✖ no test ran\n");
+  process.exit(1);
+}
+process.stdout.write(`tests: ${totals.passed} passed, ${totals.total - totals.passed} failed\n`);
 process.exit(status);
