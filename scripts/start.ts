@@ -71,12 +71,14 @@ async function stopAll(code: number) {
   if (stopping) return;
   stopping = true;
   log("stopping…");
-  const stop = ({ child }: { child: ChildProcess }) =>
+  const stop = ({ name, child }: { name: string; child: ChildProcess }) =>
     new Promise<void>((done) => {
       if (child.exitCode !== null || child.signalCode !== null) return done();
       const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      child.once("close", () => {
+      child.once("close", (code, signal) => {
         clearTimeout(timer);
+        // 0 means the process drained its calls and closed its resources.
+        log(`${name} stopped (${signal ?? `exit ${code}`})`);
         done();
       });
       child.kill("SIGTERM");

