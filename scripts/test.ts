@@ -70,7 +70,11 @@ const totals = existsSync(summaryFile)
   ? (JSON.parse(readFileSync(summaryFile, "utf8")) as { total: number; passed: number })
   : undefined;
 rmSync(summaryFile, { force: true });
-if (!totals || totals.total === 0) {
+if (!totals) {
+  process.stdout.write("✖ the test suites did not finish\n");
+  process.exit(status || 1);
+}
+if (totals.total === 0) {
   process.stdout.write("✖ no test ran\n");
   process.exit(1);
 }

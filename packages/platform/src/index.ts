@@ -13,6 +13,7 @@ export * from "./logger.js";
 export * from "./login-guard.js";
 export * from "./outbox.js";
 export * from "./paging.js";
+export * from "./revoked-sessions.js";
 export * from "./secrets.js";
 export * from "./server.js";
 export * from "./service.js";

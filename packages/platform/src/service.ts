@@ -15,6 +15,7 @@ import { type EnvReader, type LogLevel, logLevels } from "./config.js";
 import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
 import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
+import { trackRevokedSessions, usersRevokedSessions } from "./revoked-sessions.js";
 import { closeOnSignals, type RunningServer, startServer } from "./server.js";
 import { initTelemetry } from "./telemetry.js";
 import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
@@ -121,6 +122,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     parts.userKeys ?? (config.usersServiceUrl ? usersKeySource(config.usersServiceUrl) : undefined);
   const adminKeys =
     parts.adminKeys ?? (config.adminServiceUrl ? adminKeySource(config.adminServiceUrl) : undefined);
+  // Services other than users (which checks its own sessions table) refuse the sessions it lists as revoked.
+  const revoked =
+    !parts.checkUser && config.usersServiceUrl
+      ? trackRevokedSessions(usersRevokedSessions(config.usersServiceUrl, config.serviceToken), logger)
+      : undefined;
+  const checkUser: AuthOptions["checkUser"] | undefined =
+    parts.checkUser ?? (revoked ? async (user) => revoked.assertLive(user.sessionId) : undefined);
   const verifier = createTokenVerifier({
     ...(userKeys ? { user: userKeys } : {}),
     ...(adminKeys ? { admin: adminKeys } : {}),
@@ -134,13 +142,14 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       createAuthInterceptor({
         verifier,
         serviceToken: config.serviceToken,
-        ...(parts.checkUser ? { checkUser: parts.checkUser } : {}),
+        ...(checkUser ? { checkUser } : {}),
       }),
     ],
     routes: parts.routes,
     ready: () => isDatabaseReady(sql),
     ...(parts.readMaxBytes ? { readMaxBytes: parts.readMaxBytes } : {}),
     async onClose() {
+      await revoked?.close();
       await relay?.stop();
       await parts.onClose?.();
       await sql.end({ timeout: 5 });

@@ -100,7 +100,12 @@ export async function startUsersServer(
               config.accessTokenTtlSeconds,
             ),
         },
-        policies: { ...defaultPolicies, resetLinkBase: config.resetLinkBase, ...overrides.policies },
+        policies: {
+          ...defaultPolicies,
+          accessTtlMs: config.accessTokenTtlSeconds * 1000,
+          resetLinkBase: config.resetLinkBase,
+          ...overrides.policies,
+        },
         now: overrides.now ?? (() => new Date()),
       };
       const auth = createAuth(deps);

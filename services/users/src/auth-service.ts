@@ -1,4 +1,5 @@
 import { create } from "@bufbuild/protobuf";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type AuthService,
   GetJwksResponseSchema,
@@ -59,6 +60,19 @@ export function createAuthService(auth: Auth, jwks: () => PublicJwk[]): ServiceI
     },
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
+    },
+    async listRevokedSessions(req) {
+      const { readAt, sessions } = await auth.revokedSessions(
+        req.since ? timestampDate(req.since) : undefined,
+      );
+      return {
+        readTime: timestampFromDate(readAt),
+        sessions: sessions.map((s) => ({
+          sessionId: s.sessionId,
+          revokeTime: timestampFromDate(s.revokedAt),
+          expireTime: timestampFromDate(s.expiresAt),
+        })),
+      };
     },
   };
 }

@@ -10,13 +10,15 @@ import type { Jwk } from "../../common/v1/jwk_pb.js";
 import { file_classconnect_common_v1_jwk } from "../../common/v1/jwk_pb.js";
 import type { Session, User } from "./user_pb.js";
 import { file_classconnect_users_v1_user } from "./user_pb.js";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file classconnect/users/v1/auth_service.proto.
  */
 export const file_classconnect_users_v1_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("CihjbGFzc2Nvbm5lY3QvdXNlcnMvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi4gEKD1JlZ2lzdGVyUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAARIdCgpmaXJzdF9uYW1lGAMgASgJQgm6SAZyBBABGGQSHAoJbGFzdF9uYW1lGAQgASgJQgm6SAZyBBABGGQSHAoIbG9jYXRpb24YBSABKAlCCrpIB3IFEAEYyAESHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBiABKAgSHQoMYWNjZXB0X3Rlcm1zGAcgASgIQge6SARqAggBIm4KEFJlZ2lzdGVyUmVzcG9uc2USKQoEdXNlchgBIAEoCzIbLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyEi8KB3Nlc3Npb24YAiABKAsyHi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuU2Vzc2lvbiI0ChJWZXJpZnlFbWFpbFJlcXVlc3QSHgoDcGluGAEgASgJQhG6SA5yDDIKXlswLTldezZ9JCJAChNWZXJpZnlFbWFpbFJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlciIeChxSZXNlbmRWZXJpZmljYXRpb25QaW5SZXF1ZXN0Ih8KHVJlc2VuZFZlcmlmaWNhdGlvblBpblJlc3BvbnNlIkcKDExvZ2luUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiAASJrCg1Mb2dpblJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlchIvCgdzZXNzaW9uGAIgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24iUgoWTG9naW5XaXRoR29vZ2xlUmVxdWVzdBIcCghpZF90b2tlbhgBIAEoCUIKukgHcgUQARiAQBIaCghwYXNzd29yZBgCIAEoCUIIukgFcgMYgAEilgEKF0xvZ2luV2l0aEdvb2dsZVJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlchIvCgdzZXNzaW9uGAIgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24SDwoHY3JlYXRlZBgDIAEoCBIOCgZsaW5rZWQYBCABKAgiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiSQoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24iMgoNTG9nb3V0UmVxdWVzdBIhCg1yZWZyZXNoX3Rva2VuGAEgASgJQgq6SAdyBRABGIAEIhAKDkxvZ291dFJlc3BvbnNlIjgKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgASIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIlMKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGIAEEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAASIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3azLyCAoLQXV0aFNlcnZpY2USYgoIUmVnaXN0ZXISJi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVnaXN0ZXJSZXF1ZXN0GicuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlZ2lzdGVyUmVzcG9uc2UiBcrzGAEBEmsKC1ZlcmlmeUVtYWlsEikuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlZlcmlmeUVtYWlsUmVxdWVzdBoqLmNsYXNzY29ubmVjdC51c2Vycy52MS5WZXJpZnlFbWFpbFJlc3BvbnNlIgXK8xgBAhKJAQoVUmVzZW5kVmVyaWZpY2F0aW9uUGluEjMuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlc2VuZFZlcmlmaWNhdGlvblBpblJlcXVlc3QaNC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVzZW5kVmVyaWZpY2F0aW9uUGluUmVzcG9uc2UiBcrzGAECElkKBUxvZ2luEiMuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxvZ2luUmVxdWVzdBokLmNsYXNzY29ubmVjdC51c2Vycy52MS5Mb2dpblJlc3BvbnNlIgXK8xgBARJ3Cg9Mb2dpbldpdGhHb29nbGUSLS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTG9naW5XaXRoR29vZ2xlUmVxdWVzdBouLmNsYXNzY29ubmVjdC51c2Vycy52MS5Mb2dpbldpdGhHb29nbGVSZXNwb25zZSIFyvMYAQESdAoOUmVmcmVzaFNlc3Npb24SLC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVmcmVzaFNlc3Npb25SZXF1ZXN0Gi0uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlZnJlc2hTZXNzaW9uUmVzcG9uc2UiBcrzGAEBElwKBkxvZ291dBIkLmNsYXNzY29ubmVjdC51c2Vycy52MS5Mb2dvdXRSZXF1ZXN0GiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxvZ291dFJlc3BvbnNlIgXK8xgBAhKGAQoUUmVxdWVzdFBhc3N3b3JkUmVzZXQSMi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVxdWVzdFBhc3N3b3JkUmVzZXRSZXF1ZXN0GjMuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVzcG9uc2UiBcrzGAEBEnEKDVJlc2V0UGFzc3dvcmQSKy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVzZXRQYXNzd29yZFJlcXVlc3QaLC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuUmVzZXRQYXNzd29yZFJlc3BvbnNlIgXK8xgBARJiCgdHZXRKd2tzEiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkdldEp3a3NSZXF1ZXN0GiYuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkdldEp3a3NSZXNwb25zZSIIkAIByvMYAQFiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_classconnect_users_v1_user]);
+  fileDesc("CihjbGFzc2Nvbm5lY3QvdXNlcnMvdjEvYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi4gEKD1JlZ2lzdGVyUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAARIdCgpmaXJzdF9uYW1lGAMgASgJQgm6SAZyBBABGGQSHAoJbGFzdF9uYW1lGAQgASgJQgm6SAZyBBABGGQSHAoIbG9jYXRpb24YBSABKAlCCrpIB3IFEAEYyAESHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBiABKAgSHQoMYWNjZXB0X3Rlcm1zGAcgASgIQge6SARqAggBIm4KEFJlZ2lzdGVyUmVzcG9uc2USKQoEdXNlchgBIAEoCzIbLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyEi8KB3Nlc3Npb24YAiABKAsyHi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuU2Vzc2lvbiI0ChJWZXJpZnlFbWFpbFJlcXVlc3QSHgoDcGluGAEgASgJQhG6SA5yDDIKXlswLTldezZ9JCJAChNWZXJpZnlFbWFpbFJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlciIeChxSZXNlbmRWZXJpZmljYXRpb25QaW5SZXF1ZXN0Ih8KHVJlc2VuZFZlcmlmaWNhdGlvblBpblJlc3BvbnNlIkcKDExvZ2luUmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUQARj+ARIcCghwYXNzd29yZBgCIAEoCUIKukgHcgUQARiAASJrCg1Mb2dpblJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlchIvCgdzZXNzaW9uGAIgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24iUgoWTG9naW5XaXRoR29vZ2xlUmVxdWVzdBIcCghpZF90b2tlbhgBIAEoCUIKukgHcgUQARiAQBIaCghwYXNzd29yZBgCIAEoCUIIukgFcgMYgAEilgEKF0xvZ2luV2l0aEdvb2dsZVJlc3BvbnNlEikKBHVzZXIYASABKAsyGy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlchIvCgdzZXNzaW9uGAIgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24SDwoHY3JlYXRlZBgDIAEoCBIOCgZsaW5rZWQYBCABKAgiOgoVUmVmcmVzaFNlc3Npb25SZXF1ZXN0EiEKDXJlZnJlc2hfdG9rZW4YASABKAlCCrpIB3IFEAEYgAQiSQoWUmVmcmVzaFNlc3Npb25SZXNwb25zZRIvCgdzZXNzaW9uGAEgASgLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNlc3Npb24iMgoNTG9nb3V0UmVxdWVzdBIhCg1yZWZyZXNoX3Rva2VuGAEgASgJQgq6SAdyBRABGIAEIhAKDkxvZ291dFJlc3BvbnNlIjgKG1JlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBIZCgVlbWFpbBgBIAEoCUIKukgHcgUY/gFgASIeChxSZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIlMKFFJlc2V0UGFzc3dvcmRSZXF1ZXN0EhkKBXRva2VuGAEgASgJQgq6SAdyBRABGIAEEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQCBiAASIXChVSZXNldFBhc3N3b3JkUmVzcG9uc2UiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3ayJHChpMaXN0UmV2b2tlZFNlc3Npb25zUmVxdWVzdBIpCgVzaW5jZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihQEKG0xpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZRI3CghzZXNzaW9ucxgBIAMoCzIlLmNsYXNzY29ubmVjdC51c2Vycy52MS5SZXZva2VkU2Vzc2lvbhItCglyZWFkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBCg5SZXZva2VkU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEi8KC3Jldm9rZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAy+wkKC0F1dGhTZXJ2aWNlEmIKCFJlZ2lzdGVyEiYuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlZ2lzdGVyUmVxdWVzdBonLmNsYXNzY29ubmVjdC51c2Vycy52MS5SZWdpc3RlclJlc3BvbnNlIgXK8xgBARJrCgtWZXJpZnlFbWFpbBIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5WZXJpZnlFbWFpbFJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVmVyaWZ5RW1haWxSZXNwb25zZSIFyvMYAQISiQEKFVJlc2VuZFZlcmlmaWNhdGlvblBpbhIzLmNsYXNzY29ubmVjdC51c2Vycy52MS5SZXNlbmRWZXJpZmljYXRpb25QaW5SZXF1ZXN0GjQuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlc2VuZFZlcmlmaWNhdGlvblBpblJlc3BvbnNlIgXK8xgBAhJZCgVMb2dpbhIjLmNsYXNzY29ubmVjdC51c2Vycy52MS5Mb2dpblJlcXVlc3QaJC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTG9naW5SZXNwb25zZSIFyvMYAQESdwoPTG9naW5XaXRoR29vZ2xlEi0uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxvZ2luV2l0aEdvb2dsZVJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTG9naW5XaXRoR29vZ2xlUmVzcG9uc2UiBcrzGAEBEnQKDlJlZnJlc2hTZXNzaW9uEiwuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlZnJlc2hTZXNzaW9uUmVxdWVzdBotLmNsYXNzY29ubmVjdC51c2Vycy52MS5SZWZyZXNoU2Vzc2lvblJlc3BvbnNlIgXK8xgBARJcCgZMb2dvdXQSJC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTG9nb3V0UmVxdWVzdBolLmNsYXNzY29ubmVjdC51c2Vycy52MS5Mb2dvdXRSZXNwb25zZSIFyvMYAQIShgEKFFJlcXVlc3RQYXNzd29yZFJlc2V0EjIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlcXVlc3RQYXNzd29yZFJlc2V0UmVxdWVzdBozLmNsYXNzY29ubmVjdC51c2Vycy52MS5SZXF1ZXN0UGFzc3dvcmRSZXNldFJlc3BvbnNlIgXK8xgBARJxCg1SZXNldFBhc3N3b3JkEisuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXF1ZXN0GiwuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlJlc2V0UGFzc3dvcmRSZXNwb25zZSIFyvMYAQESYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC51c2Vycy52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC51c2Vycy52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBEoYBChNMaXN0UmV2b2tlZFNlc3Npb25zEjEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXF1ZXN0GjIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Request for Register.
@@ -501,6 +503,92 @@ export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
   messageDesc(file_classconnect_users_v1_auth_service, 19);
 
 /**
+ * Request for ListRevokedSessions.
+ *
+ * @generated from message classconnect.users.v1.ListRevokedSessionsRequest
+ */
+export type ListRevokedSessionsRequest = Message<"classconnect.users.v1.ListRevokedSessionsRequest"> & {
+  /**
+   * Sessions revoked at or after this time; unset (or older than the access-token
+   * lifetime) for every session whose tokens may still be live.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 1;
+   */
+  since?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.ListRevokedSessionsRequest.
+ * Use `create(ListRevokedSessionsRequestSchema)` to create a new message.
+ */
+export const ListRevokedSessionsRequestSchema: GenMessage<ListRevokedSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_auth_service, 20);
+
+/**
+ * Response for ListRevokedSessions.
+ *
+ * @generated from message classconnect.users.v1.ListRevokedSessionsResponse
+ */
+export type ListRevokedSessionsResponse = Message<"classconnect.users.v1.ListRevokedSessionsResponse"> & {
+  /**
+   * The sessions, oldest revocation first.
+   *
+   * @generated from field: repeated classconnect.users.v1.RevokedSession sessions = 1;
+   */
+  sessions: RevokedSession[];
+
+  /**
+   * The server's time of the read: the next poll asks from a little before it
+   * (a revocation is stamped with its transaction's start).
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 2;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.ListRevokedSessionsResponse.
+ * Use `create(ListRevokedSessionsResponseSchema)` to create a new message.
+ */
+export const ListRevokedSessionsResponseSchema: GenMessage<ListRevokedSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_auth_service, 21);
+
+/**
+ * A session that no longer authorizes anything.
+ *
+ * @generated from message classconnect.users.v1.RevokedSession
+ */
+export type RevokedSession = Message<"classconnect.users.v1.RevokedSession"> & {
+  /**
+   * The session: the `sid` claim of its access tokens.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * When it was revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoke_time = 2;
+   */
+  revokeTime?: Timestamp | undefined;
+
+  /**
+   * When the last access token issued for it expires: watchers may forget it then.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 3;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.RevokedSession.
+ * Use `create(RevokedSessionSchema)` to create a new message.
+ */
+export const RevokedSessionSchema: GenMessage<RevokedSession> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_auth_service, 22);
+
+/**
  * AuthService signs users up and in and manages their sessions.
  *
  * @generated from service classconnect.users.v1.AuthService
@@ -611,6 +699,19 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof GetJwksRequestSchema;
     output: typeof GetJwksResponseSchema;
+  },
+  /**
+   * ListRevokedSessions lists the sessions whose access tokens must be refused before
+   * they expire (logout, refresh-token re-use, password reset, blocked user). Every
+   * service that verifies tokens polls it, so an ended session stops working
+   * everywhere within a poll interval rather than when its last token expires.
+   *
+   * @generated from rpc classconnect.users.v1.AuthService.ListRevokedSessions
+   */
+  listRevokedSessions: {
+    methodKind: "unary";
+    input: typeof ListRevokedSessionsRequestSchema;
+    output: typeof ListRevokedSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_classconnect_users_v1_auth_service, 0);

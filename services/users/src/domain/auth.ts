@@ -284,6 +284,23 @@ export function createAuth(deps: Deps) {
       await store.revokeUserSessions(userId, "password reset");
     },
 
+    /**
+     * Sessions revoked since `since` (at most one access-token lifetime back),
+     * each with the time its last access token expires. Other services poll this.
+     */
+    async revokedSessions(since: Date | undefined) {
+      const readAt = deps.now();
+      const oldest = new Date(readAt.getTime() - deps.policies.accessTtlMs);
+      const rows = await store.revokedSince(since && since > oldest ? since : oldest);
+      return {
+        readAt,
+        sessions: rows.map((r) => ({
+          ...r,
+          expiresAt: new Date(r.revokedAt.getTime() + deps.policies.accessTtlMs),
+        })),
+      };
+    },
+
     /** The per-call check behind "blocked users' tokens stop working at once". */
     async assertSessionActive(userId: string, sessionId: string): Promise<void> {
       if (!(await store.sessionIsActive(userId, sessionId, deps.now()))) {

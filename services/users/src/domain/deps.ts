@@ -9,6 +9,8 @@ export interface AccessTokenIssuer {
 }
 
 export interface Policies {
+  /** Lifetime of access tokens: how long a revoked session must still be refused. */
+  accessTtlMs: number;
   refreshTtlMs: number;
   pinTtlMs: number;
   pinMaxAttempts: number;
@@ -21,6 +23,7 @@ export interface Policies {
 }
 
 export const defaultPolicies: Policies = {
+  accessTtlMs: 15 * 60_000,
   refreshTtlMs: 30 * 24 * 3600_000,
   pinTtlMs: 10 * 60_000,
   pinMaxAttempts: 5,

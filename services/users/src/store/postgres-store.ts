@@ -238,6 +238,12 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 where user_id = ${userId} and revoked_at is null`;
     },
 
+    async revokedSince(since) {
+      const rows = await sql<{ id: string; revoked_at: Date }[]>`
+        select id, revoked_at from sessions where revoked_at >= ${since} order by revoked_at`;
+      return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at }));
+    },
+
     async sessionOfRefreshToken(hash) {
       const [row] = await sql<{ session_id: string; user_id: string }[]>`
         select t.session_id, s.user_id from refresh_tokens t join sessions s on s.id = t.session_id
