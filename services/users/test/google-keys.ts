@@ -6,11 +6,8 @@
  * routes firebase-admin's fetch of Google's certificate URL to it.
  */
 
-import type { RequestOptions } from "node:http";
-import { Agent, createServer, type Server } from "node:https";
-import type { AddressInfo } from "node:net";
-import type { Duplex } from "node:stream";
-import { connect } from "node:tls";
+import type { Agent } from "node:https";
+import { startLoopbackHttpsHost } from "@classconnect/platform/testing";
 import { importPKCS8, SignJWT } from "jose";
 import selfsigned from "selfsigned";
 
@@ -36,12 +33,8 @@ export async function startGoogleKeyServer(projectId = "classconnect-test"): Pro
   const stranger = await selfsigned.generate([{ name: "commonName", value: "stranger.test" }], {
     keySize: 2048,
   });
-  const tls = await selfsigned.generate([{ name: "commonName", value: "www.googleapis.com" }], {
-    keySize: 2048,
-    extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: "www.googleapis.com" }] }],
-  });
   const kid = "test-key-1";
-  const server: Server = createServer({ key: tls.private, cert: tls.cert }, (req, res) => {
+  const host = await startLoopbackHttpsHost("www.googleapis.com", (req, res) => {
     if (req.url?.startsWith("/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com")) {
       res.writeHead(200, { "content-type": "application/json", "cache-control": "public, max-age=3600" });
       res.end(JSON.stringify({ [kid]: signing.cert }));
@@ -49,20 +42,7 @@ export async function startGoogleKeyServer(projectId = "classconnect-test"): Pro
     }
     res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as AddressInfo).port;
-
-  class LoopbackAgent extends Agent {
-    override createConnection(
-      _options: RequestOptions,
-      callback?: (err: Error | null, stream: Duplex) => void,
-    ): Duplex {
-      const socket = connect({ host: "127.0.0.1", port, servername: "www.googleapis.com", ca: tls.cert });
-      if (callback) socket.once("secureConnect", () => callback(null, socket));
-      return socket;
-    }
-  }
-  const agent = new LoopbackAgent({ keepAlive: false });
+  const agent = host.agent;
 
   return {
     projectId,
@@ -90,9 +70,6 @@ export async function startGoogleKeyServer(projectId = "classconnect-test"): Pro
         .setExpirationTime(exp)
         .sign(key);
     },
-    async close() {
-      agent.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
+    close: () => host.close(),
   };
 }

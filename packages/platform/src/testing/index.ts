@@ -12,6 +12,8 @@ import { databaseUrl, ensureDatabase } from "../db.js";
 import { startEmbeddedPostgres } from "../embedded-postgres.js";
 import { createLogger, type Logger } from "../logger.js";
 
+export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https.js";
+
 export const TEST_PG_ENV = "CLASSCONNECT_TEST_PG_URL";
 
 let serverUrl: Promise<string> | undefined;

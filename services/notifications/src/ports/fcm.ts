@@ -1,12 +1,27 @@
+import type { Agent } from "node:https";
 import { type App, type Credential, deleteApp, initializeApp } from "firebase-admin/app";
 import { getMessaging } from "firebase-admin/messaging";
 import type { PushResult, PushSender } from "./push.js";
 
-/** Error codes after which a token will never work again. */
+/** Error codes after which a token will never work again: the dispatcher removes it. */
 const deadToken = new Set([
   "messaging/registration-token-not-registered",
   "messaging/invalid-registration-token",
+]);
+
+/**
+ * Errors that sending the same message again cannot fix, although the token may
+ * be fine (FCM answers INVALID_ARGUMENT for a bad payload too, so that is no
+ * reason to drop a token).
+ */
+const permanent = new Set([
   "messaging/invalid-argument",
+  "messaging/mismatched-credential",
+  "messaging/invalid-package-name",
+  "messaging/payload-size-limit-exceeded",
+  "messaging/invalid-data-payload-key",
+  "messaging/invalid-options",
+  "messaging/third-party-auth-error",
 ]);
 
 /**
@@ -17,14 +32,26 @@ const deadToken = new Set([
 export function createFcmSender(options: {
   projectId: string;
   credential: Credential;
+  /**
+   * Routes the SDK's requests (tests: a loopback FCM). firebase-admin's HTTP/2
+   * transport cannot take an agent, so with one the SDK uses its HTTP/1.1
+   * transport; requests, responses and errors are the same.
+   */
+  httpAgent?: Agent;
 }): PushSender & { close(): Promise<void> } {
   let app: App | undefined;
   const messaging = () => {
     app ??= initializeApp(
-      { projectId: options.projectId, credential: options.credential },
+      {
+        projectId: options.projectId,
+        credential: options.credential,
+        ...(options.httpAgent ? { httpAgent: options.httpAgent } : {}),
+      },
       `classconnect-notifications-${Math.random().toString(36).slice(2)}`,
     );
-    return getMessaging(app);
+    const m = getMessaging(app);
+    if (options.httpAgent) m.enableLegacyHttpTransport();
+    return m;
   };
   return {
     batchSize: 500,
@@ -35,16 +62,16 @@ export function createFcmSender(options: {
           notification: { title: message.title, body: message.body },
           data: { link: message.link },
         });
-        return res.responses.map((r) =>
-          r.success
-            ? { ok: true as const }
-            : {
-                ok: false as const,
-                invalidToken: deadToken.has(r.error?.code ?? ""),
-                retryable: !deadToken.has(r.error?.code ?? ""),
-                reason: r.error?.code ?? "unknown",
-              },
-        );
+        return res.responses.map((r) => {
+          if (r.success) return { ok: true as const };
+          const code = r.error?.code ?? "unknown";
+          return {
+            ok: false as const,
+            invalidToken: deadToken.has(code),
+            retryable: !deadToken.has(code) && !permanent.has(code),
+            reason: code,
+          };
+        });
       } catch (err) {
         return tokens.map(() => ({
           ok: false as const,
