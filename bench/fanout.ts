@@ -1,8 +1,10 @@
 /**
- * `npm run bench:fanout`: one event to 10,000 recipients through the real
- * platform (users, notifications, PostgreSQL) with the real Brevo SDK talking
- * to a loopback Brevo. Reports time to fill every inbox, time until every
- * e-mail is accepted, provider calls, and duplicates (must be 0).
+ * `npm run bench:fanout`: one event to 10,000 recipients (each with one
+ * device) through the real platform (users, notifications, PostgreSQL), with
+ * the real Brevo SDK talking to a loopback Brevo and the real firebase-admin
+ * SDK talking to a loopback FCM. Reports time to fill every inbox, time until
+ * every e-mail and every push is accepted, provider calls, and duplicates
+ * (must be 0).
  */
 import { randomUUID } from "node:crypto";
 import { startSystem } from "@classconnect/gateway/testing";
@@ -10,12 +12,21 @@ import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { createBrevoSender } from "@classconnect/notifications";
 import postgres from "postgres";
+import { createFcmSender } from "../services/notifications/src/ports/fcm.js";
 import { startFakeBrevo } from "../services/notifications/test/fake-brevo.js";
+import { startFakeFcm } from "../services/notifications/test/fake-fcm.js";
 
 const RECIPIENTS = Number(process.env["FANOUT_RECIPIENTS"] ?? 10_000);
 
 const brevo = await startFakeBrevo();
+const fcm = await startFakeFcm();
+const push = createFcmSender({
+  projectId: "classconnect-bench",
+  credential: fcm.credential,
+  httpAgent: fcm.agent,
+});
 const sys = await startSystem({
+  push,
   email: createBrevoSender({
     apiKey: "bench",
     sender: { email: "bench@classconnect.test", name: "Bench" },
@@ -29,6 +40,10 @@ try {
     insert into users (id, email, password_hash, first_name, last_name, location, notifications_opt_in, email_verified)
     select gen_random_uuid(), 'fan' || i || '@example.com', null, 'Fan', 'Number ' || i, 'X', true, true
     from generate_series(1, ${RECIPIENTS}) as i`;
+  const ids = await users<{ id: string }[]>`select id from users where email like 'fan%@example.com'`;
+  await notifications`
+    insert into devices (token, user_id, platform)
+    select 'device-' || u, u, 1 from unnest(${ids.map((r) => r.id)}::uuid[]) as u`;
   const callsBefore = brevo.calls.length;
   const eventId = randomUUID();
   const started = performance.now();
@@ -40,16 +55,17 @@ try {
   });
   let inboxMs = 0;
   let emailMs = 0;
+  let pushMs = 0;
   for (;;) {
-    const [row] = await notifications<{ inbox: number; sent: number; failed: number }[]>`
+    const [row] = await notifications<{ inbox: number; email: number; push: number }[]>`
       select (select count(*)::int from inbox where event_id = ${eventId}) as inbox,
-             (select count(*)::int from deliveries where event_id = ${eventId} and channel = 2 and status = 1) as sent,
-             (select count(*)::int from deliveries where event_id = ${eventId} and channel = 2 and status = 3) as failed`;
-    if (!inboxMs && row!.inbox >= RECIPIENTS) inboxMs = performance.now() - started;
-    if (row!.sent + row!.failed >= RECIPIENTS) {
-      emailMs = performance.now() - started;
-      break;
-    }
+             (select count(*)::int from deliveries where event_id = ${eventId} and channel = 2 and status in (1, 3)) as email,
+             (select count(*)::int from deliveries where event_id = ${eventId} and channel = 1 and status in (1, 3)) as push`;
+    const at = performance.now() - started;
+    if (!inboxMs && row!.inbox >= RECIPIENTS) inboxMs = at;
+    if (!emailMs && row!.email >= RECIPIENTS) emailMs = at;
+    if (!pushMs && row!.push >= RECIPIENTS) pushMs = at;
+    if (inboxMs && emailMs && pushMs) break;
     if (performance.now() - started > 300_000) throw new Error(`timed out: ${JSON.stringify(row)}`);
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -58,6 +74,8 @@ try {
     .filter((c) => c.body.messageVersions?.some((v) => v.subject?.startsWith("New platform rule")));
   const delivered = calls.flatMap((c) => (c.body.messageVersions ?? []).map((v) => v.to[0]!.email));
   const duplicates = delivered.length - new Set(delivered).size;
+  const pushed = fcm.received.map((r) => r.message.token);
+  const pushDuplicates = pushed.length - new Set(pushed).size;
   const rows: [string, string][] = [
     ["recipients", String(RECIPIENTS)],
     ["time until every inbox item (s)", (inboxMs / 1000).toFixed(2)],
@@ -66,15 +84,22 @@ try {
     ["Brevo API calls", String(calls.length)],
     ["recipients per call", (delivered.length / Math.max(1, calls.length)).toFixed(1)],
     ["e-mails delivered", String(delivered.length)],
-    ["duplicates", String(duplicates)],
+    ["e-mail duplicates", String(duplicates)],
+    ["time until every push accepted (s)", (pushMs / 1000).toFixed(2)],
+    ["FCM requests (v1 API: one per device)", String(pushed.length)],
+    ["pushes delivered", String(new Set(pushed).size)],
+    ["push duplicates", String(pushDuplicates)],
   ];
   console.log("\nbench:fanout — one RULE_PUBLISHED event to every user");
   for (const [k, v] of rows) console.log(`  ${k.padEnd(38)} ${v}`);
   if (duplicates !== 0 || delivered.length !== RECIPIENTS) process.exitCode = 1;
+  if (pushDuplicates !== 0 || pushed.length !== RECIPIENTS) process.exitCode = 1;
 } finally {
   await users.end();
   await notifications.end();
   await sys.close();
+  await push.close();
   await brevo.close();
+  await fcm.close();
 }
 process.exit(process.exitCode ?? 0);

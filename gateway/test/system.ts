@@ -23,6 +23,7 @@ import {
   type EmailMessage,
   type EmailSender,
   type NotificationsServer,
+  type PushSender,
   readNotificationsConfig,
   startNotificationsServer,
 } from "@classconnect/notifications";
@@ -67,6 +68,8 @@ export interface SystemOptions {
   gateway?: Record<string, string>;
   /** The e-mail channel of the notifications service (default: an in-memory mailbox). */
   email?: EmailSender;
+  /** The push channel of the notifications service (default: an in-memory recorder). */
+  push?: PushSender;
   /** A PostgreSQL server of the suite's own (default: the shared test server). */
   pgUrl?: string;
 }
@@ -170,7 +173,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       logger: testLogger("notifications"),
       adminKeys,
       email: opts.email ?? mailbox,
-      push,
+      push: opts.push ?? push,
       retry: { baseDelayMs: 20, maxDelayMs: 500, pollMs: 50, leaseMs: 10_000 },
     });
   };

@@ -6,61 +6,15 @@
  * credential is the SDK's custom-credential interface returning a fixed access
  * token; the transport is the SDK's HTTP/1.1 one (see createFcmSender).
  */
-import type { IncomingMessage } from "node:http";
 import { type LoopbackHttpsHost, startLoopbackHttpsHost } from "@classconnect/platform/testing";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createFcmSender } from "../src/ports/fcm.js";
+import { type FakeFcm, startFakeFcm } from "./fake-fcm.js";
 
-interface Received {
-  path: string;
-  authorization: string | undefined;
-  message: { token: string; notification: { title: string; body: string }; data: Record<string, string> };
-}
-
-const test = suite<{ fcm: LoopbackHttpsHost; received: Received[] }>(
-  "notifications: push through firebase-admin",
-);
-
-const fcmError = (status: number, code: string, errorCode?: string) => ({
-  status,
-  body: {
-    error: {
-      code: status,
-      message: `test: ${code}`,
-      status: code,
-      details: errorCode
-        ? [{ "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", errorCode }]
-        : [],
-    },
-  },
-});
-
-async function bodyOf(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
-}
-
+const test = suite<{ fcm: FakeFcm }>("notifications: push through firebase-admin");
 test.before(async (ctx) => {
-  ctx.received = [];
-  const flakyAnswered = new Set<string>();
-  ctx.fcm = await startLoopbackHttpsHost("fcm.googleapis.com", async (req, res) => {
-    const { message } = JSON.parse(await bodyOf(req)) as { message: Received["message"] };
-    ctx.received.push({ path: req.url ?? "", authorization: req.headers.authorization, message });
-    const token = message.token;
-    const answer = token.startsWith("dead")
-      ? fcmError(404, "NOT_FOUND", "UNREGISTERED")
-      : token.startsWith("bad")
-        ? fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
-        : token.startsWith("busy")
-          ? fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")
-          : token.startsWith("flaky") && !flakyAnswered.has(token)
-            ? (flakyAnswered.add(token), fcmError(503, "UNAVAILABLE", "UNAVAILABLE"))
-            : { status: 200, body: { name: `projects/classconnect-test/messages/${ctx.received.length}` } };
-    res.writeHead(answer.status, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer.body));
-  });
+  ctx.fcm = await startFakeFcm();
 });
 test.after(async (ctx) => {
   await ctx.fcm?.close();
@@ -69,7 +23,7 @@ test.after(async (ctx) => {
 test("a multicast: sent, dead tokens reported for removal, bad payloads not retried, overload retried", async (ctx) => {
   const sender = createFcmSender({
     projectId: "classconnect-test",
-    credential: { getAccessToken: async () => ({ access_token: "test-access-token", expires_in: 3600 }) },
+    credential: ctx.fcm.credential,
     httpAgent: ctx.fcm.agent,
   });
   try {
@@ -94,22 +48,24 @@ test("a multicast: sent, dead tokens reported for removal, bad payloads not retr
       { ok: true },
     ]);
     // One request per token (and one more for the retried 503), each as FCM v1 expects it.
-    assert.is(ctx.received.length, tokens.length + 1);
-    assert.equal(ctx.received.filter((r) => r.message.token === "flaky-1").length, 2);
-    for (const r of ctx.received) {
+    assert.is(ctx.fcm.received.length, tokens.length + 1);
+    assert.equal(ctx.fcm.received.filter((r) => r.message.token === "flaky-1").length, 2);
+    for (const r of ctx.fcm.received) {
       assert.is(r.path, "/v1/projects/classconnect-test/messages:send");
-      assert.is(r.authorization, "Bearer test-access-token");
+      assert.is(r.authorization, `Bearer ${ctx.fcm.accessToken}`);
       assert.equal(r.message.notification, { title: "Enrolled", body: "You are enrolled in Algebra" });
       assert.equal(r.message.data, { link: "classconnect://courses/42" });
     }
-    assert.equal(new Set(ctx.received.map((r) => r.message.token)), new Set(tokens));
+    assert.equal(new Set(ctx.fcm.received.map((r) => r.message.token)), new Set(tokens));
   } finally {
     await sender.close();
   }
 });
 
 test("an unreachable FCM fails every token as retryable, none as dead", async () => {
-  const unreachable = await startLoopbackHttpsHost("fcm.googleapis.com", (req) => req.socket.destroy());
+  const unreachable: LoopbackHttpsHost = await startLoopbackHttpsHost("fcm.googleapis.com", (req) =>
+    req.socket.destroy(),
+  );
   const sender = createFcmSender({
     projectId: "classconnect-test",
     credential: { getAccessToken: async () => ({ access_token: "t", expires_in: 3600 }) },

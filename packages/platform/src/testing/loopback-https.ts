@@ -39,7 +39,7 @@ export async function startLoopbackHttpsHost(
       return socket;
     }
   }
-  const agent = new LoopbackAgent({ keepAlive: false });
+  const agent = new LoopbackAgent({ keepAlive: true, maxSockets: 32 });
   return {
     agent,
     async close() {
