@@ -11,9 +11,10 @@
  * point, so an outage of the users service loses nothing: what was revoked
  * meanwhile arrives with the first poll that succeeds.
  *
- * (A server stream would push revocations sooner, but a client-cancelled
- * stream can keep connect-node's HTTP/2 session open past the shutdown drain;
- * see the closing notes of this change.)
+ * (A server stream would push revocations sooner, but when a client cancelled
+ * such a stream, the users service's HTTP/2 session stayed open through the
+ * shutdown drain and even `session.destroy()` did not close it (connect-node
+ * 2.1 on Node 20): a stop that never finished. Polling has nothing to drain.)
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";

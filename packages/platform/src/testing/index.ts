@@ -25,8 +25,11 @@ async function testServerUrl(): Promise<string> {
     const dataDir = await mkdtemp(join(tmpdir(), "classconnect-pg-"));
     const pg = await startEmbeddedPostgres({ dataDir, persistent: false, fast: true });
     process.once("beforeExit", () => void pg.stop());
-    for (const signal of ["SIGINT", "SIGTERM"] as const) {
-      process.once(signal, () => void pg.stop().finally(() => process.exit(130)));
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const) {
+      process.once(signal, () => void pg.stop().finally(() => process.exit(code)));
     }
     process.env[TEST_PG_ENV] = pg.url;
     return pg.url;

@@ -289,12 +289,11 @@ export function createAuth(deps: Deps) {
      * each with the time its last access token expires. Other services poll this.
      */
     async revokedSessions(since: Date | undefined) {
-      const readAt = deps.now();
-      const oldest = new Date(readAt.getTime() - deps.policies.accessTtlMs);
-      const rows = await store.revokedSince(since && since > oldest ? since : oldest);
+      const oldest = new Date(deps.now().getTime() - deps.policies.accessTtlMs);
+      const { readAt, sessions } = await store.revokedSince(since && since > oldest ? since : oldest);
       return {
         readAt,
-        sessions: rows.map((r) => ({
+        sessions: sessions.map((r) => ({
           ...r,
           expiresAt: new Date(r.revokedAt.getTime() + deps.policies.accessTtlMs),
         })),

@@ -98,8 +98,8 @@ export interface UsersStore extends LoginAttemptsPort {
   rotateRefreshToken(oldHash: Buffer, newHash: Buffer, expiresAt: Date): Promise<RotateResult>;
   revokeSession(sessionId: string, reason: string): Promise<void>;
   revokeUserSessions(userId: string, reason: string): Promise<void>;
-  /** Sessions revoked at or after `since`, oldest first. */
-  revokedSince(since: Date): Promise<{ sessionId: string; revokedAt: Date }[]>;
+  /** Sessions revoked at or after `since`, oldest first, and the database's time of the read. */
+  revokedSince(since: Date): Promise<{ readAt: Date; sessions: { sessionId: string; revokedAt: Date }[] }>;
   /** The session of a refresh token, when it belongs to `userId`. */
   sessionOfRefreshToken(hash: Buffer): Promise<{ sessionId: string; userId: string } | undefined>;
   /** Whether the session is live and its user exists and is not blocked. */

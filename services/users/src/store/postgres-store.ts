@@ -239,9 +239,18 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
     },
 
     async revokedSince(since) {
-      const rows = await sql<{ id: string; revoked_at: Date }[]>`
-        select id, revoked_at from sessions where revoked_at >= ${since} order by revoked_at`;
-      return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at }));
+      // The read time comes from the database, whose clock stamps revoked_at.
+      const rows = await sql<{ id: string | null; revoked_at: Date | null; read_at: Date }[]>`
+        select s.id, s.revoked_at, t.read_at
+        from (select now() as read_at) t
+        left join sessions s on s.revoked_at >= ${since}
+        order by s.revoked_at`;
+      return {
+        readAt: rows[0]!.read_at,
+        sessions: rows
+          .filter((r) => r.id !== null)
+          .map((r) => ({ sessionId: r.id!, revokedAt: r.revoked_at! })),
+      };
     },
 
     async sessionOfRefreshToken(hash) {
