@@ -47,20 +47,21 @@ async function bodyOf(req: IncomingMessage): Promise<string> {
 export async function startFakeFcm(): Promise<FakeFcm> {
   const received: FcmRequest[] = [];
   const flakyAnswered = new Set<string>();
+  const answerFor = (token: string, count: number) => {
+    if (token.startsWith("dead")) return fcmError(404, "NOT_FOUND", "UNREGISTERED");
+    if (token.startsWith("bad")) return fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT");
+    if (token.startsWith("busy")) return fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED");
+    if (token.startsWith("flaky") && !flakyAnswered.has(token)) {
+      flakyAnswered.add(token);
+      return fcmError(503, "UNAVAILABLE", "UNAVAILABLE");
+    }
+    return { status: 200, body: { name: `projects/p/messages/${count}` } };
+  };
   const accessToken = "test-access-token";
   const host = await startLoopbackHttpsHost("fcm.googleapis.com", async (req, res) => {
     const { message } = JSON.parse(await bodyOf(req)) as { message: FcmRequest["message"] };
     received.push({ path: req.url ?? "", authorization: req.headers.authorization, message });
-    const token = message.token;
-    const answer = token.startsWith("dead")
-      ? fcmError(404, "NOT_FOUND", "UNREGISTERED")
-      : token.startsWith("bad")
-        ? fcmError(400, "INVALID_ARGUMENT", "INVALID_ARGUMENT")
-        : token.startsWith("busy")
-          ? fcmError(429, "RESOURCE_EXHAUSTED", "QUOTA_EXCEEDED")
-          : token.startsWith("flaky") && !flakyAnswered.has(token)
-            ? (flakyAnswered.add(token), fcmError(503, "UNAVAILABLE", "UNAVAILABLE"))
-            : { status: 200, body: { name: `projects/p/messages/${received.length}` } };
+    const answer = answerFor(message.token, received.length);
     res.writeHead(answer.status, { "content-type": "application/json" });
     res.end(JSON.stringify(answer.body));
   });
