@@ -9,6 +9,7 @@ import { Health } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createErrorInterceptor } from "./error-interceptor.js";
+import { createUnaryGrpcHandler, recordUnaryRoutes } from "./grpc-unary.js";
 import { createHealthService, ServingStatus } from "./health.js";
 import type { Logger } from "./logger.js";
 import { createServerTelemetryInterceptor } from "./telemetry.js";
@@ -48,24 +49,35 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     if (draining) return ServingStatus.NOT_SERVING;
     return (await options.ready()) ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
   });
-  const handler = connectNodeAdapter({
-    routes(router) {
-      router.service(Health, health);
-      options.routes(router);
-    },
-    // Outermost first: telemetry sees the final code; errors are mapped for
-    // everything inside; callers are authenticated before their input is examined.
-    interceptors: [
-      createServerTelemetryInterceptor(options.name),
-      createErrorInterceptor(options.name, logger),
-      ...(options.interceptors ?? []),
-      createValidationInterceptor(),
-    ],
-    readMaxBytes: options.readMaxBytes ?? 12 * 1024 * 1024,
+  // Outermost first: telemetry sees the final code; errors are mapped for
+  // everything inside; callers are authenticated before their input is examined.
+  const interceptors = [
+    createServerTelemetryInterceptor(options.name),
+    createErrorInterceptor(options.name, logger),
+    ...(options.interceptors ?? []),
+    createValidationInterceptor(),
+  ];
+  const readMaxBytes = options.readMaxBytes ?? 12 * 1024 * 1024;
+  const unary = recordUnaryRoutes((router) => {
+    router.service(Health, health);
+    options.routes(router);
+  });
+  const connectHandler = connectNodeAdapter({
+    routes: unary.register,
+    interceptors,
+    readMaxBytes,
     // Services are reached inside the cluster (the gateway and each other): gzip
     // there costs CPU and saves nothing (5 % of the courses service's time under
     // bench:read). The gateway still compresses for clients on the internet.
     acceptCompression: [],
+  });
+  // Unary gRPC, the calls between ClassConnect processes, takes a lean path with
+  // the same interceptors and handlers; everything else is connect-node's.
+  const handler = createUnaryGrpcHandler({
+    routes: unary.routes,
+    interceptors,
+    readMaxBytes,
+    fallback: connectHandler,
   });
   const server = http2.createServer(handler);
   const sessions = new Set<http2.Http2Session>();

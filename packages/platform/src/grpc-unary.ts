@@ -1,0 +1,238 @@
+/**
+ * A lean path for the calls services make most: unary gRPC (uncompressed
+ * protobuf) on the HTTP/2 server. It runs the same interceptors (telemetry,
+ * error mapping, authentication, validation) and the same handlers as
+ * connect-node, and encodes statuses, error details and deadlines with
+ * connect's own gRPC helpers; everything else (Connect, gRPC-Web, streaming,
+ * compressed or JSON bodies) goes to connect-node unchanged.
+ *
+ * Why: connect-node's generic handler stack costs several times what the
+ * request needs (async-iterable envelope pipelines, a DOMException per
+ * request); see README.md, Performance.
+ */
+import * as http2 from "node:http2";
+import {
+  create,
+  type DescMessage,
+  type DescMethodUnary,
+  type DescService,
+  fromBinary,
+  isMessage,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  type ConnectRouter,
+  createContextValues,
+  createHandlerContext,
+  type HandlerContext,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+
+type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
+
+interface Route {
+  service: DescService;
+  method: DescMethodUnary<DescMessage, DescMessage>;
+  impl: UnaryImpl;
+}
+
+/** The unary methods registered on `router`, by request path, as `register` adds them. */
+export function recordUnaryRoutes(register: (router: ConnectRouter) => void): {
+  routes: Map<string, Route>;
+  register: (router: ConnectRouter) => void;
+} {
+  const routes = new Map<string, Route>();
+  return {
+    routes,
+    register(router) {
+      const recording: ConnectRouter = {
+        get handlers() {
+          return router.handlers;
+        },
+        service(service, impl, options) {
+          for (const method of service.methods) {
+            const fn = (impl as Record<string, unknown>)[method.localName];
+            if (method.methodKind === "unary" && typeof fn === "function") {
+              routes.set(`/${service.typeName}/${method.name}`, {
+                service,
+                method: method as DescMethodUnary<DescMessage, DescMessage>,
+                impl: fn.bind(impl) as UnaryImpl,
+              });
+            }
+          }
+          return router.service(service, impl, options);
+        },
+        rpc: router.rpc.bind(router) as ConnectRouter["rpc"],
+      };
+      register(recording);
+    },
+  };
+}
+
+const contentTypes = new Set(["application/grpc", "application/grpc+proto"]);
+const pseudo = /^:/;
+/** The reason a request's signal carries when its stream closes early (no DOMException per call). */
+const cancelled = new ConnectError("the client closed the call", Code.Canceled);
+/** The reason a finished call's context is aborted with (that releases its deadline timer). */
+const completed = new ConnectError("the call is complete", Code.Canceled);
+
+function trailersOf(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
+/**
+ * A Node request handler: serves unary gRPC calls of `routes` itself and hands
+ * every other request to `fallback` (connect-node).
+ */
+export function createUnaryGrpcHandler(options: {
+  routes: Map<string, Route>;
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  fallback: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
+}): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void {
+  const { routes, interceptors, readMaxBytes, fallback } = options;
+  return (req, res) => {
+    const route = req.method === "POST" ? routes.get(req.url) : undefined;
+    const encoding = req.headers["grpc-encoding"];
+    if (
+      !route ||
+      !contentTypes.has(req.headers["content-type"] ?? "") ||
+      (encoding !== undefined && encoding !== "identity")
+    ) {
+      fallback(req, res);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > readMaxBytes + 5) tooLarge = true;
+      else chunks.push(chunk);
+    });
+    req.on("end", () => {
+      void serve(route, req, res, tooLarge ? undefined : Buffer.concat(chunks, size));
+    });
+  };
+
+  async function serve(
+    route: Route,
+    req: http2.Http2ServerRequest,
+    res: http2.Http2ServerResponse,
+    body: Buffer | undefined,
+  ): Promise<void> {
+    const trailer = new Headers();
+    let responseHeader: Headers | undefined;
+    let output: Uint8Array | undefined;
+    let context: ReturnType<typeof createHandlerContext> | undefined;
+    try {
+      if (!body) {
+        throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
+      }
+      if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
+        throw new ConnectError("a unary call carries exactly one message", Code.InvalidArgument);
+      }
+      if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.Internal);
+      const timeout = parseTimeout(
+        (req.headers["grpc-timeout"] as string | undefined) ?? null,
+        Number.MAX_SAFE_INTEGER,
+      );
+      if (timeout.error) throw timeout.error;
+      const requestSignal = new AbortController();
+      // A stream that closes with an error code was reset (the client cancelled or went away).
+      req.stream.once("close", () => {
+        if (req.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) requestSignal.abort(cancelled);
+      });
+      const header = new Headers();
+      for (const [key, value] of Object.entries(req.headers)) {
+        if (pseudo.test(key) || value === undefined) continue;
+        header.set(key, Array.isArray(value) ? value.join(", ") : value);
+      }
+      const url = `http://${req.headers[":authority"] ?? "localhost"}${req.url}`;
+      context = createHandlerContext({
+        service: route.service,
+        method: route.method,
+        protocolName: "grpc",
+        requestMethod: "POST",
+        url,
+        ...(timeout.timeoutMs !== undefined ? { timeoutMs: timeout.timeoutMs } : {}),
+        requestSignal: requestSignal.signal,
+        requestHeader: header,
+        contextValues: createContextValues(),
+      });
+      let message: unknown;
+      try {
+        message = fromBinary(route.method.input, body.subarray(5));
+      } catch (err) {
+        throw new ConnectError(`cannot decode the request: ${(err as Error).message}`, Code.InvalidArgument);
+      }
+      const ctx = context;
+      const call = async (r: UnaryRequest): Promise<UnaryResponse> => {
+        const out = await route.impl(r.message, ctx);
+        return {
+          stream: false,
+          service: route.service,
+          method: route.method,
+          header: ctx.responseHeader,
+          trailer: ctx.responseTrailer,
+          message: isMessage(out, route.method.output)
+            ? out
+            : create(route.method.output, out as Parameters<typeof create>[1]),
+        };
+      };
+      let next = call as (r: UnaryRequest) => Promise<UnaryResponse>;
+      for (let i = interceptors.length - 1; i >= 0; i--) {
+        next = interceptors[i]!(next as never) as unknown as typeof next;
+      }
+      const response = await next({
+        stream: false,
+        service: route.service,
+        method: route.method,
+        requestMethod: "POST",
+        url,
+        signal: context.signal,
+        header: context.requestHeader,
+        contextValues: context.values,
+        message,
+      } as UnaryRequest);
+      responseHeader = response.header;
+      response.trailer.forEach((value, key) => {
+        trailer.set(key, value);
+      });
+      output = toBinary(route.method.output, response.message);
+      setTrailerStatus(trailer, undefined);
+    } catch (err) {
+      output = undefined;
+      setTrailerStatus(trailer, ConnectError.from(err, Code.Internal));
+    } finally {
+      context?.abort(completed);
+    }
+    if (res.destroyed || res.writableEnded) return;
+    const head: Record<string, string> = { "content-type": "application/grpc+proto" };
+    responseHeader?.forEach((value, key) => {
+      head[key] = value;
+    });
+    if (output === undefined) {
+      // Trailers-only: the status travels in the headers of an empty response.
+      res.writeHead(200, { ...head, ...trailersOf(trailer) });
+      res.end();
+      return;
+    }
+    const frame = Buffer.allocUnsafe(5 + output.length);
+    frame[0] = 0;
+    frame.writeUInt32BE(output.length, 1);
+    frame.set(output, 5);
+    res.writeHead(200, head);
+    res.addTrailers(trailersOf(trailer));
+    res.end(frame);
+  }
+}

@@ -1,0 +1,202 @@
+/**
+ * The lean unary gRPC path of every service's server (src/grpc-unary.ts): the
+ * same interceptors and handlers as connect-node, connect's own encoding of
+ * statuses and error details, deadlines and cancellation, and clear errors for
+ * malformed requests. Calls come from connect's gRPC client (what the gateway
+ * and services use) and, for bytes no client would send, from raw HTTP/2.
+ */
+import * as http2 from "node:http2";
+import { setTimeout as sleep } from "node:timers/promises";
+import { create, toBinary } from "@bufbuild/protobuf";
+import {
+  AuthService,
+  GetJwksRequestSchema,
+  GetJwksResponseSchema,
+} from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
+import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { NotFoundError, type RunningServer, startServer } from "../src/index.js";
+import { testLogger } from "../src/testing/index.js";
+
+const test = suite<{ server: RunningServer; aborts: unknown[] }>("platform: unary gRPC path");
+
+test.before(async (ctx) => {
+  ctx.aborts = [];
+  ctx.server = await startServer({
+    name: "t",
+    port: 0,
+    logger: testLogger("t"),
+    ready: async () => true,
+    readMaxBytes: 1024,
+    routes(router) {
+      router.service(AuthService, {
+        async getJwks(_req, call) {
+          const mode = call.requestHeader.get("x-mode");
+          if (mode === "fail") throw new NotFoundError("thing");
+          if (mode === "slow") {
+            await new Promise<void>((resolve) => {
+              call.signal.addEventListener("abort", () => {
+                ctx.aborts.push(call.signal.reason);
+                resolve();
+              });
+            });
+            return {};
+          }
+          call.responseHeader.set("x-reply", "header");
+          call.responseTrailer.set("x-trailer", "trailer");
+          return create(GetJwksResponseSchema, { keys: [{ kid: call.requestHeader.get("x-value") ?? "" }] });
+        },
+        // Login's request has protovalidate rules: the validation interceptor must run.
+        async login() {
+          return {};
+        },
+      });
+    },
+  });
+});
+test.after(async (ctx) => {
+  await ctx.server?.close();
+});
+
+const grpc = (url: string) => createClient(AuthService, createGrpcTransport({ baseUrl: url }));
+
+async function codeOf(promise: Promise<unknown>): Promise<ConnectError> {
+  try {
+    await promise;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+  throw new Error("the call succeeded");
+}
+
+/** One raw gRPC request: the response headers, body and trailers as sent. */
+async function raw(url: string, path: string, body: Buffer, headers: Record<string, string> = {}) {
+  const session = http2.connect(url);
+  try {
+    return await new Promise<{ headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders }>(
+      (resolve, reject) => {
+        const stream = session.request({
+          ":method": "POST",
+          ":path": path,
+          "content-type": "application/grpc+proto",
+          te: "trailers",
+          ...headers,
+        });
+        let responseHeaders: http2.IncomingHttpHeaders = {};
+        let trailers: http2.IncomingHttpHeaders = {};
+        stream.on("response", (h) => {
+          responseHeaders = h;
+        });
+        stream.on("trailers", (t) => {
+          trailers = t;
+        });
+        stream.on("data", () => {});
+        stream.on("end", () => resolve({ headers: responseHeaders, trailers }));
+        stream.on("error", reject);
+        stream.end(body);
+      },
+    );
+  } finally {
+    session.close();
+  }
+}
+
+const envelope = (payload: Uint8Array, flags = 0) => {
+  const frame = Buffer.alloc(5 + payload.length);
+  frame[0] = flags;
+  frame.writeUInt32BE(payload.length, 1);
+  frame.set(payload, 5);
+  return frame;
+};
+const statusOf = (r: { headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders }) =>
+  Number(r.trailers["grpc-status"] ?? r.headers["grpc-status"]);
+
+test("a call reaches its handler with its headers; response headers and trailers come back", async ({
+  server,
+}) => {
+  let header: Headers | undefined;
+  let trailer: Headers | undefined;
+  const res = await grpc(server.url).getJwks(
+    {},
+    {
+      headers: { "x-value": "echoed" },
+      onHeader: (h) => {
+        header = h;
+      },
+      onTrailer: (t) => {
+        trailer = t;
+      },
+    },
+  );
+  assert.is(res.keys[0]?.kid, "echoed");
+  assert.is(header?.get("x-reply"), "header");
+  assert.is(trailer?.get("x-trailer"), "trailer");
+});
+
+test("domain errors and validation failures arrive with their codes and details", async ({ server }) => {
+  const notFound = await codeOf(grpc(server.url).getJwks({}, { headers: { "x-mode": "fail" } }));
+  assert.is(notFound.code, Code.NotFound);
+  assert.is(notFound.findDetails(ErrorInfoSchema)[0]?.reason, "NOT_FOUND");
+  const invalid = await codeOf(grpc(server.url).login({ email: "", password: "" }));
+  assert.is(invalid.code, Code.InvalidArgument);
+  const fields = invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field) ?? [];
+  assert.ok(fields.includes("email") && fields.includes("password"), fields.join(", "));
+});
+
+test("a deadline ends the call (DEADLINE_EXCEEDED) and a cancel reaches the handler's signal", async (ctx) => {
+  const client = grpc(ctx.server.url);
+  const late = await codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, timeoutMs: 100 }));
+  assert.is(late.code, Code.DeadlineExceeded);
+  const abort = new AbortController();
+  const cancelled = codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, signal: abort.signal }));
+  await sleep(50);
+  abort.abort();
+  assert.is((await cancelled).code, Code.Canceled);
+  for (let i = 0; i < 50 && ctx.aborts.length < 2; i++) await sleep(10);
+  assert.equal(
+    ctx.aborts.map((r) => ConnectError.from(r).code),
+    [Code.DeadlineExceeded, Code.Canceled],
+  );
+});
+
+test("malformed requests get clear codes, never a crash", async ({ server }) => {
+  const path = "/classconnect.users.v1.AuthService/GetJwks";
+  const valid = toBinary(GetJwksRequestSchema, create(GetJwksRequestSchema, {}));
+  // A length prefix that does not match the body.
+  assert.is(statusOf(await raw(server.url, path, Buffer.from([0, 0, 0, 0, 9, 1]))), Code.InvalidArgument);
+  // Fewer bytes than an envelope header.
+  assert.is(statusOf(await raw(server.url, path, Buffer.from([0, 0]))), Code.InvalidArgument);
+  // Bytes that are no protobuf message.
+  assert.is(
+    statusOf(await raw(server.url, path, envelope(Buffer.from([0xff, 0xff, 0xff])))),
+    Code.InvalidArgument,
+  );
+  // A compressed flag without a grpc-encoding.
+  assert.is(statusOf(await raw(server.url, path, envelope(valid, 1))), Code.Internal);
+  // More than the server's read limit (1 KiB here).
+  assert.is(statusOf(await raw(server.url, path, envelope(Buffer.alloc(2048)))), Code.ResourceExhausted);
+  // A malformed deadline.
+  assert.is(
+    statusOf(await raw(server.url, path, envelope(valid), { "grpc-timeout": "soon" })),
+    Code.InvalidArgument,
+  );
+  // An unknown method is connect-node's to answer: HTTP 404, which gRPC clients read as UNIMPLEMENTED.
+  const unknown = await raw(server.url, "/classconnect.users.v1.AuthService/Nope", envelope(valid));
+  assert.is(unknown.headers[":status"], 404);
+  // And the server still serves.
+  assert.is(statusOf(await raw(server.url, path, envelope(valid))), 0);
+});
+
+test("other protocols still go through connect-node", async ({ server }) => {
+  const connect = createClient(
+    AuthService,
+    createConnectTransport({ baseUrl: server.url, httpVersion: "2" }),
+  );
+  const res = await connect.getJwks({}, { headers: { "x-value": "via connect" } });
+  assert.is(res.keys[0]?.kid, "via connect");
+});
+
+test.run();
