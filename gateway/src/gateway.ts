@@ -16,6 +16,7 @@ import {
   createClientTelemetryInterceptor,
   createErrorInterceptor,
   createHealthService,
+  createLeanGrpcTransport,
   createServerTelemetryInterceptor,
   createTokenVerifier,
   type Identity,
@@ -42,7 +43,7 @@ import {
   type ServiceImpl,
   type Transport,
 } from "@connectrpc/connect";
-import { connectNodeAdapter, createGrpcTransport } from "@connectrpc/connect-node";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
 import { createRateLimiter } from "./rate-limiter.js";
 import { rateLimitedMethods, routeTable, type Upstream } from "./route-table.js";
@@ -169,7 +170,7 @@ export function createGatewayHandler(
   const transports = Object.fromEntries(
     (Object.keys(config.upstreams) as Upstream[]).map((name) => [
       name,
-      createGrpcTransport({
+      createLeanGrpcTransport({
         baseUrl: config.upstreams[name],
         interceptors: [createClientTelemetryInterceptor("gateway")],
       }),

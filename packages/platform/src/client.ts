@@ -1,7 +1,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { type Client, createClient, type Interceptor, type Transport } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
 import { SERVICE_TOKEN_HEADER } from "./auth-interceptor.js";
+import { createLeanGrpcTransport } from "./grpc-client.js";
 import { createClientTelemetryInterceptor } from "./telemetry.js";
 
 /** A gRPC (HTTP/2) transport to another ClassConnect service. */
@@ -20,7 +20,7 @@ export function createServiceTransport(
       return next(req);
     });
   }
-  return createGrpcTransport({ baseUrl, interceptors, defaultTimeoutMs: 10_000 });
+  return createLeanGrpcTransport({ baseUrl, interceptors, defaultTimeoutMs: 10_000 });
 }
 
 /** A client for `service` calling as a ClassConnect service (internal access). */

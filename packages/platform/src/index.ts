@@ -7,6 +7,7 @@ export * from "./db.js";
 export * from "./embedded-postgres.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
+export * from "./grpc-client.js";
 export * from "./health.js";
 export * from "./identity.js";
 export * from "./logger.js";

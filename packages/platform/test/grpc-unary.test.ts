@@ -1,9 +1,10 @@
 /**
- * The lean unary gRPC path of every service's server (src/grpc-unary.ts): the
- * same interceptors and handlers as connect-node, connect's own encoding of
- * statuses and error details, deadlines and cancellation, and clear errors for
- * malformed requests. Calls come from connect's gRPC client (what the gateway
- * and services use) and, for bytes no client would send, from raw HTTP/2.
+ * The lean unary gRPC path, server (src/grpc-unary.ts) and client
+ * (src/grpc-client.ts): the same interceptors and handlers as connect-node,
+ * connect's own encoding of statuses and error details, deadlines and
+ * cancellation, and clear errors for malformed requests. Each call-level test
+ * runs with connect-node's gRPC client and with the lean one; bytes no client
+ * would send come from raw HTTP/2.
  */
 import * as http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -18,7 +19,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { NotFoundError, type RunningServer, startServer } from "../src/index.js";
+import { createLeanGrpcTransport, NotFoundError, type RunningServer, startServer } from "../src/index.js";
 import { testLogger } from "../src/testing/index.js";
 
 const test = suite<{ server: RunningServer; aborts: unknown[] }>("platform: unary gRPC path");
@@ -61,7 +62,10 @@ test.after(async (ctx) => {
   await ctx.server?.close();
 });
 
-const grpc = (url: string) => createClient(AuthService, createGrpcTransport({ baseUrl: url }));
+const clients = {
+  "connect-node client": (url: string) => createClient(AuthService, createGrpcTransport({ baseUrl: url })),
+  "lean client": (url: string) => createClient(AuthService, createLeanGrpcTransport({ baseUrl: url })),
+};
 
 async function codeOf(promise: Promise<unknown>): Promise<ConnectError> {
   try {
@@ -114,53 +118,58 @@ const envelope = (payload: Uint8Array, flags = 0) => {
 const statusOf = (r: { headers: http2.IncomingHttpHeaders; trailers: http2.IncomingHttpHeaders }) =>
   Number(r.trailers["grpc-status"] ?? r.headers["grpc-status"]);
 
-test("a call reaches its handler with its headers; response headers and trailers come back", async ({
-  server,
-}) => {
-  let header: Headers | undefined;
-  let trailer: Headers | undefined;
-  const res = await grpc(server.url).getJwks(
-    {},
-    {
-      headers: { "x-value": "echoed" },
-      onHeader: (h) => {
-        header = h;
+for (const [name, grpc] of Object.entries(clients)) {
+  test(`${name}: a call reaches its handler with its headers; response headers and trailers come back`, async ({
+    server,
+  }) => {
+    let header: Headers | undefined;
+    let trailer: Headers | undefined;
+    const res = await grpc(server.url).getJwks(
+      {},
+      {
+        headers: { "x-value": "echoed" },
+        onHeader: (h) => {
+          header = h;
+        },
+        onTrailer: (t) => {
+          trailer = t;
+        },
       },
-      onTrailer: (t) => {
-        trailer = t;
-      },
-    },
-  );
-  assert.is(res.keys[0]?.kid, "echoed");
-  assert.is(header?.get("x-reply"), "header");
-  assert.is(trailer?.get("x-trailer"), "trailer");
-});
+    );
+    assert.is(res.keys[0]?.kid, "echoed");
+    assert.is(header?.get("x-reply"), "header");
+    assert.is(trailer?.get("x-trailer"), "trailer");
+  });
 
-test("domain errors and validation failures arrive with their codes and details", async ({ server }) => {
-  const notFound = await codeOf(grpc(server.url).getJwks({}, { headers: { "x-mode": "fail" } }));
-  assert.is(notFound.code, Code.NotFound);
-  assert.is(notFound.findDetails(ErrorInfoSchema)[0]?.reason, "NOT_FOUND");
-  const invalid = await codeOf(grpc(server.url).login({ email: "", password: "" }));
-  assert.is(invalid.code, Code.InvalidArgument);
-  const fields = invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field) ?? [];
-  assert.ok(fields.includes("email") && fields.includes("password"), fields.join(", "));
-});
+  test(`${name}: domain errors and validation failures arrive with their codes and details`, async ({
+    server,
+  }) => {
+    const notFound = await codeOf(grpc(server.url).getJwks({}, { headers: { "x-mode": "fail" } }));
+    assert.is(notFound.code, Code.NotFound);
+    assert.is(notFound.findDetails(ErrorInfoSchema)[0]?.reason, "NOT_FOUND");
+    const invalid = await codeOf(grpc(server.url).login({ email: "", password: "" }));
+    assert.is(invalid.code, Code.InvalidArgument);
+    const fields = invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.map((v) => v.field) ?? [];
+    assert.ok(fields.includes("email") && fields.includes("password"), fields.join(", "));
+  });
 
-test("a deadline ends the call (DEADLINE_EXCEEDED) and a cancel reaches the handler's signal", async (ctx) => {
-  const client = grpc(ctx.server.url);
-  const late = await codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, timeoutMs: 100 }));
-  assert.is(late.code, Code.DeadlineExceeded);
-  const abort = new AbortController();
-  const cancelled = codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, signal: abort.signal }));
-  await sleep(50);
-  abort.abort();
-  assert.is((await cancelled).code, Code.Canceled);
-  for (let i = 0; i < 50 && ctx.aborts.length < 2; i++) await sleep(10);
-  assert.equal(
-    ctx.aborts.map((r) => ConnectError.from(r).code),
-    [Code.DeadlineExceeded, Code.Canceled],
-  );
-});
+  test(`${name}: a deadline ends the call (DEADLINE_EXCEEDED) and a cancel reaches the handler's signal`, async (ctx) => {
+    ctx.aborts.length = 0;
+    const client = grpc(ctx.server.url);
+    const late = await codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, timeoutMs: 100 }));
+    assert.is(late.code, Code.DeadlineExceeded);
+    const abort = new AbortController();
+    const cancelled = codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, signal: abort.signal }));
+    await sleep(50);
+    abort.abort();
+    assert.is((await cancelled).code, Code.Canceled);
+    for (let i = 0; i < 50 && ctx.aborts.length < 2; i++) await sleep(10);
+    assert.equal(
+      ctx.aborts.map((r) => ConnectError.from(r).code),
+      [Code.DeadlineExceeded, Code.Canceled],
+    );
+  });
+}
 
 test("malformed requests get clear codes, never a crash", async ({ server }) => {
   const path = "/classconnect.users.v1.AuthService/GetJwks";
@@ -188,6 +197,14 @@ test("malformed requests get clear codes, never a crash", async ({ server }) => 
   assert.is(unknown.headers[":status"], 404);
   // And the server still serves.
   assert.is(statusOf(await raw(server.url, path, envelope(valid))), 0);
+});
+
+test("lean client: an unreachable upstream is UNAVAILABLE; an aborted call never starts", async () => {
+  const gone = createClient(AuthService, createLeanGrpcTransport({ baseUrl: "http://127.0.0.1:1" }));
+  assert.is((await codeOf(gone.getJwks({}))).code, Code.Unavailable);
+  const abort = new AbortController();
+  abort.abort();
+  assert.is((await codeOf(gone.getJwks({}, { signal: abort.signal }))).code, Code.Canceled);
 });
 
 test("other protocols still go through connect-node", async ({ server }) => {

@@ -1,0 +1,204 @@
+/**
+ * The client side of the lean unary gRPC path (see grpc-unary.ts): a connect
+ * `Transport` whose unary calls go straight onto one `node:http2` session per
+ * upstream, with the same interceptors, deadlines (grpc-timeout), cancellation
+ * and connect's own decoding of statuses and error details. Streaming calls use
+ * connect-node's gRPC transport. The gateway's upstream calls and the services'
+ * calls to each other use it: connect-node's client costs more per call than
+ * the server it calls (ARCHITECTURE.md, performance notes).
+ */
+import * as http2 from "node:http2";
+import {
+  create,
+  type DescMessage,
+  type DescMethodUnary,
+  fromBinary,
+  isMessage,
+  toBinary,
+} from "@bufbuild/protobuf";
+import {
+  Code,
+  ConnectError,
+  createContextValues,
+  type Interceptor,
+  type Transport,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
+import { createGrpcTransport } from "@connectrpc/connect-node";
+
+export interface LeanGrpcTransportOptions {
+  baseUrl: string;
+  interceptors?: Interceptor[];
+  /** Deadline for calls that set none (undefined: none). */
+  defaultTimeoutMs?: number;
+}
+
+const pseudo = /^:/;
+
+function headersOf(h: http2.IncomingHttpHeaders | undefined): Headers {
+  const out = new Headers();
+  if (!h) return out;
+  for (const [key, value] of Object.entries(h)) {
+    if (pseudo.test(key) || value === undefined) continue;
+    out.set(key, Array.isArray(value) ? value.join(", ") : String(value));
+  }
+  return out;
+}
+
+export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
+  const interceptors = options.interceptors ?? [];
+  const streaming = createGrpcTransport({
+    baseUrl: options.baseUrl,
+    interceptors,
+    ...(options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
+  });
+  const base = options.baseUrl.replace(/\/$/, "");
+  let session: http2.ClientHttp2Session | undefined;
+  let active = 0;
+  const connection = (): http2.ClientHttp2Session => {
+    if (session && !session.closed && !session.destroyed) return session;
+    const s = http2.connect(base);
+    const forget = () => {
+      if (session === s) session = undefined;
+    };
+    s.on("error", forget);
+    s.on("close", forget);
+    s.on("goaway", forget);
+    s.unref();
+    session = s;
+    return s;
+  };
+
+  /** One call on the wire: resolves with the response or rejects with a ConnectError. */
+  const send = (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> =>
+    new Promise((resolve, reject) => {
+      const method = req.method as DescMethodUnary<DescMessage, DescMessage>;
+      if (req.signal.aborted) {
+        reject(ConnectError.from(req.signal.reason, Code.Canceled));
+        return;
+      }
+      const head: http2.OutgoingHttpHeaders = {
+        ":method": "POST",
+        ":path": `/${req.service.typeName}/${method.name}`,
+        "content-type": "application/grpc+proto",
+        te: "trailers",
+      };
+      req.header.forEach((value, key) => {
+        head[key] = value;
+      });
+      if (timeoutMs !== undefined) head["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
+      const payload = toBinary(method.input, req.message);
+      const frame = Buffer.allocUnsafe(5 + payload.length);
+      frame[0] = 0;
+      frame.writeUInt32BE(payload.length, 1);
+      frame.set(payload, 5);
+
+      let s: http2.ClientHttp2Session;
+      let stream: http2.ClientHttp2Stream;
+      try {
+        s = connection();
+        stream = s.request(head);
+      } catch (err) {
+        reject(new ConnectError(`cannot reach ${base}: ${(err as Error).message}`, Code.Unavailable));
+        return;
+      }
+      if (active++ === 0) s.ref();
+      let settled = false;
+      let responseHeaders: http2.IncomingHttpHeaders | undefined;
+      let trailers: http2.IncomingHttpHeaders | undefined;
+      const chunks: Buffer[] = [];
+      const finish = (error: ConnectError | undefined, response?: UnaryResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.signal.removeEventListener("abort", onAbort);
+        if (--active === 0) s.unref();
+        if (error) {
+          if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+          reject(error);
+        } else resolve(response!);
+      };
+      const onAbort = () => finish(ConnectError.from(req.signal.reason, Code.Canceled));
+      req.signal.addEventListener("abort", onAbort);
+      const timer =
+        timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () => finish(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
+              timeoutMs,
+            );
+      stream.on("response", (h) => {
+        responseHeaders = h;
+      });
+      stream.on("trailers", (t) => {
+        trailers = t;
+      });
+      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+      stream.on("error", (err) =>
+        finish(new ConnectError(`${base} failed the call: ${err.message}`, Code.Unavailable)),
+      );
+      stream.on("close", () => {
+        if (settled) return;
+        const status = Number(responseHeaders?.[":status"] ?? 0);
+        if (!responseHeaders) {
+          finish(new ConnectError(`${base} closed the call without answering`, Code.Unavailable));
+          return;
+        }
+        if (status !== 200) {
+          finish(new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status)));
+          return;
+        }
+        const header = headersOf(responseHeaders);
+        const trailer = headersOf(trailers);
+        // A trailers-only answer carries its status in the headers.
+        const error = findTrailerError(trailers ? trailer : header);
+        if (error) {
+          finish(error);
+          return;
+        }
+        if (!trailers && !header.has("grpc-status")) {
+          finish(new ConnectError(`${base} ended the call without a status`, Code.Internal));
+          return;
+        }
+        const body = Buffer.concat(chunks);
+        if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) {
+          finish(new ConnectError(`${base} answered with a malformed message`, Code.Internal));
+          return;
+        }
+        let message: UnaryResponse["message"];
+        try {
+          message = fromBinary(method.output, body.subarray(5));
+        } catch (err) {
+          finish(new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal));
+          return;
+        }
+        finish(undefined, { stream: false, service: req.service, method, header, trailer, message });
+      });
+      stream.end(frame);
+    });
+
+  return {
+    async unary(method, signal, timeoutMs, header, input, contextValues) {
+      const deadline = timeoutMs ?? options.defaultTimeoutMs;
+      let next = (r: UnaryRequest) => send(r, deadline);
+      for (let i = interceptors.length - 1; i >= 0; i--) {
+        next = interceptors[i]!(next as never) as unknown as typeof next;
+      }
+      const response = await next({
+        stream: false,
+        service: method.parent,
+        method,
+        requestMethod: "POST",
+        url: `${base}/${method.parent.typeName}/${method.name}`,
+        signal: signal ?? new AbortController().signal,
+        header: new Headers(header),
+        contextValues: contextValues ?? createContextValues(),
+        message: isMessage(input, method.input) ? input : create(method.input, input),
+      } as UnaryRequest);
+      return response as never;
+    },
+    stream: (...args) => streaming.stream(...args),
+  };
+}
