@@ -27,24 +27,13 @@ import {
 } from "@connectrpc/connect";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { envelope, headersFrom, singleMessage } from "./grpc-wire.js";
 
 export interface LeanGrpcTransportOptions {
   baseUrl: string;
   interceptors?: Interceptor[];
   /** Deadline for calls that set none (undefined: none). */
   defaultTimeoutMs?: number;
-}
-
-const pseudo = /^:/;
-
-function headersOf(h: http2.IncomingHttpHeaders | undefined): Headers {
-  const out = new Headers();
-  if (!h) return out;
-  for (const [key, value] of Object.entries(h)) {
-    if (pseudo.test(key) || value === undefined) continue;
-    out.set(key, Array.isArray(value) ? value.join(", ") : String(value));
-  }
-  return out;
 }
 
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
@@ -89,11 +78,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         head[key] = value;
       });
       if (timeoutMs !== undefined) head["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
-      const payload = toBinary(method.input, req.message);
-      const frame = Buffer.allocUnsafe(5 + payload.length);
-      frame[0] = 0;
-      frame.writeUInt32BE(payload.length, 1);
-      frame.set(payload, 5);
+      const frame = envelope(toBinary(method.input, req.message));
 
       let s: http2.ClientHttp2Session;
       let stream: http2.ClientHttp2Stream;
@@ -150,8 +135,8 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
           finish(new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status)));
           return;
         }
-        const header = headersOf(responseHeaders);
-        const trailer = headersOf(trailers);
+        const header = headersFrom(responseHeaders);
+        const trailer = headersFrom(trailers);
         // A trailers-only answer carries its status in the headers.
         const error = findTrailerError(trailers ? trailer : header);
         if (error) {
@@ -162,14 +147,14 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
           finish(new ConnectError(`${base} ended the call without a status`, Code.Internal));
           return;
         }
-        const body = Buffer.concat(chunks);
-        if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) {
+        const payload = singleMessage(Buffer.concat(chunks));
+        if (!payload) {
           finish(new ConnectError(`${base} answered with a malformed message`, Code.Internal));
           return;
         }
         let message: UnaryResponse["message"];
         try {
-          message = fromBinary(method.output, body.subarray(5));
+          message = fromBinary(method.output, payload);
         } catch (err) {
           finish(new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal));
           return;

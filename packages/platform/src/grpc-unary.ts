@@ -32,6 +32,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { envelope, headersFrom, singleMessage } from "./grpc-wire.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
 
@@ -75,7 +76,6 @@ export function recordUnaryRoutes(register: (router: ConnectRouter) => void): {
 }
 
 const contentTypes = new Set(["application/grpc", "application/grpc+proto"]);
-const pseudo = /^:/;
 /** The reason a request's signal carries when its stream closes early (no DOMException per call). */
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
 /** The reason a finished call's context is aborted with (that releases its deadline timer). */
@@ -138,10 +138,11 @@ export function createUnaryGrpcHandler(options: {
       if (!body) {
         throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
       }
-      if (body.length < 5 || body.readUInt32BE(1) !== body.length - 5) {
-        throw new ConnectError("a unary call carries exactly one message", Code.InvalidArgument);
+      if (body.length >= 5 && body[0] !== 0) {
+        throw new ConnectError("compressed message without grpc-encoding", Code.Internal);
       }
-      if (body[0] !== 0) throw new ConnectError("compressed message without grpc-encoding", Code.Internal);
+      const payload = singleMessage(body);
+      if (!payload) throw new ConnectError("a unary call carries exactly one message", Code.InvalidArgument);
       const timeout = parseTimeout(
         (req.headers["grpc-timeout"] as string | undefined) ?? null,
         Number.MAX_SAFE_INTEGER,
@@ -152,11 +153,7 @@ export function createUnaryGrpcHandler(options: {
       req.stream.once("close", () => {
         if (req.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) requestSignal.abort(cancelled);
       });
-      const header = new Headers();
-      for (const [key, value] of Object.entries(req.headers)) {
-        if (pseudo.test(key) || value === undefined) continue;
-        header.set(key, Array.isArray(value) ? value.join(", ") : value);
-      }
+      const header = headersFrom(req.headers);
       const url = `http://${req.headers[":authority"] ?? "localhost"}${req.url}`;
       context = createHandlerContext({
         service: route.service,
@@ -171,7 +168,7 @@ export function createUnaryGrpcHandler(options: {
       });
       let message: unknown;
       try {
-        message = fromBinary(route.method.input, body.subarray(5));
+        message = fromBinary(route.method.input, payload);
       } catch (err) {
         throw new ConnectError(`cannot decode the request: ${(err as Error).message}`, Code.InvalidArgument);
       }
@@ -227,12 +224,8 @@ export function createUnaryGrpcHandler(options: {
       res.end();
       return;
     }
-    const frame = Buffer.allocUnsafe(5 + output.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(output.length, 1);
-    frame.set(output, 5);
     res.writeHead(200, head);
     res.addTrailers(trailersOf(trailer));
-    res.end(frame);
+    res.end(envelope(output));
   }
 }

@@ -1,0 +1,28 @@
+/** gRPC wire details shared by the lean server and client paths (grpc-unary.ts, grpc-client.ts). */
+import type { IncomingHttpHeaders } from "node:http2";
+
+/** One uncompressed gRPC message: flags byte 0, 4-byte big-endian length, payload. */
+export function envelope(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(5 + payload.length);
+  frame[0] = 0;
+  frame.writeUInt32BE(payload.length, 1);
+  frame.set(payload, 5);
+  return frame;
+}
+
+/** The payload of a body holding exactly one uncompressed message, or undefined. */
+export function singleMessage(body: Buffer): Buffer | undefined {
+  if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) return undefined;
+  return body.subarray(5);
+}
+
+/** HTTP/2 headers as fetch Headers, without pseudo-headers (":path", ":status", …). */
+export function headersFrom(h: IncomingHttpHeaders | undefined): Headers {
+  const out = new Headers();
+  if (!h) return out;
+  for (const [key, value] of Object.entries(h)) {
+    if (key.startsWith(":") || value === undefined) continue;
+    out.set(key, Array.isArray(value) ? value.join(", ") : String(value));
+  }
+  return out;
+}
