@@ -199,12 +199,34 @@ test("malformed requests get clear codes, never a crash", async ({ server }) => 
   assert.is(statusOf(await raw(server.url, path, envelope(valid))), 0);
 });
 
-test("lean client: an unreachable upstream is UNAVAILABLE; an aborted call never starts", async () => {
+test("lean client: an unreachable upstream is UNAVAILABLE, one that stops mid-answer INTERNAL; an aborted call never starts", async () => {
   const gone = createClient(AuthService, createLeanGrpcTransport({ baseUrl: "http://127.0.0.1:1" }));
   assert.is((await codeOf(gone.getJwks({}))).code, Code.Unavailable);
   const abort = new AbortController();
   abort.abort();
   assert.is((await codeOf(gone.getJwks({}, { signal: abort.signal }))).code, Code.Canceled);
+  // An upstream that starts answering, then stops before any status: INTERNAL, as gRPC specifies.
+  const resetting = http2.createServer();
+  resetting.on("stream", (stream) => {
+    stream.on("error", () => {}); // its own reset, below
+    stream.respond({ ":status": 200, "content-type": "application/grpc+proto" });
+    stream.write(Buffer.from([0, 0, 0, 0, 10, 1])); // part of a message…
+    setTimeout(() => stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR), 10); // …then gone
+  });
+  const sessions = new Set<http2.ServerHttp2Session>();
+  resetting.on("session", (session) => sessions.add(session));
+  await new Promise<void>((resolve) => resetting.listen(0, "127.0.0.1", resolve));
+  const port = (resetting.address() as { port: number }).port;
+  try {
+    const client = createClient(
+      AuthService,
+      createLeanGrpcTransport({ baseUrl: `http://127.0.0.1:${port}` }),
+    );
+    assert.is((await codeOf(client.getJwks({}))).code, Code.Internal);
+  } finally {
+    for (const session of sessions) session.destroy();
+    await new Promise<void>((resolve) => resetting.close(() => resolve()));
+  }
 });
 
 test("other protocols still go through connect-node", async ({ server }) => {
