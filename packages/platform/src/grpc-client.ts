@@ -27,7 +27,7 @@ import {
 } from "@connectrpc/connect";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { envelope, headersFrom, singleMessage } from "./grpc-wire.js";
+import { envelope, headersFrom, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 export interface LeanGrpcTransportOptions {
   baseUrl: string;
@@ -167,11 +167,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const deadline = timeoutMs ?? options.defaultTimeoutMs;
-      let next = (r: UnaryRequest) => send(r, deadline);
-      for (let i = interceptors.length - 1; i >= 0; i--) {
-        next = interceptors[i]!(next as never) as unknown as typeof next;
-      }
-      const response = await next({
+      const response = await withInterceptors(interceptors, (r) => send(r, deadline))({
         stream: false,
         service: method.parent,
         method,

@@ -32,7 +32,7 @@ import {
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
-import { envelope, headersFrom, singleMessage } from "./grpc-wire.js";
+import { envelope, headersFrom, recordOf, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
 
@@ -80,14 +80,6 @@ const contentTypes = new Set(["application/grpc", "application/grpc+proto"]);
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
 /** The reason a finished call's context is aborted with (that releases its deadline timer). */
 const completed = new ConnectError("the call is complete", Code.Canceled);
-
-function trailersOf(headers: Headers): Record<string, string> {
-  const out: Record<string, string> = {};
-  headers.forEach((value, key) => {
-    out[key] = value;
-  });
-  return out;
-}
 
 /**
  * A Node request handler: serves unary gRPC calls of `routes` itself and hands
@@ -186,11 +178,10 @@ export function createUnaryGrpcHandler(options: {
             : create(route.method.output, out as Parameters<typeof create>[1]),
         };
       };
-      let next = call as (r: UnaryRequest) => Promise<UnaryResponse>;
-      for (let i = interceptors.length - 1; i >= 0; i--) {
-        next = interceptors[i]!(next as never) as unknown as typeof next;
-      }
-      const response = await next({
+      const response = await withInterceptors(
+        interceptors,
+        call,
+      )({
         stream: false,
         service: route.service,
         method: route.method,
@@ -214,18 +205,18 @@ export function createUnaryGrpcHandler(options: {
       context?.abort(completed);
     }
     if (res.destroyed || res.writableEnded) return;
-    const head: Record<string, string> = { "content-type": "application/grpc+proto" };
-    responseHeader?.forEach((value, key) => {
-      head[key] = value;
-    });
+    const head = {
+      "content-type": "application/grpc+proto",
+      ...(responseHeader && recordOf(responseHeader)),
+    };
     if (output === undefined) {
       // Trailers-only: the status travels in the headers of an empty response.
-      res.writeHead(200, { ...head, ...trailersOf(trailer) });
+      res.writeHead(200, { ...head, ...recordOf(trailer) });
       res.end();
       return;
     }
     res.writeHead(200, head);
-    res.addTrailers(trailersOf(trailer));
+    res.addTrailers(recordOf(trailer));
     res.end(envelope(output));
   }
 }

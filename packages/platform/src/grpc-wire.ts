@@ -1,5 +1,6 @@
 /** gRPC wire details shared by the lean server and client paths (grpc-unary.ts, grpc-client.ts). */
 import type { IncomingHttpHeaders } from "node:http2";
+import type { Interceptor, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 
 /** One uncompressed gRPC message: flags byte 0, 4-byte big-endian length, payload. */
 export function envelope(payload: Uint8Array): Buffer {
@@ -25,4 +26,25 @@ export function headersFrom(h: IncomingHttpHeaders | undefined): Headers {
     out.set(key, Array.isArray(value) ? value.join(", ") : String(value));
   }
   return out;
+}
+
+/** Headers as a plain record, for node:http2's writeHead and addTrailers. */
+export function recordOf(headers: Headers): Record<string, string> {
+  const out: Record<string, string> = {};
+  headers.forEach((value, key) => {
+    out[key] = value;
+  });
+  return out;
+}
+
+/** `call` wrapped by `interceptors`, the first one outermost (as connect applies them). */
+export function withInterceptors(
+  interceptors: Interceptor[],
+  call: (req: UnaryRequest) => Promise<UnaryResponse>,
+): (req: UnaryRequest) => Promise<UnaryResponse> {
+  let next = call;
+  for (let i = interceptors.length - 1; i >= 0; i--) {
+    next = interceptors[i]!(next as never) as unknown as typeof next;
+  }
+  return next;
 }

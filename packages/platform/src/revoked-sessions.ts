@@ -16,13 +16,13 @@
  * shutdown drain and even `session.destroy()` did not close it (connect-node
  * 2.1 on Node 20): a stop that never finished. Polling has nothing to drain.)
  */
-import { setTimeout as sleep } from "node:timers/promises";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "./client.js";
 import { UnauthenticatedError } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { startWorkerLoop } from "./worker-loop.js";
 
 export interface RevokedSessionEntry {
   sessionId: string;
@@ -53,11 +53,13 @@ export function trackRevokedSessions(
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 500;
   const revoked = new Map<string, number>();
-  const stop = new AbortController();
-  const loop = (async () => {
-    let since: Date | undefined;
-    let failures = 0;
-    while (!stop.signal.aborted) {
+  let since: Date | undefined;
+  let failures = 0;
+  const worker = startWorkerLoop({
+    name: "revoked-sessions poll",
+    pollMs,
+    logger,
+    async pass() {
       try {
         const { sessions, readAt } = await fetch(since);
         for (const s of sessions) revoked.set(s.sessionId, s.expiresAt.getTime());
@@ -70,9 +72,9 @@ export function trackRevokedSessions(
         // Once, then every minute or so: an outage of the users service is logged by its own health.
         if (failures++ % 120 === 0) logger.warn({ err, failures }, "revoked-sessions poll failed; retrying");
       }
-      await sleep(pollMs, undefined, { signal: stop.signal }).catch(() => {});
-    }
-  })();
+      return false; // one poll per interval
+    },
+  });
   const isRevoked = (sessionId: string) => {
     const expiresAt = revoked.get(sessionId);
     return expiresAt !== undefined && expiresAt > now();
@@ -84,10 +86,7 @@ export function trackRevokedSessions(
         throw new UnauthenticatedError("the session has ended; sign in again", "SESSION_INACTIVE");
       }
     },
-    async close() {
-      stop.abort();
-      await loop;
-    },
+    close: () => worker.stop(),
   };
 }
 
