@@ -28,10 +28,13 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpcJs from "@grpc/grpc-js";
 import { createCourseStore } from "../services/courses/src/store/courses.js";
+import { cpuSampler } from "./cpu.js";
 import { type LoadResult, load, table } from "./load.js";
 import { startPlatform } from "./start-platform.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 3);
+/** Only the cells whose "method|concurrency|target" matches, e.g. BENCH_ONLY='GetCourse\|16\|[bd]' (profiling). */
+const ONLY = new RegExp(process.env["BENCH_ONLY"] ?? "");
 const COURSES = 10_000;
 const dir = mkdtempSync(join(tmpdir(), "classconnect-bench-read-"));
 const pg = await startEmbeddedPostgres({ dataDir: join(dir, "pg"), persistent: false, fast: true });
@@ -114,7 +117,7 @@ try {
   const json = (method: string, body: unknown) =>
     fetch(`${platform.url}/classconnect.courses.v1.CourseService/${method}`, {
       method: "POST",
-      headers: { "content-type": "application/json", ...auth },
+      headers: { "content-type": "application/json", "accept-encoding": "identity", ...auth },
       body: JSON.stringify(body),
     }).then(async (r) => {
       if (r.status !== 200) throw new Error(String(r.status));
@@ -147,27 +150,56 @@ try {
       ListCourses: () => json("ListCourses", {}),
     },
   };
+  const cpu = cpuSampler(
+    { "load generator": process.pid, platform: platform.child.pid!, baseline: baseline.pid! },
+    {
+      postgres: /(^|\/)postgres:? /,
+      gateway: /gateway\/src\/main/,
+      courses: /services\/courses\//,
+      "other services": /services\/(users|notifications|admin)\//,
+    },
+  );
+  const cpuGroups = ["load generator", "baseline", "gateway", "courses", "postgres", "other services"];
   const results = new Map<string, LoadResult>();
+  const cpuRows: (string | number)[][] = [];
   for (const method of ["GetCourse", "ListCourses"] as const) {
     for (const t of Object.values(targets)) await load(t[method], 8, 0.5); // warm-up
     for (const c of [1, 16, 64]) {
-      for (const [name, t] of Object.entries(targets))
-        results.set(`${method}|${c}|${name}`, await load(t[method], c, SECONDS));
+      for (const [name, t] of Object.entries(targets)) {
+        if (!ONLY.test(`${method}|${c}|${name}`)) continue;
+        const before = cpu?.();
+        const result = await load(t[method], c, SECONDS);
+        results.set(`${method}|${c}|${name}`, result);
+        const after = cpu?.();
+        if (before && after && result.requests > 0) {
+          const perRequest = cpuGroups.map(
+            (g) => (((after.get(g) ?? 0) - (before.get(g) ?? 0)) * 1e6) / result.requests,
+          );
+          cpuRows.push([
+            method,
+            c,
+            name,
+            ...perRequest.map((x) => x.toFixed(0)),
+            perRequest.reduce((x, y) => x + y, 0).toFixed(0),
+          ]);
+        }
+      }
     }
   }
   const rows: (string | number)[][] = [];
   const ratioRows: (string | number)[][] = [];
   for (const method of ["GetCourse", "ListCourses"]) {
     for (const c of [1, 16, 64]) {
-      const r = (n: string) => results.get(`${method}|${c}|${n}`)!;
+      const r = (n: string) => results.get(`${method}|${c}|${n}`)?.perSecond ?? Number.NaN;
       for (const name of Object.keys(targets)) {
-        const x = r(name);
+        const x = results.get(`${method}|${c}|${name}`);
+        if (!x) continue;
         rows.push([method, c, name, x.perSecond.toFixed(0), x.p50.toFixed(2), x.p99.toFixed(2), x.errors]);
       }
-      const a = r("a raw postgres.js").perSecond;
-      const b = r("b Fastify JSON").perSecond;
-      const cc = r("c courses gRPC").perSecond;
-      const d = r("d gateway Connect JSON").perSecond;
+      const a = r("a raw postgres.js");
+      const b = r("b Fastify JSON");
+      const cc = r("c courses gRPC");
+      const d = r("d gateway Connect JSON");
       ratioRows.push([method, c, (cc / b).toFixed(2), (d / b).toFixed(2), (cc / a).toFixed(2)]);
     }
   }
@@ -175,6 +207,10 @@ try {
   console.log(table(["method", "conc", "target", "req/s", "p50 ms", "p99 ms", "errors"], rows));
   console.log("\nratios (targets: c/b ≥ 0.8, d/b ≥ 0.5)");
   console.log(table(["method", "conc", "c/b", "d/b", "c/a"], ratioRows));
+  if (cpuRows.length > 0) {
+    console.log("\nCPU per request, µs, by process (/proc; 10 ms ticks)");
+    console.log(table(["method", "conc", "target", ...cpuGroups, "total"], cpuRows));
+  }
   await sql.end();
 } finally {
   baseline.kill("SIGTERM");

@@ -4,7 +4,8 @@
  * declared access level, rate-limits sign-in calls, and forwards every call to
  * its service over gRPC with a deadline and the caller's token.
  */
-import type { DescMethod, DescService } from "@bufbuild/protobuf";
+import type { IncomingHttpHeaders } from "node:http";
+import type { DescMethod, DescMethodUnary, DescService } from "@bufbuild/protobuf";
 import {
   Health,
   HealthCheckResponse_ServingStatus as ServingStatus,
@@ -45,6 +46,7 @@ import {
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
+import { createConnectUnaryHandler, type UnaryRoute } from "./connect-unary.js";
 import { createRateLimiter } from "./rate-limiter.js";
 import { rateLimitedMethods, routeTable, type Upstream } from "./route-table.js";
 
@@ -111,22 +113,49 @@ function relayError(err: unknown): ConnectError {
   return relayed;
 }
 
-/** An implementation of `service` whose every method calls the same method upstream. */
+/** Call options for an upstream call: the forwarded headers, the caller's signal, the shorter deadline. */
+function upstreamOptions(
+  header: Headers,
+  signal: AbortSignal,
+  callerTimeoutMs: number | undefined,
+  defaultTimeoutMs: number,
+): CallOptions & { headers: Headers; timeoutMs: number } {
+  const headers = new Headers();
+  for (const name of forwardedHeaders) {
+    const value = header.get(name);
+    if (value !== null) headers.set(name, value);
+  }
+  return {
+    headers,
+    signal,
+    timeoutMs: callerTimeoutMs === undefined ? defaultTimeoutMs : Math.min(callerTimeoutMs, defaultTimeoutMs),
+  };
+}
+
+/** The lean Connect path's routes: every unary method of `service`, called upstream on `transport`. */
+function unaryRoutes(service: DescService, transport: Transport, defaultTimeoutMs: number): UnaryRoute[] {
+  return service.methods
+    .filter((m): m is DescMethodUnary => m.methodKind === "unary")
+    .map((method) => ({
+      service,
+      method,
+      async call(req, timeoutMs) {
+        const o = upstreamOptions(req.header, req.signal, timeoutMs, defaultTimeoutMs);
+        try {
+          return (await transport.unary(method, o.signal, o.timeoutMs, o.headers, req.message, undefined))
+            .message;
+        } catch (err) {
+          throw relayError(err);
+        }
+      },
+    }));
+}
+
+/** An implementation of `service` whose every method calls the same method upstream (connect-node's path). */
 function forwarder(service: DescService, transport: Transport, defaultTimeoutMs: number) {
   const client = createClient(service, transport) as unknown as Record<string, AnyCall>;
-  const options = (ctx: HandlerContext): CallOptions => {
-    const headers = new Headers();
-    for (const name of forwardedHeaders) {
-      const value = ctx.requestHeader.get(name);
-      if (value !== null) headers.set(name, value);
-    }
-    const callerTimeout = ctx.timeoutMs();
-    return {
-      headers,
-      signal: ctx.signal,
-      timeoutMs: callerTimeout === undefined ? defaultTimeoutMs : Math.min(callerTimeout, defaultTimeoutMs),
-    };
-  };
+  const options = (ctx: HandlerContext): CallOptions =>
+    upstreamOptions(ctx.requestHeader, ctx.signal, ctx.timeoutMs(), defaultTimeoutMs);
   const impl: Record<string, unknown> = {};
   for (const method of service.methods as DescMethod[]) {
     const call = client[method.localName]!;
@@ -162,11 +191,20 @@ function forwarder(service: DescService, transport: Transport, defaultTimeoutMs:
   return impl;
 }
 
+type NodeHandler = ReturnType<typeof connectNodeAdapter>;
+
+/**
+ * The gateway's request handler: Connect unary calls on the lean path
+ * (connect-unary.ts), everything else through connect-node, then `fallback`
+ * (paths that are not RPCs).
+ */
 export function createGatewayHandler(
   config: GatewayConfig,
   deps: GatewayDeps,
   fallback?: Parameters<typeof connectNodeAdapter>[0]["fallback"],
-): ReturnType<typeof connectNodeAdapter> {
+  /** Wraps connect-node's handler (the edge's fix for its unparsable-binary answer). */
+  wrapConnectNode: (handler: NodeHandler) => NodeHandler = (handler) => handler,
+): NodeHandler {
   const transports = Object.fromEntries(
     (Object.keys(config.upstreams) as Upstream[]).map((name) => [
       name,
@@ -198,7 +236,27 @@ export function createGatewayHandler(
     return route ? checkUpstream(route.upstream) : ServingStatus.SERVICE_UNKNOWN;
   });
 
-  return connectNodeAdapter({
+  const interceptors = [
+    createServerTelemetryInterceptor("gateway"),
+    createErrorInterceptor("gateway", deps.logger),
+    rateLimit(config.authRateLimitPerMinute),
+    edgeAuth({
+      userKeys: deps.userKeys ?? usersKeySource(config.upstreams.users),
+      adminKeys: deps.adminKeys ?? adminKeySource(config.upstreams.admin),
+    }),
+  ];
+  const contextValues = (req: {
+    headers: IncomingHttpHeaders;
+    socket: { remoteAddress?: string | undefined };
+  }) => {
+    const forwarded = config.trustProxy ? req.headers["x-forwarded-for"] : undefined;
+    const address =
+      (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
+      req.socket.remoteAddress ??
+      "unknown";
+    return createContextValues().set(clientAddressKey, address);
+  };
+  const connectNode = connectNodeAdapter({
     routes(router: ConnectRouter) {
       router.service(Health, health);
       for (const { service, upstream } of routeTable) {
@@ -210,24 +268,18 @@ export function createGatewayHandler(
         );
       }
     },
-    interceptors: [
-      createServerTelemetryInterceptor("gateway"),
-      createErrorInterceptor("gateway", deps.logger),
-      rateLimit(config.authRateLimitPerMinute),
-      edgeAuth({
-        userKeys: deps.userKeys ?? usersKeySource(config.upstreams.users),
-        adminKeys: deps.adminKeys ?? adminKeySource(config.upstreams.admin),
-      }),
-    ],
+    interceptors,
     readMaxBytes: config.maxRequestBytes,
-    contextValues(req) {
-      const forwarded = config.trustProxy ? req.headers["x-forwarded-for"] : undefined;
-      const address =
-        (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
-        req.socket.remoteAddress ??
-        "unknown";
-      return createContextValues().set(clientAddressKey, address);
-    },
+    contextValues,
     ...(fallback ? { fallback } : {}),
   });
+  return createConnectUnaryHandler({
+    routes: routeTable.flatMap(({ service, upstream }) =>
+      unaryRoutes(service, transports[upstream], config.upstreamTimeoutMs),
+    ),
+    interceptors,
+    readMaxBytes: config.maxRequestBytes,
+    contextValues,
+    fallback: wrapConnectNode(connectNode) as Parameters<typeof createConnectUnaryHandler>[0]["fallback"],
+  }) as NodeHandler;
 }

@@ -138,11 +138,14 @@ export interface RunningGateway {
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
-  const connect = createGatewayHandler(config, deps, blobHandler(config.blobDir));
-  const handler = withCors(
-    config.corsOrigins,
-    clientFaultForUnparsableBinary(connect as (req: Req, res: Res) => void),
+  const connect = createGatewayHandler(
+    config,
+    deps,
+    blobHandler(config.blobDir),
+    (connectNode) =>
+      clientFaultForUnparsableBinary(connectNode as (req: Req, res: Res) => void) as typeof connectNode,
   );
+  const handler = withCors(config.corsOrigins, connect as (req: Req, res: Res) => void);
   const h1 = http.createServer(handler);
   h1.keepAliveTimeout = 65_000;
   const h2 = http2.createServer({}, handler);

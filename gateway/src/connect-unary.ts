@@ -1,0 +1,212 @@
+/**
+ * The gateway's lean path for the calls clients make most: Connect unary, POST
+ * (JSON or binary) and GET (methods without side effects), with an uncompressed
+ * request. It runs the same interceptors as the connect-node handler and uses
+ * connect's own helpers for content types, timeouts, compression negotiation,
+ * serialization, error JSON and HTTP status codes, so clients see the same
+ * answers; every other request (gRPC, gRPC-Web, streaming, compressed request
+ * bodies, unknown paths) goes to connect-node unchanged.
+ *
+ * Why: connect-node's generic handler (universal request and response
+ * adapters, async-iterable bodies, linked abort controllers and a DOMException
+ * per call) cost the gateway more CPU per call than the service it calls; see
+ * README.md, Performance.
+ */
+import type * as http from "node:http";
+import type * as http2 from "node:http2";
+import type { DescMessage, DescMethodUnary, DescService, MessageShape } from "@bufbuild/protobuf";
+import { base64Decode } from "@bufbuild/protobuf/wire";
+import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
+import { headersFrom, recordOf, withInterceptors } from "@classconnect/platform";
+import {
+  Code,
+  ConnectError,
+  type ContextValues,
+  type Interceptor,
+  type UnaryRequest,
+  type UnaryResponse,
+} from "@connectrpc/connect";
+import { compressionNegotiate, createMethodSerializationLookup } from "@connectrpc/connect/protocol";
+import {
+  codeToHttpStatus,
+  contentTypeUnaryJson,
+  contentTypeUnaryProto,
+  errorToJsonBytes,
+  parseContentType,
+  parseTimeout,
+  trailerMux,
+} from "@connectrpc/connect/protocol-connect";
+import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
+
+type Req = http.IncomingMessage | http2.Http2ServerRequest;
+type Res = http.ServerResponse | http2.Http2ServerResponse;
+
+export interface UnaryRoute {
+  service: DescService;
+  method: DescMethodUnary<DescMessage, DescMessage>;
+  /** Answers the call; `timeoutMs` is the caller's deadline, if it set one. */
+  call(req: UnaryRequest, timeoutMs: number | undefined): Promise<MessageShape<DescMessage>>;
+}
+
+/** As connect-node's defaults: gzip and brotli, responses from 1 KiB. */
+const acceptCompression = [compressionGzip, compressionBrotli];
+const compressMinBytes = 1024;
+const cancelled = new ConnectError("the client closed the call", Code.Canceled);
+
+export function createConnectUnaryHandler(options: {
+  routes: UnaryRoute[];
+  interceptors: Interceptor[];
+  readMaxBytes: number;
+  contextValues: (req: Req) => ContextValues;
+  fallback: (req: Req, res: Res) => void;
+}): (req: Req, res: Res) => void {
+  const { interceptors, readMaxBytes, fallback } = options;
+  const routes = new Map(
+    options.routes.map((route) => [
+      `/${route.service.typeName}/${route.method.name}`,
+      {
+        ...route,
+        get: route.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
+        serialization: createMethodSerializationLookup(route.method, undefined, undefined, {
+          readMaxBytes,
+          writeMaxBytes: 0xffffffff,
+        }),
+      },
+    ]),
+  );
+  type Route = NonNullable<ReturnType<typeof routes.get>>;
+
+  return (req, res) => {
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const route = routes.get(q < 0 ? url : url.slice(0, q));
+    if (!route) return fallback(req, res);
+    if (req.method === "POST" && q < 0) {
+      const type = parseContentType(req.headers["content-type"] ?? null);
+      const encoding = req.headers["content-encoding"];
+      if (!type || type.stream || (encoding !== undefined && encoding !== "identity")) {
+        return fallback(req, res);
+      }
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on("data", (chunk: Buffer) => {
+        size += chunk.length;
+        if (size <= readMaxBytes) chunks.push(chunk);
+      });
+      req.on("end", () => {
+        void serve(
+          route,
+          req,
+          res,
+          type.binary,
+          size <= readMaxBytes ? Buffer.concat(chunks, size) : undefined,
+        );
+      });
+      return;
+    }
+    if (req.method === "GET" && route.get && q >= 0) {
+      const query = new URLSearchParams(url.slice(q + 1));
+      const encoding = query.get("encoding");
+      const compression = query.get("compression");
+      if (
+        (encoding !== "json" && encoding !== "proto") ||
+        (compression !== null && compression !== "identity")
+      ) {
+        return fallback(req, res);
+      }
+      const message = query.get("message") ?? "";
+      let body: Uint8Array | undefined;
+      try {
+        body = query.get("base64") === "1" ? base64Decode(message) : new TextEncoder().encode(message);
+      } catch {
+        return fallback(req, res);
+      }
+      req.resume();
+      void serve(route, req, res, encoding === "proto", body.length <= readMaxBytes ? body : undefined);
+      return;
+    }
+    fallback(req, res);
+  };
+
+  async function serve(route: Route, req: Req, res: Res, binary: boolean, body: Uint8Array | undefined) {
+    const responseHeader = new Headers({
+      "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson,
+    });
+    let responseTrailer: Headers | undefined;
+    let status = 200;
+    let output: Uint8Array;
+    try {
+      const timeout = parseTimeout(
+        (req.headers["connect-timeout-ms"] as string | undefined) ?? null,
+        Number.MAX_SAFE_INTEGER,
+      );
+      if (timeout.error) throw timeout.error;
+      if (!body) throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
+      let message: MessageShape<DescMessage>;
+      try {
+        message = route.serialization.getI(binary).parse(body);
+      } catch (err) {
+        // connect-node calls an unparsable binary body an internal error; it is the client's.
+        throw binary
+          ? new ConnectError("the request body is not a valid binary message", Code.InvalidArgument)
+          : err;
+      }
+      const controller = new AbortController();
+      res.once("close", () => {
+        if (!res.writableFinished) controller.abort(cancelled);
+      });
+      const response = await withInterceptors(
+        interceptors,
+        async (r): Promise<UnaryResponse> => ({
+          stream: false,
+          service: route.service,
+          method: route.method,
+          header: new Headers(),
+          trailer: new Headers(),
+          message: await route.call(r, timeout.timeoutMs),
+        }),
+      )({
+        stream: false,
+        service: route.service,
+        method: route.method,
+        requestMethod: req.method ?? "POST",
+        url: `http://${req.headers.host ?? "gateway"}${req.url}`,
+        signal: controller.signal,
+        header: headersFrom(req.headers),
+        contextValues: options.contextValues(req),
+        message,
+      } as UnaryRequest);
+      response.header.forEach((value, key) => {
+        responseHeader.set(key, value);
+      });
+      responseTrailer = response.trailer;
+      output = route.serialization.getO(binary).serialize(response.message);
+    } catch (err) {
+      const error =
+        err instanceof ConnectError
+          ? err
+          : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
+      status = codeToHttpStatus(error.code);
+      responseHeader.set("content-type", contentTypeUnaryJson);
+      error.metadata.forEach((value, key) => {
+        responseHeader.set(key, value);
+      });
+      output = errorToJsonBytes(error, {});
+    }
+    const compression = compressionNegotiate(
+      acceptCompression,
+      null,
+      (req.headers["accept-encoding"] as string | undefined) ?? null,
+      "accept-encoding",
+    );
+    if (compression.response && output.byteLength >= compressMinBytes) {
+      output = await compression.response.compress(output);
+      responseHeader.set("content-encoding", compression.response.name);
+    }
+    const head = responseTrailer ? trailerMux(responseHeader, responseTrailer) : responseHeader;
+    head.set("content-length", String(output.byteLength));
+    if (res.destroyed || res.writableEnded) return;
+    (res as http.ServerResponse).writeHead(status, recordOf(head));
+    (res as http.ServerResponse).end(output);
+  }
+}

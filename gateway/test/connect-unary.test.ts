@@ -1,0 +1,320 @@
+/**
+ * The gateway's lean Connect unary path (connect-unary.ts) against
+ * connect-node's: the same request sent with a gzip-compressed body takes
+ * connect-node's path (the lean one serves only uncompressed requests), and
+ * both must answer alike: status, error code, message and details, body.
+ */
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { gunzipSync, gzipSync } from "node:zlib";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { base64Encode } from "@bufbuild/protobuf/wire";
+import {
+  CourseService,
+  GetCourseRequestSchema,
+  GetCourseResponseSchema,
+} from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import {
+  Health,
+  HealthCheckResponseSchema,
+  HealthCheckResponse_ServingStatus as ServingStatus,
+} from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import { createContextValues } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createConnectUnaryHandler } from "../src/connect-unary.js";
+import { courseInput, type System, startSystem, type TestUser } from "./system.js";
+
+const test = suite<{ sys: System; teacher: TestUser; courseId: string }>("gateway: lean Connect unary path");
+test.before(async (ctx) => {
+  ctx.sys = await startSystem({ gateway: { MAX_REQUEST_BYTES: String(64 * 1024) } });
+  ctx.teacher = await ctx.sys.register();
+  const created = await ctx.sys
+    .client(CourseService)
+    .createCourse({ course: courseInput({ title: "Lean path" }) }, ctx.teacher.auth);
+  ctx.courseId = created.course!.id;
+  // Enough courses for a ListCourses answer above the 1 KiB compression threshold.
+  for (let i = 0; i < 4; i++) {
+    await ctx.sys
+      .client(CourseService)
+      .createCourse({ course: courseInput({ title: `Course ${i}` }) }, ctx.teacher.auth);
+  }
+});
+test.after(async (ctx) => {
+  await ctx.sys?.close();
+});
+
+interface Answer {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One HTTP/1.1 request, the answer undecoded (node:http does not decompress). */
+function request(
+  sys: System,
+  method: "GET" | "POST",
+  path: string,
+  body: Uint8Array | undefined,
+  headers: Record<string, string>,
+): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${sys.url}${path}`, { method, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () =>
+        resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks) }),
+      );
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** POSTs `body` both ways: uncompressed (lean path) and gzip-compressed (connect-node). */
+async function both(sys: System, method: string, body: Uint8Array, headers: Record<string, string>) {
+  const path = `/classconnect.courses.v1.CourseService/${method}`;
+  const lean = await request(sys, "POST", path, body, headers);
+  const node = await request(sys, "POST", path, gzipSync(body), { ...headers, "content-encoding": "gzip" });
+  return { lean, node };
+}
+
+const json = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+/** The body, decompressed if the answer says so (connect-node answers a gzip request in gzip). */
+const decoded = (a: Answer) => (a.headers["content-encoding"] === "gzip" ? gunzipSync(a.body) : a.body);
+const parsed = (a: Answer) => JSON.parse(decoded(a).toString()) as Record<string, unknown>;
+const jsonHeaders = (user?: TestUser) => ({
+  "content-type": "application/json",
+  ...(user ? { authorization: user.auth.headers["authorization"]! } : {}),
+});
+
+test("a JSON call answers as connect-node does", async ({ sys, teacher, courseId }) => {
+  const { lean, node } = await both(sys, "GetCourse", json({ courseId }), jsonHeaders(teacher));
+  assert.is(lean.status, 200);
+  assert.is(lean.headers["content-type"], "application/json");
+  assert.is(Number(lean.headers["content-length"]), lean.body.length);
+  assert.equal(parsed(lean), parsed(node));
+  assert.is((parsed(lean)["course"] as { title: string }).title, "Lean path");
+  // Unknown JSON fields are ignored, as connect-node ignores them.
+  const unknown = await both(sys, "GetCourse", json({ courseId, unknownField: 1 }), jsonHeaders(teacher));
+  assert.is(unknown.lean.status, 200);
+  assert.equal(parsed(unknown.lean), parsed(unknown.node));
+});
+
+test("a binary call answers as connect-node does", async ({ sys, teacher, courseId }) => {
+  const body = toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId }));
+  const headers = {
+    "content-type": "application/proto",
+    authorization: teacher.auth.headers["authorization"]!,
+  };
+  const { lean, node } = await both(sys, "GetCourse", body, headers);
+  assert.is(lean.status, 200);
+  assert.is(lean.headers["content-type"], "application/proto");
+  const course = fromBinary(GetCourseResponseSchema, lean.body).course!;
+  assert.is(course.title, "Lean path");
+  assert.equal(course, fromBinary(GetCourseResponseSchema, decoded(node)).course);
+});
+
+test("GET serves methods without side effects, in JSON and in base64 binary", async ({
+  sys,
+  teacher,
+  courseId,
+}) => {
+  const path = "/classconnect.courses.v1.CourseService/GetCourse";
+  const auth = { authorization: teacher.auth.headers["authorization"]! };
+  const viaJson = await request(
+    sys,
+    "GET",
+    `${path}?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify({ courseId }))}`,
+    undefined,
+    auth,
+  );
+  assert.is(viaJson.status, 200);
+  assert.is((parsed(viaJson)["course"] as { id: string }).id, courseId);
+  const message = base64Encode(
+    toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId })),
+    "url",
+  );
+  const viaProto = await request(
+    sys,
+    "GET",
+    `${path}?connect=v1&encoding=proto&base64=1&message=${message}`,
+    undefined,
+    auth,
+  );
+  assert.is(viaProto.status, 200);
+  assert.is(fromBinary(GetCourseResponseSchema, viaProto.body).course!.id, courseId);
+  // A method with side effects is POST only.
+  const create_ = await request(
+    sys,
+    "GET",
+    `/classconnect.courses.v1.CourseService/CreateCourse?connect=v1&encoding=json&message=%7B%7D`,
+    undefined,
+    auth,
+  );
+  assert.is(create_.status, 405);
+});
+
+test("refusals and bad input answer as connect-node does, and change nothing", async ({
+  sys,
+  teacher,
+  courseId,
+}) => {
+  const cases: [string, Uint8Array, Record<string, string>, number, string][] = [
+    ["GetCourse", json({ courseId }), jsonHeaders(), 401, "unauthenticated"],
+    ["GetCourse", json({ courseId: "not-a-uuid" }), jsonHeaders(teacher), 400, "invalid_argument"],
+    [
+      "GetCourse",
+      json({ courseId: "00000000-0000-4000-8000-000000000000" }),
+      jsonHeaders(teacher),
+      404,
+      "not_found",
+    ],
+    ["GetCourse", new TextEncoder().encode("{not json"), jsonHeaders(teacher), 400, "invalid_argument"],
+    ["CreateCourse", json({ course: { title: "" } }), jsonHeaders(teacher), 400, "invalid_argument"],
+    [
+      "GetCourse",
+      json({ courseId }),
+      { ...jsonHeaders(teacher), "connect-timeout-ms": "soon" },
+      400,
+      "invalid_argument",
+    ],
+  ];
+  const before = await sys.client(CourseService).listMyCourses({}, teacher.auth);
+  for (const [method, body, headers, status, code] of cases) {
+    const { lean, node } = await both(sys, method, body, headers);
+    const what = `${method} ${new TextDecoder().decode(body)} ${JSON.stringify(headers)}`;
+    assert.is(lean.status, status, what);
+    assert.is(parsed(lean)["code"], code, what);
+    assert.is(lean.status, node.status, what);
+    assert.equal(parsed(lean), parsed(node), what);
+  }
+  const after = await sys.client(CourseService).listMyCourses({}, teacher.auth);
+  assert.is(after.courses.length, before.courses.length);
+});
+
+test("an unparsable binary body is the client's fault (400), not an internal error", async ({
+  sys,
+  teacher,
+}) => {
+  const headers = {
+    "content-type": "application/proto",
+    authorization: teacher.auth.headers["authorization"]!,
+  };
+  const { lean, node } = await both(sys, "GetCourse", new Uint8Array([0xff, 0xff, 0xff]), headers);
+  assert.is(lean.status, 400);
+  assert.is(parsed(lean)["code"], "invalid_argument");
+  assert.is(node.status, 400);
+});
+
+test("a body over MAX_REQUEST_BYTES is refused without reaching the service", async ({ sys, teacher }) => {
+  const body = json({ course: { title: "x", description: "y".repeat(70 * 1024) } });
+  const res = await request(
+    sys,
+    "POST",
+    "/classconnect.courses.v1.CourseService/CreateCourse",
+    body,
+    jsonHeaders(teacher),
+  );
+  assert.is(res.status, 429);
+  assert.is(parsed(res)["code"], "resource_exhausted");
+  const mine = await sys.client(CourseService).listMyCourses({}, teacher.auth);
+  assert.not.ok(mine.courses.some((c) => c.description.startsWith("yyy")));
+});
+
+test("answers from 1 KiB are compressed when the client accepts it", async ({ sys, teacher }) => {
+  const body = json({ pageSize: 5, includeClosed: true });
+  const path = "/classconnect.courses.v1.CourseService/ListCourses";
+  const plain = await request(sys, "POST", path, body, jsonHeaders(teacher));
+  assert.ok(plain.body.length >= 1024, `answer of ${plain.body.length} bytes`);
+  assert.is(plain.headers["content-encoding"], undefined);
+  const gzip = await request(sys, "POST", path, body, { ...jsonHeaders(teacher), "accept-encoding": "gzip" });
+  assert.is(gzip.headers["content-encoding"], "gzip");
+  assert.ok(gzip.body.length < plain.body.length);
+  assert.equal(parsed(gzip), parsed(plain));
+  // A small answer is not worth compressing.
+  const small = await request(
+    sys,
+    "POST",
+    "/classconnect.courses.v1.CourseService/GetCourse",
+    json({ courseId: "00000000-0000-4000-8000-000000000000" }),
+    { ...jsonHeaders(teacher), "accept-encoding": "gzip" },
+  );
+  assert.is(small.headers["content-encoding"], undefined);
+});
+
+test("the caller's deadline reaches the service", async ({ sys, teacher, courseId }) => {
+  const res = await request(
+    sys,
+    "POST",
+    "/classconnect.courses.v1.CourseService/GetCourse",
+    json({ courseId }),
+    { ...jsonHeaders(teacher), "connect-timeout-ms": "1" },
+  );
+  // One millisecond is too short for the round trip to PostgreSQL and back.
+  assert.is(res.status, 504, res.body.toString());
+  assert.is(parsed(res)["code"], "deadline_exceeded");
+});
+
+test.run();
+
+const unit = suite("gateway: which requests take the lean path");
+
+unit("uncompressed unary Connect calls are served; everything else goes to the fallback", async () => {
+  let fallbacks = 0;
+  const handler = createConnectUnaryHandler({
+    routes: [
+      {
+        service: Health,
+        method: Health.method.check,
+        call: async (req) =>
+          create(HealthCheckResponseSchema, {
+            status:
+              (req.message as unknown as { service: string }).service === ""
+                ? ServingStatus.SERVING
+                : ServingStatus.SERVICE_UNKNOWN,
+          }),
+      },
+    ],
+    interceptors: [],
+    readMaxBytes: 1024,
+    contextValues: () => createContextValues(),
+    fallback: (_req, res) => {
+      fallbacks++;
+      res.writeHead(418);
+      res.end();
+    },
+  });
+  const server = http.createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/grpc.health.v1.Health`;
+  try {
+    const post = (body: string | Uint8Array, headers: Record<string, string>, path = "/Check") =>
+      fetch(`${base}${path}`, { method: "POST", headers, body });
+    const served = await post("{}", { "content-type": "application/json" });
+    assert.is(served.status, 200);
+    assert.equal(await served.json(), { status: "SERVING" });
+    const get = await fetch(
+      `${base}/Check?connect=v1&encoding=json&message=${encodeURIComponent('{"service":"x"}')}`,
+    );
+    assert.equal(await get.json(), { status: "SERVICE_UNKNOWN" });
+    assert.is(fallbacks, 0);
+    const elsewhere = [
+      await post(gzipSync("{}"), { "content-type": "application/json", "content-encoding": "gzip" }),
+      await post("{}", { "content-type": "application/connect+json" }),
+      await post("{}", { "content-type": "application/grpc" }),
+      await post("{}", { "content-type": "text/plain" }),
+      await post("{}", { "content-type": "application/json" }, "/Watch"),
+      await fetch(`${base}/Check?connect=v1&encoding=json&compression=gzip&message=x`),
+    ];
+    assert.equal(
+      elsewhere.map((r) => r.status),
+      elsewhere.map(() => 418),
+    );
+    assert.is(fallbacks, elsewhere.length);
+  } finally {
+    server.close();
+  }
+});
+
+unit.run();
