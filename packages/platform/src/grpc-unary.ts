@@ -25,13 +25,13 @@ import {
   ConnectError,
   type ConnectRouter,
   createContextValues,
-  createHandlerContext,
   type HandlerContext,
   type Interceptor,
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
 import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { type CallContext, createCallContext } from "./call-context.js";
 import { envelope, headersFrom, recordOf, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
@@ -125,7 +125,7 @@ export function createUnaryGrpcHandler(options: {
     const trailer = new Headers();
     let responseHeader: Headers | undefined;
     let output: Uint8Array | undefined;
-    let context: ReturnType<typeof createHandlerContext> | undefined;
+    let context: CallContext | undefined;
     try {
       if (!body) {
         throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
@@ -140,23 +140,20 @@ export function createUnaryGrpcHandler(options: {
         Number.MAX_SAFE_INTEGER,
       );
       if (timeout.error) throw timeout.error;
-      const requestSignal = new AbortController();
-      // A stream that closes with an error code was reset (the client cancelled or went away).
-      req.stream.once("close", () => {
-        if (req.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) requestSignal.abort(cancelled);
-      });
-      const header = headersFrom(req.headers);
       const url = `http://${req.headers[":authority"] ?? "localhost"}${req.url}`;
-      context = createHandlerContext({
+      const ctx = createCallContext({
         service: route.service,
         method: route.method,
         protocolName: "grpc",
-        requestMethod: "POST",
         url,
-        ...(timeout.timeoutMs !== undefined ? { timeoutMs: timeout.timeoutMs } : {}),
-        requestSignal: requestSignal.signal,
-        requestHeader: header,
+        timeoutMs: timeout.timeoutMs,
+        requestHeader: headersFrom(req.headers),
         contextValues: createContextValues(),
+      });
+      context = ctx;
+      // A stream that closes with an error code was reset (the client cancelled or went away).
+      req.stream.once("close", () => {
+        if (req.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) ctx.abort(cancelled);
       });
       let message: unknown;
       try {
@@ -164,7 +161,6 @@ export function createUnaryGrpcHandler(options: {
       } catch (err) {
         throw new ConnectError(`cannot decode the request: ${(err as Error).message}`, Code.InvalidArgument);
       }
-      const ctx = context;
       const call = async (r: UnaryRequest): Promise<UnaryResponse> => {
         const out = await route.impl(r.message, ctx);
         return {
