@@ -156,6 +156,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   });
   const sockets = new Set<Socket>();
   const listener = createServer((socket) => {
+    socket.setNoDelay(true);
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     socket.once("data", (chunk: Buffer) => {

@@ -8,6 +8,7 @@
  * the server it calls (ARCHITECTURE.md, performance notes).
  */
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import {
   create,
   type DescMessage,
@@ -44,11 +45,16 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
     ...(options.defaultTimeoutMs !== undefined ? { defaultTimeoutMs: options.defaultTimeoutMs } : {}),
   });
   const base = options.baseUrl.replace(/\/$/, "");
+  const target = new URL(base);
   let session: http2.ClientHttp2Session | undefined;
   let active = 0;
   const connection = (): http2.ClientHttp2Session => {
     if (session && !session.closed && !session.destroyed) return session;
-    const s = http2.connect(base);
+    // noDelay: each call goes out at once, not held by Nagle until the previous one is acknowledged.
+    const s = http2.connect(base, {
+      createConnection: () =>
+        net.connect({ host: target.hostname, port: Number(target.port || 80), noDelay: true }),
+    });
     const forget = () => {
       if (session === s) session = undefined;
     };

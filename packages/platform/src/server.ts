@@ -4,7 +4,7 @@
  * that drains in-flight calls before closing the service's resources.
  */
 import * as http2 from "node:http2";
-import type { AddressInfo } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Health } from "@classconnect/gen/grpc/health/v1/health_pb.js";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
@@ -80,6 +80,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     fallback: connectHandler,
   });
   const server = http2.createServer(handler);
+  // Answers go out at once: without this, Nagle holds the trailers frame until the peer acknowledges the data.
+  server.on("connection", (socket: Socket) => socket.setNoDelay(true));
   const sessions = new Set<http2.Http2Session>();
   server.on("session", (session) => {
     sessions.add(session);
