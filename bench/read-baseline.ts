@@ -19,5 +19,13 @@ app.get<{ Querystring: { caller: string } }>("/courses", async (req) => {
   const rows = await store.catalog(req.query.caller, { includeClosed: false }, "start_time", 21);
   return { courses: rows.slice(0, 20).map((r) => r.view) };
 });
+// The same reads as JSON POSTs (RPC style, as Connect sends them), for a like-for-like comparison.
+app.post<{ Body: { courseId: string; caller: string } }>("/courses/get", async (req) => {
+  return { course: await store.view(req.body.courseId, req.body.caller) };
+});
+app.post<{ Body: { caller: string } }>("/courses/list", async (req) => {
+  const rows = await store.catalog(req.body.caller, { includeClosed: false }, "start_time", 21);
+  return { courses: rows.slice(0, 20).map((r) => r.view) };
+});
 await app.listen({ port: Number(port), host: "127.0.0.1" });
 process.stdout.write("ready\n");
