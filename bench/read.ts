@@ -251,12 +251,14 @@ try {
       const b = r("b Fastify JSON");
       const cc = r("c courses gRPC");
       const d = r("d gateway Connect JSON");
+      const bPost = r("b' Fastify JSON, POST");
       const dGet = r("d' gateway Connect JSON, GET");
       ratioRows.push([
         method,
         c,
         (cc / b).toFixed(2),
         (d / b).toFixed(2),
+        (d / bPost).toFixed(2),
         (dGet / b).toFixed(2),
         (cc / a).toFixed(2),
       ]);
