@@ -74,4 +74,26 @@ test("close() lets in-flight calls finish, refuses new ones, then releases resou
   }
 });
 
+test("a server stream its client cancelled does not hold close() until the drain timeout", async () => {
+  const server = await startServer({
+    name: "t",
+    port: 0,
+    logger: testLogger("t"),
+    routes: () => {},
+    ready: async () => true,
+    drainTimeoutMs: 5000,
+  });
+  const health = createClient(Health, createGrpcTransport({ baseUrl: server.url }));
+  const abort = new AbortController();
+  const stream = health.watch({}, { signal: abort.signal })[Symbol.asyncIterator]();
+  assert.is((await stream.next()).value?.status, Status.SERVING);
+  abort.abort();
+  await stream.next().catch(() => undefined);
+  await sleep(100);
+  const started = performance.now();
+  await server.close();
+  const elapsed = performance.now() - started;
+  assert.ok(elapsed < 2000, `close() took ${elapsed.toFixed(0)} ms`);
+});
+
 test.run();
