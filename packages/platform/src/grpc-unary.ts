@@ -82,44 +82,48 @@ const cancelled = new ConnectError("the client closed the call", Code.Canceled);
 const completed = new ConnectError("the call is complete", Code.Canceled);
 
 /**
- * A Node request handler: serves unary gRPC calls of `routes` itself and hands
- * every other request to `fallback` (connect-node).
+ * A handler of `node:http2` server streams: serves unary gRPC calls of `routes`
+ * itself, on the stream API (no compat request and response objects), and
+ * returns false for every other stream, which then goes to connect-node.
  */
 export function createUnaryGrpcHandler(options: {
   routes: Map<string, Route>;
   interceptors: Interceptor[];
   readMaxBytes: number;
-  fallback: (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void;
-}): (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void {
-  const { routes, interceptors, readMaxBytes, fallback } = options;
-  return (req, res) => {
-    const route = req.method === "POST" ? routes.get(req.url) : undefined;
-    const encoding = req.headers["grpc-encoding"];
+}): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean {
+  const { routes, interceptors, readMaxBytes } = options;
+  return (stream, headers) => {
+    const path = headers[":path"] ?? "";
+    const route = headers[":method"] === "POST" ? routes.get(path) : undefined;
+    const encoding = headers["grpc-encoding"];
     if (
       !route ||
-      !contentTypes.has(req.headers["content-type"] ?? "") ||
+      !contentTypes.has(headers["content-type"] ?? "") ||
       (encoding !== undefined && encoding !== "identity")
     ) {
-      fallback(req, res);
-      return;
+      return false;
     }
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLarge = false;
-    req.on("data", (chunk: Buffer) => {
+    stream.on("data", (chunk: Buffer) => {
       size += chunk.length;
       if (size > readMaxBytes + 5) tooLarge = true;
       else chunks.push(chunk);
     });
-    req.on("end", () => {
-      void serve(route, req, res, tooLarge ? undefined : Buffer.concat(chunks, size));
+    stream.on("end", () => {
+      void serve(route, stream, headers, path, tooLarge ? undefined : Buffer.concat(chunks, size));
     });
+    // A stream reset by the client (cancelled, gone) must not throw on this session.
+    stream.on("error", () => {});
+    return true;
   };
 
   async function serve(
     route: Route,
-    req: http2.Http2ServerRequest,
-    res: http2.Http2ServerResponse,
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    path: string,
     body: Buffer | undefined,
   ): Promise<void> {
     const trailer = new Headers();
@@ -136,24 +140,24 @@ export function createUnaryGrpcHandler(options: {
       const payload = singleMessage(body);
       if (!payload) throw new ConnectError("a unary call carries exactly one message", Code.InvalidArgument);
       const timeout = parseTimeout(
-        (req.headers["grpc-timeout"] as string | undefined) ?? null,
+        (headers["grpc-timeout"] as string | undefined) ?? null,
         Number.MAX_SAFE_INTEGER,
       );
       if (timeout.error) throw timeout.error;
-      const url = `http://${req.headers[":authority"] ?? "localhost"}${req.url}`;
+      const url = `http://${headers[":authority"] ?? "localhost"}${path}`;
       const ctx = createCallContext({
         service: route.service,
         method: route.method,
         protocolName: "grpc",
         url,
         timeoutMs: timeout.timeoutMs,
-        requestHeader: headersFrom(req.headers),
+        requestHeader: headersFrom(headers),
         contextValues: createContextValues(),
       });
       context = ctx;
       // A stream that closes with an error code was reset (the client cancelled or went away).
-      req.stream.once("close", () => {
-        if (req.stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) ctx.abort(cancelled);
+      stream.once("close", () => {
+        if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) ctx.abort(cancelled);
       });
       let message: unknown;
       try {
@@ -200,19 +204,19 @@ export function createUnaryGrpcHandler(options: {
     } finally {
       context?.abort(completed);
     }
-    if (res.destroyed || res.writableEnded) return;
-    const head = {
+    if (stream.destroyed || stream.closed || stream.headersSent) return;
+    const head: http2.OutgoingHttpHeaders = {
+      ":status": 200,
       "content-type": "application/grpc+proto",
       ...(responseHeader && recordOf(responseHeader)),
     };
     if (output === undefined) {
       // Trailers-only: the status travels in the headers of an empty response.
-      res.writeHead(200, { ...head, ...recordOf(trailer) });
-      res.end();
+      stream.respond({ ...head, ...recordOf(trailer) }, { endStream: true });
       return;
     }
-    res.writeHead(200, head);
-    res.addTrailers(recordOf(trailer));
-    res.end(envelope(output));
+    stream.respond(head, { waitForTrailers: true });
+    stream.once("wantTrailers", () => stream.sendTrailers(recordOf(trailer)));
+    stream.end(envelope(output));
   }
 }

@@ -73,13 +73,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   // Unary gRPC, the calls between ClassConnect processes, takes a lean path with
   // the same interceptors and handlers; everything else is connect-node's.
-  const handler = createUnaryGrpcHandler({
-    routes: unary.routes,
-    interceptors,
-    readMaxBytes,
-    fallback: connectHandler,
+  const lean = createUnaryGrpcHandler({ routes: unary.routes, interceptors, readMaxBytes });
+  const server = http2.createServer(connectHandler);
+  // node:http2 serves `connectHandler` through its compat layer, itself a 'stream' listener:
+  // lean calls take the stream first, everything else goes on to the compat layer.
+  const [compat] = server.listeners("stream") as ((...args: unknown[]) => void)[];
+  if (!compat) throw new Error("node:http2 installed no compat 'stream' listener");
+  server.removeListener("stream", compat);
+  server.on("stream", (stream, headers, ...rest) => {
+    if (!lean(stream, headers)) compat.call(server, stream, headers, ...rest);
   });
-  const server = http2.createServer(handler);
   // Answers go out at once: without this, Nagle holds the trailers frame until the peer acknowledges the data.
   server.on("connection", (socket: Socket) => socket.setNoDelay(true));
   const sessions = new Set<http2.Http2Session>();
