@@ -52,6 +52,8 @@ export interface UnaryRoute {
 const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
+/** The edge's answer to an unparsable binary body, on this path and connect-node's (server.ts). */
+export const unparsableBinaryMessage = "the request body is not a valid binary message";
 
 export function createConnectUnaryHandler(options: {
   routes: UnaryRoute[];
@@ -147,9 +149,7 @@ export function createConnectUnaryHandler(options: {
         message = route.serialization.getI(binary).parse(body);
       } catch (err) {
         // connect-node calls an unparsable binary body an internal error; it is the client's.
-        throw binary
-          ? new ConnectError("the request body is not a valid binary message", Code.InvalidArgument)
-          : err;
+        throw binary ? new ConnectError(unparsableBinaryMessage, Code.InvalidArgument) : err;
       }
       const controller = new AbortController();
       res.once("close", () => {

@@ -12,6 +12,7 @@ import { extname, join, normalize } from "node:path";
 import { cors } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
+import { unparsableBinaryMessage } from "./connect-unary.js";
 import { createGatewayHandler, type GatewayDeps } from "./gateway.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;
@@ -117,7 +118,7 @@ function clientFaultForUnparsableBinary(next: (req: Req, res: Res) => void) {
       if (text.includes('"parse binary:')) {
         const message = JSON.stringify({
           code: "invalid_argument",
-          message: "the request body is not a valid binary message",
+          message: unparsableBinaryMessage,
         });
         writeHead(400, { "content-type": "application/json", "content-length": Buffer.byteLength(message) });
         return end(message);

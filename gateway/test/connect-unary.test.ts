@@ -205,6 +205,7 @@ test("an unparsable binary body is the client's fault (400), not an internal err
   assert.is(lean.status, 400);
   assert.is(parsed(lean)["code"], "invalid_argument");
   assert.is(node.status, 400);
+  assert.equal(parsed(lean), parsed(node));
 });
 
 test("a body over MAX_REQUEST_BYTES is refused without reaching the service", async ({ sys, teacher }) => {
@@ -241,19 +242,6 @@ test("answers from 1 KiB are compressed when the client accepts it", async ({ sy
     { ...jsonHeaders(teacher), "accept-encoding": "gzip" },
   );
   assert.is(small.headers["content-encoding"], undefined);
-});
-
-test("the caller's deadline reaches the service", async ({ sys, teacher, courseId }) => {
-  const res = await request(
-    sys,
-    "POST",
-    "/classconnect.courses.v1.CourseService/GetCourse",
-    json({ courseId }),
-    { ...jsonHeaders(teacher), "connect-timeout-ms": "1" },
-  );
-  // One millisecond is too short for the round trip to PostgreSQL and back.
-  assert.is(res.status, 504, res.body.toString());
-  assert.is(parsed(res)["code"], "deadline_exceeded");
 });
 
 test.run();

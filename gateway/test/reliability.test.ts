@@ -11,7 +11,7 @@ import {
 import { freePort, startServer } from "@classconnect/platform";
 import { testLogger } from "@classconnect/platform/testing";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
-import { createGrpcTransport } from "@connectrpc/connect-node";
+import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -133,31 +133,49 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
       COURSES_SERVICE_URL: unused,
       NOTIFICATIONS_SERVICE_URL: unused,
       ADMIN_SERVICE_URL: unused,
-      UPSTREAM_TIMEOUT_MS: "300",
+      UPSTREAM_TIMEOUT_MS: "1000",
     }),
     { logger: testLogger("gateway") },
   );
   try {
-    const client = createClient(AuthService, createGrpcTransport({ baseUrl: gateway.url }));
-    const started = Date.now();
-    let code: Code | undefined;
-    try {
-      await client.getJwks({});
-    } catch (err) {
-      code = ConnectError.from(err).code;
+    // gRPC (connect-node's path at the edge) and Connect JSON (the edge's lean path).
+    for (const transport of [
+      createGrpcTransport({ baseUrl: gateway.url }),
+      createConnectTransport({ baseUrl: gateway.url, httpVersion: "1.1" }),
+    ]) {
+      const client = createClient(AuthService, transport);
+      const started = Date.now();
+      let code: Code | undefined;
+      try {
+        await client.getJwks({});
+      } catch (err) {
+        code = ConnectError.from(err).code;
+      }
+      const took = Date.now() - started;
+      assert.is(code, Code.DeadlineExceeded);
+      assert.ok(took < 3000, `answered in ${took} ms`);
+      // A caller's own shorter deadline wins.
+      code = undefined;
+      const callerStarted = Date.now();
+      try {
+        await client.getJwks({}, { timeoutMs: 100 });
+      } catch (err) {
+        code = ConnectError.from(err).code;
+      }
+      assert.is(code, Code.DeadlineExceeded);
+      assert.ok(Date.now() - callerStarted < 2000);
     }
-    const took = Date.now() - started;
-    assert.is(code, Code.DeadlineExceeded);
-    assert.ok(took < 3000, `answered in ${took} ms`);
-    // A caller's own shorter deadline wins.
-    const callerStarted = Date.now();
-    try {
-      await client.getJwks({}, { timeoutMs: 100 });
-    } catch (err) {
-      code = ConnectError.from(err).code;
-    }
-    assert.is(code, Code.DeadlineExceeded);
-    assert.ok(Date.now() - callerStarted < 2000);
+    // The caller's deadline header alone (no client-side timer) shortens the gateway's 1 s.
+    const headerStarted = Date.now();
+    const res = await fetch(`${gateway.url}/classconnect.users.v1.AuthService/GetJwks`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "connect-timeout-ms": "100" },
+      body: "{}",
+    });
+    const took = Date.now() - headerStarted;
+    assert.is(res.status, 504);
+    assert.is(((await res.json()) as { code: string }).code, "deadline_exceeded");
+    assert.ok(took < 800, `answered in ${took} ms, not at the gateway's 1 s`);
   } finally {
     await gateway.close();
     await slowUsers.close();
