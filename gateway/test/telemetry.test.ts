@@ -106,3 +106,34 @@ test("GetCourse: gateway → courses → users in one trace; counters on /metric
 });
 
 test.run();
+
+const metricsOnly = suite<{ sys: System; telemetry: Telemetry }>("telemetry: metrics without tracing");
+metricsOnly.before(async (ctx) => {
+  ctx.telemetry = await initTelemetry({ serviceName: "classconnect-test", metricsPort: 0 });
+  ctx.sys = await startSystem();
+});
+metricsOnly.after(async (ctx) => {
+  await ctx.sys?.close();
+  await ctx.telemetry.shutdown();
+});
+
+metricsOnly("the RED metrics are kept, errors by code", async ({ sys, telemetry }) => {
+  const teacher = await sys.register();
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput({ capacity: 5 }) }, teacher.auth)
+  ).course!;
+  await sys.client(CourseService).getCourse({ courseId: course.id }, teacher.auth);
+  await sys
+    .client(CourseService)
+    .getCourse({ courseId: "00000000-0000-0000-0000-000000000000" }, teacher.auth)
+    .then(
+      () => assert.unreachable("an unknown course"),
+      () => undefined,
+    );
+  const text = await (await fetch(`http://127.0.0.1:${telemetry.metricsPort}/metrics`)).text();
+  assert.match(text, /rpc_server_requests_total\{[^}]*method="GetCourse"[^}]*code="ok"[^}]*\} [1-9]/);
+  assert.match(text, /rpc_server_requests_total\{[^}]*method="GetCourse"[^}]*code="NotFound"[^}]*\} [1-9]/);
+  assert.match(text, /rpc_server_duration_bucket\{[^}]*method="GetCourse"/);
+});
+
+metricsOnly.run();

@@ -7,7 +7,13 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import {
+  Code,
+  ConnectError,
+  type Interceptor,
+  type StreamRequest,
+  type UnaryRequest,
+} from "@connectrpc/connect";
 import {
   type Attributes,
   context,
@@ -56,46 +62,62 @@ function rpcInstruments() {
 }
 
 /**
+ * What initTelemetry switched on, read per call: with neither, the
+ * interceptors and the query wrapper step aside, so a process that exports
+ * nothing pays nothing per call (no span objects, no context switches, no
+ * AsyncLocalStorage promise hooks).
+ */
+const enabled = { tracing: false, metrics: false };
+
+/**
  * Server side: continues the caller's trace (traceparent), opens a SERVER span
  * around the call, and records the RED metrics. Outermost interceptor.
  */
 export function createServerTelemetryInterceptor(component: string): Interceptor {
   return (next) => async (req) => {
-    const parent = propagation.extract(context.active(), req.header, headersGetter);
-    const attributes: Attributes = {
-      "rpc.system": "connect_rpc",
-      "rpc.service": req.service.typeName,
-      "rpc.method": req.method.name,
-      "classconnect.component": component,
-    };
-    const span = tracer().startSpan(
-      `${req.service.typeName}/${req.method.name}`,
-      { kind: SpanKind.SERVER, attributes },
-      parent,
-    );
+    if (!enabled.tracing && !enabled.metrics) return next(req);
+    const span = enabled.tracing ? startServerSpan(req, component) : undefined;
     const started = performance.now();
     let code = "ok";
     try {
-      return await context.with(trace.setSpan(parent, span), () => next(req));
+      return await (span ? context.with(span.context, () => next(req)) : next(req));
     } catch (err) {
-      const e = ConnectError.from(err);
-      code = Code[e.code] ?? "unknown";
-      span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+      code = Code[ConnectError.from(err).code] ?? "unknown";
+      span?.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
       throw err;
     } finally {
-      span.setAttribute("rpc.connect_rpc.error_code", code);
-      span.end();
-      const labels = { service: req.service.typeName, method: req.method.name, code, component };
-      const m = rpcInstruments();
-      m.requests.add(1, labels);
-      m.duration.record(performance.now() - started, labels);
+      span?.span.setAttribute("rpc.connect_rpc.error_code", code);
+      span?.span.end();
+      if (enabled.metrics) {
+        const labels = { service: req.service.typeName, method: req.method.name, code, component };
+        const m = rpcInstruments();
+        m.requests.add(1, labels);
+        m.duration.record(performance.now() - started, labels);
+      }
     }
   };
+}
+
+function startServerSpan(req: UnaryRequest | StreamRequest, component: string) {
+  const parent = propagation.extract(context.active(), req.header, headersGetter);
+  const attributes: Attributes = {
+    "rpc.system": "connect_rpc",
+    "rpc.service": req.service.typeName,
+    "rpc.method": req.method.name,
+    "classconnect.component": component,
+  };
+  const span = tracer().startSpan(
+    `${req.service.typeName}/${req.method.name}`,
+    { kind: SpanKind.SERVER, attributes },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
 }
 
 /** Client side: a CLIENT span per outgoing call, its context injected as traceparent. */
 export function createClientTelemetryInterceptor(component: string): Interceptor {
   return (next) => async (req) => {
+    if (!enabled.tracing) return next(req);
     const span = tracer().startSpan(`${req.service.typeName}/${req.method.name}`, {
       kind: SpanKind.CLIENT,
       attributes: {
@@ -138,6 +160,7 @@ export function traceQueries<T extends object>(sql: T): T {
     const then = q.then.bind(q);
     // biome-ignore lint/suspicious/noThenProperty: the query is a thenable already; this times its execution.
     q.then = (onFulfilled?: unknown, onRejected?: unknown) => {
+      if (!enabled.tracing) return then(onFulfilled, onRejected);
       const statement = (q.strings ?? []).join("?").replace(/\s+/g, " ").trim().slice(0, 300);
       const span = tracer().startSpan("postgresql", {
         kind: SpanKind.CLIENT,
@@ -187,7 +210,7 @@ export interface Telemetry {
 /**
  * Installs the process-wide providers: traces to OTLP/HTTP when `otlpEndpoint`
  * is set, metrics on a Prometheus endpoint when `metricsPort` is set (0 picks
- * a free port). Without either, the interceptors cost next to nothing.
+ * a free port). Without either, the interceptors and query wrapper step aside.
  */
 export async function initTelemetry(options: {
   serviceName: string;
@@ -198,8 +221,6 @@ export async function initTelemetry(options: {
     "service.name": options.serviceName,
     "service.namespace": "classconnect",
   });
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-  propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const tracerProvider = options.otlpEndpoint
     ? new TracerProvider({
         resource,
@@ -211,7 +232,12 @@ export async function initTelemetry(options: {
         ],
       })
     : undefined;
-  if (tracerProvider) trace.setGlobalTracerProvider(tracerProvider);
+  if (tracerProvider) {
+    context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+    propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    trace.setGlobalTracerProvider(tracerProvider);
+    enabled.tracing = true;
+  }
   let server: Server | undefined;
   let meterProvider: MeterProvider | undefined;
   let metricsPort: number | undefined;
@@ -220,6 +246,7 @@ export async function initTelemetry(options: {
     meterProvider = new MeterProvider({ resource, readers: [exporter] });
     metrics.setGlobalMeterProvider(meterProvider);
     instruments = undefined;
+    enabled.metrics = true;
     server = createServer((req, res) => {
       if (req.url?.startsWith("/metrics")) exporter.getMetricsRequestHandler(req, res);
       else res.writeHead(404).end();
@@ -241,6 +268,8 @@ export async function initTelemetry(options: {
       propagation.disable();
       context.disable();
       instruments = undefined;
+      enabled.tracing = false;
+      enabled.metrics = false;
     },
   };
 }
