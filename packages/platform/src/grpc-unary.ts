@@ -187,7 +187,10 @@ export function createUnaryGrpcHandler(options: {
         method: route.method,
         requestMethod: "POST",
         url,
-        signal: context.signal,
+        // Read only if an interceptor or the handler looks (see call-context.ts).
+        get signal() {
+          return ctx.signal;
+        },
         header: context.requestHeader,
         contextValues: context.values,
         message,

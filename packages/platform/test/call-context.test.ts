@@ -1,0 +1,70 @@
+/**
+ * The lean path's handler context makes its AbortSignal only when someone reads
+ * it; a signal read late must say what an early one would have.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { createCallContext } from "../src/call-context.js";
+
+const test = suite("platform: call context");
+
+const context = (timeoutMs?: number) =>
+  createCallContext({
+    service: AuthService,
+    method: AuthService.method.getJwks,
+    protocolName: "grpc",
+    url: "http://localhost/classconnect.users.v1.AuthService/GetJwks",
+    timeoutMs,
+    requestHeader: new Headers(),
+    contextValues: createContextValues(),
+  });
+const codeOf = (reason: unknown) => ConnectError.from(reason).code;
+
+test("a signal read early aborts when the call ends, with the call's reason", () => {
+  const ctx = context();
+  const seen: unknown[] = [];
+  ctx.signal.addEventListener("abort", () => seen.push(ctx.signal.reason));
+  assert.is(ctx.signal.aborted, false);
+  ctx.abort(new ConnectError("done", Code.Canceled));
+  assert.is(seen.length, 1);
+  assert.is(ConnectError.from(seen[0]).rawMessage, "done");
+});
+
+test("a signal first read after the call ended starts out aborted with the first reason", () => {
+  const ctx = context();
+  ctx.abort(new ConnectError("client went away", Code.Canceled));
+  ctx.abort(new ConnectError("done", Code.Canceled));
+  assert.is(ctx.signal.aborted, true);
+  assert.is(ConnectError.from(ctx.signal.reason).rawMessage, "client went away");
+});
+
+test("the deadline aborts with DEADLINE_EXCEEDED, whether the signal was read before or after", async () => {
+  const early = context(20);
+  const earlySignal = early.signal;
+  const late = context(20);
+  assert.ok((late.timeoutMs() ?? 0) > 0);
+  await sleep(60);
+  assert.is(earlySignal.aborted, true);
+  assert.is(codeOf(earlySignal.reason), Code.DeadlineExceeded);
+  assert.is(late.signal.aborted, true);
+  assert.is(codeOf(late.signal.reason), Code.DeadlineExceeded);
+  late.abort(new ConnectError("done", Code.Canceled));
+  assert.is(codeOf(late.signal.reason), Code.DeadlineExceeded, "the deadline came first");
+});
+
+test("a call that ends before its deadline stops the timer and keeps its own reason", async () => {
+  const ctx = context(20);
+  ctx.abort(new ConnectError("done", Code.Canceled));
+  await sleep(40);
+  assert.is(ConnectError.from(ctx.signal.reason).rawMessage, "done");
+});
+
+test("a deadline of zero or less has passed already", () => {
+  assert.is(codeOf(context(0).signal.reason), Code.DeadlineExceeded);
+  assert.is(codeOf(context(-5).signal.reason), Code.DeadlineExceeded);
+});
+
+test.run();
