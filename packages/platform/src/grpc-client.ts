@@ -37,6 +37,12 @@ export interface LeanGrpcTransportOptions {
   defaultTimeoutMs?: number;
 }
 
+/**
+ * The signal of calls made without one: it never aborts (its controller is
+ * dropped), so a call need not make, watch and unwatch a signal of its own.
+ */
+const neverAborted = new AbortController().signal;
+
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
   const interceptors = options.interceptors ?? [];
   const streaming = createGrpcTransport({
@@ -97,6 +103,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       }
       if (active++ === 0) s.ref();
       let settled = false;
+      const watch = req.signal !== neverAborted;
       let responseHeaders: http2.IncomingHttpHeaders | undefined;
       let trailers: http2.IncomingHttpHeaders | undefined;
       const chunks: Buffer[] = [];
@@ -104,7 +111,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        req.signal.removeEventListener("abort", onAbort);
+        if (watch) req.signal.removeEventListener("abort", onAbort);
         if (--active === 0) s.unref();
         if (error) {
           if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
@@ -112,7 +119,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         } else resolve(response!);
       };
       const onAbort = () => finish(ConnectError.from(req.signal.reason, Code.Canceled));
-      req.signal.addEventListener("abort", onAbort);
+      if (watch) req.signal.addEventListener("abort", onAbort);
       const timer =
         timeoutMs === undefined
           ? undefined
@@ -179,7 +186,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         method,
         requestMethod: "POST",
         url: `${base}/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? new AbortController().signal,
+        signal: signal ?? neverAborted,
         header: new Headers(header),
         contextValues: contextValues ?? createContextValues(),
         message: isMessage(input, method.input) ? input : create(method.input, input),

@@ -12,7 +12,9 @@ import {
   ConnectError,
   type Interceptor,
   type StreamRequest,
+  type StreamResponse,
   type UnaryRequest,
+  type UnaryResponse,
 } from "@connectrpc/connect";
 import {
   type Attributes,
@@ -74,28 +76,33 @@ const enabled = { tracing: false, metrics: false };
  * around the call, and records the RED metrics. Outermost interceptor.
  */
 export function createServerTelemetryInterceptor(component: string): Interceptor {
-  return (next) => async (req) => {
-    if (!enabled.tracing && !enabled.metrics) return next(req);
-    const span = enabled.tracing ? startServerSpan(req, component) : undefined;
-    const started = performance.now();
-    let code = "ok";
-    try {
-      return await (span ? context.with(span.context, () => next(req)) : next(req));
-    } catch (err) {
-      code = Code[ConnectError.from(err).code] ?? "unknown";
-      span?.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
-      throw err;
-    } finally {
-      span?.span.setAttribute("rpc.connect_rpc.error_code", code);
-      span?.span.end();
-      if (enabled.metrics) {
-        const labels = { service: req.service.typeName, method: req.method.name, code, component };
-        const m = rpcInstruments();
-        m.requests.add(1, labels);
-        m.duration.record(performance.now() - started, labels);
-      }
+  return (next) => (req) => (enabled.tracing || enabled.metrics ? observe(next, req, component) : next(req));
+}
+
+async function observe<R extends UnaryRequest | StreamRequest>(
+  next: (req: R) => Promise<UnaryResponse | StreamResponse>,
+  req: R,
+  component: string,
+) {
+  const span = enabled.tracing ? startServerSpan(req, component) : undefined;
+  const started = performance.now();
+  let code = "ok";
+  try {
+    return await (span ? context.with(span.context, () => next(req)) : next(req));
+  } catch (err) {
+    code = Code[ConnectError.from(err).code] ?? "unknown";
+    span?.span.setStatus({ code: SpanStatusCode.ERROR, message: code });
+    throw err;
+  } finally {
+    span?.span.setAttribute("rpc.connect_rpc.error_code", code);
+    span?.span.end();
+    if (enabled.metrics) {
+      const labels = { service: req.service.typeName, method: req.method.name, code, component };
+      const m = rpcInstruments();
+      m.requests.add(1, labels);
+      m.duration.record(performance.now() - started, labels);
     }
-  };
+  }
 }
 
 function startServerSpan(req: UnaryRequest | StreamRequest, component: string) {
@@ -116,28 +123,33 @@ function startServerSpan(req: UnaryRequest | StreamRequest, component: string) {
 
 /** Client side: a CLIENT span per outgoing call, its context injected as traceparent. */
 export function createClientTelemetryInterceptor(component: string): Interceptor {
-  return (next) => async (req) => {
-    if (!enabled.tracing) return next(req);
-    const span = tracer().startSpan(`${req.service.typeName}/${req.method.name}`, {
-      kind: SpanKind.CLIENT,
-      attributes: {
-        "rpc.system": "connect_rpc",
-        "rpc.service": req.service.typeName,
-        "rpc.method": req.method.name,
-        "classconnect.component": component,
-      },
-    });
-    const ctx = trace.setSpan(context.active(), span);
-    propagation.inject(ctx, req.header, headersSetter);
-    try {
-      return await context.with(ctx, () => next(req));
-    } catch (err) {
-      span.setStatus({ code: SpanStatusCode.ERROR, message: Code[ConnectError.from(err).code] });
-      throw err;
-    } finally {
-      span.end();
-    }
-  };
+  return (next) => (req) => (enabled.tracing ? traceCall(next, req, component) : next(req));
+}
+
+async function traceCall<R extends UnaryRequest | StreamRequest>(
+  next: (req: R) => Promise<UnaryResponse | StreamResponse>,
+  req: R,
+  component: string,
+) {
+  const span = tracer().startSpan(`${req.service.typeName}/${req.method.name}`, {
+    kind: SpanKind.CLIENT,
+    attributes: {
+      "rpc.system": "connect_rpc",
+      "rpc.service": req.service.typeName,
+      "rpc.method": req.method.name,
+      "classconnect.component": component,
+    },
+  });
+  const ctx = trace.setSpan(context.active(), span);
+  propagation.inject(ctx, req.header, headersSetter);
+  try {
+    return await context.with(ctx, () => next(req));
+  } catch (err) {
+    span.setStatus({ code: SpanStatusCode.ERROR, message: Code[ConnectError.from(err).code] });
+    throw err;
+  } finally {
+    span.end();
+  }
 }
 
 /** The active trace and span ids, for log lines. */
