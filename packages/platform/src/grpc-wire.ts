@@ -21,9 +21,11 @@ export function singleMessage(body: Buffer): Buffer | undefined {
 export function headersFrom(h: IncomingHttpHeaders | undefined): Headers {
   const out = new Headers();
   if (!h) return out;
-  for (const [key, value] of Object.entries(h)) {
+  // Names arrive unique (node:http2 gathers repeats into an array), so append, cheaper than set, is enough.
+  for (const key in h) {
+    const value = h[key];
     if (key.startsWith(":") || value === undefined) continue;
-    out.set(key, Array.isArray(value) ? value.join(", ") : String(value));
+    out.append(key, Array.isArray(value) ? value.join(", ") : String(value));
   }
   return out;
 }
