@@ -6,8 +6,11 @@
  *       a JSON POST, the shape of a Connect call),
  *   (c) the courses service called directly over gRPC (grpc-js load client; c' with
  *       connect-node's client, for comparison),
- *   (d) the gateway over Connect JSON (POST; d' in Connect's GET form, as b is called).
- * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b, c/a, and the
+ *   (d) the gateway over Connect JSON, in Connect's GET form for methods without side
+ *       effects (connect-web's useHttpGet), as b is called; d' the same as a POST,
+ *   (e) a bare node:http2 handler shaped like a gRPC call doing the same read (the floor
+ *       any Node gRPC service starts from; c/e is what ClassConnect's stack adds).
+ * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b', d'/b, c/e, c/a, and the
  * CPU time each process spent per request (Linux /proc), which shows where a
  * path's cost goes. The servers run as separate processes (npm start's
  * layout); the load generator shares the machine, so compare ratios, not
@@ -51,9 +54,10 @@ const platform = await startPlatform({
 });
 const coursesDb = databaseUrl(pg.url, "classconnect_courses");
 const baselinePort = await freePort();
+const barePort = await freePort();
 const baseline = spawn(
   process.execPath,
-  ["--import", "tsx", "bench/read-baseline.ts", coursesDb, String(baselinePort)],
+  ["--import", "tsx", "bench/read-baseline.ts", coursesDb, String(baselinePort), String(barePort)],
   {
     stdio: ["ignore", "pipe", "inherit"],
   },
@@ -96,26 +100,28 @@ try {
   // Like b's and d's clients, which read the answer's bytes without parsing the JSON, it takes the
   // answer's bytes without decoding them (c' decodes: connect's client always does).
   const grpcJsClient = new grpcJs.Client(`127.0.0.1:${coursesPort}`, grpcJs.credentials.createInsecure());
+  const bareClient = new grpcJs.Client(`127.0.0.1:${barePort}`, grpcJs.credentials.createInsecure());
   const metadata = new grpcJs.Metadata();
   metadata.set("authorization", auth.authorization);
-  const unary = (path: string, body: Uint8Array) =>
+  // The bare handler has no sign-in: it is told the caller, as b is.
+  const bareMetadata = new grpcJs.Metadata();
+  bareMetadata.set("x-caller", user.id);
+  const unary = (client: grpcJs.Client, meta: grpcJs.Metadata, path: string, body: Uint8Array) =>
     new Promise<Buffer>((resolve, reject) =>
-      grpcJsClient.makeUnaryRequest(
+      client.makeUnaryRequest(
         path,
         (b: Uint8Array) => Buffer.from(b),
         (b: Buffer) => b,
         body,
-        metadata,
+        meta,
         (err: grpcJs.ServiceError | null, out?: Buffer) => (err ? reject(err) : resolve(out!)),
       ),
     );
-  const getCourseJs = (courseId: string) =>
-    unary(
-      "/classconnect.courses.v1.CourseService/GetCourse",
-      toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId })),
-    );
+  const getRequest = (courseId: string) =>
+    toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId }));
   const listRequest = toBinary(ListCoursesRequestSchema, create(ListCoursesRequestSchema, {}));
-  const listCoursesJs = () => unary("/classconnect.courses.v1.CourseService/ListCourses", listRequest);
+  const getPath = "/classconnect.courses.v1.CourseService/GetCourse";
+  const listPath = "/classconnect.courses.v1.CourseService/ListCourses";
   // Both b and d answer uncompressed JSON: the Fastify baseline has no compression, and d is
   // asked for identity, so both send the same bytes (the gateway gzips from 1 KiB otherwise).
   const answered = async (r: Response) => {
@@ -155,20 +161,24 @@ try {
       ListCourses: () => post("/courses/list", { caller: user.id }),
     },
     "c courses gRPC": {
-      GetCourse: () => getCourseJs(randomId()),
-      ListCourses: () => listCoursesJs(),
+      GetCourse: () => unary(grpcJsClient, metadata, getPath, getRequest(randomId())),
+      ListCourses: () => unary(grpcJsClient, metadata, listPath, listRequest),
     },
     "c' courses gRPC, connect client": {
       GetCourse: () => grpc.getCourse({ courseId: randomId() }, { headers: auth }),
       ListCourses: () => grpc.listCourses({}, { headers: auth }),
     },
     "d gateway Connect JSON": {
+      GetCourse: () => jsonGet("GetCourse", { courseId: randomId() }),
+      ListCourses: () => jsonGet("ListCourses", {}),
+    },
+    "d' gateway Connect JSON, POST": {
       GetCourse: () => json("GetCourse", { courseId: randomId() }),
       ListCourses: () => json("ListCourses", {}),
     },
-    "d' gateway Connect JSON, GET": {
-      GetCourse: () => jsonGet("GetCourse", { courseId: randomId() }),
-      ListCourses: () => jsonGet("ListCourses", {}),
+    "e bare node:http2 gRPC": {
+      GetCourse: () => unary(bareClient, bareMetadata, getPath, getRequest(randomId())),
+      ListCourses: () => unary(bareClient, bareMetadata, listPath, listRequest),
     },
   };
   const cpu = cpuSampler(
@@ -248,14 +258,16 @@ try {
       const cc = r("c courses gRPC");
       const d = r("d gateway Connect JSON");
       const bPost = r("b' Fastify JSON, POST");
-      const dGet = r("d' gateway Connect JSON, GET");
+      const dPost = r("d' gateway Connect JSON, POST");
+      const e = r("e bare node:http2 gRPC");
       ratioRows.push([
         method,
         c,
         (cc / b).toFixed(2),
         (d / b).toFixed(2),
-        (d / bPost).toFixed(2),
-        (dGet / b).toFixed(2),
+        (dPost / bPost).toFixed(2),
+        (dPost / b).toFixed(2),
+        (cc / e).toFixed(2),
         (cc / a).toFixed(2),
       ]);
     }
@@ -264,8 +276,10 @@ try {
     `\nbench:read — ${COURSES} courses, ${SECONDS} s per cell in ${ROUNDS} rounds (median round shown)`,
   );
   console.log(table(["method", "conc", "target", "req/s", "p50 ms", "p99 ms", "errors"], rows));
-  console.log("\nratios (targets: c/b ≥ 0.8, d/b ≥ 0.5); like for like: d/b' both POST, d'/b both GET");
-  console.log(table(["method", "conc", "c/b", "d/b", "d/b'", "d'/b", "c/a"], ratioRows));
+  console.log(
+    "\nratios (targets: c/b ≥ 0.8, d/b ≥ 0.5; b and d both GET); d'/b' both POST; d'/b POST against GET; c/e ClassConnect's stack against a bare handler",
+  );
+  console.log(table(["method", "conc", "c/b", "d/b", "d'/b'", "d'/b", "c/e", "c/a"], ratioRows));
   if (cpuRows.length > 0) {
     console.log(
       "\nCPU per request, µs, by process (/proc; 10 ms ticks); kernel/rest: machine time no process is charged for (loopback network interrupts, other tenants)",
