@@ -22,10 +22,13 @@ import * as assert from "uvu/assert";
 import { createLeanGrpcTransport, NotFoundError, type RunningServer, startServer } from "../src/index.js";
 import { testLogger } from "../src/testing/index.js";
 
-const test = suite<{ server: RunningServer; aborts: unknown[] }>("platform: unary gRPC path");
+const test = suite<{ server: RunningServer; aborts: unknown[]; slowStarted: number }>(
+  "platform: unary gRPC path",
+);
 
 test.before(async (ctx) => {
   ctx.aborts = [];
+  ctx.slowStarted = 0;
   ctx.server = await startServer({
     name: "t",
     port: 0,
@@ -38,13 +41,15 @@ test.before(async (ctx) => {
           const mode = call.requestHeader.get("x-mode");
           if (mode === "fail") throw new NotFoundError("thing");
           if (mode === "slow") {
+            ctx.slowStarted++;
             await new Promise<void>((resolve) => {
               call.signal.addEventListener("abort", () => {
                 ctx.aborts.push(call.signal.reason);
                 resolve();
               });
             });
-            return {};
+            // As a handler should: its signal's reason (cancelled, deadline) is its answer.
+            throw call.signal.reason;
           }
           call.responseHeader.set("x-reply", "header");
           call.responseTrailer.set("x-trailer", "trailer");
@@ -155,22 +160,46 @@ for (const [name, grpc] of Object.entries(clients)) {
 
   test(`${name}: a deadline ends the call (DEADLINE_EXCEEDED) and a cancel reaches the handler's signal`, async (ctx) => {
     ctx.aborts.length = 0;
+    ctx.slowStarted = 0;
     const client = grpc(ctx.server.url);
-    // 300 ms: long enough for the call to reach its handler on a busy CI machine before the deadline.
-    const late = await codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, timeoutMs: 300 }));
+    const late = await codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, timeoutMs: 100 }));
     assert.is(late.code, Code.DeadlineExceeded);
     const abort = new AbortController();
     const cancelled = codeOf(client.getJwks({}, { headers: { "x-mode": "slow" }, signal: abort.signal }));
-    await sleep(50);
+    // Cancel once the call is in its handler (a busy machine may take a while to get it there).
+    for (let i = 0; i < 200 && ctx.slowStarted < 2; i++) await sleep(10);
     abort.abort();
     assert.is((await cancelled).code, Code.Canceled);
     for (let i = 0; i < 200 && ctx.aborts.length < 2; i++) await sleep(10);
-    assert.equal(
-      ctx.aborts.map((r) => ConnectError.from(r).code),
-      [Code.DeadlineExceeded, Code.Canceled],
+    const [atDeadline, atCancel] = ctx.aborts.map((r) => ConnectError.from(r).code);
+    // The client keeps the same deadline: whichever side notices it first ends the call
+    // (the server's own deadline is pinned down below, with a caller that keeps no timer).
+    assert.ok(
+      atDeadline === Code.DeadlineExceeded || atDeadline === Code.Canceled,
+      `the handler saw ${atDeadline}`,
     );
+    assert.is(atCancel, Code.Canceled);
   });
 }
+
+test("the server's own deadline: a caller that keeps no timer gets DEADLINE_EXCEEDED, and the handler's signal says so", async (ctx) => {
+  ctx.aborts.length = 0;
+  const valid = toBinary(GetJwksRequestSchema, create(GetJwksRequestSchema, {}));
+  const answer = await Promise.race([
+    raw(ctx.server.url, "/classconnect.users.v1.AuthService/GetJwks", envelope(valid), {
+      "grpc-timeout": "100m",
+      "x-mode": "slow",
+    }),
+    sleep(5000, undefined, { ref: false }).then((): never => {
+      throw new Error("no answer 5 s after a 100 ms deadline");
+    }),
+  ]);
+  assert.is(statusOf(answer), Code.DeadlineExceeded);
+  assert.equal(
+    ctx.aborts.map((r) => ConnectError.from(r).code),
+    [Code.DeadlineExceeded],
+  );
+});
 
 test("malformed requests get clear codes, never a crash", async ({ server }) => {
   const path = "/classconnect.users.v1.AuthService/GetJwks";
