@@ -1,8 +1,9 @@
 /**
- * OpenTelemetry for every process: traces (W3C context propagated across
+ * OpenTelemetry for every process: traces exported over OTLP when
+ * OTEL_EXPORTER_OTLP_ENDPOINT is set (W3C context propagated across
  * gateway → service → service by Connect interceptors, since HTTP/2 servers
- * are not auto-instrumented), RED metrics per RPC, OTLP export when
- * OTEL_EXPORTER_OTLP_ENDPOINT is set, and a Prometheus /metrics endpoint.
+ * are not auto-instrumented), and RED metrics per RPC on a Prometheus /metrics
+ * endpoint when METRICS_PORT is set. With neither, no per-call work at all.
  * Attributes carry method names and codes only, never personal data.
  */
 import { createServer, type Server } from "node:http";
