@@ -12,7 +12,7 @@ import * as http2 from "node:http2";
 import { fromBinary } from "@bufbuild/protobuf";
 import { GetCourseRequestSchema } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 
-import { createPool } from "@classconnect/platform";
+import { createPool, envelope } from "@classconnect/platform";
 import Fastify from "fastify";
 import { createCourseStore } from "../services/courses/src/store/courses.js";
 
@@ -50,11 +50,7 @@ bare.on("stream", (stream, headers) => {
       const rows = await store.catalog(caller, { includeClosed: false }, "start_time", 21);
       answer = { courses: rows.slice(0, 20).map((r) => r.view) };
     }
-    const json = Buffer.from(JSON.stringify(answer));
-    const frame = Buffer.allocUnsafe(5 + json.length);
-    frame[0] = 0;
-    frame.writeUInt32BE(json.length, 1);
-    json.copy(frame, 5);
+    const frame = envelope(Buffer.from(JSON.stringify(answer)));
     stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
     stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
     stream.end(frame);

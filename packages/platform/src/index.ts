@@ -8,7 +8,7 @@ export * from "./embedded-postgres.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
 export * from "./grpc-client.js";
-export { headersFrom, recordOf, withInterceptors } from "./grpc-wire.js";
+export { envelope, headersFrom, recordOf, withInterceptors } from "./grpc-wire.js";
 export * from "./health.js";
 export * from "./identity.js";
 export * from "./logger.js";
