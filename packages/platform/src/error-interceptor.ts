@@ -14,6 +14,7 @@ import {
   UnauthenticatedError,
 } from "./errors.js";
 import type { Logger } from "./logger.js";
+import { callerTraceIds } from "./telemetry.js";
 
 const domainCodes: [new (...args: never[]) => DomainError, Code][] = [
   [NotFoundError, Code.NotFound],
@@ -81,7 +82,7 @@ export function toConnectError(err: unknown, domain: string, logger: Logger): Co
  */
 export function createErrorInterceptor(domain: string, logger: Logger): Interceptor {
   const finish = (
-    req: { service: { typeName: string }; method: { name: string } },
+    req: { service: { typeName: string }; method: { name: string }; header: Headers },
     started: number,
     code: string,
   ) => {
@@ -91,10 +92,16 @@ export function createErrorInterceptor(domain: string, logger: Logger): Intercep
           rpc: `${req.service.typeName}/${req.method.name}`,
           code,
           ms: Math.round(performance.now() - started),
+          ...callerTraceIds(req.header),
         },
         "rpc",
       );
     }
+  };
+  /** The logger for a failed call's lines: with the caller's trace id when tracing is off. */
+  const callLogger = (header: Headers) => {
+    const ids = callerTraceIds(header);
+    return ids.trace_id ? logger.child(ids) : logger;
   };
   return (next) => async (req) => {
     const started = performance.now();
@@ -111,14 +118,14 @@ export function createErrorInterceptor(domain: string, logger: Logger): Intercep
           yield* messages;
           finish(req, started, "ok");
         } catch (err) {
-          const connectError = toConnectError(err, domain, logger);
+          const connectError = toConnectError(err, domain, callLogger(req.header));
           finish(req, started, Code[connectError.code]);
           throw connectError;
         }
       }
       return { ...res, message: mapped() };
     } catch (err) {
-      const connectError = toConnectError(err, domain, logger);
+      const connectError = toConnectError(err, domain, callLogger(req.header));
       finish(req, started, Code[connectError.code]);
       throw connectError;
     }

@@ -161,6 +161,21 @@ export function traceIds(): { trace_id?: string; span_id?: string } {
   return { trace_id: traceId, span_id: spanId };
 }
 
+const traceparent = /^[\da-f]{2}-([\da-f]{32})-([\da-f]{16})-[\da-f]{2}/;
+
+/**
+ * For a call's log lines when no span is active (tracing off): the trace id
+ * and the caller's span id from the W3C `traceparent` the caller sent, so a
+ * service's error lines still join the caller's trace. Read only when a line
+ * is written: it costs nothing per call.
+ */
+export function callerTraceIds(header: Headers): { trace_id?: string; parent_span_id?: string } {
+  if (trace.getActiveSpan()) return {};
+  const m = traceparent.exec(header.get("traceparent") ?? "");
+  if (!m || /^0+$/.test(m[1]!) || /^0+$/.test(m[2]!)) return {};
+  return { trace_id: m[1]!, parent_span_id: m[2]! };
+}
+
 /**
  * Wraps a postgres.js `sql` so that every executed query is a CLIENT span
  * (the statement, never its parameters). Fragments are not spans: a query

@@ -6,6 +6,8 @@ import * as assert from "uvu/assert";
 import {
   AlreadyExistsError,
   ConfigError,
+  callerTraceIds,
+  createErrorInterceptor,
   createLogger,
   createRemoteKeySource,
   createTokenVerifier,
@@ -116,6 +118,45 @@ errors("unknown errors become INTERNAL without leaking, and are logged", () => {
   const passthrough = new ConnectError("x", Code.Unavailable);
   assert.is(toConnectError(passthrough, "t", logger), passthrough);
 });
+errors(
+  "with tracing off, a failed call's log lines carry the trace id of the caller's traceparent",
+  async () => {
+    const { logger, lines } = capture();
+    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const parentId = "00f067aa0ba902b7";
+    const intercept = createErrorInterceptor("t", logger);
+    const call = (traceparent: string | undefined) =>
+      intercept(async () => {
+        throw new Error("the disk is on fire");
+      })({
+        service: { typeName: "t.v1.T" },
+        method: { name: "Get" },
+        header: new Headers(traceparent ? { traceparent } : {}),
+      } as never);
+    try {
+      await call(`00-${traceId}-${parentId}-01`);
+      assert.unreachable("should throw");
+    } catch (err) {
+      assert.is((err as ConnectError).code, Code.Internal);
+    }
+    const logged = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    const failure = logged.find((l) => l["msg"] === "unexpected error");
+    assert.is(failure?.["trace_id"], traceId);
+    assert.is(failure?.["parent_span_id"], parentId);
+    assert.is(logged.find((l) => l["msg"] === "rpc")?.["trace_id"], traceId);
+    // No header, a malformed one, or an all-zero (invalid) trace id: no ids rather than wrong ones.
+    lines.length = 0;
+    for (const bad of [undefined, "garbage", `00-${"0".repeat(32)}-${parentId}-01`]) {
+      await call(bad).catch(() => {});
+    }
+    assert.is(lines.length, 6);
+    assert.not.match(lines.join(""), /trace_id/);
+    assert.equal(callerTraceIds(new Headers({ traceparent: `00-${traceId}-${parentId}-00` })), {
+      trace_id: traceId,
+      parent_span_id: parentId,
+    });
+  },
+);
 errors.run();
 
 const logging = suite("platform: logging");
