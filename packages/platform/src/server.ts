@@ -28,6 +28,8 @@ export interface ServerOptions {
   interceptors?: Interceptor[];
   /** Whether dependencies are up; reported by grpc.health.v1. */
   ready: () => Promise<boolean>;
+  /** Called as draining starts, before in-flight calls finish (answer held long polls). */
+  onDrain?: () => void;
   /** Closes what the service opened (pools, workers), after draining. */
   onClose?: () => Promise<void>;
   /** Largest accepted request message. */
@@ -102,6 +104,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const close = () => {
     closing ??= (async () => {
       draining = true;
+      options.onDrain?.();
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       // GOAWAY: sessions finish their open streams and accept no new ones.
       for (const session of sessions) session.close();

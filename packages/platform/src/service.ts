@@ -74,6 +74,8 @@ export interface ServiceParts {
   userKeys?: KeySource;
   adminKeys?: KeySource;
   checkUser?: AuthOptions["checkUser"];
+  /** Called as the server starts draining (before its calls finish), e.g. to answer held long polls. */
+  onDrain?: () => void;
   onClose?: () => Promise<void>;
   readMaxBytes?: number;
 }
@@ -148,6 +150,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     routes: parts.routes,
     ready: () => isDatabaseReady(sql),
     ...(parts.readMaxBytes ? { readMaxBytes: parts.readMaxBytes } : {}),
+    ...(parts.onDrain ? { onDrain: parts.onDrain } : {}),
     async onClose() {
       await revoked?.close();
       await relay?.stop();

@@ -3,22 +3,24 @@ import type { Logger } from "./logger.js";
 
 /**
  * Runs `pass` over and over: at once while it finds work, otherwise every
- * `pollMs` or as soon as `wake()` is called. `stop()` lets the current pass
- * finish. Used by the outbox relays and the notifications dispatcher.
+ * `pollMs` or as soon as `wake()` is called. `stop()` aborts the signal the
+ * pass was given (a long poll ends early) and lets the pass finish. Used by
+ * the outbox relays, the notifications dispatcher and the revoked-session poll.
  */
 export function startWorkerLoop(options: {
   name: string;
   pollMs: number;
   logger: Logger;
-  pass: () => Promise<boolean>;
+  pass: (signal: AbortSignal) => Promise<boolean>;
 }) {
   let stopped = false;
+  const stopping = new AbortController();
   let wakeUp: (() => void) | undefined;
   const loop = (async () => {
     while (!stopped) {
       let worked = false;
       try {
-        worked = await options.pass();
+        worked = await options.pass(stopping.signal);
       } catch (err) {
         options.logger.warn({ err, worker: options.name }, "worker pass failed");
       }
@@ -34,6 +36,7 @@ export function startWorkerLoop(options: {
     wake: () => wakeUp?.(),
     async stop() {
       stopped = true;
+      stopping.abort();
       wakeUp?.();
       await loop;
     },
