@@ -1,8 +1,9 @@
 /**
  * A session that ends (logout, blocked user) stops working on every service,
- * not only on the users service: each service polls the users service's list
- * of revoked sessions (AuthService.ListRevokedSessions, every 500 ms) and
- * refuses such a token although its signature and expiry are still valid.
+ * not only on the users service: each service long-polls the users service's
+ * list of revoked sessions (AuthService.ListRevokedSessions, answered as soon as
+ * a session is revoked) and refuses such a token although its signature and
+ * expiry are still valid.
  */
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
@@ -50,7 +51,7 @@ async function refusalOf(call: Promise<unknown>): Promise<{ code: Code; reason: 
 
 async function expectRefusedEverywhere(sys: System, auth: Auth) {
   for (const [service, call] of Object.entries(callsOnEveryService(sys))) {
-    // Revocations reach the other services with their next poll (500 ms).
+    // Revocations reach the other services when their held call is answered.
     await sys.eventually(async () => {
       assert.equal(
         await refusalOf(call(auth)),

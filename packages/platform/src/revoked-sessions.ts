@@ -2,21 +2,23 @@
  * Revoked sessions as every service that verifies user tokens sees them. The
  * users service lists sessions that ended (logout, refresh-token re-use,
  * password reset, blocked user: AuthService.ListRevokedSessions); each service
- * polls it every half second and refuses a token whose session is listed,
- * although its signature and expiry are still fine. Checking a call costs one
- * map lookup; polling costs one indexed query per replica per interval.
+ * asks it in a loop and refuses a token whose session is listed, although its
+ * signature and expiry are still fine. Checking a call costs one map lookup.
  *
- * Polls ask from a little before the previous read (a revocation is stamped
- * with its transaction's start), and a failed poll is retried from the same
+ * The loop long-polls: each call says how many of the listed sessions it
+ * already holds, and the users service holds the call until a session is
+ * revoked (any replica: a trigger's NOTIFY) or `waitMs` passes. So a
+ * revocation reaches every service at once, and an idle platform makes one
+ * call per service every `waitMs` instead of two a second. A users service
+ * that answers at once with nothing new (one that does not hold calls) is
+ * asked again every `pollMs`.
+ *
+ * Calls ask from a little before the previous read (a revocation is stamped
+ * with its transaction's start), and a failed call is retried from the same
  * point, so an outage of the users service loses nothing: what was revoked
- * meanwhile arrives with the first poll that succeeds.
- *
- * (A server stream would push revocations sooner, but when a client cancelled
- * such a stream, the users service's HTTP/2 session stayed open through the
- * shutdown drain and even `session.destroy()` did not close it (connect-node
- * 2.1 on Node 20): a stop that never finished. Polling has nothing to drain.)
+ * meanwhile arrives with the first call that succeeds.
  */
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "./client.js";
@@ -26,13 +28,19 @@ import { startWorkerLoop } from "./worker-loop.js";
 
 export interface RevokedSessionEntry {
   sessionId: string;
+  revokedAt: Date;
   /** After this, no access token of the session is valid anyway: it can be forgotten. */
   expiresAt: Date;
 }
 
-/** One poll: the sessions revoked since `since` (everything still relevant when undefined). */
+/**
+ * One call: the sessions revoked since `since` (everything still relevant when
+ * undefined); while they are exactly the `known` ones, the answer may wait up to
+ * `waitMs` for the next revocation. `signal` ends the call (the service stops).
+ */
 export type FetchRevokedSessions = (
   since: Date | undefined,
+  options: { known: number; waitMs: number; signal: AbortSignal },
 ) => Promise<{ sessions: RevokedSessionEntry[]; readAt: Date }>;
 
 export interface RevokedSessions {
@@ -48,31 +56,43 @@ const OVERLAP_MS = 5_000;
 export function trackRevokedSessions(
   fetch: FetchRevokedSessions,
   logger: Logger,
-  options: { pollMs?: number; now?: () => number } = {},
+  options: { pollMs?: number; waitMs?: number; now?: () => number } = {},
 ): RevokedSessions {
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 500;
+  const waitMs = options.waitMs ?? 20_000;
   const revoked = new Map<string, number>();
   let since: Date | undefined;
+  let known = 0;
   let failures = 0;
   const worker = startWorkerLoop({
     name: "revoked-sessions poll",
     pollMs,
     logger,
-    async pass() {
+    async pass(signal) {
+      const started = performance.now();
       try {
-        const { sessions, readAt } = await fetch(since);
-        for (const s of sessions) revoked.set(s.sessionId, s.expiresAt.getTime());
+        const { sessions, readAt } = await fetch(since, { known, waitMs, signal });
+        let fresh = 0;
+        for (const s of sessions) {
+          if (!revoked.has(s.sessionId)) fresh++;
+          revoked.set(s.sessionId, s.expiresAt.getTime());
+        }
         const t = now();
         for (const [id, expiresAt] of revoked) if (expiresAt <= t) revoked.delete(id);
         since = new Date(readAt.getTime() - OVERLAP_MS);
+        const from = since;
+        known = sessions.filter((s) => s.revokedAt >= from).length;
         if (failures > 0) logger.info({ failures }, "revoked-sessions poll recovered");
         failures = 0;
+        // Again at once after news or a held call; after an instant answer with nothing new, in pollMs.
+        return fresh > 0 || performance.now() - started >= pollMs;
       } catch (err) {
+        if (signal.aborted) return false;
         // Once, then every minute or so: an outage of the users service is logged by its own health.
         if (failures++ % 120 === 0) logger.warn({ err, failures }, "revoked-sessions poll failed; retrying");
+        return false;
       }
-      return false; // one poll per interval
     },
   });
   const isRevoked = (sessionId: string) => {
@@ -90,17 +110,23 @@ export function trackRevokedSessions(
   };
 }
 
-/** Polls the users service (AuthService.ListRevokedSessions) as a ClassConnect service. */
+/** Long-polls the users service (AuthService.ListRevokedSessions) as a ClassConnect service. */
 export function usersRevokedSessions(usersServiceUrl: string, serviceToken: string): FetchRevokedSessions {
   const client = createClient(AuthService, createServiceTransport(usersServiceUrl, { serviceToken }));
-  return async (since) => {
-    const res = await client.listRevokedSessions(since ? { since: timestampFromDate(since) } : {}, {
-      timeoutMs: 2_000,
-    });
+  return async (since, { known, waitMs, signal }) => {
+    const res = await client.listRevokedSessions(
+      {
+        ...(since ? { since: timestampFromDate(since) } : {}),
+        ...(waitMs > 0 ? { wait: durationFromMs(waitMs), known } : {}),
+      },
+      // The held call's time, and a little for the answer.
+      { timeoutMs: waitMs + 5_000, signal },
+    );
     return {
       readAt: res.readTime ? timestampDate(res.readTime) : new Date(),
       sessions: res.sessions.map((s) => ({
         sessionId: s.sessionId,
+        revokedAt: s.revokeTime ? timestampDate(s.revokeTime) : new Date(0),
         expiresAt: s.expireTime ? timestampDate(s.expireTime) : new Date(0),
       })),
     };

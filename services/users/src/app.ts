@@ -16,6 +16,7 @@ import {
   enqueueEvent,
   type KeySource,
   type Logger,
+  listenForChanges,
   loadSigningKey,
   outboxMigrations,
   type RunningServer,
@@ -81,6 +82,8 @@ export async function startUsersServer(
         (config.firebaseProjectId
           ? createFirebaseGoogleVerifier({ projectId: config.firebaseProjectId })
           : createDisabledGoogleVerifier());
+      // Long polls of ListRevokedSessions wake on the trigger's NOTIFY (migration 0004).
+      const revocations = listenForChanges(sql, "classconnect_session_revoked", logger);
       const deps: Deps = {
         store: createPostgresUsersStore(sql),
         mailer,
@@ -107,6 +110,7 @@ export async function startUsersServer(
           ...overrides.policies,
         },
         now: overrides.now ?? (() => new Date()),
+        revocations,
       };
       const auth = createAuth(deps);
       return {
@@ -121,7 +125,12 @@ export async function startUsersServer(
           router.service(UserService, createUserService(createProfiles(deps)));
           router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
         },
-        onClose: () => google.close(),
+        // A draining server answers held long polls at once, so that its calls can finish.
+        onDrain: () => revocations.release(),
+        onClose: async () => {
+          await revocations.close();
+          await google.close();
+        },
       };
     },
   });

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type AuthService,
   GetJwksResponseSchema,
@@ -61,9 +61,11 @@ export function createAuthService(auth: Auth, jwks: () => PublicJwk[]): ServiceI
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
     },
-    async listRevokedSessions(req) {
+    async listRevokedSessions(req, ctx) {
+      const waitMs = req.wait ? durationMs(req.wait) : 0;
       const { readAt, sessions } = await auth.revokedSessions(
         req.since ? timestampDate(req.since) : undefined,
+        waitMs > 0 ? { ms: waitMs, known: req.known, signal: ctx.signal } : undefined,
       );
       return {
         readTime: timestampFromDate(readAt),

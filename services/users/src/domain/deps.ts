@@ -1,4 +1,4 @@
-import type { BlobStore, OutboxEvent } from "@classconnect/platform";
+import type { BlobStore, ChangeSignal, OutboxEvent } from "@classconnect/platform";
 import type { GoogleVerifier } from "../ports/google.js";
 import type { Mailer } from "../ports/mailer.js";
 import type { UsersStore } from "./model.js";
@@ -44,4 +44,6 @@ export interface Deps {
   blobs: BlobStore;
   policies: Policies;
   now: () => Date;
+  /** Wakes long polls of the revoked-session list when a session is revoked (any replica); unset, they answer at once. */
+  revocations?: ChangeSignal;
 }
