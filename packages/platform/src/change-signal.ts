@@ -27,11 +27,18 @@ export interface ChangeSignal {
   close(): Promise<void>;
 }
 
-export function listenForChanges(sql: Sql, channel: string, logger: Logger): ChangeSignal {
+/** `onChange` is called too, on each change (and reconnection), for a loop that wakes itself. */
+export function listenForChanges(
+  sql: Sql,
+  channel: string,
+  logger: Logger,
+  onChange?: () => void,
+): ChangeSignal {
   const waiters = new Set<() => void>();
   let released = false;
   const wakeAll = () => {
     for (const wake of [...waiters]) wake();
+    onChange?.();
   };
   const listening = sql.listen(channel, wakeAll, wakeAll).catch((err: unknown) => {
     // Waiters then wake on their timeouts: slower, never wrong.

@@ -9,6 +9,7 @@ import { fileURLToPath } from "node:url";
 import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { createClient } from "@connectrpc/connect";
+import { listenForChanges } from "./change-signal.js";
 import { createServiceTransport } from "./client.js";
 import type { Sql, TransactionSql } from "./db.js";
 import type { Logger } from "./logger.js";
@@ -70,6 +71,7 @@ export interface RelayOptions {
   sql: Sql;
   publish: OutboxPublisher;
   logger: Logger;
+  /** Longest idle wait: recording an event wakes the relay at once, a retry when it is due. */
   pollMs?: number;
   baseDelayMs?: number;
   maxDelayMs?: number;
@@ -81,10 +83,15 @@ export interface RelayOptions {
  * (so parallel relays and replicas never send the same row at once), published
  * with their id as idempotency key, then marked published. An outage of the
  * notifications service only delays delivery.
+ *
+ * It does not poll on a short timer: an insert's NOTIFY (migration 0002, any
+ * replica) wakes it at once, and when it finds nothing to send it sleeps until
+ * the earliest pending row is due (a retry, or a lease of a relay that died),
+ * at most `pollMs`.
  */
 export function startOutboxRelay(options: RelayOptions) {
   const { sql, logger } = options;
-  const pollMs = options.pollMs ?? 500;
+  const pollMs = options.pollMs ?? 10_000;
   const base = options.baseDelayMs ?? 1000;
   const max = options.maxDelayMs ?? 5 * 60_000;
   const lease = options.leaseMs ?? 30_000;
@@ -131,7 +138,29 @@ export function startOutboxRelay(options: RelayOptions) {
     return rows.length;
   }
 
-  return startWorkerLoop({ name: "outbox relay", pollMs, logger, pass: async () => (await pass()) > 0 });
+  /** Milliseconds until the earliest pending row is due (0: now), or undefined when none is pending. */
+  async function nextDue(): Promise<number | undefined> {
+    const [row] = await sql<{ ms: number | null }[]>`
+      select (extract(epoch from min(next_attempt_at) - now()) * 1000)::float8 as ms
+      from outbox where published_at is null`;
+    return row?.ms == null ? undefined : Math.max(0, row.ms);
+  }
+
+  const worker = startWorkerLoop({
+    name: "outbox relay",
+    pollMs,
+    logger,
+    // A row due now that the claim skipped is another relay's, being leased this instant: look again shortly.
+    pass: async () => (await pass()) > 0 || Math.max(50, (await nextDue()) ?? pollMs),
+  });
+  const changes = listenForChanges(sql, "classconnect_outbox", logger, () => worker.wake());
+  return {
+    wake: worker.wake,
+    async stop() {
+      await changes.close();
+      await worker.stop();
+    },
+  };
 }
 
 /** The publisher that calls the notifications service (DispatchService) as an internal caller. */

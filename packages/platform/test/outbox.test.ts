@@ -1,0 +1,119 @@
+/**
+ * The outbox relay without a short poll: recording an event wakes it at once
+ * (the insert trigger's NOTIFY), a failed delivery is retried when its backoff
+ * is due, and stop ends it promptly. Here the idle wait (`pollMs`) is a minute,
+ * so each of these can only happen through the wake-ups. The whole-system
+ * version (events reaching inboxes) is in gateway/test.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  createPool,
+  enqueueEvent,
+  inTransaction,
+  migrate,
+  type OutboxRecord,
+  outboxMigrations,
+  type Sql,
+  startOutboxRelay,
+} from "../src/index.js";
+import { createTestDatabase, testLogger } from "../src/testing/index.js";
+
+const test = suite<{ sql: Sql }>("platform: outbox relay");
+test.before(async (ctx) => {
+  ctx.sql = createPool(await createTestDatabase("outbox"), { max: 4 });
+  await migrate(ctx.sql, [outboxMigrations], testLogger("outbox"));
+});
+test.after(async (ctx) => {
+  await ctx.sql.end({ timeout: 1 });
+});
+
+async function until(check: () => boolean, ms: number): Promise<boolean> {
+  for (const end = performance.now() + ms; performance.now() < end; await sleep(20)) if (check()) return true;
+  return check();
+}
+
+const event = { type: "WELCOME" as const, recipients: { userIds: ["u1"] }, data: { first_name: "Ada" } };
+
+test("an idle relay does not poll: a few queries at start, then none", async ({ sql }) => {
+  let queries = 0;
+  // Counts the relay's statements (tagged-template calls); everything else passes through.
+  const counted = new Proxy(sql, {
+    apply: (target, self, args) => {
+      queries++;
+      return Reflect.apply(target, self, args);
+    },
+  });
+  const relay = startOutboxRelay({
+    sql: counted,
+    logger: testLogger("relay"),
+    pollMs: 60_000,
+    publish: async () => {},
+  });
+  try {
+    await sleep(500); // the first pass, and the one its LISTEN's start wakes
+    const settled = queries;
+    assert.ok(settled >= 2 && settled <= 6, `queries at start: ${settled}`);
+    await sleep(1_000);
+    assert.is(queries, settled, "no query while idle");
+  } finally {
+    await relay.stop();
+  }
+});
+
+test("an event recorded in a transaction is relayed on commit, not at the next poll", async ({ sql }) => {
+  const published: OutboxRecord[] = [];
+  const relay = startOutboxRelay({
+    sql,
+    logger: testLogger("relay"),
+    pollMs: 60_000,
+    publish: async (e) => {
+      published.push(e);
+    },
+  });
+  try {
+    await sleep(200); // the relay's first pass found nothing: it now waits up to a minute
+    const id = await inTransaction(sql, async (tx) => {
+      const id = await enqueueEvent(tx, event);
+      await sleep(100);
+      return id;
+    });
+    assert.ok(await until(() => published.length === 1, 10_000), "relayed long before the minute");
+    assert.is(published[0]?.id, id);
+    assert.equal(published[0]?.data, event.data);
+    const marked = async () =>
+      (await sql`select published_at from outbox where id = ${id}`)[0]?.["published_at"];
+    for (let i = 0; i < 50 && !(await marked()); i++) await sleep(20);
+    assert.instance(await marked(), Date, "marked published");
+  } finally {
+    await relay.stop();
+  }
+});
+
+test("a failed delivery is retried when its backoff is due; stop is prompt", async ({ sql }) => {
+  const attempts: number[] = [];
+  const relay = startOutboxRelay({
+    sql,
+    logger: testLogger("relay"),
+    pollMs: 60_000,
+    baseDelayMs: 300,
+    publish: async (e) => {
+      attempts.push(e.attempts);
+      if (e.attempts === 1) throw new Error("notifications service unavailable");
+    },
+  });
+  try {
+    await enqueueEvent(sql, event);
+    assert.ok(await until(() => attempts.length >= 2, 10_000), `attempts: ${attempts.join(",")}`);
+    assert.equal(attempts.slice(0, 2), [1, 2]);
+  } finally {
+    const stopping = performance.now();
+    await relay.stop();
+    assert.ok(performance.now() - stopping < 2_000, "stopped without waiting for the minute");
+  }
+  const [row] = await sql`select count(*)::int as pending from outbox where published_at is null`;
+  assert.is(row?.["pending"], 0);
+});
+
+test.run();
