@@ -96,4 +96,74 @@ test("batches of the sender's size; dead tokens removed; transient failures retr
   }
 });
 
+test("running, it sleeps until a retry is due (not a short poll), and wake() starts it at once", async () => {
+  const sql = createPool(await createTestDatabase("dispatch"));
+  await migrate(sql, migrationsDir, testLogger("dispatch"));
+  const store = createPostgresNotificationsStore(sql);
+  let dueQueries = 0;
+  const counted = {
+    ...store,
+    nextDueInMs: () => {
+      dueQueries++;
+      return store.nextDueInMs();
+    },
+  };
+  const user = randomUUID();
+  await store.upsertDevice(user, "token-r", 1);
+  const sent: number[] = [];
+  const push: PushSender = {
+    batchSize: 10,
+    async sendMulticast(tokens: string[]): Promise<PushResult[]> {
+      sent.push(performance.now());
+      // The first attempt fails transiently; the retry (backoff 300 ms) is sent.
+      return tokens.map(() =>
+        sent.length === 1
+          ? { ok: false, retryable: true, invalidToken: false, reason: "messaging/internal-error" }
+          : { ok: true },
+      );
+    },
+  };
+  const dispatcher = createDispatcher({
+    store: counted,
+    directory: {
+      contacts: async (ids) =>
+        ids.map((userId) => ({
+          userId,
+          email: `${userId}@x.test`,
+          firstName: "P",
+          optIn: true,
+          active: true,
+        })),
+      async *allUsers() {},
+      async *courseStudents() {},
+    },
+    email: createMailbox(testLogger("dispatch")),
+    push,
+    logger: testLogger("dispatch"),
+    // A minute's idle wait: anything sooner comes from wake() or a due retry.
+    retry: { baseDelayMs: 300, maxDelayMs: 300, maxAttempts: 5, leaseMs: 10_000, pollMs: 60_000 },
+  });
+  dispatcher.start();
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    const idle = dueQueries;
+    await new Promise((r) => setTimeout(r, 700));
+    assert.is(dueQueries, idle, "idle with nothing due: no further queries");
+    await store.insertEvent({
+      id: randomUUID(),
+      type: "ASSESSMENT_PUBLISHED",
+      recipients: { userIds: [user] },
+      data: { assessment_title: "T" },
+      system: false,
+    });
+    dispatcher.wake();
+    for (let i = 0; i < 250 && sent.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.is(sent.length, 2, "sent, failed, and retried within seconds, not after the minute");
+    assert.ok(sent[1]! - sent[0]! >= 200, "the retry waited for its backoff");
+  } finally {
+    await dispatcher.stop();
+    await sql.end();
+  }
+});
+
 test.run();

@@ -24,6 +24,42 @@ export function storeContract(
     await ctx.close();
   });
 
+  // First: it needs the store empty.
+  test("nextDueInMs: the earliest due event, pending delivery or sending lease; none when idle", async ({
+    store,
+  }) => {
+    const near = (ms: number | undefined, expected: number) =>
+      assert.ok(ms !== undefined && ms <= expected + 200 && ms >= expected - 2_000, `${ms} ≈ ${expected}`);
+    assert.is(await store.nextDueInMs(), undefined, "nothing to do");
+    const id = randomUUID();
+    await store.insertEvent({ id, type: "ENROLLED", recipients: { userIds: [] }, data: {}, system: false });
+    near(await store.nextDueInMs(), 0);
+    await store.claimEvents(10, 60_000);
+    near(await store.nextDueInMs(), 60_000);
+    await store.retryEvent(id, 5_000, "boom");
+    near(await store.nextDueInMs(), 5_000);
+    await store.completeEvent(id);
+    assert.is(await store.nextDueInMs(), undefined, "expanded events are done");
+    await store.insertDeliveries([
+      {
+        id: randomUUID(),
+        eventId: id,
+        eventType: "ENROLLED",
+        channel: Channel.EMAIL,
+        recipientId: randomUUID(),
+        address: "due@example.com",
+        status: DeliveryStatus.PENDING,
+      },
+    ]);
+    near(await store.nextDueInMs(), 0);
+    const [sending] = await store.claimDeliveries(10, 30_000);
+    near(await store.nextDueInMs(), 30_000);
+    await store.finishDeliveries([sending!.id], { status: DeliveryStatus.PENDING, retryInMs: 8_000 });
+    near(await store.nextDueInMs(), 8_000);
+    await store.finishDeliveries([sending!.id], { status: DeliveryStatus.SENT });
+    assert.is(await store.nextDueInMs(), undefined, "sent deliveries are done");
+  });
+
   test("events are recorded once and leased to one worker at a time", async ({ store }) => {
     const id = randomUUID();
     const event = {

@@ -30,7 +30,7 @@ export interface RetryPolicy {
   maxAttempts: number;
   /** How long a claimed item stays invisible to other workers. */
   leaseMs: number;
-  /** Idle polling interval. */
+  /** Longest idle wait: accepted events wake the dispatcher at once, retries when they are due. */
   pollMs: number;
 }
 
@@ -39,7 +39,7 @@ export const defaultRetryPolicy: RetryPolicy = {
   maxDelayMs: 5 * 60_000,
   maxAttempts: 8,
   leaseMs: 60_000,
-  pollMs: 500,
+  pollMs: 10_000,
 };
 
 const RECIPIENT_BATCH = 500;
@@ -263,7 +263,13 @@ export function createDispatcher(deps: DispatcherDeps) {
     /** Runs at once instead of waiting for the next poll. */
     wake: () => worker?.wake(),
     start() {
-      worker ??= startWorkerLoop({ name: "dispatcher", pollMs: retry.pollMs, logger, pass: runOnce });
+      worker ??= startWorkerLoop({
+        name: "dispatcher",
+        pollMs: retry.pollMs,
+        logger,
+        // Idle, it sleeps until the next retry or lease is due (an accepted event wakes it sooner).
+        pass: async () => (await runOnce()) || Math.max(20, (await store.nextDueInMs()) ?? retry.pollMs),
+      });
     },
     /** Finishes the current pass, then stops. */
     async stop() {

@@ -209,6 +209,26 @@ export async function createMongoNotificationsStore(
       return res.modifiedCount;
     },
 
+    async nextDueInMs() {
+      const earliest = async <T extends { nextAttemptAt: Date }>(
+        collection: Collection<T>,
+        filter: Filter<T>,
+      ) =>
+        (
+          await collection.findOne(filter, {
+            sort: { nextAttemptAt: 1 },
+            projection: { nextAttemptAt: 1 },
+          })
+        )?.nextAttemptAt;
+      const due = [
+        await earliest(events, { expandedAt: null }),
+        await earliest(deliveries, { status: 4 }),
+        await earliest(deliveries, { status: 5 }),
+      ].filter((d): d is Date => d instanceof Date);
+      if (due.length === 0) return undefined;
+      return Math.max(0, Math.min(...due.map((d) => d.getTime())) - Date.now());
+    },
+
     async finishDeliveries(ids, outcome) {
       if (ids.length === 0) return;
       await deliveries.updateMany(

@@ -145,6 +145,17 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
       return rows.length;
     },
 
+    async nextDueInMs() {
+      // Each minimum reads the first entry of a partial index (events_pending, deliveries_pending, deliveries_sending).
+      const [row] = await sql<{ ms: number | null }[]>`
+        select (extract(epoch from least(
+          (select min(next_attempt_at) from events where expanded_at is null),
+          (select min(next_attempt_at) from deliveries where status = 4),
+          (select min(next_attempt_at) from deliveries where status = 5)
+        ) - now()) * 1000)::float8 as ms`;
+      return row?.ms == null ? undefined : Math.max(0, row.ms);
+    },
+
     async finishDeliveries(ids, outcome) {
       if (ids.length === 0) return;
       await sql`

@@ -104,6 +104,12 @@ export interface NotificationsStore {
    * FAILED with `reason`; returns how many.
    */
   failAbandoned(reason: string): Promise<number>;
+  /**
+   * Milliseconds until the dispatcher next has work (0: now): the earliest
+   * unexpanded event, pending delivery or SENDING lease to run out; undefined
+   * when there is none.
+   */
+  nextDueInMs(): Promise<number | undefined>;
   /** Records the outcome of an attempt: sent, failed, or pending again after `retryInMs`. */
   finishDeliveries(
     ids: string[],
