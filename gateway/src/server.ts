@@ -177,6 +177,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     listener.once("error", reject);
     listener.listen(config.port, config.host, () => resolve());
   });
+  // `h1` never listens itself (the listener hands it sockets), and node:http starts its
+  // connection tracking on 'listening': without it, headersTimeout and requestTimeout
+  // (slow clients) are never enforced and closeIdleConnections() finds nothing to close.
+  h1.emit("listening");
   const port = (listener.address() as AddressInfo).port;
   const host = config.host === "0.0.0.0" ? "127.0.0.1" : config.host;
   deps.logger.info({ port }, "gateway listening");
@@ -186,7 +190,8 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     async close() {
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       for (const session of h2Sessions) session.close();
-      h1.closeIdleConnections();
+      // Closes idle keep-alive connections and stops the tracking timer (h1 itself is not listening).
+      h1.close();
       const deadline = setTimeout(() => {
         for (const socket of sockets) socket.destroy();
       }, 5000);

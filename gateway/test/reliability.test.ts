@@ -1,8 +1,10 @@
 /**
  * Reliability at the edge: malformed requests only ever get client-error codes
- * (never INTERNAL) and leave the gateway healthy; a slow upstream makes the
- * deadline fire instead of hanging the caller.
+ * (never INTERNAL) and leave the gateway healthy; an idle keep-alive client does
+ * not hold a stop; a slow upstream makes the deadline fire instead of hanging
+ * the caller.
  */
+import * as http from "node:http";
 import { create } from "@bufbuild/protobuf";
 import {
   AuthService,
@@ -101,6 +103,41 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
 });
 
 fuzz.run();
+
+const stopping = suite("reliability: stopping the gateway");
+
+stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
+  const unused = `http://127.0.0.1:${await freePort()}`;
+  const gateway = await startGateway(
+    readGatewayConfig({
+      GATEWAY_PORT: "0",
+      USERS_SERVICE_URL: unused,
+      COURSES_SERVICE_URL: unused,
+      NOTIFICATIONS_SERVICE_URL: unused,
+      ADMIN_SERVICE_URL: unused,
+    }),
+    { logger: testLogger("gateway") },
+  );
+  const agent = new http.Agent({ keepAlive: true });
+  const closed = new Promise<void>((resolve) => {
+    http
+      .get(`${gateway.url}/blobs/none.png`, { agent }, (res) => {
+        res.resume();
+        res.socket.once("close", () => resolve());
+      })
+      .end();
+  });
+  await new Promise((r) => setTimeout(r, 200)); // answered; the connection is now idle
+  const started = performance.now();
+  await gateway.close();
+  const took = performance.now() - started;
+  // Before the fix the idle connection was only cut by the 5 s shutdown deadline.
+  assert.ok(took < 2_000, `stopped in ${Math.round(took)} ms`);
+  await closed;
+  agent.destroy();
+});
+
+stopping.run();
 
 const slow = suite("reliability: a slow downstream");
 
