@@ -36,11 +36,14 @@ export function listenForChanges(
 ): ChangeSignal {
   const waiters = new Set<() => void>();
   let released = false;
-  const wakeAll = () => {
+  const wakeWaiters = () => {
     for (const wake of [...waiters]) wake();
+  };
+  const changed = () => {
+    wakeWaiters();
     onChange?.();
   };
-  const listening = sql.listen(channel, wakeAll, wakeAll).catch((err: unknown) => {
+  const listening = sql.listen(channel, changed, changed).catch((err: unknown) => {
     // Waiters then wake on their timeouts: slower, never wrong.
     logger.warn({ err, channel }, "cannot listen for changes; long polls answer on their timeouts");
     return undefined;
@@ -65,11 +68,11 @@ export function listenForChanges(
     },
     release() {
       released = true;
-      wakeAll();
+      wakeWaiters();
     },
     async close() {
       released = true;
-      wakeAll();
+      wakeWaiters();
       await (await listening)?.unlisten().catch(() => {});
     },
   };

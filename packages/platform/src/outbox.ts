@@ -157,8 +157,8 @@ export function startOutboxRelay(options: RelayOptions) {
   return {
     wake: worker.wake,
     async stop() {
-      await changes.close();
       await worker.stop();
+      await changes.close();
     },
   };
 }
