@@ -11,6 +11,8 @@ export interface GatewayConfig {
   maxRequestBytes: number;
   /** Deadline for calls that bring none, and the cap for those that do (ms). */
   upstreamTimeoutMs: number;
+  /** An HTTP/1.1 client must send a request's headers within this (ms), or gets 408 (slow clients). */
+  headersTimeoutMs: number;
   /** Login-type calls allowed per client address per minute. */
   authRateLimitPerMinute: number;
   /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
@@ -43,6 +45,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
         .filter(Boolean),
       maxRequestBytes: e.int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       upstreamTimeoutMs: e.int("UPSTREAM_TIMEOUT_MS", 15_000, 100, 300_000),
+      headersTimeoutMs: e.int("HEADERS_TIMEOUT_MS", 60_000, 100, 600_000),
       authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
       trustProxy: e.bool("TRUST_PROXY", false),
       blobDir: e.optional("BLOB_DIR"),

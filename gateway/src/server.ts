@@ -147,7 +147,14 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
       clientFaultForUnparsableBinary(connectNode as (req: Req, res: Res) => void) as typeof connectNode,
   );
   const handler = withCors(config.corsOrigins, connect as (req: Req, res: Res) => void);
-  const h1 = http.createServer(handler);
+  const h1 = http.createServer(
+    {
+      headersTimeout: config.headersTimeoutMs,
+      // node:http checks for slow clients on this interval (30 s by default).
+      connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.headersTimeoutMs / 2)),
+    },
+    handler,
+  );
   h1.keepAliveTimeout = 65_000;
   const h2 = http2.createServer({}, handler);
   const h2Sessions = new Set<http2.Http2Session>();

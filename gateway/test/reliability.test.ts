@@ -1,10 +1,11 @@
 /**
  * Reliability at the edge: malformed requests only ever get client-error codes
  * (never INTERNAL) and leave the gateway healthy; an idle keep-alive client does
- * not hold a stop; a slow upstream makes the deadline fire instead of hanging
- * the caller.
+ * not hold a stop, and a client too slow with its headers is cut off; a slow
+ * upstream makes the deadline fire instead of hanging the caller.
  */
 import * as http from "node:http";
+import * as net from "node:net";
 import { create } from "@bufbuild/protobuf";
 import {
   AuthService,
@@ -104,7 +105,7 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
 
 fuzz.run();
 
-const stopping = suite("reliability: stopping the gateway");
+const stopping = suite("reliability: the gateway's HTTP/1.1 connections");
 
 stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
   const unused = `http://127.0.0.1:${await freePort()}`;
@@ -135,6 +136,39 @@ stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () =
   assert.ok(took < 2_000, `stopped in ${Math.round(took)} ms`);
   await closed;
   agent.destroy();
+});
+
+stopping("a client that never finishes its headers is answered 408 and cut off", async () => {
+  const unused = `http://127.0.0.1:${await freePort()}`;
+  const gateway = await startGateway(
+    readGatewayConfig({
+      GATEWAY_PORT: "0",
+      USERS_SERVICE_URL: unused,
+      COURSES_SERVICE_URL: unused,
+      NOTIFICATIONS_SERVICE_URL: unused,
+      ADMIN_SERVICE_URL: unused,
+      HEADERS_TIMEOUT_MS: "500",
+    }),
+    { logger: testLogger("gateway") },
+  );
+  try {
+    const answer = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      const socket = net.connect(gateway.port, "127.0.0.1", () =>
+        socket.write("GET /blobs/x HTTP/1.1\r\nHost: x\r\n"),
+      );
+      socket.on("data", (chunk) => {
+        got += chunk;
+      });
+      socket.on("close", () => resolve(got));
+      socket.on("error", reject);
+      // Far beyond the 500 ms allowed: the connection must have been cut by then.
+      setTimeout(() => reject(new Error("still open after 10 s")), 10_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+  } finally {
+    await gateway.close();
+  }
 });
 
 stopping.run();
