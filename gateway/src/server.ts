@@ -166,8 +166,16 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const listener = createServer((socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
-    socket.on("close", () => sockets.delete(socket));
+    // Until its first byte a connection is in neither protocol's hands: a reset then must
+    // not become an uncaught error (it would end the process), and silence is cut off.
+    socket.on("error", () => {});
+    const silent = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
+    socket.on("close", () => {
+      clearTimeout(silent);
+      sockets.delete(socket);
+    });
     socket.once("data", (chunk: Buffer) => {
+      clearTimeout(silent);
       socket.pause();
       socket.unshift(chunk);
       const n = Math.min(chunk.length, H2_PREFACE.length);

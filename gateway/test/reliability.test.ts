@@ -105,7 +105,7 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
 
 fuzz.run();
 
-const stopping = suite("reliability: the gateway's HTTP/1.1 connections");
+const stopping = suite("reliability: the gateway's client connections");
 
 stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
   const unused = `http://127.0.0.1:${await freePort()}`;
@@ -170,6 +170,56 @@ stopping("a client that never finishes its headers is answered 408 and cut off",
     await gateway.close();
   }
 });
+
+stopping(
+  "connections reset or silent before their first byte neither end the gateway nor stay open",
+  async () => {
+    const unused = `http://127.0.0.1:${await freePort()}`;
+    const gateway = await startGateway(
+      readGatewayConfig({
+        GATEWAY_PORT: "0",
+        USERS_SERVICE_URL: unused,
+        COURSES_SERVICE_URL: unused,
+        NOTIFICATIONS_SERVICE_URL: unused,
+        ADMIN_SERVICE_URL: unused,
+        HEADERS_TIMEOUT_MS: "500",
+      }),
+      { logger: testLogger("gateway") },
+    );
+    // Before the fix, the first reset was an uncaught ECONNRESET: it ended the process.
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on("uncaughtException", record);
+    try {
+      for (let i = 0; i < 20; i++) {
+        await new Promise<void>((resolve) => {
+          const socket = net.connect(gateway.port, "127.0.0.1", () => {
+            socket.resetAndDestroy();
+            resolve();
+          });
+          socket.on("error", () => {});
+        });
+      }
+      const silentClosed = await new Promise<boolean>((resolve) => {
+        const socket = net.connect(gateway.port, "127.0.0.1");
+        socket.on("close", () => resolve(true));
+        socket.on("error", () => {});
+        setTimeout(() => {
+          socket.destroy();
+          resolve(false);
+        }, 10_000).unref();
+      });
+      assert.ok(silentClosed, "a connection that sends nothing is closed after the headers timeout");
+      const res = await fetch(`${gateway.url}/blobs/none.png`);
+      assert.is(res.status, 404, "still serving");
+      await res.arrayBuffer();
+      assert.equal(uncaught, []);
+    } finally {
+      process.off("uncaughtException", record);
+      await gateway.close();
+    }
+  },
+);
 
 stopping.run();
 
