@@ -105,20 +105,26 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
 
 fuzz.run();
 
-const stopping = suite("reliability: the gateway's client connections");
-
-stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
+/** A gateway on its own, its upstreams unreachable unless `env` names them. */
+async function startLoneGateway(env: Record<string, string> = {}) {
   const unused = `http://127.0.0.1:${await freePort()}`;
-  const gateway = await startGateway(
+  return startGateway(
     readGatewayConfig({
       GATEWAY_PORT: "0",
       USERS_SERVICE_URL: unused,
       COURSES_SERVICE_URL: unused,
       NOTIFICATIONS_SERVICE_URL: unused,
       ADMIN_SERVICE_URL: unused,
+      ...env,
     }),
     { logger: testLogger("gateway") },
   );
+}
+
+const stopping = suite("reliability: the gateway's client connections");
+
+stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
+  const gateway = await startLoneGateway();
   const agent = new http.Agent({ keepAlive: true });
   const closed = new Promise<void>((resolve) => {
     http
@@ -139,18 +145,7 @@ stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () =
 });
 
 stopping("a client that never finishes its headers is answered 408 and cut off", async () => {
-  const unused = `http://127.0.0.1:${await freePort()}`;
-  const gateway = await startGateway(
-    readGatewayConfig({
-      GATEWAY_PORT: "0",
-      USERS_SERVICE_URL: unused,
-      COURSES_SERVICE_URL: unused,
-      NOTIFICATIONS_SERVICE_URL: unused,
-      ADMIN_SERVICE_URL: unused,
-      HEADERS_TIMEOUT_MS: "500",
-    }),
-    { logger: testLogger("gateway") },
-  );
+  const gateway = await startLoneGateway({ HEADERS_TIMEOUT_MS: "500" });
   try {
     const answer = await new Promise<string>((resolve, reject) => {
       let got = "";
@@ -174,18 +169,7 @@ stopping("a client that never finishes its headers is answered 408 and cut off",
 stopping(
   "connections reset or silent before their first byte neither end the gateway nor stay open",
   async () => {
-    const unused = `http://127.0.0.1:${await freePort()}`;
-    const gateway = await startGateway(
-      readGatewayConfig({
-        GATEWAY_PORT: "0",
-        USERS_SERVICE_URL: unused,
-        COURSES_SERVICE_URL: unused,
-        NOTIFICATIONS_SERVICE_URL: unused,
-        ADMIN_SERVICE_URL: unused,
-        HEADERS_TIMEOUT_MS: "500",
-      }),
-      { logger: testLogger("gateway") },
-    );
+    const gateway = await startLoneGateway({ HEADERS_TIMEOUT_MS: "500" });
     // Before the fix, the first reset was an uncaught ECONNRESET: it ended the process.
     const uncaught: unknown[] = [];
     const record = (err: unknown) => uncaught.push(err);
@@ -246,18 +230,7 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
       });
     },
   });
-  const unused = `http://127.0.0.1:${await freePort()}`;
-  const gateway = await startGateway(
-    readGatewayConfig({
-      GATEWAY_PORT: "0",
-      USERS_SERVICE_URL: slowUsers.url,
-      COURSES_SERVICE_URL: unused,
-      NOTIFICATIONS_SERVICE_URL: unused,
-      ADMIN_SERVICE_URL: unused,
-      UPSTREAM_TIMEOUT_MS: "1000",
-    }),
-    { logger: testLogger("gateway") },
-  );
+  const gateway = await startLoneGateway({ USERS_SERVICE_URL: slowUsers.url, UPSTREAM_TIMEOUT_MS: "1000" });
   try {
     // gRPC (connect-node's path at the edge) and Connect JSON (the edge's lean path).
     for (const transport of [
