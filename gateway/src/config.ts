@@ -1,4 +1,4 @@
-import { type LogLevel, loadConfig, logLevels } from "@classconnect/platform";
+import { ConfigError, type LogLevel, loadConfig, logLevels } from "@classconnect/platform";
 
 export interface GatewayConfig {
   host: string;
@@ -13,6 +13,10 @@ export interface GatewayConfig {
   upstreamTimeoutMs: number;
   /** An HTTP/1.1 client must send a request's headers within this (ms), or gets 408 (slow clients). */
   headersTimeoutMs: number;
+  /** A client must send a whole request within this (ms), or gets 408 (HTTP/1.1 and HTTP/2). */
+  requestTimeoutMs: number;
+  /** A connection with no request in progress is closed after this (ms; HTTP/1.1 and HTTP/2). */
+  keepAliveTimeoutMs: number;
   /** Login-type calls allowed per client address per minute. */
   authRateLimitPerMinute: number;
   /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
@@ -27,7 +31,7 @@ export interface GatewayConfig {
 
 /** The only place the gateway reads the environment. */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
-  return loadConfig(
+  const config = loadConfig(
     (e) => ({
       host: e.string("GATEWAY_HOST", "127.0.0.1"),
       port: e.int("GATEWAY_PORT", 8080, 0, 65535),
@@ -46,6 +50,8 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       maxRequestBytes: e.int("MAX_REQUEST_BYTES", 16 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       upstreamTimeoutMs: e.int("UPSTREAM_TIMEOUT_MS", 15_000, 100, 300_000),
       headersTimeoutMs: e.int("HEADERS_TIMEOUT_MS", 60_000, 100, 600_000),
+      requestTimeoutMs: e.int("REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
+      keepAliveTimeoutMs: e.int("KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000),
       authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
       trustProxy: e.bool("TRUST_PROXY", false),
       blobDir: e.optional("BLOB_DIR"),
@@ -54,4 +60,11 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
     }),
     env,
   );
+  if (config.headersTimeoutMs > config.requestTimeoutMs) {
+    // node:http refuses it too: the headers are part of the request.
+    throw new ConfigError([
+      `HEADERS_TIMEOUT_MS (${config.headersTimeoutMs}) must not exceed REQUEST_TIMEOUT_MS (${config.requestTimeoutMs})`,
+    ]);
+  }
+  return config;
 }

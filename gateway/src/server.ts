@@ -130,6 +130,40 @@ function clientFaultForUnparsableBinary(next: (req: Req, res: Res) => void) {
   };
 }
 
+/**
+ * node:http2 has none of node:http's limits on slow or idle clients; these are the same
+ * two: a session with no open stream is closed (GOAWAY) after the keep-alive timeout,
+ * and a stream whose request has not fully arrived within the request timeout is
+ * answered 408 and closed, while the session goes on serving its other streams.
+ */
+function limitHttp2Session(session: http2.ServerHttp2Session, config: GatewayConfig): void {
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const awaitNextStream = () => {
+    idle = setTimeout(() => session.close(), config.keepAliveTimeoutMs);
+  };
+  awaitNextStream();
+  session.on("stream", (stream: http2.ServerHttp2Stream) => {
+    open++;
+    clearTimeout(idle);
+    const stalled = stream.endAfterHeaders
+      ? undefined
+      : setTimeout(() => {
+          // The whole request arrived (END_STREAM) and is being handled: not the client's delay.
+          if (stream.destroyed || stream.state.remoteClose) return;
+          if (!stream.headersSent) {
+            stream.respond({ ":status": 408, "content-type": "text/plain" }, { endStream: true });
+          }
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        }, config.requestTimeoutMs);
+    stream.once("close", () => {
+      clearTimeout(stalled);
+      if (--open === 0 && !session.closed && !session.destroyed) awaitNextStream();
+    });
+  });
+  session.once("close", () => clearTimeout(idle));
+}
+
 export interface RunningGateway {
   port: number;
   url: string;
@@ -150,17 +184,19 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const h1 = http.createServer(
     {
       headersTimeout: config.headersTimeoutMs,
+      requestTimeout: config.requestTimeoutMs,
       // node:http checks for slow clients on this interval (30 s by default).
       connectionsCheckingInterval: Math.min(30_000, Math.ceil(config.headersTimeoutMs / 2)),
     },
     handler,
   );
-  h1.keepAliveTimeout = 65_000;
+  h1.keepAliveTimeout = config.keepAliveTimeoutMs;
   const h2 = http2.createServer({}, handler);
   const h2Sessions = new Set<http2.Http2Session>();
   h2.on("session", (session) => {
     h2Sessions.add(session);
     session.on("close", () => h2Sessions.delete(session));
+    limitHttp2Session(session, config);
   });
   const sockets = new Set<Socket>();
   const listener = createServer((socket) => {

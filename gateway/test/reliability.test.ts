@@ -1,10 +1,12 @@
 /**
  * Reliability at the edge: malformed requests only ever get client-error codes
  * (never INTERNAL) and leave the gateway healthy; an idle keep-alive client does
- * not hold a stop, and a client too slow with its headers is cut off; a slow
- * upstream makes the deadline fire instead of hanging the caller.
+ * not hold a stop; a client too slow with its headers or its request is cut off, and
+ * idle HTTP/2 connections are closed as HTTP/1.1 ones are; a slow upstream makes the
+ * deadline fire instead of hanging the caller.
  */
 import * as http from "node:http";
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -205,6 +207,120 @@ stopping(
   },
 );
 
+stopping(
+  "an HTTP/2 connection with no open stream is closed after the keep-alive timeout, as HTTP/1.1's is",
+  async () => {
+    const gateway = await startLoneGateway({ KEEP_ALIVE_TIMEOUT_MS: "300" });
+    try {
+      const session = http2.connect(gateway.url);
+      session.on("error", () => {});
+      const closed = new Promise<number>((resolve) => {
+        session.once("close", () => resolve(performance.now()));
+        setTimeout(() => resolve(Number.NaN), 10_000).unref();
+      });
+      const status = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ":path": "/blobs/none.png" });
+        req.on("response", (h) => resolve(Number(h[":status"])));
+        req.on("error", reject);
+        req.resume();
+      });
+      assert.is(status, 404);
+      const answered = performance.now();
+      const closedAt = await closed;
+      // Before, an idle HTTP/2 connection was held until the client left.
+      assert.ok(!Number.isNaN(closedAt), "the idle HTTP/2 connection was still open after 10 s");
+      assert.ok(closedAt - answered >= 200, `closed ${Math.round(closedAt - answered)} ms after the answer`);
+      const h1Closed = await new Promise<boolean>((resolve) => {
+        const agent = new http.Agent({ keepAlive: true });
+        http
+          .get(`${gateway.url}/blobs/none.png`, { agent }, (res) => {
+            res.resume();
+            res.socket.once("close", () => resolve(true));
+          })
+          .end();
+        setTimeout(() => resolve(false), 10_000).unref();
+      });
+      assert.ok(h1Closed, "an idle HTTP/1.1 keep-alive connection is closed after the same timeout");
+    } finally {
+      await gateway.close();
+    }
+  },
+);
+
+stopping(
+  "a request over HTTP/2 whose body stalls is answered 408; the connection keeps serving",
+  async () => {
+    const gateway = await startLoneGateway({ REQUEST_TIMEOUT_MS: "500", HEADERS_TIMEOUT_MS: "500" });
+    const uncaught: unknown[] = [];
+    const record = (err: unknown) => uncaught.push(err);
+    process.on("uncaughtException", record);
+    const session = http2.connect(gateway.url);
+    session.on("error", () => {});
+    try {
+      const started = performance.now();
+      const status = await new Promise<number | string>((resolve) => {
+        const req = session.request({
+          ":method": "POST",
+          ":path": "/classconnect.users.v1.AuthService/Login",
+          "content-type": "application/json",
+        });
+        req.write('{"email":'); // and never the rest
+        req.on("response", (h) => resolve(Number(h[":status"])));
+        req.on("close", () => resolve(`closed, code ${req.rstCode}`));
+        req.on("error", () => {});
+        req.resume();
+        setTimeout(() => resolve("still waiting after 10 s"), 10_000).unref();
+      });
+      assert.is(status, 408);
+      assert.ok(performance.now() - started >= 400, "not before the request timeout");
+      const next = await new Promise<number>((resolve, reject) => {
+        const req = session.request({ ":path": "/blobs/none.png" });
+        req.on("response", (h) => resolve(Number(h[":status"])));
+        req.on("error", reject);
+        req.resume();
+      });
+      assert.is(next, 404, "the same connection still serves");
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(uncaught, []);
+    } finally {
+      process.off("uncaughtException", record);
+      session.destroy();
+      await gateway.close();
+    }
+  },
+);
+
+stopping("a request over HTTP/1.1 whose body stalls is answered 408", async () => {
+  const gateway = await startLoneGateway({ REQUEST_TIMEOUT_MS: "500", HEADERS_TIMEOUT_MS: "500" });
+  try {
+    const answer = await new Promise<string>((resolve, reject) => {
+      let got = "";
+      const socket = net.connect(gateway.port, "127.0.0.1", () =>
+        socket.write(
+          "POST /classconnect.users.v1.AuthService/Login HTTP/1.1\r\nHost: x\r\n" +
+            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+        ),
+      );
+      socket.on("data", (chunk) => {
+        got += chunk;
+      });
+      socket.on("close", () => resolve(got));
+      socket.on("error", reject);
+      setTimeout(() => reject(new Error("still open after 10 s")), 10_000).unref();
+    });
+    assert.match(answer, /^HTTP\/1\.1 408/);
+  } finally {
+    await gateway.close();
+  }
+});
+
+stopping("a headers timeout longer than the request timeout is refused at start", () => {
+  assert.throws(
+    () => readGatewayConfig({ HEADERS_TIMEOUT_MS: "60000", REQUEST_TIMEOUT_MS: "30000" }),
+    /HEADERS_TIMEOUT_MS.*REQUEST_TIMEOUT_MS/,
+  );
+});
+
 stopping.run();
 
 const slow = suite("reliability: a slow downstream");
@@ -230,7 +346,14 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
       });
     },
   });
-  const gateway = await startLoneGateway({ USERS_SERVICE_URL: slowUsers.url, UPSTREAM_TIMEOUT_MS: "1000" });
+  // The request timeout (300 ms) covers receiving a request, not waiting on its upstream:
+  // calls sent in full are answered by the 1 s deadline, not cut off at 300 ms.
+  const gateway = await startLoneGateway({
+    USERS_SERVICE_URL: slowUsers.url,
+    UPSTREAM_TIMEOUT_MS: "1000",
+    REQUEST_TIMEOUT_MS: "300",
+    HEADERS_TIMEOUT_MS: "300",
+  });
   try {
     // gRPC (connect-node's path at the edge) and Connect JSON (the edge's lean path).
     for (const transport of [
