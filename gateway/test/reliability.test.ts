@@ -125,6 +125,27 @@ async function startLoneGateway(env: Record<string, string> = {}) {
 
 const stopping = suite("reliability: the gateway's client connections");
 
+/**
+ * Sends `bytes` on a raw connection and resolves with everything the gateway answers
+ * before it closes the connection; fails if it is still open after 10 s (far beyond
+ * the sub-second timeouts these tests set).
+ */
+function sendAndReadUntilClosed(port: number, bytes: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    let got = "";
+    const socket = net.connect(port, "127.0.0.1", () => socket.write(bytes));
+    socket.on("data", (chunk) => {
+      got += chunk;
+    });
+    socket.on("close", () => resolve(got));
+    socket.on("error", reject);
+    setTimeout(() => {
+      reject(new Error("still open after 10 s"));
+      socket.destroy();
+    }, 10_000).unref();
+  });
+}
+
 stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () => {
   const gateway = await startLoneGateway();
   const agent = new http.Agent({ keepAlive: true });
@@ -149,19 +170,7 @@ stopping("an idle keep-alive HTTP/1.1 client does not hold the stop", async () =
 stopping("a client that never finishes its headers is answered 408 and cut off", async () => {
   const gateway = await startLoneGateway({ HEADERS_TIMEOUT_MS: "500" });
   try {
-    const answer = await new Promise<string>((resolve, reject) => {
-      let got = "";
-      const socket = net.connect(gateway.port, "127.0.0.1", () =>
-        socket.write("GET /blobs/x HTTP/1.1\r\nHost: x\r\n"),
-      );
-      socket.on("data", (chunk) => {
-        got += chunk;
-      });
-      socket.on("close", () => resolve(got));
-      socket.on("error", reject);
-      // Far beyond the 500 ms allowed: the connection must have been cut by then.
-      setTimeout(() => reject(new Error("still open after 10 s")), 10_000).unref();
-    });
+    const answer = await sendAndReadUntilClosed(gateway.port, "GET /blobs/x HTTP/1.1\r\nHost: x\r\n");
     assert.match(answer, /^HTTP\/1\.1 408/);
   } finally {
     await gateway.close();
@@ -293,21 +302,11 @@ stopping(
 stopping("a request over HTTP/1.1 whose body stalls is answered 408", async () => {
   const gateway = await startLoneGateway({ REQUEST_TIMEOUT_MS: "500", HEADERS_TIMEOUT_MS: "500" });
   try {
-    const answer = await new Promise<string>((resolve, reject) => {
-      let got = "";
-      const socket = net.connect(gateway.port, "127.0.0.1", () =>
-        socket.write(
-          "POST /classconnect.users.v1.AuthService/Login HTTP/1.1\r\nHost: x\r\n" +
-            'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
-        ),
-      );
-      socket.on("data", (chunk) => {
-        got += chunk;
-      });
-      socket.on("close", () => resolve(got));
-      socket.on("error", reject);
-      setTimeout(() => reject(new Error("still open after 10 s")), 10_000).unref();
-    });
+    const answer = await sendAndReadUntilClosed(
+      gateway.port,
+      "POST /classconnect.users.v1.AuthService/Login HTTP/1.1\r\nHost: x\r\n" +
+        'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"email":',
+    );
     assert.match(answer, /^HTTP\/1\.1 408/);
   } finally {
     await gateway.close();
