@@ -43,6 +43,9 @@ export interface LeanGrpcTransportOptions {
  */
 const neverAborted = new AbortController().signal;
 
+/** How many times a call is sent when the server refuses its stream before processing it. */
+const MAX_ATTEMPTS = 3;
+
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
   const interceptors = options.interceptors ?? [];
   const streaming = createGrpcTransport({
@@ -72,7 +75,13 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
     return s;
   };
 
-  /** One call on the wire: resolves with the response or rejects with a ConnectError. */
+  /**
+   * One call on the wire: resolves with the response or rejects with a ConnectError.
+   * A stream the server refused (REFUSED_STREAM, which a GOAWAY also gives the streams
+   * it did not take, e.g. from a service starting to drain) never reached a handler
+   * (RFC 9113, 8.7): it is sent again, on a new connection if that one is going away,
+   * up to MAX_ATTEMPTS times within the same deadline.
+   */
   const send = (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> =>
     new Promise((resolve, reject) => {
       const method = req.method as DescMethodUnary<DescMessage, DescMessage>;
@@ -89,32 +98,26 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       req.header.forEach((value, key) => {
         head[key] = value;
       });
-      if (timeoutMs !== undefined) head["grpc-timeout"] = `${Math.max(1, Math.ceil(timeoutMs))}m`;
       const frame = envelope(toBinary(method.input, req.message));
+      const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
 
-      let s: http2.ClientHttp2Session;
-      let stream: http2.ClientHttp2Stream;
-      try {
-        s = connection();
-        stream = s.request(head);
-      } catch (err) {
-        reject(new ConnectError(`cannot reach ${base}: ${(err as Error).message}`, Code.Unavailable));
-        return;
-      }
-      if (active++ === 0) s.ref();
       let settled = false;
+      let s: http2.ClientHttp2Session | undefined;
+      let stream: http2.ClientHttp2Stream | undefined;
       const watch = req.signal !== neverAborted;
-      let responseHeaders: http2.IncomingHttpHeaders | undefined;
-      let trailers: http2.IncomingHttpHeaders | undefined;
-      const chunks: Buffer[] = [];
+      /** Lets go of the current attempt's session (it stays open for other calls). */
+      const release = () => {
+        if (s && --active === 0) s.unref();
+        s = undefined;
+      };
       const finish = (error: ConnectError | undefined, response?: UnaryResponse) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
         if (watch) req.signal.removeEventListener("abort", onAbort);
-        if (--active === 0) s.unref();
+        release();
         if (error) {
-          if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+          if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(error);
         } else resolve(response!);
       };
@@ -127,54 +130,86 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
               () => finish(new ConnectError("the operation timed out", Code.DeadlineExceeded)),
               timeoutMs,
             );
-      stream.on("response", (h) => {
-        responseHeaders = h;
-      });
-      stream.on("trailers", (t) => {
-        trailers = t;
-      });
-      stream.on("data", (chunk: Buffer) => chunks.push(chunk));
-      stream.on("error", (err) =>
-        finish(new ConnectError(`${base} failed the call: ${err.message}`, Code.Unavailable)),
-      );
-      stream.on("close", () => {
-        if (settled) return;
-        const status = Number(responseHeaders?.[":status"] ?? 0);
-        if (!responseHeaders) {
-          finish(new ConnectError(`${base} closed the call without answering`, Code.Unavailable));
-          return;
-        }
-        if (status !== 200) {
-          finish(new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status)));
-          return;
-        }
-        const header = headersFrom(responseHeaders);
-        const trailer = headersFrom(trailers);
-        // A trailers-only answer carries its status in the headers.
-        const error = findTrailerError(trailers ? trailer : header);
-        if (error) {
-          finish(error);
-          return;
-        }
-        if (!trailers && !header.has("grpc-status")) {
-          finish(new ConnectError(`${base} ended the call without a status`, Code.Internal));
-          return;
-        }
-        const payload = singleMessage(Buffer.concat(chunks));
-        if (!payload) {
-          finish(new ConnectError(`${base} answered with a malformed message`, Code.Internal));
-          return;
-        }
-        let message: UnaryResponse["message"];
+
+      const attempt = (n: number) => {
+        if (deadline !== undefined)
+          head["grpc-timeout"] = `${Math.max(1, Math.ceil(deadline - Date.now()))}m`;
+        let current: http2.ClientHttp2Stream;
         try {
-          message = fromBinary(method.output, payload);
+          s = connection();
+          current = s.request(head);
         } catch (err) {
-          finish(new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal));
+          s = undefined;
+          finish(new ConnectError(`cannot reach ${base}: ${(err as Error).message}`, Code.Unavailable));
           return;
         }
-        finish(undefined, { stream: false, service: req.service, method, header, trailer, message });
-      });
-      stream.end(frame);
+        stream = current;
+        if (active++ === 0) s.ref();
+        let responseHeaders: http2.IncomingHttpHeaders | undefined;
+        let trailers: http2.IncomingHttpHeaders | undefined;
+        const chunks: Buffer[] = [];
+        const refused = () => !responseHeaders && current.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM;
+        current.on("response", (h) => {
+          responseHeaders = h;
+        });
+        current.on("trailers", (t) => {
+          trailers = t;
+        });
+        current.on("data", (chunk: Buffer) => chunks.push(chunk));
+        current.on("error", (err) => {
+          // A refused stream is sent again when it closes, below.
+          if (refused() && n < MAX_ATTEMPTS) return;
+          finish(new ConnectError(`${base} failed the call: ${err.message}`, Code.Unavailable));
+        });
+        current.on("close", () => {
+          if (settled) return;
+          if (refused() && n < MAX_ATTEMPTS) {
+            const going = s;
+            release();
+            // The GOAWAY that refused it retires the session (see `connection`); a plain
+            // refusal (too many streams) leaves it, and the next attempt may use it again.
+            if (going && (going.closed || going.destroyed) && session === going) session = undefined;
+            attempt(n + 1);
+            return;
+          }
+          const status = Number(responseHeaders?.[":status"] ?? 0);
+          if (!responseHeaders) {
+            finish(new ConnectError(`${base} closed the call without answering`, Code.Unavailable));
+            return;
+          }
+          if (status !== 200) {
+            finish(new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status)));
+            return;
+          }
+          const header = headersFrom(responseHeaders);
+          const trailer = headersFrom(trailers);
+          // A trailers-only answer carries its status in the headers.
+          const error = findTrailerError(trailers ? trailer : header);
+          if (error) {
+            finish(error);
+            return;
+          }
+          if (!trailers && !header.has("grpc-status")) {
+            finish(new ConnectError(`${base} ended the call without a status`, Code.Internal));
+            return;
+          }
+          const payload = singleMessage(Buffer.concat(chunks));
+          if (!payload) {
+            finish(new ConnectError(`${base} answered with a malformed message`, Code.Internal));
+            return;
+          }
+          let message: UnaryResponse["message"];
+          try {
+            message = fromBinary(method.output, payload);
+          } catch (err) {
+            finish(new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal));
+            return;
+          }
+          finish(undefined, { stream: false, service: req.service, method, header, trailer, message });
+        });
+        current.end(frame);
+      };
+      attempt(1);
     });
 
   return {

@@ -259,6 +259,86 @@ test("lean client: an unreachable upstream is UNAVAILABLE, one that stops mid-an
   }
 });
 
+/**
+ * A raw gRPC upstream answering GetJwks, which refuses streams as `refuse` says, before
+ * any handler sees them: "goaway" sends a GOAWAY whose last stream is the one before (as
+ * a server starting to drain does), "reset" resets the stream with REFUSED_STREAM (as a
+ * server over its stream limit does) and keeps the connection.
+ */
+async function refusingUpstream(refuse: (streamId: number) => "goaway" | "reset" | undefined) {
+  const server = http2.createServer();
+  const seen = { sessions: 0, streams: 0, answered: 0 };
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on("session", (session) => {
+    seen.sessions++;
+    sessions.add(session);
+  });
+  server.on("stream", (stream) => {
+    seen.streams++;
+    stream.on("error", () => {}); // the refusal resets it
+    const refusal = refuse(stream.id!);
+    if (refusal === "goaway") {
+      stream.session!.goaway(http2.constants.NGHTTP2_NO_ERROR, stream.id! - 2);
+      return;
+    }
+    if (refusal === "reset") {
+      stream.close(http2.constants.NGHTTP2_REFUSED_STREAM);
+      return;
+    }
+    stream.on("data", () => {});
+    stream.on("end", () => {
+      seen.answered++;
+      const answer = toBinary(GetJwksResponseSchema, create(GetJwksResponseSchema, { keys: [{ kid: "k" }] }));
+      stream.respond({ ":status": 200, "content-type": "application/grpc+proto" }, { waitForTrailers: true });
+      stream.once("wantTrailers", () => stream.sendTrailers({ "grpc-status": "0" }));
+      stream.end(envelope(answer));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    seen,
+    client: createClient(
+      AuthService,
+      createLeanGrpcTransport({ baseUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}` }),
+    ),
+    async close() {
+      for (const session of sessions) session.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+test("lean client: a stream refused by a server going away is sent again on a new connection", async () => {
+  // Every connection takes its first stream and refuses the next (GOAWAY after stream 1).
+  const upstream = await refusingUpstream((id) => (id > 1 ? "goaway" : undefined));
+  try {
+    const first = await upstream.client.getJwks({});
+    assert.is(first.keys[0]?.kid, "k");
+    // Sent on the first connection, refused, sent again on a second one.
+    const second = await upstream.client.getJwks({}, { timeoutMs: 5_000 });
+    assert.is(second.keys[0]?.kid, "k");
+    assert.equal(upstream.seen, { sessions: 2, streams: 3, answered: 2 });
+  } finally {
+    await upstream.close();
+  }
+});
+
+test("lean client: a stream refused on a connection that stays is sent again, a bounded number of times, then UNAVAILABLE", async () => {
+  // Refuses every stream but the fourth.
+  const upstream = await refusingUpstream((id) => (id === 7 ? undefined : "reset"));
+  try {
+    const error = await codeOf(upstream.client.getJwks({}));
+    assert.is(error.code, Code.Unavailable);
+    assert.match(error.message, /REFUSED_STREAM/);
+    assert.equal(upstream.seen, { sessions: 1, streams: 3, answered: 0 });
+    // The connection still serves: the next call's stream (7) is answered.
+    assert.is((await upstream.client.getJwks({})).keys[0]?.kid, "k");
+    assert.equal(upstream.seen, { sessions: 1, streams: 4, answered: 1 });
+  } finally {
+    await upstream.close();
+  }
+});
+
 test("other protocols still go through connect-node", async ({ server }) => {
   const connect = createClient(
     AuthService,
