@@ -1,3 +1,4 @@
+import * as net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
 import {
@@ -12,7 +13,7 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createPool, isDatabaseReady, startServer } from "../src/index.js";
+import { createLeanGrpcTransport, createPool, isDatabaseReady, startServer } from "../src/index.js";
 import { createTestDatabase, testLogger } from "../src/testing/index.js";
 
 const test = suite("platform: server lifecycle");
@@ -71,6 +72,67 @@ test("close() lets in-flight calls finish, refuses new ones, then releases resou
     assert.unreachable("a closed server takes no new calls");
   } catch (err) {
     assert.is(ConnectError.from(err).code, Code.Unavailable);
+  }
+});
+
+test("a rolling restart: calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
+  const served: Record<string, number> = { old: 0, new: 0 };
+  const start = (name: "old" | "new") =>
+    startServer({
+      name,
+      port: 0,
+      logger: testLogger(name),
+      ready: async () => true,
+      routes(router) {
+        router.service(AuthService, {
+          async getJwks() {
+            served[name]!++;
+            await sleep(1);
+            return create(GetJwksResponseSchema, { keys: [{ kid: name }] });
+          },
+        });
+      },
+    });
+  const [old, successor] = await Promise.all([start("old"), start("new")]);
+  // One address in front of both, as a Kubernetes Service is: new connections go to `target`.
+  let target = old.port;
+  const front = net.createServer((client) => {
+    const upstream = net.connect(target, "127.0.0.1");
+    client.pipe(upstream).pipe(client);
+    for (const [a, b] of [
+      [client, upstream],
+      [upstream, client],
+    ] as const) {
+      a.on("error", () => b.destroy());
+      a.on("close", () => b.destroy());
+    }
+  });
+  await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
+  const client = createClient(
+    AuthService,
+    createLeanGrpcTransport({ baseUrl: `http://127.0.0.1:${(front.address() as net.AddressInfo).port}` }),
+  );
+  let running = true;
+  const failures: string[] = [];
+  const loops = Array.from({ length: 16 }, async () => {
+    while (running) {
+      await client.getJwks({}, { timeoutMs: 5_000 }).catch((err) => failures.push(String(err)));
+    }
+  });
+  try {
+    while (served["old"]! < 200) await sleep(5);
+    target = successor.port;
+    await old.close(); // drains: GOAWAY, then the open calls finish
+    const after = served["new"]!;
+    while (served["new"]! < after + 200) await sleep(5);
+    running = false;
+    await Promise.all(loops);
+    assert.equal(failures, []);
+  } finally {
+    running = false;
+    await Promise.all(loops);
+    await successor.close();
+    await new Promise<void>((resolve) => front.close(() => resolve()));
   }
 });
 
