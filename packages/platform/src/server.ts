@@ -36,6 +36,14 @@ export interface ServerOptions {
   readMaxBytes?: number;
   /** How long shutdown waits for in-flight calls. */
   drainTimeoutMs?: number;
+  /**
+   * A caller's connection is closed gracefully (GOAWAY; its open calls finish) once it
+   * is about this old, ±10 % so that connections opened together do not all close
+   * together; 0 or unset: never. Callers then connect again, through the Service's
+   * address, to any replica: without it, each caller's single HTTP/2 connection stays
+   * on the replica it first reached, and replicas added later get no traffic from it.
+   */
+  maxConnectionAgeMs?: number;
 }
 
 export interface RunningServer {
@@ -88,9 +96,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Answers go out at once: without this, Nagle holds the trailers frame until the peer acknowledges the data.
   server.on("connection", (socket: Socket) => socket.setNoDelay(true));
   const sessions = new Set<http2.Http2Session>();
+  const maxAge = options.maxConnectionAgeMs ?? 0;
   server.on("session", (session) => {
     sessions.add(session);
-    session.on("close", () => sessions.delete(session));
+    const aged =
+      maxAge > 0
+        ? setTimeout(() => session.close(), maxAge * (0.9 + 0.2 * Math.random())).unref()
+        : undefined;
+    session.on("close", () => {
+      clearTimeout(aged);
+      sessions.delete(session);
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

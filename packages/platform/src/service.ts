@@ -37,6 +37,8 @@ export interface BaseServiceConfig {
   otlpEndpoint: string | undefined;
   /** Port of the Prometheus /metrics endpoint; unset disables it. */
   metricsPort: number | undefined;
+  /** Callers' connections are closed gracefully after about this long (0: never); see ServerOptions. */
+  maxConnectionAgeMs: number;
 }
 
 /** Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL` and the shared settings. */
@@ -52,6 +54,7 @@ export function readBaseConfig(e: EnvReader, prefix: string, defaultPort: number
     notificationsServiceUrl: e.optional("NOTIFICATIONS_SERVICE_URL"),
     otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
     metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
+    maxConnectionAgeMs: e.int("MAX_CONNECTION_AGE_MS", 300_000, 0, 86_400_000),
   };
 }
 
@@ -139,6 +142,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     name: options.name,
     host: config.host,
     port: config.port,
+    maxConnectionAgeMs: config.maxConnectionAgeMs,
     logger,
     interceptors: [
       createAuthInterceptor({

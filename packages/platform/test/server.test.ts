@@ -75,29 +75,31 @@ test("close() lets in-flight calls finish, refuses new ones, then releases resou
   }
 });
 
-test("a rolling restart: calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
-  const served: Record<string, number> = { old: 0, new: 0 };
-  const start = (name: "old" | "new") =>
-    startServer({
-      name,
-      port: 0,
-      logger: testLogger(name),
-      ready: async () => true,
-      routes(router) {
-        router.service(AuthService, {
-          async getJwks() {
-            served[name]!++;
-            await sleep(1);
-            return create(GetJwksResponseSchema, { keys: [{ kid: name }] });
-          },
-        });
-      },
-    });
-  const [old, successor] = await Promise.all([start("old"), start("new")]);
-  // One address in front of both, as a Kubernetes Service is: new connections go to `target`.
-  let target = old.port;
+/** A server answering GetJwks with its name, counting its calls in `served`. */
+function startNamedServer(name: string, served: Record<string, number>, maxConnectionAgeMs?: number) {
+  served[name] = 0;
+  return startServer({
+    name,
+    port: 0,
+    logger: testLogger(name),
+    ready: async () => true,
+    ...(maxConnectionAgeMs ? { maxConnectionAgeMs } : {}),
+    routes(router) {
+      router.service(AuthService, {
+        async getJwks() {
+          served[name]!++;
+          await sleep(1);
+          return create(GetJwksResponseSchema, { keys: [{ kid: name }] });
+        },
+      });
+    },
+  });
+}
+
+/** One address in front of several servers, as a Kubernetes Service is: each new connection goes to `target()`. */
+async function startFront(target: () => number) {
   const front = net.createServer((client) => {
-    const upstream = net.connect(target, "127.0.0.1");
+    const upstream = net.connect(target(), "127.0.0.1");
     client.pipe(upstream).pipe(client);
     for (const [a, b] of [
       [client, upstream],
@@ -108,31 +110,81 @@ test("a rolling restart: calls that cross a draining server's GOAWAY go to its s
     }
   });
   await new Promise<void>((resolve) => front.listen(0, "127.0.0.1", resolve));
-  const client = createClient(
-    AuthService,
-    createLeanGrpcTransport({ baseUrl: `http://127.0.0.1:${(front.address() as net.AddressInfo).port}` }),
-  );
+  return {
+    url: `http://127.0.0.1:${(front.address() as net.AddressInfo).port}`,
+    close: () => new Promise<void>((resolve) => front.close(() => resolve())),
+  };
+}
+
+/** Waits until `done()` holds, for at most `ms`; says whether it held. */
+async function waitFor(done: () => boolean, ms = 10_000): Promise<boolean> {
+  const until = Date.now() + ms;
+  while (!done() && Date.now() < until) await sleep(5);
+  return done();
+}
+
+/** `loops` callers calling GetJwks one after another until `stop()`, which returns their failures. */
+function callContinuously(url: string, loops: number) {
+  const client = createClient(AuthService, createLeanGrpcTransport({ baseUrl: url }));
   let running = true;
   const failures: string[] = [];
-  const loops = Array.from({ length: 16 }, async () => {
-    while (running) {
-      await client.getJwks({}, { timeoutMs: 5_000 }).catch((err) => failures.push(String(err)));
-    }
-  });
+  const all = Promise.all(
+    Array.from({ length: loops }, async () => {
+      while (running) {
+        await client.getJwks({}, { timeoutMs: 5_000 }).catch((err) => failures.push(String(err)));
+      }
+    }),
+  );
+  return {
+    async stop() {
+      running = false;
+      await all;
+      return failures;
+    },
+  };
+}
+
+test("a rolling restart: calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
+  const served: Record<string, number> = {};
+  const [old, successor] = await Promise.all([
+    startNamedServer("old", served),
+    startNamedServer("new", served),
+  ]);
+  let target = old.port;
+  const front = await startFront(() => target);
+  const calls = callContinuously(front.url, 16);
   try {
-    while (served["old"]! < 200) await sleep(5);
+    assert.ok(await waitFor(() => served["old"]! >= 200));
     target = successor.port;
     await old.close(); // drains: GOAWAY, then the open calls finish
     const after = served["new"]!;
-    while (served["new"]! < after + 200) await sleep(5);
-    running = false;
-    await Promise.all(loops);
-    assert.equal(failures, []);
+    assert.ok(await waitFor(() => served["new"]! >= after + 200));
+    assert.equal(await calls.stop(), []);
   } finally {
-    running = false;
-    await Promise.all(loops);
+    await calls.stop();
     await successor.close();
-    await new Promise<void>((resolve) => front.close(() => resolve()));
+    await front.close();
+  }
+});
+
+test("connections are closed gracefully at their maximum age: callers reach replicas they were not connected to, no call fails", async () => {
+  const served: Record<string, number> = {};
+  const replicas = await Promise.all([
+    startNamedServer("first", served, 150),
+    startNamedServer("second", served, 150),
+  ]);
+  // The caller's first connection reaches the first replica; every later one, the second.
+  let connections = 0;
+  const front = await startFront(() => replicas[Math.min(connections++, 1)]!.port);
+  const calls = callContinuously(front.url, 8);
+  try {
+    assert.ok(await waitFor(() => served["second"]! >= 100, 3_000), "the second replica gets calls");
+    assert.equal(await calls.stop(), []);
+    assert.ok(served["first"]! > 0);
+  } finally {
+    await calls.stop();
+    await Promise.all(replicas.map((r) => r.close()));
+    await front.close();
   }
 });
 
