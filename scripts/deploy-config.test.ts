@@ -89,6 +89,21 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   const deployments = readFileSync(join(dir, "templates/deployments.yaml"), "utf8");
   assert.match(deployments, /readinessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
   assert.match(deployments, /livenessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
+  // A stopping pod keeps listening until its Service stops sending it connections, then drains.
+  assert.match(
+    deployments,
+    /preStop:\s*\n\s*exec: \{ command: \["sleep", \{\{ \$\.Values\.global\.preStopSleepSeconds \| quote \}\}\] \}/,
+  );
+  assert.match(
+    deployments,
+    /terminationGracePeriodSeconds: \{\{ \$\.Values\.global\.terminationGracePeriodSeconds \}\}/,
+  );
+  const drainSeconds = 10; // startServer's default drainTimeoutMs
+  assert.ok(values.global.preStopSleepSeconds >= 1);
+  assert.ok(
+    values.global.terminationGracePeriodSeconds > values.global.preStopSleepSeconds + drainSeconds,
+    "the grace period covers the preStop wait and the drain",
+  );
   for (const kind of ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"])
     assert.match(deployments, new RegExp(`kind: ${kind}`));
   assert.match(deployments, /include "classconnect.labels"/);
