@@ -18,6 +18,7 @@ import {
   loadConfig,
   loadSigningKey,
   NotFoundError,
+  readBaseConfig,
   signAccessToken,
   toConnectError,
   USER_TOKEN_ISSUER,
@@ -65,6 +66,24 @@ config("applies defaults and parses values", () => {
   );
   assert.equal(c, { a: "dflt", b: 7, c: true, o: undefined });
 });
+config(
+  "services: connection age defaults to 5 minutes, 0 turns it off, and a malformed value is refused",
+  () => {
+    const base = { X_DATABASE_URL: "postgres://x", SERVICE_TOKEN: "t" };
+    assert.is(loadConfig((e) => readBaseConfig(e, "X", 1), base).maxConnectionAgeMs, 300_000);
+    assert.is(
+      loadConfig((e) => readBaseConfig(e, "X", 1), { ...base, MAX_CONNECTION_AGE_MS: "0" })
+        .maxConnectionAgeMs,
+      0,
+    );
+    for (const bad of ["-1", "soon", "1.5"]) {
+      assert.throws(
+        () => loadConfig((e) => readBaseConfig(e, "X", 1), { ...base, MAX_CONNECTION_AGE_MS: bad }),
+        /MAX_CONNECTION_AGE_MS must be an integer/,
+      );
+    }
+  },
+);
 config.run();
 
 const errors = suite("platform: error mapping");
