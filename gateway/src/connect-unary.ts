@@ -52,6 +52,7 @@ export interface UnaryRoute {
 const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
+const utf8 = new TextEncoder();
 /** The edge's answer to an unparsable binary body, on this path and connect-node's (server.ts). */
 export const unparsableBinaryMessage = "the request body is not a valid binary message";
 
@@ -119,7 +120,7 @@ export function createConnectUnaryHandler(options: {
       const message = query.get("message") ?? "";
       let body: Uint8Array | undefined;
       try {
-        body = query.get("base64") === "1" ? base64Decode(message) : new TextEncoder().encode(message);
+        body = query.get("base64") === "1" ? base64Decode(message) : utf8.encode(message);
       } catch {
         return fallback(req, res);
       }
