@@ -46,6 +46,43 @@ const neverAborted = new AbortController().signal;
 /** How many times a call is sent when the server refuses its stream before processing it. */
 const MAX_ATTEMPTS = 3;
 
+/** What a finished stream answered: the response, or the error its status or shape means. */
+function readAnswer(
+  base: string,
+  req: UnaryRequest,
+  method: DescMethodUnary<DescMessage, DescMessage>,
+  responseHeaders: http2.IncomingHttpHeaders | undefined,
+  trailers: http2.IncomingHttpHeaders | undefined,
+  chunks: Buffer[],
+): UnaryResponse | ConnectError {
+  if (!responseHeaders)
+    return new ConnectError(`${base} closed the call without answering`, Code.Unavailable);
+  const status = Number(responseHeaders[":status"] ?? 0);
+  if (status !== 200) return new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status));
+  const header = headersFrom(responseHeaders);
+  const trailer = headersFrom(trailers);
+  // A trailers-only answer carries its status in the headers.
+  const error = findTrailerError(trailers ? trailer : header);
+  if (error) return error;
+  if (!trailers && !header.has("grpc-status")) {
+    return new ConnectError(`${base} ended the call without a status`, Code.Internal);
+  }
+  const payload = singleMessage(Buffer.concat(chunks));
+  if (!payload) return new ConnectError(`${base} answered with a malformed message`, Code.Internal);
+  try {
+    return {
+      stream: false,
+      service: req.service,
+      method,
+      header,
+      trailer,
+      message: fromBinary(method.output, payload),
+    };
+  } catch (err) {
+    return new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal);
+  }
+}
+
 export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
   const interceptors = options.interceptors ?? [];
   const streaming = createGrpcTransport({
@@ -164,48 +201,15 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         current.on("close", () => {
           if (settled) return;
           if (refused() && n < MAX_ATTEMPTS) {
-            const going = s;
+            // A session that got a GOAWAY is closed: `connection` opens a new one. After a
+            // plain refusal (too many streams), the next attempt may use the same session.
             release();
-            // The GOAWAY that refused it retires the session (see `connection`); a plain
-            // refusal (too many streams) leaves it, and the next attempt may use it again.
-            if (going && (going.closed || going.destroyed) && session === going) session = undefined;
             attempt(n + 1);
             return;
           }
-          const status = Number(responseHeaders?.[":status"] ?? 0);
-          if (!responseHeaders) {
-            finish(new ConnectError(`${base} closed the call without answering`, Code.Unavailable));
-            return;
-          }
-          if (status !== 200) {
-            finish(new ConnectError(`HTTP ${status} from ${base}`, codeFromHttpStatus(status)));
-            return;
-          }
-          const header = headersFrom(responseHeaders);
-          const trailer = headersFrom(trailers);
-          // A trailers-only answer carries its status in the headers.
-          const error = findTrailerError(trailers ? trailer : header);
-          if (error) {
-            finish(error);
-            return;
-          }
-          if (!trailers && !header.has("grpc-status")) {
-            finish(new ConnectError(`${base} ended the call without a status`, Code.Internal));
-            return;
-          }
-          const payload = singleMessage(Buffer.concat(chunks));
-          if (!payload) {
-            finish(new ConnectError(`${base} answered with a malformed message`, Code.Internal));
-            return;
-          }
-          let message: UnaryResponse["message"];
-          try {
-            message = fromBinary(method.output, payload);
-          } catch (err) {
-            finish(new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal));
-            return;
-          }
-          finish(undefined, { stream: false, service: req.service, method, header, trailer, message });
+          const answer = readAnswer(base, req, method, responseHeaders, trailers, chunks);
+          if (answer instanceof ConnectError) finish(answer);
+          else finish(undefined, answer);
         });
         current.end(frame);
       };
