@@ -10,7 +10,7 @@
  * Why: connect-node's generic handler (universal request and response
  * adapters, async-iterable bodies, linked abort controllers and a DOMException
  * per call) cost the gateway more CPU per call than the service it calls; see
- * README.md, Performance.
+ * bench/README.md.
  */
 import type * as http from "node:http";
 import type * as http2 from "node:http2";

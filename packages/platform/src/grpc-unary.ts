@@ -8,7 +8,7 @@
  *
  * Why: connect-node's generic handler stack costs several times what the
  * request needs (async-iterable envelope pipelines, a DOMException per
- * request); see README.md, Performance.
+ * request); see bench/README.md.
  */
 import * as http2 from "node:http2";
 import {
