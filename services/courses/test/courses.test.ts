@@ -62,6 +62,9 @@ test("CreateCourse names every invalid field and writes nothing", async ({ sys }
     [{ modality: 7 as Modality }, "course.modality"],
     [{ capacity: 0 }, "course.capacity"],
     [{ startTime: undefined }, "course.start_time"],
+    // A missing time is named once, by its own rule, not again by the rules that compare times.
+    [{ endTime: undefined }, "course.end_time"],
+    [{ enrollmentDeadline: undefined }, "course.enrollment_deadline"],
     [{ endTime: at(9 * DAY) }, "course.end_time"],
     [{ enrollmentDeadline: at(200 * DAY) }, "course.enrollment_deadline"],
     [{ pictureUrl: "not a url" }, "course.picture_url"],
@@ -74,6 +77,13 @@ test("CreateCourse names every invalid field and writes nothing", async ({ sys }
     await invalid(courses.createCourse({ course: courseInput(change) }, teacher.auth), [field]);
   }
   await invalid(courses.createCourse({}, teacher.auth), ["course"]);
+  await invalid(
+    courses.createCourse(
+      { course: courseInput({ startTime: undefined, endTime: undefined, enrollmentDeadline: undefined }) },
+      teacher.auth,
+    ),
+    ["course.end_time", "course.enrollment_deadline", "course.start_time"],
+  );
   await rejects(
     courses.createCourse({ course: courseInput({ prerequisiteCourseIds: [randomUUID()] }) }, teacher.auth),
     Code.FailedPrecondition,
