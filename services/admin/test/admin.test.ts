@@ -10,7 +10,7 @@ import { NotificationService } from "@classconnect/gen/classconnect/notification
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
+import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
 import { connectErrorOf } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -174,6 +174,16 @@ test("rules: created (future effective time), edited with before/after in the au
   await rejects(
     rules.createRule({ rule: { title: "", description: "d", effectiveTime: inMs(HOUR) } }, root),
     Code.InvalidArgument,
+  );
+  // A missing rule or time is named once, by its own rule, not again as "not in the future".
+  const invalidFields = async (p: Promise<unknown>) =>
+    (await rejects(p, Code.InvalidArgument))!
+      .findDetails(BadRequestSchema)[0]
+      ?.fieldViolations.map((v) => v.field);
+  assert.equal(await invalidFields(rules.createRule({}, root)), ["rule"]);
+  assert.equal(
+    await invalidFields(rules.createRule({ rule: { title: "No time", description: "d" } }, root)),
+    ["rule.effective_time"],
   );
   const created = (
     await rules.createRule(
