@@ -181,6 +181,8 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     ),
     ["kind"],
   );
+  // Without a kind, whether a url or a file is missing cannot be said: only the kind is named.
+  await invalid(modules.addResource({ moduleId: m.id, title: "k" }, owner.auth), ["kind"]);
   await invalid(
     modules.addResource(
       {
