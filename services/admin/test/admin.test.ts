@@ -10,8 +10,7 @@ import { NotificationService } from "@classconnect/gen/classconnect/notification
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
-import { connectErrorOf } from "@classconnect/platform/testing";
+import { invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -19,18 +18,6 @@ import * as assert from "uvu/assert";
 
 const HOUR = 3600_000;
 const inMs = (ms: number) => timestampFromDate(new Date(Date.now() + ms));
-
-async function rejects(p: Promise<unknown>, code: Code, reason?: string) {
-  try {
-    await p;
-  } catch (err) {
-    const e = connectErrorOf(err);
-    assert.is(Code[e.code], Code[code], e.rawMessage);
-    if (reason) assert.is(e.findDetails(ErrorInfoSchema)[0]?.reason, reason);
-    return e;
-  }
-  assert.unreachable(`expected ${Code[code]}`);
-}
 
 /** A field of an audit snapshot (google.protobuf.Struct arrives as a JSON object). */
 const field = (snapshot: unknown, name: string) => (snapshot as Record<string, unknown> | undefined)?.[name];
@@ -176,15 +163,10 @@ test("rules: created (future effective time), edited with before/after in the au
     Code.InvalidArgument,
   );
   // A missing rule or time is named once, by its own rule, not again as "not in the future".
-  const invalidFields = async (p: Promise<unknown>) =>
-    (await rejects(p, Code.InvalidArgument))!
-      .findDetails(BadRequestSchema)[0]
-      ?.fieldViolations.map((v) => v.field);
-  assert.equal(await invalidFields(rules.createRule({}, root)), ["rule"]);
-  assert.equal(
-    await invalidFields(rules.createRule({ rule: { title: "No time", description: "d" } }, root)),
-    ["rule.effective_time"],
-  );
+  await invalid(rules.createRule({}, root), ["rule"]);
+  await invalid(rules.createRule({ rule: { title: "No time", description: "d" } }, root), [
+    "rule.effective_time",
+  ]);
   const created = (
     await rules.createRule(
       {

@@ -21,20 +21,10 @@ import {
   EventType,
 } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
-import { connectErrorOf } from "@classconnect/platform/testing";
+import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-
-async function rejects(p: Promise<unknown>, code: Code) {
-  try {
-    await p;
-  } catch (err) {
-    assert.is(Code[connectErrorOf(err).code], Code[code]);
-    return;
-  }
-  assert.unreachable(`expected ${Code[code]}`);
-}
 
 const test = suite<{ sys: System }>("notifications: end to end");
 test.before(async (ctx) => {

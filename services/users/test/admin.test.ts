@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { errorMetadata, invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { errorMetadata, invalid, rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness; admin: { headers: Record<string, string> } }>(

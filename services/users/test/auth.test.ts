@@ -1,8 +1,8 @@
+import { errorMetadata, errorReason, invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { errorMetadata, errorReason, invalid, rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness }>("users: AuthService");

@@ -1,8 +1,8 @@
+import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 // PINs and reset links that expire the moment they are issued.

@@ -1,9 +1,9 @@
 import { Writable } from "node:stream";
 import { createLogger } from "@classconnect/platform";
+import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const lines: string[] = [];

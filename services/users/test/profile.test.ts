@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { invalid, rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness }>("users: UserService");

@@ -5,11 +5,11 @@
  * at once so that it can stop.
  */
 import { durationFromMs } from "@bufbuild/protobuf/wkt";
+import { invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { decodeJwt } from "jose";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { invalid, rejects } from "./expect.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness }>("users: revoked sessions, long polling");

@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { databaseUrl, ensureDatabase } from "../db.js";
 import { startEmbeddedPostgres } from "../embedded-postgres.js";
 import { createLogger, type Logger } from "../logger.js";
@@ -55,38 +54,13 @@ export function testLogger(name: string): Logger {
 
 export const TEST_SERVICE_TOKEN = "test-service-token-0123456789abcdef";
 
-/**
- * uvu cannot report an error whose `details` is not a string, and ConnectError's
- * is an array: such a failure would vanish from the report. Test clients are
- * wrapped so that a failed call throws a plain error that says its code and
- * message, still carrying the original for `connectErrorOf`.
- */
-export class CallFailed extends Error {
-  constructor(readonly connectError: ConnectError) {
-    super(`[${Code[connectError.code]}] ${connectError.rawMessage}`);
-    this.name = "CallFailed";
-  }
-}
-
-/** `client` with failures of its unary calls rethrown as CallFailed. */
-export function reporting<T extends object>(client: T): T {
-  return new Proxy(client, {
-    get(target, key, receiver) {
-      const value = Reflect.get(target, key, receiver);
-      if (typeof value !== "function") return value;
-      return (...args: unknown[]) => {
-        const result = value.apply(target, args);
-        return result instanceof Promise
-          ? result.catch((err: unknown) => {
-              throw new CallFailed(ConnectError.from(err));
-            })
-          : result;
-      };
-    },
-  });
-}
-
-/** The ConnectError behind a failed test call. */
-export function connectErrorOf(err: unknown): ConnectError {
-  return err instanceof CallFailed ? err.connectError : ConnectError.from(err);
-}
+export {
+  CallFailed,
+  connectErrorOf,
+  errorMetadata,
+  errorReason,
+  invalid,
+  rejects,
+  reporting,
+  violatedFields,
+} from "./expect.js";
