@@ -12,7 +12,11 @@ COPY services/courses/package.json services/courses/
 COPY services/notifications/package.json services/notifications/
 COPY services/admin/package.json services/admin/
 COPY gateway/package.json gateway/
-RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund
+COPY scripts/patch-postgres.ts scripts/
+# --ignore-scripts skips the postinstall (its proto step needs dev tools), so the
+# postgres.js guards it applies are applied here.
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && node --import tsx scripts/patch-postgres.ts
 
 FROM node:20-bookworm-slim
 ARG SERVICE_DIR

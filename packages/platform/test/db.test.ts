@@ -64,4 +64,29 @@ test("a failed array-type lookup on a new connection does not escape as an unhan
   }
 });
 
+test("queries settle through the driver's shared methods (scripts/patch-postgres.ts): rows, errors, cursors", async () => {
+  const pool = createPool(await createTestDatabase("settle"), { max: 2 });
+  try {
+    const query = pool`select 1 as one`;
+    assert.not.ok(Object.hasOwn(query, "resolve"), "no resolve closure of its own");
+    assert.not.ok(Object.hasOwn(query, "reject"), "no reject closure of its own");
+    assert.equal([...(await query)], [{ one: 1 }]);
+    const failed = await pool`select * from no_such_table`.then(
+      () => "resolved",
+      (err: { code?: string }) => err.code,
+    );
+    assert.is(failed, "42P01");
+    // A cursor assigns its own resolve and reject over the shared ones, as before.
+    const batches: number[][] = [];
+    for await (const rows of pool`select generate_series(1, 5) as n`.cursor(2)) {
+      batches.push(rows.map((r) => r.n as number));
+    }
+    assert.equal(batches, [[1, 2], [3, 4], [5]]);
+    const [after] = await pool`select 2 as two`;
+    assert.is(after?.two, 2, "the connection serves queries after the cursor");
+  } finally {
+    await pool.end();
+  }
+});
+
 test.run();
