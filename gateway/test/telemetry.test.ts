@@ -94,6 +94,30 @@ test("GetCourse: gateway → courses → users in one trace; counters on /metric
     "client:client:BatchGetProfiles",
     "users:server:BatchGetProfiles",
   ]);
+  // Each query is a CLIENT span of the call that ran it, with its statement but not its
+  // parameters, on pooled connections and in transactions (reserved connections) alike.
+  const statement = (s: OtlpSpan) => s.attributes.find((a) => a.key === "db.statement")?.value.stringValue;
+  const read = trace.find(
+    (s) => s.name === "postgresql" && statement(s)?.includes("from courses c where c.id = ?"),
+  );
+  assert.ok(read, "GetCourse's query is a span of its trace");
+  assert.is(read!.kind, 3);
+  assert.equal(chainOf(read!).slice(0, 3), [
+    "gateway:server:GetCourse",
+    "gateway:client:GetCourse",
+    "courses:server:GetCourse",
+  ]);
+  const insert = spans.find(
+    (s) => s.name === "postgresql" && statement(s)?.startsWith("insert into courses ("),
+  );
+  assert.ok(insert, "CreateCourse's insert, run in a transaction, is a span too");
+  assert.not.ok(
+    spans.some(
+      (s) =>
+        s.name === "postgresql" && (statement(s)?.includes(course.id) || statement(s)?.includes("Tracing")),
+    ),
+    "no query parameters in spans",
+  );
   assert.not.ok(
     bodies.some((b) => b.includes(teacher.email) || b.includes("Tracy")),
     "no personal data in spans",

@@ -183,12 +183,15 @@ export function callerTraceIds(header: Headers): { trace_id?: string; parent_spa
  */
 export function traceQueries<T extends object>(sql: T): T {
   const wrap = (query: unknown) => {
-    if (!query || typeof (query as { then?: unknown }).then !== "function") return query;
+    // Untraced queries stay as the driver made them: a `then` closure of their own would
+    // keep each one, with its rows, past young-generation collections (bench/README.md, Garbage).
+    if (!enabled.tracing || !query || typeof (query as { then?: unknown }).then !== "function") {
+      return query;
+    }
     const q = query as { then: (...args: unknown[]) => unknown; strings?: readonly string[] };
     const then = q.then.bind(q);
     // biome-ignore lint/suspicious/noThenProperty: the query is a thenable already; this times its execution.
     q.then = (onFulfilled?: unknown, onRejected?: unknown) => {
-      if (!enabled.tracing) return then(onFulfilled, onRejected);
       const statement = (q.strings ?? []).join("?").replace(/\s+/g, " ").trim().slice(0, 300);
       const span = tracer().startSpan("postgresql", {
         kind: SpanKind.CLIENT,
