@@ -5,10 +5,13 @@
  * On a second port, the same reads as a bare node:http2 handler shaped like a
  * gRPC unary call (one framed message in, the same JSON bytes as b framed out,
  * grpc-status in trailers): the floor any gRPC service in Node starts from, so
- * bench:read can show what ClassConnect's own stack adds (c/e).
- * Usage: read-baseline.ts <database url> <port> <bare port>
+ * bench:read can show what ClassConnect's own stack adds (c/e). It starts the bare edge
+ * in front of that handler (read-edge.ts, bench:read's f) as its child process.
+ * Usage: read-baseline.ts <database url> <port> <bare port> <edge port>
  */
+import { spawn } from "node:child_process";
 import * as http2 from "node:http2";
+import { createInterface } from "node:readline";
 import { fromBinary } from "@bufbuild/protobuf";
 import { GetCourseRequestSchema } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 
@@ -16,7 +19,7 @@ import { createPool, envelope } from "@classconnect/platform";
 import Fastify from "fastify";
 import { createCourseStore } from "../services/courses/src/store/courses.js";
 
-const [url, port, barePort] = process.argv.slice(2) as [string, string, string];
+const [url, port, barePort, edgePort] = process.argv.slice(2) as [string, string, string, string];
 const store = createCourseStore(createPool(url, { max: 10, applicationName: "bench-baseline" }));
 const app = Fastify({ logger: false });
 app.get<{ Params: { id: string }; Querystring: { caller: string } }>("/courses/:id", async (req) => {
@@ -57,4 +60,12 @@ bare.on("stream", (stream, headers) => {
   });
 });
 await new Promise<void>((resolve) => bare.listen(Number(barePort), "127.0.0.1", resolve));
+const edge = spawn(process.execPath, ["--import", "tsx", "bench/read-edge.ts", edgePort, barePort], {
+  stdio: ["ignore", "pipe", "inherit"],
+});
+await new Promise<void>((resolve) => createInterface({ input: edge.stdout! }).once("line", () => resolve()));
+process.once("SIGTERM", () => {
+  edge.kill("SIGTERM");
+  process.exit(0);
+});
 process.stdout.write("ready\n");

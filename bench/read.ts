@@ -9,8 +9,12 @@
  *   (d) the gateway over Connect JSON, in Connect's GET form for methods without side
  *       effects (connect-web's useHttpGet), as b is called; d' the same as a POST,
  *   (e) a bare node:http2 handler shaped like a gRPC call doing the same read (the floor
- *       any Node gRPC service starts from; c/e is what ClassConnect's stack adds).
- * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b', d'/b, c/e, c/a, and the
+ *       any Node gRPC service starts from; c/e is what ClassConnect's stack adds, e/b the
+ *       ceiling for c/b),
+ *   (f) a bare edge (HTTP/1.1 in, HTTP/2 out) in front of e, the gateway's shape with none
+ *       of its work (f/b the ceiling for d/b; d/f what ClassConnect's gateway and service add).
+ * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b', d'/b, c/e, e/b, d/f, f/b,
+ * c/a, and the
  * CPU time each process spent per request (Linux /proc), which shows where a
  * path's cost goes. The servers run as separate processes (npm start's
  * layout); the load generator shares the machine, so compare ratios, not
@@ -68,9 +72,18 @@ const platform = await startPlatform({
 const coursesDb = databaseUrl(pg.url, "classconnect_courses");
 const baselinePort = await freePort();
 const barePort = await freePort();
+const edgePort = await freePort();
 const baseline = spawn(
   process.execPath,
-  ["--import", "tsx", "bench/read-baseline.ts", coursesDb, String(baselinePort), String(barePort)],
+  [
+    "--import",
+    "tsx",
+    "bench/read-baseline.ts",
+    coursesDb,
+    String(baselinePort),
+    String(barePort),
+    String(edgePort),
+  ],
   {
     stdio: ["ignore", "pipe", "inherit"],
   },
@@ -153,7 +166,7 @@ try {
       `${platform.url}/classconnect.courses.v1.CourseService/${method}?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify(body))}`,
       { headers: { "accept-encoding": "identity", ...auth } },
     ).then(answered);
-  const get = (path: string) => fetch(`http://127.0.0.1:${baselinePort}${path}`).then(answered);
+  const get = (path: string, port = baselinePort) => fetch(`http://127.0.0.1:${port}${path}`).then(answered);
   const post = (path: string, body: unknown) =>
     fetch(`http://127.0.0.1:${baselinePort}${path}`, {
       method: "POST",
@@ -193,12 +206,17 @@ try {
       GetCourse: () => unary(bareClient, bareMetadata, getPath, getRequest(randomId())),
       ListCourses: () => unary(bareClient, bareMetadata, listPath, listRequest),
     },
+    "f bare edge → e": {
+      GetCourse: () => get(`/courses/${randomId()}?caller=${user.id}`, edgePort),
+      ListCourses: () => get(`/courses?caller=${user.id}`, edgePort),
+    },
   };
   const cpu = cpuSampler(
     { "load generator": process.pid, platform: platform.child.pid!, baseline: baseline.pid! },
     {
       postgres: /(^|\/)postgres:? /,
       gateway: /gateway\/src\/main/,
+      "bare edge": /bench\/read-edge/,
       courses: /services\/courses\//,
       "other services": /services\/(users|notifications|admin)\//,
     },
@@ -206,6 +224,7 @@ try {
   const cpuGroups = [
     "load generator",
     "baseline",
+    "bare edge",
     "gateway",
     "courses",
     "postgres",
@@ -273,6 +292,7 @@ try {
       const bPost = r("b' Fastify JSON, POST");
       const dPost = r("d' gateway Connect JSON, POST");
       const e = r("e bare node:http2 gRPC");
+      const f = r("f bare edge → e");
       ratioRows.push([
         method,
         c,
@@ -281,6 +301,9 @@ try {
         (dPost / bPost).toFixed(2),
         (dPost / b).toFixed(2),
         (cc / e).toFixed(2),
+        (e / b).toFixed(2),
+        (d / f).toFixed(2),
+        (f / b).toFixed(2),
         (cc / a).toFixed(2),
       ]);
     }
@@ -290,9 +313,11 @@ try {
   );
   console.log(table(["method", "conc", "target", "req/s", "p50 ms", "p99 ms", "errors"], rows));
   console.log(
-    `\nratios (targets: c/b ≥ ${TARGET_C_B}, d/b ≥ ${TARGET_D_B}, "< target" marks a miss; b and d both GET); d'/b' both POST; d'/b POST against GET; c/e ClassConnect's stack against a bare handler`,
+    `\nratios (targets: c/b ≥ ${TARGET_C_B}, d/b ≥ ${TARGET_D_B}, "< target" marks a miss; b and d both GET); d'/b' both POST; d'/b POST against GET; c/e ClassConnect's stack against a bare handler, e/b its ceiling; d/f the gateway path against a bare edge and handler, f/b its ceiling`,
   );
-  console.log(table(["method", "conc", "c/b", "d/b", "d'/b'", "d'/b", "c/e", "c/a"], ratioRows));
+  console.log(
+    table(["method", "conc", "c/b", "d/b", "d'/b'", "d'/b", "c/e", "e/b", "d/f", "f/b", "c/a"], ratioRows),
+  );
   if (cpuRows.length > 0) {
     console.log(
       "\nCPU per request, µs, by process (/proc; 10 ms ticks); kernel/rest: machine time no process is charged for (loopback network interrupts, other tenants)",
