@@ -28,7 +28,7 @@ import {
 } from "@connectrpc/connect";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { envelope, headersFrom, singleMessage, withInterceptors } from "./grpc-wire.js";
+import { envelope, headersFrom, releaseStream, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 export interface LeanGrpcTransportOptions {
   baseUrl: string;
@@ -199,6 +199,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
           finish(new ConnectError(`${base} failed the call: ${err.message}`, Code.Unavailable));
         });
         current.on("close", () => {
+          releaseStream(current);
           if (settled) return;
           if (refused() && n < MAX_ATTEMPTS) {
             // A session that got a GOAWAY is closed: `connection` opens a new one. After a

@@ -1,5 +1,5 @@
 /** gRPC wire details shared by the lean server and client paths (grpc-unary.ts, grpc-client.ts). */
-import type { IncomingHttpHeaders } from "node:http2";
+import type { Http2Stream, IncomingHttpHeaders } from "node:http2";
 import type { Interceptor, UnaryRequest, UnaryResponse } from "@connectrpc/connect";
 
 /** One uncompressed gRPC message: flags byte 0, 4-byte big-endian length, payload. */
@@ -15,6 +15,20 @@ export function envelope(payload: Uint8Array): Buffer {
 export function singleMessage(body: Buffer): Buffer | undefined {
   if (body.length < 5 || body[0] !== 0 || body.readUInt32BE(1) !== body.length - 5) return undefined;
   return body.subarray(5);
+}
+
+const ignoreError = () => {};
+
+/**
+ * Lets go of a closed stream's listeners (a quiet one stays for errors). Node keeps a
+ * closed stream reachable until the next full garbage collection (on the client side,
+ * through the shape of the function each `session.request()` binds), and with it every
+ * closure still listening: the call's request, answer and promise outlived the
+ * young-generation collections (bench/README.md, Garbage).
+ */
+export function releaseStream(stream: Http2Stream): void {
+  stream.removeAllListeners();
+  stream.on("error", ignoreError);
 }
 
 /** HTTP/2 headers as fetch Headers, without pseudo-headers (":path", ":status", …). */
