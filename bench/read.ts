@@ -13,10 +13,9 @@
  *       ceiling for c/b),
  *   (f) a bare edge (HTTP/1.1 in, HTTP/2 out) in front of e, the gateway's shape with none
  *       of its work (f/b the ceiling for d/b; d/f what ClassConnect's gateway and service add).
- * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b', d'/b, c/e, e/b, d/f, f/b,
- * c/a, and the
- * CPU time each process spent per request (Linux /proc), which shows where a
- * path's cost goes. The servers run as separate processes (npm start's
+ * Prints requests/s, p50 and p99 (ms), the ratios c/b, d/b, d'/b', d'/b, c/e, e/b, d/f, f/b
+ * and c/a, and the CPU time each process spent per request (Linux /proc), which shows
+ * where a path's cost goes. The servers run as separate processes (npm start's
  * layout); the load generator shares the machine, so compare ratios, not
  * absolutes. BENCH_SECONDS sets the time per cell, BENCH_ROUNDS how many turns
  * it is split into (targets take turns; the median round counts), BENCH_ONLY picks cells.
