@@ -12,11 +12,11 @@ COPY services/courses/package.json services/courses/
 COPY services/notifications/package.json services/notifications/
 COPY services/admin/package.json services/admin/
 COPY gateway/package.json gateway/
-COPY scripts/patch-postgres.ts scripts/
+COPY scripts/patch-deps.ts scripts/
 # --ignore-scripts skips the postinstall (its proto step needs dev tools), so the
 # postgres.js guards it applies are applied here.
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
- && node --import tsx scripts/patch-postgres.ts
+ && node --import tsx scripts/patch-deps.ts
 
 FROM node:20-bookworm-slim
 ARG SERVICE_DIR

@@ -44,9 +44,9 @@ const watchdog = setTimeout(
   45 * 60 * 1000,
 );
 watchdog.unref();
-// uvu swallows an error its reporter cannot format (one whose `details` is not
-// a string) and then counts the test as neither passed nor failed. Count
-// ourselves: a run in which any test did not pass fails.
+// Count ourselves: a run in which any test did not pass fails, even where uvu
+// would not say why (a failing `before` hook or an error its reporter cannot
+// format; scripts/patch-deps.ts guards both, so the reason is printed too).
 const totals = { total: 0, passed: 0 };
 const write = process.stdout.write.bind(process.stdout);
 process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {

@@ -64,7 +64,7 @@ test("a failed array-type lookup on a new connection does not escape as an unhan
   }
 });
 
-test("queries settle through the driver's shared methods (scripts/patch-postgres.ts): rows, errors, cursors", async () => {
+test("queries settle through the driver's shared methods (scripts/patch-deps.ts): rows, errors, cursors", async () => {
   const pool = createPool(await createTestDatabase("settle"), { max: 2 });
   try {
     const query = pool`select 1 as one`;

@@ -1,7 +1,11 @@
 /**
- * Guards postgres.js 3.4.9 against two open upstream bugs that kill the
- * process with an error no caller can catch. Both show up when PostgreSQL
- * restarts under load (services/courses/test/db-restart.test.ts):
+ * Guards two dependencies against open upstream bugs, on every install
+ * (postinstall; the Dockerfile runs it too). Idempotent. Remove a guard once an
+ * upstream release carries its fix.
+ *
+ * postgres.js 3.4.9, two bugs that kill the process with an error no caller can
+ * catch. Both show up when PostgreSQL restarts under load
+ * (services/courses/test/db-restart.test.ts):
  *
  * - porsager/postgres#1208 (also #1066, #1154): a small write is queued with
  *   setImmediate, the server closes the connection, `closed()` sets the socket
@@ -25,24 +29,40 @@
  * Garbage). The change settles queries with two prototype methods instead; the
  * driver and its cursors may still assign their own `resolve` over them, as before.
  *
- * Runs on every install (postinstall; the Dockerfile runs it too) and is
- * idempotent. Remove a guard once an upstream release carries its fix.
+ * uvu 0.5.6 (the test runner; a development dependency, absent from the
+ * production image) drops an error thrown by a suite's `before` hook, and one
+ * its reporter cannot format (a ConnectError, whose `details` is an array, or
+ * a thrown non-Error): the suite only shows `(0 / N)` with no reason
+ * (lukeed/uvu#80, #191, #229; fix proposed in PR #196, unmerged). The guards
+ * report such errors like any failed test.
  */
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 
-/** One guard: the driver module it edits, the exact upstream text it replaces, and a marker proving it is applied. */
+/** One guard: the package and file it edits, the exact upstream text it replaces, and a marker proving it is applied. */
 export interface Guard {
-  module: "connection.js" | "query.js";
+  package: "postgres" | "uvu";
+  /** The file, relative to the package; every build of it that exists is guarded. */
+  module: string;
   mark: string;
   original: string;
   guarded: string;
 }
 
+/** The builds of a module that Node can load, per package. */
+const BUILDS: Record<Guard["package"], string[]> = {
+  postgres: ["src", "cjs/src", "cf/src"],
+  uvu: ["dist"],
+};
+
+/** Packages installed only for development; the production image has no copy to guard. */
+const DEV_ONLY = new Set<Guard["package"]>(["uvu"]);
+
 export const GUARDS: Guard[] = [
   {
+    package: "postgres",
     module: "connection.js",
     mark: "classconnect: guard against porsager/postgres#1208",
     original: "  function nextWrite(fn) {\n    const x = socket.write(chunk, fn)",
@@ -56,6 +76,7 @@ export const GUARDS: Guard[] = [
     const x = socket.write(chunk, fn)`,
   },
   {
+    package: "postgres",
     module: "connection.js",
     mark: "classconnect: guard against porsager/postgres#1192",
     original: "        return fetchArrayTypes()\n",
@@ -63,6 +84,7 @@ export const GUARDS: Guard[] = [
       "        return fetchArrayTypes().catch(() => {}) // classconnect: guard against porsager/postgres#1192\n",
   },
   {
+    package: "postgres",
     module: "query.js",
     mark: "classconnect: no settling closures per query",
     original:
@@ -71,6 +93,7 @@ export const GUARDS: Guard[] = [
       "    this.fulfil = resolve // classconnect: no settling closures per query (resolve() and reject() below)\n    this.fail = reject\n",
   },
   {
+    package: "postgres",
     module: "query.js",
     mark: "classconnect: settling methods",
     original: "  static get [Symbol.species]() {\n",
@@ -87,37 +110,71 @@ export const GUARDS: Guard[] = [
   static get [Symbol.species]() {
 `,
   },
+  {
+    package: "uvu",
+    module: "index.mjs",
+    mark: "classconnect: hook errors are reported",
+    original: "\t\t\t\twrite(FAIL);\n\t\t\t}\n\t\t}\n\t} finally {\n",
+    guarded:
+      "\t\t\t\twrite(FAIL);\n\t\t\t}\n\t\t}\n\t} catch (err) { // classconnect: hook errors are reported (lukeed/uvu#80, #191)\n\t\tif (errors.length) errors += '\\n';\n\t\terrors += format('(a hook of this suite)', err, name);\n\t\twrite(FAIL);\n\t} finally {\n",
+  },
+  {
+    package: "uvu",
+    module: "index.mjs",
+    mark: "classconnect: any thrown value can be reported",
+    original: "\tlet { details, operator='' } = err;\n",
+    guarded:
+      "\tif (!(err instanceof Error)) err = new Error('a non-Error was thrown: ' + String(err)); // classconnect: any thrown value can be reported (lukeed/uvu#229)\n\tlet { details, operator='' } = err;\n\tif (typeof details !== 'string') details = '';\n",
+  },
 ];
 
-/** The directory of the installed postgres package (it does not export ./package.json). */
-export function postgresRoot(): string {
-  let root = dirname(createRequire(import.meta.url).resolve("postgres"));
+/** The directory of an installed package (neither package exports ./package.json), or undefined. */
+export function packageRoot(name: Guard["package"]): string | undefined {
+  let root: string;
+  try {
+    root = dirname(createRequire(import.meta.url).resolve(name));
+  } catch {
+    return undefined;
+  }
   const isPackageRoot = (dir: string) =>
     existsSync(join(dir, "package.json")) &&
-    JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === "postgres";
+    JSON.parse(readFileSync(join(dir, "package.json"), "utf8")).name === name;
   while (!isPackageRoot(root)) {
-    if (dirname(root) === root) throw new Error("patch-postgres: postgres package not found");
+    if (dirname(root) === root) return undefined;
     root = dirname(root);
   }
   return root;
 }
 
-/** Every build of one of the driver's modules that Node can load. */
-export function moduleFiles(module: Guard["module"], root = postgresRoot()): string[] {
-  return ["src", "cjs/src", "cf/src"].map((v) => join(root, v, module)).filter((f) => existsSync(f));
+/** Every build of a guard's module that Node can load (the CommonJS twin of a `.mjs` too). */
+export function guardFiles(guard: Guard): string[] {
+  const root = packageRoot(guard.package);
+  if (!root) {
+    if (DEV_ONLY.has(guard.package)) return [];
+    throw new Error(`patch-deps: package ${guard.package} not found`);
+  }
+  const names = guard.module.endsWith(".mjs")
+    ? [guard.module, guard.module.replace(/\.mjs$/, ".js")]
+    : [guard.module];
+  return BUILDS[guard.package]
+    .flatMap((dir) => names.map((name) => join(root, dir, name)))
+    .filter((f) => existsSync(f));
 }
 
 function patch(): void {
   let patched = 0;
-  const files = [...new Set(GUARDS.map((g) => g.module))].flatMap((m) => moduleFiles(m));
-  for (const file of files) {
+  const files = new Map<string, Guard[]>();
+  for (const guard of GUARDS) {
+    for (const file of guardFiles(guard)) files.set(file, [...(files.get(file) ?? []), guard]);
+  }
+  for (const [file, guards] of files) {
     let text = readFileSync(file, "utf8");
     const before = text;
-    for (const guard of GUARDS.filter((g) => file.endsWith(`/${g.module}`))) {
+    for (const guard of guards) {
       if (text.includes(guard.mark)) continue;
       if (text.split(guard.original).length !== 2) {
         throw new Error(
-          `patch-postgres: ${file} no longer matches (${guard.mark}); check whether the upstream fix has landed`,
+          `patch-deps: ${file} no longer matches (${guard.mark}); check whether the upstream fix has landed`,
         );
       }
       text = text.replace(guard.original, guard.guarded);
@@ -127,7 +184,7 @@ function patch(): void {
       patched++;
     }
   }
-  console.log(`patch-postgres: ${patched} file(s) patched`);
+  console.log(`patch-deps: ${patched} file(s) patched`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) patch();

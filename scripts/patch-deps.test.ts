@@ -1,0 +1,81 @@
+/**
+ * The install applied every guard of scripts/patch-deps.ts to every build that
+ * Node can load. Without the postgres.js guards a PostgreSQL restart under load
+ * can end a service with an error no caller can catch;
+ * packages/platform/test/db.test.ts shows the #1192 guard at work (the #1208 race
+ * cannot be triggered deterministically from outside the driver;
+ * services/courses/test/db-restart.test.ts is where it showed up). Without the uvu
+ * guards a failing `before` hook leaves a suite at `(0 / N)` with no reason; the
+ * second test here runs such a suite in a child process and reads its report.
+ */
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { GUARDS, guardFiles } from "./patch-deps.ts";
+
+const test = suite("dependency guards (postinstall)");
+
+test("every build of each guarded module carries its guard, once", () => {
+  const builds = { postgres: 3, uvu: 2 };
+  for (const guard of GUARDS) {
+    const files = guardFiles(guard);
+    assert.is(files.length, builds[guard.package], files.join(", "));
+    for (const file of files) {
+      const text = readFileSync(file, "utf8");
+      assert.is(text.split(guard.guarded).length, 2, `${file}: ${guard.mark}`);
+      // The upstream text is left only where the guarded text itself carries it (a guard that adds code).
+      const occurrences = (haystack: string) => haystack.split(guard.original).length - 1;
+      assert.is(
+        occurrences(text),
+        occurrences(guard.guarded),
+        `${file}: the unguarded text is gone (${guard.mark})`,
+      );
+    }
+  }
+});
+
+test("uvu reports a failing before hook, a ConnectError and a thrown string", async () => {
+  // Inside the repository (.tmp/ is ignored), so the suite's imports resolve from its node_modules.
+  await mkdir(join(process.cwd(), ".tmp"), { recursive: true });
+  const dir = await mkdtemp(join(process.cwd(), ".tmp", "uvu-"));
+  try {
+    const file = join(dir, "hooks.test.mjs");
+    await writeFile(
+      file,
+      `import { suite } from "uvu";
+import { Code, ConnectError } from "@connectrpc/connect";
+const broken = suite("broken before");
+broken.before(() => { throw new Error("the system did not start"); });
+broken("never runs", () => {});
+broken.run();
+const connect = suite("connect error");
+connect("rejected", () => { throw new ConnectError("no such course", Code.NotFound); });
+connect.run();
+const thrown = suite("thrown string");
+thrown("throws", () => { throw "a bare string"; });
+thrown("passes", () => {});
+thrown.run();
+`,
+    );
+    const child = await promisify(execFile)(process.execPath, [file], {
+      env: { ...process.env, NO_COLOR: "1" },
+    }).then(
+      () => ({ code: 0, stdout: "" }),
+      (err: { code: number; stdout: string }) => ({ code: err.code, stdout: err.stdout }),
+    );
+    assert.is(child.code, 1, "the run fails");
+    assert.match(child.stdout, "the system did not start");
+    assert.match(child.stdout, "(a hook of this suite)");
+    assert.match(child.stdout, "[not_found] no such course");
+    assert.match(child.stdout, "a non-Error was thrown: a bare string");
+    assert.match(child.stdout, "(1 / 2)");
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
