@@ -14,6 +14,7 @@ import {
   decodePageToken,
   encodePageToken,
   FailedPreconditionError,
+  freePort,
   InvalidArgumentError,
   loadConfig,
   loadSigningKey,
@@ -249,3 +250,13 @@ paging("round-trip and refuse forged tokens with INVALID_ARGUMENT", () => {
   );
 });
 paging.run();
+
+const ports = suite("platform: free ports");
+ports("freePort never hands this process the same port twice", async () => {
+  // The kernel alone repeats itself within a few hundred calls (bind to port 0).
+  const given = [];
+  for (let i = 0; i < 2000; i++) given.push(await freePort());
+  assert.is(new Set(given).size, given.length);
+  assert.ok(given.every((port) => port > 0 && port < 65536));
+});
+ports.run();
