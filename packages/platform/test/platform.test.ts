@@ -253,9 +253,10 @@ paging.run();
 
 const ports = suite("platform: free ports");
 ports("freePort never hands this process the same port twice", async () => {
-  // The kernel alone repeats itself within a few hundred calls (bind to port 0).
+  // The kernel alone repeats itself within a few hundred calls (bind to port 0). Kept
+  // small: the ports stay taken for the rest of this test process.
   const given = [];
-  for (let i = 0; i < 2000; i++) given.push(await freePort());
+  for (let i = 0; i < 500; i++) given.push(await freePort());
   assert.is(new Set(given).size, given.length);
   assert.ok(given.every((port) => port > 0 && port < 65536));
 });
