@@ -3,7 +3,8 @@
  * (never INTERNAL) and leave the gateway healthy; an idle keep-alive client does
  * not hold a stop; a client too slow with its headers or its request is cut off, and
  * idle HTTP/2 connections are closed as HTTP/1.1 ones are; a slow upstream makes the
- * deadline fire instead of hanging the caller.
+ * deadline fire instead of hanging the caller, and a caller who hangs up cancels the
+ * upstream call.
  */
 import * as http from "node:http";
 import * as http2 from "node:http2";
@@ -397,5 +398,70 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
     await slowUsers.close();
   }
 });
+
+slow("a caller who hangs up cancels the upstream call (Connect JSON and gRPC)", async () => {
+  let started = 0;
+  const aborted: number[] = [];
+  const slowUsers = await startServer({
+    name: "slow-users",
+    port: 0,
+    logger: testLogger("slow"),
+    ready: async () => true,
+    routes(router) {
+      router.service(AuthService, {
+        async getJwks(_req, ctx) {
+          started++;
+          await new Promise((resolve) => {
+            const timer = setTimeout(resolve, 10_000);
+            ctx.signal.addEventListener("abort", () => {
+              aborted.push(Date.now());
+              clearTimeout(timer);
+              resolve(undefined);
+            });
+          });
+          return create(GetJwksResponseSchema, {});
+        },
+      });
+    },
+  });
+  const gateway = await startLoneGateway({ USERS_SERVICE_URL: slowUsers.url });
+  try {
+    // Connect JSON over HTTP/1.1 (the edge's lean path): the connection closes mid-call.
+    const socket = net.connect(gateway.port, "127.0.0.1", () =>
+      socket.write(
+        "POST /classconnect.users.v1.AuthService/GetJwks HTTP/1.1\r\nHost: x\r\n" +
+          "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}",
+      ),
+    );
+    socket.on("error", () => {});
+    await waitFor(() => started === 1);
+    const hungUp = Date.now();
+    socket.destroy();
+    await waitFor(() => aborted.length === 1);
+    assert.ok(aborted[0]! - hungUp < 2000, `upstream cancelled ${aborted[0]! - hungUp} ms after the hang-up`);
+
+    // gRPC over HTTP/2 (connect-node's path at the edge): the caller cancels its stream.
+    const abort = new AbortController();
+    const call = createClient(AuthService, createGrpcTransport({ baseUrl: gateway.url }))
+      .getJwks({}, { signal: abort.signal })
+      .catch((err) => ConnectError.from(err).code);
+    await waitFor(() => started === 2);
+    abort.abort();
+    assert.is(await call, Code.Canceled);
+    await waitFor(() => aborted.length === 2);
+  } finally {
+    await gateway.close();
+    await slowUsers.close();
+  }
+});
+
+/** Polls `check` until it holds; fails after 5 s (the upstream's own wait is 10 s). */
+async function waitFor(check: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`still waiting after 5 s: ${check}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
 
 slow.run();
