@@ -325,8 +325,13 @@ stopping.run();
 
 const slow = suite("reliability: a slow downstream");
 
-slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", async () => {
-  const slowUsers = await startServer({
+/**
+ * A users service whose GetJwks waits 10 s unless its call is cancelled; counts the
+ * calls it started and records when each cancellation reached it.
+ */
+async function startSlowUsers() {
+  const calls = { started: 0, aborted: [] as number[] };
+  const server = await startServer({
     name: "slow-users",
     port: 0,
     logger: testLogger("slow"),
@@ -334,9 +339,11 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
     routes(router) {
       router.service(AuthService, {
         async getJwks(_req, ctx) {
+          calls.started++;
           await new Promise((resolve) => {
             const timer = setTimeout(resolve, 10_000);
             ctx.signal.addEventListener("abort", () => {
+              calls.aborted.push(Date.now());
               clearTimeout(timer);
               resolve(undefined);
             });
@@ -346,6 +353,11 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
       });
     },
   });
+  return Object.assign(server, { calls });
+}
+
+slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", async () => {
+  const slowUsers = await startSlowUsers();
   // The request timeout (300 ms) covers receiving a request, not waiting on its upstream:
   // calls sent in full are answered by the 1 s deadline, not cut off at 300 ms.
   const gateway = await startLoneGateway({
@@ -400,30 +412,8 @@ slow("the gateway's deadline fires: DEADLINE_EXCEEDED quickly, not a hang", asyn
 });
 
 slow("a caller who hangs up cancels the upstream call (Connect JSON and gRPC)", async () => {
-  let started = 0;
-  const aborted: number[] = [];
-  const slowUsers = await startServer({
-    name: "slow-users",
-    port: 0,
-    logger: testLogger("slow"),
-    ready: async () => true,
-    routes(router) {
-      router.service(AuthService, {
-        async getJwks(_req, ctx) {
-          started++;
-          await new Promise((resolve) => {
-            const timer = setTimeout(resolve, 10_000);
-            ctx.signal.addEventListener("abort", () => {
-              aborted.push(Date.now());
-              clearTimeout(timer);
-              resolve(undefined);
-            });
-          });
-          return create(GetJwksResponseSchema, {});
-        },
-      });
-    },
-  });
+  const slowUsers = await startSlowUsers();
+  const { calls } = slowUsers;
   const gateway = await startLoneGateway({ USERS_SERVICE_URL: slowUsers.url });
   try {
     // Connect JSON over HTTP/1.1 (the edge's lean path): the connection closes mid-call.
@@ -434,21 +424,24 @@ slow("a caller who hangs up cancels the upstream call (Connect JSON and gRPC)", 
       ),
     );
     socket.on("error", () => {});
-    await waitFor(() => started === 1);
+    await waitFor(() => calls.started === 1);
     const hungUp = Date.now();
     socket.destroy();
-    await waitFor(() => aborted.length === 1);
-    assert.ok(aborted[0]! - hungUp < 2000, `upstream cancelled ${aborted[0]! - hungUp} ms after the hang-up`);
+    await waitFor(() => calls.aborted.length === 1);
+    assert.ok(
+      calls.aborted[0]! - hungUp < 2000,
+      `upstream cancelled ${calls.aborted[0]! - hungUp} ms after the hang-up`,
+    );
 
     // gRPC over HTTP/2 (connect-node's path at the edge): the caller cancels its stream.
     const abort = new AbortController();
     const call = createClient(AuthService, createGrpcTransport({ baseUrl: gateway.url }))
       .getJwks({}, { signal: abort.signal })
       .catch((err) => ConnectError.from(err).code);
-    await waitFor(() => started === 2);
+    await waitFor(() => calls.started === 2);
     abort.abort();
     assert.is(await call, Code.Canceled);
-    await waitFor(() => aborted.length === 2);
+    await waitFor(() => calls.aborted.length === 2);
   } finally {
     await gateway.close();
     await slowUsers.close();
