@@ -7,12 +7,20 @@
  * The ratios are the ceiling bench:read's d/b can reach on this machine
  * without a database; with one, both sides get the same extra work and the
  * ratio rises toward 1.
+ *
+ * Then lone calls (concurrency 1) to the plain server, answered at once or 1 ms
+ * later (a timer: the server wakes once more per call, the client sleeps 1 ms
+ * longer, nothing else runs meanwhile), with the CPU each process spends per
+ * call: the same work, so the difference is what sleeping and waking costs. On
+ * a path of several hops every process sleeps while the next one works, so
+ * this is what a lone call through more processes pays (bench:read at 1).
  */
 import { spawn } from "node:child_process";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { freePort } from "@classconnect/platform";
+import { cpuSampler } from "./cpu.js";
 import { load, table } from "./load.js";
 
 const [role, port, upstreamPort] = process.argv.slice(2);
@@ -29,7 +37,9 @@ const answer = (res: http.ServerResponse) => {
 
 if (role === "plain") {
   http
-    .createServer((req, res) => req.resume().on("end", () => answer(res)))
+    .createServer((req, res) =>
+      req.resume().on("end", () => (req.url?.endsWith("?later") ? setTimeout(answer, 1, res) : answer(res))),
+    )
     .listen(Number(port), "127.0.0.1", ready);
 } else if (role === "upstream") {
   const payload = Buffer.alloc(150, 7);
@@ -120,6 +130,44 @@ if (role === "plain") {
       ],
     ),
   );
+  const cpu = cpuSampler({ client: process.pid, server: children[0]!.pid! });
+  if (cpu) {
+    const lone = {
+      "at once": () => fetch(`http://127.0.0.1:${ports.plain}/`).then((r) => r.arrayBuffer()),
+      "1 ms later": () => fetch(`http://127.0.0.1:${ports.plain}/?later`).then((r) => r.arrayBuffer()),
+    };
+    const spent = new Map(Object.keys(lone).map((k) => [k, { calls: 0, client: 0, server: 0 }]));
+    for (let round = 0; round < 3; round++) {
+      for (const [name, fn] of Object.entries(lone)) {
+        const before = cpu();
+        const { requests } = await load(fn, 1, 2);
+        const after = cpu();
+        const s = spent.get(name)!;
+        s.calls += requests;
+        s.client += after.get("client")! - before.get("client")!;
+        s.server += after.get("server")! - before.get("server")!;
+      }
+    }
+    const perCall = (name: string, who: "client" | "server") =>
+      (spent.get(name)![who] * 1e6) / spent.get(name)!.calls;
+    console.log(
+      "\nlone calls (concurrency 1) to the plain server, fetch client, 3 rounds of 2 s: CPU per call (/proc, µs)",
+    );
+    console.log(
+      table(
+        ["answer", "calls/s", "client CPU", "server CPU"],
+        Object.keys(lone).map((name) => [
+          name,
+          (spent.get(name)!.calls / 6).toFixed(0),
+          perCall(name, "client").toFixed(0),
+          perCall(name, "server").toFixed(0),
+        ]),
+      ),
+    );
+    console.log(
+      `a 1 ms sleep per call multiplies the client's CPU per call by ${(perCall("1 ms later", "client") / perCall("at once", "client")).toFixed(2)} and the server's by ${(perCall("1 ms later", "server") / perCall("at once", "server")).toFixed(2)} (the same work: the server wakes once more, at its timer, and the client sleeps 1 ms longer)`,
+    );
+  }
   for (const child of children) child.kill();
   process.exit(0);
 }
