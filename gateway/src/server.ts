@@ -9,6 +9,7 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { extname, join, normalize } from "node:path";
+import { limitHttp2Session } from "@classconnect/platform";
 import { cors } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
@@ -130,40 +131,6 @@ function clientFaultForUnparsableBinary(next: (req: Req, res: Res) => void) {
   };
 }
 
-/**
- * node:http2 has none of node:http's limits on slow or idle clients; these are the same
- * two: a session with no open stream is closed (GOAWAY) after the keep-alive timeout,
- * and a stream whose request has not fully arrived within the request timeout is
- * answered 408 and closed, while the session goes on serving its other streams.
- */
-function limitHttp2Session(session: http2.ServerHttp2Session, config: GatewayConfig): void {
-  let open = 0;
-  let idle: NodeJS.Timeout | undefined;
-  const awaitNextStream = () => {
-    idle = setTimeout(() => session.close(), config.keepAliveTimeoutMs);
-  };
-  awaitNextStream();
-  session.on("stream", (stream: http2.ServerHttp2Stream) => {
-    open++;
-    clearTimeout(idle);
-    const stalled = stream.endAfterHeaders
-      ? undefined
-      : setTimeout(() => {
-          // The whole request arrived (END_STREAM) and is being handled: not the client's delay.
-          if (stream.destroyed || stream.state.remoteClose) return;
-          if (!stream.headersSent) {
-            stream.respond({ ":status": 408, "content-type": "text/plain" }, { endStream: true });
-          }
-          stream.close(http2.constants.NGHTTP2_NO_ERROR);
-        }, config.requestTimeoutMs);
-    stream.once("close", () => {
-      clearTimeout(stalled);
-      if (--open === 0 && !session.closed && !session.destroyed) awaitNextStream();
-    });
-  });
-  session.once("close", () => clearTimeout(idle));
-}
-
 export interface RunningGateway {
   port: number;
   url: string;
@@ -196,7 +163,10 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   h2.on("session", (session) => {
     h2Sessions.add(session);
     session.on("close", () => h2Sessions.delete(session));
-    limitHttp2Session(session, config);
+    limitHttp2Session(session, {
+      idleTimeoutMs: config.keepAliveTimeoutMs,
+      requestTimeoutMs: config.requestTimeoutMs,
+    });
   });
   const sockets = new Set<Socket>();
   const listener = createServer((socket) => {

@@ -11,6 +11,7 @@ export * from "./errors.js";
 export * from "./grpc-client.js";
 export { envelope, headersFrom, recordOf, withInterceptors } from "./grpc-wire.js";
 export * from "./health.js";
+export * from "./http2-limits.js";
 export * from "./identity.js";
 export * from "./logger.js";
 export * from "./login-guard.js";

@@ -11,6 +11,7 @@ import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createErrorInterceptor } from "./error-interceptor.js";
 import { createUnaryGrpcHandler, recordUnaryRoutes } from "./grpc-unary.js";
 import { createHealthService, ServingStatus } from "./health.js";
+import { type Http2Limits, limitHttp2Session } from "./http2-limits.js";
 import type { Logger } from "./logger.js";
 import { createServerTelemetryInterceptor } from "./telemetry.js";
 import { createValidationInterceptor } from "./validation-interceptor.js";
@@ -44,6 +45,8 @@ export interface ServerOptions {
    * on the replica it first reached, and replicas added later get no traffic from it.
    */
   maxConnectionAgeMs?: number;
+  /** Limits on slow and idle callers (see http2-limits.ts); unset: none. */
+  limits?: Http2Limits;
 }
 
 export interface RunningServer {
@@ -99,6 +102,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const maxAge = options.maxConnectionAgeMs ?? 0;
   server.on("session", (session) => {
     sessions.add(session);
+    if (options.limits) limitHttp2Session(session, options.limits);
     const aged =
       maxAge > 0
         ? setTimeout(() => session.close(), maxAge * (0.9 + 0.2 * Math.random())).unref()

@@ -39,6 +39,10 @@ export interface BaseServiceConfig {
   metricsPort: number | undefined;
   /** Callers' connections are closed gracefully after about this long (0: never); see ServerOptions. */
   maxConnectionAgeMs: number;
+  /** A caller's request must fully arrive within this (each HTTP/2 stream); see ServerOptions.limits. */
+  requestTimeoutMs: number;
+  /** A caller's connection with no call in progress is closed (GOAWAY) after this. */
+  keepAliveTimeoutMs: number;
 }
 
 /** Reads `<PREFIX>_HOST`, `<PREFIX>_PORT`, `<PREFIX>_DATABASE_URL` and the shared settings. */
@@ -55,6 +59,8 @@ export function readBaseConfig(e: EnvReader, prefix: string, defaultPort: number
     otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
     metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
     maxConnectionAgeMs: e.int("MAX_CONNECTION_AGE_MS", 300_000, 0, 86_400_000),
+    requestTimeoutMs: e.int("REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
+    keepAliveTimeoutMs: e.int("KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000),
   };
 }
 
@@ -143,6 +149,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     host: config.host,
     port: config.port,
     maxConnectionAgeMs: config.maxConnectionAgeMs,
+    limits: { idleTimeoutMs: config.keepAliveTimeoutMs, requestTimeoutMs: config.requestTimeoutMs },
     logger,
     interceptors: [
       createAuthInterceptor({

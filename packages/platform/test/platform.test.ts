@@ -85,6 +85,23 @@ config(
     }
   },
 );
+config(
+  "services: request and keep-alive timeouts have defaults, are set from the environment, and 0 is refused",
+  () => {
+    const base = { X_DATABASE_URL: "postgres://x", SERVICE_TOKEN: "t" };
+    const read = (env: Record<string, string>) =>
+      loadConfig((e) => readBaseConfig(e, "X", 1), { ...base, ...env });
+    assert.is(read({}).requestTimeoutMs, 300_000);
+    assert.is(read({}).keepAliveTimeoutMs, 65_000);
+    const set = read({ REQUEST_TIMEOUT_MS: "1000", KEEP_ALIVE_TIMEOUT_MS: "2000" });
+    assert.equal([set.requestTimeoutMs, set.keepAliveTimeoutMs], [1000, 2000]);
+    for (const name of ["REQUEST_TIMEOUT_MS", "KEEP_ALIVE_TIMEOUT_MS"]) {
+      for (const bad of ["0", "soon"]) {
+        assert.throws(() => read({ [name]: bad }), new RegExp(`${name} must be an integer`));
+      }
+    }
+  },
+);
 config.run();
 
 const errors = suite("platform: error mapping");

@@ -1,3 +1,4 @@
+import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { create } from "@bufbuild/protobuf";
@@ -208,6 +209,117 @@ test("a server stream its client cancelled does not hold close() until the drain
   await server.close();
   const elapsed = performance.now() - started;
   assert.ok(elapsed < 2000, `close() took ${elapsed.toFixed(0)} ms`);
+});
+
+/** A server with the slow- and idle-caller limits, as every service runs with them. */
+function startLimitedServer(limits: { idleTimeoutMs: number; requestTimeoutMs: number }) {
+  return startServer({
+    name: "t",
+    port: 0,
+    logger: testLogger("t"),
+    routes: () => {},
+    ready: async () => true,
+    limits,
+  });
+}
+
+/** Sends a request on `session`; resolves with its response headers, fails if it ends without or waits 5 s. */
+function respond(
+  session: http2.ClientHttp2Session,
+  headers: http2.OutgoingHttpHeaders,
+  body: Uint8Array,
+  end: boolean,
+) {
+  return new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {
+    const req = session.request({ ":method": "POST", ...headers });
+    req.on("response", resolve);
+    req.on("close", () => reject(new Error(`closed without an answer, code ${req.rstCode}`)));
+    setTimeout(() => reject(new Error("no answer within 5 s")), 5000).unref();
+    req.on("error", () => {});
+    req.resume();
+    if (end) req.end(body);
+    else req.write(body);
+  });
+}
+
+test("a request that stalls is refused after the request timeout (gRPC: DEADLINE_EXCEEDED; else 408); its connection keeps serving", async () => {
+  const server = await startLimitedServer({ idleTimeoutMs: 0, requestTimeoutMs: 300 });
+  const session = http2.connect(server.url);
+  session.on("error", () => {});
+  try {
+    const started = performance.now();
+    const [grpc, json] = await Promise.all([
+      // Three bytes of a gRPC message's five-byte prefix, and never the rest.
+      respond(
+        session,
+        { ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" },
+        new Uint8Array(3),
+        false,
+      ),
+      respond(
+        session,
+        { ":path": "/grpc.health.v1.Health/Check", "content-type": "application/json" },
+        Buffer.from('{"service":'),
+        false,
+      ),
+    ]);
+    const elapsed = performance.now() - started;
+    assert.ok(elapsed >= 250, `refused after ${elapsed.toFixed(0)} ms, before the request timeout`);
+    assert.is(grpc["grpc-status"], "4");
+    assert.match(String(grpc["grpc-message"]), /did not arrive within 300 ms/);
+    assert.is(json[":status"], 408);
+    // A whole request on the same connection is answered: an empty HealthCheckRequest, SERVING.
+    const check = await respond(
+      session,
+      { ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" },
+      new Uint8Array(5),
+      true,
+    );
+    assert.is(check[":status"], 200);
+    assert.match(String(check["content-type"]), /^application\/grpc/);
+    assert.is(session.closed, false);
+  } finally {
+    session.destroy();
+    await server.close();
+  }
+});
+
+test("a connection with no call in progress is closed after the idle timeout, a silent one too; one with a call in progress is not", async () => {
+  const server = await startLimitedServer({ idleTimeoutMs: 250, requestTimeoutMs: 10_000 });
+  const idle = http2.connect(server.url);
+  const busy = http2.connect(server.url);
+  const silent = net.connect(server.port, "127.0.0.1");
+  const ended: Record<string, number> = {};
+  const started = performance.now();
+  idle.once("goaway", () => (ended["idle"] = performance.now() - started));
+  busy.once("goaway", () => (ended["busy"] = performance.now() - started));
+  silent.once("close", () => (ended["silent"] = performance.now() - started)).resume();
+  for (const s of [idle, busy, silent]) s.on("error", () => {});
+  try {
+    // A server stream (Health.Watch) held open for three idle timeouts.
+    const watch = busy.request({
+      ":method": "POST",
+      ":path": "/grpc.health.v1.Health/Watch",
+      "content-type": "application/grpc",
+      te: "trailers",
+    });
+    watch.on("error", () => {});
+    const first = new Promise<void>((resolve) => watch.once("data", () => resolve()));
+    watch.end(new Uint8Array(5));
+    await first;
+    assert.ok(await waitFor(() => "idle" in ended && "silent" in ended, 3_000), JSON.stringify(ended));
+    assert.ok(ended["idle"]! >= 200, `idle closed at ${ended["idle"]} ms`);
+    assert.ok(ended["silent"]! >= 200, `silent closed at ${ended["silent"]} ms`);
+    await sleep(750 - (performance.now() - started));
+    assert.not.ok("busy" in ended, "a connection with a call in progress stays open");
+    watch.close(http2.constants.NGHTTP2_CANCEL);
+    const cancelled = performance.now() - started;
+    assert.ok(await waitFor(() => "busy" in ended, 3_000), "closed once its call ended");
+    assert.ok(ended["busy"]! - cancelled >= 200, "a full idle timeout after its last call");
+  } finally {
+    for (const s of [idle, busy, silent]) s.destroy();
+    await server.close();
+  }
 });
 
 test.run();

@@ -1,0 +1,59 @@
+/**
+ * node:http2 has none of node:http's limits on slow or idle clients. These are the same
+ * two, for the gateway and every service: a session with no open stream is closed
+ * (GOAWAY) after the idle timeout, which also cuts off a connection that never sends
+ * anything; and a stream whose request has not fully arrived within the request
+ * timeout is answered and closed, while the session goes on serving its other streams.
+ */
+import * as http2 from "node:http2";
+
+export interface Http2Limits {
+  /** A session with no open stream is closed after this long; 0: never. */
+  idleTimeoutMs: number;
+  /** Each stream's request must have fully arrived (END_STREAM) within this long. */
+  requestTimeoutMs: number;
+}
+
+/** The answer to a stream whose request stalled: gRPC's status for gRPC callers, 408 for everyone else. */
+function refuseStalled(stream: http2.ServerHttp2Stream, contentType: string | undefined, limitMs: number) {
+  if (stream.headersSent) return;
+  if (contentType?.startsWith("application/grpc")) {
+    stream.respond(
+      {
+        ":status": 200,
+        "content-type": contentType,
+        "grpc-status": "4", // DEADLINE_EXCEEDED
+        "grpc-message": `the request did not arrive within ${limitMs} ms`,
+      },
+      { endStream: true },
+    );
+  } else {
+    stream.respond({ ":status": 408, "content-type": "text/plain" }, { endStream: true });
+  }
+}
+
+export function limitHttp2Session(session: http2.ServerHttp2Session, limits: Http2Limits): void {
+  let open = 0;
+  let idle: NodeJS.Timeout | undefined;
+  const awaitNextStream = () => {
+    if (limits.idleTimeoutMs > 0) idle = setTimeout(() => session.close(), limits.idleTimeoutMs);
+  };
+  awaitNextStream();
+  session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
+    open++;
+    clearTimeout(idle);
+    const stalled = stream.endAfterHeaders
+      ? undefined
+      : setTimeout(() => {
+          // The whole request arrived (END_STREAM) and is being handled: not the client's delay.
+          if (stream.destroyed || stream.state.remoteClose) return;
+          refuseStalled(stream, headers["content-type"], limits.requestTimeoutMs);
+          stream.close(http2.constants.NGHTTP2_NO_ERROR);
+        }, limits.requestTimeoutMs);
+    stream.once("close", () => {
+      clearTimeout(stalled);
+      if (--open === 0 && !session.closed && !session.destroyed) awaitNextStream();
+    });
+  });
+  session.once("close", () => clearTimeout(idle));
+}
