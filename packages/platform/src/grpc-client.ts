@@ -3,7 +3,8 @@
  * `Transport` whose unary calls go straight onto one `node:http2` session per
  * upstream, with the same interceptors, deadlines (grpc-timeout), cancellation
  * and connect's own decoding of statuses and error details. Streaming calls use
- * connect-node's gRPC transport. The gateway's upstream calls and the services'
+ * connect-node's gRPC transport; a server-streaming call whose stream the server
+ * refused is sent again, as a unary one is. The gateway's upstream calls and the services'
  * calls to each other use it: connect-node's client costs more per call than
  * the server it calls (ARCHITECTURE.md, performance notes).
  */
@@ -26,6 +27,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { envelope, headersFrom, releaseStream, singleMessage, withInterceptors } from "./grpc-wire.js";
@@ -45,6 +47,23 @@ const neverAborted = new AbortController().signal;
 
 /** How many times a call is sent when the server refuses its stream before processing it. */
 const MAX_ATTEMPTS = 3;
+
+/**
+ * Whether connect-node failed a call because the server refused its stream (REFUSED_STREAM:
+ * never processed, RFC 9113 8.7). It reports that as the reset code's name in its message.
+ */
+function refusedStream(err: unknown): boolean {
+  for (let e = err; e instanceof Error; e = e.cause) {
+    if (e.message.includes("REFUSED_STREAM")) return true;
+  }
+  return false;
+}
+
+async function collect<T>(items: AsyncIterable<T>): Promise<T[]> {
+  const all: T[] = [];
+  for await (const item of items) all.push(item);
+  return all;
+}
 
 /** What a finished stream answered: the response, or the error its status or shape means. */
 function readAnswer(
@@ -233,6 +252,29 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       } as UnaryRequest);
       return response as never;
     },
-    stream: (...args) => streaming.stream(...args),
+    async stream(method, signal, timeoutMs, header, input, contextValues) {
+      if (method.methodKind !== "server_streaming") {
+        return streaming.stream(method, signal, timeoutMs, header, input, contextValues);
+      }
+      // One request message: kept, so that a refused stream can be sent again within the deadline.
+      const messages = await collect(input);
+      const timeout = timeoutMs ?? options.defaultTimeoutMs;
+      const deadline = timeout === undefined ? undefined : Date.now() + timeout;
+      for (let n = 1; ; n++) {
+        try {
+          const left = deadline === undefined ? undefined : Math.max(1, deadline - Date.now());
+          return await streaming.stream(
+            method,
+            signal,
+            left,
+            header,
+            createAsyncIterable(messages),
+            contextValues,
+          );
+        } catch (err) {
+          if (n >= MAX_ATTEMPTS || signal?.aborted || !refusedStream(err)) throw err;
+        }
+      }
+    },
   };
 }

@@ -168,6 +168,53 @@ test("a rolling restart: calls that cross a draining server's GOAWAY go to its s
   }
 });
 
+test("a rolling restart: server-streaming calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
+  const served: Record<string, number> = {};
+  const [old, successor] = await Promise.all([
+    startNamedServer("old", served),
+    startNamedServer("new", served),
+  ]);
+  let target = old.port;
+  const front = await startFront(() => target);
+  // Health.Watch: each call reads the first status (SERVING, or NOT_SERVING from a draining server) and ends.
+  const health = createClient(Health, createLeanGrpcTransport({ baseUrl: front.url }));
+  let running = true;
+  let completed = 0;
+  const failures: string[] = [];
+  const loops = Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (running) {
+        // connect's clients do not cancel a stream the caller stops reading: the signal does.
+        const done = new AbortController();
+        try {
+          for await (const _ of health.watch({}, { timeoutMs: 5_000, signal: done.signal })) break;
+          completed++;
+        } catch (err) {
+          failures.push(String(err));
+        } finally {
+          done.abort();
+        }
+      }
+    }),
+  );
+  try {
+    assert.ok(await waitFor(() => completed >= 200));
+    target = successor.port;
+    const closing = performance.now();
+    await old.close();
+    const drained = performance.now() - closing;
+    assert.ok(drained < 2_000, `the old server drained in ${drained.toFixed(0)} ms`);
+    const after = completed;
+    assert.ok(await waitFor(() => completed >= after + 200), "calls go on, to the successor");
+  } finally {
+    running = false;
+    await loops;
+    await successor.close();
+    await front.close();
+  }
+  assert.equal(failures, []);
+});
+
 test("connections are closed gracefully at their maximum age: callers reach replicas they were not connected to, no call fails", async () => {
   const served: Record<string, number> = {};
   const replicas = await Promise.all([
