@@ -124,19 +124,23 @@ async function waitFor(done: () => boolean, ms = 10_000): Promise<boolean> {
   return done();
 }
 
-/** `loops` callers calling GetJwks one after another until `stop()`, which returns their failures. */
-function callContinuously(url: string, loops: number) {
-  const client = createClient(AuthService, createLeanGrpcTransport({ baseUrl: url }));
+/** `loops` callers making `call` one after another until `stop()`, which returns their failures. */
+function callContinuously(loops: number, call: () => Promise<unknown>) {
   let running = true;
+  let completed = 0;
   const failures: string[] = [];
   const all = Promise.all(
     Array.from({ length: loops }, async () => {
       while (running) {
-        await client.getJwks({}, { timeoutMs: 5_000 }).catch((err) => failures.push(String(err)));
+        await call().then(
+          () => completed++,
+          (err) => failures.push(String(err)),
+        );
       }
     }),
   );
   return {
+    completed: () => completed,
     async stop() {
       running = false;
       await all;
@@ -145,7 +149,17 @@ function callContinuously(url: string, loops: number) {
   };
 }
 
-test("a rolling restart: calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
+/** GetJwks calls to `url` over the lean transport. */
+const jwksCalls = (url: string) => {
+  const client = createClient(AuthService, createLeanGrpcTransport({ baseUrl: url }));
+  return () => client.getJwks({}, { timeoutMs: 5_000 });
+};
+
+/**
+ * A rolling restart under 16 call loops: one server drains (GOAWAY, then its open calls
+ * finish) while its successor takes its address; the calls must go on without a failure.
+ */
+async function rollingRestart(call: (url: string) => () => Promise<unknown>) {
   const served: Record<string, number> = {};
   const [old, successor] = await Promise.all([
     startNamedServer("old", served),
@@ -153,67 +167,41 @@ test("a rolling restart: calls that cross a draining server's GOAWAY go to its s
   ]);
   let target = old.port;
   const front = await startFront(() => target);
-  const calls = callContinuously(front.url, 16);
+  const calls = callContinuously(16, call(front.url));
   try {
-    assert.ok(await waitFor(() => served["old"]! >= 200));
+    assert.ok(await waitFor(() => calls.completed() >= 200));
     target = successor.port;
-    await old.close(); // drains: GOAWAY, then the open calls finish
-    const after = served["new"]!;
-    assert.ok(await waitFor(() => served["new"]! >= after + 200));
+    const closing = performance.now();
+    await old.close();
+    const drained = performance.now() - closing;
+    assert.ok(drained < 2_000, `the old server drained in ${drained.toFixed(0)} ms`);
+    const after = calls.completed();
+    assert.ok(await waitFor(() => calls.completed() >= after + 200), "calls go on, to the successor");
     assert.equal(await calls.stop(), []);
   } finally {
     await calls.stop();
     await successor.close();
     await front.close();
   }
-});
+}
 
-test("a rolling restart: server-streaming calls that cross a draining server's GOAWAY go to its successor, none fails", async () => {
-  const served: Record<string, number> = {};
-  const [old, successor] = await Promise.all([
-    startNamedServer("old", served),
-    startNamedServer("new", served),
-  ]);
-  let target = old.port;
-  const front = await startFront(() => target);
-  // Health.Watch: each call reads the first status (SERVING, or NOT_SERVING from a draining server) and ends.
-  const health = createClient(Health, createLeanGrpcTransport({ baseUrl: front.url }));
-  let running = true;
-  let completed = 0;
-  const failures: string[] = [];
-  const loops = Promise.all(
-    Array.from({ length: 16 }, async () => {
-      while (running) {
-        // connect's clients do not cancel a stream the caller stops reading: the signal does.
-        const done = new AbortController();
-        try {
-          for await (const _ of health.watch({}, { timeoutMs: 5_000, signal: done.signal })) break;
-          completed++;
-        } catch (err) {
-          failures.push(String(err));
-        } finally {
-          done.abort();
-        }
+test("a rolling restart: calls that cross a draining server's GOAWAY go to its successor, none fails", () =>
+  rollingRestart(jwksCalls));
+
+test("a rolling restart: server-streaming calls that cross a draining server's GOAWAY go to its successor, none fails", () =>
+  rollingRestart((url) => {
+    const health = createClient(Health, createLeanGrpcTransport({ baseUrl: url }));
+    // Health.Watch: each call reads the first status (SERVING, or NOT_SERVING from a draining
+    // server) and ends. connect's clients do not cancel a stream the caller stops reading: the signal does.
+    return async () => {
+      const done = new AbortController();
+      try {
+        for await (const _ of health.watch({}, { timeoutMs: 5_000, signal: done.signal })) break;
+      } finally {
+        done.abort();
       }
-    }),
-  );
-  try {
-    assert.ok(await waitFor(() => completed >= 200));
-    target = successor.port;
-    const closing = performance.now();
-    await old.close();
-    const drained = performance.now() - closing;
-    assert.ok(drained < 2_000, `the old server drained in ${drained.toFixed(0)} ms`);
-    const after = completed;
-    assert.ok(await waitFor(() => completed >= after + 200), "calls go on, to the successor");
-  } finally {
-    running = false;
-    await loops;
-    await successor.close();
-    await front.close();
-  }
-  assert.equal(failures, []);
-});
+    };
+  }));
 
 test("connections are closed gracefully at their maximum age: callers reach replicas they were not connected to, no call fails", async () => {
   const served: Record<string, number> = {};
@@ -224,7 +212,7 @@ test("connections are closed gracefully at their maximum age: callers reach repl
   // The caller's first connection reaches the first replica; every later one, the second.
   let connections = 0;
   const front = await startFront(() => replicas[Math.min(connections++, 1)]!.port);
-  const calls = callContinuously(front.url, 8);
+  const calls = callContinuously(8, jwksCalls(front.url));
   try {
     assert.ok(await waitFor(() => served["second"]! >= 100, 3_000), "the second replica gets calls");
     assert.equal(await calls.stop(), []);
