@@ -50,10 +50,12 @@ const MAX_ATTEMPTS = 3;
 
 /**
  * Whether connect-node failed a call because the server refused its stream (REFUSED_STREAM:
- * never processed, RFC 9113 8.7). It reports that as the reset code's name in its message.
+ * never processed, RFC 9113 8.7): no answer came (no headers or trailers), and the error
+ * names that reset code, as connect-node and Node report it.
  */
 function refusedStream(err: unknown): boolean {
-  for (let e = err; e instanceof Error; e = e.cause) {
+  if (!(err instanceof ConnectError) || !err.metadata.keys().next().done) return false;
+  for (let e: unknown = err; e instanceof Error; e = e.cause) {
     if (e.message.includes("REFUSED_STREAM")) return true;
   }
   return false;
