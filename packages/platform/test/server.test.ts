@@ -14,7 +14,13 @@ import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createLeanGrpcTransport, createPool, isDatabaseReady, startServer } from "../src/index.js";
+import {
+  createLeanGrpcTransport,
+  createPool,
+  type Http2Limits,
+  isDatabaseReady,
+  startServer,
+} from "../src/index.js";
 import { createTestDatabase, testLogger } from "../src/testing/index.js";
 
 const test = suite("platform: server lifecycle");
@@ -247,7 +253,7 @@ test("a server stream its client cancelled does not hold close() until the drain
 });
 
 /** A server with the slow- and idle-caller limits, as every service runs with them. */
-function startLimitedServer(limits: { idleTimeoutMs: number; requestTimeoutMs: number }) {
+function startLimitedServer(limits: Http2Limits) {
   return startServer({
     name: "t",
     port: 0,
