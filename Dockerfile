@@ -1,7 +1,8 @@
 # One image definition for every ClassConnect process; pick it with build arguments:
 #   docker build --build-arg SERVICE_DIR=services/users --build-arg PORT=50051 -t classconnect-users .
 #   docker build --build-arg SERVICE_DIR=gateway --build-arg PORT=8080 -t classconnect-gateway .
-# Stage 1 installs production dependencies only; stage 2 runs as a non-root user.
+# Stage 1 installs production dependencies only; stage 2 builds each process's bundle
+# (scripts/build.ts); stage 3 runs the chosen one as a non-root user.
 FROM node:20-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -18,6 +19,15 @@ COPY scripts/patch-deps.ts scripts/
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
  && node --import tsx scripts/patch-deps.ts
 
+FROM deps AS build
+COPY tsconfig.json ./
+COPY scripts/build.ts scripts/
+COPY gen gen
+COPY packages packages
+COPY services services
+COPY gateway gateway
+RUN node --import tsx scripts/build.ts
+
 FROM node:20-bookworm-slim
 ARG SERVICE_DIR
 ARG PORT
@@ -28,8 +38,9 @@ COPY --chown=node:node package.json tsconfig.json ./
 COPY --chown=node:node gen gen
 COPY --chown=node:node packages/platform packages/platform
 COPY --chown=node:node ${SERVICE_DIR} ${SERVICE_DIR}
+COPY --from=build --chown=node:node /app/${SERVICE_DIR}/dist ${SERVICE_DIR}/dist
 USER node
 EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s CMD node --import tsx packages/platform/src/healthcheck.ts "$PORT"
 # exec: node is PID 1 and receives SIGTERM for the graceful drain.
-CMD exec node --import tsx "$SERVICE_DIR/src/main.ts"
+CMD exec node --enable-source-maps "$SERVICE_DIR/dist/main.mjs"

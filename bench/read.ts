@@ -214,7 +214,7 @@ try {
     { "load generator": process.pid, platform: platform.child.pid!, baseline: baseline.pid! },
     {
       postgres: /(^|\/)postgres:? /,
-      gateway: /gateway\/src\/main/,
+      gateway: /gateway\/dist\/main/,
       "bare edge": /bench\/read-edge/,
       courses: /services\/courses\//,
       "other services": /services\/(users|notifications|admin)\//,

