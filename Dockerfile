@@ -42,5 +42,6 @@ COPY --from=build --chown=node:node /app/${SERVICE_DIR}/dist ${SERVICE_DIR}/dist
 USER node
 EXPOSE ${PORT}
 HEALTHCHECK --interval=10s --timeout=5s --start-period=20s CMD node --import tsx packages/platform/src/healthcheck.ts "$PORT"
-# exec: node is PID 1 and receives SIGTERM for the graceful drain.
-CMD exec node --enable-source-maps "$SERVICE_DIR/dist/main.mjs"
+# exec: node is PID 1 and receives SIGTERM for the graceful drain. The flags are
+# scripts/build.ts's nodeFlags (build.test.ts checks they agree).
+CMD exec node --enable-source-maps --single-threaded-gc "$SERVICE_DIR/dist/main.mjs"

@@ -4,13 +4,13 @@
  * the files its modules read beside their sources (migrations) in the repository.
  * start.test.ts runs them: every process starts from its bundle and serves.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { bundleOptions, bundlePath, type ProcessName, processDirs } from "./build.ts";
+import { bundleOptions, bundlePath, nodeFlags, type ProcessName, processDirs } from "./build.ts";
 
 const test = suite("build: one bundle per process");
 
@@ -47,6 +47,14 @@ test("each bundle holds the workspaces' code, imports only packages, and points 
       }
     }
   }
+});
+
+test("the images run the bundles with the same node flags as npm start", () => {
+  const cmd = readFileSync("Dockerfile", "utf8")
+    .split("\n")
+    .find((line) => line.startsWith("CMD "));
+  assert.ok(cmd, "the Dockerfile has a CMD");
+  assert.is(cmd, `CMD exec node ${nodeFlags.join(" ")} "$SERVICE_DIR/dist/main.mjs"`);
 });
 
 test.run();

@@ -16,7 +16,7 @@ import { databaseUrl, ensureDatabase, freePort, startEmbeddedPostgres } from "@c
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { exportJWK, generateKeyPair } from "jose";
-import { buildBundles, bundlePath, type ProcessName } from "./build.ts";
+import { buildBundles, bundlePath, nodeFlags, type ProcessName } from "./build.ts";
 
 const env = process.env;
 const dataDir = resolve(env["CLASSCONNECT_DATA_DIR"] ?? ".data");
@@ -95,7 +95,7 @@ process.on("SIGINT", () => void stopAll(0));
 process.on("SIGTERM", () => void stopAll(0));
 
 function run(name: ProcessName, extraEnv: Record<string, string>) {
-  const child = spawn(process.execPath, ["--enable-source-maps", bundlePath(name)], {
+  const child = spawn(process.execPath, [...nodeFlags, bundlePath(name)], {
     env: { ...env, ...extraEnv },
     stdio: ["ignore", "pipe", "pipe"],
   });
