@@ -32,28 +32,56 @@ function refuseStalled(stream: http2.ServerHttp2Stream, contentType: string | un
   }
 }
 
+/**
+ * Applies `limits` to `session`. A call costs no timer of its own: the session keeps one
+ * idle timer (re-armed with `refresh()` when its last stream closes) and one timer for the
+ * oldest request still arriving. Every stream waits the same time, so the streams in
+ * arrival order are also in deadline order.
+ */
 export function limitHttp2Session(session: http2.ServerHttp2Session, limits: Http2Limits): void {
   let open = 0;
-  let idle: NodeJS.Timeout | undefined;
-  const awaitNextStream = () => {
-    if (limits.idleTimeoutMs > 0) idle = setTimeout(() => session.close(), limits.idleTimeoutMs);
+  const idle =
+    limits.idleTimeoutMs > 0
+      ? setTimeout(() => {
+          // Fired while streams were open: re-armed when the last of them closes.
+          if (open === 0) session.close();
+        }, limits.idleTimeoutMs)
+      : undefined;
+  /** Streams whose request has not fully arrived (or that are still open), by arrival: their deadlines. */
+  const arriving = new Map<http2.ServerHttp2Stream, { deadline: number; contentType: string | undefined }>();
+  let stalledTimer: NodeJS.Timeout | undefined;
+  const refuseDue = () => {
+    stalledTimer = undefined;
+    const now = Date.now();
+    for (const [stream, { deadline, contentType }] of arriving) {
+      if (deadline > now) {
+        stalledTimer = setTimeout(refuseDue, deadline - now);
+        return;
+      }
+      arriving.delete(stream);
+      // The whole request arrived (END_STREAM) and is being handled: not the client's delay.
+      if (stream.destroyed || stream.state.remoteClose) continue;
+      refuseStalled(stream, contentType, limits.requestTimeoutMs);
+      stream.close(http2.constants.NGHTTP2_NO_ERROR);
+    }
   };
-  awaitNextStream();
   session.on("stream", (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     open++;
-    clearTimeout(idle);
-    const stalled = stream.endAfterHeaders
-      ? undefined
-      : setTimeout(() => {
-          // The whole request arrived (END_STREAM) and is being handled: not the client's delay.
-          if (stream.destroyed || stream.state.remoteClose) return;
-          refuseStalled(stream, headers["content-type"], limits.requestTimeoutMs);
-          stream.close(http2.constants.NGHTTP2_NO_ERROR);
-        }, limits.requestTimeoutMs);
+    if (!stream.endAfterHeaders) {
+      arriving.set(stream, {
+        deadline: Date.now() + limits.requestTimeoutMs,
+        contentType: headers["content-type"],
+      });
+      stalledTimer ??= setTimeout(refuseDue, limits.requestTimeoutMs);
+    }
     stream.once("close", () => {
-      clearTimeout(stalled);
-      if (--open === 0 && !session.closed && !session.destroyed) awaitNextStream();
+      arriving.delete(stream);
+      if (--open === 0 && !session.closed && !session.destroyed) idle?.refresh();
     });
   });
-  session.once("close", () => clearTimeout(idle));
+  session.once("close", () => {
+    clearTimeout(idle);
+    clearTimeout(stalledTimer);
+    arriving.clear();
+  });
 }

@@ -289,23 +289,33 @@ test("a request that stalls is refused after the request timeout (gRPC: DEADLINE
   session.on("error", () => {});
   try {
     const started = performance.now();
-    const [grpc, json] = await Promise.all([
-      // Three bytes of a gRPC message's five-byte prefix, and never the rest.
+    const at = (answer: Promise<http2.IncomingHttpHeaders>) =>
+      answer.then((headers) => ({ headers, ms: performance.now() - started }));
+    // Three bytes of a gRPC message's five-byte prefix, and never the rest.
+    const grpcAnswer = at(
       respond(
         session,
         { ":path": "/grpc.health.v1.Health/Check", "content-type": "application/grpc", te: "trailers" },
         new Uint8Array(3),
         false,
       ),
+    );
+    await new Promise((r) => setTimeout(r, 150));
+    // A second one, later: refused at its own deadline, not at the first one's.
+    const jsonAnswer = at(
       respond(
         session,
         { ":path": "/grpc.health.v1.Health/Check", "content-type": "application/json" },
         Buffer.from('{"service":'),
         false,
       ),
+    );
+    const [{ headers: grpc, ms: grpcMs }, { headers: json, ms: jsonMs }] = await Promise.all([
+      grpcAnswer,
+      jsonAnswer,
     ]);
-    const elapsed = performance.now() - started;
-    assert.ok(elapsed >= 250, `refused after ${elapsed.toFixed(0)} ms, before the request timeout`);
+    assert.ok(grpcMs >= 250, `the first refused after ${grpcMs.toFixed(0)} ms, before the request timeout`);
+    assert.ok(jsonMs >= 400, `the second refused after ${jsonMs.toFixed(0)} ms, before its request timeout`);
     assert.is(grpc["grpc-status"], "4");
     assert.match(String(grpc["grpc-message"]), /did not arrive within 300 ms/);
     assert.is(json[":status"], 408);
