@@ -4,8 +4,8 @@
  * with DEADLINE_EXCEEDED, and when the call completes) at a fraction of
  * `createHandlerContext`'s cost: no AbortController until someone reads the
  * signal (most handlers never do; creating and aborting one costs more than
- * many a handler), instead of three linked ones per call, and a timer only
- * when the caller set a deadline.
+ * many a handler), instead of three linked ones per call, and a deadline timer
+ * only for a signal someone reads: a signal read after the deadline starts aborted.
  */
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Code, ConnectError, type ContextValues, type HandlerContext } from "@connectrpc/connect";
@@ -14,6 +14,8 @@ export interface CallContext extends HandlerContext {
   /** Aborts the signal (the call was cancelled or is complete) and stops the deadline timer. */
   abort(reason: unknown): void;
 }
+
+const timedOut = () => new ConnectError("the operation timed out", Code.DeadlineExceeded);
 
 export function createCallContext(init: {
   service: DescService;
@@ -55,18 +57,17 @@ class LeanCallContext implements CallContext {
     this.url = init.url;
     this.requestHeader = init.requestHeader;
     this.values = init.contextValues;
-    if (init.timeoutMs !== undefined) {
-      this.deadline = Date.now() + init.timeoutMs;
-      const expire = () => this.abort(new ConnectError("the operation timed out", Code.DeadlineExceeded));
-      if (init.timeoutMs <= 0) expire();
-      else this.timer = setTimeout(expire, init.timeoutMs);
-    }
+    if (init.timeoutMs !== undefined) this.deadline = Date.now() + init.timeoutMs;
   }
 
   get signal(): AbortSignal {
     if (!this.controller) {
       this.controller = new AbortController();
+      if (!this.aborted && this.expired()) this.aborted = { reason: timedOut() };
       if (this.aborted) this.controller.abort(this.aborted.reason);
+      else if (this.deadline !== undefined) {
+        this.timer = setTimeout(() => this.abort(timedOut()), this.deadline - Date.now());
+      }
     }
     return this.controller.signal;
   }
@@ -75,11 +76,15 @@ class LeanCallContext implements CallContext {
     return this.deadline === undefined ? undefined : this.deadline - Date.now();
   }
 
-  /** The first reason wins; a signal made later starts out aborted with it. */
+  /** The first reason wins (a passed deadline first); a signal made later starts out aborted with it. */
   abort(reason: unknown): void {
     clearTimeout(this.timer);
     if (this.aborted) return;
-    this.aborted = { reason };
-    this.controller?.abort(reason);
+    this.aborted = { reason: this.expired() ? timedOut() : reason };
+    this.controller?.abort(this.aborted.reason);
+  }
+
+  private expired(): boolean {
+    return this.deadline !== undefined && Date.now() >= this.deadline;
   }
 }

@@ -1,6 +1,6 @@
 /**
- * The lean path's handler context makes its AbortSignal only when someone reads
- * it; a signal read late must say what an early one would have.
+ * The lean path's handler context makes its AbortSignal, and its deadline timer, only
+ * when someone reads it; a signal read late must say what an early one would have.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
@@ -60,6 +60,24 @@ test("a call that ends before its deadline stops the timer and keeps its own rea
   ctx.abort(new ConnectError("done", Code.Canceled));
   await sleep(40);
   assert.is(ConnectError.from(ctx.signal.reason).rawMessage, "done");
+});
+
+test("a deadline costs a timer only once the signal is read, and none after the call ends", () => {
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === "Timeout").length;
+  const before = timers();
+  const ctx = context(10_000);
+  assert.is(timers(), before, "no timer while no one reads the signal");
+  assert.is(ctx.signal.aborted, false);
+  assert.is(timers(), before + 1, "the signal's deadline timer");
+  ctx.abort(new ConnectError("done", Code.Canceled));
+  assert.is(timers(), before);
+});
+
+test("a call that ends after its deadline, its signal never read, ends with DEADLINE_EXCEEDED", async () => {
+  const ctx = context(10);
+  await sleep(30);
+  ctx.abort(new ConnectError("done", Code.Canceled));
+  assert.is(codeOf(ctx.signal.reason), Code.DeadlineExceeded);
 });
 
 test("a deadline of zero or less has passed already", () => {
