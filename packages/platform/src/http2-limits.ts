@@ -50,12 +50,16 @@ export function limitHttp2Session(session: http2.ServerHttp2Session, limits: Htt
   /** Streams whose request has not fully arrived (or that are still open), by arrival: their deadlines. */
   const arriving = new Map<http2.ServerHttp2Stream, { deadline: number; contentType: string | undefined }>();
   let stalledTimer: NodeJS.Timeout | undefined;
+  // Unref'd: it may outlive the streams it was armed for, and an open stream's socket keeps the process up.
+  const armStalled = (ms: number) => {
+    stalledTimer = setTimeout(refuseDue, ms).unref();
+  };
   const refuseDue = () => {
     stalledTimer = undefined;
     const now = Date.now();
     for (const [stream, { deadline, contentType }] of arriving) {
       if (deadline > now) {
-        stalledTimer = setTimeout(refuseDue, deadline - now);
+        armStalled(deadline - now);
         return;
       }
       arriving.delete(stream);
@@ -72,7 +76,7 @@ export function limitHttp2Session(session: http2.ServerHttp2Session, limits: Htt
         deadline: Date.now() + limits.requestTimeoutMs,
         contentType: headers["content-type"],
       });
-      stalledTimer ??= setTimeout(refuseDue, limits.requestTimeoutMs);
+      if (!stalledTimer) armStalled(limits.requestTimeoutMs);
     }
     stream.once("close", () => {
       arriving.delete(stream);
