@@ -31,17 +31,107 @@ export function releaseStream(stream: Http2Stream): void {
   stream.on("error", ignoreError);
 }
 
-/** HTTP/2 headers as fetch Headers, without pseudo-headers (":path", ":status", …). */
-export function headersFrom(h: IncomingHttpHeaders | undefined): Headers {
-  const out = new Headers();
-  if (!h) return out;
-  // Names arrive unique (node:http2 gathers repeats into an array), so append, cheaper than set, is enough.
-  for (const key in h) {
-    const value = h[key];
-    if (key.startsWith(":") || value === undefined) continue;
-    out.append(key, Array.isArray(value) ? value.join(", ") : String(value));
+/** Headers' methods as methods: the typings declare them as properties, which a subclass cannot override. */
+interface HeadersMethods {
+  get(name: string): string | null;
+  has(name: string): boolean;
+  append(name: string, value: string): void;
+  set(name: string, value: string): void;
+  delete(name: string): void;
+  getSetCookie(): string[];
+  forEach(fn: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void;
+  entries(): IterableIterator<[string, string]>;
+  keys(): IterableIterator<string>;
+  values(): IterableIterator<string>;
+  [Symbol.iterator](): IterableIterator<[string, string]>;
+}
+
+const inspectCustom = Symbol.for("nodejs.util.inspect.custom");
+
+const headerValue = (value: string | string[] | number | undefined): string | null =>
+  value === undefined ? null : Array.isArray(value) ? value.join(", ") : String(value);
+
+/**
+ * Node's parsed headers seen as fetch Headers, without pseudo-headers (":path", ":status", …).
+ * `get` and `has` read Node's object; the Headers fill themselves only when something
+ * iterates or changes them. A call's headers are mostly only asked for one or two names
+ * (the token, a deadline), and filling them costs about 2 µs per call, validation included,
+ * of values node:http and node:http2 have already parsed and checked. One difference from a
+ * filled Headers: a name that is not a valid header name reads as absent instead of throwing.
+ */
+class IncomingHeaders extends (Headers as unknown as new () => HeadersMethods) {
+  #raw: IncomingHttpHeaders | undefined;
+
+  constructor(raw: IncomingHttpHeaders) {
+    super();
+    this.#raw = raw;
   }
-  return out;
+
+  #fill(): void {
+    const raw = this.#raw;
+    if (raw === undefined) return;
+    this.#raw = undefined;
+    // Names arrive unique (Node gathers repeats into an array), so append, cheaper than set, is enough.
+    for (const key in raw) {
+      const value = headerValue(raw[key]);
+      if (value !== null && !key.startsWith(":")) super.append(key, value);
+    }
+  }
+
+  override get(name: string): string | null {
+    const raw = this.#raw;
+    if (raw === undefined || name.startsWith(":")) return super.get(name);
+    return headerValue(raw[name.toLowerCase()]);
+  }
+  override has(name: string): boolean {
+    return this.get(name) !== null;
+  }
+  override append(name: string, value: string): void {
+    this.#fill();
+    super.append(name, value);
+  }
+  override set(name: string, value: string): void {
+    this.#fill();
+    super.set(name, value);
+  }
+  override delete(name: string): void {
+    this.#fill();
+    super.delete(name);
+  }
+  override getSetCookie(): string[] {
+    this.#fill();
+    return super.getSetCookie();
+  }
+  override forEach(fn: (value: string, key: string, parent: Headers) => void, thisArg?: unknown): void {
+    this.#fill();
+    super.forEach(fn, thisArg);
+  }
+  override entries(): IterableIterator<[string, string]> {
+    this.#fill();
+    return super.entries();
+  }
+  override keys(): IterableIterator<string> {
+    this.#fill();
+    return super.keys();
+  }
+  override values(): IterableIterator<string> {
+    this.#fill();
+    return super.values();
+  }
+  override [Symbol.iterator](): IterableIterator<[string, string]> {
+    return this.entries();
+  }
+  /** As util.inspect shows filled Headers (logs). */
+  [inspectCustom](...args: unknown[]): unknown {
+    this.#fill();
+    const base = Headers.prototype as unknown as Record<symbol, (...a: unknown[]) => unknown>;
+    return base[inspectCustom]!.apply(this, args);
+  }
+}
+
+/** Node's incoming headers (node:http or node:http2) as fetch Headers, without pseudo-headers. */
+export function headersFrom(h: IncomingHttpHeaders | undefined): Headers {
+  return h ? (new IncomingHeaders(h) as unknown as Headers) : new Headers();
 }
 
 /** Headers as a plain record, for node:http2's writeHead and addTrailers. */
