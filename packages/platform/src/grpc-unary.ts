@@ -30,7 +30,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
+import { grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { type CallContext, createCallContext } from "./call-context.js";
 import {
   envelope,
@@ -147,7 +147,8 @@ export function createUnaryGrpcHandler(options: {
     path: string,
     body: Buffer | undefined,
   ): Promise<void> {
-    const trailer = new Headers();
+    /** The answer's trailers: `grpc-status` 0 after the handler's own, or the error's status. */
+    let trailer: Record<string, string>;
     let responseHeader: Headers | undefined;
     let output: Uint8Array | undefined;
     let context: CallContext | undefined;
@@ -213,14 +214,12 @@ export function createUnaryGrpcHandler(options: {
       Object.defineProperty(request, "signal", signalProperty);
       const response = await withInterceptors(interceptors, call)(request as unknown as UnaryRequest);
       responseHeader = response.header;
-      response.trailer.forEach((value, key) => {
-        trailer.set(key, value);
-      });
       output = toBinary(route.method.output, response.message);
-      setTrailerStatus(trailer, undefined);
+      trailer = recordOf(response.trailer);
+      trailer["grpc-status"] = grpcStatusOk;
     } catch (err) {
       output = undefined;
-      setTrailerStatus(trailer, ConnectError.from(err, Code.Internal));
+      trailer = recordOf(setTrailerStatus(new Headers(), ConnectError.from(err, Code.Internal)));
     } finally {
       context?.abort(completed);
     }
@@ -232,11 +231,11 @@ export function createUnaryGrpcHandler(options: {
     };
     if (output === undefined) {
       // Trailers-only: the status travels in the headers of an empty response.
-      stream.respond({ ...head, ...recordOf(trailer) }, { endStream: true });
+      stream.respond({ ...head, ...trailer }, { endStream: true });
       return;
     }
     stream.respond(head, { waitForTrailers: true });
-    stream.once("wantTrailers", () => stream.sendTrailers(recordOf(trailer)));
+    stream.once("wantTrailers", () => stream.sendTrailers(trailer));
     stream.end(envelope(output));
   }
 }
