@@ -15,6 +15,7 @@ export * from "./http2-limits.js";
 export * from "./identity.js";
 export * from "./logger.js";
 export * from "./login-guard.js";
+export * from "./node-fixes.js";
 export * from "./outbox.js";
 export * from "./paging.js";
 export * from "./revoked-sessions.js";

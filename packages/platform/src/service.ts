@@ -14,6 +14,7 @@ import { createServiceTransport } from "./client.js";
 import { type EnvReader, type LogLevel, logLevels } from "./config.js";
 import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
+import { installNodeFixes } from "./node-fixes.js";
 import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
 import { trackRevokedSessions, usersRevokedSessions } from "./revoked-sessions.js";
 import { closeOnSignals, type RunningServer, startServer } from "./server.js";
@@ -181,6 +182,7 @@ export async function runProcess(
   config: { logLevel: LogLevel; otlpEndpoint: string | undefined; metricsPort: number | undefined },
   start: (logger: Logger) => Promise<{ close(): Promise<void> }>,
 ): Promise<void> {
+  installNodeFixes();
   const logger = createLogger(name, config.logLevel);
   const telemetry = await initTelemetry({
     serviceName: name,
