@@ -81,6 +81,9 @@ test("the bound function's properties are Node's: length, asyncResource (get and
     return [d.enumerable, d.configurable, "value" in d ? d.writable : "accessor"];
   };
   assert.equal(flags(fixed, "length"), flags(node, "length"));
+  const noArgs = () => 0;
+  assert.is(r.bind(noArgs).length, 0);
+  assert.equal(flags(r.bind(noArgs), "length"), flags(nodeBind.call(r, noArgs), "length"));
   assert.equal(flags(fixed, "asyncResource"), flags(node, "asyncResource"));
   assert.equal(Object.keys(fixed), Object.keys(node));
   assert.is(fixed.asyncResource, r);
