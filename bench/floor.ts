@@ -19,7 +19,7 @@ import { spawn } from "node:child_process";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { freePort } from "@classconnect/platform";
+import { freePort, installNodeFixes } from "@classconnect/platform";
 import { cpuSampler } from "./cpu.js";
 import { load, table } from "./load.js";
 
@@ -53,6 +53,8 @@ if (role === "plain") {
   server.on("connection", (socket: net.Socket) => socket.setNoDelay(true));
   server.listen(Number(port), "127.0.0.1", ready);
 } else if (role === "edge") {
+  // "fixed": as every ClassConnect process runs, with Node 20's AsyncResource#bind fixed.
+  if (process.argv[5] === "fixed") installNodeFixes();
   const session = http2.connect(`http://127.0.0.1:${upstreamPort}`, {
     createConnection: () => net.connect({ host: "127.0.0.1", port: Number(upstreamPort), noDelay: true }),
   });
@@ -75,8 +77,13 @@ if (role === "plain") {
     })
     .listen(Number(port), "127.0.0.1", ready);
 } else {
-  const ports = { plain: await freePort(), edge: await freePort(), upstream: await freePort() };
-  const start = (name: string, ...args: number[]) =>
+  const ports = {
+    plain: await freePort(),
+    edge: await freePort(),
+    fixedEdge: await freePort(),
+    upstream: await freePort(),
+  };
+  const start = (name: string, ...args: (number | string)[]) =>
     spawn(process.execPath, ["--import", "tsx", "bench/floor.ts", name, ...args.map(String)], {
       stdio: ["ignore", "pipe", "inherit"],
     });
@@ -88,6 +95,7 @@ if (role === "plain") {
     await started(start("upstream", ports.upstream)),
   ];
   children.push(await started(start("edge", ports.edge, ports.upstream)));
+  children.push(await started(start("edge", ports.fixedEdge, ports.upstream, "fixed")));
   const headers = { authorization: `Bearer ${"x".repeat(600)}` };
   const call = (p: number, method: "GET" | "POST") => () =>
     fetch(`http://127.0.0.1:${p}/bench.v1.Floor/Get`, {
@@ -100,6 +108,7 @@ if (role === "plain") {
     "plain POST": call(ports.plain, "POST"),
     "edge GET": call(ports.edge, "GET"),
     "edge POST": call(ports.edge, "POST"),
+    "edge GET, Node's bind fixed": call(ports.fixedEdge, "GET"),
   };
   const rounds: Record<string, number[]> = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
   for (const fn of Object.values(targets)) await load(fn, 8, 1); // warm-up
@@ -122,6 +131,10 @@ if (role === "plain") {
       [
         ["edge GET / plain GET (one more hop)", (median("edge GET") / median("plain GET")).toFixed(2)],
         ["edge POST / plain POST", (median("edge POST") / median("plain POST")).toFixed(2)],
+        [
+          "edge GET with Node's bind fixed / edge GET",
+          (median("edge GET, Node's bind fixed") / median("edge GET")).toFixed(2),
+        ],
         [
           "plain POST / plain GET (fetch's POST cost)",
           (median("plain POST") / median("plain GET")).toFixed(2),

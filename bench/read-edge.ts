@@ -5,7 +5,8 @@
  * JSON answer out, grpc-status in trailers) and answers that JSON. No token, no
  * validation, no protobuf JSON: f/b is the ceiling any gateway in front of a Node gRPC
  * service can reach for d/b on this machine, and d/f what ClassConnect's gateway and
- * service add to it. Lives only in bench/; started by read-baseline.ts.
+ * service add to it. It runs with the same fix to Node (node-fixes.ts) as the gateway.
+ * Lives only in bench/; started by read-baseline.ts.
  * Usage: read-edge.ts <port> <bare port>
  */
 import * as http from "node:http";
@@ -16,9 +17,11 @@ import {
   GetCourseRequestSchema,
   ListCoursesRequestSchema,
 } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
-import { envelope } from "@classconnect/platform";
+import { envelope, installNodeFixes } from "@classconnect/platform";
 
 const [port, barePort] = process.argv.slice(2) as [string, string];
+// As every ClassConnect process runs (runProcess): a fix to Node is not the gateway's work.
+installNodeFixes();
 const upstream = http2.connect(`http://127.0.0.1:${barePort}`, {
   createConnection: () => net.connect({ host: "127.0.0.1", port: Number(barePort), noDelay: true }),
 });
