@@ -17,7 +17,7 @@ import type * as http2 from "node:http2";
 import type { DescMessage, DescMethodUnary, DescService, MessageShape } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { headersFrom, recordOf, withInterceptors } from "@classconnect/platform";
+import { callAbortKey, headersFrom, LazyAbort, recordOf, withInterceptors } from "@classconnect/platform";
 import {
   Code,
   ConnectError,
@@ -52,6 +52,13 @@ export interface UnaryRoute {
 const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
+/** A request's `signal`, made from its LazyAbort only if an interceptor or handler reads it. */
+const lazySignal: PropertyDescriptor = {
+  enumerable: true,
+  get(this: UnaryRequest) {
+    return this.contextValues.get(callAbortKey)!.signal;
+  },
+};
 const utf8 = new TextEncoder();
 /** The edge's answer to an unparsable binary body, on this path and connect-node's (server.ts). */
 export const unparsableBinaryMessage = "the request body is not a valid binary message";
@@ -152,10 +159,13 @@ export function createConnectUnaryHandler(options: {
         // connect-node calls an unparsable binary body an internal error; it is the client's.
         throw binary ? new ConnectError(unparsableBinaryMessage, Code.InvalidArgument) : err;
       }
-      const controller = new AbortController();
+      // The call's cancellation: its AbortSignal is made only if someone reads it (the
+      // upstream call listens without one, callAbortKey).
+      const cancel = new LazyAbort();
       res.once("close", () => {
-        if (!res.writableFinished) controller.abort(cancelled);
+        if (!res.writableFinished) cancel.abort(cancelled);
       });
+      const contextValues = options.contextValues(req).set(callAbortKey, cancel);
       const response = await withInterceptors(
         interceptors,
         async (r): Promise<UnaryResponse> => ({
@@ -166,17 +176,22 @@ export function createConnectUnaryHandler(options: {
           trailer: new Headers(),
           message: await route.call(r, timeout.timeoutMs),
         }),
-      )({
-        stream: false,
-        service: route.service,
-        method: route.method,
-        requestMethod: req.method ?? "POST",
-        url: `http://${req.headers.host ?? "gateway"}${req.url}`,
-        signal: controller.signal,
-        header: headersFrom(req.headers),
-        contextValues: options.contextValues(req),
-        message,
-      } as UnaryRequest);
+      )(
+        Object.defineProperty(
+          {
+            stream: false,
+            service: route.service,
+            method: route.method,
+            requestMethod: req.method ?? "POST",
+            url: `http://${req.headers.host ?? "gateway"}${req.url}`,
+            header: headersFrom(req.headers),
+            contextValues,
+            message,
+          },
+          "signal",
+          lazySignal,
+        ) as unknown as UnaryRequest,
+      );
       response.header.forEach((value, key) => {
         responseHeader.set(key, value);
       });

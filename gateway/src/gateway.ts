@@ -14,6 +14,7 @@ import {
   Access,
   adminKeySource,
   authorize,
+  callAbortKey,
   createClientTelemetryInterceptor,
   createErrorInterceptor,
   createHealthService,
@@ -116,7 +117,7 @@ function relayError(err: unknown): ConnectError {
 /** Call options for an upstream call: the forwarded headers, the caller's signal, the shorter deadline. */
 function upstreamOptions(
   header: Headers,
-  signal: AbortSignal,
+  signal: AbortSignal | undefined,
   callerTimeoutMs: number | undefined,
   defaultTimeoutMs: number,
 ): CallOptions & { headers: Headers; timeoutMs: number } {
@@ -140,10 +141,21 @@ function unaryRoutes(service: DescService, transport: Transport, defaultTimeoutM
       service,
       method,
       async call(req, timeoutMs) {
-        const o = upstreamOptions(req.header, req.signal, timeoutMs, defaultTimeoutMs);
+        // The lean edge gives each call a LazyAbort: passed on, the upstream call listens to it
+        // without making the caller's AbortSignal (callAbortKey).
+        const lazy = req.contextValues.get(callAbortKey) !== undefined;
+        const o = upstreamOptions(req.header, lazy ? undefined : req.signal, timeoutMs, defaultTimeoutMs);
         try {
-          return (await transport.unary(method, o.signal, o.timeoutMs, o.headers, req.message, undefined))
-            .message;
+          return (
+            await transport.unary(
+              method,
+              o.signal,
+              o.timeoutMs,
+              o.headers,
+              req.message,
+              lazy ? req.contextValues : undefined,
+            )
+          ).message;
         } catch (err) {
           throw relayError(err);
         }

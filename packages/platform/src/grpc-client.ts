@@ -30,6 +30,7 @@ import {
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import { callAbortKey, type LazyAbort } from "./call-context.js";
 import { envelope, headersFrom, releaseStream, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 export interface LeanGrpcTransportOptions {
@@ -44,6 +45,21 @@ export interface LeanGrpcTransportOptions {
  * dropped), so a call need not make, watch and unwatch a signal of its own.
  */
 const neverAborted = new AbortController().signal;
+
+/** A request's `signal` when a LazyAbort cancels it: made only if an interceptor reads it. */
+const lazySignal: PropertyDescriptor = {
+  enumerable: true,
+  get(this: UnaryRequest) {
+    return this.contextValues.get(callAbortKey)!.signal;
+  },
+};
+
+/** Listens for `signal`'s abort; returns what stops listening (nothing to do for a signal that never aborts). */
+function watchSignal(signal: AbortSignal, onAbort: () => void): (() => void) | undefined {
+  if (signal === neverAborted) return undefined;
+  signal.addEventListener("abort", onAbort);
+  return () => signal.removeEventListener("abort", onAbort);
+}
 
 /** How many times a call is sent when the server refuses its stream before processing it. */
 const MAX_ATTEMPTS = 3;
@@ -140,11 +156,16 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
    * (RFC 9113, 8.7): it is sent again, on a new connection if that one is going away,
    * up to MAX_ATTEMPTS times within the same deadline.
    */
-  const send = (req: UnaryRequest, timeoutMs: number | undefined): Promise<UnaryResponse> =>
+  const send = (
+    req: UnaryRequest,
+    timeoutMs: number | undefined,
+    cancel: LazyAbort | undefined,
+  ): Promise<UnaryResponse> =>
     new Promise((resolve, reject) => {
       const method = req.method as DescMethodUnary<DescMessage, DescMessage>;
-      if (req.signal.aborted) {
-        reject(ConnectError.from(req.signal.reason, Code.Canceled));
+      const cancelled = () => ConnectError.from(cancel ? cancel.reason : req.signal.reason, Code.Canceled);
+      if (cancel ? cancel.aborted : req.signal.aborted) {
+        reject(cancelled());
         return;
       }
       const head: http2.OutgoingHttpHeaders = {
@@ -162,7 +183,6 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       let settled = false;
       let s: http2.ClientHttp2Session | undefined;
       let stream: http2.ClientHttp2Stream | undefined;
-      const watch = req.signal !== neverAborted;
       /** Lets go of the current attempt's session (it stays open for other calls). */
       const release = () => {
         if (s && --active === 0) s.unref();
@@ -172,15 +192,15 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (watch) req.signal.removeEventListener("abort", onAbort);
+        unwatch?.();
         release();
         if (error) {
           if (stream && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(error);
         } else resolve(response!);
       };
-      const onAbort = () => finish(ConnectError.from(req.signal.reason, Code.Canceled));
-      if (watch) req.signal.addEventListener("abort", onAbort);
+      const onAbort = () => finish(cancelled());
+      const unwatch = cancel ? cancel.onAbort(onAbort) : watchSignal(req.signal, onAbort);
       const timer =
         timeoutMs === undefined
           ? undefined
@@ -241,17 +261,21 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const deadline = timeoutMs ?? options.defaultTimeoutMs;
-      const response = await withInterceptors(interceptors, (r) => send(r, deadline))({
+      // Without a signal, a LazyAbort in the context values cancels the call (callAbortKey).
+      const cancel = signal ? undefined : contextValues?.get(callAbortKey);
+      const request = {
         stream: false,
         service: method.parent,
         method,
         requestMethod: "POST",
         url: `${base}/${method.parent.typeName}/${method.name}`,
-        signal: signal ?? neverAborted,
         header: new Headers(header),
         contextValues: contextValues ?? createContextValues(),
         message: isMessage(input, method.input) ? input : create(method.input, input),
-      } as UnaryRequest);
+      } as unknown as UnaryRequest;
+      if (cancel) Object.defineProperty(request, "signal", lazySignal);
+      else (request as { signal: AbortSignal }).signal = signal ?? neverAborted;
+      const response = await withInterceptors(interceptors, (r) => send(r, deadline, cancel))(request);
       return response as never;
     },
     async stream(method, signal, timeoutMs, header, input, contextValues) {

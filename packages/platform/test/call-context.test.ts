@@ -7,7 +7,7 @@ import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_servic
 import { Code, ConnectError, createContextValues } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createCallContext } from "../src/call-context.js";
+import { createCallContext, LazyAbort } from "../src/call-context.js";
 
 const test = suite("platform: call context");
 
@@ -83,6 +83,37 @@ test("a call that ends after its deadline, its signal never read, ends with DEAD
 test("a deadline of zero or less has passed already", () => {
   assert.is(codeOf(context(0).signal.reason), Code.DeadlineExceeded);
   assert.is(codeOf(context(-5).signal.reason), Code.DeadlineExceeded);
+});
+
+test("LazyAbort: no AbortSignal until read; listeners and a late signal get the first reason", () => {
+  const cancel = new LazyAbort();
+  const heard: unknown[] = [];
+  const stop = cancel.onAbort((reason) => heard.push(["kept", reason]));
+  const dropped = cancel.onAbort((reason) => heard.push(["dropped", reason]));
+  dropped();
+  assert.not.ok(cancel.aborted);
+  cancel.abort("first");
+  cancel.abort("second");
+  assert.ok(cancel.aborted);
+  assert.is(cancel.reason, "first");
+  assert.equal(heard, [["kept", "first"]]);
+  assert.not.ok(cancel.signalMade);
+  assert.ok(cancel.signal.aborted, "a signal made after the abort starts out aborted");
+  assert.is(cancel.signal.reason, "first");
+  stop();
+  // A listener added after the abort is never called.
+  cancel.onAbort(() => heard.push("late"));
+  assert.is(heard.length, 1);
+});
+
+test("LazyAbort: a signal read early aborts with the reason", () => {
+  const cancel = new LazyAbort();
+  const signal = cancel.signal;
+  assert.ok(cancel.signalMade);
+  assert.not.ok(signal.aborted);
+  cancel.abort("why");
+  assert.ok(signal.aborted);
+  assert.is(signal.reason, "why");
 });
 
 test.run();

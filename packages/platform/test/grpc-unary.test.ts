@@ -15,11 +15,18 @@ import {
   GetJwksResponseSchema,
 } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
-import { Code, ConnectError, createClient } from "@connectrpc/connect";
+import { Code, ConnectError, createClient, createContextValues } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createLeanGrpcTransport, NotFoundError, type RunningServer, startServer } from "../src/index.js";
+import {
+  callAbortKey,
+  createLeanGrpcTransport,
+  LazyAbort,
+  NotFoundError,
+  type RunningServer,
+  startServer,
+} from "../src/index.js";
 import { testLogger } from "../src/testing/index.js";
 
 const test = suite<{ server: RunningServer; aborts: unknown[]; slowStarted: number }>(
@@ -181,6 +188,40 @@ for (const [name, grpc] of Object.entries(clients)) {
     assert.is(atCancel, Code.Canceled);
   });
 }
+
+test("lean client: a LazyAbort in the context values cancels the call without making a signal; one aborted first never starts", async (ctx) => {
+  ctx.aborts.length = 0;
+  ctx.slowStarted = 0;
+  const client = createClient(AuthService, createLeanGrpcTransport({ baseUrl: ctx.server.url }));
+  const cancel = new LazyAbort();
+  const call = codeOf(
+    client.getJwks(
+      {},
+      { headers: { "x-mode": "slow" }, contextValues: createContextValues().set(callAbortKey, cancel) },
+    ),
+  );
+  for (let i = 0; i < 200 && ctx.slowStarted < 1; i++) await sleep(10);
+  cancel.abort(new ConnectError("the caller left", Code.Canceled));
+  const error = await call;
+  assert.is(error.code, Code.Canceled);
+  assert.is(error.rawMessage, "the caller left");
+  for (let i = 0; i < 200 && ctx.aborts.length < 1; i++) await sleep(10);
+  assert.is(ConnectError.from(ctx.aborts[0]).code, Code.Canceled, "the cancel reached the handler");
+  assert.not.ok(cancel.signalMade, "no AbortSignal was made");
+
+  const before = new LazyAbort();
+  before.abort(new ConnectError("gone already", Code.Canceled));
+  const started = ctx.slowStarted;
+  const early = await codeOf(
+    client.getJwks(
+      {},
+      { headers: { "x-mode": "slow" }, contextValues: createContextValues().set(callAbortKey, before) },
+    ),
+  );
+  assert.is(early.code, Code.Canceled);
+  await sleep(50);
+  assert.is(ctx.slowStarted, started, "the call never reached the server");
+});
 
 test("the server's own deadline: a caller that keeps no timer gets DEADLINE_EXCEEDED, and the handler's signal says so", async (ctx) => {
   ctx.aborts.length = 0;
