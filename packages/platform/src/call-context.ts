@@ -92,9 +92,9 @@ class LeanCallContext implements CallContext {
 
 /**
  * An AbortController made only when someone reads its signal. Making one costs about 2 µs
- * (Node builds each AbortSignal as an EventTarget and then changes its prototype): the
- * gateway spent 8 % less CPU per forwarded call without one (bench/README.md). Code of ours
- * listens with `onAbort`, which needs no signal; a signal made late starts out aborted.
+ * warm (Node builds each AbortSignal as an EventTarget and then changes its prototype): the
+ * gateway spent 3–10 % less CPU per forwarded call without one (bench/README.md). Code of
+ * ours listens with `onAbort`, which needs no signal; a signal made late starts out aborted.
  */
 export class LazyAbort {
   private controller: AbortController | undefined;
