@@ -17,7 +17,14 @@ import type * as http2 from "node:http2";
 import type { DescMessage, DescMethodUnary, DescService, MessageShape } from "@bufbuild/protobuf";
 import { base64Decode } from "@bufbuild/protobuf/wire";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
-import { callAbortKey, headersFrom, LazyAbort, recordOf, withInterceptors } from "@classconnect/platform";
+import {
+  callAbortKey,
+  headersFrom,
+  LazyAbort,
+  recordOf,
+  withInterceptors,
+  withLazySignal,
+} from "@classconnect/platform";
 import {
   Code,
   ConnectError,
@@ -52,13 +59,6 @@ export interface UnaryRoute {
 const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
-/** A request's `signal`, made from its LazyAbort only if an interceptor or handler reads it. */
-const lazySignal: PropertyDescriptor = {
-  enumerable: true,
-  get(this: UnaryRequest) {
-    return this.contextValues.get(callAbortKey)!.signal;
-  },
-};
 const utf8 = new TextEncoder();
 /** The edge's answer to an unparsable binary body, on this path and connect-node's (server.ts). */
 export const unparsableBinaryMessage = "the request body is not a valid binary message";
@@ -177,20 +177,17 @@ export function createConnectUnaryHandler(options: {
           message: await route.call(r, timeout.timeoutMs),
         }),
       )(
-        Object.defineProperty(
-          {
-            stream: false,
-            service: route.service,
-            method: route.method,
-            requestMethod: req.method ?? "POST",
-            url: `http://${req.headers.host ?? "gateway"}${req.url}`,
-            header: headersFrom(req.headers),
-            contextValues,
-            message,
-          },
-          "signal",
-          lazySignal,
-        ) as unknown as UnaryRequest,
+        // Its signal is made from the LazyAbort only if an interceptor or handler reads it.
+        withLazySignal({
+          stream: false,
+          service: route.service,
+          method: route.method,
+          requestMethod: req.method ?? "POST",
+          url: `http://${req.headers.host ?? "gateway"}${req.url}`,
+          header: headersFrom(req.headers),
+          contextValues,
+          message,
+        }) as unknown as UnaryRequest,
       );
       response.header.forEach((value, key) => {
         responseHeader.set(key, value);

@@ -149,3 +149,17 @@ export class LazyAbort {
 export const callAbortKey = createContextKey<LazyAbort | undefined>(undefined, {
   description: "the call's cancellation",
 });
+
+const lazySignal: PropertyDescriptor = {
+  enumerable: true,
+  get(this: { contextValues: ContextValues }) {
+    return this.contextValues.get(callAbortKey)!.signal;
+  },
+};
+
+/** Gives a request whose context values hold a LazyAbort a `signal` made from it only if read. */
+export function withLazySignal<T extends { contextValues: ContextValues }>(
+  request: T,
+): T & { signal: AbortSignal } {
+  return Object.defineProperty(request, "signal", lazySignal) as T & { signal: AbortSignal };
+}

@@ -30,7 +30,7 @@ import {
 import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
-import { callAbortKey, type LazyAbort } from "./call-context.js";
+import { callAbortKey, type LazyAbort, withLazySignal } from "./call-context.js";
 import { envelope, headersFrom, releaseStream, singleMessage, withInterceptors } from "./grpc-wire.js";
 
 export interface LeanGrpcTransportOptions {
@@ -45,14 +45,6 @@ export interface LeanGrpcTransportOptions {
  * dropped), so a call need not make, watch and unwatch a signal of its own.
  */
 const neverAborted = new AbortController().signal;
-
-/** A request's `signal` when a LazyAbort cancels it: made only if an interceptor reads it. */
-const lazySignal: PropertyDescriptor = {
-  enumerable: true,
-  get(this: UnaryRequest) {
-    return this.contextValues.get(callAbortKey)!.signal;
-  },
-};
 
 /** Listens for `signal`'s abort; returns what stops listening (nothing to do for a signal that never aborts). */
 function watchSignal(signal: AbortSignal, onAbort: () => void): (() => void) | undefined {
@@ -273,7 +265,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         contextValues: contextValues ?? createContextValues(),
         message: isMessage(input, method.input) ? input : create(method.input, input),
       } as unknown as UnaryRequest;
-      if (cancel) Object.defineProperty(request, "signal", lazySignal);
+      if (cancel) withLazySignal(request);
       else (request as { signal: AbortSignal }).signal = signal ?? neverAborted;
       const response = await withInterceptors(interceptors, (r) => send(r, deadline, cancel))(request);
       return response as never;

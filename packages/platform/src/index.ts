@@ -1,7 +1,7 @@
 export * from "./access.js";
 export * from "./auth-interceptor.js";
 export * from "./blob-store.js";
-export { callAbortKey, LazyAbort } from "./call-context.js";
+export { callAbortKey, LazyAbort, withLazySignal } from "./call-context.js";
 export * from "./change-signal.js";
 export * from "./client.js";
 export * from "./config.js";
