@@ -4,7 +4,9 @@
  * request. It runs the same interceptors as the connect-node handler and uses
  * connect's own helpers for content types, timeouts, compression negotiation,
  * serialization, error JSON and HTTP status codes, so clients see the same
- * answers; every other request (gRPC, gRPC-Web, streaming, compressed request
+ * answers. A message is forwarded in the encoding it came in and its answer comes
+ * back so (EncodedMessage): the service reads and writes JSON or protobuf itself, and
+ * the edge neither decodes nor encodes what it only passes on. Every other request (gRPC, gRPC-Web, streaming, compressed request
  * bodies, unknown paths) goes to connect-node unchanged.
  *
  * Why: connect-node's generic handler (universal request and response
@@ -19,9 +21,11 @@ import { base64Decode } from "@bufbuild/protobuf/wire";
 import { MethodOptions_IdempotencyLevel } from "@bufbuild/protobuf/wkt";
 import {
   callAbortKey,
+  EncodedMessage,
   headersFrom,
   LazyAbort,
   recordOf,
+  unparsableBinaryMessage,
   withInterceptors,
   withLazySignal,
 } from "@classconnect/platform";
@@ -51,8 +55,11 @@ type Res = http.ServerResponse | http2.Http2ServerResponse;
 export interface UnaryRoute {
   service: DescService;
   method: DescMethodUnary<DescMessage, DescMessage>;
-  /** Answers the call; `timeoutMs` is the caller's deadline, if it set one. */
-  call(req: UnaryRequest, timeoutMs: number | undefined): Promise<MessageShape<DescMessage>>;
+  /**
+   * Answers the call; `timeoutMs` is the caller's deadline, if it set one. A request whose
+   * message is an EncodedMessage is answered with one in the same encoding.
+   */
+  call(req: UnaryRequest, timeoutMs: number | undefined): Promise<MessageShape<DescMessage> | EncodedMessage>;
 }
 
 /** As connect-node's defaults: gzip and brotli, responses from 1 KiB. */
@@ -60,8 +67,12 @@ const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
 const utf8 = new TextEncoder();
-/** The edge's answer to an unparsable binary body, on this path and connect-node's (server.ts). */
-export const unparsableBinaryMessage = "the request body is not a valid binary message";
+/**
+ * Messages up to this size are forwarded as they came. A larger one (a file upload) is
+ * decoded here and sent on in binary, which services accept up to their own limit: JSON
+ * carries bytes in base64, a third larger than the file.
+ */
+const defaultForwardMaxBytes = 1024 * 1024;
 
 export function createConnectUnaryHandler(options: {
   routes: UnaryRoute[];
@@ -69,8 +80,11 @@ export function createConnectUnaryHandler(options: {
   readMaxBytes: number;
   contextValues: (req: Req) => ContextValues;
   fallback: (req: Req, res: Res) => void;
+  /** Messages up to this size are forwarded as they came (default 1 MiB); larger ones are decoded here. */
+  forwardMaxBytes?: number;
 }): (req: Req, res: Res) => void {
   const { interceptors, readMaxBytes, fallback } = options;
+  const forwardMaxBytes = options.forwardMaxBytes ?? defaultForwardMaxBytes;
   const routes = new Map(
     options.routes.map((route) => [
       `/${route.service.typeName}/${route.method.name}`,
@@ -152,12 +166,17 @@ export function createConnectUnaryHandler(options: {
       );
       if (timeout.error) throw timeout.error;
       if (!body) throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
-      let message: MessageShape<DescMessage>;
-      try {
-        message = route.serialization.getI(binary).parse(body);
-      } catch (err) {
-        // connect-node calls an unparsable binary body an internal error; it is the client's.
-        throw binary ? new ConnectError(unparsableBinaryMessage, Code.InvalidArgument) : err;
+      let message: MessageShape<DescMessage> | EncodedMessage;
+      if (body.length <= forwardMaxBytes) {
+        // The service reads it, with the same codec and the same answers to bad input.
+        message = new EncodedMessage(binary ? "proto" : "json", body);
+      } else {
+        try {
+          message = route.serialization.getI(binary).parse(body);
+        } catch (err) {
+          // connect-node calls an unparsable binary body an internal error; it is the client's.
+          throw binary ? new ConnectError(unparsableBinaryMessage, Code.InvalidArgument) : err;
+        }
       }
       // The call's cancellation: its AbortSignal is made only if someone reads it (the
       // upstream call listens without one, callAbortKey).
@@ -174,7 +193,8 @@ export function createConnectUnaryHandler(options: {
           method: route.method,
           header: new Headers(),
           trailer: new Headers(),
-          message: await route.call(r, timeout.timeoutMs),
+          // An EncodedMessage when forwarded: the interceptors here never read a message.
+          message: (await route.call(r, timeout.timeoutMs)) as UnaryResponse["message"],
         }),
       )(
         // Its signal is made from the LazyAbort only if an interceptor or handler reads it.
@@ -193,7 +213,10 @@ export function createConnectUnaryHandler(options: {
         responseHeader.set(key, value);
       });
       responseTrailer = response.trailer;
-      output = route.serialization.getO(binary).serialize(response.message);
+      output =
+        response.message instanceof EncodedMessage
+          ? response.message.bytes
+          : route.serialization.getO(binary).serialize(response.message);
     } catch (err) {
       const error =
         err instanceof ConnectError

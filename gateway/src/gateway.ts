@@ -21,10 +21,12 @@ import {
   createLeanGrpcTransport,
   createServerTelemetryInterceptor,
   createTokenVerifier,
+  EncodedMessage,
   type Identity,
   identityKey,
   isInternalOnly,
   type KeySource,
+  type LeanGrpcTransport,
   type Logger,
   methodAccess,
   PermissionDeniedError,
@@ -134,7 +136,11 @@ function upstreamOptions(
 }
 
 /** The lean Connect path's routes: every unary method of `service`, called upstream on `transport`. */
-function unaryRoutes(service: DescService, transport: Transport, defaultTimeoutMs: number): UnaryRoute[] {
+function unaryRoutes(
+  service: DescService,
+  transport: LeanGrpcTransport,
+  defaultTimeoutMs: number,
+): UnaryRoute[] {
   return service.methods
     .filter((m): m is DescMethodUnary => m.methodKind === "unary")
     .map((method) => ({
@@ -145,17 +151,14 @@ function unaryRoutes(service: DescService, transport: Transport, defaultTimeoutM
         // without making the caller's AbortSignal (callAbortKey).
         const lazy = req.contextValues.get(callAbortKey) !== undefined;
         const o = upstreamOptions(req.header, lazy ? undefined : req.signal, timeoutMs, defaultTimeoutMs);
+        const contextValues = lazy ? req.contextValues : undefined;
         try {
-          return (
-            await transport.unary(
-              method,
-              o.signal,
-              o.timeoutMs,
-              o.headers,
-              req.message,
-              lazy ? req.contextValues : undefined,
-            )
-          ).message;
+          const message: unknown = req.message;
+          return message instanceof EncodedMessage
+            ? (await transport.forward(method, o.timeoutMs, o.headers, message, contextValues, o.signal))
+                .message
+            : (await transport.unary(method, o.signal, o.timeoutMs, o.headers, req.message, contextValues))
+                .message;
         } catch (err) {
           throw relayError(err);
         }
@@ -225,7 +228,7 @@ export function createGatewayHandler(
         interceptors: [createClientTelemetryInterceptor("gateway")],
       }),
     ]),
-  ) as Record<Upstream, Transport>;
+  ) as Record<Upstream, LeanGrpcTransport>;
   const upstreamHealth = Object.fromEntries(
     (Object.keys(transports) as Upstream[]).map((name) => [name, createClient(Health, transports[name])]),
   ) as Record<Upstream, ReturnType<typeof createClient<typeof Health>>>;

@@ -9,11 +9,10 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { extname, join, normalize } from "node:path";
-import { limitHttp2Session } from "@classconnect/platform";
+import { limitHttp2Session, unparsableBinaryMessage } from "@classconnect/platform";
 import { cors } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
-import { unparsableBinaryMessage } from "./connect-unary.js";
 import { createGatewayHandler, type GatewayDeps } from "./gateway.js";
 
 type Req = http.IncomingMessage | http2.Http2ServerRequest;

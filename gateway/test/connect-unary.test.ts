@@ -7,7 +7,7 @@
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
 import { gunzipSync, gzipSync } from "node:zlib";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import {
   CourseService,
@@ -16,9 +16,11 @@ import {
 } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import {
   Health,
+  HealthCheckRequestSchema,
   HealthCheckResponseSchema,
   HealthCheckResponse_ServingStatus as ServingStatus,
 } from "@classconnect/gen/grpc/health/v1/health_pb.js";
+import { EncodedMessage } from "@classconnect/platform";
 import { createContextValues } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -250,22 +252,43 @@ const unit = suite("gateway: which requests take the lean path");
 
 unit("uncompressed unary Connect calls are served; everything else goes to the fallback", async () => {
   let fallbacks = 0;
+  /** What the route was given: the message as it came, or decoded (a message over forwardMaxBytes). */
+  const received: unknown[] = [];
+  const statusFor = (service: string) =>
+    service === "" ? ServingStatus.SERVING : ServingStatus.SERVICE_UNKNOWN;
   const handler = createConnectUnaryHandler({
     routes: [
       {
         service: Health,
         method: Health.method.check,
-        call: async (req) =>
-          create(HealthCheckResponseSchema, {
-            status:
-              (req.message as unknown as { service: string }).service === ""
-                ? ServingStatus.SERVING
-                : ServingStatus.SERVICE_UNKNOWN,
-          }),
+        // As the gateway's upstream call does: a message forwarded as it came is answered in its encoding.
+        call: async (req) => {
+          const message: unknown = req.message;
+          received.push(message);
+          if (!(message instanceof EncodedMessage)) {
+            return create(HealthCheckResponseSchema, {
+              status: statusFor((message as { service: string }).service),
+            });
+          }
+          const answer = create(HealthCheckResponseSchema, {
+            status: statusFor(
+              message.encoding === "json"
+                ? fromJsonString(HealthCheckRequestSchema, new TextDecoder().decode(message.bytes)).service
+                : fromBinary(HealthCheckRequestSchema, message.bytes).service,
+            ),
+          });
+          return new EncodedMessage(
+            message.encoding,
+            message.encoding === "json"
+              ? new TextEncoder().encode(toJsonString(HealthCheckResponseSchema, answer))
+              : toBinary(HealthCheckResponseSchema, answer),
+          );
+        },
       },
     ],
     interceptors: [],
     readMaxBytes: 1024,
+    forwardMaxBytes: 32,
     contextValues: () => createContextValues(),
     fallback: (_req, res) => {
       fallbacks++;
@@ -286,6 +309,30 @@ unit("uncompressed unary Connect calls are served; everything else goes to the f
       `${base}/Check?connect=v1&encoding=json&message=${encodeURIComponent('{"service":"x"}')}`,
     );
     assert.equal(await get.json(), { status: "SERVICE_UNKNOWN" });
+    const binary = await post(toBinary(HealthCheckRequestSchema, create(HealthCheckRequestSchema, {})), {
+      "content-type": "application/proto",
+    });
+    assert.is(
+      fromBinary(HealthCheckResponseSchema, new Uint8Array(await binary.arrayBuffer())).status,
+      ServingStatus.SERVING,
+    );
+    // Forwarded as they came: the JSON bytes and the binary ones, untouched.
+    assert.equal(
+      received.map((m) => m instanceof EncodedMessage && [m.encoding, new TextDecoder().decode(m.bytes)]),
+      [
+        ["json", "{}"],
+        ["json", '{"service":"x"}'],
+        ["proto", ""],
+      ],
+    );
+    // A message over forwardMaxBytes is decoded at the edge, and its answer encoded there.
+    const long = "y".repeat(40);
+    const decoded = await post(JSON.stringify({ service: long }), { "content-type": "application/json" });
+    assert.equal(await decoded.json(), { status: "SERVICE_UNKNOWN" });
+    assert.is((received[3] as { service: string }).service, long);
+    const unparsable = await post(`{"service":"${long}`, { "content-type": "application/json" });
+    assert.is(unparsable.status, 400);
+    assert.is(received.length, 4);
     assert.is(fallbacks, 0);
     const elsewhere = [
       await post(gzipSync("{}"), { "content-type": "application/json", "content-encoding": "gzip" }),

@@ -21,6 +21,7 @@ import {
 import {
   Code,
   ConnectError,
+  type ContextValues,
   createContextValues,
   type Interceptor,
   type Transport,
@@ -31,7 +32,31 @@ import { createAsyncIterable } from "@connectrpc/connect/protocol";
 import { codeFromHttpStatus, findTrailerError } from "@connectrpc/connect/protocol-grpc";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { callAbortKey, type LazyAbort, withLazySignal } from "./call-context.js";
-import { envelope, headersFrom, releaseStream, singleMessage, withInterceptors } from "./grpc-wire.js";
+import {
+  EncodedMessage,
+  envelope,
+  headersFrom,
+  releaseStream,
+  singleMessage,
+  withInterceptors,
+} from "./grpc-wire.js";
+
+/** The lean transport, which can also forward a message without decoding it. */
+export interface LeanGrpcTransport extends Transport {
+  /**
+   * A unary call whose message travels in the encoding it came in (gRPC's `+json` or
+   * `+proto` codec) and whose answer comes back in the same one, undecoded: the gateway's
+   * forwarding. Interceptors see the EncodedMessage as the request's and the answer's message.
+   */
+  forward(
+    method: DescMethodUnary,
+    timeoutMs: number | undefined,
+    header: Headers,
+    message: EncodedMessage,
+    contextValues: ContextValues | undefined,
+    signal?: AbortSignal,
+  ): Promise<{ header: Headers; trailer: Headers; message: EncodedMessage }>;
+}
 
 export interface LeanGrpcTransportOptions {
   baseUrl: string;
@@ -99,20 +124,24 @@ function readAnswer(
   const payload = singleMessage(Buffer.concat(chunks));
   if (!payload) return new ConnectError(`${base} answered with a malformed message`, Code.Internal);
   try {
+    const encoded = req.message instanceof EncodedMessage ? req.message : undefined;
     return {
       stream: false,
       service: req.service,
       method,
       header,
       trailer,
-      message: fromBinary(method.output, payload),
+      // A forwarded call's answer stays encoded (LeanGrpcTransport.forward).
+      message: (encoded
+        ? new EncodedMessage(encoded.encoding, payload)
+        : fromBinary(method.output, payload)) as UnaryResponse["message"],
     };
   } catch (err) {
     return new ConnectError(`cannot decode the answer: ${(err as Error).message}`, Code.Internal);
   }
 }
 
-export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Transport {
+export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): LeanGrpcTransport {
   const interceptors = options.interceptors ?? [];
   const streaming = createGrpcTransport({
     baseUrl: options.baseUrl,
@@ -160,16 +189,17 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
         reject(cancelled());
         return;
       }
+      const encoded = req.message instanceof EncodedMessage ? req.message : undefined;
       const head: http2.OutgoingHttpHeaders = {
         ":method": "POST",
         ":path": `/${req.service.typeName}/${method.name}`,
-        "content-type": "application/grpc+proto",
+        "content-type": `application/grpc+${encoded?.encoding ?? "proto"}`,
         te: "trailers",
       };
       req.header.forEach((value, key) => {
         head[key] = value;
       });
-      const frame = envelope(toBinary(method.input, req.message));
+      const frame = envelope(encoded ? encoded.bytes : toBinary(method.input, req.message));
       const deadline = timeoutMs === undefined ? undefined : Date.now() + timeoutMs;
 
       let settled = false;
@@ -250,25 +280,40 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Tran
       attempt(1);
     });
 
+  /** A unary call through the interceptors; `message` is a message, or an EncodedMessage to forward. */
+  const unary = (
+    method: DescMethodUnary,
+    signal: AbortSignal | undefined,
+    timeoutMs: number | undefined,
+    header: ConstructorParameters<typeof Headers>[0],
+    message: unknown,
+    contextValues: ContextValues | undefined,
+  ): Promise<UnaryResponse> => {
+    const deadline = timeoutMs ?? options.defaultTimeoutMs;
+    // Without a signal, a LazyAbort in the context values cancels the call (callAbortKey).
+    const cancel = signal ? undefined : contextValues?.get(callAbortKey);
+    const request = {
+      stream: false,
+      service: method.parent,
+      method,
+      requestMethod: "POST",
+      url: `${base}/${method.parent.typeName}/${method.name}`,
+      header: new Headers(header),
+      contextValues: contextValues ?? createContextValues(),
+      message,
+    } as unknown as UnaryRequest;
+    if (cancel) withLazySignal(request);
+    else (request as { signal: AbortSignal }).signal = signal ?? neverAborted;
+    return withInterceptors(interceptors, (r) => send(r, deadline, cancel))(request);
+  };
+
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
-      const deadline = timeoutMs ?? options.defaultTimeoutMs;
-      // Without a signal, a LazyAbort in the context values cancels the call (callAbortKey).
-      const cancel = signal ? undefined : contextValues?.get(callAbortKey);
-      const request = {
-        stream: false,
-        service: method.parent,
-        method,
-        requestMethod: "POST",
-        url: `${base}/${method.parent.typeName}/${method.name}`,
-        header: new Headers(header),
-        contextValues: contextValues ?? createContextValues(),
-        message: isMessage(input, method.input) ? input : create(method.input, input),
-      } as unknown as UnaryRequest;
-      if (cancel) withLazySignal(request);
-      else (request as { signal: AbortSignal }).signal = signal ?? neverAborted;
-      const response = await withInterceptors(interceptors, (r) => send(r, deadline, cancel))(request);
-      return response as never;
+      const message = isMessage(input, method.input) ? input : create(method.input, input);
+      return (await unary(method, signal, timeoutMs, header, message, contextValues)) as never;
+    },
+    async forward(method, timeoutMs, header, message, contextValues, signal) {
+      return (await unary(method, signal, timeoutMs, header, message, contextValues)) as never;
     },
     async stream(method, signal, timeoutMs, header, input, contextValues) {
       if (method.methodKind !== "server_streaming") {

@@ -1,10 +1,10 @@
 /**
  * A lean path for the calls services make most: unary gRPC (uncompressed
- * protobuf) on the HTTP/2 server. It runs the same interceptors (telemetry,
+ * protobuf, or JSON as the gateway forwards a Connect JSON call) on the HTTP/2 server. It runs the same interceptors (telemetry,
  * error mapping, authentication, validation) and the same handlers as
  * connect-node, and encodes statuses, error details and deadlines with
- * connect's own gRPC helpers; everything else (Connect, gRPC-Web, streaming,
- * compressed or JSON bodies) goes to connect-node unchanged.
+ * connect's own gRPC helpers and JSON with connect's own serialization; everything
+ * else (Connect, gRPC-Web, streaming, compressed bodies) goes to connect-node unchanged.
  *
  * Why: connect-node's generic handler stack costs several times what the
  * request needs (async-iterable envelope pipelines, a DOMException per
@@ -30,6 +30,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
+import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { type CallContext, createCallContext } from "./call-context.js";
 import {
@@ -38,10 +39,12 @@ import {
   recordOf,
   releaseStream,
   singleMessage,
+  unparsableBinaryMessage,
   withInterceptors,
 } from "./grpc-wire.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
+type Serialization = { parse(data: Uint8Array): unknown; serialize(message: unknown): Uint8Array };
 
 interface Route {
   service: DescService;
@@ -82,7 +85,12 @@ export function recordUnaryRoutes(register: (router: ConnectRouter) => void): {
   };
 }
 
-const contentTypes = new Set(["application/grpc", "application/grpc+proto"]);
+/** The codecs served here, by request content type (gRPC without a codec means protobuf). */
+const codecs = new Map<string, "proto" | "json">([
+  ["application/grpc", "proto"],
+  ["application/grpc+proto", "proto"],
+  ["application/grpc+json", "json"],
+]);
 /** The reason a request's signal carries when its stream closes early (no DOMException per call). */
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
 /** The reason a finished call's context is aborted with (that releases its deadline timer). */
@@ -112,15 +120,22 @@ export function createUnaryGrpcHandler(options: {
   readMaxBytes: number;
 }): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean {
   const { routes, interceptors, readMaxBytes } = options;
+  /** Each route's JSON codec: connect's own, with connect-node's options (unknown fields ignored). */
+  const json = new Map(
+    [...routes.values()].map((route) => {
+      const lookup = createMethodSerializationLookup(route.method, undefined, undefined, {
+        readMaxBytes,
+        writeMaxBytes: 0xffffffff,
+      });
+      return [route, { input: lookup.getI(false), output: lookup.getO(false) }];
+    }),
+  );
   return (stream, headers) => {
     const path = headers[":path"] ?? "";
     const route = headers[":method"] === "POST" ? routes.get(path) : undefined;
     const encoding = headers["grpc-encoding"];
-    if (
-      !route ||
-      !contentTypes.has(headers["content-type"] ?? "") ||
-      (encoding !== undefined && encoding !== "identity")
-    ) {
+    const codec = codecs.get(headers["content-type"] ?? "");
+    if (!route || !codec || (encoding !== undefined && encoding !== "identity")) {
       return false;
     }
     const chunks: Buffer[] = [];
@@ -132,7 +147,14 @@ export function createUnaryGrpcHandler(options: {
       else chunks.push(chunk);
     });
     stream.on("end", () => {
-      void serve(route, stream, headers, path, tooLarge ? undefined : Buffer.concat(chunks, size));
+      void serve(
+        route,
+        codec === "json" ? json.get(route) : undefined,
+        stream,
+        headers,
+        path,
+        tooLarge ? undefined : Buffer.concat(chunks, size),
+      );
     });
     // A stream reset by the client (cancelled, gone) must not throw on this session.
     stream.on("error", () => {});
@@ -140,8 +162,10 @@ export function createUnaryGrpcHandler(options: {
     return true;
   };
 
+  /** `jsonCodec`: the route's JSON codec for a `+json` call; a protobuf call has none. */
   async function serve(
     route: Route,
+    jsonCodec: { input: Serialization; output: Serialization } | undefined,
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     path: string,
@@ -182,10 +206,15 @@ export function createUnaryGrpcHandler(options: {
         if (stream.rstCode !== http2.constants.NGHTTP2_NO_ERROR) ctx.abort(cancelled);
       });
       let message: unknown;
-      try {
-        message = fromBinary(route.method.input, payload);
-      } catch (err) {
-        throw new ConnectError(`cannot decode the request: ${(err as Error).message}`, Code.InvalidArgument);
+      if (jsonCodec) {
+        // connect's JSON codec answers what it cannot read with INVALID_ARGUMENT, as connect-node does.
+        message = jsonCodec.input.parse(payload);
+      } else {
+        try {
+          message = fromBinary(route.method.input, payload);
+        } catch {
+          throw new ConnectError(unparsableBinaryMessage, Code.InvalidArgument);
+        }
       }
       const call = async (r: UnaryRequest): Promise<UnaryResponse> => {
         const out = await route.impl(r.message, ctx);
@@ -214,7 +243,9 @@ export function createUnaryGrpcHandler(options: {
       Object.defineProperty(request, "signal", signalProperty);
       const response = await withInterceptors(interceptors, call)(request as unknown as UnaryRequest);
       responseHeader = response.header;
-      output = toBinary(route.method.output, response.message);
+      output = jsonCodec
+        ? jsonCodec.output.serialize(response.message)
+        : toBinary(route.method.output, response.message);
       trailer = recordOf(response.trailer);
       trailer["grpc-status"] = grpcStatusOk;
     } catch (err) {
@@ -226,7 +257,7 @@ export function createUnaryGrpcHandler(options: {
     if (stream.destroyed || stream.closed || stream.headersSent) return;
     const head: http2.OutgoingHttpHeaders = {
       ":status": 200,
-      "content-type": "application/grpc+proto",
+      "content-type": jsonCodec ? "application/grpc+json" : "application/grpc+proto",
       ...(responseHeader && recordOf(responseHeader)),
     };
     if (output === undefined) {

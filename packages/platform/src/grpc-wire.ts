@@ -17,6 +17,22 @@ export function singleMessage(body: Buffer): Buffer | undefined {
   return body.subarray(5);
 }
 
+/**
+ * A message still in the encoding its caller sent it in. The gateway forwards a Connect
+ * call's message so, and gets the answer back so: the service reads and writes the
+ * caller's encoding itself (gRPC's `+json` or `+proto` codec), and the edge, which never
+ * looks inside a message, neither decodes nor encodes one (bench/README.md).
+ */
+export class EncodedMessage {
+  constructor(
+    readonly encoding: "proto" | "json",
+    readonly bytes: Uint8Array,
+  ) {}
+}
+
+/** What a service answers to a binary request it cannot decode (the gateway's edge says the same). */
+export const unparsableBinaryMessage = "the request body is not a valid binary message";
+
 const ignoreError = () => {};
 
 /**

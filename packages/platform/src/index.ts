@@ -10,7 +10,14 @@ export * from "./embedded-postgres.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
 export * from "./grpc-client.js";
-export { envelope, headersFrom, recordOf, withInterceptors } from "./grpc-wire.js";
+export {
+  EncodedMessage,
+  envelope,
+  headersFrom,
+  recordOf,
+  unparsableBinaryMessage,
+  withInterceptors,
+} from "./grpc-wire.js";
 export * from "./health.js";
 export * from "./http2-limits.js";
 export * from "./identity.js";

@@ -8,7 +8,7 @@
  */
 import * as http2 from "node:http2";
 import { setTimeout as sleep } from "node:timers/promises";
-import { create, toBinary } from "@bufbuild/protobuf";
+import { create, fromBinary, toBinary, toJsonString } from "@bufbuild/protobuf";
 import {
   AuthService,
   GetJwksRequestSchema,
@@ -16,16 +16,19 @@ import {
 } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
 import { Code, ConnectError, createClient, createContextValues } from "@connectrpc/connect";
+import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
   callAbortKey,
   createLeanGrpcTransport,
+  EncodedMessage,
   LazyAbort,
   NotFoundError,
   type RunningServer,
   startServer,
+  unparsableBinaryMessage,
 } from "../src/index.js";
 import { testLogger } from "../src/testing/index.js";
 
@@ -378,6 +381,78 @@ test("lean client: a stream refused on a connection that stays is sent again, a 
   } finally {
     await upstream.close();
   }
+});
+
+test("gRPC's JSON codec: the lean server reads and writes it as connect-node does; the lean client forwards a message in either encoding and gets the answer in it", async ({
+  server,
+}) => {
+  const lean = createLeanGrpcTransport({ baseUrl: server.url });
+  const utf8 = new TextEncoder();
+  const text = (m: EncodedMessage) => new TextDecoder().decode(m.bytes);
+  const getJwks = AuthService.method.getJwks;
+  // JSON in, JSON out; unknown fields ignored, as connect-node ignores them.
+  const json = await lean.forward(
+    getJwks,
+    undefined,
+    new Headers({ "x-value": "as json" }),
+    new EncodedMessage("json", utf8.encode('{"unknownField":1}')),
+    undefined,
+  );
+  assert.instance(json.message, EncodedMessage);
+  assert.is(json.message.encoding, "json");
+  assert.is(
+    text(json.message),
+    toJsonString(GetJwksResponseSchema, create(GetJwksResponseSchema, { keys: [{ kid: "as json" }] })),
+  );
+  assert.is(json.header.get("x-reply"), "header");
+  assert.is(json.trailer.get("x-trailer"), "trailer");
+  // Binary in, binary out.
+  const proto = await lean.forward(
+    getJwks,
+    undefined,
+    new Headers({ "x-value": "as proto" }),
+    new EncodedMessage("proto", toBinary(GetJwksRequestSchema, create(GetJwksRequestSchema, {}))),
+    undefined,
+  );
+  assert.is(proto.message.encoding, "proto");
+  assert.is(fromBinary(GetJwksResponseSchema, proto.message.bytes).keys[0]?.kid, "as proto");
+  // Errors: the handler's, validation's (on a message read from JSON), and the codecs'.
+  const forwardError = (
+    method: typeof getJwks,
+    message: EncodedMessage,
+    headers: Record<string, string> = {},
+  ) => codeOf(lean.forward(method, undefined, new Headers(headers), message, undefined));
+  const notFound = await forwardError(getJwks, new EncodedMessage("json", utf8.encode("{}")), {
+    "x-mode": "fail",
+  });
+  assert.is(notFound.code, Code.NotFound);
+  const invalid = await forwardError(
+    AuthService.method.login as unknown as typeof getJwks,
+    new EncodedMessage("json", utf8.encode('{"email":"","password":""}')),
+  );
+  assert.is(invalid.code, Code.InvalidArgument);
+  assert.ok((invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.length ?? 0) >= 2);
+  const badJson = await forwardError(getJwks, new EncodedMessage("json", utf8.encode("{not json")));
+  assert.is(badJson.code, Code.InvalidArgument);
+  const badBinary = await forwardError(
+    getJwks,
+    new EncodedMessage("proto", new Uint8Array([0xff, 0xff, 0xff])),
+  );
+  assert.is(badBinary.code, Code.InvalidArgument);
+  assert.is(badBinary.rawMessage, unparsableBinaryMessage);
+  // The message connect's own JSON codec gives (connect-node's gRPC and Connect handlers use it).
+  const expected = codeOf(
+    Promise.resolve().then(() =>
+      createMethodSerializationLookup(getJwks, undefined, undefined, {
+        readMaxBytes: 1024,
+        writeMaxBytes: 1024,
+      })
+        .getI(false)
+        .parse(utf8.encode("{not json")),
+    ),
+  );
+  assert.is(badJson.rawMessage, (await expected).rawMessage);
+  assert.match(badJson.rawMessage, /GetJwksRequest from JSON/);
 });
 
 test("other protocols still go through connect-node", async ({ server }) => {
