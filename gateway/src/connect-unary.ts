@@ -24,7 +24,6 @@ import {
   EncodedMessage,
   headersFrom,
   LazyAbort,
-  recordOf,
   unparsableBinaryMessage,
   withInterceptors,
   withLazySignal,
@@ -37,7 +36,11 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { compressionNegotiate, createMethodSerializationLookup } from "@connectrpc/connect/protocol";
+import {
+  type Compression,
+  compressionNegotiate,
+  createMethodSerializationLookup,
+} from "@connectrpc/connect/protocol";
 import {
   codeToHttpStatus,
   contentTypeUnaryJson,
@@ -45,7 +48,6 @@ import {
   errorToJsonBytes,
   parseContentType,
   parseTimeout,
-  trailerMux,
 } from "@connectrpc/connect/protocol-connect";
 import { compressionBrotli, compressionGzip } from "@connectrpc/connect-node";
 
@@ -65,8 +67,17 @@ export interface UnaryRoute {
 /** As connect-node's defaults: gzip and brotli, responses from 1 KiB. */
 const acceptCompression = [compressionGzip, compressionBrotli];
 const compressMinBytes = 1024;
+/** The answers' compression by the callers' Accept-Encoding: a few distinct values, each client sends its own. */
+const negotiated = new Map<string, Compression | null>();
+function responseCompression(accepted: string | undefined): Compression | null {
+  let compression = negotiated.get(accepted ?? "");
+  if (compression === undefined) {
+    compression = compressionNegotiate(acceptCompression, null, accepted ?? null, "accept-encoding").response;
+    if (negotiated.size < 64) negotiated.set(accepted ?? "", compression);
+  }
+  return compression;
+}
 const cancelled = new ConnectError("the client closed the call", Code.Canceled);
-const utf8 = new TextEncoder();
 /**
  * Messages up to this size are forwarded as they came. A larger one (a file upload) is
  * decoded here and sent on in binary, which services accept up to their own limit: JSON
@@ -141,7 +152,8 @@ export function createConnectUnaryHandler(options: {
       const message = query.get("message") ?? "";
       let body: Uint8Array | undefined;
       try {
-        body = query.get("base64") === "1" ? base64Decode(message) : utf8.encode(message);
+        // Buffer.from, not a TextEncoder: a tenth of the cost for a short message.
+        body = query.get("base64") === "1" ? base64Decode(message) : Buffer.from(message, "utf8");
       } catch {
         return fallback(req, res);
       }
@@ -153,10 +165,10 @@ export function createConnectUnaryHandler(options: {
   };
 
   async function serve(route: Route, req: Req, res: Res, binary: boolean, body: Uint8Array | undefined) {
-    const responseHeader = new Headers({
+    /** The answer's HTTP headers: the response's own, and its trailers as `trailer-` headers (Connect unary). */
+    let head: Record<string, string> = {
       "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson,
-    });
-    let responseTrailer: Headers | undefined;
+    };
     let status = 200;
     let output: Uint8Array;
     try {
@@ -210,9 +222,12 @@ export function createConnectUnaryHandler(options: {
         }) as unknown as UnaryRequest,
       );
       response.header.forEach((value, key) => {
-        responseHeader.set(key, value);
+        head[key] = value;
       });
-      responseTrailer = response.trailer;
+      response.trailer.forEach((value, key) => {
+        const name = `trailer-${key}`;
+        head[name] = head[name] === undefined ? value : `${head[name]}, ${value}`;
+      });
       output =
         response.message instanceof EncodedMessage
           ? response.message.bytes
@@ -223,26 +238,20 @@ export function createConnectUnaryHandler(options: {
           ? err
           : new ConnectError("internal error", Code.Internal, undefined, undefined, err);
       status = codeToHttpStatus(error.code);
-      responseHeader.set("content-type", contentTypeUnaryJson);
+      head = { "content-type": contentTypeUnaryJson };
       error.metadata.forEach((value, key) => {
-        responseHeader.set(key, value);
+        head[key] = value;
       });
       output = errorToJsonBytes(error, {});
     }
-    const compression = compressionNegotiate(
-      acceptCompression,
-      null,
-      (req.headers["accept-encoding"] as string | undefined) ?? null,
-      "accept-encoding",
-    );
-    if (compression.response && output.byteLength >= compressMinBytes) {
-      output = await compression.response.compress(output);
-      responseHeader.set("content-encoding", compression.response.name);
+    const compression = responseCompression(req.headers["accept-encoding"]);
+    if (compression && output.byteLength >= compressMinBytes) {
+      output = await compression.compress(output);
+      head["content-encoding"] = compression.name;
     }
-    const head = responseTrailer ? trailerMux(responseHeader, responseTrailer) : responseHeader;
-    head.set("content-length", String(output.byteLength));
+    head["content-length"] = String(output.byteLength);
     if (res.destroyed || res.writableEnded) return;
-    (res as http.ServerResponse).writeHead(status, recordOf(head));
+    (res as http.ServerResponse).writeHead(status, head);
     (res as http.ServerResponse).end(output);
   }
 }

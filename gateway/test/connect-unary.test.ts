@@ -352,4 +352,51 @@ unit("uncompressed unary Connect calls are served; everything else goes to the f
   }
 });
 
+unit(
+  "an interceptor's response headers and trailers reach the caller, trailers as Connect's trailer- headers",
+  async () => {
+    const handler = createConnectUnaryHandler({
+      routes: [
+        {
+          service: Health,
+          method: Health.method.check,
+          call: async () => create(HealthCheckResponseSchema, { status: ServingStatus.SERVING }),
+        },
+      ],
+      interceptors: [
+        (next) => async (req) => {
+          const res = await next(req);
+          res.header.set("x-answer", "header");
+          res.trailer.append("x-done", "one");
+          res.trailer.append("x-done", "two");
+          return res;
+        },
+      ],
+      readMaxBytes: 1024,
+      contextValues: () => createContextValues(),
+      fallback: (_req, res) => {
+        res.writeHead(418);
+        res.end();
+      },
+    });
+    const server = http.createServer(handler);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/grpc.health.v1.Health/Check`;
+      const res = await fetch(url, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: "{}",
+      });
+      assert.is(res.status, 200);
+      assert.is(res.headers.get("x-answer"), "header");
+      assert.is(res.headers.get("trailer-x-done"), "one, two");
+      assert.is(res.headers.get("content-type"), "application/json");
+      assert.equal(await res.json(), { status: "SERVING" });
+    } finally {
+      server.close();
+    }
+  },
+);
+
 unit.run();

@@ -46,7 +46,8 @@ export interface LeanGrpcTransport extends Transport {
   /**
    * A unary call whose message travels in the encoding it came in (gRPC's `+json` or
    * `+proto` codec) and whose answer comes back in the same one, undecoded: the gateway's
-   * forwarding. Interceptors see the EncodedMessage as the request's and the answer's message.
+   * forwarding. Interceptors see the EncodedMessage as the request's and the answer's message,
+   * and `header` itself as the request's headers (not a copy: they may change it).
    */
   forward(
     method: DescMethodUnary,
@@ -285,7 +286,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Lean
     method: DescMethodUnary,
     signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
-    header: ConstructorParameters<typeof Headers>[0],
+    header: Headers,
     message: unknown,
     contextValues: ContextValues | undefined,
   ): Promise<UnaryResponse> => {
@@ -298,7 +299,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Lean
       method,
       requestMethod: "POST",
       url: `${base}/${method.parent.typeName}/${method.name}`,
-      header: new Headers(header),
+      header,
       contextValues: contextValues ?? createContextValues(),
       message,
     } as unknown as UnaryRequest;
@@ -310,7 +311,8 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Lean
   return {
     async unary(method, signal, timeoutMs, header, input, contextValues) {
       const message = isMessage(input, method.input) ? input : create(method.input, input);
-      return (await unary(method, signal, timeoutMs, header, message, contextValues)) as never;
+      // A copy: interceptors may change the request's headers, not the caller's.
+      return (await unary(method, signal, timeoutMs, new Headers(header), message, contextValues)) as never;
     },
     async forward(method, timeoutMs, header, message, contextValues, signal) {
       return (await unary(method, signal, timeoutMs, header, message, contextValues)) as never;
