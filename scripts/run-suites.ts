@@ -2,6 +2,11 @@
  * Runs every `*.test.ts` suite (uvu) in this process, in a stable order.
  * Arguments filter the files by substring. Started by scripts/test.ts, which
  * provides the shared PostgreSQL.
+ *
+ * Two limits: the whole run must end within 45 minutes, and some test must finish
+ * at least every 5 minutes (`RUN_SUITES_STALL_MS` to change it): a test that waits on
+ * something that never comes fails the run at once, naming its file, instead of
+ * holding it until the first limit.
  */
 import { readdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
@@ -44,6 +49,17 @@ const watchdog = setTimeout(
   45 * 60 * 1000,
 );
 watchdog.unref();
+const names = files.map((file) => relative(".", file));
+const stallMs = Number(process.env["RUN_SUITES_STALL_MS"] ?? 5 * 60 * 1000);
+/** The file whose suites are running: uvu prints each file's name before its suites. */
+let running = "";
+const stall = setTimeout(() => {
+  console.error(
+    `\n✖ no test finished in ${Math.round(stallMs / 1000)} s; the run stopped in ${running || "its first file"}`,
+  );
+  process.exit(1);
+}, stallMs);
+stall.unref();
 // Count ourselves: a run in which any test did not pass fails, even where uvu
 // would not say why (a failing `before` hook or an error its reporter cannot
 // format; scripts/patch-deps.ts guards both, so the reason is printed too).
@@ -55,9 +71,17 @@ process.stdout.write = ((chunk: string | Uint8Array, ...rest: unknown[]) => {
     totals.passed += Number(m[1]);
     totals.total += Number(m[2]);
   }
+  // uvu marks each finished test with • (passed) or ✘ (failed).
+  if (text.includes("•") || text.includes("✘")) stall.refresh();
+  const name = names.find((n) => text.includes(n));
+  if (name) {
+    running = name;
+    stall.refresh();
+  }
   return (write as (c: string | Uint8Array, ...r: unknown[]) => boolean)(chunk, ...rest);
 }) as typeof process.stdout.write;
-await run(files.map((file) => ({ name: relative(".", file), file: resolve(file) })));
+await run(files.map((file, i) => ({ name: names[i]!, file: resolve(file) })));
+clearTimeout(stall);
 process.stdout.write = write;
 // scripts/test.ts prints these counts as the run's closing line.
 const summaryFile = process.env[SUMMARY_ENV];
