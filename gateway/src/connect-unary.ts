@@ -4,10 +4,11 @@
  * request. It runs the same interceptors as the connect-node handler and uses
  * connect's own helpers for content types, timeouts, compression negotiation,
  * serialization, error JSON and HTTP status codes, so clients see the same
- * answers. A message is forwarded in the encoding it came in and its answer comes
- * back so (EncodedMessage): the service reads and writes JSON or protobuf itself, and
- * the edge neither decodes nor encodes what it only passes on. Every other request (gRPC, gRPC-Web, streaming, compressed request
- * bodies, unknown paths) goes to connect-node unchanged.
+ * answers. A message is forwarded in the encoding it came in and its answer
+ * comes back so (EncodedMessage): the service reads and writes JSON or protobuf
+ * itself, and the edge neither decodes nor encodes what it only passes on. Every
+ * other request (gRPC, gRPC-Web, streaming, compressed request bodies, unknown
+ * paths) goes to connect-node unchanged.
  *
  * Why: connect-node's generic handler (universal request and response
  * adapters, async-iterable bodies, linked abort controllers and a DOMException

@@ -1,10 +1,11 @@
 /**
  * A lean path for the calls services make most: unary gRPC (uncompressed
- * protobuf, or JSON as the gateway forwards a Connect JSON call) on the HTTP/2 server. It runs the same interceptors (telemetry,
- * error mapping, authentication, validation) and the same handlers as
- * connect-node, and encodes statuses, error details and deadlines with
- * connect's own gRPC helpers and JSON with connect's own serialization; everything
- * else (Connect, gRPC-Web, streaming, compressed bodies) goes to connect-node unchanged.
+ * protobuf, or JSON as the gateway forwards a Connect JSON call) on the HTTP/2
+ * server. It runs the same interceptors (telemetry, error mapping,
+ * authentication, validation) and the same handlers as connect-node, and
+ * encodes statuses, error details and deadlines with connect's own gRPC helpers
+ * and JSON with connect's own serialization; everything else (Connect,
+ * gRPC-Web, streaming, compressed bodies) goes to connect-node unchanged.
  *
  * Why: connect-node's generic handler stack costs several times what the
  * request needs (async-iterable envelope pipelines, a DOMException per
