@@ -232,6 +232,8 @@ try {
   ];
   const results = new Map<string, LoadResult>();
   const cpuRows: (string | number)[][] = [];
+  /** Per cell: the machine's CPU per call (µs) and how many cores it kept busy, over all its rounds. */
+  const machineUse = new Map<string, { perCall: number; cores: number }>();
   for (const method of ["GetCourse", "ListCourses"] as const) {
     for (const t of Object.values(targets)) await load(t[method], 8, 0.5); // warm-up
     for (const c of [1, 16, 64]) {
@@ -261,6 +263,11 @@ try {
         if (cpu && requests > 0) {
           const perRequest = cpuSpent.get(name)!.map((seconds) => (seconds * 1e6) / requests);
           const machine = perRequest.pop()!;
+          const wall = all.reduce((t, r) => t + r.requests / r.perSecond, 0);
+          machineUse.set(`${method}|${c}|${name}`, {
+            perCall: machine,
+            cores: (machine * requests) / 1e6 / wall,
+          });
           const charged = perRequest.reduce((x, y) => x + y, 0);
           cpuRows.push([
             method,
@@ -323,6 +330,31 @@ try {
     );
     console.log(
       table(["method", "conc", "target", ...cpuGroups.slice(0, -1), "kernel/rest", "machine"], cpuRows),
+    );
+    // The same targets as CPU: what c/b and d/b would be if every path kept the cores as busy as b.
+    const cpuRatioRows: (string | number)[][] = [];
+    for (const method of ["GetCourse", "ListCourses"]) {
+      for (const c of [1, 16, 64]) {
+        const use = (n: string) => machineUse.get(`${method}|${c}|${n}`);
+        const [b, cc, d] = [use("b Fastify JSON"), use("c courses gRPC"), use("d gateway Connect JSON")];
+        if (!b || !(cc || d)) continue;
+        const cores = (u: typeof b | undefined) => (u ? u.cores.toFixed(2) : "");
+        cpuRatioRows.push([
+          method,
+          c,
+          cc ? against(b.perCall / cc.perCall, TARGET_C_B) : "",
+          d ? against(b.perCall / d.perCall, TARGET_D_B) : "",
+          cores(b),
+          cores(cc),
+          cores(d),
+        ]);
+      }
+    }
+    console.log(
+      "\nthe ratios as machine CPU per call (b's over c's and d's: the targets if every path kept the cores as busy as b), and the cores each kept busy",
+    );
+    console.log(
+      table(["method", "conc", "c/b CPU", "d/b CPU", "cores b", "cores c", "cores d"], cpuRatioRows),
     );
   }
   await sql.end();
