@@ -13,6 +13,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { create, toJson } from "@bufbuild/protobuf";
+import { TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { GUARDS, guardFiles } from "./patch-deps.ts";
@@ -20,7 +22,7 @@ import { GUARDS, guardFiles } from "./patch-deps.ts";
 const test = suite("dependency guards (postinstall)");
 
 test("every build of each guarded module carries its guard, once", () => {
-  const builds = { postgres: 3, uvu: 2 };
+  const builds = { postgres: 3, uvu: 2, "@bufbuild/protobuf": 2 };
   for (const guard of GUARDS) {
     const files = guardFiles(guard);
     assert.is(files.length, builds[guard.package], files.join(", "));
@@ -36,6 +38,52 @@ test("every build of each guarded module carries its guard, once", () => {
       );
     }
   }
+});
+
+test("a Timestamp's JSON is the string Date's toISOString gives, over the whole range, with every fraction form", () => {
+  const min = -62135596800; // 0001-01-01T00:00:00Z
+  const max = 253402300799; // 9999-12-31T23:59:59Z
+  // As protobuf-es wrote it before the guard.
+  const viaDate = (seconds: number, nanos: number) => {
+    let z = "Z";
+    if (nanos > 0) {
+      const digits = (nanos + 1_000_000_000).toString().substring(1);
+      z = digits.endsWith("000000")
+        ? `.${digits.substring(0, 3)}Z`
+        : digits.endsWith("000")
+          ? `.${digits.substring(0, 6)}Z`
+          : `.${digits}Z`;
+    }
+    return new Date(seconds * 1000).toISOString().replace(".000Z", z);
+  };
+  const seconds = [min, max, min + 1, max - 1, 0, -1, 1, 86_399, 86_400];
+  // Leap days and the days around them: 2000 (leap), 1900 and 2100 (not), 1600 and 2400 (leap).
+  for (const day of [
+    "0004-02-29",
+    "1600-02-29",
+    "1900-02-28",
+    "1900-03-01",
+    "2000-02-29",
+    "2100-03-01",
+    "2400-02-29",
+  ]) {
+    const at = Date.parse(`${day}T00:00:00Z`) / 1000;
+    seconds.push(at - 1, at, at + 86_399);
+  }
+  let state = 20261125;
+  const random = () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+  for (let i = 0; i < 50_000; i++) seconds.push(Math.floor(min + random() * (max - min + 1)));
+  for (const [i, s] of seconds.entries()) {
+    const nanos = [0, 0, 5_000_000, 123_456_000, 1][i % 5]!;
+    const timestamp = create(TimestampSchema, { seconds: BigInt(s), nanos });
+    assert.is(toJson(TimestampSchema, timestamp), viaDate(s, nanos), `${s} s, ${nanos} ns`);
+  }
+  // The range checks stand.
+  assert.throws(() => toJson(TimestampSchema, create(TimestampSchema, { seconds: BigInt(max + 1) })));
+  assert.throws(() => toJson(TimestampSchema, create(TimestampSchema, { seconds: BigInt(min - 1) })));
 });
 
 test("uvu reports a failing before hook, a ConnectError and a thrown string", async () => {
