@@ -13,8 +13,8 @@ import { readFileSync } from "node:fs";
 import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { create, toJson } from "@bufbuild/protobuf";
-import { TimestampSchema } from "@bufbuild/protobuf/wkt";
+import { create, fromBinary, toBinary, toJson } from "@bufbuild/protobuf";
+import { BytesValueSchema, TimestampSchema } from "@bufbuild/protobuf/wkt";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { GUARDS, guardFiles } from "./patch-deps.ts";
@@ -84,6 +84,15 @@ test("a Timestamp's JSON is the string Date's toISOString gives, over the whole 
   // The range checks stand.
   assert.throws(() => toJson(TimestampSchema, create(TimestampSchema, { seconds: BigInt(max + 1) })));
   assert.throws(() => toJson(TimestampSchema, create(TimestampSchema, { seconds: BigInt(min - 1) })));
+});
+
+test("messages round-trip through binary across the writer's first sizes (1 KiB, then doubling)", () => {
+  for (const size of [0, 1, 1000, 1023, 1024, 1025, 3000, 70_000]) {
+    const message = create(BytesValueSchema, { value: new Uint8Array(size).map((_, i) => i % 251) });
+    const bytes = toBinary(BytesValueSchema, message);
+    assert.ok(bytes.length >= size, `${size}`);
+    assert.equal(fromBinary(BytesValueSchema, bytes).value, message.value, `${size}`);
+  }
 });
 
 test("uvu reports a failing before hook, a ConnectError and a thrown string", async () => {
