@@ -154,11 +154,11 @@ function unaryRoutes(
         const contextValues = lazy ? req.contextValues : undefined;
         try {
           const message: unknown = req.message;
-          return message instanceof EncodedMessage
-            ? (await transport.forward(method, o.timeoutMs, o.headers, message, contextValues, o.signal))
-                .message
-            : (await transport.unary(method, o.signal, o.timeoutMs, o.headers, req.message, contextValues))
-                .message;
+          const response =
+            message instanceof EncodedMessage
+              ? await transport.forward(method, o.signal, o.timeoutMs, o.headers, message, contextValues)
+              : await transport.unary(method, o.signal, o.timeoutMs, o.headers, req.message, contextValues);
+          return response.message;
         } catch (err) {
           throw relayError(err);
         }

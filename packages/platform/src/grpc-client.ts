@@ -44,18 +44,18 @@ import {
 /** The lean transport, which can also forward a message without decoding it. */
 export interface LeanGrpcTransport extends Transport {
   /**
-   * A unary call whose message travels in the encoding it came in (gRPC's `+json` or
+   * As `unary` (the same arguments, in the same order): a unary call whose message travels in the encoding it came in (gRPC's `+json` or
    * `+proto` codec) and whose answer comes back in the same one, undecoded: the gateway's
    * forwarding. Interceptors see the EncodedMessage as the request's and the answer's message,
    * and `header` itself as the request's headers (not a copy: they may change it).
    */
   forward(
     method: DescMethodUnary,
+    signal: AbortSignal | undefined,
     timeoutMs: number | undefined,
     header: Headers,
     message: EncodedMessage,
     contextValues: ContextValues | undefined,
-    signal?: AbortSignal,
   ): Promise<{ header: Headers; trailer: Headers; message: EncodedMessage }>;
 }
 
@@ -314,7 +314,7 @@ export function createLeanGrpcTransport(options: LeanGrpcTransportOptions): Lean
       // A copy: interceptors may change the request's headers, not the caller's.
       return (await unary(method, signal, timeoutMs, new Headers(header), message, contextValues)) as never;
     },
-    async forward(method, timeoutMs, header, message, contextValues, signal) {
+    async forward(method, signal, timeoutMs, header, message, contextValues) {
       return (await unary(method, signal, timeoutMs, header, message, contextValues)) as never;
     },
     async stream(method, signal, timeoutMs, header, input, contextValues) {

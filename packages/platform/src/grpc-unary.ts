@@ -19,6 +19,7 @@ import {
   type DescService,
   fromBinary,
   isMessage,
+  type Message,
   toBinary,
 } from "@bufbuild/protobuf";
 import {
@@ -31,7 +32,7 @@ import {
   type UnaryRequest,
   type UnaryResponse,
 } from "@connectrpc/connect";
-import { createMethodSerializationLookup } from "@connectrpc/connect/protocol";
+import { createMethodSerializationLookup, type Serialization } from "@connectrpc/connect/protocol";
 import { grpcStatusOk, parseTimeout, setTrailerStatus } from "@connectrpc/connect/protocol-grpc";
 import { type CallContext, createCallContext } from "./call-context.js";
 import {
@@ -45,7 +46,8 @@ import {
 } from "./grpc-wire.js";
 
 type UnaryImpl = (request: unknown, context: HandlerContext) => unknown;
-type Serialization = { parse(data: Uint8Array): unknown; serialize(message: unknown): Uint8Array };
+/** A route's JSON codec (connect's own), for gRPC's `+json`. */
+type JsonCodec = { input: Serialization<Message>; output: Serialization<Message> };
 
 interface Route {
   service: DescService;
@@ -166,7 +168,7 @@ export function createUnaryGrpcHandler(options: {
   /** `jsonCodec`: the route's JSON codec for a `+json` call; a protobuf call has none. */
   async function serve(
     route: Route,
-    jsonCodec: { input: Serialization; output: Serialization } | undefined,
+    jsonCodec: JsonCodec | undefined,
     stream: http2.ServerHttp2Stream,
     headers: http2.IncomingHttpHeaders,
     path: string,

@@ -394,6 +394,7 @@ test("gRPC's JSON codec: the lean server reads and writes it as connect-node doe
   const json = await lean.forward(
     getJwks,
     undefined,
+    undefined,
     new Headers({ "x-value": "as json" }),
     new EncodedMessage("json", utf8.encode('{"unknownField":1}')),
     undefined,
@@ -410,6 +411,7 @@ test("gRPC's JSON codec: the lean server reads and writes it as connect-node doe
   const proto = await lean.forward(
     getJwks,
     undefined,
+    undefined,
     new Headers({ "x-value": "as proto" }),
     new EncodedMessage("proto", toBinary(GetJwksRequestSchema, create(GetJwksRequestSchema, {}))),
     undefined,
@@ -421,7 +423,7 @@ test("gRPC's JSON codec: the lean server reads and writes it as connect-node doe
     method: typeof getJwks,
     message: EncodedMessage,
     headers: Record<string, string> = {},
-  ) => codeOf(lean.forward(method, undefined, new Headers(headers), message, undefined));
+  ) => codeOf(lean.forward(method, undefined, undefined, new Headers(headers), message, undefined));
   const notFound = await forwardError(getJwks, new EncodedMessage("json", utf8.encode("{}")), {
     "x-mode": "fail",
   });
