@@ -231,6 +231,8 @@ try {
     MACHINE,
   ];
   const results = new Map<string, LoadResult>();
+  /** Every round of every cell, in order: round i of c and d is compared with round i of b. */
+  const allRounds = new Map<string, LoadResult[]>();
   const cpuRows: (string | number)[][] = [];
   /** Per cell: the machine's CPU per call (µs) and how many cores it kept busy, over all its rounds. */
   const machineUse = new Map<string, { perCall: number; cores: number }>();
@@ -259,6 +261,7 @@ try {
         // The median round by requests/s stands for the cell (its p50 and p99 too).
         const median = [...all].sort((x, y) => x.perSecond - y.perSecond)[Math.floor(all.length / 2)]!;
         results.set(`${method}|${c}|${name}`, median);
+        allRounds.set(`${method}|${c}|${name}`, all);
         const requests = all.reduce((n, r) => n + r.requests, 0);
         if (cpu && requests > 0) {
           const perRequest = cpuSpent.get(name)!.map((seconds) => (seconds * 1e6) / requests);
@@ -324,6 +327,25 @@ try {
   console.log(
     table(["method", "conc", "c/b", "d/b", "d'/b'", "d'/b", "c/e", "e/b", "d/f", "f/b", "c/a"], ratioRows),
   );
+  // Each round's ratio, from rounds a few seconds apart: how far the machine's noise moves a ratio within this run.
+  const roundRows: (string | number)[][] = [];
+  for (const method of ["GetCourse", "ListCourses"]) {
+    for (const c of [1, 16, 64]) {
+      const rounds = (n: string) => allRounds.get(`${method}|${c}|${n}`);
+      const b = rounds("b Fastify JSON");
+      const perRound = (n: string) =>
+        rounds(n)
+          ?.map((x, i) => (x.perSecond / b![i]!.perSecond).toFixed(2))
+          .join(" ") ?? "";
+      if (b && (rounds("c courses gRPC") || rounds("d gateway Connect JSON"))) {
+        roundRows.push([method, c, perRound("c courses gRPC"), perRound("d gateway Connect JSON")]);
+      }
+    }
+  }
+  if (roundRows.length > 0) {
+    console.log("\nc/b and d/b round by round (each round of c and d against the same round of b)");
+    console.log(table(["method", "conc", "c/b by round", "d/b by round"], roundRows));
+  }
   if (cpuRows.length > 0) {
     console.log(
       "\nCPU per request, µs, by process (/proc; 10 ms ticks); kernel/rest: machine time no process is charged for (loopback network interrupts, other tenants)",
