@@ -116,6 +116,11 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   assert.equal(values.courses.callers, ["notifications"]);
   assert.equal(values.notifications.callers, ["users", "courses", "admin"]);
   assert.ok(!values.gateway.callers, "the gateway is the public entry");
+  // The gateway's L4 load balancer keeps each client's address, and nothing in front of it
+  // appends X-Forwarded-For: trusting that header would let a client pick its rate-limit key.
+  assert.equal(values.gateway.service, { type: "LoadBalancer", port: 80, externalTrafficPolicy: "Local" });
+  assert.is(values.gateway.env.TRUST_PROXY, "0");
+  assert.match(deployments, /externalTrafficPolicy: \{\{ \$values\.service\.externalTrafficPolicy \}\}/);
   const job = readFileSync(join(dir, "templates/migration-job.yaml"), "utf8");
   assert.match(job, /kind: Job/);
   assert.match(job, /helm.sh\/hook: pre-install,pre-upgrade/);

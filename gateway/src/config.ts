@@ -19,8 +19,12 @@ export interface GatewayConfig {
   keepAliveTimeoutMs: number;
   /** Login-type calls allowed per client address per minute. */
   authRateLimitPerMinute: number;
-  /** Take the client address from X-Forwarded-For (only behind a trusted proxy). */
-  trustProxy: boolean;
+  /**
+   * How many proxies in front of the gateway append the address they saw to
+   * X-Forwarded-For; the client address is read from there (client-address.ts).
+   * 0: the connection's own address, X-Forwarded-For ignored.
+   */
+  trustedProxies: number;
   /** Serve /blobs/* from this directory (local runs, where services store files on disk). */
   blobDir: string | undefined;
   /** OTLP/HTTP endpoint for traces; unset disables export. */
@@ -53,7 +57,10 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       requestTimeoutMs: e.int("REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
       keepAliveTimeoutMs: e.int("KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000),
       authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
-      trustProxy: e.bool("TRUST_PROXY", false),
+      // A count of proxies; "true" (one) and "false" (none) read as they did when it was a switch.
+      trustedProxies: ["true", "false"].includes(e.optional("TRUST_PROXY")?.toLowerCase() ?? "")
+        ? Number(e.bool("TRUST_PROXY", false))
+        : e.int("TRUST_PROXY", 0, 0, 10),
       blobDir: e.optional("BLOB_DIR"),
       otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
       metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),

@@ -48,6 +48,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
+import { clientAddress } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { createConnectUnaryHandler, type UnaryRoute } from "./connect-unary.js";
 import { createRateLimiter } from "./rate-limiter.js";
@@ -264,11 +265,11 @@ export function createGatewayHandler(
     headers: IncomingHttpHeaders;
     socket: { remoteAddress?: string | undefined };
   }) => {
-    const forwarded = config.trustProxy ? req.headers["x-forwarded-for"] : undefined;
-    const address =
-      (typeof forwarded === "string" ? forwarded.split(",")[0]?.trim() : undefined) ??
-      req.socket.remoteAddress ??
-      "unknown";
+    const address = clientAddress(
+      req.headers["x-forwarded-for"],
+      req.socket.remoteAddress,
+      config.trustedProxies,
+    );
     return createContextValues().set(clientAddressKey, address);
   };
   const connectNode = connectNodeAdapter({

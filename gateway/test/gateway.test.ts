@@ -226,7 +226,8 @@ test.run();
 
 const limited = suite<{ sys: System }>("gateway: rate limit on sign-in calls");
 limited.before(async (ctx) => {
-  ctx.sys = await startSystem({ gateway: { AUTH_RATE_LIMIT_PER_MINUTE: "3" } });
+  // Behind one proxy: X-Forwarded-For's last entry is the client's address.
+  ctx.sys = await startSystem({ gateway: { AUTH_RATE_LIMIT_PER_MINUTE: "3", TRUST_PROXY: "1" } });
 });
 limited.after(async (ctx) => {
   await ctx.sys?.close();
@@ -248,6 +249,25 @@ limited(
     assert.ok(Number(info?.metadata["retry_after_seconds"]) >= 1);
     await auth.getJwks({});
     await expectCode(auth.register({ email: "x" } as never), Code.ResourceExhausted);
+  },
+);
+limited(
+  "behind a trusted proxy, the address it appended counts: entries the caller wrote to its left do not",
+  async ({ sys }) => {
+    const auth = createClient(AuthService, createConnectTransport({ baseUrl: sys.url, httpVersion: "1.1" }));
+    const from = (forwardedFor: string) => ({ headers: { "x-forwarded-for": forwardedFor } });
+    // A new e-mail each time, so that the users service's own lockout stays out of it.
+    const login = () => ({ email: `${randomUUID()}@example.com`, password: "nope" });
+    for (let i = 0; i < 3; i++) {
+      await expectCode(auth.login(login(), from(`198.51.100.${i}, 203.0.113.7`)), Code.Unauthenticated);
+    }
+    const e = await expectCode(
+      auth.login(login(), from("198.51.100.99, 203.0.113.7")),
+      Code.ResourceExhausted,
+    );
+    assert.is(e.findDetails(ErrorInfoSchema)[0]?.reason, "RATE_LIMITED");
+    // Another client behind the same proxy has its own allowance.
+    await expectCode(auth.login(login(), from("203.0.113.8")), Code.Unauthenticated);
   },
 );
 limited.run();
