@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
+import { rateLimitedMethods } from "../gateway/src/route-table.ts";
 import { edgeFiles, methodRoutes } from "./gateway-configs.ts";
 
 const test = suite("deployment configuration");
@@ -63,7 +64,10 @@ test("every public method is routed to its service, and internal-only ones are r
     assert.is(route.upstream, m.upstream);
     if (m.internal) assert.equal(route.plugins, ["request-termination"]);
     else if (!m.public) assert.equal(route.plugins, ["jwt"]);
+    else if (m.rateLimited) assert.equal(route.plugins, ["rate-limiting"]);
+    else assert.equal(route.plugins, []);
   }
+  assert.is(all.filter((m) => m.rateLimited).length, rateLimitedMethods.size);
 });
 
 test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolicies per service", () => {

@@ -12,7 +12,7 @@ import { fileURLToPath } from "node:url";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { Access, isInternalOnly, methodAccess } from "@classconnect/platform";
 import { stringify } from "yaml";
-import { routeTable, type Upstream } from "../gateway/src/route-table.js";
+import { rateLimitedMethods, routeTable, type Upstream } from "../gateway/src/route-table.js";
 
 const ports: Record<Upstream, number> = { users: 50051, courses: 50052, notifications: 50053, admin: 50054 };
 const jwksPath = {
@@ -25,8 +25,13 @@ interface MethodRoute {
   upstream: Upstream;
   internal: boolean;
   public: boolean;
+  /** A sign-in call, limited per client address as the gateway does (AUTH_RATE_LIMIT_PER_MINUTE). */
+  rateLimited: boolean;
   providers: ("users" | "admin")[];
 }
+
+/** The gateway's default AUTH_RATE_LIMIT_PER_MINUTE. */
+const signInCallsPerMinute = 20;
 
 export function methodRoutes(): MethodRoute[] {
   return routeTable.flatMap(({ service, upstream }) =>
@@ -37,6 +42,7 @@ export function methodRoutes(): MethodRoute[] {
         upstream,
         internal: isInternalOnly(m),
         public: levels.includes(Access.PUBLIC),
+        rateLimited: rateLimitedMethods.has(`${service.typeName}.${m.name}`),
         providers: [
           ...(levels.includes(Access.USER) ? (["users"] as const) : []),
           ...(levels.includes(Access.ADMIN) ? (["admin"] as const) : []),
@@ -204,7 +210,14 @@ export function kongConfig(): string {
           plugins: r.internal
             ? [{ name: "request-termination", config: { status_code: 403, message: "internal method" } }]
             : r.public
-              ? []
+              ? r.rateLimited
+                ? [
+                    {
+                      name: "rate-limiting",
+                      config: { minute: signInCallsPerMinute, limit_by: "ip", policy: "local" },
+                    },
+                  ]
+                : []
               : [
                   {
                     name: "jwt",
