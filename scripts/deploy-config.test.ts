@@ -125,6 +125,15 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   assert.equal(values.gateway.service, { type: "LoadBalancer", port: 80, externalTrafficPolicy: "Local" });
   assert.is(values.gateway.env.TRUST_PROXY, "0");
   assert.match(deployments, /externalTrafficPolicy: \{\{ \$values\.service\.externalTrafficPolicy \}\}/);
+  // Replicas share no disk: the services that store files use the bucket in global.blobs.
+  assert.match(
+    deployments,
+    /has \$component \(list "users" "courses"\)[\s\S]*?name: BLOB_STORE\s*\n\s*value: s3/,
+  );
+  for (const setting of ["S3_BUCKET", "S3_REGION", "S3_ENDPOINT", "S3_FORCE_PATH_STYLE", "BLOB_PUBLIC_URL"])
+    assert.match(deployments, new RegExp(`name: ${setting}\\s*\\n\\s*value: \\{\\{`), setting);
+  for (const field of schema.properties.global.properties.blobs.required as string[])
+    assert.ok(values.global.blobs[field], `global.blobs.${field}`);
   const job = readFileSync(join(dir, "templates/migration-job.yaml"), "utf8");
   assert.match(job, /kind: Job/);
   assert.match(job, /helm.sh\/hook: pre-install,pre-upgrade/);

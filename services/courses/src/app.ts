@@ -14,7 +14,7 @@ import { StatisticsService } from "@classconnect/gen/classconnect/courses/v1/sta
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
 import {
   type BlobStore,
-  createLocalBlobStore,
+  createBlobStore,
   type KeySource,
   type Logger,
   outboxMigrations,
@@ -71,7 +71,7 @@ export async function startCoursesServer(
     setup(sql) {
       const now = overrides.now ?? (() => new Date());
       const users = overrides.users ?? createUsersDirectory(config.usersServiceUrl, config.serviceToken);
-      const blobs = overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl);
+      const blobs = overrides.blobs ?? createBlobStore(config.blobs);
       const stores = {
         courses: createCourseStore(sql),
         enrollments: createEnrollmentStore(sql),

@@ -1,9 +1,14 @@
-import { type BaseServiceConfig, loadConfig, readBaseConfig } from "@classconnect/platform";
+import {
+  type BaseServiceConfig,
+  type BlobConfig,
+  loadConfig,
+  readBaseConfig,
+  readBlobConfig,
+} from "@classconnect/platform";
 
 export interface CoursesConfig extends BaseServiceConfig {
   usersServiceUrl: string;
-  blobDir: string;
-  blobPublicUrl: string;
+  blobs: BlobConfig;
 }
 
 /** The only place the courses service reads the environment. */
@@ -12,8 +17,7 @@ export function readCoursesConfig(env: Record<string, string | undefined> = proc
     (e) => ({
       ...readBaseConfig(e, "COURSES", 50052),
       usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
-      blobDir: e.string("BLOB_DIR", ".data/blobs"),
-      blobPublicUrl: e.string("BLOB_PUBLIC_URL", "http://localhost:8080/blobs"),
+      blobs: readBlobConfig(e),
     }),
     env,
   );

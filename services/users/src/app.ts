@@ -10,7 +10,7 @@ import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_a
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import {
   type BlobStore,
-  createLocalBlobStore,
+  createBlobStore,
   createLogger,
   createStaticKeySource,
   enqueueEvent,
@@ -93,7 +93,7 @@ export async function startUsersServer(
           },
         },
         google,
-        blobs: overrides.blobs ?? createLocalBlobStore(config.blobDir, config.blobPublicUrl),
+        blobs: overrides.blobs ?? createBlobStore(config.blobs),
         tokens: {
           issue: (userId, sessionId) =>
             signAccessToken(

@@ -1,4 +1,10 @@
-import { type BaseServiceConfig, loadConfig, readBaseConfig } from "@classconnect/platform";
+import {
+  type BaseServiceConfig,
+  type BlobConfig,
+  loadConfig,
+  readBaseConfig,
+  readBlobConfig,
+} from "@classconnect/platform";
 
 export interface UsersConfig extends BaseServiceConfig {
   /** Ed25519 private JWK that signs access tokens; generated per process when unset (not in production). */
@@ -8,8 +14,7 @@ export interface UsersConfig extends BaseServiceConfig {
   firebaseProjectId: string | undefined;
   /** Local mailbox directory (JSON files), when set. */
   mailDir: string | undefined;
-  blobDir: string;
-  blobPublicUrl: string;
+  blobs: BlobConfig;
   resetLinkBase: string;
 }
 
@@ -24,8 +29,7 @@ export function readUsersConfig(env: Record<string, string | undefined> = proces
       accessTokenTtlSeconds: e.int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
       firebaseProjectId: e.optional("FIREBASE_PROJECT_ID"),
       mailDir: e.optional("MAIL_DIR"),
-      blobDir: e.string("BLOB_DIR", ".data/blobs"),
-      blobPublicUrl: e.string("BLOB_PUBLIC_URL", "http://localhost:8080/blobs"),
+      blobs: readBlobConfig(e),
       resetLinkBase: e.string("RESET_LINK_BASE", "classconnect://reset-password?token="),
     };
   }, env);

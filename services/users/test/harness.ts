@@ -42,6 +42,8 @@ export interface UsersHarness {
   server: UsersServer;
   url: string;
   databaseUrl: string;
+  /** The local blob store's directory (BLOB_STORE local, the default). */
+  blobDir: string;
   mail: AccountMail[];
   google: GoogleKeyServer;
   adminKey: SigningKey;
@@ -70,7 +72,7 @@ export interface UsersHarness {
 }
 
 export async function startUsersHarness(
-  options: { policies?: Partial<Policies>; logger?: Logger } = {},
+  options: { policies?: Partial<Policies>; logger?: Logger; env?: Record<string, string> } = {},
 ): Promise<UsersHarness> {
   const databaseUrl = await createTestDatabase("users");
   const logger = options.logger ?? testLogger("users");
@@ -87,6 +89,7 @@ export async function startUsersHarness(
     SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     BLOB_DIR: blobDir,
     USERS_JWT_PRIVATE_JWK: userJwk,
+    ...options.env,
   });
   const server = await startUsersServer(config, {
     logger,
@@ -104,6 +107,7 @@ export async function startUsersHarness(
     server,
     url: server.url,
     databaseUrl,
+    blobDir,
     mail: mailer.sent,
     google,
     adminKey,

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { invalid, rejects } from "@classconnect/platform/testing";
+import { invalid, type LoopbackS3, rejects, startLoopbackS3 } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -157,15 +158,20 @@ test("SearchUsers matches name and e-mail prefixes, paginated without repeats", 
 
 test("UploadAvatar accepts png, jpeg and webp by content and replaces the old file", async ({ h }) => {
   const u = await h.register();
+  /** The stored file behind an avatar URL (BLOB_PUBLIC_URL/<key> → BLOB_DIR/<key>). */
+  const fileOf = (url: string) => join(h.blobDir, url.slice(url.indexOf("/avatars/") + 1));
   const first = await h.users.uploadAvatar({ content: PNG }, h.bearer(u.accessToken));
   assert.match(first.user!.avatarUrl, /\/avatars\/.+\.png$/);
+  assert.equal(readFileSync(fileOf(first.user!.avatarUrl)), PNG);
   const second = await h.users.uploadAvatar({ content: JPEG }, h.bearer(u.accessToken));
   assert.match(second.user!.avatarUrl, /\.jpg$/);
+  assert.not.ok(existsSync(fileOf(first.user!.avatarUrl)), "the replaced file is deleted");
   const third = await h.users.uploadAvatar({ content: WEBP }, h.bearer(u.accessToken));
   assert.match(third.user!.avatarUrl, /\.webp$/);
+  assert.ok(existsSync(fileOf(third.user!.avatarUrl)));
   const cleared = await h.users.deleteAvatar({}, h.bearer(u.accessToken));
   assert.is(cleared.user?.avatarUrl, "");
-  assert.not.ok(existsSync(third.user!.avatarUrl));
+  assert.not.ok(existsSync(fileOf(third.user!.avatarUrl)));
 });
 
 test("UploadAvatar refuses other content, empty files and files over 10 MB", async ({ h }) => {
@@ -211,3 +217,49 @@ test("BatchGetProfiles keeps request order, skips unknown ids; for users and ser
 });
 
 test.run();
+
+const s3 = suite<{ h: UsersHarness; host: LoopbackS3 }>("users: avatars in an S3 bucket (BLOB_STORE=s3)");
+s3.before(async (ctx) => {
+  ctx.host = await startLoopbackS3();
+  ctx.h = await startUsersHarness({
+    env: {
+      BLOB_STORE: "s3",
+      S3_BUCKET: ctx.host.bucket,
+      S3_REGION: ctx.host.region,
+      S3_ENDPOINT: ctx.host.endpoint,
+      S3_FORCE_PATH_STYLE: "true",
+      S3_ACCESS_KEY_ID: ctx.host.credentials.accessKeyId,
+      S3_SECRET_ACCESS_KEY: ctx.host.credentials.secretAccessKey,
+      BLOB_PUBLIC_URL: "https://project.supabase.co/storage/v1/object/public/classconnect-files",
+    },
+  });
+});
+s3.after(async (ctx) => {
+  await ctx.h.close();
+  await ctx.host.close();
+});
+
+s3(
+  "UploadAvatar stores the image in the bucket with its type, replaces it, DeleteAvatar removes it",
+  async ({ h, host }) => {
+    const u = await h.register();
+    const base = "https://project.supabase.co/storage/v1/object/public/classconnect-files/";
+    const keyOf = (url: string) => {
+      assert.ok(url.startsWith(base), url);
+      return url.slice(base.length);
+    };
+    const first = (await h.users.uploadAvatar({ content: PNG }, h.bearer(u.accessToken))).user!;
+    const firstKey = keyOf(first.avatarUrl);
+    assert.ok(firstKey.startsWith(`avatars/${u.userId}/`));
+    assert.equal(host.objects.get(firstKey)?.body, PNG);
+    assert.is(host.objects.get(firstKey)?.contentType, "image/png");
+    const second = (await h.users.uploadAvatar({ content: JPEG }, h.bearer(u.accessToken))).user!;
+    assert.is(host.objects.get(keyOf(second.avatarUrl))?.contentType, "image/jpeg");
+    assert.not.ok(host.objects.has(firstKey), "the replaced image is deleted");
+    await h.users.deleteAvatar({}, h.bearer(u.accessToken));
+    assert.not.ok(host.objects.has(keyOf(second.avatarUrl)));
+    assert.equal(host.refused, []);
+  },
+);
+
+s3.run();

@@ -12,6 +12,7 @@ import { startEmbeddedPostgres } from "../embedded-postgres.js";
 import { createLogger, type Logger } from "../logger.js";
 
 export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https.js";
+export { type LoopbackS3, startLoopbackS3 } from "./loopback-s3.js";
 
 export const TEST_PG_ENV = "CLASSCONNECT_TEST_PG_URL";
 

@@ -1,0 +1,193 @@
+/**
+ * The blob stores: the local directory, and the S3 API through the real AWS SDK against
+ * a loopback S3 host that checks every request's signature (no bucket is reachable from
+ * here; the GitHub workflow has none either).
+ */
+import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import {
+  type BlobConfig,
+  ConfigError,
+  createBlobStore,
+  createLocalBlobStore,
+  createS3BlobStore,
+  loadConfig,
+  readBlobConfig,
+  type S3BlobOptions,
+} from "../src/index.js";
+import { type LoopbackS3, startLoopbackS3 } from "../src/testing/index.js";
+
+const local = suite("blob store: a local directory");
+
+local("stores under the key, answers the public URL, deletes; a missing file deletes quietly", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+  const store = createLocalBlobStore(dir, "http://localhost:8080/blobs/");
+  const url = await store.put("avatars/u1/a.png", new Uint8Array([1, 2, 3]), "image/png");
+  assert.is(url, "http://localhost:8080/blobs/avatars/u1/a.png");
+  assert.equal([...(await readFile(join(dir, "avatars/u1/a.png")))], [1, 2, 3]);
+  await store.delete("avatars/u1/a.png");
+  await store.delete("avatars/u1/a.png");
+  assert.is(await stat(join(dir, "avatars/u1/a.png")).catch(() => "gone"), "gone");
+});
+
+local("refuses keys that leave its directory", async () => {
+  const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+  const store = createLocalBlobStore(dir, "http://localhost:8080/blobs");
+  for (const key of ["../escape.png", "/etc/passwd", "a/../../b", "a/./b"]) {
+    await store.put(key, new Uint8Array([1]), "image/png").then(
+      () => assert.unreachable(`${key} was stored`),
+      (err: Error) => assert.match(err.message, /invalid blob key/),
+    );
+  }
+});
+
+local.run();
+
+const s3 = suite<{ host: LoopbackS3; options: S3BlobOptions }>(
+  "blob store: the S3 API (real SDK, loopback host)",
+);
+s3.before(async (ctx) => {
+  ctx.host = await startLoopbackS3();
+  ctx.options = {
+    bucket: ctx.host.bucket,
+    region: ctx.host.region,
+    endpoint: ctx.host.endpoint,
+    forcePathStyle: true,
+    publicUrl: "https://cdn.example.com/files",
+    credentials: ctx.host.credentials,
+  };
+});
+s3.after(async ({ host }) => {
+  await host.close();
+});
+
+s3(
+  "PutObject stores the bytes and content type under the key; the answer is the public URL",
+  async ({ host, options }) => {
+    const store = createS3BlobStore(options);
+    const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
+    const url = await store.put("avatars/u 1/a+b.png", bytes, "image/png");
+    assert.is(url, "https://cdn.example.com/files/avatars/u 1/a+b.png");
+    const object = host.objects.get("avatars/u 1/a+b.png");
+    assert.equal([...(object?.body ?? [])], [...bytes]);
+    assert.is(object?.contentType, "image/png");
+  },
+);
+
+s3("DeleteObject removes it; deleting a missing key succeeds as on S3", async ({ host, options }) => {
+  const store = createS3BlobStore(options);
+  await store.put("courses/c1/notes.pdf", new Uint8Array([1]), "application/octet-stream");
+  await store.delete("courses/c1/notes.pdf");
+  assert.not.ok(host.objects.has("courses/c1/notes.pdf"));
+  await store.delete("courses/c1/notes.pdf");
+});
+
+s3(
+  "wrong credentials, another region or another bucket are refused, and nothing is stored",
+  async ({ host, options }) => {
+    const before = host.objects.size;
+    const cases: [Partial<S3BlobOptions>, string][] = [
+      [{ credentials: { ...host.credentials, secretAccessKey: "not-the-secret" } }, "SignatureDoesNotMatch"],
+      [{ credentials: { ...host.credentials, accessKeyId: "AKIANOBODY" } }, "InvalidAccessKeyId"],
+      [{ region: "us-west-2" }, "AuthorizationHeaderMalformed"],
+      [{ bucket: "someone-elses" }, "NoSuchBucket"],
+    ];
+    for (const [override, code] of cases) {
+      const store = createS3BlobStore({ ...options, ...override });
+      const err = await store.put("avatars/x.png", new Uint8Array([1]), "image/png").then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      assert.ok(err, `${code}: the put failed`);
+      assert.is(err.name, code);
+    }
+    assert.is(host.objects.size, before);
+  },
+);
+
+s3(
+  "keys that would leave the bucket's namespace are refused before any request",
+  async ({ host, options }) => {
+    const refused = host.refused.length;
+    const store = createS3BlobStore(options);
+    await store.put("../x.png", new Uint8Array([1]), "image/png").then(
+      () => assert.unreachable("stored"),
+      (err: Error) => assert.match(err.message, /invalid blob key/),
+    );
+    assert.is(host.refused.length, refused);
+  },
+);
+
+s3("createBlobStore builds the store BLOB_STORE names", async ({ host }) => {
+  const config = loadConfig(readBlobConfig, {
+    BLOB_STORE: "s3",
+    S3_BUCKET: host.bucket,
+    S3_REGION: host.region,
+    S3_ENDPOINT: host.endpoint,
+    S3_FORCE_PATH_STYLE: "true",
+    S3_ACCESS_KEY_ID: host.credentials.accessKeyId,
+    S3_SECRET_ACCESS_KEY: host.credentials.secretAccessKey,
+    BLOB_PUBLIC_URL: "https://cdn.example.com/files",
+  });
+  const url = await createBlobStore(config).put("rules/r.txt", new Uint8Array([7]), "text/plain");
+  assert.is(url, "https://cdn.example.com/files/rules/r.txt");
+  assert.equal([...(host.objects.get("rules/r.txt")?.body ?? [])], [7]);
+});
+
+s3.run();
+
+const config = suite("blob store: configuration");
+
+config("local by default, with the local run's directory and URL", () => {
+  assert.equal(loadConfig(readBlobConfig, {}), {
+    store: "local",
+    dir: ".data/blobs",
+    publicUrl: "http://localhost:8080/blobs",
+  } satisfies BlobConfig);
+});
+
+config(
+  "s3: bucket and public URL required; region defaults; credentials from the SDK's chain unless given",
+  () => {
+    assert.equal(
+      loadConfig(readBlobConfig, { BLOB_STORE: "s3", S3_BUCKET: "b", BLOB_PUBLIC_URL: "https://x/b" }),
+      {
+        store: "s3",
+        bucket: "b",
+        region: "us-east-1",
+        endpoint: undefined,
+        forcePathStyle: false,
+        publicUrl: "https://x/b",
+        credentials: undefined,
+      } satisfies BlobConfig,
+    );
+  },
+);
+
+config(
+  "bad settings are all reported: no bucket, no public URL, a key id without its secret, an unknown store",
+  () => {
+    const problems = (env: Record<string, string>) => {
+      try {
+        loadConfig(readBlobConfig, env);
+        return [];
+      } catch (err) {
+        assert.instance(err, ConfigError);
+        return (err as ConfigError).problems;
+      }
+    };
+    const s3Problems = problems({ BLOB_STORE: "s3", S3_ACCESS_KEY_ID: "AKIA", S3_FORCE_PATH_STYLE: "maybe" });
+    for (const name of ["S3_BUCKET", "BLOB_PUBLIC_URL", "S3_SECRET_ACCESS_KEY", "S3_FORCE_PATH_STYLE"]) {
+      assert.ok(
+        s3Problems.some((p) => p.startsWith(name)),
+        `${name} in ${s3Problems.join("; ")}`,
+      );
+    }
+    assert.match(problems({ BLOB_STORE: "supabase" }).join(), /BLOB_STORE must be one of local, s3/);
+  },
+);
+
+config.run();
