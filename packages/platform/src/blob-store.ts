@@ -1,6 +1,7 @@
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import type { EnvReader } from "./config.js";
+import type { BaseServiceConfig } from "./service.js";
 
 /** Object storage for avatars and course files. */
 export interface BlobStore {
@@ -94,7 +95,12 @@ export type BlobConfig =
   | { store: "local"; dir: string; publicUrl: string }
   | ({ store: "s3" } & S3BlobOptions);
 
-/** The blob store's settings, for the services that store files (users, courses). */
+/** The settings of a service that stores files (users, courses). */
+export interface FileServiceConfig extends BaseServiceConfig {
+  blobs: BlobConfig;
+}
+
+/** The blob store's settings, for the services that store files. */
 export function readBlobConfig(e: EnvReader): BlobConfig {
   const store = e.oneOf("BLOB_STORE", ["local", "s3"] as const, "local");
   if (store === "local") {

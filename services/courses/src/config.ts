@@ -1,14 +1,7 @@
-import {
-  type BaseServiceConfig,
-  type BlobConfig,
-  loadConfig,
-  readBaseConfig,
-  readBlobConfig,
-} from "@classconnect/platform";
+import { type FileServiceConfig, loadConfig, readBaseConfig, readBlobConfig } from "@classconnect/platform";
 
-export interface CoursesConfig extends BaseServiceConfig {
+export interface CoursesConfig extends FileServiceConfig {
   usersServiceUrl: string;
-  blobs: BlobConfig;
 }
 
 /** The only place the courses service reads the environment. */

@@ -1,12 +1,6 @@
-import {
-  type BaseServiceConfig,
-  type BlobConfig,
-  loadConfig,
-  readBaseConfig,
-  readBlobConfig,
-} from "@classconnect/platform";
+import { type FileServiceConfig, loadConfig, readBaseConfig, readBlobConfig } from "@classconnect/platform";
 
-export interface UsersConfig extends BaseServiceConfig {
+export interface UsersConfig extends FileServiceConfig {
   /** Ed25519 private JWK that signs access tokens; generated per process when unset (not in production). */
   signingKeyJwk: string | undefined;
   accessTokenTtlSeconds: number;
@@ -14,7 +8,6 @@ export interface UsersConfig extends BaseServiceConfig {
   firebaseProjectId: string | undefined;
   /** Local mailbox directory (JSON files), when set. */
   mailDir: string | undefined;
-  blobs: BlobConfig;
   resetLinkBase: string;
 }
 
