@@ -152,6 +152,8 @@ try {
     BLOB_DIR: env["BLOB_DIR"] ?? join(dataDir, "blobs"),
     MAIL_DIR: env["MAIL_DIR"] ?? join(dataDir, "mail"),
     BLOB_PUBLIC_URL: env["BLOB_PUBLIC_URL"] ?? `http://localhost:${ports.gateway}/blobs`,
+    // Signs read URLs of private files (the courses service) and checks them (the gateway).
+    BLOB_SIGNING_KEY: env["BLOB_SIGNING_KEY"] ?? randomBytes(32).toString("base64url"),
   };
   run("users", {
     ...shared,

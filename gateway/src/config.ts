@@ -27,6 +27,8 @@ export interface GatewayConfig {
   trustedProxies: number;
   /** Serve /blobs/* from this directory (local runs, where services store files on disk). */
   blobDir: string | undefined;
+  /** The services' BLOB_SIGNING_KEY: /blobs/ serves private files only through read URLs signed with it. */
+  blobSigningKey: string | undefined;
   /** OTLP/HTTP endpoint for traces; unset disables export. */
   otlpEndpoint: string | undefined;
   /** Port of the Prometheus /metrics endpoint; unset disables it. */
@@ -62,6 +64,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
         ? Number(e.bool("TRUST_PROXY", false))
         : e.int("TRUST_PROXY", 0, 0, 10),
       blobDir: e.optional("BLOB_DIR"),
+      blobSigningKey: e.optional("BLOB_SIGNING_KEY"),
       otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
       metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
     }),

@@ -1,7 +1,7 @@
 /**
  * The gateway's listener: HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge)
  * on one port, told apart by the HTTP/2 connection preface; CORS for browsers;
- * static /blobs/ for locally stored files.
+ * static /blobs/ for locally stored files (private ones only through a signed read URL).
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
@@ -9,7 +9,12 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import { type AddressInfo, createServer, type Socket } from "node:net";
 import { extname, join, normalize } from "node:path";
-import { limitHttp2Session, unparsableBinaryMessage } from "@classconnect/platform";
+import {
+  limitHttp2Session,
+  PRIVATE_BLOB_PREFIX,
+  unparsableBinaryMessage,
+  verifyLocalReadUrl,
+} from "@classconnect/platform";
 import { cors } from "@connectrpc/connect";
 import type { connectNodeAdapter } from "@connectrpc/connect-node";
 import type { GatewayConfig } from "./config.js";
@@ -26,11 +31,18 @@ const contentTypes: Record<string, string> = {
   ".webp": "image/webp",
 };
 
-function blobHandler(dir: string | undefined): NodeHandlerFn {
+/**
+ * Serves `dir` at /blobs/. A private file (under PRIVATE_BLOB_PREFIX) only with a read
+ * URL signed with `signingKey`, the services' BLOB_SIGNING_KEY; without that key, never.
+ */
+function blobHandler(dir: string | undefined, signingKey: string | undefined): NodeHandlerFn {
   return async (req, res) => {
     let pathname = "/";
+    let query = new URLSearchParams();
     try {
-      pathname = new URL(req.url ?? "/", "http://gateway").pathname;
+      const url = new URL(req.url ?? "/", "http://gateway");
+      pathname = url.pathname;
+      query = url.searchParams;
     } catch {
       // Not a path we serve.
     }
@@ -41,7 +53,10 @@ function blobHandler(dir: string | undefined): NodeHandlerFn {
       } catch {
         // Malformed escapes: not found.
       }
-      if (!relative.startsWith("..") && !relative.includes("\0")) {
+      const readable =
+        !relative.startsWith(PRIVATE_BLOB_PREFIX) ||
+        (signingKey !== undefined && verifyLocalReadUrl(signingKey, relative, query));
+      if (readable && !relative.startsWith("..") && !relative.includes("\0")) {
         const path = join(dir, relative);
         try {
           const info = await stat(path);
@@ -50,7 +65,9 @@ function blobHandler(dir: string | undefined): NodeHandlerFn {
               "content-type": contentTypes[extname(path)] ?? "application/octet-stream",
               "content-length": info.size,
               "x-content-type-options": "nosniff",
-              "cache-control": "public, max-age=3600",
+              "cache-control": relative.startsWith(PRIVATE_BLOB_PREFIX)
+                ? "private, no-store"
+                : "public, max-age=3600",
             });
             createReadStream(path).pipe(res as NodeJS.WritableStream);
             return;
@@ -142,7 +159,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   const connect = createGatewayHandler(
     config,
     deps,
-    blobHandler(config.blobDir),
+    blobHandler(config.blobDir, config.blobSigningKey),
     (connectNode) =>
       clientFaultForUnparsableBinary(connectNode as (req: Req, res: Res) => void) as typeof connectNode,
   );

@@ -125,6 +125,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     BLOB_DIR: blobDir,
     BLOB_PUBLIC_URL: `http://127.0.0.1:${ports.gateway}/blobs`,
+    BLOB_SIGNING_KEY: "blob-signing-key-for-tests",
     USERS_SERVICE_URL: url(ports.users),
     COURSES_SERVICE_URL: url(ports.courses),
     NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
@@ -192,6 +193,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     readGatewayConfig({
       GATEWAY_PORT: String(ports.gateway),
       BLOB_DIR: blobDir,
+      BLOB_SIGNING_KEY: shared.BLOB_SIGNING_KEY,
       USERS_SERVICE_URL: users.url,
       COURSES_SERVICE_URL: courses.url,
       NOTIFICATIONS_SERVICE_URL: url(ports.notifications),

@@ -1,14 +1,24 @@
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import type { EnvReader } from "./config.js";
 import type { BaseServiceConfig } from "./service.js";
 
-/** Object storage for avatars and course files. */
+/**
+ * Object storage for avatars and course files. Keys under `private/` (a student's
+ * submitted files) are never served to whoever has their plain URL: they are read
+ * through `readUrl`, a link that works for a limited time.
+ */
 export interface BlobStore {
-  /** Stores `bytes` under `key` and returns the public URL. */
+  /** Stores `bytes` under `key` and returns its URL (for a private key, one that does not read it). */
   put(key: string, bytes: Uint8Array, contentType: string): Promise<string>;
+  /** A URL that reads `key` for `ttlSeconds`, whoever holds it; for private keys, given to callers allowed to read them. */
+  readUrl(key: string, ttlSeconds: number): Promise<string>;
   delete(key: string): Promise<void>;
 }
+
+/** Keys that only time-limited read URLs serve. */
+export const PRIVATE_BLOB_PREFIX = "private/";
 
 function safeKey(key: string): string {
   const clean = normalize(key).replace(/^(\.\.(\/|\\|$))+/, "");
@@ -18,17 +28,53 @@ function safeKey(key: string): string {
 
 const publicUrlOf = (publicBaseUrl: string, key: string) => `${publicBaseUrl.replace(/\/$/, "")}/${key}`;
 
+const localSignature = (signingKey: string, key: string, expires: number) =>
+  createHmac("sha256", signingKey).update(`${key}\n${expires}`).digest("base64url");
+
+/**
+ * Whether a local store's read URL (`?expires=<unix seconds>&signature=…`) was signed
+ * with `signingKey` for `key` and has not expired (the gateway's check for private keys).
+ */
+export function verifyLocalReadUrl(
+  signingKey: string,
+  key: string,
+  query: URLSearchParams,
+  nowMs = Date.now(),
+): boolean {
+  const expires = Number(query.get("expires"));
+  const given = Buffer.from(query.get("signature") ?? "");
+  const expected = Buffer.from(localSignature(signingKey, key, expires));
+  return (
+    Number.isInteger(expires) &&
+    expires * 1000 > nowMs &&
+    given.length === expected.length &&
+    timingSafeEqual(given, expected)
+  );
+}
+
 /**
  * The local adapter: files in `dir`, served at `publicBaseUrl/<key>` (the
- * gateway serves `/blobs/` from the same directory in local runs).
+ * gateway serves `/blobs/` from the same directory in local runs). Read URLs are
+ * signed with `signingKey`; the gateway serves private keys only with a valid one,
+ * so it needs the same key (`npm start` gives every process one). Without it, a
+ * key of its own: links it signs then read nothing private.
  */
-export function createLocalBlobStore(dir: string, publicBaseUrl: string): BlobStore {
+export function createLocalBlobStore(
+  dir: string,
+  publicBaseUrl: string,
+  signingKey: string = randomBytes(32).toString("base64url"),
+): BlobStore {
   return {
     async put(key, bytes) {
       const path = join(dir, safeKey(key));
       await mkdir(dirname(path), { recursive: true });
       await writeFile(path, bytes);
       return publicUrlOf(publicBaseUrl, key);
+    },
+    async readUrl(key, ttlSeconds) {
+      const expires = Math.floor(Date.now() / 1000) + ttlSeconds;
+      const signature = localSignature(signingKey, safeKey(key), expires);
+      return `${publicUrlOf(publicBaseUrl, key)}?expires=${expires}&signature=${signature}`;
     },
     async delete(key) {
       await rm(join(dir, safeKey(key)), { force: true });
@@ -55,21 +101,25 @@ export interface S3BlobOptions {
  */
 export function createS3BlobStore(options: S3BlobOptions): BlobStore {
   type Sdk = typeof import("@aws-sdk/client-s3");
-  let loaded: Promise<{ sdk: Sdk; client: InstanceType<Sdk["S3Client"]> }> | undefined;
+  type Presigner = typeof import("@aws-sdk/s3-request-presigner");
+  let loaded: Promise<{ sdk: Sdk; presigner: Presigner; client: InstanceType<Sdk["S3Client"]> }> | undefined;
   const s3 = () =>
-    (loaded ??= import("@aws-sdk/client-s3").then((sdk) => ({
-      sdk,
-      client: new sdk.S3Client({
-        region: options.region,
-        forcePathStyle: options.forcePathStyle,
-        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
-        ...(options.credentials ? { credentials: options.credentials } : {}),
-        // Checksums only where the operation requires them: hosts of the S3 API other than
-        // AWS's refuse the SDK's default CRC32 headers (aws-sdk-js-v3 since 3.729).
-        requestChecksumCalculation: "WHEN_REQUIRED",
-        responseChecksumValidation: "WHEN_REQUIRED",
+    (loaded ??= Promise.all([import("@aws-sdk/client-s3"), import("@aws-sdk/s3-request-presigner")]).then(
+      ([sdk, presigner]) => ({
+        sdk,
+        presigner,
+        client: new sdk.S3Client({
+          region: options.region,
+          forcePathStyle: options.forcePathStyle,
+          ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+          ...(options.credentials ? { credentials: options.credentials } : {}),
+          // Checksums only where the operation requires them: hosts of the S3 API other than
+          // AWS's refuse the SDK's default CRC32 headers (aws-sdk-js-v3 since 3.729).
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+        }),
       }),
-    })));
+    ));
   return {
     async put(key, bytes, contentType) {
       const { sdk, client } = await s3();
@@ -83,6 +133,11 @@ export function createS3BlobStore(options: S3BlobOptions): BlobStore {
       );
       return publicUrlOf(options.publicUrl, key);
     },
+    async readUrl(key, ttlSeconds) {
+      const { sdk, presigner, client } = await s3();
+      const read = new sdk.GetObjectCommand({ Bucket: options.bucket, Key: safeKey(key) });
+      return presigner.getSignedUrl(client, read, { expiresIn: ttlSeconds });
+    },
     async delete(key) {
       const { sdk, client } = await s3();
       await client.send(new sdk.DeleteObjectCommand({ Bucket: options.bucket, Key: safeKey(key) }));
@@ -92,7 +147,7 @@ export function createS3BlobStore(options: S3BlobOptions): BlobStore {
 
 /** Where a service keeps its files: `BLOB_STORE` local (a directory, the default) or s3. */
 export type BlobConfig =
-  | { store: "local"; dir: string; publicUrl: string }
+  | { store: "local"; dir: string; publicUrl: string; signingKey: string | undefined }
   | ({ store: "s3" } & S3BlobOptions);
 
 /** The settings of a service that stores files (users, courses). */
@@ -108,6 +163,8 @@ export function readBlobConfig(e: EnvReader): BlobConfig {
       store,
       dir: e.string("BLOB_DIR", ".data/blobs"),
       publicUrl: e.string("BLOB_PUBLIC_URL", "http://localhost:8080/blobs"),
+      // Shared with the gateway, which checks read URLs of private files (npm start makes one).
+      signingKey: e.optional("BLOB_SIGNING_KEY"),
     };
   }
   const accessKeyId = e.optional("S3_ACCESS_KEY_ID");
@@ -128,7 +185,7 @@ export function readBlobConfig(e: EnvReader): BlobConfig {
 }
 
 export function createBlobStore(config: BlobConfig): BlobStore {
-  if (config.store === "local") return createLocalBlobStore(config.dir, config.publicUrl);
+  if (config.store === "local") return createLocalBlobStore(config.dir, config.publicUrl, config.signingKey);
   const { store: _, ...options } = config;
   return createS3BlobStore(options);
 }

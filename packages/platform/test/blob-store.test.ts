@@ -17,6 +17,7 @@ import {
   loadConfig,
   readBlobConfig,
   type S3BlobOptions,
+  verifyLocalReadUrl,
 } from "../src/index.js";
 import { type LoopbackS3, startLoopbackS3 } from "../src/testing/index.js";
 
@@ -43,6 +44,31 @@ local("refuses keys that leave its directory", async () => {
     );
   }
 });
+
+local(
+  "a read URL is signed for its key and lifetime; another key, a changed expiry or another signing key fails",
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+    const store = createLocalBlobStore(dir, "http://localhost:8080/blobs", "signing-key-for-tests");
+    const key = "private/submissions/c1/u1/essay.pdf";
+    const url = new URL(await store.readUrl(key, 60));
+    assert.is(url.pathname, `/blobs/${key}`);
+    const expires = Number(url.searchParams.get("expires"));
+    assert.ok(Math.abs(expires - (Date.now() / 1000 + 60)) < 5, "expires in 60 s");
+    assert.ok(verifyLocalReadUrl("signing-key-for-tests", key, url.searchParams));
+    assert.not.ok(
+      verifyLocalReadUrl("signing-key-for-tests", "private/submissions/c1/u2/essay.pdf", url.searchParams),
+    );
+    assert.not.ok(verifyLocalReadUrl("another-key", key, url.searchParams));
+    assert.not.ok(verifyLocalReadUrl("signing-key-for-tests", key, url.searchParams, (expires + 1) * 1000));
+    const later = new URLSearchParams(url.searchParams);
+    later.set("expires", String(expires + 3600));
+    assert.not.ok(verifyLocalReadUrl("signing-key-for-tests", key, later));
+    for (const query of ["", "expires=abc&signature=x", `expires=${expires}`]) {
+      assert.not.ok(verifyLocalReadUrl("signing-key-for-tests", key, new URLSearchParams(query)), query);
+    }
+  },
+);
 
 local.run();
 
@@ -121,6 +147,40 @@ s3(
   },
 );
 
+s3(
+  "a read URL is a presigned GetObject for its lifetime: it reads the object; changed, it is refused",
+  async ({ host, options }) => {
+    const store = createS3BlobStore(options);
+    const key = "private/submissions/c1/u1/essay.pdf";
+    await store.put(key, new Uint8Array([5, 6, 7]), "application/pdf");
+    const url = await store.readUrl(key, 300);
+    assert.ok(url.startsWith(`${host.endpoint}/${host.bucket}/private/submissions/`), url);
+    assert.is(new URL(url).searchParams.get("X-Amz-Expires"), "300");
+    const res = await fetch(url);
+    assert.is(res.status, 200);
+    assert.equal([...new Uint8Array(await res.arrayBuffer())], [5, 6, 7]);
+    const refused = host.refused.length;
+    const other = new URL(url);
+    other.pathname = other.pathname.replace("essay.pdf", "other.pdf");
+    assert.is((await fetch(other)).status, 403);
+    const longer = new URL(url);
+    longer.searchParams.set("X-Amz-Expires", "604800");
+    assert.is((await fetch(longer)).status, 403);
+    assert.equal(host.refused.slice(refused), ["SignatureDoesNotMatch", "SignatureDoesNotMatch"]);
+    assert.is((await fetch(url.replace(/X-Amz-Signature=[0-9a-f]+/, ""))).status, 403);
+  },
+);
+
+s3("an expired presigned URL is refused", async ({ host, options }) => {
+  const store = createS3BlobStore(options);
+  await store.put("private/x.txt", new Uint8Array([1]), "text/plain");
+  const url = await store.readUrl("private/x.txt", 1);
+  await new Promise((resolve) => setTimeout(resolve, 2100));
+  const refused = host.refused.length;
+  assert.is((await fetch(url)).status, 403);
+  assert.equal(host.refused.slice(refused), ["AccessDenied"]);
+});
+
 s3("createBlobStore builds the store BLOB_STORE names", async ({ host }) => {
   const config = loadConfig(readBlobConfig, {
     BLOB_STORE: "s3",
@@ -146,6 +206,7 @@ config("local by default, with the local run's directory and URL", () => {
     store: "local",
     dir: ".data/blobs",
     publicUrl: "http://localhost:8080/blobs",
+    signingKey: undefined,
   } satisfies BlobConfig);
 });
 

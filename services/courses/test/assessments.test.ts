@@ -543,6 +543,63 @@ test("late policies: rejected over time, penalised, and a task editable until gr
   );
 });
 
+test("a handed-in file is private: read only through short-lived links given to its student and graders", async (ctx) => {
+  const { sys, owner, grader, editor, s1, s2, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const task = (
+    await assessments.createAssessment(
+      {
+        courseId,
+        assessment: exam({
+          kind: AssessmentKind.TASK,
+          title: "Essay",
+          timeLimitMinutes: 0,
+          questions: [{ id: "f1", kind: QuestionKind.FILE_UPLOAD, prompt: "Upload your essay", points: 5 }],
+        }),
+      },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+  const essay = Buffer.from("%PDF-1.7 my essay");
+  const mine = (
+    await submissions.submitAssessment(
+      {
+        assessmentId: task.id,
+        answers: [{ questionId: "f1", fileName: "my essay.pdf", fileContent: essay }],
+      },
+      s1.auth,
+    )
+  ).submission!;
+  const link = new URL(mine.answers[0]!.fileUrl);
+  assert.ok(link.pathname.startsWith("/blobs/private/submissions/"), link.pathname);
+  assert.ok(link.pathname.endsWith("/my_essay.pdf"), link.pathname);
+  const read = await fetch(link);
+  assert.is(read.status, 200);
+  assert.equal(Buffer.from(await read.arrayBuffer()), essay);
+  assert.is(read.headers.get("cache-control"), "private, no-store");
+
+  // The file's address alone, or with the signature of another file or another expiry, reads nothing.
+  const bare = new URL(link.pathname, link);
+  const forged = new URL(link);
+  forged.searchParams.set("expires", String(Number(link.searchParams.get("expires")) + 86_400));
+  for (const url of [bare, forged]) {
+    const res = await fetch(url);
+    assert.is(res.status, 404, url.search);
+    await res.body?.cancel();
+  }
+
+  // Graders get their own link; other students, and staff who may not grade, get none.
+  const graded = (await submissions.getSubmission({ submissionId: mine.id }, grader.auth)).submission!;
+  const graderRead = await fetch(graded.answers[0]!.fileUrl);
+  assert.equal(Buffer.from(await graderRead.arrayBuffer()), essay);
+  const listed = (await submissions.listSubmissions({ assessmentId: task.id }, owner.auth)).submissions;
+  assert.ok(listed.find((x) => x.id === mine.id)?.answers[0]?.fileUrl.includes("signature="));
+  await rejects(submissions.getSubmission({ submissionId: mine.id }, s2.auth), Code.PermissionDenied);
+  await rejects(submissions.getSubmission({ submissionId: mine.id }, editor.auth), Code.PermissionDenied);
+});
+
 test("lists: teachers by course, state and due date; students by status", async (ctx) => {
   const { sys, owner, s1, stranger } = ctx;
   const assessments = sys.client(AssessmentService);

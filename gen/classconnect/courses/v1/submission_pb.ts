@@ -64,7 +64,8 @@ export type Answer = Message<"classconnect.courses.v1.Answer"> & {
   fileName: string;
 
   /**
-   * URL of the stored file. Output only.
+   * A link that reads the stored file for 15 minutes, made for this reader (the file is
+   * private to its student and the course's graders). Output only.
    *
    * @generated from field: string file_url = 7;
    */

@@ -1,9 +1,10 @@
 /**
  * An S3 API host on loopback, for the S3 blob store's tests (no bucket can be reached
  * from here): path-style PutObject, GetObject and DeleteObject on one bucket, objects in
- * memory, and every request's Signature Version 4 checked against its own credentials
- * the way S3 checks it, so a request the real SDK signed wrongly, or with other
- * credentials, is refused as S3 would refuse it.
+ * memory, and every request's Signature Version 4 (in its Authorization header, or in the
+ * query of a presigned URL, with its expiry) checked against its own credentials the way
+ * S3 checks it, so a request the real SDK signed wrongly, or with other credentials, is
+ * refused as S3 would refuse it.
  */
 import { createHash, createHmac } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -24,38 +25,98 @@ export interface LoopbackS3 {
 
 const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
 const hmac = (key: string | Buffer, data: string) => createHmac("sha256", key).update(data).digest();
+/** SigV4's URI encoding: everything but A–Z, a–z, 0–9 and `-_.~`. */
+const awsEncode = (value: string) =>
+  encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+
+/** What a request's signature covers: from its Authorization header, or a presigned URL's query. */
+interface Signed {
+  accessKeyId: string;
+  date: string;
+  region: string;
+  signedHeaders: string[];
+  signature: string;
+  /** X-Amz-Date: yyyymmddThhmmssZ. */
+  amzDate: string;
+  payloadHash: string;
+  /** A presigned URL's lifetime in seconds; undefined for a signed header. */
+  expiresIn: number | undefined;
+}
+
+const credentialPattern = /^([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request$/;
+
+function signedPart(req: IncomingMessage, url: URL): Signed | undefined {
+  const header =
+    /^AWS4-HMAC-SHA256 Credential=(\S+), ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
+      String(req.headers.authorization ?? ""),
+    );
+  const q = url.searchParams;
+  const fromQuery = q.get("X-Amz-Algorithm") === "AWS4-HMAC-SHA256";
+  const credential = credentialPattern.exec((header ? header[1] : q.get("X-Amz-Credential")) ?? "");
+  if ((!header && !fromQuery) || !credential) return undefined;
+  return {
+    accessKeyId: credential[1]!,
+    date: credential[2]!,
+    region: credential[3]!,
+    signedHeaders: ((header ? header[2] : q.get("X-Amz-SignedHeaders")) ?? "").split(";"),
+    signature: (header ? header[3] : q.get("X-Amz-Signature")) ?? "",
+    amzDate: (header ? String(req.headers["x-amz-date"]) : q.get("X-Amz-Date")) ?? "",
+    payloadHash: header ? String(req.headers["x-amz-content-sha256"] ?? "") : "UNSIGNED-PAYLOAD",
+    expiresIn: header ? undefined : Number(q.get("X-Amz-Expires")),
+  };
+}
 
 /** The signature S3 expects for `req` (SigV4, service s3), or the reason it cannot be checked. */
 function expectedSignature(
   req: IncomingMessage,
+  url: URL,
   body: Buffer,
   secretAccessKey: string,
-  scope: { date: string; region: string },
-  signedHeaders: string[],
+  signed: Signed,
 ): string | { error: string } {
-  const payloadHash = String(req.headers["x-amz-content-sha256"] ?? "");
-  if (payloadHash !== "UNSIGNED-PAYLOAD" && payloadHash !== sha256(body)) {
+  if (signed.payloadHash !== "UNSIGNED-PAYLOAD" && signed.payloadHash !== sha256(body)) {
     return { error: "XAmzContentSHA256Mismatch" };
   }
-  const url = new URL(req.url ?? "/", "http://s3");
   const query = [...url.searchParams]
-    .map(([k, v]) => [encodeURIComponent(k), encodeURIComponent(v)] as const)
+    .filter(([k]) => k !== "X-Amz-Signature")
+    .map(([k, v]) => [awsEncode(k), awsEncode(v)] as const)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([k, v]) => `${k}=${v}`)
     .join("&");
-  const headers = signedHeaders.map((name) => `${name}:${String(req.headers[name] ?? "").trim()}\n`).join("");
-  const canonical = [req.method, url.pathname, query, headers, signedHeaders.join(";"), payloadHash].join(
-    "\n",
-  );
+  const headers = signed.signedHeaders
+    .map((name) => `${name}:${String(req.headers[name] ?? "").trim()}\n`)
+    .join("");
+  const canonical = [
+    req.method,
+    url.pathname,
+    query,
+    headers,
+    signed.signedHeaders.join(";"),
+    signed.payloadHash,
+  ].join("\n");
   const stringToSign = [
     "AWS4-HMAC-SHA256",
-    String(req.headers["x-amz-date"]),
-    `${scope.date}/${scope.region}/s3/aws4_request`,
+    signed.amzDate,
+    `${signed.date}/${signed.region}/s3/aws4_request`,
     sha256(canonical),
   ].join("\n");
-  let key = hmac(`AWS4${secretAccessKey}`, scope.date);
-  for (const part of [scope.region, "s3", "aws4_request"]) key = hmac(key, part);
+  let key = hmac(`AWS4${secretAccessKey}`, signed.date);
+  for (const part of [signed.region, "s3", "aws4_request"]) key = hmac(key, part);
   return createHmac("sha256", key).update(stringToSign).digest("hex");
+}
+
+function expired(signed: Signed): boolean {
+  if (signed.expiresIn === undefined) return false;
+  const d = signed.amzDate;
+  const signedAt = Date.UTC(
+    +d.slice(0, 4),
+    +d.slice(4, 6) - 1,
+    +d.slice(6, 8),
+    +d.slice(9, 11),
+    +d.slice(11, 13),
+    +d.slice(13, 15),
+  );
+  return !(signedAt + signed.expiresIn * 1000 >= Date.now());
 }
 
 export async function startLoopbackS3(
@@ -75,29 +136,21 @@ export async function startLoopbackS3(
     );
   };
   const handle = (req: IncomingMessage, res: ServerResponse, body: Buffer) => {
-    const auth =
-      /^AWS4-HMAC-SHA256 Credential=([^/]+)\/(\d{8})\/([^/]+)\/s3\/aws4_request, ?SignedHeaders=([a-z0-9;-]+), ?Signature=([0-9a-f]{64})$/.exec(
-        String(req.headers.authorization ?? ""),
-      );
-    if (!auth) return fail(res, 403, "AccessDenied");
-    const [, accessKeyId, date, signedRegion, signedHeaders, signature] = auth as unknown as string[];
-    if (accessKeyId !== credentials.accessKeyId) return fail(res, 403, "InvalidAccessKeyId");
-    if (signedRegion !== region) return fail(res, 400, "AuthorizationHeaderMalformed");
-    const expected = expectedSignature(
-      req,
-      body,
-      credentials.secretAccessKey,
-      { date: date!, region },
-      signedHeaders!.split(";"),
-    );
+    const url = new URL(req.url ?? "/", "http://s3");
+    const signed = signedPart(req, url);
+    if (!signed) return fail(res, 403, "AccessDenied");
+    if (signed.accessKeyId !== credentials.accessKeyId) return fail(res, 403, "InvalidAccessKeyId");
+    if (signed.region !== region) return fail(res, 400, "AuthorizationHeaderMalformed");
+    const expected = expectedSignature(req, url, body, credentials.secretAccessKey, signed);
     if (typeof expected !== "string") return fail(res, 400, expected.error);
-    if (expected !== signature) return fail(res, 403, "SignatureDoesNotMatch");
+    if (expected !== signed.signature) return fail(res, 403, "SignatureDoesNotMatch");
+    if (expired(signed)) return fail(res, 403, "AccessDenied");
 
-    const path = new URL(req.url ?? "/", "http://s3").pathname;
-    const slash = path.indexOf("/", 1);
-    if (slash < 0 || decodeURIComponent(path.slice(1, slash)) !== bucket)
+    const slash = url.pathname.indexOf("/", 1);
+    if (slash < 0 || decodeURIComponent(url.pathname.slice(1, slash)) !== bucket) {
       return fail(res, 404, "NoSuchBucket");
-    const key = decodeURIComponent(path.slice(slash + 1));
+    }
+    const key = decodeURIComponent(url.pathname.slice(slash + 1));
     switch (req.method) {
       case "PUT":
         objects.set(key, { body, contentType: req.headers["content-type"] });

@@ -8,6 +8,7 @@ import {
   NotFoundError,
   type Page,
   PermissionDeniedError,
+  PRIVATE_BLOB_PREFIX,
   pageOf,
 } from "@classconnect/platform";
 import type {
@@ -32,6 +33,9 @@ import {
   totals,
 } from "./grading.js";
 import { CourseState, Permission } from "./model.js";
+
+/** How long a link to a submitted file reads it: long enough to open it, short enough not to spread. */
+export const FILE_LINK_TTL_SECONDS = 15 * 60;
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -92,15 +96,24 @@ export function createAssessments(deps: {
           return rest;
         }
         const safe = ans.fileName.replace(/[^\w.-]+/g, "_").slice(-100) || "file";
-        const url = await deps.blobs.put(
-          `submissions/${courseId}/${randomUUID()}/${safe}`,
-          ans.fileContent,
-          "application/octet-stream",
-        );
+        // Private: read only through the links readable() makes for the student and graders.
+        const fileKey = `${PRIVATE_BLOB_PREFIX}submissions/${courseId}/${randomUUID()}/${safe}`;
+        await deps.blobs.put(fileKey, ans.fileContent, "application/octet-stream");
         const { fileContent: _, ...rest } = ans;
-        return { ...rest, fileUrl: url };
+        return { ...rest, fileKey, fileUrl: "" };
       }),
     );
+  }
+
+  /** `s` as its reader gets it: each stored file with a link that reads it for FILE_LINK_TTL_SECONDS. */
+  async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
+    if (!s.answers.some((a) => a.fileKey)) return s;
+    const answers = await Promise.all(
+      s.answers.map(async ({ fileKey, ...a }) =>
+        fileKey ? { ...a, fileUrl: await deps.blobs.readUrl(fileKey, FILE_LINK_TTL_SECONDS) } : a,
+      ),
+    );
+    return { ...s, answers };
   }
 
   return {
@@ -221,7 +234,7 @@ export function createAssessments(deps: {
           pendingQuestionIds: [],
         }));
       return {
-        s: await studentView(s),
+        s: await readable(studentView(s)),
         deadline: new Date(s.startedAt!.getTime() + a.timeLimitMinutes * 60_000),
       };
     },
@@ -291,16 +304,16 @@ export function createAssessments(deps: {
         : await store.createSubmission(a, caller, update);
       if (!s)
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
-      return studentView(s);
+      return readable(studentView(s));
     },
 
     /** The student's own submission, or any for graders of the course. */
     async getSubmission(submissionId: string, caller: string): Promise<SubmissionRecord> {
       const s = await store.submission(submissionId);
       if (!s) throw new NotFoundError("submission");
-      if (s.studentId === caller) return studentView(s);
+      if (s.studentId === caller) return readable(studentView(s));
       requirePermission(await deps.access.load(s.courseId, caller), Permission.GRADING);
-      return s;
+      return readable(s);
     },
 
     async listSubmissions(
@@ -313,7 +326,11 @@ export function createAssessments(deps: {
       const { access } = await load(assessmentId, caller);
       requirePermission(access, Permission.GRADING);
       const rows = await store.listSubmissions(assessmentId, state, limit + 1, after);
-      return pageOf(rows, limit, (s) => ({ key: (s.submittedAt ?? new Date(0)).toISOString(), id: s.id }));
+      const page = pageOf(rows, limit, (s) => ({
+        key: (s.submittedAt ?? new Date(0)).toISOString(),
+        id: s.id,
+      }));
+      return { ...page, items: await Promise.all(page.items.map(readable)) };
     },
 
     listForStudent: (
@@ -384,7 +401,7 @@ export function createAssessments(deps: {
       );
       if (!updated)
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
-      return updated;
+      return readable(updated);
     },
 
     /** Makes the grade final and tells the student. */
@@ -431,7 +448,7 @@ export function createAssessments(deps: {
       );
       if (!updated)
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
-      return updated;
+      return readable(updated);
     },
   };
 }

@@ -37,8 +37,11 @@ export interface Answer {
   optionIds: string[];
   boolValue?: boolean;
   fileName: string;
+  /** A link that reads the file: made for each caller allowed to read the submission, short-lived. */
   fileUrl: string;
-  /** Only while submitting; stored as fileUrl. */
+  /** Where the file is stored (a private blob key). */
+  fileKey?: string;
+  /** Only while submitting; stored under fileKey. */
   fileContent?: Uint8Array;
 }
 
