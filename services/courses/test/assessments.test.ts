@@ -74,6 +74,19 @@ interface Ctx {
   courseId: string;
 }
 
+/** A task (exam() with no time limit, and `overrides`) the owner created and published. */
+async function publishedTask({ sys, owner, courseId }: Ctx, overrides: Init) {
+  const assessments = sys.client(AssessmentService);
+  const task = (
+    await assessments.createAssessment(
+      { courseId, assessment: exam({ kind: AssessmentKind.TASK, timeLimitMinutes: 0, ...overrides }) },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+  return task;
+}
+
 const test = suite<Ctx>("courses: assessments and submissions");
 test.before(async (ctx) => {
   ctx.sys = await startSystem();
@@ -471,24 +484,13 @@ test("late policies: rejected over time, penalised, and a task editable until gr
   );
   sys.clock.advance(-31 * 60_000);
 
-  const task = (
-    await assessments.createAssessment(
-      {
-        courseId,
-        assessment: exam({
-          kind: AssessmentKind.TASK,
-          title: "Homework",
-          timeLimitMinutes: 0,
-          dueTime: at(1 * DAY),
-          gracePeriodMinutes: 60,
-          latePolicy: LatePolicy.PENALTY,
-          latePenaltyPercent: 20,
-        }),
-      },
-      owner.auth,
-    )
-  ).assessment!;
-  await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+  const task = await publishedTask(ctx, {
+    title: "Homework",
+    dueTime: at(1 * DAY),
+    gracePeriodMinutes: 60,
+    latePolicy: LatePolicy.PENALTY,
+    latePenaltyPercent: 20,
+  });
   const first = (
     await submissions.submitAssessment(
       { assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
@@ -544,24 +546,12 @@ test("late policies: rejected over time, penalised, and a task editable until gr
 });
 
 test("a handed-in file is private: read only through short-lived links given to its student and graders", async (ctx) => {
-  const { sys, owner, grader, editor, s1, s2, courseId } = ctx;
-  const assessments = sys.client(AssessmentService);
+  const { sys, owner, grader, editor, s1, s2 } = ctx;
   const submissions = sys.client(SubmissionService);
-  const task = (
-    await assessments.createAssessment(
-      {
-        courseId,
-        assessment: exam({
-          kind: AssessmentKind.TASK,
-          title: "Essay",
-          timeLimitMinutes: 0,
-          questions: [{ id: "f1", kind: QuestionKind.FILE_UPLOAD, prompt: "Upload your essay", points: 5 }],
-        }),
-      },
-      owner.auth,
-    )
-  ).assessment!;
-  await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+  const task = await publishedTask(ctx, {
+    title: "Essay",
+    questions: [{ id: "f1", kind: QuestionKind.FILE_UPLOAD, prompt: "Upload your essay", points: 5 }],
+  });
   const essay = Buffer.from("%PDF-1.7 my essay");
   const mine = (
     await submissions.submitAssessment(
