@@ -588,6 +588,18 @@ test("a handed-in file is private: read only through short-lived links given to 
   assert.ok(listed.find((x) => x.id === mine.id)?.answers[0]?.fileUrl.includes("signature="));
   await rejects(submissions.getSubmission({ submissionId: mine.id }, s2.auth), Code.PermissionDenied);
   await rejects(submissions.getSubmission({ submissionId: mine.id }, editor.auth), Code.PermissionDenied);
+
+  // Handed in again with another file (a task stays editable until graded): the first one is deleted.
+  const redone = (
+    await submissions.submitAssessment(
+      { assessmentId: task.id, answers: [{ questionId: "f1", fileName: "v2.pdf", fileContent: essay }] },
+      s1.auth,
+    )
+  ).submission!;
+  assert.is((await fetch(redone.answers[0]!.fileUrl)).status, 200);
+  const gone = await fetch(link);
+  assert.is(gone.status, 404, "the replaced file is deleted");
+  await gone.body?.cancel();
 });
 
 test("lists: teachers by course, state and due date; students by status", async (ctx) => {

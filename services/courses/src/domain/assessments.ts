@@ -105,6 +105,16 @@ export function createAssessments(deps: {
     );
   }
 
+  /**
+   * Deletes the files of `before` that `after` no longer holds (an edited hand-in). The
+   * submission is already saved: a file left behind by a failed delete is only garbage.
+   */
+  async function removeReplacedFiles(before: Answer[], after: Answer[]): Promise<void> {
+    const kept = new Set(after.map((a) => a.fileKey));
+    const replaced = before.flatMap((a) => (a.fileKey && !kept.has(a.fileKey) ? [a.fileKey] : []));
+    await Promise.allSettled(replaced.map((key) => deps.blobs.delete(key)));
+  }
+
   /** `s` as its reader gets it: each stored file with a link that reads it for FILE_LINK_TTL_SECONDS. */
   async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
     if (!s.answers.some((a) => a.fileKey)) return s;
@@ -304,6 +314,7 @@ export function createAssessments(deps: {
         : await store.createSubmission(a, caller, update);
       if (!s)
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      await removeReplacedFiles(existing?.answers ?? [], stored);
       return readable(studentView(s));
     },
 
