@@ -8,8 +8,9 @@ import { stat } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { type AddressInfo, createServer, type Socket } from "node:net";
-import { extname, join, normalize } from "node:path";
+import { extname, join } from "node:path";
 import {
+  isBlobKey,
   limitHttp2Session,
   PRIVATE_BLOB_PREFIX,
   unparsableBinaryMessage,
@@ -47,17 +48,18 @@ function blobHandler(dir: string | undefined, signingKey: string | undefined): N
       // Not a path we serve.
     }
     if (dir && req.method === "GET" && pathname.startsWith("/blobs/")) {
-      let relative = "..";
+      let key = "";
       try {
-        relative = normalize(decodeURIComponent(pathname.slice("/blobs/".length)));
+        key = decodeURIComponent(pathname.slice("/blobs/".length));
       } catch {
         // Malformed escapes: not found.
       }
       const readable =
-        !relative.startsWith(PRIVATE_BLOB_PREFIX) ||
-        (signingKey !== undefined && verifyLocalReadUrl(signingKey, relative, query));
-      if (readable && !relative.startsWith("..") && !relative.includes("\0")) {
-        const path = join(dir, relative);
+        isBlobKey(key) &&
+        (!key.startsWith(PRIVATE_BLOB_PREFIX) ||
+          (signingKey !== undefined && verifyLocalReadUrl(signingKey, key, query)));
+      if (readable) {
+        const path = join(dir, key);
         try {
           const info = await stat(path);
           if (info.isFile()) {
@@ -65,7 +67,7 @@ function blobHandler(dir: string | undefined, signingKey: string | undefined): N
               "content-type": contentTypes[extname(path)] ?? "application/octet-stream",
               "content-length": info.size,
               "x-content-type-options": "nosniff",
-              "cache-control": relative.startsWith(PRIVATE_BLOB_PREFIX)
+              "cache-control": key.startsWith(PRIVATE_BLOB_PREFIX)
                 ? "private, no-store"
                 : "public, max-age=3600",
             });

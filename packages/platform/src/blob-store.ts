@@ -20,10 +20,20 @@ export interface BlobStore {
 /** Keys that only time-limited read URLs serve. */
 export const PRIVATE_BLOB_PREFIX = "private/";
 
+/**
+ * Whether `key` is a blob key as stores write them: relative, normalized, no `..`, no NUL.
+ * Anything else names no file (the gateway's /blobs/ answers it 404), so no other spelling
+ * of a private key escapes its signature check.
+ */
+export function isBlobKey(key: string): boolean {
+  return (
+    key !== "" && normalize(key) === key && !key.startsWith("/") && !key.includes("..") && !key.includes("\0")
+  );
+}
+
 function safeKey(key: string): string {
-  const clean = normalize(key).replace(/^(\.\.(\/|\\|$))+/, "");
-  if (clean !== key || key.startsWith("/") || key.includes("..")) throw new Error(`invalid blob key: ${key}`);
-  return clean;
+  if (!isBlobKey(key)) throw new Error(`invalid blob key: ${key}`);
+  return key;
 }
 
 const publicUrlOf = (publicBaseUrl: string, key: string) => `${publicBaseUrl.replace(/\/$/, "")}/${key}`;
