@@ -23,6 +23,10 @@ export interface EnvReader {
   bool(name: string, fallback: boolean): boolean;
   /** One of the listed values. */
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T;
+  /** Whether NODE_ENV is `production` (development, test or production; default development). */
+  production(): boolean;
+  /** Required when `production()`, optional otherwise: what a local run can do without (keys, providers). */
+  requiredInProduction(name: string): string | undefined;
 }
 
 export function loadConfig<T>(build: (env: EnvReader) => T, env: Env = process.env): T {
@@ -68,7 +72,16 @@ export function loadConfig<T>(build: (env: EnvReader) => T, env: Env = process.e
       }
       return value as (typeof values)[number];
     },
+    production() {
+      production ??=
+        reader.oneOf("NODE_ENV", ["development", "test", "production"], "development") === "production";
+      return production;
+    },
+    requiredInProduction(name) {
+      return reader.production() ? reader.string(name) : reader.optional(name);
+    },
   };
+  let production: boolean | undefined;
   const config = build(reader);
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

@@ -56,6 +56,25 @@ config("reports every missing or malformed variable at once", () => {
     assert.match((err as Error).message, /B must be an integer between 0 and 10/);
   }
 });
+config(
+  "requiredInProduction: required when NODE_ENV is production, optional otherwise; NODE_ENV checked once",
+  () => {
+    const read = (env: Record<string, string>) =>
+      loadConfig((e) => ({ key: e.requiredInProduction("KEY") }), env);
+    assert.equal(read({}), { key: undefined });
+    assert.equal(read({ NODE_ENV: "test" }), { key: undefined });
+    assert.equal(read({ NODE_ENV: "production", KEY: "k" }), { key: "k" });
+    assert.throws(() => read({ NODE_ENV: "production" }), /KEY is required/);
+    try {
+      loadConfig((e) => [e.requiredInProduction("A"), e.requiredInProduction("B")], { NODE_ENV: "prod" });
+      assert.unreachable("should throw");
+    } catch (err) {
+      assert.equal((err as ConfigError).problems, [
+        'NODE_ENV must be one of development, test, production, got "prod"',
+      ]);
+    }
+  },
+);
 config("applies defaults and parses values", () => {
   const c = loadConfig(
     (e) => ({ a: e.string("A", "dflt"), b: e.int("B", 1), c: e.bool("C", false), o: e.optional("O") }),

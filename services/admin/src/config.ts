@@ -15,8 +15,6 @@ export interface AdminConfig extends BaseServiceConfig {
 /** The only place the admin service reads the environment. */
 export function readAdminConfig(env: Record<string, string | undefined> = process.env): AdminConfig {
   return loadConfig((e) => {
-    const production =
-      e.oneOf("NODE_ENV", ["development", "test", "production"], "development") === "production";
     const store = e.oneOf("ADMIN_STORE", ["postgres", "mongodb"], "postgres");
     return {
       ...readBaseConfig(e, "ADMIN", 50054),
@@ -24,7 +22,7 @@ export function readAdminConfig(env: Record<string, string | undefined> = proces
       store,
       mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
       mongodbDatabase: e.string("MONGODB_ADMIN_DATABASE", "classconnect_admin"),
-      signingKeyJwk: production ? e.string("ADMIN_JWT_PRIVATE_JWK") : e.optional("ADMIN_JWT_PRIVATE_JWK"),
+      signingKeyJwk: e.requiredInProduction("ADMIN_JWT_PRIVATE_JWK"),
       firstAdminEmail: e.optional("CLASSCONNECT_ADMIN_EMAIL"),
       firstAdminPassword: e.optional("CLASSCONNECT_ADMIN_PASSWORD"),
     };

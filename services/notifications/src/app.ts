@@ -58,11 +58,14 @@ export async function startNotificationsServer(
           ...(config.brevoBaseUrl ? { baseUrl: config.brevoBaseUrl } : {}),
         })
       : createMailbox(logger, config.mailDir));
+  const credentials = config.firebaseCredentials;
   const fcm =
-    !overrides.push && config.firebaseProjectId && config.firebaseCredentialsFile
+    !overrides.push && config.firebaseProjectId && credentials
       ? createFcmSender({
           projectId: config.firebaseProjectId,
-          credential: cert(JSON.parse(readFileSync(config.firebaseCredentialsFile, "utf8"))),
+          credential: cert(
+            JSON.parse("file" in credentials ? readFileSync(credentials.file, "utf8") : credentials.json),
+          ),
         })
       : undefined;
   const push = overrides.push ?? fcm ?? createPushRecorder(logger);

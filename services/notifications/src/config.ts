@@ -1,4 +1,4 @@
-import { type BaseServiceConfig, loadConfig, readBaseConfig } from "@classconnect/platform";
+import { type BaseServiceConfig, type EnvReader, loadConfig, readBaseConfig } from "@classconnect/platform";
 
 export interface NotificationsConfig extends BaseServiceConfig {
   usersServiceUrl: string;
@@ -6,19 +6,31 @@ export interface NotificationsConfig extends BaseServiceConfig {
   store: "postgres" | "mongodb";
   mongodbUrl: string | undefined;
   mongodbDatabase: string;
-  /** Brevo transactional e-mail; unset uses the local mailbox. */
+  /** Brevo transactional e-mail; unset uses the local mailbox (not in production). */
   brevoApiKey: string | undefined;
   brevoBaseUrl: string | undefined;
   mailFrom: string;
   mailFromName: string;
   mailDir: string | undefined;
-  /** Firebase Cloud Messaging; both set enables real pushes. */
+  /**
+   * Firebase Cloud Messaging: a project and its service account's key (a file, or its JSON
+   * itself, e.g. from a Kubernetes Secret) enable real pushes; without them pushes are only
+   * logged (not in production).
+   */
   firebaseProjectId: string | undefined;
-  firebaseCredentialsFile: string | undefined;
+  firebaseCredentials: { file: string } | { json: string } | undefined;
   retryBaseMs: number;
   retryMaxAttempts: number;
   /** How long claimed work stays with one worker before another may take it. */
   leaseMs: number;
+}
+
+/** FIREBASE_CREDENTIALS_FILE if set, else FIREBASE_CREDENTIALS_JSON; production needs one of them. */
+function firebaseCredentials(e: EnvReader): NotificationsConfig["firebaseCredentials"] {
+  const file = e.optional("FIREBASE_CREDENTIALS_FILE");
+  if (file !== undefined) return { file };
+  const json = e.requiredInProduction("FIREBASE_CREDENTIALS_JSON");
+  return json === undefined ? undefined : { json };
 }
 
 /** The only place the notifications service reads the environment. */
@@ -34,13 +46,14 @@ export function readNotificationsConfig(
       store,
       mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
       mongodbDatabase: e.string("MONGODB_DATABASE", "classconnect_notifications"),
-      brevoApiKey: e.optional("BREVO_API_KEY"),
+      // Production refuses to start without its providers rather than log what it never sent.
+      brevoApiKey: e.requiredInProduction("BREVO_API_KEY"),
       brevoBaseUrl: e.optional("BREVO_BASE_URL"),
       mailFrom: e.string("MAIL_FROM", "no-reply@classconnect.local"),
       mailFromName: e.string("MAIL_FROM_NAME", "ClassConnect"),
       mailDir: e.optional("MAIL_DIR"),
-      firebaseProjectId: e.optional("FIREBASE_PROJECT_ID"),
-      firebaseCredentialsFile: e.optional("FIREBASE_CREDENTIALS_FILE"),
+      firebaseProjectId: e.requiredInProduction("FIREBASE_PROJECT_ID"),
+      firebaseCredentials: firebaseCredentials(e),
       retryBaseMs: e.int("NOTIFY_RETRY_BASE_MS", 1000, 1, 600_000),
       retryMaxAttempts: e.int("NOTIFY_RETRY_MAX_ATTEMPTS", 8, 1, 100),
       leaseMs: e.int("NOTIFY_LEASE_MS", 60_000, 100, 3_600_000),

@@ -14,11 +14,9 @@ export interface UsersConfig extends FileServiceConfig {
 /** The only place the users service reads the environment. */
 export function readUsersConfig(env: Record<string, string | undefined> = process.env): UsersConfig {
   return loadConfig((e) => {
-    const production =
-      e.oneOf("NODE_ENV", ["development", "test", "production"], "development") === "production";
     return {
       ...readBaseConfig(e, "USERS", 50051),
-      signingKeyJwk: production ? e.string("USERS_JWT_PRIVATE_JWK") : e.optional("USERS_JWT_PRIVATE_JWK"),
+      signingKeyJwk: e.requiredInProduction("USERS_JWT_PRIVATE_JWK"),
       accessTokenTtlSeconds: e.int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
       firebaseProjectId: e.optional("FIREBASE_PROJECT_ID"),
       mailDir: e.optional("MAIL_DIR"),
