@@ -174,7 +174,7 @@ export function readBlobConfig(e: EnvReader): BlobConfig {
       dir: e.string("BLOB_DIR", ".data/blobs"),
       publicUrl: e.string("BLOB_PUBLIC_URL", "http://localhost:8080/blobs"),
       // Shared with the gateway, which checks read URLs of private files (npm start makes one).
-      signingKey: e.optional("BLOB_SIGNING_KEY"),
+      signingKey: e.requiredInProduction("BLOB_SIGNING_KEY"),
     };
   }
   const accessKeyId = e.optional("S3_ACCESS_KEY_ID");

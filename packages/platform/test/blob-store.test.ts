@@ -210,6 +210,12 @@ config("local by default, with the local run's directory and URL", () => {
   } satisfies BlobConfig);
 });
 
+config("local in production needs the signing key its links are checked with", () => {
+  assert.throws(() => loadConfig(readBlobConfig, { NODE_ENV: "production" }), /BLOB_SIGNING_KEY is required/);
+  const local = loadConfig(readBlobConfig, { NODE_ENV: "production", BLOB_SIGNING_KEY: "k" });
+  assert.is(local.store === "local" && local.signingKey, "k");
+});
+
 config(
   "s3: bucket and public URL required; region defaults; credentials from the SDK's chain unless given",
   () => {
