@@ -48,7 +48,7 @@ import {
   type Transport,
 } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
-import { clientAddress } from "./client-address.js";
+import { clientAddress, rateLimitKey } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
 import { createConnectUnaryHandler, type UnaryRoute } from "./connect-unary.js";
 import { createRateLimiter } from "./rate-limiter.js";
@@ -90,7 +90,7 @@ function rateLimit(perMinute: number): Interceptor {
   const limiter = createRateLimiter(perMinute);
   return (next) => async (req) => {
     if (rateLimitedMethods.has(`${req.service.typeName}.${req.method.name}`)) {
-      const verdict = limiter.take(req.contextValues.get(clientAddressKey));
+      const verdict = limiter.take(rateLimitKey(req.contextValues.get(clientAddressKey)));
       if (!verdict.allowed) {
         throw new ResourceExhaustedError(
           `too many requests; retry in ${verdict.retryAfterSeconds} s`,

@@ -268,6 +268,12 @@ limited(
     assert.is(e.findDetails(ErrorInfoSchema)[0]?.reason, "RATE_LIMITED");
     // Another client behind the same proxy has its own allowance.
     await expectCode(auth.login(login(), from("203.0.113.8")), Code.Unauthenticated);
+    // One IPv6 host: a new address of its /64 for every call gains no allowance.
+    for (let i = 1; i <= 3; i++) {
+      await expectCode(auth.login(login(), from(`2001:db8:7:7::${i}`)), Code.Unauthenticated);
+    }
+    await expectCode(auth.login(login(), from("2001:db8:7:7:a:b:c:d")), Code.ResourceExhausted);
+    await expectCode(auth.login(login(), from("2001:db8:7:8::1")), Code.Unauthenticated);
   },
 );
 limited.run();
