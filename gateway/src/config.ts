@@ -1,4 +1,4 @@
-import { ConfigError, type LogLevel, loadConfig, logLevels } from "@classconnect/platform";
+import { ConfigError, type EnvReader, type LogLevel, loadConfig, logLevels } from "@classconnect/platform";
 
 export interface GatewayConfig {
   host: string;
@@ -35,6 +35,14 @@ export interface GatewayConfig {
   metricsPort: number | undefined;
 }
 
+/** TRUST_PROXY: a count of proxies; "true" (one) and "false" (none) read as they did when it was a switch. */
+function trustedProxies(e: EnvReader): number {
+  const value = e.optional("TRUST_PROXY")?.toLowerCase();
+  if (value === "true") return 1;
+  if (value === "false") return 0;
+  return e.int("TRUST_PROXY", 0, 0, 10);
+}
+
 /** The only place the gateway reads the environment. */
 export function readGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const config = loadConfig(
@@ -59,10 +67,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       requestTimeoutMs: e.int("REQUEST_TIMEOUT_MS", 300_000, 100, 3_600_000),
       keepAliveTimeoutMs: e.int("KEEP_ALIVE_TIMEOUT_MS", 65_000, 100, 600_000),
       authRateLimitPerMinute: e.int("AUTH_RATE_LIMIT_PER_MINUTE", 20, 1, 100_000),
-      // A count of proxies; "true" (one) and "false" (none) read as they did when it was a switch.
-      trustedProxies: ["true", "false"].includes(e.optional("TRUST_PROXY")?.toLowerCase() ?? "")
-        ? Number(e.bool("TRUST_PROXY", false))
-        : e.int("TRUST_PROXY", 0, 0, 10),
+      trustedProxies: trustedProxies(e),
       blobDir: e.optional("BLOB_DIR"),
       blobSigningKey: e.optional("BLOB_SIGNING_KEY"),
       otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),

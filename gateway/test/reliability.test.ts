@@ -14,15 +14,15 @@ import {
   AuthService,
   GetJwksResponseSchema,
 } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
-import { freePort, startServer } from "@classconnect/platform";
+import { startServer } from "@classconnect/platform";
 import { testLogger } from "@classconnect/platform/testing";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcTransport } from "@connectrpc/connect-node";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { readGatewayConfig, routeTable, startGateway } from "../src/index.js";
-import { type System, startSystem } from "./system.js";
+import { readGatewayConfig, routeTable } from "../src/index.js";
+import { type System, startLoneGateway, startSystem } from "./system.js";
 
 const fuzz = suite<{ sys: System }>("reliability: 1,000 malformed requests through the gateway");
 fuzz.before(async (ctx) => {
@@ -109,21 +109,6 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
 fuzz.run();
 
 /** A gateway on its own, its upstreams unreachable unless `env` names them. */
-async function startLoneGateway(env: Record<string, string> = {}) {
-  const unused = `http://127.0.0.1:${await freePort()}`;
-  return startGateway(
-    readGatewayConfig({
-      GATEWAY_PORT: "0",
-      USERS_SERVICE_URL: unused,
-      COURSES_SERVICE_URL: unused,
-      NOTIFICATIONS_SERVICE_URL: unused,
-      ADMIN_SERVICE_URL: unused,
-      ...env,
-    }),
-    { logger: testLogger("gateway") },
-  );
-}
-
 const stopping = suite("reliability: the gateway's client connections");
 
 /**

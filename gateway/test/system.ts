@@ -281,3 +281,19 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     },
   };
 }
+
+/** The gateway alone, its upstreams pointing at a port nobody listens on. */
+export async function startLoneGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+  const unused = `http://127.0.0.1:${await freePort()}`;
+  return startGateway(
+    readGatewayConfig({
+      GATEWAY_PORT: "0",
+      USERS_SERVICE_URL: unused,
+      COURSES_SERVICE_URL: unused,
+      NOTIFICATIONS_SERVICE_URL: unused,
+      ADMIN_SERVICE_URL: unused,
+      ...env,
+    }),
+    { logger: testLogger("gateway") },
+  );
+}

@@ -23,9 +23,10 @@ export interface EnvReader {
   bool(name: string, fallback: boolean): boolean;
   /** One of the listed values. */
   oneOf<T extends string>(name: string, values: readonly T[], fallback: T): T;
-  /** Whether NODE_ENV is `production` (development, test or production; default development). */
-  production(): boolean;
-  /** Required when `production()`, optional otherwise: what a local run can do without (keys, providers). */
+  /**
+   * Required when NODE_ENV is `production` (NODE_ENV: development, test or production; default
+   * development), optional otherwise: what a local run can do without (keys, providers).
+   */
   requiredInProduction(name: string): string | undefined;
 }
 
@@ -72,13 +73,11 @@ export function loadConfig<T>(build: (env: EnvReader) => T, env: Env = process.e
       }
       return value as (typeof values)[number];
     },
-    production() {
+    requiredInProduction(name) {
+      // NODE_ENV read once, so that a bad value is reported once.
       production ??=
         reader.oneOf("NODE_ENV", ["development", "test", "production"], "development") === "production";
-      return production;
-    },
-    requiredInProduction(name) {
-      return reader.production() ? reader.string(name) : reader.optional(name);
+      return production ? reader.string(name) : reader.optional(name);
     },
   };
   let production: boolean | undefined;

@@ -13,8 +13,8 @@ export interface UsersConfig extends FileServiceConfig {
 
 /** The only place the users service reads the environment. */
 export function readUsersConfig(env: Record<string, string | undefined> = process.env): UsersConfig {
-  return loadConfig((e) => {
-    return {
+  return loadConfig(
+    (e) => ({
       ...readBaseConfig(e, "USERS", 50051),
       signingKeyJwk: e.requiredInProduction("USERS_JWT_PRIVATE_JWK"),
       accessTokenTtlSeconds: e.int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
@@ -22,6 +22,7 @@ export function readUsersConfig(env: Record<string, string | undefined> = proces
       mailDir: e.optional("MAIL_DIR"),
       blobs: readBlobConfig(e),
       resetLinkBase: e.string("RESET_LINK_BASE", "classconnect://reset-password?token="),
-    };
-  }, env);
+    }),
+    env,
+  );
 }
