@@ -118,6 +118,7 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
   const modules = sys.client(ModuleService);
   const owner = await sys.register();
   const student = await sys.register();
+  const stranger = await sys.register();
   const c = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth)).course!;
   await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
   const m = (await modules.createModule({ courseId: c.id, title: "Week 1" }, owner.auth)).module!;
@@ -143,11 +144,22 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
   ).resource!;
   assert.equal([link.position, video.position, file.position], [0, 1, 2]);
   assert.is(file.sizeBytes, BigInt(content.length));
-  assert.match(file.url, /\/blobs\/courses\/.+\/notes_week_1\.txt$/);
-  // The gateway serves the stored file back.
-  const served = await fetch(file.url);
+  // A file is as private as the module it is in: its address alone reads nothing; a member
+  // gets a short-lived link that does.
+  const fileUrl = new URL(file.url);
+  assert.match(fileUrl.pathname, /^\/blobs\/private\/modules\/[^/]+\/[^/]+\/notes_week_1\.txt$/);
+  assert.ok(fileUrl.searchParams.has("signature"), file.url);
+  const served = await fetch(fileUrl);
   assert.is(served.status, 200);
   assert.ok(Buffer.from(await served.arrayBuffer()).equals(content));
+  const bare = await fetch(new URL(fileUrl.pathname, fileUrl));
+  assert.is(bare.status, 404);
+  await bare.body?.cancel();
+  const studentsLink = (await modules.listModules({ courseId: c.id }, student.auth)).modules[0]!.resources[2]!
+    .url;
+  assert.is(new URL(studentsLink).pathname, fileUrl.pathname);
+  assert.ok(Buffer.from(await (await fetch(studentsLink)).arrayBuffer()).equals(content));
+  await rejects(modules.listModules({ courseId: c.id }, stranger.auth), Code.PermissionDenied);
 
   await invalid(
     modules.addResource({ moduleId: m.id, title: "No url", kind: ResourceKind.LINK }, owner.auth),
@@ -228,11 +240,13 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     reordered.resources.map((r) => r.id),
     order,
   );
+  assert.is(new URL(reordered.resources[0]!.url).pathname, fileUrl.pathname, "a file keeps its link");
   await invalid(modules.reorderResources({ moduleId: m.id, resourceIds: [file.id] }, owner.auth), [
     "resource_ids",
   ]);
   await modules.removeResource({ resourceId: link.id }, owner.auth);
   await rejects(modules.removeResource({ resourceId: link.id }, owner.auth), Code.NotFound);
+  await rejects(modules.removeResource({ resourceId: file.id }, student.auth), Code.PermissionDenied);
   const listed = await modules.listModules({ courseId: c.id }, student.auth);
   assert.equal(
     listed.modules[0]?.resources.map((r) => [r.title, r.position]),
@@ -241,6 +255,11 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
       ["Talk", 1],
     ],
   );
+  // A removed file is deleted: the link given out before reads nothing.
+  await modules.removeResource({ resourceId: file.id }, owner.auth);
+  const removed = await fetch(studentsLink);
+  assert.is(removed.status, 404);
+  await removed.body?.cancel();
 });
 
 test.run();

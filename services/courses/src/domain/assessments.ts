@@ -1,5 +1,4 @@
 /** Tasks and exams: authoring, publishing, hand-ins, grading. */
-import { randomUUID } from "node:crypto";
 import {
   type BlobStore,
   type Cursor,
@@ -8,7 +7,6 @@ import {
   NotFoundError,
   type Page,
   PermissionDeniedError,
-  PRIVATE_BLOB_PREFIX,
   pageOf,
 } from "@classconnect/platform";
 import type {
@@ -18,6 +16,7 @@ import type {
   SubmissionRecord,
 } from "../store/assessments.js";
 import { type Access, activityOf, type CourseAccess, requirePermission, requireStaff } from "./access.js";
+import { fileLink, privateFileKey } from "./files.js";
 import {
   type Answer,
   AssessmentKind,
@@ -33,9 +32,6 @@ import {
   totals,
 } from "./grading.js";
 import { CourseState, Permission } from "./model.js";
-
-/** How long a link to a submitted file reads it: long enough to open it, short enough not to spread. */
-export const FILE_LINK_TTL_SECONDS = 15 * 60;
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -95,9 +91,8 @@ export function createAssessments(deps: {
           const { fileContent: _, ...rest } = ans;
           return rest;
         }
-        const safe = ans.fileName.replace(/[^\w.-]+/g, "_").slice(-100) || "file";
         // Private: read only through the links readable() makes for the student and graders.
-        const fileKey = `${PRIVATE_BLOB_PREFIX}submissions/${courseId}/${randomUUID()}/${safe}`;
+        const fileKey = privateFileKey("submissions", courseId, ans.fileName);
         await deps.blobs.put(fileKey, ans.fileContent, "application/octet-stream");
         const { fileContent: _, ...rest } = ans;
         return { ...rest, fileKey, fileUrl: "" };
@@ -115,12 +110,12 @@ export function createAssessments(deps: {
     await Promise.allSettled(replaced.map((key) => deps.blobs.delete(key)));
   }
 
-  /** `s` as its reader gets it: each stored file with a link that reads it for FILE_LINK_TTL_SECONDS. */
+  /** `s` as its reader gets it: each stored file with a short-lived link that reads it. */
   async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
     if (!s.answers.some((a) => a.fileKey)) return s;
     const answers = await Promise.all(
       s.answers.map(async ({ fileKey, ...a }) =>
-        fileKey ? { ...a, fileUrl: await deps.blobs.readUrl(fileKey, FILE_LINK_TTL_SECONDS) } : a,
+        fileKey ? { ...a, fileUrl: await fileLink(deps.blobs, fileKey) } : a,
       ),
     );
     return { ...s, answers };

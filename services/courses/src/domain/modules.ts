@@ -1,8 +1,11 @@
-/** Modules and their resources: content permission to change, membership to read. */
-import { randomUUID } from "node:crypto";
+/**
+ * Modules and their resources: content permission to change, membership to read. A file
+ * resource is private like the module it is in: its reader gets a short-lived link.
+ */
 import { type BlobStore, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
 import type { ModuleRecord, ModuleStore, ResourceRecord } from "../store/modules.js";
 import { type Access, activityOf, requireMember, requirePermission } from "./access.js";
+import { fileLink, privateFileKey } from "./files.js";
 import { Permission } from "./model.js";
 
 export const RESOURCE_FILE = 3;
@@ -17,6 +20,14 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
     return access;
   }
 
+  /** `r` as a reader gets it: a stored file with a link that reads it for a while. */
+  async function readable(r: ResourceRecord): Promise<ResourceRecord> {
+    return r.fileKey ? { ...r, url: await fileLink(deps.blobs, r.fileKey) } : r;
+  }
+  const readableAll = (rs: ResourceRecord[]) => Promise.all(rs.map(readable));
+  const readableModules = (ms: ModuleRecord[]) =>
+    Promise.all(ms.map(async (m) => ({ ...m, resources: await readableAll(m.resources) })));
+
   const reorderMismatch = (field: string) =>
     new InvalidArgumentError([
       {
@@ -29,7 +40,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
   return {
     async list(courseId: string, caller: string): Promise<ModuleRecord[]> {
       requireMember(await deps.access.load(courseId, caller));
-      return modules.list(courseId);
+      return readableModules(await modules.list(courseId));
     },
 
     async create(
@@ -44,7 +55,10 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
 
     async update(moduleId: string, caller: string, fields: { title?: string; description?: string }) {
       const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
-      return modules.update(moduleId, fields, activityOf(access, "module.update", "module", moduleId));
+      const [updated] = await readableModules([
+        await modules.update(moduleId, fields, activityOf(access, "module.update", "module", moduleId)),
+      ]);
+      return updated!;
     },
 
     async remove(moduleId: string, caller: string): Promise<void> {
@@ -61,7 +75,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         activityOf(access, "module.reorder", "course", courseId),
       );
       if (!result) throw reorderMismatch("module_ids");
-      return result;
+      return readableModules(result);
     },
 
     async addResource(
@@ -73,14 +87,16 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       let url = r.url;
       let fileKey: string | null = null;
       if (r.kind === RESOURCE_FILE) {
-        const safeName = r.fileName.replace(/[^\w.-]+/g, "_").slice(-100) || "file";
-        fileKey = `courses/${access.course.id}/${randomUUID()}/${safeName}`;
-        url = await deps.blobs.put(fileKey, r.content, "application/octet-stream");
+        fileKey = privateFileKey("modules", access.course.id, r.fileName);
+        await deps.blobs.put(fileKey, r.content, "application/octet-stream");
+        url = ""; // made per reader by readable()
       }
-      return modules.addResource(
-        moduleId,
-        { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
-        activityOf(access, "resource.create", "resource"),
+      return readable(
+        await modules.addResource(
+          moduleId,
+          { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
+          activityOf(access, "resource.create", "resource"),
+        ),
       );
     },
 
@@ -96,10 +112,12 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
           },
         ]);
       }
-      return modules.updateResource(
-        resourceId,
-        fields,
-        activityOf(access, "resource.update", "resource", resourceId),
+      return readable(
+        await modules.updateResource(
+          resourceId,
+          fields,
+          activityOf(access, "resource.update", "resource", resourceId),
+        ),
       );
     },
 
@@ -121,7 +139,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         activityOf(access, "resource.reorder", "module", moduleId),
       );
       if (!result) throw reorderMismatch("resource_ids");
-      return result;
+      return readableAll(result);
     },
   };
 }
