@@ -18,6 +18,7 @@ import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/sub
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { csvField } from "../src/domain/statistics.js";
 import { at, courseInput, DAY, invalid, rejects } from "./fixtures.js";
 
 const test = suite<{ sys: System }>("courses: StatisticsService");
@@ -42,7 +43,10 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
   const analyst = await sys.register();
   const editor = await sys.register();
   const names = ["Ana", "Bo", "Cid", "Dee"];
-  const students = await Promise.all(names.map((firstName) => sys.register({ firstName, lastName: "Doe" })));
+  // Dee's last name is a spreadsheet formula: the CSV must keep it text.
+  const students = await Promise.all(
+    names.map((firstName) => sys.register({ firstName, lastName: firstName === "Dee" ? "=1+2" : "Doe" })),
+  );
   const [s1, s2, s3, s4] = students as [
     (typeof students)[0],
     (typeof students)[0],
@@ -179,6 +183,8 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
     Cid: ["1", "0", "100", ""],
     Dee: ["0", "0", "0", ""],
   });
+  const lastNames = Object.fromEntries(lines.slice(1).map((l) => [l.split(",")[1], l.split(",")[2]]));
+  assert.equal(lastNames, { Ana: "Doe", Bo: "Doe", Cid: "Doe", Dee: "'=1+2" });
 
   // Who may see what.
   await rejects(
@@ -203,3 +209,25 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
 });
 
 test.run();
+
+const csv = suite("courses: CSV fields");
+csv("quoted as RFC 4180 says; text a spreadsheet would run as a formula stays text", () => {
+  assert.equal(["Ana", 'Say "hi"', "a,b", "two\nlines", 70, -1.5, ""].map(csvField), [
+    "Ana",
+    '"Say ""hi"""',
+    '"a,b"',
+    '"two\nlines"',
+    "70",
+    "-1.5",
+    "",
+  ]);
+  assert.equal(["=1+2", "+1", "-1", "@SUM(A1)", "\tx", '=HYPERLINK("http://x.example","y")'].map(csvField), [
+    "'=1+2",
+    "'+1",
+    "'-1",
+    "'@SUM(A1)",
+    "'\tx",
+    '"\'=HYPERLINK(""http://x.example"",""y"")"',
+  ]);
+});
+csv.run();

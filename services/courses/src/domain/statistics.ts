@@ -7,9 +7,13 @@ import { Permission } from "./model.js";
 const round = (n: number | null) => (n === null ? 0 : Math.round(n * 100) / 100);
 const ratio = (part: number, whole: number) => (whole > 0 ? Math.round((part / whole) * 10000) / 10000 : 0);
 
-/** RFC 4180 quoting. */
-const csvField = (v: string | number) => {
-  const s = String(v);
+/**
+ * One CSV field, quoted as RFC 4180 says. Text that a spreadsheet would read as a formula
+ * (a student may name themselves `=HYPERLINK(…)`) starts with a `'` so that it stays text
+ * (OWASP's advice on CSV injection); numbers are written as they are.
+ */
+export const csvField = (v: string | number) => {
+  const s = typeof v === "string" && /^[=+\-@\t\r]/.test(v) ? `'${v}` : String(v);
   return /[",\r\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 };
 
