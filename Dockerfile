@@ -2,8 +2,9 @@
 #   docker build --build-arg SERVICE_DIR=services/users --build-arg PORT=50051 -t classconnect-users .
 #   docker build --build-arg SERVICE_DIR=gateway --build-arg PORT=8080 -t classconnect-gateway .
 # Stage 1 installs production dependencies only; stage 2 builds each process's bundle
-# (scripts/build.ts); stage 3 runs the chosen one as a non-root user.
-FROM node:20-bookworm-slim AS deps
+# (scripts/build.ts); stage 3 runs the chosen one as a non-root user. Node 24, an LTS line
+# (Node 20's support ended in April 2026; the test suite passes on 20, 24 and 26).
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY gen/package.json gen/
@@ -28,7 +29,7 @@ COPY services services
 COPY gateway gateway
 RUN node --import tsx scripts/build.ts
 
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 ARG SERVICE_DIR
 ARG PORT
 ENV NODE_ENV=production SERVICE_DIR=${SERVICE_DIR} PORT=${PORT}
