@@ -611,6 +611,160 @@ test("a handed-in file is private: read only through short-lived links given to 
   await gone.body?.cancel();
 });
 
+test("refusals the flows above do not reach: a published kind, an exam started twice or too late, grading twice, a finished course", async (ctx) => {
+  const { sys, owner, grader, s1, s2, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const make = (o: Init) => assessments.createAssessment({ courseId, assessment: exam(o) }, owner.auth);
+
+  // Choice questions need a right answer; only they have options; a file answer needs its file.
+  const choice = (kind: QuestionKind, options: { id: string; text: string; correct?: boolean }[]) => ({
+    questions: [{ id: "x", kind, prompt: "p", points: 1, options }],
+  });
+  await invalid(make(choice(QuestionKind.MULTIPLE_CHOICE, [{ id: "a", text: "a" }])), [
+    "assessment.questions[0].options",
+  ]);
+  await invalid(make(choice(QuestionKind.FREE_TEXT, [{ id: "a", text: "a", correct: true }])), [
+    "assessment.questions[0].options",
+  ]);
+  const upload = await publishedTask(ctx, {
+    title: "Upload",
+    questions: [{ id: "f", kind: QuestionKind.FILE_UPLOAD, prompt: "Your file", points: 1 }],
+  });
+  await invalid(
+    submissions.submitAssessment(
+      { assessmentId: upload.id, answers: [{ questionId: "f", fileName: "a.pdf" }] },
+      s1.auth,
+    ),
+    ["answers[0].file_content"],
+  );
+
+  // A published assessment keeps its kind.
+  const exam1 = (await make({ title: "Quiz" })).assessment!;
+  await assessments.publishAssessment({ assessmentId: exam1.id }, owner.auth);
+  await rejects(
+    assessments.updateAssessment(
+      { assessmentId: exam1.id, assessment: { kind: AssessmentKind.TASK }, updateMask: { paths: ["kind"] } },
+      owner.auth,
+    ),
+    Code.FailedPrecondition,
+    "KIND_LOCKED",
+  );
+
+  // An exam is started once, and not after its due time when late work is refused.
+  await submissions.startAttempt({ assessmentId: exam1.id }, s1.auth);
+  const handedIn = (
+    await submissions.submitAssessment(
+      { assessmentId: exam1.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    )
+  ).submission!;
+  await rejects(
+    submissions.startAttempt({ assessmentId: exam1.id }, s1.auth),
+    Code.FailedPrecondition,
+    "ALREADY_SUBMITTED",
+  );
+  const strict = (await make({ title: "Strict", latePolicy: LatePolicy.REJECT, dueTime: at(DAY) }))
+    .assessment!;
+  await assessments.publishAssessment({ assessmentId: strict.id }, owner.auth);
+  sys.clock.advance(DAY + 60_000);
+  try {
+    await rejects(
+      submissions.startAttempt({ assessmentId: strict.id }, s1.auth),
+      Code.FailedPrecondition,
+      "PAST_DUE",
+    );
+  } finally {
+    sys.clock.advance(-(DAY + 60_000));
+  }
+
+  // Only handed-in work is graded, each question once; a final grade is final once.
+  const inProgress = (await submissions.startAttempt({ assessmentId: exam1.id }, s2.auth)).submission!;
+  await rejects(
+    submissions.gradeSubmission(
+      { submissionId: inProgress.id, scores: [{ questionId: "q4", score: 1 }] },
+      grader.auth,
+    ),
+    Code.FailedPrecondition,
+    "NOT_SUBMITTED",
+  );
+  await invalid(
+    submissions.gradeSubmission(
+      {
+        submissionId: handedIn.id,
+        scores: [
+          { questionId: "q4", score: 1 },
+          { questionId: "q4", score: 2 },
+        ],
+      },
+      grader.auth,
+    ),
+    ["scores"],
+  );
+  await submissions.gradeSubmission(
+    { submissionId: handedIn.id, scores: [{ questionId: "q4", score: 4 }] },
+    grader.auth,
+  );
+  await submissions.finalizeGrade({ submissionId: handedIn.id }, grader.auth);
+  await rejects(
+    submissions.finalizeGrade({ submissionId: handedIn.id }, grader.auth),
+    Code.FailedPrecondition,
+    "GRADE_FINAL",
+  );
+
+  // Graders page through the handed-in submissions.
+  const other = (
+    await submissions.submitAssessment(
+      { assessmentId: exam1.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
+      s2.auth,
+    )
+  ).submission!;
+  const first = await submissions.listSubmissions({ assessmentId: exam1.id, pageSize: 1 }, grader.auth);
+  const second = await submissions.listSubmissions(
+    { assessmentId: exam1.id, pageSize: 1, pageToken: first.nextPageToken },
+    grader.auth,
+  );
+  assert.equal([first.submissions.length, second.submissions.length, second.nextPageToken], [1, 1, ""]);
+  assert.equal(
+    [...first.submissions, ...second.submissions].map((x) => x.id).sort(),
+    [handedIn.id, other.id].sort(),
+  );
+
+  // A finished course is read-only for its students: no exam starts, no work is handed in.
+  const courses = sys.client(CourseService);
+  const done = (await courses.createCourse({ course: courseInput({ title: "Done" }) }, owner.auth)).course!
+    .id;
+  await sys.client(EnrollmentService).enroll({ courseId: done }, s1.auth);
+  const publish = async (o: Init) => {
+    const a = (await assessments.createAssessment({ courseId: done, assessment: exam(o) }, owner.auth))
+      .assessment!;
+    await assessments.publishAssessment({ assessmentId: a.id }, owner.auth);
+    return a;
+  };
+  const lastExam = await publish({ title: "Last exam" });
+  const lastTask = await publish({ title: "Last task", kind: AssessmentKind.TASK, timeLimitMinutes: 0 });
+  await courses.finishCourse({ courseId: done, finalGrades: [] }, owner.auth);
+  await rejects(
+    submissions.startAttempt({ assessmentId: lastExam.id }, s1.auth),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: lastTask.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  const mine = await submissions.listMyAssessments({ courseId: done }, s1.auth);
+  assert.equal(
+    mine.assessments.map((x) => x.status),
+    ["pending", "pending"],
+    "nothing was handed in",
+  );
+});
+
 test("lists: teachers by course, state and due date; students by status", async (ctx) => {
   const { sys, owner, s1, stranger } = ctx;
   const assessments = sys.client(AssessmentService);
