@@ -101,6 +101,30 @@ test("VerifyEmail accepts the PIN once; wrong, used and missing PINs are refused
   await rejects(h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)), Code.InvalidArgument, "PIN_WRONG");
 });
 
+test("VerifyEmail stops after five wrong PINs, even for the right one, until a new PIN is sent", async ({
+  h,
+}) => {
+  const u = await h.register();
+  const pin = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  const wrong = pin === "000000" ? "111111" : "000000";
+  for (let i = 0; i < 5; i++) {
+    await rejects(
+      h.auth.verifyEmail({ pin: wrong }, h.bearer(u.accessToken)),
+      Code.InvalidArgument,
+      "PIN_WRONG",
+    );
+  }
+  await rejects(
+    h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)),
+    Code.FailedPrecondition,
+    "PIN_EXHAUSTED",
+  );
+  assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.emailVerified, false);
+  await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
+  const fresh = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+  assert.is((await h.auth.verifyEmail({ pin: fresh }, h.bearer(u.accessToken))).user?.emailVerified, true);
+});
+
 test("ResendVerificationPin replaces the PIN", async ({ h }) => {
   const u = await h.register();
   const first = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
@@ -372,6 +396,33 @@ test("LoginWithGoogle on a password account requires linking with its password",
   // Both methods work afterwards.
   assert.is((await h.auth.loginWithGoogle({ idToken })).user?.id, u.userId);
   assert.is((await h.auth.login({ email: u.email, password: u.password })).user?.id, u.userId);
+});
+
+test("LoginWithGoogle cannot take over an account it cannot link: an unverified Google e-mail, or an account with no password", async ({
+  h,
+}) => {
+  const u = await h.register({ email: "joan.clarke@example.com" });
+  const unverified = await h.google.idToken({ uid: "google-uid-4", email: u.email, emailVerified: false });
+  for (const password of [undefined, u.password]) {
+    await rejects(
+      h.auth.loginWithGoogle({ idToken: unverified, ...(password ? { password } : {}) }),
+      Code.FailedPrecondition,
+      "ACCOUNT_LINK_IMPOSSIBLE",
+    );
+  }
+  // A Google-only account, then another Google identity with the same e-mail.
+  await h.auth.loginWithGoogle({
+    idToken: await h.google.idToken({ uid: "google-uid-5", email: "hedy.lamarr@example.com" }),
+  });
+  await rejects(
+    h.auth.loginWithGoogle({
+      idToken: await h.google.idToken({ uid: "google-uid-6", email: "hedy.lamarr@example.com" }),
+    }),
+    Code.FailedPrecondition,
+    "ACCOUNT_LINK_IMPOSSIBLE",
+  );
+  // Nothing was linked.
+  assert.is((await h.auth.login({ email: u.email, password: u.password })).user?.googleLinked, false);
 });
 
 test("LoginWithGoogle refuses forged, expired, foreign-audience and malformed tokens", async ({ h }) => {

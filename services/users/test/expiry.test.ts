@@ -19,6 +19,8 @@ test("an expired activation PIN is refused", async ({ h }) => {
   const pin = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
   await rejects(h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)), Code.FailedPrecondition, "PIN_EXPIRED");
   assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.emailVerified, false);
+  // The expired PIN is gone: the next try is told to ask for a new one.
+  await rejects(h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)), Code.FailedPrecondition, "PIN_MISSING");
 });
 
 test("an expired reset link is refused and the password stays", async ({ h }) => {
