@@ -101,6 +101,11 @@ export interface System {
    * passage of time is simulated; everything else is real).
    */
   clock: { advance(ms: number): void };
+  /**
+   * Runs the courses service's deadline-reminder sweep now, on its clock (it runs by itself
+   * only hourly here); returns for how many assessments it recorded reminders.
+   */
+  remindDeadlines(): Promise<number>;
   /** Stops the notifications service (its port stays reserved) and starts it again. */
   notifications: { stop(): Promise<void>; start(): Promise<void> };
   /** Call options with an admin token (signed by the test admin key the system trusts). */
@@ -159,6 +164,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       adminKeys,
       outbox: fastOutbox,
       now: () => new Date(Date.now() + clockOffset),
+      reminderPollMs: 3_600_000,
     },
   );
   const mailbox = createMailbox(testLogger("notifications"));
@@ -224,6 +230,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         clockOffset += ms;
       },
     },
+    remindDeadlines: () => courses.remindDeadlines(),
     notifications: {
       async stop() {
         await notifications?.close();

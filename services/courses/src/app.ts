@@ -20,6 +20,7 @@ import {
   outboxMigrations,
   type RunningService,
   startService,
+  startWorkerLoop,
 } from "@classconnect/platform";
 import { createAssessmentService, createSubmissionService } from "./assessment-service.js";
 import type { CoursesConfig } from "./config.js";
@@ -30,6 +31,7 @@ import { createCourses } from "./domain/courses.js";
 import { createEnrollment } from "./domain/enrollment.js";
 import { createFeedback } from "./domain/feedback.js";
 import { createModules } from "./domain/modules.js";
+import { createReminders, type Reminders } from "./domain/reminders.js";
 import { createStaff } from "./domain/staff.js";
 import { createStatistics } from "./domain/statistics.js";
 import { createEnrollmentService } from "./enrollment-service.js";
@@ -43,6 +45,7 @@ import { createCourseStore } from "./store/courses.js";
 import { createEnrollmentStore } from "./store/enrollments.js";
 import { createFeedbackStore } from "./store/feedback.js";
 import { createModuleStore } from "./store/modules.js";
+import { createReminderStore } from "./store/reminders.js";
 import { createStaffStore } from "./store/staff.js";
 import { createStatisticsStore } from "./store/statistics.js";
 
@@ -56,19 +59,27 @@ export interface CoursesOverrides {
   users?: UsersDirectory;
   blobs?: BlobStore;
   now?: () => Date;
+  /** How often the deadline-reminder sweep runs by itself (tests make it rare and call it). */
+  reminderPollMs?: number;
+}
+
+export interface CoursesServer extends RunningService {
+  /** Runs the deadline-reminder sweep now; returns for how many assessments it recorded reminders. */
+  remindDeadlines(): Promise<number>;
 }
 
 export async function startCoursesServer(
   config: CoursesConfig,
   overrides: CoursesOverrides = {},
-): Promise<RunningService> {
-  return startService({
+): Promise<CoursesServer> {
+  let reminders: Reminders | undefined;
+  const service = await startService({
     name: "courses",
     config,
     ...(overrides.logger ? { logger: overrides.logger } : {}),
     migrations: [{ dir: migrationsDir }, outboxMigrations],
     outbox: overrides.outbox ?? {},
-    setup(sql) {
+    setup(sql, logger) {
       const now = overrides.now ?? (() => new Date());
       const users = overrides.users ?? createUsersDirectory(config.usersServiceUrl, config.serviceToken);
       const blobs = overrides.blobs ?? createBlobStore(config.blobs);
@@ -89,7 +100,19 @@ export async function startCoursesServer(
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
       const assessments = createAssessments({ store: createAssessmentStore(sql), access, blobs, now });
+      reminders = createReminders({ store: createReminderStore(sql), now, leadMs: config.reminders.leadMs });
+      const remind = reminders;
+      const reminderLoop = startWorkerLoop({
+        name: "deadline-reminders",
+        pollMs: overrides.reminderPollMs ?? config.reminders.pollMs,
+        logger,
+        pass: async () => {
+          await remind.sweep();
+          return false;
+        },
+      });
       return {
+        onClose: () => reminderLoop.stop(),
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
           router.service(CourseService, createCourseService(courses, now));
@@ -116,4 +139,6 @@ export async function startCoursesServer(
       };
     },
   });
+  const sweep = reminders!;
+  return { ...service, remindDeadlines: () => sweep.sweep() };
 }

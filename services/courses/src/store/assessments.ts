@@ -213,7 +213,9 @@ export function createAssessmentStore(sql: Sql) {
 
     async update(id: string, f: Partial<AssessmentFields>, activity?: Activity): Promise<AssessmentRecord> {
       await inTransaction(sql, async (tx) => {
-        await tx`update assessments set ${tx({ ...columns(f), updated_at: new Date() })} where id = ${id}`;
+        // A new due time gets its own deadline reminder.
+        const reminder = f.dueTime !== undefined ? { reminded_at: null } : {};
+        await tx`update assessments set ${tx({ ...columns(f), ...reminder, updated_at: new Date() })} where id = ${id}`;
         if (activity) await logActivity(tx, activity);
       });
       return (await get(id))!;
