@@ -108,10 +108,20 @@ test("a day before a due time, the students who have not handed in are reminded,
   assert.is(first?.data["due_time"], new Date(ctx.now + DAY - HOUR).toISOString());
 
   // The reminder reaches their inboxes through the notifications service.
-  await sys.eventually(async () => {
+  const item = await sys.eventually(async () => {
     const inbox = await sys.client(NotificationService).listNotifications({}, s2.auth);
-    assert.ok(inbox.notifications.some((n) => n.eventType === EventType.DEADLINE_REMINDER));
+    const found = inbox.notifications.find((n) => n.eventType === EventType.DEADLINE_REMINDER);
+    assert.ok(found);
+    return found;
   });
+  assert.equal(
+    [item.title, item.body, item.link],
+    [
+      "Due soon in Distributed Systems",
+      `"Essay" is due ${first?.data["due_time"]} and you have not handed it in.`,
+      `classconnect://assessments/${essay.id}`,
+    ],
+  );
   const s1Inbox = await sys.client(NotificationService).listNotifications({}, s1.auth);
   assert.not.ok(s1Inbox.notifications.some((n) => n.eventType === EventType.DEADLINE_REMINDER));
 

@@ -25,9 +25,9 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
   DEADLINE_REMINDER: (d) => ({
-    title: "Deadline soon",
-    body: `"${d["assessment_title"] ?? "Your work"}" is due soon.`,
-    link: courseLink(d),
+    title: `Due soon in ${course(d)}`,
+    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? d["due_time"] : "soon"} and you have not handed it in.`,
+    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
   SUBMISSION_GRADED: (d) => ({
     title: "Your grade is ready",
