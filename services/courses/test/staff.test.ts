@@ -3,6 +3,8 @@ import { type System, startSystem } from "@classconnect/gateway/testing";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -102,6 +104,11 @@ test("the owner adds, changes and revokes assistants; each is notified through t
     owner.auth,
   );
   assert.equal(changed.assistant?.permissions, [Permission.STATISTICS]);
+  // The same permissions again change nothing, and tell Ada nothing.
+  await staff.updateAssistant(
+    { courseId: c.id, userId: ada.userId, permissions: [Permission.STATISTICS] },
+    owner.auth,
+  );
   await rejects(
     staff.updateAssistant(
       { courseId: c.id, userId: ada.userId, permissions: [Permission.CONTENT] },
@@ -135,16 +142,28 @@ test("the owner adds, changes and revokes assistants; each is notified through t
   );
   const sql = postgres(sys.databases.courses, { max: 1 });
   try {
-    const events = await sql<{ event_type: string }[]>`
-      select event_type from outbox where data->>'course_id' = ${c.id} and recipients->'userIds' ? ${ada.userId}
+    const events = await sql<{ event_type: string; data: Record<string, string> }[]>`
+      select event_type, data from outbox where data->>'course_id' = ${c.id} and recipients->'userIds' ? ${ada.userId}
       order by created_at`;
     assert.equal(
       events.map((e) => e.event_type),
-      ["ASSISTANT_ADDED", "ASSISTANT_REMOVED"],
+      ["ASSISTANT_ADDED", "ASSISTANT_UPDATED", "ASSISTANT_REMOVED"],
     );
+    assert.is(events[1]?.data["permissions"], "view statistics");
   } finally {
     await sql.end();
   }
+  // Ada reads the change in her inbox.
+  await sys.eventually(async () => {
+    const inbox = await sys.client(NotificationService).listNotifications({}, ada.auth);
+    assert.ok(
+      inbox.notifications.some(
+        (n) =>
+          n.eventType === EventType.ASSISTANT_UPDATED &&
+          n.body === "In Distributed Systems you may now: view statistics.",
+      ),
+    );
+  });
 });
 
 test("ListActivity: the owner reads what assistants did, filtered by assistant, paginated", async ({

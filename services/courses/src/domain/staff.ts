@@ -10,14 +10,27 @@ import {
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { ActivityRecord, AssistantRecord, StaffStore } from "../store/staff.js";
 import { type Access, requireMember, requireOwner } from "./access.js";
-import type { Course, PermissionValue } from "./model.js";
+import { type Course, Permission, type PermissionValue } from "./model.js";
+
+/** How a permission reads in the notice an assistant gets. */
+const permissionWords: Record<PermissionValue, string> = {
+  [Permission.CONTENT]: "edit content",
+  [Permission.GRADING]: "grade",
+  [Permission.STUDENTS]: "manage students",
+  [Permission.STATISTICS]: "view statistics",
+};
 
 export function createStaff(deps: { staff: StaffStore; access: Access; users: UsersDirectory }) {
   const { staff } = deps;
-  const event = (type: "ASSISTANT_ADDED" | "ASSISTANT_REMOVED", course: Course, userId: string) => ({
+  const event = (
+    type: "ASSISTANT_ADDED" | "ASSISTANT_REMOVED" | "ASSISTANT_UPDATED",
+    course: Course,
+    userId: string,
+    extra: Record<string, string> = {},
+  ) => ({
     type,
     recipients: { userIds: [userId] },
-    data: { course_id: course.id, course_title: course.title },
+    data: { course_id: course.id, course_title: course.title, ...extra },
   });
   return {
     async add(
@@ -45,7 +58,17 @@ export function createStaff(deps: { staff: StaffStore; access: Access; users: Us
     async update(courseId: string, caller: string, userId: string, permissions: PermissionValue[]) {
       const access = await deps.access.load(courseId, caller);
       requireOwner(access);
-      const updated = await staff.update(courseId, userId, permissions);
+      const updated = await staff.update(
+        courseId,
+        userId,
+        permissions,
+        event("ASSISTANT_UPDATED", access.course, userId, {
+          permissions: [...new Set(permissions)]
+            .sort()
+            .map((p) => permissionWords[p])
+            .join(", "),
+        }),
+      );
       if (!updated) throw new NotFoundError("assistant");
       return updated;
     },

@@ -84,11 +84,20 @@ export function createStaffStore(sql: Sql) {
       });
     },
 
-    async update(courseId: string, userId: string, permissions: PermissionValue[]) {
-      const [row] = await sql<AssistantRow[]>`
-        update assistants set permissions = ${permissions}
-        where course_id = ${courseId} and user_id = ${userId} returning *`;
-      return row && toAssistant(row);
+    /** Sets an assistant's permissions; records `event` only when they change. */
+    async update(courseId: string, userId: string, permissions: PermissionValue[], event: OutboxEvent) {
+      return inTransaction(sql, async (tx) => {
+        const [before] = await tx<{ permissions: number[] }[]>`
+          select permissions from assistants where course_id = ${courseId} and user_id = ${userId} for update`;
+        if (!before) return undefined;
+        const [row] = await tx<AssistantRow[]>`
+          update assistants set permissions = ${permissions}
+          where course_id = ${courseId} and user_id = ${userId} returning *`;
+        const same = (a: number[]) =>
+          [...new Set(a)].sort().join() === [...new Set(permissions)].sort().join();
+        if (!same(before.permissions)) await enqueueEvent(tx, event);
+        return toAssistant(row!);
+      });
     },
 
     async remove(courseId: string, userId: string, event: OutboxEvent): Promise<boolean> {

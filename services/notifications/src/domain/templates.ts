@@ -49,6 +49,11 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
     body: `You no longer assist in ${course(d)}.`,
     link: courseLink(d),
   }),
+  ASSISTANT_UPDATED: (d) => ({
+    title: "Your assistant permissions changed",
+    body: `In ${course(d)} you may now: ${d["permissions"] ?? "see the course"}.`,
+    link: courseLink(d),
+  }),
   STUDENT_REMOVED: (d) => ({
     title: "Removed from a course",
     body: `You were removed from ${course(d)}${d["reason"] ? `: ${d["reason"]}` : "."}`,
