@@ -609,6 +609,12 @@ test("a handed-in file is private: read only through short-lived links given to 
   const gone = await fetch(link);
   assert.is(gone.status, 404, "the replaced file is deleted");
   await gone.body?.cancel();
+
+  // Deleting the task deletes the work handed in, files included.
+  await sys.client(AssessmentService).deleteAssessment({ assessmentId: task.id, confirm: true }, owner.auth);
+  const deleted = await fetch(redone.answers[0]!.fileUrl);
+  assert.is(deleted.status, 404, "the handed-in file is deleted with its assessment");
+  await deleted.body?.cancel();
 });
 
 test("refusals the flows above do not reach: a published kind, an exam started twice or too late, grading twice, a finished course", async (ctx) => {

@@ -180,7 +180,12 @@ export function createAssessments(deps: {
     async remove(assessmentId: string, caller: string): Promise<void> {
       const { access } = await load(assessmentId, caller);
       requirePermission(access, Permission.CONTENT);
-      await store.remove(assessmentId, activityOf(access, "assessment.delete", "assessment", assessmentId));
+      const files = await store.remove(
+        assessmentId,
+        activityOf(access, "assessment.delete", "assessment", assessmentId),
+      );
+      // The rows are gone; a file left behind by a failed delete is only garbage.
+      await Promise.allSettled(files.map((key) => deps.blobs.delete(key)));
     },
 
     async publish(assessmentId: string, caller: string): Promise<AssessmentRecord> {

@@ -221,10 +221,16 @@ export function createAssessmentStore(sql: Sql) {
       return (await get(id))!;
     },
 
-    async remove(id: string, activity?: Activity): Promise<void> {
-      await inTransaction(sql, async (tx) => {
+    /** Deletes an assessment and its submissions; returns the keys of the files handed in, to delete. */
+    async remove(id: string, activity?: Activity): Promise<string[]> {
+      return inTransaction(sql, async (tx) => {
+        const files = await tx<{ key: string }[]>`
+          select a->>'fileKey' as key
+          from submissions s cross join lateral jsonb_array_elements(s.answers) a
+          where s.assessment_id = ${id} and a->>'fileKey' is not null`;
         await tx`delete from assessments where id = ${id}`;
         if (activity) await logActivity(tx, activity);
+        return files.map((f) => f.key);
       });
     },
 
