@@ -100,14 +100,18 @@ export async function startCoursesServer(
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
       const assessments = createAssessments({ store: createAssessmentStore(sql), access, blobs, now });
-      reminders = createReminders({ store: createReminderStore(sql), now, leadMs: config.reminders.leadMs });
-      const remind = reminders;
+      const deadlineReminders = createReminders({
+        store: createReminderStore(sql),
+        now,
+        leadMs: config.reminders.leadMs,
+      });
+      reminders = deadlineReminders;
       const reminderLoop = startWorkerLoop({
         name: "deadline-reminders",
         pollMs: overrides.reminderPollMs ?? config.reminders.pollMs,
         logger,
         pass: async () => {
-          await remind.sweep();
+          await deadlineReminders.sweep();
           return false;
         },
       });
