@@ -77,6 +77,10 @@ export interface RelayOptions {
   baseDelayMs?: number;
   maxDelayMs?: number;
   leaseMs?: number;
+  /** Published rows are kept this long (for inspection), then deleted; default 7 days. */
+  retentionMs?: number;
+  /** How often a relay deletes what has passed `retentionMs`; default hourly. */
+  pruneEveryMs?: number;
 }
 
 /**
@@ -88,7 +92,8 @@ export interface RelayOptions {
  * It does not poll on a short timer: an insert's NOTIFY (migration 0002, any
  * replica) wakes it at once, and when it finds nothing to send it sleeps until
  * the earliest pending row is due (a retry, or a lease of a relay that died),
- * at most `pollMs`.
+ * at most `pollMs`. Rows published more than `retentionMs` (a week) ago are
+ * deleted, hourly.
  */
 export function startOutboxRelay(options: RelayOptions) {
   const { sql, logger } = options;
@@ -96,6 +101,27 @@ export function startOutboxRelay(options: RelayOptions) {
   const base = options.baseDelayMs ?? 1000;
   const max = options.maxDelayMs ?? 5 * 60_000;
   const lease = options.leaseMs ?? 30_000;
+  const retention = options.retentionMs ?? 7 * 24 * 3_600_000;
+  const pruneEvery = options.pruneEveryMs ?? 3_600_000;
+  let pruneAt = 0;
+
+  /**
+   * Deletes rows published more than `retention` ago, a batch at a time, at most every
+   * `pruneEvery`: without it the outbox would grow by every event the service ever recorded.
+   * Unpublished rows are never deleted, however old.
+   */
+  async function prune(): Promise<void> {
+    if (Date.now() < pruneAt) return;
+    pruneAt = Date.now() + pruneEvery;
+    const batch = 1000;
+    for (;;) {
+      const deleted = await sql`
+        delete from outbox where id in (
+          select id from outbox where published_at < now() - ${retention} * interval '1 millisecond' limit ${batch})`;
+      if (deleted.count < batch) return;
+    }
+  }
+
   async function pass(): Promise<number> {
     const rows = await sql<
       {
@@ -152,7 +178,11 @@ export function startOutboxRelay(options: RelayOptions) {
     pollMs,
     logger,
     // A row due now that the claim skipped is another relay's, being leased this instant: look again shortly.
-    pass: async () => (await pass()) > 0 || Math.max(50, (await nextDue()) ?? pollMs),
+    pass: async () => {
+      if ((await pass()) > 0) return true;
+      await prune();
+      return Math.max(50, (await nextDue()) ?? pollMs);
+    },
   });
   const changes = listenForChanges(sql, "classconnect_outbox", logger, () => worker.wake());
   return {

@@ -116,4 +116,37 @@ test("a failed delivery is retried when its backoff is due; stop is prompt", asy
   assert.is(row?.["pending"], 0);
 });
 
+test("published rows are deleted once past the retention; unpublished and recent ones stay", async ({
+  sql,
+}) => {
+  const day = 86_400_000;
+  const ids = {
+    old: await enqueueEvent(sql, event),
+    recent: await enqueueEvent(sql, event),
+    stuck: await enqueueEvent(sql, event),
+  };
+  await sql`update outbox set published_at = now() - interval '8 days' where id = ${ids.old}`;
+  await sql`update outbox set published_at = now() - interval '6 days' where id = ${ids.recent}`;
+  // Never delivered (its attempts are not due for a day), recorded long ago: it must stay.
+  await sql`update outbox set created_at = now() - interval '30 days', next_attempt_at = now() + interval '1 day'
+            where id = ${ids.stuck}`;
+  const relay = startOutboxRelay({
+    sql,
+    logger: testLogger("relay"),
+    pollMs: 60_000,
+    retentionMs: 7 * day,
+    publish: async () => {},
+  });
+  try {
+    const left = async () =>
+      (await sql<{ id: string }[]>`select id from outbox where id = any(${Object.values(ids)}::uuid[])`).map(
+        (r) => r.id,
+      );
+    for (let i = 0; i < 100 && (await left()).includes(ids.old); i++) await sleep(20);
+    assert.equal((await left()).sort(), [ids.recent, ids.stuck].sort());
+  } finally {
+    await relay.stop();
+  }
+});
+
 test.run();
