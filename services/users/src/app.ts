@@ -22,6 +22,7 @@ import {
   type RunningServer,
   signAccessToken,
   startService,
+  startWorkerLoop,
   USER_TOKEN_ISSUER,
 } from "@classconnect/platform";
 import { createAuthService } from "./auth-service.js";
@@ -57,7 +58,12 @@ export interface UsersOverrides {
 
 export interface UsersServer extends RunningServer {
   mailer: Mailer;
+  /** Deletes expired tokens, links, PINs and dead sessions now (hourly by itself); returns how many rows. */
+  pruneExpired(): Promise<number>;
 }
+
+/** How often the users service deletes what has expired. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 export async function startUsersServer(
   config: UsersConfig,
@@ -65,6 +71,7 @@ export async function startUsersServer(
 ): Promise<UsersServer> {
   const logger = overrides.logger ?? createLogger("users", config.logLevel);
   let mailer = overrides.mailer;
+  let prune: (() => Promise<number>) | undefined;
   const server = await startService({
     name: "users",
     config,
@@ -113,6 +120,18 @@ export async function startUsersServer(
         revocations,
       };
       const auth = createAuth(deps);
+      // Revoked sessions stay a day longer than an access token lives, so every service has seen them.
+      const pruneExpired = () => deps.store.pruneExpired(deps.policies.accessTtlMs + 86_400_000);
+      prune = pruneExpired;
+      const janitor = startWorkerLoop({
+        name: "expired-credentials",
+        pollMs: PRUNE_EVERY_MS,
+        logger,
+        pass: async () => {
+          await pruneExpired();
+          return false;
+        },
+      });
       return {
         userKeys: createStaticKeySource([signingKey.publicJwk]),
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
@@ -128,11 +147,13 @@ export async function startUsersServer(
         // A draining server answers held long polls at once, so that its calls can finish.
         onDrain: () => revocations.release(),
         onClose: async () => {
+          await janitor.stop();
           await revocations.close();
           await google.close();
         },
       };
     },
   });
-  return { ...server, mailer: mailer! };
+  const pruneNow = prune!;
+  return { ...server, mailer: mailer!, pruneExpired: () => pruneNow() };
 }

@@ -60,4 +60,61 @@ test("passwords are stored as argon2id hashes; refresh and reset tokens only as 
   }
 });
 
+test("what has expired is deleted: old tokens, links, PINs, failure counts and dead sessions; the rest stays", async ({
+  h,
+}) => {
+  const u = await h.register();
+  const v = await h.register();
+  const login = async () => (await h.auth.login({ email: u.email, password: u.password })).session!;
+  const [s2, s3, s4] = [await login(), await login(), await login()];
+  await h.auth.logout({ refreshToken: s2.refreshToken }, h.bearer(s2.accessToken));
+  await h.auth.logout({ refreshToken: s3.refreshToken }, h.bearer(s3.accessToken));
+  for (const x of [u, v]) await h.auth.requestPasswordReset({ email: x.email });
+  for (const x of [u, v]) {
+    await h.auth.login({ email: x.email, password: "wrong password" }).catch(() => {});
+  }
+  const sql = postgres(h.databaseUrl, { max: 1 });
+  try {
+    const sessionOf = async (refreshToken: string) =>
+      (
+        await sql<{ session_id: string }[]>`
+          select session_id from refresh_tokens where token_hash = sha256(${Buffer.from(refreshToken)})`
+      )[0]?.session_id;
+    const ids = {
+      s1: (await sessionOf(u.refreshToken))!,
+      s2: (await sessionOf(s2.refreshToken))!,
+      s3: (await sessionOf(s3.refreshToken))!,
+      s4: (await sessionOf(s4.refreshToken))!,
+    };
+    assert.ok(Object.values(ids).every(Boolean), "each session found by its token's digest");
+    // u's first session: its token expired days ago. s2: revoked days ago. Everything of u's
+    // below expired or went idle days ago; v's is fresh.
+    await sql`update refresh_tokens set expires_at = now() - interval '2 days' where session_id = ${ids.s1}`;
+    await sql`update sessions set created_at = now() - interval '40 days' where id = ${ids.s1}`;
+    await sql`update sessions set revoked_at = now() - interval '3 days' where id = ${ids.s2}`;
+    await sql`update email_pins set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
+    await sql`update password_resets set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
+    await sql`update login_attempts set window_start = now() - interval '2 days' where email = ${u.email}`;
+
+    assert.ok((await h.server.pruneExpired()) >= 6);
+
+    const left = async (table: string, column: string, values: string[]) =>
+      (
+        await sql<
+          { v: string }[]
+        >`select ${sql(column)}::text as v from ${sql(table)} where ${sql(column)}::text = any(${values})`
+      )
+        .map((r) => r.v)
+        .sort();
+    assert.equal(await left("sessions", "id", Object.values(ids)), [ids.s3, ids.s4].sort());
+    assert.equal(await left("email_pins", "user_id", [u.userId, v.userId]), [v.userId]);
+    assert.equal(await left("password_resets", "user_id", [u.userId, v.userId]), [v.userId]);
+    assert.equal(await left("login_attempts", "email", [u.email, v.email]), [v.email]);
+    // The live session still refreshes.
+    assert.ok((await h.auth.refreshSession({ refreshToken: s4.refreshToken })).session?.refreshToken);
+  } finally {
+    await sql.end();
+  }
+});
+
 test.run();

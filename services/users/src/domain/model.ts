@@ -111,4 +111,12 @@ export interface UsersStore extends LoginAttemptsPort {
   createPasswordReset(userId: string, tokenHash: Buffer, expiresAt: Date): Promise<void>;
   /** Marks the reset used and returns its user, when live. */
   consumePasswordReset(tokenHash: Buffer): Promise<string | undefined>;
+
+  /**
+   * Deletes what can no longer be used: refresh tokens, reset links and PINs expired for a
+   * day, login-failure counts idle for a day, sessions revoked more than `revokedKeepMs` ago
+   * (services must have learned of them: keep longer than an access token lives) and
+   * sessions left with no refresh token. Returns how many rows went.
+   */
+  pruneExpired(revokedKeepMs: number): Promise<number>;
 }

@@ -300,6 +300,24 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 values (${tokenHash}, ${userId}, ${expiresAt})`;
     },
 
+    async pruneExpired(revokedKeepMs) {
+      return inTransaction(sql, async (tx) => {
+        const day = tx`now() - interval '1 day'`;
+        const counts = [
+          await tx`delete from refresh_tokens where expires_at < ${day}`,
+          await tx`delete from password_resets where expires_at < ${day}`,
+          await tx`delete from email_pins where expires_at < ${day}`,
+          await tx`delete from login_attempts
+                   where window_start < ${day} and (locked_until is null or locked_until < now())`,
+          await tx`delete from sessions s
+                   where s.revoked_at < now() - ${revokedKeepMs} * interval '1 millisecond'
+                      or (s.created_at < ${day}
+                          and not exists (select 1 from refresh_tokens t where t.session_id = s.id))`,
+        ];
+        return counts.reduce((n, r) => n + r.count, 0);
+      });
+    },
+
     async consumePasswordReset(tokenHash) {
       const [row] = await sql<{ user_id: string }[]>`
         update password_resets set used_at = now()
