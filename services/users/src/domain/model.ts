@@ -113,8 +113,8 @@ export interface UsersStore extends LoginAttemptsPort {
   consumePasswordReset(tokenHash: Buffer): Promise<string | undefined>;
 
   /**
-   * Deletes what can no longer be used: refresh tokens, reset links and PINs expired for a
-   * day, login-failure counts idle for a day, sessions revoked more than `revokedKeepMs` ago
+   * Deletes what can no longer be used: refresh tokens expired or rotated a day ago, reset
+   * links and PINs expired for a day, login-failure counts idle for a day, sessions revoked more than `revokedKeepMs` ago
    * (services must have learned of them: keep longer than an access token lives) and
    * sessions left with no refresh token. Returns how many rows went.
    */

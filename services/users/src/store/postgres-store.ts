@@ -304,7 +304,9 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return inTransaction(sql, async (tx) => {
         const day = tx`now() - interval '1 day'`;
         const counts = [
-          await tx`delete from refresh_tokens where expires_at < ${day}`,
+          // A rotated token matters while its thief or owner may still present it (re-use revokes the
+          // session): a day. Kept to expiry, every refresh would leave a row for 30 days.
+          await tx`delete from refresh_tokens where expires_at < ${day} or used_at < ${day}`,
           await tx`delete from password_resets where expires_at < ${day}`,
           await tx`delete from email_pins where expires_at < ${day}`,
           await tx`delete from login_attempts
