@@ -52,5 +52,7 @@ export const rateLimitedMethods = new Set([
   "classconnect.users.v1.AuthService.RequestPasswordReset",
   "classconnect.users.v1.AuthService.LoginWithGoogle",
   "classconnect.users.v1.AuthService.ResetPassword",
+  "classconnect.users.v1.AuthService.VerifyEmail",
+  "classconnect.users.v1.AuthService.ResendVerificationPin",
   "classconnect.admin.v1.AdminAuthService.Login",
 ]);

@@ -7,7 +7,8 @@ import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness }>("users: AuthService");
 test.before(async (ctx) => {
-  ctx.h = await startUsersHarness();
+  // PINs are re-sent at once here; the cooldown between them has its test in expiry.test.ts.
+  ctx.h = await startUsersHarness({ policies: { pinResendCooldownMs: 0 } });
 });
 test.after(async (ctx) => {
   await ctx.h.close();

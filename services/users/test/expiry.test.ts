@@ -1,4 +1,4 @@
-import { rejects } from "@classconnect/platform/testing";
+import { errorMetadata, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -119,6 +119,31 @@ test("what has expired is deleted: old tokens, links, PINs, failure counts and d
   } finally {
     await sql.end();
   }
+});
+
+test("a PIN is re-sent only a minute after the last one (each resend e-mails the address)", async ({ h }) => {
+  const u = await h.register();
+  const first = h.lastMail("ACCOUNT_PIN", u.email);
+  assert.ok(first);
+  const refused = await rejects(
+    h.auth.resendVerificationPin({}, h.bearer(u.accessToken)),
+    Code.ResourceExhausted,
+    "PIN_RESEND_TOO_SOON",
+  );
+  const wait = new Date(errorMetadata(refused)["retry_time"] ?? "").getTime() - Date.now();
+  assert.ok(wait > 50_000 && wait <= 60_000, `retry in ${wait} ms`);
+  assert.is(h.lastMail("ACCOUNT_PIN", u.email), first, "nothing e-mailed");
+
+  const sql = postgres(h.databaseUrl, { max: 1 });
+  try {
+    await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${u.userId}`;
+  } finally {
+    await sql.end();
+  }
+  await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
+  const second = h.lastMail("ACCOUNT_PIN", u.email);
+  assert.ok(second && second !== first, "a new PIN e-mailed");
+  assert.match(second.data["pin"] ?? "", /^\d{6}$/);
 });
 
 test.run();

@@ -13,6 +13,7 @@ import {
   newOpaqueToken,
   newPin,
   pinDigest,
+  ResourceExhaustedError,
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
@@ -43,6 +44,19 @@ function blockedError(user: UserRecord): FailedPreconditionError {
   );
 }
 
+/** A new activation PIN for `user`'s address (the one before it stops working), e-mailed there. */
+export async function sendActivationPin(deps: Deps, user: UserRecord): Promise<void> {
+  const pin = newPin();
+  const now = deps.now();
+  await deps.store.setPin(
+    user.id,
+    pinDigest(user.id, pin),
+    now,
+    new Date(now.getTime() + deps.policies.pinTtlMs),
+  );
+  await deps.mailer.send({ kind: "ACCOUNT_PIN", to: user.email, data: { pin, first_name: user.firstName } });
+}
+
 export function isBlocked(user: UserRecord, now: Date): boolean {
   return user.blockedUntil !== null && user.blockedUntil > now;
 }
@@ -67,15 +81,7 @@ export function createAuth(deps: Deps) {
     };
   }
 
-  async function sendPin(user: UserRecord): Promise<void> {
-    const pin = newPin();
-    await store.setPin(user.id, pinDigest(user.id, pin), new Date(deps.now().getTime() + policies.pinTtlMs));
-    await deps.mailer.send({
-      kind: "ACCOUNT_PIN",
-      to: user.email,
-      data: { pin, first_name: user.firstName },
-    });
-  }
+  const sendPin = (user: UserRecord) => sendActivationPin(deps, user);
 
   async function loadActiveUser(userId: string): Promise<UserRecord> {
     const user = await store.userById(userId);
@@ -148,6 +154,16 @@ export function createAuth(deps: Deps) {
       const user = await loadActiveUser(userId);
       if (user.emailVerified) {
         throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+      }
+      // Each resend e-mails the address, which need not be the caller's: not more than one a cooldown.
+      const sentAt = await store.pinSentAt(userId);
+      const next = sentAt && new Date(sentAt.getTime() + policies.pinResendCooldownMs);
+      if (next && next > deps.now()) {
+        throw new ResourceExhaustedError(
+          `a PIN was sent moments ago; ask for another after ${next.toISOString()}`,
+          "PIN_RESEND_TOO_SOON",
+          { retry_time: next.toISOString() },
+        );
       }
       await sendPin(user);
     },

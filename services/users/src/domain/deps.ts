@@ -14,6 +14,8 @@ export interface Policies {
   refreshTtlMs: number;
   pinTtlMs: number;
   pinMaxAttempts: number;
+  /** The shortest time between two PINs a user asks for. */
+  pinResendCooldownMs: number;
   resetTtlMs: number;
   loginMaxFailures: number;
   loginWindowMs: number;
@@ -27,6 +29,7 @@ export const defaultPolicies: Policies = {
   refreshTtlMs: 30 * 24 * 3600_000,
   pinTtlMs: 10 * 60_000,
   pinMaxAttempts: 5,
+  pinResendCooldownMs: 60_000,
   resetTtlMs: 60 * 60_000,
   loginMaxFailures: 5,
   loginWindowMs: 15 * 60_000,

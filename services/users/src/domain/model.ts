@@ -105,7 +105,9 @@ export interface UsersStore extends LoginAttemptsPort {
   /** Whether the session is live and its user exists and is not blocked. */
   sessionIsActive(userId: string, sessionId: string, now: Date): Promise<boolean>;
 
-  setPin(userId: string, pinHash: Buffer, expiresAt: Date): Promise<void>;
+  setPin(userId: string, pinHash: Buffer, sentAt: Date, expiresAt: Date): Promise<void>;
+  /** When the user's live PIN was sent, if one is pending. */
+  pinSentAt(userId: string): Promise<Date | undefined>;
   consumePin(userId: string, pinHash: Buffer, maxAttempts: number): Promise<PinResult>;
 
   createPasswordReset(userId: string, tokenHash: Buffer, expiresAt: Date): Promise<void>;

@@ -3,13 +3,11 @@ import {
   type Cursor,
   InvalidArgumentError,
   NotFoundError,
-  newPin,
   type Page,
   pageOf,
-  pinDigest,
   UnauthenticatedError,
 } from "@classconnect/platform";
-import { normalizeEmail } from "./auth.js";
+import { normalizeEmail, sendActivationPin } from "./auth.js";
 import { requireImage } from "./avatar.js";
 import type { Deps } from "./deps.js";
 import type { ProfilePatch, UserRecord } from "./model.js";
@@ -68,19 +66,7 @@ export function createProfiles(deps: Deps) {
         ]);
       }
       const updated = (await store.updateUser(userId, patch))!;
-      if (emailChanged) {
-        const pin = newPin();
-        await store.setPin(
-          userId,
-          pinDigest(userId, pin),
-          new Date(deps.now().getTime() + deps.policies.pinTtlMs),
-        );
-        await deps.mailer.send({
-          kind: "ACCOUNT_PIN",
-          to: updated.email,
-          data: { pin, first_name: updated.firstName },
-        });
-      }
+      if (emailChanged) await sendActivationPin(deps, updated);
       return updated;
     },
 

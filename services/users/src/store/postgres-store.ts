@@ -268,11 +268,17 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return row !== undefined;
     },
 
-    async setPin(userId, pinHash, expiresAt) {
+    async setPin(userId, pinHash, sentAt, expiresAt) {
       await sql`
-        insert into email_pins (user_id, pin_hash, expires_at) values (${userId}, ${pinHash}, ${expiresAt})
-        on conflict (user_id) do update set pin_hash = excluded.pin_hash, expires_at = excluded.expires_at,
-                                            attempts = 0`;
+        insert into email_pins (user_id, pin_hash, sent_at, expires_at)
+        values (${userId}, ${pinHash}, ${sentAt}, ${expiresAt})
+        on conflict (user_id) do update set pin_hash = excluded.pin_hash, sent_at = excluded.sent_at,
+                                            expires_at = excluded.expires_at, attempts = 0`;
+    },
+
+    async pinSentAt(userId) {
+      const [row] = await sql<{ sent_at: Date }[]>`select sent_at from email_pins where user_id = ${userId}`;
+      return row?.sent_at;
     },
 
     async consumePin(userId, pinHash, maxAttempts): Promise<PinResult> {
