@@ -256,6 +256,10 @@ test("password reset: same answer for unknown e-mails; single-use token; session
   await h.auth.requestPasswordReset({ email: u.email });
   const token = h.lastMail("PASSWORD_RESET", u.email)!.data["reset_token"]!;
   assert.ok(h.lastMail("PASSWORD_RESET", u.email)!.data["reset_link"]!.endsWith(token));
+  // Asked again at once: answered alike, but no second e-mail (no mail-bombing an address).
+  const mails = h.mail.length;
+  await h.auth.requestPasswordReset({ email: u.email.toUpperCase() });
+  assert.is(h.mail.length, mails, "one reset e-mail a minute");
   await invalid(h.auth.requestPasswordReset({ email: "nope" }), ["email"]);
   await invalid(h.auth.resetPassword({ token, newPassword: "short" }), ["new_password"]);
   await invalid(h.auth.resetPassword({ token: "", newPassword: "long enough pw" }), ["token"]);

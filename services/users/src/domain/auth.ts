@@ -269,6 +269,8 @@ export function createAuth(deps: Deps) {
     async requestPasswordReset(rawEmail: string): Promise<void> {
       const user = await store.userByEmail(normalizeEmail(rawEmail));
       if (!user) return;
+      // One e-mail a cooldown, whoever asks: the same silent answer, so nothing about the account shows.
+      if (await store.passwordResetSentWithin(user.id, policies.resetCooldownMs)) return;
       const token = newOpaqueToken();
       await store.createPasswordReset(
         user.id,

@@ -16,6 +16,8 @@ export interface Policies {
   pinMaxAttempts: number;
   /** The shortest time between two PINs a user asks for. */
   pinResendCooldownMs: number;
+  /** The shortest time between two reset e-mails to one account (requests in between are answered alike, and dropped). */
+  resetCooldownMs: number;
   resetTtlMs: number;
   loginMaxFailures: number;
   loginWindowMs: number;
@@ -30,6 +32,7 @@ export const defaultPolicies: Policies = {
   pinTtlMs: 10 * 60_000,
   pinMaxAttempts: 5,
   pinResendCooldownMs: 60_000,
+  resetCooldownMs: 60_000,
   resetTtlMs: 60 * 60_000,
   loginMaxFailures: 5,
   loginWindowMs: 15 * 60_000,

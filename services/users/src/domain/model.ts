@@ -111,6 +111,8 @@ export interface UsersStore extends LoginAttemptsPort {
   consumePin(userId: string, pinHash: Buffer, maxAttempts: number): Promise<PinResult>;
 
   createPasswordReset(userId: string, tokenHash: Buffer, expiresAt: Date): Promise<void>;
+  /** Whether a reset link was made for the user within the last `withinMs`. */
+  passwordResetSentWithin(userId: string, withinMs: number): Promise<boolean>;
   /** Marks the reset used and returns its user, when live. */
   consumePasswordReset(tokenHash: Buffer): Promise<string | undefined>;
 

@@ -326,6 +326,13 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       });
     },
 
+    async passwordResetSentWithin(userId, withinMs) {
+      const [row] = await sql`
+        select 1 from password_resets
+        where user_id = ${userId} and created_at > now() - ${withinMs} * interval '1 millisecond' limit 1`;
+      return row !== undefined;
+    },
+
     async consumePasswordReset(tokenHash) {
       const [row] = await sql<{ user_id: string }[]>`
         update password_resets set used_at = now()
