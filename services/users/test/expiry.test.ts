@@ -146,4 +146,40 @@ test("a PIN is re-sent only a minute after the last one (each resend e-mails the
   assert.match(second.data["pin"] ?? "", /^\d{6}$/);
 });
 
+test("an e-mail changed within the minute gets no PIN yet, and the old PIN no longer works", async () => {
+  // PINs that live their usual 10 minutes here (this suite's expire at once).
+  const h = await startUsersHarness();
+  try {
+    const u = await h.register();
+    const old = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
+    const renamed = `renamed-${u.email}`;
+    await h.users.updateMe(
+      { user: { email: renamed }, updateMask: { paths: ["email"] } },
+      h.bearer(u.accessToken),
+    );
+    assert.is(h.lastMail("ACCOUNT_PIN", renamed), undefined, "not e-mailed within the cooldown");
+    await rejects(
+      h.auth.verifyEmail({ pin: old }, h.bearer(u.accessToken)),
+      Code.InvalidArgument,
+      "PIN_WRONG",
+    );
+    await rejects(
+      h.auth.resendVerificationPin({}, h.bearer(u.accessToken)),
+      Code.ResourceExhausted,
+      "PIN_RESEND_TOO_SOON",
+    );
+    const sql = postgres(h.databaseUrl, { max: 1 });
+    try {
+      await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${u.userId}`;
+    } finally {
+      await sql.end();
+    }
+    await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
+    const pin = h.lastMail("ACCOUNT_PIN", renamed)!.data["pin"]!;
+    assert.is((await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken))).user?.emailVerified, true);
+  } finally {
+    await h.close();
+  }
+});
+
 test.run();

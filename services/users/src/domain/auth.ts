@@ -44,17 +44,40 @@ function blockedError(user: UserRecord): FailedPreconditionError {
   );
 }
 
-/** A new activation PIN for `user`'s address (the one before it stops working), e-mailed there. */
-export async function sendActivationPin(deps: Deps, user: UserRecord): Promise<void> {
-  const pin = newPin();
+/**
+ * A new activation PIN for `user`'s address; the one before it stops working. It is e-mailed
+ * unless a PIN went out less than `pinResendCooldownMs` ago: each e-mail goes to an address
+ * the caller names, so not more often than that. Then `whenTooSoon` says what happens:
+ * "refuse" (RESOURCE_EXHAUSTED, PIN_RESEND_TOO_SOON, with the time to ask again) or "hold"
+ * (the new PIN is stored unsent, keeping the last sending time: the user asks for it then).
+ */
+export async function sendActivationPin(
+  deps: Deps,
+  user: UserRecord,
+  whenTooSoon: "refuse" | "hold",
+): Promise<void> {
   const now = deps.now();
-  await deps.store.setPin(
-    user.id,
-    pinDigest(user.id, pin),
-    now,
-    new Date(now.getTime() + deps.policies.pinTtlMs),
-  );
-  await deps.mailer.send({ kind: "ACCOUNT_PIN", to: user.email, data: { pin, first_name: user.firstName } });
+  const lastSent = await deps.store.pinSentAt(user.id);
+  const next = lastSent && new Date(lastSent.getTime() + deps.policies.pinResendCooldownMs);
+  const tooSoon = next !== undefined && next > now;
+  if (tooSoon && whenTooSoon === "refuse") {
+    throw new ResourceExhaustedError(
+      `a PIN was sent moments ago; ask for another after ${next.toISOString()}`,
+      "PIN_RESEND_TOO_SOON",
+      { retry_time: next.toISOString() },
+    );
+  }
+  const pin = newPin();
+  const expiresAt = new Date(now.getTime() + deps.policies.pinTtlMs);
+  const sentAt = tooSoon && lastSent ? lastSent : now;
+  await deps.store.setPin(user.id, pinDigest(user.id, pin), sentAt, expiresAt);
+  if (!tooSoon) {
+    await deps.mailer.send({
+      kind: "ACCOUNT_PIN",
+      to: user.email,
+      data: { pin, first_name: user.firstName },
+    });
+  }
 }
 
 export function isBlocked(user: UserRecord, now: Date): boolean {
@@ -80,8 +103,6 @@ export function createAuth(deps: Deps) {
       },
     };
   }
-
-  const sendPin = (user: UserRecord) => sendActivationPin(deps, user);
 
   async function loadActiveUser(userId: string): Promise<UserRecord> {
     const user = await store.userById(userId);
@@ -125,7 +146,7 @@ export function createAuth(deps: Deps) {
         notificationsOptIn: input.notificationsOptIn,
         emailVerified: false,
       });
-      await sendPin(user);
+      await sendActivationPin(deps, user, "refuse");
       await deps.mailer.send({ kind: "WELCOME", to: user.email, data: { first_name: user.firstName } });
       return startSession(user);
     },
@@ -155,17 +176,7 @@ export function createAuth(deps: Deps) {
       if (user.emailVerified) {
         throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
       }
-      // Each resend e-mails the address, which need not be the caller's: not more than one a cooldown.
-      const sentAt = await store.pinSentAt(userId);
-      const next = sentAt && new Date(sentAt.getTime() + policies.pinResendCooldownMs);
-      if (next && next > deps.now()) {
-        throw new ResourceExhaustedError(
-          `a PIN was sent moments ago; ask for another after ${next.toISOString()}`,
-          "PIN_RESEND_TOO_SOON",
-          { retry_time: next.toISOString() },
-        );
-      }
-      await sendPin(user);
+      await sendActivationPin(deps, user, "refuse");
     },
 
     async login(rawEmail: string, password: string): Promise<SignedIn> {

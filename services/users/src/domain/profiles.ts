@@ -66,7 +66,7 @@ export function createProfiles(deps: Deps) {
         ]);
       }
       const updated = (await store.updateUser(userId, patch))!;
-      if (emailChanged) await sendActivationPin(deps, updated);
+      if (emailChanged) await sendActivationPin(deps, updated, "hold");
       return updated;
     },
 
