@@ -209,21 +209,25 @@ export function kongConfig(): string {
           paths: [`~${r.path.replace(/\./g, "\\.")}$`],
           plugins: r.internal
             ? [{ name: "request-termination", config: { status_code: 403, message: "internal method" } }]
-            : r.public
-              ? r.rateLimited
-                ? [
-                    {
-                      name: "rate-limiting",
-                      config: { minute: signInCallsPerMinute, limit_by: "ip", policy: "local" },
-                    },
-                  ]
-                : []
-              : [
-                  {
-                    name: "jwt",
-                    config: { key_claim_name: "iss", claims_to_verify: ["exp"], run_on_preflight: false },
-                  },
-                ],
+            : [
+                ...(r.public
+                  ? []
+                  : [
+                      {
+                        name: "jwt",
+                        config: { key_claim_name: "iss", claims_to_verify: ["exp"], run_on_preflight: false },
+                      },
+                    ]),
+                // Signed-in methods can be limited too (the PIN's).
+                ...(r.rateLimited
+                  ? [
+                      {
+                        name: "rate-limiting",
+                        config: { minute: signInCallsPerMinute, limit_by: "ip", policy: "local" },
+                      },
+                    ]
+                  : []),
+              ],
         })),
     })),
     plugins: [
