@@ -14,8 +14,8 @@ export interface DueReminder {
 export function createReminderStore(sql: Sql) {
   return {
     /**
-     * Claims up to `limit` published assessments of live courses due in (now, now + leadMs]
-     * and not yet reminded, and records each one's events (`eventFor`) in the same
+     * Claims up to `limit` published assessments of live courses due in (now, now + leadMs],
+     * published before that window opened and not yet reminded, and records each one's events (`eventFor`) in the same
      * transaction: a reminder is recorded once, however many replicas sweep at once
      * (rows another transaction holds are skipped). Returns how many were claimed.
      */
@@ -33,6 +33,8 @@ export function createReminderStore(sql: Sql) {
             select a.id from assessments a join courses c on c.id = a.course_id
             where a.state = 2 and a.reminded_at is null
               and a.due_time > ${now} and a.due_time <= ${new Date(now.getTime() + leadMs)}
+              -- Published inside the window: its publication notice already gave the due time.
+              and a.published_at <= a.due_time - ${leadMs} * interval '1 millisecond'
               and c.deleted_at is null and c.state = 1
             order by a.due_time
             limit ${limit}
