@@ -121,6 +121,16 @@ test("what has expired is deleted: old tokens, links, PINs, failure counts and d
   }
 });
 
+/** Moves the user's last PIN e-mail past the resend cooldown. */
+async function pinSentAMinuteAgo(h: UsersHarness, userId: string): Promise<void> {
+  const sql = postgres(h.databaseUrl, { max: 1 });
+  try {
+    await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${userId}`;
+  } finally {
+    await sql.end();
+  }
+}
+
 test("a PIN is re-sent only a minute after the last one (each resend e-mails the address)", async ({ h }) => {
   const u = await h.register();
   const first = h.lastMail("ACCOUNT_PIN", u.email);
@@ -134,12 +144,7 @@ test("a PIN is re-sent only a minute after the last one (each resend e-mails the
   assert.ok(wait > 50_000 && wait <= 60_000, `retry in ${wait} ms`);
   assert.is(h.lastMail("ACCOUNT_PIN", u.email), first, "nothing e-mailed");
 
-  const sql = postgres(h.databaseUrl, { max: 1 });
-  try {
-    await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${u.userId}`;
-  } finally {
-    await sql.end();
-  }
+  await pinSentAMinuteAgo(h, u.userId);
   await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
   const second = h.lastMail("ACCOUNT_PIN", u.email);
   assert.ok(second && second !== first, "a new PIN e-mailed");
@@ -168,12 +173,7 @@ test("an e-mail changed within the minute gets no PIN yet, and the old PIN no lo
       Code.ResourceExhausted,
       "PIN_RESEND_TOO_SOON",
     );
-    const sql = postgres(h.databaseUrl, { max: 1 });
-    try {
-      await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${u.userId}`;
-    } finally {
-      await sql.end();
-    }
+    await pinSentAMinuteAgo(h, u.userId);
     await h.auth.resendVerificationPin({}, h.bearer(u.accessToken));
     const pin = h.lastMail("ACCOUNT_PIN", renamed)!.data["pin"]!;
     assert.is((await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken))).user?.emailVerified, true);
