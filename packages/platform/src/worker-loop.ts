@@ -46,3 +46,24 @@ export function startWorkerLoop(options: {
     },
   };
 }
+
+/**
+ * Runs `run` at start and then every `everyMs` (a failed run is logged and tried again at
+ * the next); `stop()` waits for a run under way. For housekeeping such as pruning or sweeps.
+ */
+export function startPeriodicTask(options: {
+  name: string;
+  everyMs: number;
+  logger: Logger;
+  run: () => Promise<unknown>;
+}) {
+  return startWorkerLoop({
+    name: options.name,
+    pollMs: options.everyMs,
+    logger: options.logger,
+    pass: async () => {
+      await options.run();
+      return false;
+    },
+  });
+}

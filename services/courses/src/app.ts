@@ -19,8 +19,8 @@ import {
   type Logger,
   outboxMigrations,
   type RunningService,
+  startPeriodicTask,
   startService,
-  startWorkerLoop,
 } from "@classconnect/platform";
 import { createAssessmentService, createSubmissionService } from "./assessment-service.js";
 import type { CoursesConfig } from "./config.js";
@@ -106,14 +106,11 @@ export async function startCoursesServer(
         leadMs: config.reminders.leadMs,
       });
       reminders = deadlineReminders;
-      const reminderLoop = startWorkerLoop({
+      const reminderLoop = startPeriodicTask({
         name: "deadline-reminders",
-        pollMs: overrides.reminderPollMs ?? config.reminders.pollMs,
+        everyMs: overrides.reminderPollMs ?? config.reminders.pollMs,
         logger,
-        pass: async () => {
-          await deadlineReminders.sweep();
-          return false;
-        },
+        run: deadlineReminders.sweep,
       });
       return {
         onClose: () => reminderLoop.stop(),

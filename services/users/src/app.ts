@@ -21,8 +21,8 @@ import {
   outboxMigrations,
   type RunningServer,
   signAccessToken,
+  startPeriodicTask,
   startService,
-  startWorkerLoop,
   USER_TOKEN_ISSUER,
 } from "@classconnect/platform";
 import { createAuthService } from "./auth-service.js";
@@ -123,14 +123,11 @@ export async function startUsersServer(
       // Revoked sessions stay a day longer than an access token lives, so every service has seen them.
       const pruneExpired = () => deps.store.pruneExpired(deps.policies.accessTtlMs + 86_400_000);
       prune = pruneExpired;
-      const janitor = startWorkerLoop({
+      const janitor = startPeriodicTask({
         name: "expired-credentials",
-        pollMs: PRUNE_EVERY_MS,
+        everyMs: PRUNE_EVERY_MS,
         logger,
-        pass: async () => {
-          await pruneExpired();
-          return false;
-        },
+        run: pruneExpired,
       });
       return {
         userKeys: createStaticKeySource([signingKey.publicJwk]),

@@ -25,8 +25,8 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
     return r.fileKey ? { ...r, url: await fileLink(deps.blobs, r.fileKey) } : r;
   }
   const readableAll = (rs: ResourceRecord[]) => Promise.all(rs.map(readable));
-  const readableModules = (ms: ModuleRecord[]) =>
-    Promise.all(ms.map(async (m) => ({ ...m, resources: await readableAll(m.resources) })));
+  const readableModule = async (m: ModuleRecord) => ({ ...m, resources: await readableAll(m.resources) });
+  const readableModules = (ms: ModuleRecord[]) => Promise.all(ms.map(readableModule));
 
   const reorderMismatch = (field: string) =>
     new InvalidArgumentError([
@@ -55,10 +55,9 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
 
     async update(moduleId: string, caller: string, fields: { title?: string; description?: string }) {
       const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
-      const [updated] = await readableModules([
+      return readableModule(
         await modules.update(moduleId, fields, activityOf(access, "module.update", "module", moduleId)),
-      ]);
-      return updated!;
+      );
     },
 
     async remove(moduleId: string, caller: string): Promise<void> {

@@ -15,9 +15,10 @@ export function createReminderStore(sql: Sql) {
   return {
     /**
      * Claims up to `limit` published assessments of live courses due in (now, now + leadMs],
-     * published before that window opened and not yet reminded, and records each one's events (`eventFor`) in the same
-     * transaction: a reminder is recorded once, however many replicas sweep at once
-     * (rows another transaction holds are skipped). Returns how many were claimed.
+     * published before that window opened and not yet reminded, and records each one's
+     * events (`eventFor`) in the same transaction: a reminder is recorded once, however many
+     * replicas sweep at once (rows another transaction holds are skipped). Returns how many
+     * were claimed.
      */
     async claimDue(
       now: Date,

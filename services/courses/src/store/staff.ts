@@ -93,9 +93,8 @@ export function createStaffStore(sql: Sql) {
         const [row] = await tx<AssistantRow[]>`
           update assistants set permissions = ${permissions}
           where course_id = ${courseId} and user_id = ${userId} returning *`;
-        const same = (a: number[]) =>
-          [...new Set(a)].sort().join() === [...new Set(permissions)].sort().join();
-        if (!same(before.permissions)) await enqueueEvent(tx, event);
+        const asSet = (a: number[]) => [...new Set(a)].sort().join();
+        if (asSet(before.permissions) !== asSet(permissions)) await enqueueEvent(tx, event);
         return toAssistant(row!);
       });
     },
