@@ -3,7 +3,7 @@
  * admin) holds a signing key; everyone else verifies against its JWKS, fetched
  * over gRPC, cached, and refreshed when a token names an unknown key id.
  */
-import { randomUUID } from "node:crypto";
+import { hkdfSync, randomUUID } from "node:crypto";
 import {
   type CryptoKey,
   decodeJwt,
@@ -38,6 +38,11 @@ export interface SigningKey {
   kid: string;
   privateKey: CryptoKey;
   publicJwk: PublicJwk;
+  /**
+   * A 256-bit key for `purpose` (e.g. MACs on refresh tokens), derived from the private key
+   * with HKDF-SHA256: no second secret to deploy, and a new signing key replaces it too.
+   */
+  deriveKey(purpose: string): Buffer;
 }
 
 /**
@@ -55,11 +60,15 @@ export async function loadSigningKey(privateJwkJson?: string): Promise<SigningKe
   }
   const kid = privateJwk.kid ?? randomUUID();
   const privateKey = (await importJWK({ ...privateJwk, alg: TOKEN_ALG }, TOKEN_ALG)) as CryptoKey;
-  if (!privateJwk.x || !privateJwk.crv) throw new Error("signing key must be an Ed25519 private JWK");
+  if (!privateJwk.x || !privateJwk.crv || !privateJwk.d) {
+    throw new Error("signing key must be an Ed25519 private JWK");
+  }
+  const secret = Buffer.from(privateJwk.d, "base64url");
   return {
     kid,
     privateKey,
     publicJwk: { kty: "OKP", crv: privateJwk.crv, x: privateJwk.x, kid, alg: TOKEN_ALG, use: "sig" },
+    deriveKey: (purpose) => Buffer.from(hkdfSync("sha256", secret, "classconnect", purpose, 32)),
   };
 }
 

@@ -1,6 +1,7 @@
 import { Writable } from "node:stream";
 import { BadRequestSchema, ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { exportJWK, generateKeyPair } from "jose";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -237,6 +238,25 @@ logging("redacts passwords, tokens, PINs, e-mails and authorization headers", ()
 logging.run();
 
 const tokens = suite("platform: tokens");
+tokens("keys derived from a signing key follow that key and their purpose", async () => {
+  const jwk = JSON.stringify(
+    await exportJWK((await generateKeyPair("EdDSA", { extractable: true })).privateKey),
+  );
+  const [one, again, other] = [await loadSigningKey(jwk), await loadSigningKey(jwk), await loadSigningKey()];
+  assert.is(one.deriveKey("a").length, 32);
+  assert.ok(
+    one.deriveKey("a").equals(again.deriveKey("a")),
+    "same key and purpose: same key (every replica)",
+  );
+  assert.not.ok(one.deriveKey("a").equals(one.deriveKey("b")), "another purpose");
+  assert.not.ok(one.deriveKey("a").equals(other.deriveKey("a")), "another signing key");
+  const { d: _, ...publicOnly } = JSON.parse(jwk);
+  const refused = await loadSigningKey(JSON.stringify(publicOnly)).then(
+    () => undefined,
+    (e: Error) => e.message,
+  );
+  assert.is(refused, "signing key must be an Ed25519 private JWK");
+});
 tokens("the remote key source refreshes on an unknown kid, at most once per interval", async () => {
   const first = await loadSigningKey();
   const second = await loadSigningKey();

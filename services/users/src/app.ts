@@ -31,6 +31,7 @@ import { createUserAdmin } from "./domain/admin.js";
 import { createAuth } from "./domain/auth.js";
 import { type Deps, defaultPolicies, type Policies } from "./domain/deps.js";
 import { createProfiles } from "./domain/profiles.js";
+import { createRefreshTokenCodec } from "./domain/refresh-tokens.js";
 import {
   createDisabledGoogleVerifier,
   createFirebaseGoogleVerifier,
@@ -110,6 +111,7 @@ export async function startUsersServer(
               config.accessTokenTtlSeconds,
             ),
         },
+        refreshTokens: createRefreshTokenCodec(signingKey.deriveKey("refresh-token-mac")),
         policies: {
           ...defaultPolicies,
           accessTtlMs: config.accessTokenTtlSeconds * 1000,

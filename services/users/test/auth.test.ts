@@ -205,6 +205,15 @@ test("RefreshSession rotates; re-using a spent refresh token revokes the whole s
   assert.is.not(first.session?.refreshToken, u.refreshToken);
   const second = await h.auth.refreshSession({ refreshToken: first.session!.refreshToken });
   await h.users.getMe({}, h.bearer(second.session!.accessToken));
+  // A spent token with one bit changed was never issued: refused, and the session lives on.
+  const forged = Buffer.from(u.refreshToken, "base64url");
+  forged[forged.length - 1]! ^= 1;
+  await rejects(
+    h.auth.refreshSession({ refreshToken: forged.toString("base64url") }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_INVALID",
+  );
+  await h.users.getMe({}, h.bearer(second.session!.accessToken));
   await rejects(
     h.auth.refreshSession({ refreshToken: u.refreshToken }),
     Code.Unauthenticated,

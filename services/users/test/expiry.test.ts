@@ -35,7 +35,14 @@ test("an expired reset link is refused and the password stays", async ({ h }) =>
   await h.auth.login({ email: u.email, password: u.password });
 });
 
-test("passwords are stored as argon2id hashes; refresh and reset tokens only as digests", async ({ h }) => {
+/** The session an access token belongs to (its `sid` claim). */
+function sessionOf(accessToken: string): string {
+  return JSON.parse(Buffer.from(accessToken.split(".")[1]!, "base64url").toString()).sid;
+}
+
+test("passwords are stored as argon2id hashes, reset tokens only as digests, refresh tokens not at all", async ({
+  h,
+}) => {
   const u = await h.register();
   await h.auth.requestPasswordReset({ email: u.email });
   const reset = h.lastMail("PASSWORD_RESET", u.email)!.data["reset_token"]!;
@@ -46,21 +53,32 @@ test("passwords are stored as argon2id hashes; refresh and reset tokens only as 
     >`select password_hash from users where id = ${u.userId}`;
     assert.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
     assert.not.ok(row!.password_hash.includes(u.password));
-    const tokens = await sql<{ token_hash: Buffer }[]>`select token_hash from refresh_tokens`;
     const resets = await sql<{ token_hash: Buffer }[]>`select token_hash from password_resets`;
-    const stored = [...tokens, ...resets].map((t) => Buffer.from(t.token_hash).toString("latin1")).join("|");
-    assert.ok(tokens.length > 0 && resets.length > 0);
-    assert.not.ok(stored.includes(u.refreshToken) || stored.includes(reset));
-    assert.ok(
-      [...tokens, ...resets].every((t) => t.token_hash.length === 32),
-      "SHA-256 digests",
+    assert.ok(resets.length > 0 && resets.every((t) => t.token_hash.length === 32), "SHA-256 digests");
+    assert.not.ok(
+      resets
+        .map((t) => Buffer.from(t.token_hash).toString("latin1"))
+        .join("|")
+        .includes(reset),
     );
+    // A session keeps its refresh generation and expiry; the token is its MAC, not stored anywhere.
+    const [session] = await sql`select * from sessions where id = ${sessionOf(u.accessToken)}`;
+    assert.equal(Object.keys(session!).sort(), [
+      "created_at",
+      "id",
+      "refresh_expires_at",
+      "refresh_generation",
+      "revoke_reason",
+      "revoked_at",
+      "user_id",
+    ]);
+    assert.is(session!["refresh_generation"], 0);
   } finally {
     await sql.end();
   }
 });
 
-test("what has expired is deleted: old tokens, links, PINs, failure counts and dead sessions; the rest stays", async ({
+test("what has expired is deleted: dead sessions, links, PINs and failure counts; the rest stays", async ({
   h,
 }) => {
   const u = await h.register();
@@ -73,30 +91,24 @@ test("what has expired is deleted: old tokens, links, PINs, failure counts and d
   for (const x of [u, v]) {
     await h.auth.login({ email: x.email, password: "wrong password" }).catch(() => {});
   }
+  const ids = {
+    s1: sessionOf(u.accessToken),
+    s2: sessionOf(s2.accessToken),
+    s3: sessionOf(s3.accessToken),
+    s4: sessionOf(s4.accessToken),
+  };
+  assert.is(new Set(Object.values(ids)).size, 4);
   const sql = postgres(h.databaseUrl, { max: 1 });
   try {
-    const sessionOf = async (refreshToken: string) =>
-      (
-        await sql<{ session_id: string }[]>`
-          select session_id from refresh_tokens where token_hash = sha256(${Buffer.from(refreshToken)})`
-      )[0]?.session_id;
-    const ids = {
-      s1: (await sessionOf(u.refreshToken))!,
-      s2: (await sessionOf(s2.refreshToken))!,
-      s3: (await sessionOf(s3.refreshToken))!,
-      s4: (await sessionOf(s4.refreshToken))!,
-    };
-    assert.ok(Object.values(ids).every(Boolean), "each session found by its token's digest");
-    // u's first session: its token expired days ago. s2: revoked days ago. Everything of u's
-    // below expired or went idle days ago; v's is fresh.
-    await sql`update refresh_tokens set expires_at = now() - interval '2 days' where session_id = ${ids.s1}`;
-    await sql`update sessions set created_at = now() - interval '40 days' where id = ${ids.s1}`;
+    // u's first session: its refresh token expired days ago. s2: revoked days ago. Everything
+    // of u's below expired or went idle days ago; v's is fresh.
+    await sql`update sessions set refresh_expires_at = now() - interval '2 days' where id = ${ids.s1}`;
     await sql`update sessions set revoked_at = now() - interval '3 days' where id = ${ids.s2}`;
     await sql`update email_pins set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
     await sql`update password_resets set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
     await sql`update login_attempts set window_start = now() - interval '2 days' where email = ${u.email}`;
 
-    assert.ok((await h.server.pruneExpired()) >= 6);
+    assert.ok((await h.server.pruneExpired()) >= 5);
 
     const left = async (table: string, column: string, values: string[]) =>
       (
@@ -110,12 +122,42 @@ test("what has expired is deleted: old tokens, links, PINs, failure counts and d
     assert.equal(await left("email_pins", "user_id", [u.userId, v.userId]), [v.userId]);
     assert.equal(await left("password_resets", "user_id", [u.userId, v.userId]), [v.userId]);
     assert.equal(await left("login_attempts", "email", [u.email, v.email]), [v.email]);
-    // The live session still refreshes; the token it rotated goes a day later, the new one stays.
-    const s5 = (await h.auth.refreshSession({ refreshToken: s4.refreshToken })).session!;
-    await sql`update refresh_tokens set used_at = now() - interval '2 days' where used_at is not null
-              and session_id = ${ids.s4}`;
+  } finally {
+    await sql.end();
+  }
+});
+
+test("a spent refresh token still ends its session weeks later; an expired one is only refused", async ({
+  h,
+}) => {
+  const u = await h.register();
+  const v = await h.register();
+  const spent = u.refreshToken;
+  const live = (await h.auth.refreshSession({ refreshToken: spent })).session!;
+  const sql = postgres(h.databaseUrl, { max: 1 });
+  try {
+    // Weeks of the session's life pass (the live token's expiry is not yet), with prunings.
+    await sql`update sessions set created_at = created_at - interval '29 days' where id = ${sessionOf(u.accessToken)}`;
     await h.server.pruneExpired();
-    assert.equal([await sessionOf(s4.refreshToken), await sessionOf(s5.refreshToken)], [undefined, ids.s4]);
+    await rejects(
+      h.auth.refreshSession({ refreshToken: spent }),
+      Code.Unauthenticated,
+      "REFRESH_TOKEN_REUSED",
+    );
+    await rejects(
+      h.auth.refreshSession({ refreshToken: live.refreshToken }),
+      Code.Unauthenticated,
+      "REFRESH_TOKEN_INVALID",
+    );
+    await rejects(h.users.getMe({}, h.bearer(live.accessToken)), Code.Unauthenticated, "SESSION_INACTIVE");
+    // v's refresh token expires unused: refused, and the session is not ended by it.
+    await sql`update sessions set refresh_expires_at = now() - interval '1 second' where id = ${sessionOf(v.accessToken)}`;
+    await rejects(
+      h.auth.refreshSession({ refreshToken: v.refreshToken }),
+      Code.Unauthenticated,
+      "REFRESH_TOKEN_INVALID",
+    );
+    await h.users.getMe({}, h.bearer(v.accessToken));
   } finally {
     await sql.end();
   }

@@ -36,6 +36,10 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
+function invalidRefreshToken(): UnauthenticatedError {
+  return new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
+}
+
 function blockedError(user: UserRecord): FailedPreconditionError {
   return new FailedPreconditionError(
     `this account is blocked until ${user.blockedUntil!.toISOString()}`,
@@ -89,9 +93,9 @@ export function createAuth(deps: Deps) {
 
   async function startSession(user: UserRecord): Promise<SignedIn> {
     const sessionId = randomUUID();
-    const refreshToken = newOpaqueToken();
+    const refreshToken = deps.refreshTokens.issue({ sessionId, generation: 0 });
     const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
-    await store.createSession(user.id, sessionId, digest(refreshToken), refreshTokenExpiresAt);
+    await store.createSession(user.id, sessionId, refreshTokenExpiresAt);
     const access = await deps.tokens.issue(user.id, sessionId);
     return {
       user,
@@ -242,39 +246,35 @@ export function createAuth(deps: Deps) {
     },
 
     async refresh(refreshToken: string): Promise<SessionTokens> {
+      const claims = deps.refreshTokens.read(refreshToken);
+      if (!claims) throw invalidRefreshToken();
+      const { sessionId } = claims;
       const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
-      const next = newOpaqueToken();
-      const result = await store.rotateRefreshToken(
-        digest(refreshToken),
-        digest(next),
-        refreshTokenExpiresAt,
-      );
-      if (result.kind === "invalid") {
-        throw new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
-      }
+      const result = await store.rotateRefreshToken(sessionId, claims.generation, refreshTokenExpiresAt);
+      if (result.kind === "invalid") throw invalidRefreshToken();
       if (result.kind === "reused") {
-        await store.revokeSession(result.sessionId, "refresh token reused");
+        await store.revokeSession(sessionId, "refresh token reused");
         throw new UnauthenticatedError(
           "the refresh token was already used; the session has been ended for safety",
           "REFRESH_TOKEN_REUSED",
         );
       }
       await loadActiveUser(result.userId);
-      const access = await deps.tokens.issue(result.userId, result.sessionId);
+      const access = await deps.tokens.issue(result.userId, sessionId);
       return {
         accessToken: access.token,
         accessTokenExpiresAt: access.expiresAt,
-        refreshToken: next,
+        refreshToken: deps.refreshTokens.issue({ sessionId, generation: result.generation }),
         refreshTokenExpiresAt,
       };
     },
 
     async logout(userId: string, refreshToken: string): Promise<void> {
-      const session = await store.sessionOfRefreshToken(digest(refreshToken));
-      if (!session || session.userId !== userId) {
-        throw new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
+      const claims = deps.refreshTokens.read(refreshToken);
+      if (!claims || (await store.userOfLiveSession(claims.sessionId)) !== userId) {
+        throw invalidRefreshToken();
       }
-      await store.revokeSession(session.sessionId, "logout");
+      await store.revokeSession(claims.sessionId, "logout");
     },
 
     async requestPasswordReset(rawEmail: string): Promise<void> {

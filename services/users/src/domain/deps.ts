@@ -2,6 +2,7 @@ import type { BlobStore, ChangeSignal, OutboxEvent } from "@classconnect/platfor
 import type { GoogleVerifier } from "../ports/google.js";
 import type { Mailer } from "../ports/mailer.js";
 import type { UsersStore } from "./model.js";
+import type { RefreshTokenCodec } from "./refresh-tokens.js";
 
 /** Issues signed access tokens for a user session. */
 export interface AccessTokenIssuer {
@@ -46,6 +47,7 @@ export interface Deps {
   events: { publish(event: OutboxEvent): Promise<void> };
   mailer: Mailer;
   tokens: AccessTokenIssuer;
+  refreshTokens: RefreshTokenCodec;
   google: GoogleVerifier;
   blobs: BlobStore;
   policies: Policies;

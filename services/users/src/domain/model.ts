@@ -65,8 +65,8 @@ export type ProfilePatch = Partial<
 >;
 
 export type RotateResult =
-  | { kind: "rotated"; userId: string; sessionId: string }
-  | { kind: "reused"; userId: string; sessionId: string }
+  | { kind: "rotated"; userId: string; generation: number }
+  | { kind: "reused" }
   | { kind: "invalid" };
 
 export type PinResult = "ok" | "wrong" | "expired" | "missing" | "exhausted";
@@ -93,15 +93,19 @@ export interface UsersStore extends LoginAttemptsPort {
   /** Every user in id order, a page at a time. */
   usersInIdOrder(limit: number, afterId?: string): Promise<UserRecord[]>;
 
-  createSession(userId: string, sessionId: string, refreshHash: Buffer, expiresAt: Date): Promise<void>;
-  /** Spends `oldHash` and stores `newHash` in the same session, atomically. */
-  rotateRefreshToken(oldHash: Buffer, newHash: Buffer, expiresAt: Date): Promise<RotateResult>;
+  /** A session at refresh generation 0, whose refresh token expires at `expiresAt`. */
+  createSession(userId: string, sessionId: string, expiresAt: Date): Promise<void>;
+  /**
+   * Spends the session's refresh token of `generation`: when it is the live one, the session
+   * moves to the next generation, expiring at `expiresAt`; an earlier one is "reused".
+   */
+  rotateRefreshToken(sessionId: string, generation: number, expiresAt: Date): Promise<RotateResult>;
   revokeSession(sessionId: string, reason: string): Promise<void>;
   revokeUserSessions(userId: string, reason: string): Promise<void>;
   /** Sessions revoked at or after `since`, oldest first, and the database's time of the read. */
   revokedSince(since: Date): Promise<{ readAt: Date; sessions: { sessionId: string; revokedAt: Date }[] }>;
-  /** The session of a refresh token, when it belongs to `userId`. */
-  sessionOfRefreshToken(hash: Buffer): Promise<{ sessionId: string; userId: string } | undefined>;
+  /** The user of a live (not revoked) session. */
+  userOfLiveSession(sessionId: string): Promise<string | undefined>;
   /** Whether the session is live and its user exists and is not blocked. */
   sessionIsActive(userId: string, sessionId: string, now: Date): Promise<boolean>;
 
@@ -117,10 +121,10 @@ export interface UsersStore extends LoginAttemptsPort {
   consumePasswordReset(tokenHash: Buffer): Promise<string | undefined>;
 
   /**
-   * Deletes what can no longer be used: refresh tokens expired or rotated a day ago, reset
-   * links and PINs expired for a day, login-failure counts idle for a day, sessions revoked more than `revokedKeepMs` ago
-   * (services must have learned of them: keep longer than an access token lives) and
-   * sessions left with no refresh token. Returns how many rows went.
+   * Deletes what can no longer be used: sessions whose refresh token expired a day ago or
+   * that were revoked more than `revokedKeepMs` ago (services must have learned of them: keep
+   * longer than an access token lives), reset links and PINs expired for a day and
+   * login-failure counts idle for a day. Returns how many rows went.
    */
   pruneExpired(revokedKeepMs: number): Promise<number>;
 }

@@ -201,30 +201,25 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
-    async createSession(userId, sessionId, refreshHash, expiresAt) {
-      await inTransaction(sql, async (tx) => {
-        await tx`insert into sessions (id, user_id) values (${sessionId}, ${userId})`;
-        await tx`insert into refresh_tokens (token_hash, session_id, expires_at)
-                 values (${refreshHash}, ${sessionId}, ${expiresAt})`;
-      });
+    async createSession(userId, sessionId, expiresAt) {
+      await sql`insert into sessions (id, user_id, refresh_expires_at)
+                values (${sessionId}, ${userId}, ${expiresAt})`;
     },
 
-    async rotateRefreshToken(oldHash, newHash, expiresAt): Promise<RotateResult> {
+    async rotateRefreshToken(sessionId, generation, expiresAt): Promise<RotateResult> {
       return inTransaction(sql, async (tx) => {
-        const [token] = await tx<
-          { session_id: string; user_id: string; used_at: Date | null; expired: boolean; revoked: boolean }[]
+        const [session] = await tx<
+          { user_id: string; refresh_generation: number; expired: boolean; revoked: boolean }[]
         >`
-          select t.session_id, s.user_id, t.used_at, t.expires_at <= now() as expired,
-                 s.revoked_at is not null as revoked
-          from refresh_tokens t join sessions s on s.id = t.session_id
-          where t.token_hash = ${oldHash}
-          for update of t`;
-        if (!token || token.revoked || token.expired) return { kind: "invalid" };
-        if (token.used_at) return { kind: "reused", userId: token.user_id, sessionId: token.session_id };
-        await tx`update refresh_tokens set used_at = now() where token_hash = ${oldHash}`;
-        await tx`insert into refresh_tokens (token_hash, session_id, expires_at)
-                 values (${newHash}, ${token.session_id}, ${expiresAt})`;
-        return { kind: "rotated", userId: token.user_id, sessionId: token.session_id };
+          select user_id, refresh_generation, refresh_expires_at <= now() as expired,
+                 revoked_at is not null as revoked
+          from sessions where id = ${sessionId} for update`;
+        if (!session || session.revoked) return { kind: "invalid" };
+        if (generation < session.refresh_generation) return { kind: "reused" };
+        if (generation > session.refresh_generation || session.expired) return { kind: "invalid" };
+        await tx`update sessions set refresh_generation = ${generation + 1}, refresh_expires_at = ${expiresAt}
+                 where id = ${sessionId}`;
+        return { kind: "rotated", userId: session.user_id, generation: generation + 1 };
       });
     },
 
@@ -253,11 +248,10 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       };
     },
 
-    async sessionOfRefreshToken(hash) {
-      const [row] = await sql<{ session_id: string; user_id: string }[]>`
-        select t.session_id, s.user_id from refresh_tokens t join sessions s on s.id = t.session_id
-        where t.token_hash = ${hash} and s.revoked_at is null`;
-      return row && { sessionId: row.session_id, userId: row.user_id };
+    async userOfLiveSession(sessionId) {
+      const [row] = await sql<{ user_id: string }[]>`
+        select user_id from sessions where id = ${sessionId} and revoked_at is null`;
+      return row?.user_id;
     },
 
     async sessionIsActive(userId, sessionId, now) {
@@ -310,17 +304,14 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return inTransaction(sql, async (tx) => {
         const day = tx`now() - interval '1 day'`;
         const counts = [
-          // A rotated token matters while its thief or owner may still present it (re-use revokes the
-          // session): a day. Kept to expiry, every refresh would leave a row for 30 days.
-          await tx`delete from refresh_tokens where expires_at < ${day} or used_at < ${day}`,
           await tx`delete from password_resets where expires_at < ${day}`,
           await tx`delete from email_pins where expires_at < ${day}`,
           await tx`delete from login_attempts
                    where window_start < ${day} and (locked_until is null or locked_until < now())`,
-          await tx`delete from sessions s
-                   where s.revoked_at < now() - ${revokedKeepMs} * interval '1 millisecond'
-                      or (s.created_at < ${day}
-                          and not exists (select 1 from refresh_tokens t where t.session_id = s.id))`,
+          // A session whose refresh token expired has issued its last access token long before.
+          await tx`delete from sessions
+                   where revoked_at < now() - ${revokedKeepMs} * interval '1 millisecond'
+                      or refresh_expires_at < ${day}`,
         ];
         return counts.reduce((n, r) => n + r.count, 0);
       });
