@@ -1,6 +1,5 @@
 import { errorMetadata, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
-import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
@@ -46,36 +45,32 @@ test("passwords are stored as argon2id hashes, reset tokens only as digests, ref
   const u = await h.register();
   await h.auth.requestPasswordReset({ email: u.email });
   const reset = h.lastMail("PASSWORD_RESET", u.email)!.data["reset_token"]!;
-  const sql = postgres(h.databaseUrl, { max: 1 });
-  try {
-    const [row] = await sql<
-      { password_hash: string }[]
-    >`select password_hash from users where id = ${u.userId}`;
-    assert.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
-    assert.not.ok(row!.password_hash.includes(u.password));
-    const resets = await sql<{ token_hash: Buffer }[]>`select token_hash from password_resets`;
-    assert.ok(resets.length > 0 && resets.every((t) => t.token_hash.length === 32), "SHA-256 digests");
-    assert.not.ok(
-      resets
-        .map((t) => Buffer.from(t.token_hash).toString("latin1"))
-        .join("|")
-        .includes(reset),
-    );
-    // A session keeps its refresh generation and expiry; the token is its MAC, not stored anywhere.
-    const [session] = await sql`select * from sessions where id = ${sessionOf(u.accessToken)}`;
-    assert.equal(Object.keys(session!).sort(), [
-      "created_at",
-      "id",
-      "refresh_expires_at",
-      "refresh_generation",
-      "revoke_reason",
-      "revoked_at",
-      "user_id",
-    ]);
-    assert.is(session!["refresh_generation"], 0);
-  } finally {
-    await sql.end();
-  }
+  const { sql } = h;
+  const [row] = await sql<
+    { password_hash: string }[]
+  >`select password_hash from users where id = ${u.userId}`;
+  assert.match(row!.password_hash, /^\$argon2id\$v=19\$m=19456,t=2,p=1\$/);
+  assert.not.ok(row!.password_hash.includes(u.password));
+  const resets = await sql<{ token_hash: Buffer }[]>`select token_hash from password_resets`;
+  assert.ok(resets.length > 0 && resets.every((t) => t.token_hash.length === 32), "SHA-256 digests");
+  assert.not.ok(
+    resets
+      .map((t) => Buffer.from(t.token_hash).toString("latin1"))
+      .join("|")
+      .includes(reset),
+  );
+  // A session keeps its refresh generation and expiry; the token is its MAC, not stored anywhere.
+  const [session] = await sql`select * from sessions where id = ${sessionOf(u.accessToken)}`;
+  assert.equal(Object.keys(session!).sort(), [
+    "created_at",
+    "id",
+    "refresh_expires_at",
+    "refresh_generation",
+    "revoke_reason",
+    "revoked_at",
+    "user_id",
+  ]);
+  assert.is(session!["refresh_generation"], 0);
 });
 
 test("what has expired is deleted: dead sessions, links, PINs and failure counts; the rest stays", async ({
@@ -98,33 +93,29 @@ test("what has expired is deleted: dead sessions, links, PINs and failure counts
     s4: sessionOf(s4.accessToken),
   };
   assert.is(new Set(Object.values(ids)).size, 4);
-  const sql = postgres(h.databaseUrl, { max: 1 });
-  try {
-    // u's first session: its refresh token expired days ago. s2: revoked days ago. Everything
-    // of u's below expired or went idle days ago; v's is fresh.
-    await sql`update sessions set refresh_expires_at = now() - interval '2 days' where id = ${ids.s1}`;
-    await sql`update sessions set revoked_at = now() - interval '3 days' where id = ${ids.s2}`;
-    await sql`update email_pins set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
-    await sql`update password_resets set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
-    await sql`update login_attempts set window_start = now() - interval '2 days' where email = ${u.email}`;
+  const { sql } = h;
+  // u's first session: its refresh token expired days ago. s2: revoked days ago. Everything
+  // of u's below expired or went idle days ago; v's is fresh.
+  await sql`update sessions set refresh_expires_at = now() - interval '2 days' where id = ${ids.s1}`;
+  await sql`update sessions set revoked_at = now() - interval '3 days' where id = ${ids.s2}`;
+  await sql`update email_pins set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
+  await sql`update password_resets set expires_at = now() - interval '2 days' where user_id = ${u.userId}`;
+  await sql`update login_attempts set window_start = now() - interval '2 days' where email = ${u.email}`;
 
-    assert.ok((await h.server.pruneExpired()) >= 5);
+  assert.ok((await h.server.pruneExpired()) >= 5);
 
-    const left = async (table: string, column: string, values: string[]) =>
-      (
-        await sql<
-          { v: string }[]
-        >`select ${sql(column)}::text as v from ${sql(table)} where ${sql(column)}::text = any(${values})`
-      )
-        .map((r) => r.v)
-        .sort();
-    assert.equal(await left("sessions", "id", Object.values(ids)), [ids.s3, ids.s4].sort());
-    assert.equal(await left("email_pins", "user_id", [u.userId, v.userId]), [v.userId]);
-    assert.equal(await left("password_resets", "user_id", [u.userId, v.userId]), [v.userId]);
-    assert.equal(await left("login_attempts", "email", [u.email, v.email]), [v.email]);
-  } finally {
-    await sql.end();
-  }
+  const left = async (table: string, column: string, values: string[]) =>
+    (
+      await sql<
+        { v: string }[]
+      >`select ${sql(column)}::text as v from ${sql(table)} where ${sql(column)}::text = any(${values})`
+    )
+      .map((r) => r.v)
+      .sort();
+  assert.equal(await left("sessions", "id", Object.values(ids)), [ids.s3, ids.s4].sort());
+  assert.equal(await left("email_pins", "user_id", [u.userId, v.userId]), [v.userId]);
+  assert.equal(await left("password_resets", "user_id", [u.userId, v.userId]), [v.userId]);
+  assert.equal(await left("login_attempts", "email", [u.email, v.email]), [v.email]);
 });
 
 test("a spent refresh token still ends its session weeks later; an expired one is only refused", async ({
@@ -134,43 +125,31 @@ test("a spent refresh token still ends its session weeks later; an expired one i
   const v = await h.register();
   const spent = u.refreshToken;
   const live = (await h.auth.refreshSession({ refreshToken: spent })).session!;
-  const sql = postgres(h.databaseUrl, { max: 1 });
-  try {
-    // Weeks of the session's life pass (the live token's expiry is not yet), with prunings.
-    await sql`update sessions set created_at = created_at - interval '29 days' where id = ${sessionOf(u.accessToken)}`;
-    await h.server.pruneExpired();
-    await rejects(
-      h.auth.refreshSession({ refreshToken: spent }),
-      Code.Unauthenticated,
-      "REFRESH_TOKEN_REUSED",
-    );
-    await rejects(
-      h.auth.refreshSession({ refreshToken: live.refreshToken }),
-      Code.Unauthenticated,
-      "REFRESH_TOKEN_INVALID",
-    );
-    await rejects(h.users.getMe({}, h.bearer(live.accessToken)), Code.Unauthenticated, "SESSION_INACTIVE");
-    // v's refresh token expires unused: refused, and the session is not ended by it.
-    await sql`update sessions set refresh_expires_at = now() - interval '1 second' where id = ${sessionOf(v.accessToken)}`;
-    await rejects(
-      h.auth.refreshSession({ refreshToken: v.refreshToken }),
-      Code.Unauthenticated,
-      "REFRESH_TOKEN_INVALID",
-    );
-    await h.users.getMe({}, h.bearer(v.accessToken));
-  } finally {
-    await sql.end();
-  }
+  const { sql } = h;
+  // Weeks of the session's life pass (the live token's expiry is not yet), with prunings.
+  await sql`update sessions set created_at = created_at - interval '29 days' where id = ${sessionOf(u.accessToken)}`;
+  await h.server.pruneExpired();
+  await rejects(h.auth.refreshSession({ refreshToken: spent }), Code.Unauthenticated, "REFRESH_TOKEN_REUSED");
+  await rejects(
+    h.auth.refreshSession({ refreshToken: live.refreshToken }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_INVALID",
+  );
+  await rejects(h.users.getMe({}, h.bearer(live.accessToken)), Code.Unauthenticated, "SESSION_INACTIVE");
+  // v's refresh token expires unused: refused, and the session is not ended by it.
+  await sql`update sessions set refresh_expires_at = now() - interval '1 second' where id = ${sessionOf(v.accessToken)}`;
+  await rejects(
+    h.auth.refreshSession({ refreshToken: v.refreshToken }),
+    Code.Unauthenticated,
+    "REFRESH_TOKEN_INVALID",
+  );
+  await h.users.getMe({}, h.bearer(v.accessToken));
 });
 
 /** Moves the user's last PIN e-mail past the resend cooldown. */
 async function pinSentAMinuteAgo(h: UsersHarness, userId: string): Promise<void> {
-  const sql = postgres(h.databaseUrl, { max: 1 });
-  try {
-    await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${userId}`;
-  } finally {
-    await sql.end();
-  }
+  const { sql } = h;
+  await sql`update email_pins set sent_at = sent_at - interval '61 seconds' where user_id = ${userId}`;
 }
 
 test("a PIN is re-sent only a minute after the last one (each resend e-mails the address)", async ({ h }) => {

@@ -31,6 +31,7 @@ import {
 import { createClient, type Transport } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { exportJWK, generateKeyPair } from "jose";
+import postgres, { type Sql } from "postgres";
 import { startUsersServer, type UsersServer } from "../src/app.js";
 import { readUsersConfig } from "../src/config.js";
 import type { Policies } from "../src/domain/deps.js";
@@ -68,6 +69,8 @@ export interface UsersHarness {
     refreshToken: string;
   }>;
   lastMail(kind: AccountMail["kind"], to: string): AccountMail | undefined;
+  /** A direct connection to the service's database, for tests that age or inspect rows. */
+  sql: Sql;
   close(): Promise<void>;
 }
 
@@ -103,6 +106,7 @@ export async function startUsersHarness(
     httpVersion: "2",
   });
   const auth = reporting(createClient(AuthService, transport));
+  const sql = postgres(databaseUrl, { max: 1, onnotice: () => {} });
   const harness: UsersHarness = {
     server,
     url: server.url,
@@ -144,7 +148,9 @@ export async function startUsersHarness(
     lastMail(kind, to) {
       return mailer.sent.filter((m) => m.kind === kind && m.to === to.toLowerCase()).at(-1);
     },
+    sql,
     async close() {
+      await sql.end();
       await server.close();
       await google.close();
     },
