@@ -630,9 +630,31 @@ test("refusals the flows above do not reach: a published kind, an exam started t
   await invalid(make(choice(QuestionKind.MULTIPLE_CHOICE, [{ id: "a", text: "a" }])), [
     "assessment.questions[0].options",
   ]);
-  await invalid(make(choice(QuestionKind.FREE_TEXT, [{ id: "a", text: "a", correct: true }])), [
-    "assessment.questions[0].options",
-  ]);
+  const [a, b] = [
+    { id: "a", text: "a" },
+    { id: "b", text: "b" },
+  ];
+  for (const [kind, options] of [
+    [QuestionKind.MULTIPLE_CHOICE, [a, b]], // no right answer
+    [QuestionKind.SINGLE_CHOICE, [a, b]],
+    [
+      QuestionKind.SINGLE_CHOICE,
+      [
+        { ...a, correct: true },
+        { ...b, correct: true },
+      ],
+    ], // two
+    [
+      QuestionKind.MULTIPLE_CHOICE,
+      [
+        { ...a, correct: true },
+        { ...a, text: "again" },
+      ],
+    ], // one id twice
+    [QuestionKind.FREE_TEXT, [{ ...a, correct: true }]],
+  ] as const) {
+    await invalid(make(choice(kind, [...options])), ["assessment.questions[0].options"]);
+  }
   const upload = await publishedTask(ctx, {
     title: "Upload",
     questions: [{ id: "f", kind: QuestionKind.FILE_UPLOAD, prompt: "Your file", points: 1 }],

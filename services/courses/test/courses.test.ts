@@ -236,6 +236,40 @@ test("DeleteCourse is logical, owner-only and etag-confirmed", async ({ sys }) =
   assert.equal(found.courses, []);
 });
 
+test("edits racing on one etag: exactly one lands, the rest are told the course changed", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  const edit = (etag: string, title: string) =>
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { title }, updateMask: { paths: ["title"] } },
+      owner.auth,
+    );
+  const results = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) => edit(c.etag, `Edit number ${i}`)),
+  );
+  const landed = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.course!] : []));
+  assert.is(landed.length, 1, "one edit lands");
+  for (const r of results) {
+    if (r.status === "rejected") await rejects(Promise.reject(r.reason), Code.Aborted, "ETAG_MISMATCH");
+  }
+  const now = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+  assert.equal([now.title, now.etag], [landed[0]!.title, landed[0]!.etag]);
+
+  // A delete and an edit on one etag: one of them happens, and the other is refused.
+  const [removed, edited] = await Promise.allSettled([
+    courses.deleteCourse({ courseId: c.id, etag: now.etag }, owner.auth),
+    edit(now.etag, "Edited, not deleted"),
+  ]);
+  assert.is([removed, edited].filter((r) => r.status === "fulfilled").length, 1);
+  if (removed.status === "fulfilled") {
+    await rejects(courses.getCourse({ courseId: c.id }, owner.auth), Code.NotFound);
+  } else {
+    await rejects(Promise.reject(removed.reason), Code.Aborted, "ETAG_MISMATCH");
+    assert.is((await courses.getCourse({ courseId: c.id }, owner.auth)).course?.title, "Edited, not deleted");
+  }
+});
+
 test("FinishCourse records final grades; finished courses are read-only for students; ReopenCourse", async ({
   sys,
 }) => {

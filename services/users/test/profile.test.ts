@@ -54,6 +54,13 @@ test("UpdateMe changes exactly the masked fields", async ({ h }) => {
   assert.is(res.user?.notificationsOptIn, true);
   const again = await h.users.getMe({}, h.bearer(u.accessToken));
   assert.is(again.user?.bio, "Analytical engines");
+  // Names and places are stored without the spaces around them.
+  const moved = await h.users.updateMe(
+    { user: { lastName: "  King ", location: " Ockham" }, updateMask: { paths: ["last_name", "location"] } },
+    h.bearer(u.accessToken),
+  );
+  assert.equal([moved.user?.firstName, moved.user?.lastName, moved.user?.location], ["Ada", "King", "Ockham"]);
+  assert.is(moved.user?.bio, "Analytical engines");
 });
 
 test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing nothing", async ({ h }) => {
@@ -63,6 +70,8 @@ test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing
     h.users.updateMe({ user, updateMask: { paths } }, h.bearer(u.accessToken));
   await invalid(call({ firstName: "" }, ["first_name"]), ["user.first_name"]);
   await invalid(call({ lastName: "" }, ["last_name"]), ["user.last_name"]);
+  await invalid(call({ firstName: "  " }, ["first_name"]), ["user.first_name"]);
+  await invalid(call({ lastName: " \t" }, ["last_name"]), ["user.last_name"]);
   await invalid(call({ location: "" }, ["location"]), ["user.location"]);
   await invalid(call({ email: "" }, ["email"]), ["user.email"]);
   await invalid(call({ email: "bad" }, ["email"]), ["user.email"]);
