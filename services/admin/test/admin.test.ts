@@ -232,7 +232,9 @@ test("rules: created (future effective time), edited with before/after in the au
   await sys.eventually(async () => {
     const inbox = await sys.client(NotificationService).listNotifications({}, reader.auth);
     assert.ok(
-      inbox.notifications.some((n) => n.eventType === EventType.RULE_PUBLISHED && n.body === "Be kind"),
+      inbox.notifications.some(
+        (n) => n.eventType === EventType.RULE_PUBLISHED && n.body.startsWith('"Be kind" takes effect '),
+      ),
     );
   });
   await rules.deleteRule({ ruleId: created.id }, root);

@@ -59,7 +59,10 @@ test("UpdateMe changes exactly the masked fields", async ({ h }) => {
     { user: { lastName: "  King ", location: " Ockham" }, updateMask: { paths: ["last_name", "location"] } },
     h.bearer(u.accessToken),
   );
-  assert.equal([moved.user?.firstName, moved.user?.lastName, moved.user?.location], ["Ada", "King", "Ockham"]);
+  assert.equal(
+    [moved.user?.firstName, moved.user?.lastName, moved.user?.location],
+    ["Ada", "King", "Ockham"],
+  );
   assert.is(moved.user?.bio, "Analytical engines");
 });
 

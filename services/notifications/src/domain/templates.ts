@@ -13,6 +13,22 @@ const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 
 type Data = Record<string, string>;
+
+const dateTime = new Intl.DateTimeFormat("en-GB", {
+  weekday: "short",
+  day: "numeric",
+  month: "short",
+  year: "numeric",
+  hour: "2-digit",
+  minute: "2-digit",
+  timeZone: "UTC",
+  timeZoneName: "short",
+});
+/** An event's ISO time as people read it ("Tue, 1 Dec 2026, 18:00 UTC"); anything else as it came. */
+const when = (value: string) => {
+  const t = Date.parse(value);
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? dateTime.format(t) : value;
+};
 const course = (d: Data) => d["course_title"] ?? "your course";
 const courseLink = (d: Data) =>
   d["course_id"] ? `classconnect://courses/${d["course_id"]}` : "classconnect://home";
@@ -21,12 +37,12 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
   ENROLLED: (d) => ({ title: "You are enrolled", body: `Welcome to ${course(d)}.`, link: courseLink(d) }),
   ASSESSMENT_PUBLISHED: (d) => ({
     title: `New in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${d["due_time"]}` : ""}.`,
+    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${when(d["due_time"])}` : ""}.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
   DEADLINE_REMINDER: (d) => ({
     title: `Due soon in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? d["due_time"] : "soon"} and you have not handed it in.`,
+    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? when(d["due_time"]) : "soon"} and you have not handed it in.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
   SUBMISSION_GRADED: (d) => ({
@@ -61,12 +77,14 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
   }),
   RULE_PUBLISHED: (d) => ({
     title: "New platform rule",
-    body: d["rule_title"] ?? "A rule was published.",
+    body: d["rule_title"]
+      ? `"${d["rule_title"]}"${d["effective_time"] ? ` takes effect ${when(d["effective_time"])}` : ""}.`
+      : "A rule was published.",
     link: "classconnect://rules",
   }),
   ACCOUNT_BLOCKED: (d) => ({
     title: "Account blocked",
-    body: `Your account is blocked until ${d["until"] ?? "further notice"}.`,
+    body: `Your account is blocked until ${d["until"] ? when(d["until"]) : "further notice"}${d["reason"] ? `: ${d["reason"]}` : "."}`,
     link: "classconnect://home",
   }),
   ACCOUNT_UNBLOCKED: () => ({

@@ -1,0 +1,94 @@
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { render } from "../src/domain/templates.js";
+
+const test = suite("notifications: templates");
+
+const data = {
+  course_id: "5f0c4c1e-8a4e-4e8b-9d55-0c8f3a1f1b2a",
+  course_title: "Compilers <b>&</b>",
+  assessment_id: "9a1b2c3d-0000-4000-8000-000000000001",
+  assessment_title: "Parser",
+  due_time: "2026-12-01T18:00:00.000Z",
+  grade: "87",
+  permissions: "content, grading",
+  reason: "inactive since October",
+  rule_title: "Be kind",
+  until: "2026-12-24T09:30:00.000Z",
+  effective_time: "2027-01-01T00:00:00.000Z",
+  pin: "123456",
+  reset_link: "classconnect://reset-password?token=abc",
+  first_name: "Ada",
+};
+
+test("every event type the contract names has its own words, a link where there is one, and escaped HTML", () => {
+  const types = Object.entries(EventType).flatMap(([name, n]) =>
+    typeof n === "number" && n !== EventType.UNSPECIFIED ? [name] : [],
+  );
+  assert.ok(types.length >= 15);
+  const fallback = render("NOT_A_TYPE", data);
+  for (const type of types) {
+    const r = render(type, data, "Grace");
+    assert.is.not(r.body, fallback.body, type);
+    assert.is(r.subject, `${r.title} — ClassConnect`, type);
+    assert.match(r.text, /^Hello Grace,\n\n/, type);
+    assert.ok(r.text.includes(r.body), type);
+    assert.not.match(r.html, "<b>", `${type}: a title is text, not markup`);
+    if (r.body.includes(data.course_title)) assert.match(r.html, "Compilers &lt;b&gt;&amp;&lt;/b&gt;", type);
+  }
+  // Course events name the course and open it (or the work in it).
+  for (const type of [
+    "ENROLLED",
+    "FEEDBACK_RECEIVED",
+    "ASSISTANT_ADDED",
+    "ASSISTANT_REMOVED",
+    "ASSISTANT_UPDATED",
+  ]) {
+    const r = render(type, data);
+    assert.ok(r.body.includes(data.course_title), type);
+    assert.is(r.link, `classconnect://courses/${data.course_id}`, type);
+  }
+  for (const type of ["ASSESSMENT_PUBLISHED", "DEADLINE_REMINDER", "SUBMISSION_GRADED"]) {
+    assert.is(render(type, data).link, `classconnect://assessments/${data.assessment_id}`, type);
+  }
+  // Times are written as people read them.
+  assert.is(
+    render("DEADLINE_REMINDER", data).body,
+    '"Parser" is due Tue, 1 Dec 2026, 18:00 UTC and you have not handed it in.',
+  );
+  assert.is(
+    render("ASSESSMENT_PUBLISHED", data).body,
+    '"Parser" is published, due Tue, 1 Dec 2026, 18:00 UTC.',
+  );
+  assert.is(render("RULE_PUBLISHED", data).body, '"Be kind" takes effect Fri, 1 Jan 2027, 00:00 UTC.');
+  assert.is(
+    render("ACCOUNT_BLOCKED", data).body,
+    "Your account is blocked until Thu, 24 Dec 2026, 09:30 UTC: inactive since October",
+  );
+  assert.match(render("SUBMISSION_GRADED", data).body, "87%");
+  assert.match(render("ACCOUNT_PIN", data).body, "123456");
+  const reset = render("PASSWORD_RESET", data);
+  assert.is(reset.link, data.reset_link);
+  assert.match(reset.html, `<a href="${data.reset_link}">`);
+});
+
+test("missing details read naturally", () => {
+  assert.is(
+    render("STUDENT_REMOVED", data).body,
+    "You were removed from Compilers <b>&</b>: inactive since October",
+  );
+  assert.is(render("STUDENT_REMOVED", {}).body, "You were removed from your course.");
+  assert.is(render("ASSESSMENT_PUBLISHED", {}).link, "classconnect://home");
+  assert.is(render("ACCOUNT_BLOCKED", {}).body, "Your account is blocked until further notice.");
+  assert.is(render("RULE_PUBLISHED", {}).body, "A rule was published.");
+  assert.is(
+    render("DEADLINE_REMINDER", { due_time: "tomorrow" }).body,
+    '"Your work" is due tomorrow and you have not handed it in.',
+  );
+  const plain = render("ACCOUNT_UNBLOCKED", {});
+  assert.match(plain.text, /^Hello,\n\n/);
+  assert.is(render("NOT_A_TYPE", {}).body, "You have a new notification.");
+});
+
+test.run();
