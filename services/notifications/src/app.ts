@@ -3,7 +3,6 @@
  * configured), the e-mail and push channels (Brevo and FCM, or local
  * recorders), the directory of recipients, the dispatcher, and the handlers.
  */
-import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
@@ -16,13 +15,12 @@ import {
   type RunningService,
   startService,
 } from "@classconnect/platform";
-import { cert } from "firebase-admin/app";
 import type { NotificationsConfig } from "./config.js";
 import { createDispatcher, defaultRetryPolicy, type RetryPolicy } from "./domain/dispatcher.js";
 import { createDeliveryLogService, createDispatchService, createNotificationService } from "./handlers.js";
 import { createDirectory, type Directory } from "./ports/directory.js";
 import { createBrevoSender, createMailbox, type EmailSender } from "./ports/email.js";
-import { createFcmSender } from "./ports/fcm.js";
+import { fcmSenderFromConfig } from "./ports/fcm.js";
 import { createPushRecorder, type PushSender } from "./ports/push.js";
 import { createMongoNotificationsStore } from "./store/mongo-store.js";
 import { createPostgresNotificationsStore } from "./store/postgres-store.js";
@@ -58,16 +56,7 @@ export async function startNotificationsServer(
           ...(config.brevoBaseUrl ? { baseUrl: config.brevoBaseUrl } : {}),
         })
       : createMailbox(logger, config.mailDir));
-  const credentials = config.firebaseCredentials;
-  const fcm =
-    !overrides.push && config.firebaseProjectId && credentials
-      ? createFcmSender({
-          projectId: config.firebaseProjectId,
-          credential: cert(
-            JSON.parse("file" in credentials ? readFileSync(credentials.file, "utf8") : credentials.json),
-          ),
-        })
-      : undefined;
+  const fcm = overrides.push ? undefined : fcmSenderFromConfig(config);
   const push = overrides.push ?? fcm ?? createPushRecorder(logger);
   const server = await startService({
     name: "notifications",

@@ -4,11 +4,17 @@
  * token prefix — `dead…` UNREGISTERED (404), `bad…` INVALID_ARGUMENT (400),
  * `busy…` QUOTA_EXCEEDED (429), `flaky…` UNAVAILABLE (503) the first time,
  * anything else accepted — and records every request it received.
+ *
+ * It also plays Google's OAuth token endpoint (oauth2.googleapis.com) for a
+ * service account it made: the JWT-bearer grant is answered with an access token
+ * only when the assertion is signed by that account's key and names it.
  */
+import { generateKeyPairSync } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Agent } from "node:https";
 import { startLoopbackHttpsHost } from "@classconnect/platform/testing";
 import type { Credential } from "firebase-admin/app";
+import { jwtVerify } from "jose";
 
 export interface FcmRequest {
   path: string;
@@ -23,6 +29,11 @@ export interface FakeFcm {
   credential: Credential;
   accessToken: string;
   received: FcmRequest[];
+  /** A service-account file's contents (a fresh RSA key) that the token endpoint accepts. */
+  serviceAccount: { type: string; project_id: string; client_email: string; private_key: string };
+  /** The access token the token endpoint gives that account, and the grants it answered. */
+  exchangedToken: string;
+  tokenGrants: { grantType: string; accepted: boolean; scope?: unknown; refusal?: string }[];
   close(): Promise<void>;
 }
 
@@ -58,18 +69,53 @@ export async function startFakeFcm(): Promise<FakeFcm> {
     return { status: 200, body: { name: `projects/p/messages/${count}` } };
   };
   const accessToken = "test-access-token";
-  const host = await startLoopbackHttpsHost("fcm.googleapis.com", async (req, res) => {
-    const { message } = JSON.parse(await bodyOf(req)) as { message: FcmRequest["message"] };
-    received.push({ path: req.url ?? "", authorization: req.headers.authorization, message });
-    const answer = answerFor(message.token, received.length);
-    res.writeHead(answer.status, { "content-type": "application/json" });
-    res.end(JSON.stringify(answer.body));
-  });
+  const exchangedToken = "exchanged-access-token";
+  const { privateKey, publicKey } = generateKeyPairSync("rsa", { modulusLength: 2048 });
+  const serviceAccount = {
+    type: "service_account",
+    project_id: "classconnect-test",
+    client_email: "push@classconnect-test.iam.gserviceaccount.com",
+    private_key: privateKey.export({ type: "pkcs8", format: "pem" }).toString(),
+  };
+  const tokenGrants: FakeFcm["tokenGrants"] = [];
+  const token = async (req: IncomingMessage) => {
+    const form = new URLSearchParams(await bodyOf(req));
+    const grantType = form.get("grant_type") ?? "";
+    try {
+      const { payload } = await jwtVerify(form.get("assertion") ?? "", publicKey, {
+        issuer: serviceAccount.client_email,
+        audience: "https://oauth2.googleapis.com/token",
+      });
+      tokenGrants.push({ grantType, accepted: true, scope: payload["scope"] });
+      return { status: 200, body: { access_token: exchangedToken, expires_in: 3600, token_type: "Bearer" } };
+    } catch (err) {
+      tokenGrants.push({ grantType, accepted: false, refusal: (err as Error).message });
+      return { status: 400, body: { error: "invalid_grant", error_description: "Invalid JWT Signature." } };
+    }
+  };
+  const host = await startLoopbackHttpsHost(
+    ["fcm.googleapis.com", "oauth2.googleapis.com"],
+    async (req, res) => {
+      if (req.headers.host === "oauth2.googleapis.com") {
+        const answer = await token(req);
+        res.writeHead(answer.status, { "content-type": "application/json" }).end(JSON.stringify(answer.body));
+        return;
+      }
+      const { message } = JSON.parse(await bodyOf(req)) as { message: FcmRequest["message"] };
+      received.push({ path: req.url ?? "", authorization: req.headers.authorization, message });
+      const answer = answerFor(message.token, received.length);
+      res.writeHead(answer.status, { "content-type": "application/json" });
+      res.end(JSON.stringify(answer.body));
+    },
+  );
   return {
     agent: host.agent,
     accessToken,
     credential: { getAccessToken: async () => ({ access_token: accessToken, expires_in: 3600 }) },
     received,
+    serviceAccount,
+    exchangedToken,
+    tokenGrants,
     close: () => host.close(),
   };
 }

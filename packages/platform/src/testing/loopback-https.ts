@@ -1,8 +1,9 @@
 /**
- * A stand-in for a provider's HTTPS host that cannot be reached from here
- * (Google's certificates, Firebase Cloud Messaging): a TLS server on loopback
- * with a self-signed certificate for `hostname`, and an https.Agent that sends
- * the real SDK's requests for that host to it, verifying the certificate.
+ * A stand-in for a provider's HTTPS hosts that cannot be reached from here
+ * (Google's certificates, OAuth token endpoint, Firebase Cloud Messaging): a TLS
+ * server on loopback with a self-signed certificate for `hostnames`, and an
+ * https.Agent that sends the real SDK's requests for those hosts to it, verifying
+ * the certificate. The handler tells the hosts apart by the Host header.
  */
 import type { RequestListener, RequestOptions } from "node:http";
 import { Agent, createServer } from "node:https";
@@ -18,12 +19,13 @@ export interface LoopbackHttpsHost {
 }
 
 export async function startLoopbackHttpsHost(
-  hostname: string,
+  hostnames: string | string[],
   handler: RequestListener,
 ): Promise<LoopbackHttpsHost> {
-  const tls = await selfsigned.generate([{ name: "commonName", value: hostname }], {
+  const names = typeof hostnames === "string" ? [hostnames] : hostnames;
+  const tls = await selfsigned.generate([{ name: "commonName", value: names[0]! }], {
     keySize: 2048,
-    extensions: [{ name: "subjectAltName", altNames: [{ type: 2, value: hostname }] }],
+    extensions: [{ name: "subjectAltName", altNames: names.map((value) => ({ type: 2, value })) }],
   });
   const server = createServer({ key: tls.private, cert: tls.cert }, handler);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -31,10 +33,11 @@ export async function startLoopbackHttpsHost(
 
   class LoopbackAgent extends Agent {
     override createConnection(
-      _options: RequestOptions,
+      options: RequestOptions & { servername?: string },
       callback?: (err: Error | null, stream: Duplex) => void,
     ): Duplex {
-      const socket = connect({ host: "127.0.0.1", port, servername: hostname, ca: tls.cert });
+      const servername = options.servername ?? options.hostname ?? options.host ?? names[0]!;
+      const socket = connect({ host: "127.0.0.1", port, servername, ca: tls.cert });
       if (callback) socket.once("secureConnect", () => callback(null, socket));
       return socket;
     }

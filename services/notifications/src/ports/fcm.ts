@@ -1,6 +1,7 @@
 import type { Agent } from "node:https";
-import { type App, type Credential, deleteApp, initializeApp } from "firebase-admin/app";
+import { type App, type Credential, cert, deleteApp, initializeApp } from "firebase-admin/app";
 import { getMessaging } from "firebase-admin/messaging";
+import type { NotificationsConfig } from "../config.js";
 import type { PushResult, PushSender } from "./push.js";
 
 /** Error codes after which a token will never work again: the dispatcher removes it. */
@@ -23,6 +24,25 @@ const permanent = new Set([
   "messaging/invalid-options",
   "messaging/third-party-auth-error",
 ]);
+
+/**
+ * The FCM sender the configuration asks for (FIREBASE_PROJECT_ID with a service account), or
+ * none. A credentials file is handed to the SDK as a path: only then does firebase-admin send
+ * its OAuth token request through `httpAgent` too (firebase-admin-node#2960).
+ */
+export function fcmSenderFromConfig(
+  config: Pick<NotificationsConfig, "firebaseProjectId" | "firebaseCredentials">,
+  httpAgent?: Agent,
+): (PushSender & { close(): Promise<void> }) | undefined {
+  const { firebaseProjectId: projectId, firebaseCredentials: credentials } = config;
+  if (!projectId || !credentials) return undefined;
+  const account = "file" in credentials ? credentials.file : JSON.parse(credentials.json);
+  return createFcmSender({
+    projectId,
+    credential: cert(account, httpAgent),
+    ...(httpAgent ? { httpAgent } : {}),
+  });
+}
 
 /**
  * Firebase Cloud Messaging through firebase-admin: multicast to up to 500
