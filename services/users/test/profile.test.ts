@@ -128,12 +128,21 @@ test("GetProfile shows public data only, private fields by choice; unknown users
   await rejects(h.users.getProfile({ userId: u.userId }), Code.Unauthenticated);
 });
 
-test("SearchUsers matches name and e-mail prefixes, paginated without repeats", async ({ h }) => {
+test("SearchUsers matches names, shown e-mails by prefix and hidden ones only in full, paginated", async ({
+  h,
+}) => {
   const me = await h.register();
   const tag = randomUUID().slice(0, 6);
+  const zeldas = [];
   for (let i = 0; i < 5; i++) {
-    await h.register({ email: `zz${tag}${i}@example.com`, firstName: `Zelda${tag}`, lastName: `N${i}` });
+    zeldas.push(
+      await h.register({ email: `zz${tag}${i}@example.com`, firstName: `Zelda${tag}`, lastName: `N${i}` }),
+    );
   }
+  await h.users.updateMe(
+    { user: { privacy: { showEmail: true } }, updateMask: { paths: ["privacy"] } },
+    h.bearer(zeldas[3]!.accessToken),
+  );
   const seen: string[] = [];
   let pageToken = "";
   do {
@@ -146,11 +155,12 @@ test("SearchUsers matches name and e-mail prefixes, paginated without repeats", 
     pageToken = page.nextPageToken;
   } while (pageToken);
   assert.equal(seen, ["N0", "N1", "N2", "N3", "N4"]);
-  const byEmail = await h.users.searchUsers({ query: `zz${tag}3` }, h.bearer(me.accessToken));
-  assert.equal(
-    byEmail.profiles.map((p) => p.lastName),
-    ["N3"],
-  );
+  const lastNames = async (query: string) =>
+    (await h.users.searchUsers({ query }, h.bearer(me.accessToken))).profiles.map((p) => p.lastName);
+  assert.equal(await lastNames(`zz${tag}3`), ["N3"], "a shown address, by prefix");
+  assert.equal(await lastNames(`zz${tag}`), ["N3"], "hidden addresses are not found by prefix");
+  assert.equal(await lastNames(`zz${tag}2@example.co`), []);
+  assert.equal(await lastNames(` ZZ${tag}2@Example.com `), ["N2"], "a hidden address typed in full");
   const byFullName = await h.users.searchUsers({ query: `Zelda${tag} N4` }, h.bearer(me.accessToken));
   assert.equal(
     byFullName.profiles.map((p) => p.lastName),

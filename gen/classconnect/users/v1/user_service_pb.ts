@@ -229,7 +229,8 @@ export const GetProfileResponseSchema: GenMessage<GetProfileResponse> = /*@__PUR
  */
 export type SearchUsersRequest = Message<"classconnect.users.v1.SearchUsersRequest"> & {
   /**
-   * Prefix of a first name, last name, full name or e-mail (case-insensitive).
+   * Prefix of a first name, last name, full name or shown e-mail address, or a whole
+   * address (case-insensitive).
    *
    * @generated from field: string query = 1;
    */
@@ -442,7 +443,8 @@ export const UserService: GenService<{
     output: typeof GetProfileResponseSchema;
   },
   /**
-   * SearchUsers finds users by name or e-mail prefix (to pick assistants).
+   * SearchUsers finds users by name prefix or by e-mail (to pick assistants): a prefix of
+   * addresses their owners show, hidden addresses only when given in full.
    *
    * @generated from rpc classconnect.users.v1.UserService.SearchUsers
    */

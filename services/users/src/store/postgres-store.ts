@@ -168,8 +168,10 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       const rows = await sql<UserRow[]>`
         select * from users
         where ${live}
+          -- An address its owner hides is found only when typed in full (as sign-up would tell
+          -- anyway), never by prefix: prefixes would spell it out a letter at a time.
           and (lower(first_name) like ${pattern} or lower(last_name) like ${pattern}
-               or ${fullName} like ${pattern} or email like ${pattern})
+               or ${fullName} like ${pattern} or (show_email and email like ${pattern}) or email = ${prefix})
           ${after ? sql`and (${fullName}, id) > (${after.key}, ${after.id}::uuid)` : sql``}
         order by ${fullName}, id
         limit ${limit}`;
