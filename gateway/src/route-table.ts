@@ -5,6 +5,7 @@
 import type { DescService } from "@bufbuild/protobuf";
 import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import { PlatformService } from "@classconnect/gen/classconnect/admin/v1/platform_service_pb.js";
 import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
 import { AssessmentService } from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
@@ -43,6 +44,7 @@ export const routeTable: readonly { service: DescService; upstream: Upstream }[]
   { service: RuleService, upstream: "admin" },
   { service: AuditService, upstream: "admin" },
   { service: UserManagementService, upstream: "admin" },
+  { service: PlatformService, upstream: "admin" },
 ];
 
 /** Methods whose callers are rate-limited per client address (password guessing, sign-up spam). */

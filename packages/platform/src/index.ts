@@ -9,6 +9,7 @@ export * from "./db.js";
 export * from "./embedded-postgres.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
+export * from "./figures.js";
 export * from "./grpc-client.js";
 export {
   EncodedMessage,

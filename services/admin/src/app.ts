@@ -1,23 +1,29 @@
 /**
  * Builds the admin service: its store (PostgreSQL, or MongoDB when
  * configured), the admin-token signing key, the first administrator, and the
- * four APIs. Events (rule published) leave through the PostgreSQL outbox.
+ * five APIs. Events (rule published) leave through the PostgreSQL outbox.
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import { PlatformService } from "@classconnect/gen/classconnect/admin/v1/platform_service_pb.js";
 import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
+import { StatisticsService } from "@classconnect/gen/classconnect/courses/v1/statistics_service_pb.js";
+import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
+import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import {
   ADMIN_TOKEN_ISSUER,
   combineKeySources,
   createLogger,
+  createServiceClient,
   createStaticKeySource,
   type KeySource,
   type Logger,
   loadSigningKey,
   outboxMigrations,
+  periodOf,
   type RunningService,
   signAccessToken,
   startService,
@@ -25,10 +31,12 @@ import {
 import type { AdminConfig } from "./config.js";
 import { createAdmins } from "./domain/admins.js";
 import { createAudit } from "./domain/audit.js";
+import { createFigures, type FigureSources } from "./domain/figures.js";
 import { createRules } from "./domain/rules.js";
 import {
   createAdminAuthService,
   createAuditService,
+  createPlatformService,
   createRuleService,
   createUserManagementService,
 } from "./handlers.js";
@@ -100,9 +108,32 @@ export async function startAdminServer(
             UserManagementService,
             createUserManagementService(config.usersServiceUrl, config.serviceToken, audit),
           );
+          router.service(
+            PlatformService,
+            createPlatformService(
+              createFigures({ sources: figureSources(config), now: overrides.now ?? (() => new Date()) }),
+            ),
+          );
         },
         onClose: () => store.close(),
       };
     },
   });
+}
+
+/** Each service's own figures, asked as a service. */
+function figureSources(config: AdminConfig): FigureSources {
+  const users = createServiceClient(UserAdminService, config.usersServiceUrl, config.serviceToken);
+  const courses = createServiceClient(StatisticsService, config.coursesServiceUrl, config.serviceToken);
+  const notifications = createServiceClient(
+    DeliveryLogService,
+    config.notificationsServiceUrl,
+    config.serviceToken,
+  );
+  const period = (from: Date, to: Date) => ({ period: periodOf(from, to) });
+  return {
+    users: async (from, to) => (await users.getUserFigures(period(from, to))).figures,
+    courses: async (from, to) => (await courses.getPlatformCourseFigures(period(from, to))).figures,
+    deliveries: async (from, to) => (await notifications.getDeliveryFigures(period(from, to))).counts,
+  };
 }

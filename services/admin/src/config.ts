@@ -2,6 +2,9 @@ import { type BaseServiceConfig, loadConfig, readBaseConfig } from "@classconnec
 
 export interface AdminConfig extends BaseServiceConfig {
   usersServiceUrl: string;
+  /** Asked for the platform's figures, with the users service. */
+  coursesServiceUrl: string;
+  notificationsServiceUrl: string;
   store: "postgres" | "mongodb";
   mongodbUrl: string | undefined;
   mongodbDatabase: string;
@@ -19,6 +22,8 @@ export function readAdminConfig(env: Record<string, string | undefined> = proces
     return {
       ...readBaseConfig(e, "ADMIN", 50054),
       usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
+      coursesServiceUrl: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:50052"),
+      notificationsServiceUrl: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:50053"),
       store,
       mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
       mongodbDatabase: e.string("MONGODB_ADMIN_DATABASE", "classconnect_admin"),

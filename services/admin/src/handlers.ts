@@ -1,4 +1,4 @@
-/** The admin service's APIs: admin sign-in and accounts, rules, the audit log, and user management. */
+/** The admin service's APIs: admin sign-in and accounts, rules, the audit log, user management and the platform's figures. */
 import { create } from "@bufbuild/protobuf";
 import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
@@ -6,6 +6,7 @@ import {
   GetJwksResponseSchema,
 } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import type { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import type { PlatformService } from "@classconnect/gen/classconnect/admin/v1/platform_service_pb.js";
 import {
   RuleInputSchema,
   type RuleService,
@@ -27,6 +28,7 @@ import {
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import type { Admins } from "./domain/admins.js";
 import type { Audit } from "./domain/audit.js";
+import type { Figures } from "./domain/figures.js";
 import type { Rules } from "./domain/rules.js";
 import type { AdminStore, AuditRecord, RuleFields, RuleRecord } from "./store/store.js";
 
@@ -243,6 +245,24 @@ export function createUserManagementService(
       const res = await users.setUserRole({ userId: req.userId, role: req.role });
       await record(requireAdmin(ctx).adminId, "user.set_role", req.userId, before);
       return { user: res.user! };
+    },
+  };
+}
+
+export function createPlatformService(figures: Figures): ServiceImpl<typeof PlatformService> {
+  return {
+    async getPlatformFigures(req) {
+      const f = await figures.platform(
+        req.fromTime ? timestampDate(req.fromTime) : undefined,
+        req.toTime ? timestampDate(req.toTime) : undefined,
+      );
+      return {
+        fromTime: ts(f.from),
+        toTime: ts(f.to),
+        ...(f.users ? { users: f.users } : {}),
+        ...(f.courses ? { courses: f.courses } : {}),
+        deliveries: f.deliveries,
+      };
     },
   };
 }

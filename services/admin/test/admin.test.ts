@@ -1,16 +1,34 @@
 import { randomUUID } from "node:crypto";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { FIRST_ADMIN, type System, startSystem } from "@classconnect/gateway/testing";
+import { at, courseInput, DAY, FIRST_ADMIN, type System, startSystem } from "@classconnect/gateway/testing";
 import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
+import { PlatformService } from "@classconnect/gen/classconnect/admin/v1/platform_service_pb.js";
 import { RuleService } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
-import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import {
+  AssessmentKind,
+  LatePolicy,
+  QuestionKind,
+} from "@classconnect/gen/classconnect/courses/v1/assessment_pb.js";
+import { AssessmentService } from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { StatisticsService } from "@classconnect/gen/classconnect/courses/v1/statistics_service_pb.js";
+import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
+import {
+  Channel,
+  DeliveryStatus,
+  EventType,
+} from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
+import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { invalid, rejects } from "@classconnect/platform/testing";
+import { createServiceClient } from "@classconnect/platform";
+import { invalid, rejects, TEST_SERVICE_TOKEN } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -240,6 +258,126 @@ test("rules: created (future effective time), edited with before/after in the au
   await rules.deleteRule({ ruleId: created.id }, root);
   await rejects(rules.getRule({ ruleId: created.id }, root), Code.NotFound);
   await rejects(rules.deleteRule({ ruleId: created.id }, root), Code.NotFound);
+});
+
+test("platform figures: users, courses and work, deliveries; now and in a period", async ({ sys, root }) => {
+  const platform = sys.client(PlatformService);
+  const before = await platform.getPlatformFigures({}, root);
+  const span = Number(before.toTime!.seconds - before.fromTime!.seconds);
+  assert.is(span, 30 * 86_400, "the last 30 days by default");
+
+  // A course with a student who hands in a task that is graded; one user blocked.
+  const [teacher, student, blocked] = [await sys.register(), await sys.register(), await sys.register()];
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+  const assessments = sys.client(AssessmentService);
+  const task = (
+    await assessments.createAssessment(
+      {
+        courseId: course.id,
+        assessment: {
+          kind: AssessmentKind.TASK,
+          title: "Figures homework",
+          dueTime: at(3 * DAY),
+          latePolicy: LatePolicy.ACCEPT_FLAGGED,
+          questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
+        },
+      },
+      teacher.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: task.id }, teacher.auth);
+  const submissions = sys.client(SubmissionService);
+  const handedIn = (
+    await submissions.submitAssessment(
+      { assessmentId: task.id, answers: [{ questionId: "q", text: "42" }] },
+      student.auth,
+    )
+  ).submission!;
+  await submissions.gradeSubmission(
+    { submissionId: handedIn.id, scores: [{ questionId: "q", score: 1 }] },
+    teacher.auth,
+  );
+  await sys
+    .client(UserManagementService)
+    .blockUser({ userId: blocked.userId, until: inMs(HOUR), reason: "figures" }, root);
+  // The enrollment notice reaches the student's inbox (an in-app delivery, sent).
+  await sys.eventually(async () => {
+    const inbox = await sys.client(NotificationService).listNotifications({}, student.auth);
+    assert.ok(inbox.notifications.some((n) => n.eventType === EventType.ENROLLED));
+  });
+
+  const after = await platform.getPlatformFigures({}, root);
+  const grew = (a: object | undefined, b: object | undefined) =>
+    Object.fromEntries(
+      Object.entries(b ?? {})
+        .filter(([, v]) => typeof v === "bigint")
+        .map(([k, v]) => [k, Number((v as bigint) - ((a as Record<string, bigint> | undefined)?.[k] ?? 0n))]),
+    );
+  assert.equal(grew(before.users, after.users), {
+    total: 3,
+    active: 2,
+    blocked: 1,
+    emailVerified: 0,
+    registered: 3,
+  });
+  assert.equal(grew(before.courses, after.courses), {
+    courses: 1,
+    activeCourses: 1,
+    finishedCourses: 0,
+    coursesCreated: 1,
+    enrollments: 1,
+    enrollmentsMade: 1,
+    publishedAssessments: 1,
+    submissions: 1,
+    graded: 1,
+  });
+  const sentInApp = (f: typeof after) =>
+    f.deliveries.find((d) => d.channel === Channel.IN_APP && d.status === DeliveryStatus.SENT)?.count ?? 0n;
+  assert.ok(sentInApp(after) > sentInApp(before), "in-app deliveries counted");
+
+  // A period in the future: nothing happened in it, and the totals stay.
+  const later = await platform.getPlatformFigures({ fromTime: inMs(HOUR), toTime: inMs(2 * HOUR) }, root);
+  assert.equal(
+    [later.users?.registered, later.courses?.coursesCreated, later.courses?.submissions, later.deliveries],
+    [0n, 0n, 0n, []],
+  );
+  assert.equal([later.users?.total, later.courses?.courses], [after.users?.total, after.courses?.courses]);
+  assert.equal(later.fromTime?.seconds, inMs(HOUR).seconds);
+
+  // Refused: a period that ends before it starts, a user, no token.
+  await invalid(platform.getPlatformFigures({ fromTime: inMs(HOUR), toTime: inMs(0) }, root), ["to_time"]);
+  await rejects(platform.getPlatformFigures({}, teacher.auth), Code.PermissionDenied);
+  await rejects(platform.getPlatformFigures({}), Code.Unauthenticated);
+});
+
+test("each service's figures are for services only, and want a whole period", async ({ sys, root }) => {
+  const period = { period: { fromTime: inMs(-HOUR), toTime: inMs(0) } };
+  const calls = [
+    [UserAdminService, "getUserFigures", sys.urls.users],
+    [StatisticsService, "getPlatformCourseFigures", sys.urls.courses],
+    [DeliveryLogService, "getDeliveryFigures", sys.urls.notifications],
+  ] as const;
+  const user = await sys.register();
+  for (const [service, method, url] of calls) {
+    const direct = createServiceClient(service, url, TEST_SERVICE_TOKEN) as unknown as Record<
+      string,
+      (req: object, opts?: object) => Promise<unknown>
+    >;
+    await direct[method]!(period);
+    const { fromTime, toTime } = period.period;
+    await invalid(direct[method]!({}), ["period"]);
+    await invalid(direct[method]!({ period: { toTime } }), ["period.from_time"]);
+    await invalid(direct[method]!({ period: { fromTime: toTime, toTime: fromTime } }), ["period.to_time"]);
+    // Through the gateway, neither an admin nor a user reaches them.
+    const viaGateway = sys.client(service) as unknown as Record<
+      string,
+      (req: object, opts?: object) => Promise<unknown>
+    >;
+    await rejects(viaGateway[method]!(period, root), Code.PermissionDenied);
+    await rejects(viaGateway[method]!(period, user.auth), Code.PermissionDenied);
+  }
 });
 
 test("the audit chain verifies, and detects an entry changed behind its back", async ({ sys, root }) => {

@@ -1,6 +1,6 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { StatisticsService } from "@classconnect/gen/classconnect/courses/v1/statistics_service_pb.js";
-import { requireUser } from "@classconnect/platform";
+import { int64Counts, periodDates, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Statistics } from "./domain/statistics.js";
 
@@ -17,6 +17,11 @@ export function createStatisticsService(statistics: Statistics): ServiceImpl<typ
     },
     async getStudentStatistics(req, ctx) {
       return statistics.student(req.courseId, requireUser(ctx).userId, req.studentId);
+    },
+    async getPlatformCourseFigures(req) {
+      const { from, to } = periodDates(req.period);
+      const figures = await statistics.platform(from, to);
+      return { figures: int64Counts(figures) };
     },
     async *exportCourseStatistics(req, ctx) {
       const encoder = new TextEncoder();

@@ -4,7 +4,14 @@ import type { DeliveryLogService } from "@classconnect/gen/classconnect/notifica
 import type { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import type { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
-import { InvalidArgumentError, pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import {
+  InvalidArgumentError,
+  pageSize,
+  periodDates,
+  readCursor,
+  requireUser,
+  writeCursor,
+} from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Dispatcher } from "./domain/dispatcher.js";
 import { defaultPreferences, USER_EVENT_TYPES } from "./domain/preferences.js";
@@ -195,6 +202,11 @@ export function createDeliveryLogService(store: NotificationsStore): ServiceImpl
         nextPageToken:
           rows.length > limit && last ? writeCursor({ key: last.createdAt.toISOString(), id: last.id }) : "",
       };
+    },
+    async getDeliveryFigures(req) {
+      const { from, to } = periodDates(req.period);
+      const counts = await store.deliveryCounts(from, to);
+      return { counts: counts.map((c) => ({ ...c, count: BigInt(c.count) })) };
     },
   };
 }

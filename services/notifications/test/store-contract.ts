@@ -156,6 +156,45 @@ export function storeContract(
     assert.is(new Set([...page1, ...page2].map((d) => d.id)).size, 2);
   });
 
+  test("delivery counts: by channel and status, for the deliveries made in a period", async ({ store }) => {
+    await new Promise((r) => setTimeout(r, 20)); // the tests before made theirs earlier
+    const from = new Date();
+    const eventId = randomUUID();
+    await store.insertEvent({
+      id: eventId,
+      type: "ENROLLED",
+      recipients: { userIds: [] },
+      data: {},
+      system: false,
+    });
+    const make = (channel: number, status: number): NewDelivery => ({
+      id: randomUUID(),
+      eventId,
+      eventType: "ENROLLED",
+      channel,
+      recipientId: randomUUID(),
+      address: "x",
+      status,
+    });
+    await store.insertDeliveries([
+      make(Channel.EMAIL, DeliveryStatus.SENT),
+      make(Channel.EMAIL, DeliveryStatus.SENT),
+      make(Channel.EMAIL, DeliveryStatus.SKIPPED_BY_PREFERENCE),
+      make(Channel.PUSH, DeliveryStatus.SENT),
+      make(Channel.IN_APP, DeliveryStatus.SENT),
+      make(Channel.IN_APP, DeliveryStatus.SENT),
+      make(Channel.IN_APP, DeliveryStatus.SENT),
+    ]);
+    const to = new Date(Date.now() + 1000);
+    assert.equal(await store.deliveryCounts(from, to), [
+      { channel: Channel.PUSH, status: DeliveryStatus.SENT, count: 1 },
+      { channel: Channel.EMAIL, status: DeliveryStatus.SENT, count: 2 },
+      { channel: Channel.EMAIL, status: DeliveryStatus.SKIPPED_BY_PREFERENCE, count: 1 },
+      { channel: Channel.IN_APP, status: DeliveryStatus.SENT, count: 3 },
+    ]);
+    assert.equal(await store.deliveryCounts(to, new Date(to.getTime() + 3_600_000)), [], "none later");
+  });
+
   test("inbox: once per event and user, newest or unread first, read marks", async ({ store }) => {
     const user = randomUUID();
     const ids = [randomUUID(), randomUUID(), randomUUID()];

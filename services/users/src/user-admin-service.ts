@@ -1,7 +1,7 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { pageSize, readCursor, writeCursor } from "@classconnect/platform";
+import { int64Counts, pageSize, periodDates, readCursor, writeCursor } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toUserAccount } from "./convert.js";
 import type { createUserAdmin } from "./domain/admin.js";
@@ -51,6 +51,11 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
         })),
         nextPageToken: writeCursor(page.next),
       };
+    },
+    async getUserFigures(req) {
+      const { from, to } = periodDates(req.period);
+      const figures = await admin.figures(from, to);
+      return { figures: int64Counts(figures) };
     },
     async checkUserActive(req) {
       const { user, active } = await admin.checkActive(req.userId);

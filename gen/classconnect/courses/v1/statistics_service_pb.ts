@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { file_classconnect_common_v1_access } from "../../common/v1/access_pb.js";
+import type { Period } from "../../common/v1/period_pb.js";
+import { file_classconnect_common_v1_period } from "../../common/v1/period_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -14,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/courses/v1/statistics_service.proto.
  */
 export const file_classconnect_courses_v1_statistics_service: GenFile = /*@__PURE__*/
-  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9zdGF0aXN0aWNzX3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIoYBChRBc3Nlc3NtZW50U3RhdGlzdGljcxIVCg1hc3Nlc3NtZW50X2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEhUKDWF2ZXJhZ2VfZ3JhZGUYAyABKAESFwoPY29tcGxldGlvbl9yYXRlGAQgASgBEhgKEHN1Ym1pc3Npb25fY291bnQYBSABKAUibgoLV2Vla2x5VHJlbmQSLgoKd2Vla19zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNYXZlcmFnZV9ncmFkZRgCIAEoARIYChBzdWJtaXNzaW9uX2NvdW50GAMgASgFIpUBChpHZXRDb3Vyc2VTdGF0aXN0aWNzUmVxdWVzdBIbCgljb3Vyc2VfaWQYASABKAlCCLpIBXIDsAEBEi0KCWZyb21fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3QEKG0dldENvdXJzZVN0YXRpc3RpY3NSZXNwb25zZRIVCg1zdHVkZW50X2NvdW50GAEgASgFEhUKDWF2ZXJhZ2VfZ3JhZGUYAiABKAESFwoPY29tcGxldGlvbl9yYXRlGAMgASgBEkIKC2Fzc2Vzc21lbnRzGAQgAygLMi0uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuQXNzZXNzbWVudFN0YXRpc3RpY3MSMwoFdHJlbmQYBSADKAsyJC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5XZWVrbHlUcmVuZCJYChtHZXRTdHVkZW50U3RhdGlzdGljc1JlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABARIcCgpzdHVkZW50X2lkGAIgASgJQgi6SAVyA7ABASJ7ChxHZXRTdHVkZW50U3RhdGlzdGljc1Jlc3BvbnNlEhUKDWF2ZXJhZ2VfZ3JhZGUYASABKAESFwoPY29tcGxldGlvbl9yYXRlGAIgASgBEhcKD3N1Ym1pdHRlZF9jb3VudBgDIAEoBRISCgpsYXRlX2NvdW50GAQgASgFIjwKHUV4cG9ydENvdXJzZVN0YXRpc3RpY3NSZXF1ZXN0EhsKCWNvdXJzZV9pZBgBIAEoCUIIukgFcgOwAQEiLwoeRXhwb3J0Q291cnNlU3RhdGlzdGljc1Jlc3BvbnNlEg0KBWNodW5rGAEgASgMMsgDChFTdGF0aXN0aWNzU2VydmljZRKKAQoTR2V0Q291cnNlU3RhdGlzdGljcxIzLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdldENvdXJzZVN0YXRpc3RpY3NSZXF1ZXN0GjQuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR2V0Q291cnNlU3RhdGlzdGljc1Jlc3BvbnNlIgiQAgHK8xgBAhKNAQoUR2V0U3R1ZGVudFN0YXRpc3RpY3MSNC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HZXRTdHVkZW50U3RhdGlzdGljc1JlcXVlc3QaNS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HZXRTdHVkZW50U3RhdGlzdGljc1Jlc3BvbnNlIgiQAgHK8xgBAhKVAQoWRXhwb3J0Q291cnNlU3RhdGlzdGljcxI2LmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkV4cG9ydENvdXJzZVN0YXRpc3RpY3NSZXF1ZXN0GjcuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRXhwb3J0Q291cnNlU3RhdGlzdGljc1Jlc3BvbnNlIgiQAgHK8xgBAjABYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_google_protobuf_timestamp]);
+  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9zdGF0aXN0aWNzX3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIoYBChRBc3Nlc3NtZW50U3RhdGlzdGljcxIVCg1hc3Nlc3NtZW50X2lkGAEgASgJEg0KBXRpdGxlGAIgASgJEhUKDWF2ZXJhZ2VfZ3JhZGUYAyABKAESFwoPY29tcGxldGlvbl9yYXRlGAQgASgBEhgKEHN1Ym1pc3Npb25fY291bnQYBSABKAUibgoLV2Vla2x5VHJlbmQSLgoKd2Vla19zdGFydBgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFQoNYXZlcmFnZV9ncmFkZRgCIAEoARIYChBzdWJtaXNzaW9uX2NvdW50GAMgASgFIpUBChpHZXRDb3Vyc2VTdGF0aXN0aWNzUmVxdWVzdBIbCgljb3Vyc2VfaWQYASABKAlCCLpIBXIDsAEBEi0KCWZyb21fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAi3QEKG0dldENvdXJzZVN0YXRpc3RpY3NSZXNwb25zZRIVCg1zdHVkZW50X2NvdW50GAEgASgFEhUKDWF2ZXJhZ2VfZ3JhZGUYAiABKAESFwoPY29tcGxldGlvbl9yYXRlGAMgASgBEkIKC2Fzc2Vzc21lbnRzGAQgAygLMi0uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuQXNzZXNzbWVudFN0YXRpc3RpY3MSMwoFdHJlbmQYBSADKAsyJC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5XZWVrbHlUcmVuZCJYChtHZXRTdHVkZW50U3RhdGlzdGljc1JlcXVlc3QSGwoJY291cnNlX2lkGAEgASgJQgi6SAVyA7ABARIcCgpzdHVkZW50X2lkGAIgASgJQgi6SAVyA7ABASJ7ChxHZXRTdHVkZW50U3RhdGlzdGljc1Jlc3BvbnNlEhUKDWF2ZXJhZ2VfZ3JhZGUYASABKAESFwoPY29tcGxldGlvbl9yYXRlGAIgASgBEhcKD3N1Ym1pdHRlZF9jb3VudBgDIAEoBRISCgpsYXRlX2NvdW50GAQgASgFIjwKHUV4cG9ydENvdXJzZVN0YXRpc3RpY3NSZXF1ZXN0EhsKCWNvdXJzZV9pZBgBIAEoCUIIukgFcgOwAQEiLwoeRXhwb3J0Q291cnNlU3RhdGlzdGljc1Jlc3BvbnNlEg0KBWNodW5rGAEgASgMIlkKH0dldFBsYXRmb3JtQ291cnNlRmlndXJlc1JlcXVlc3QSNgoGcGVyaW9kGAEgASgLMh4uY2xhc3Njb25uZWN0LmNvbW1vbi52MS5QZXJpb2RCBrpIA8gBASLmAQoVUGxhdGZvcm1Db3Vyc2VGaWd1cmVzEg8KB2NvdXJzZXMYASABKAMSFgoOYWN0aXZlX2NvdXJzZXMYAiABKAMSGAoQZmluaXNoZWRfY291cnNlcxgDIAEoAxIXCg9jb3Vyc2VzX2NyZWF0ZWQYBCABKAMSEwoLZW5yb2xsbWVudHMYBSABKAMSGAoQZW5yb2xsbWVudHNfbWFkZRgGIAEoAxIdChVwdWJsaXNoZWRfYXNzZXNzbWVudHMYByABKAMSEwoLc3VibWlzc2lvbnMYCCABKAMSDgoGZ3JhZGVkGAkgASgDImMKIEdldFBsYXRmb3JtQ291cnNlRmlndXJlc1Jlc3BvbnNlEj8KB2ZpZ3VyZXMYASABKAsyLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5QbGF0Zm9ybUNvdXJzZUZpZ3VyZXMy5AQKEVN0YXRpc3RpY3NTZXJ2aWNlEooBChNHZXRDb3Vyc2VTdGF0aXN0aWNzEjMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR2V0Q291cnNlU3RhdGlzdGljc1JlcXVlc3QaNC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HZXRDb3Vyc2VTdGF0aXN0aWNzUmVzcG9uc2UiCJACAcrzGAECEo0BChRHZXRTdHVkZW50U3RhdGlzdGljcxI0LmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdldFN0dWRlbnRTdGF0aXN0aWNzUmVxdWVzdBo1LmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdldFN0dWRlbnRTdGF0aXN0aWNzUmVzcG9uc2UiCJACAcrzGAECEpkBChhHZXRQbGF0Zm9ybUNvdXJzZUZpZ3VyZXMSOC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HZXRQbGF0Zm9ybUNvdXJzZUZpZ3VyZXNSZXF1ZXN0GjkuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR2V0UGxhdGZvcm1Db3Vyc2VGaWd1cmVzUmVzcG9uc2UiCJACAcrzGAEEEpUBChZFeHBvcnRDb3Vyc2VTdGF0aXN0aWNzEjYuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRXhwb3J0Q291cnNlU3RhdGlzdGljc1JlcXVlc3QaNy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5FeHBvcnRDb3Vyc2VTdGF0aXN0aWNzUmVzcG9uc2UiCJACAcrzGAECMAFiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_period, file_google_protobuf_timestamp]);
 
 /**
  * Figures for one assessment.
@@ -297,6 +299,125 @@ export const ExportCourseStatisticsResponseSchema: GenMessage<ExportCourseStatis
   messageDesc(file_classconnect_courses_v1_statistics_service, 7);
 
 /**
+ * Request for GetPlatformCourseFigures.
+ *
+ * @generated from message classconnect.courses.v1.GetPlatformCourseFiguresRequest
+ */
+export type GetPlatformCourseFiguresRequest = Message<"classconnect.courses.v1.GetPlatformCourseFiguresRequest"> & {
+  /**
+   * The period the "in the period" figures cover.
+   *
+   * @generated from field: classconnect.common.v1.Period period = 1;
+   */
+  period?: Period | undefined;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.GetPlatformCourseFiguresRequest.
+ * Use `create(GetPlatformCourseFiguresRequestSchema)` to create a new message.
+ */
+export const GetPlatformCourseFiguresRequestSchema: GenMessage<GetPlatformCourseFiguresRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_statistics_service, 8);
+
+/**
+ * Courses, enrollments and work across the platform in figures.
+ *
+ * @generated from message classconnect.courses.v1.PlatformCourseFigures
+ */
+export type PlatformCourseFigures = Message<"classconnect.courses.v1.PlatformCourseFigures"> & {
+  /**
+   * Courses (deleted ones not counted).
+   *
+   * @generated from field: int64 courses = 1;
+   */
+  courses: bigint;
+
+  /**
+   * Courses not finished.
+   *
+   * @generated from field: int64 active_courses = 2;
+   */
+  activeCourses: bigint;
+
+  /**
+   * Courses their owners finished.
+   *
+   * @generated from field: int64 finished_courses = 3;
+   */
+  finishedCourses: bigint;
+
+  /**
+   * Courses created in the period.
+   *
+   * @generated from field: int64 courses_created = 4;
+   */
+  coursesCreated: bigint;
+
+  /**
+   * Enrollments now.
+   *
+   * @generated from field: int64 enrollments = 5;
+   */
+  enrollments: bigint;
+
+  /**
+   * Enrollments made in the period (and not since left).
+   *
+   * @generated from field: int64 enrollments_made = 6;
+   */
+  enrollmentsMade: bigint;
+
+  /**
+   * Published tasks and exams.
+   *
+   * @generated from field: int64 published_assessments = 7;
+   */
+  publishedAssessments: bigint;
+
+  /**
+   * Work handed in during the period.
+   *
+   * @generated from field: int64 submissions = 8;
+   */
+  submissions: bigint;
+
+  /**
+   * Work graded during the period.
+   *
+   * @generated from field: int64 graded = 9;
+   */
+  graded: bigint;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.PlatformCourseFigures.
+ * Use `create(PlatformCourseFiguresSchema)` to create a new message.
+ */
+export const PlatformCourseFiguresSchema: GenMessage<PlatformCourseFigures> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_statistics_service, 9);
+
+/**
+ * Response for GetPlatformCourseFigures.
+ *
+ * @generated from message classconnect.courses.v1.GetPlatformCourseFiguresResponse
+ */
+export type GetPlatformCourseFiguresResponse = Message<"classconnect.courses.v1.GetPlatformCourseFiguresResponse"> & {
+  /**
+   * The figures.
+   *
+   * @generated from field: classconnect.courses.v1.PlatformCourseFigures figures = 1;
+   */
+  figures?: PlatformCourseFigures | undefined;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.GetPlatformCourseFiguresResponse.
+ * Use `create(GetPlatformCourseFiguresResponseSchema)` to create a new message.
+ */
+export const GetPlatformCourseFiguresResponseSchema: GenMessage<GetPlatformCourseFiguresResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_statistics_service, 10);
+
+/**
  * StatisticsService reports grades and completion (owner or statistics assistants).
  *
  * @generated from service classconnect.courses.v1.StatisticsService
@@ -321,6 +442,17 @@ export const StatisticsService: GenService<{
     methodKind: "unary";
     input: typeof GetStudentStatisticsRequestSchema;
     output: typeof GetStudentStatisticsResponseSchema;
+  },
+  /**
+   * GetPlatformCourseFigures counts courses, enrollments and work across the platform, now
+   * and in a period (the backoffice's figures).
+   *
+   * @generated from rpc classconnect.courses.v1.StatisticsService.GetPlatformCourseFigures
+   */
+  getPlatformCourseFigures: {
+    methodKind: "unary";
+    input: typeof GetPlatformCourseFiguresRequestSchema;
+    output: typeof GetPlatformCourseFiguresResponseSchema;
   },
   /**
    * ExportCourseStatistics streams a course's per-student figures as CSV.

@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { file_classconnect_common_v1_access } from "../../common/v1/access_pb.js";
+import type { Period } from "../../common/v1/period_pb.js";
+import { file_classconnect_common_v1_period } from "../../common/v1/period_pb.js";
 import type { Channel, Delivery, DeliveryStatus, EventType } from "./notification_pb.js";
 import { file_classconnect_notifications_v1_notification } from "./notification_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/notifications/v1/delivery_log_service.proto.
  */
 export const file_classconnect_notifications_v1_delivery_log_service: GenFile = /*@__PURE__*/
-  fileDesc("CjhjbGFzc2Nvbm5lY3Qvbm90aWZpY2F0aW9ucy92MS9kZWxpdmVyeV9sb2dfc2VydmljZS5wcm90bxIdY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEipgMKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBJBCgdjaGFubmVsGAEgASgOMiYuY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEuQ2hhbm5lbEIIukgFggECEAESRwoGc3RhdHVzGAIgASgOMi0uY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEuRGVsaXZlcnlTdGF0dXNCCLpIBYIBAhABEkYKCmV2ZW50X3R5cGUYAyABKA4yKC5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5FdmVudFR5cGVCCLpIBYIBAhABEiEKDHJlY2lwaWVudF9pZBgEIAEoCUILukgI2AEBcgOwAQESLQoJZnJvbV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYByABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAggASgJQgi6SAVyAxj0AyJuChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEjsKCmRlbGl2ZXJpZXMYASADKAsyJy5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkyngEKEkRlbGl2ZXJ5TG9nU2VydmljZRKHAQoOTGlzdERlbGl2ZXJpZXMSNC5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaNS5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgiQAgHK8xgBA2IGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_notifications_v1_notification, file_google_protobuf_timestamp]);
+  fileDesc("CjhjbGFzc2Nvbm5lY3Qvbm90aWZpY2F0aW9ucy92MS9kZWxpdmVyeV9sb2dfc2VydmljZS5wcm90bxIdY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEipgMKFUxpc3REZWxpdmVyaWVzUmVxdWVzdBJBCgdjaGFubmVsGAEgASgOMiYuY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEuQ2hhbm5lbEIIukgFggECEAESRwoGc3RhdHVzGAIgASgOMi0uY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEuRGVsaXZlcnlTdGF0dXNCCLpIBYIBAhABEkYKCmV2ZW50X3R5cGUYAyABKA4yKC5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5FdmVudFR5cGVCCLpIBYIBAhABEiEKDHJlY2lwaWVudF9pZBgEIAEoCUILukgI2AEBcgOwAQESLQoJZnJvbV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYByABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAggASgJQgi6SAVyAxj0AyJuChZMaXN0RGVsaXZlcmllc1Jlc3BvbnNlEjsKCmRlbGl2ZXJpZXMYASADKAsyJy5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5EZWxpdmVyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiUwoZR2V0RGVsaXZlcnlGaWd1cmVzUmVxdWVzdBI2CgZwZXJpb2QYASABKAsyHi5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLlBlcmlvZEIGukgDyAEBIpYBCg1EZWxpdmVyeUNvdW50EjcKB2NoYW5uZWwYASABKA4yJi5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5DaGFubmVsEj0KBnN0YXR1cxgCIAEoDjItLmNsYXNzY29ubmVjdC5ub3RpZmljYXRpb25zLnYxLkRlbGl2ZXJ5U3RhdHVzEg0KBWNvdW50GAMgASgDIloKGkdldERlbGl2ZXJ5RmlndXJlc1Jlc3BvbnNlEjwKBmNvdW50cxgBIAMoCzIsLmNsYXNzY29ubmVjdC5ub3RpZmljYXRpb25zLnYxLkRlbGl2ZXJ5Q291bnQytAIKEkRlbGl2ZXJ5TG9nU2VydmljZRKHAQoOTGlzdERlbGl2ZXJpZXMSNC5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5MaXN0RGVsaXZlcmllc1JlcXVlc3QaNS5jbGFzc2Nvbm5lY3Qubm90aWZpY2F0aW9ucy52MS5MaXN0RGVsaXZlcmllc1Jlc3BvbnNlIgiQAgHK8xgBAxKTAQoSR2V0RGVsaXZlcnlGaWd1cmVzEjguY2xhc3Njb25uZWN0Lm5vdGlmaWNhdGlvbnMudjEuR2V0RGVsaXZlcnlGaWd1cmVzUmVxdWVzdBo5LmNsYXNzY29ubmVjdC5ub3RpZmljYXRpb25zLnYxLkdldERlbGl2ZXJ5RmlndXJlc1Jlc3BvbnNlIgiQAgHK8xgBBGIGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_period, file_classconnect_notifications_v1_notification, file_google_protobuf_timestamp]);
 
 /**
  * Request for ListDeliveries.
@@ -117,6 +119,83 @@ export const ListDeliveriesResponseSchema: GenMessage<ListDeliveriesResponse> = 
   messageDesc(file_classconnect_notifications_v1_delivery_log_service, 1);
 
 /**
+ * Request for GetDeliveryFigures.
+ *
+ * @generated from message classconnect.notifications.v1.GetDeliveryFiguresRequest
+ */
+export type GetDeliveryFiguresRequest = Message<"classconnect.notifications.v1.GetDeliveryFiguresRequest"> & {
+  /**
+   * The period the "in the period" figures cover.
+   *
+   * @generated from field: classconnect.common.v1.Period period = 1;
+   */
+  period?: Period | undefined;
+};
+
+/**
+ * Describes the message classconnect.notifications.v1.GetDeliveryFiguresRequest.
+ * Use `create(GetDeliveryFiguresRequestSchema)` to create a new message.
+ */
+export const GetDeliveryFiguresRequestSchema: GenMessage<GetDeliveryFiguresRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_notifications_v1_delivery_log_service, 2);
+
+/**
+ * How many deliveries of one channel ended in one status.
+ *
+ * @generated from message classconnect.notifications.v1.DeliveryCount
+ */
+export type DeliveryCount = Message<"classconnect.notifications.v1.DeliveryCount"> & {
+  /**
+   * The channel.
+   *
+   * @generated from field: classconnect.notifications.v1.Channel channel = 1;
+   */
+  channel: Channel;
+
+  /**
+   * The status.
+   *
+   * @generated from field: classconnect.notifications.v1.DeliveryStatus status = 2;
+   */
+  status: DeliveryStatus;
+
+  /**
+   * Deliveries.
+   *
+   * @generated from field: int64 count = 3;
+   */
+  count: bigint;
+};
+
+/**
+ * Describes the message classconnect.notifications.v1.DeliveryCount.
+ * Use `create(DeliveryCountSchema)` to create a new message.
+ */
+export const DeliveryCountSchema: GenMessage<DeliveryCount> = /*@__PURE__*/
+  messageDesc(file_classconnect_notifications_v1_delivery_log_service, 3);
+
+/**
+ * Response for GetDeliveryFigures.
+ *
+ * @generated from message classconnect.notifications.v1.GetDeliveryFiguresResponse
+ */
+export type GetDeliveryFiguresResponse = Message<"classconnect.notifications.v1.GetDeliveryFiguresResponse"> & {
+  /**
+   * One count per channel and status that occurred, by channel then status.
+   *
+   * @generated from field: repeated classconnect.notifications.v1.DeliveryCount counts = 1;
+   */
+  counts: DeliveryCount[];
+};
+
+/**
+ * Describes the message classconnect.notifications.v1.GetDeliveryFiguresResponse.
+ * Use `create(GetDeliveryFiguresResponseSchema)` to create a new message.
+ */
+export const GetDeliveryFiguresResponseSchema: GenMessage<GetDeliveryFiguresResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_notifications_v1_delivery_log_service, 4);
+
+/**
  * DeliveryLogService shows administrators every delivery attempt.
  *
  * @generated from service classconnect.notifications.v1.DeliveryLogService
@@ -131,6 +210,17 @@ export const DeliveryLogService: GenService<{
     methodKind: "unary";
     input: typeof ListDeliveriesRequestSchema;
     output: typeof ListDeliveriesResponseSchema;
+  },
+  /**
+   * GetDeliveryFigures counts the delivery attempts of a period by channel and status
+   * (the backoffice's figures).
+   *
+   * @generated from rpc classconnect.notifications.v1.DeliveryLogService.GetDeliveryFigures
+   */
+  getDeliveryFigures: {
+    methodKind: "unary";
+    input: typeof GetDeliveryFiguresRequestSchema;
+    output: typeof GetDeliveryFiguresResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_classconnect_notifications_v1_delivery_log_service, 0);

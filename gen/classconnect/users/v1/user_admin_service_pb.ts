@@ -6,6 +6,8 @@ import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegen
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import { file_buf_validate_validate } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { file_classconnect_common_v1_access } from "../../common/v1/access_pb.js";
+import type { Period } from "../../common/v1/period_pb.js";
+import { file_classconnect_common_v1_period } from "../../common/v1/period_pb.js";
 import type { EducationLevel, UserAccount, UserRole, UserStatus } from "./user_pb.js";
 import { file_classconnect_users_v1_user } from "./user_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
@@ -16,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/users/v1/user_admin_service.proto.
  */
 export const file_classconnect_users_v1_user_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhoKBnJlYXNvbhgDIAEoCUIKukgHcgUQARj0AyJFChFCbG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50Ii8KElVuYmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABASJHChNVbmJsb2NrVXNlclJlc3BvbnNlEjAKBHVzZXIYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckFjY291bnQiagoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBEjkKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCrpIB4IBBBABIAAiRwoTU2V0VXNlclJvbGVSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50IjMKFkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiiAIKF0NoZWNrVXNlckFjdGl2ZVJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZleGlzdHMYAiABKAgSPgoPZWR1Y2F0aW9uX2xldmVsGAMgASgOMiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkVkdWNhdGlvbkxldmVsEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg0KBWVtYWlsGAUgASgJEi0KBHJvbGUYBiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGUSMQoNYmxvY2tlZF91bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoHQ29udGFjdBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhIKCmZpcnN0X25hbWUYAyABKAkSHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBCABKAgSDgoGYWN0aXZlGAUgASgIInYKE0xpc3RDb250YWN0c1JlcXVlc3QSIgoIdXNlcl9pZHMYASADKAlCELpIDZIBChDoByIFcgOwAQESHQoJcGFnZV9zaXplGAIgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGMgBImEKFExpc3RDb250YWN0c1Jlc3BvbnNlEjAKCGNvbnRhY3RzGAEgAygLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJMrAFChBVc2VyQWRtaW5TZXJ2aWNlEmkKCUxpc3RVc2VycxInLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0VXNlcnNSZXF1ZXN0GiguY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIgmQAgHK8xgCAwQSZgoJQmxvY2tVc2VyEicuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkJsb2NrVXNlclJlcXVlc3QaKC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQmxvY2tVc2VyUmVzcG9uc2UiBsrzGAIDBBJsCgtVbmJsb2NrVXNlchIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5VbmJsb2NrVXNlclJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVW5ibG9ja1VzZXJSZXNwb25zZSIGyvMYAgMEEmwKC1NldFVzZXJSb2xlEikuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNldFVzZXJSb2xlUmVxdWVzdBoqLmNsYXNzY29ubmVjdC51c2Vycy52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIgbK8xgCAwQScQoMTGlzdENvbnRhY3RzEiouY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RDb250YWN0c1JlcXVlc3QaKy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiCJACAcrzGAEEEnoKD0NoZWNrVXNlckFjdGl2ZRItLmNsYXNzY29ubmVjdC51c2Vycy52MS5DaGVja1VzZXJBY3RpdmVSZXF1ZXN0Gi4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNoZWNrVXNlckFjdGl2ZVJlc3BvbnNlIgiQAgHK8xgBBGIGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKBAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhoKBnJlYXNvbhgDIAEoCUIKukgHcgUQARj0AyJFChFCbG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50Ii8KElVuYmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABASJHChNVbmJsb2NrVXNlclJlc3BvbnNlEjAKBHVzZXIYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckFjY291bnQiagoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBEjkKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCrpIB4IBBBABIAAiRwoTU2V0VXNlclJvbGVSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50IjMKFkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiiAIKF0NoZWNrVXNlckFjdGl2ZVJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZleGlzdHMYAiABKAgSPgoPZWR1Y2F0aW9uX2xldmVsGAMgASgOMiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkVkdWNhdGlvbkxldmVsEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg0KBWVtYWlsGAUgASgJEi0KBHJvbGUYBiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGUSMQoNYmxvY2tlZF91bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiawoHQ29udGFjdBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhIKCmZpcnN0X25hbWUYAyABKAkSHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBCABKAgSDgoGYWN0aXZlGAUgASgIInYKE0xpc3RDb250YWN0c1JlcXVlc3QSIgoIdXNlcl9pZHMYASADKAlCELpIDZIBChDoByIFcgOwAQESHQoJcGFnZV9zaXplGAIgASgFQgq6SAcaBRiIJygAEhwKCnBhZ2VfdG9rZW4YAyABKAlCCLpIBXIDGMgBImEKFExpc3RDb250YWN0c1Jlc3BvbnNlEjAKCGNvbnRhY3RzGAEgAygLMh4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNvbnRhY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk8KFUdldFVzZXJGaWd1cmVzUmVxdWVzdBI2CgZwZXJpb2QYASABKAsyHi5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLlBlcmlvZEIGukgDyAEBImkKC1VzZXJGaWd1cmVzEg0KBXRvdGFsGAEgASgDEg4KBmFjdGl2ZRgCIAEoAxIPCgdibG9ja2VkGAMgASgDEhYKDmVtYWlsX3ZlcmlmaWVkGAQgASgDEhIKCnJlZ2lzdGVyZWQYBSABKAMiTQoWR2V0VXNlckZpZ3VyZXNSZXNwb25zZRIzCgdmaWd1cmVzGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJGaWd1cmVzMqkGChBVc2VyQWRtaW5TZXJ2aWNlEmkKCUxpc3RVc2VycxInLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0VXNlcnNSZXF1ZXN0GiguY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RVc2Vyc1Jlc3BvbnNlIgmQAgHK8xgCAwQSZgoJQmxvY2tVc2VyEicuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkJsb2NrVXNlclJlcXVlc3QaKC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQmxvY2tVc2VyUmVzcG9uc2UiBsrzGAIDBBJsCgtVbmJsb2NrVXNlchIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5VbmJsb2NrVXNlclJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVW5ibG9ja1VzZXJSZXNwb25zZSIGyvMYAgMEEmwKC1NldFVzZXJSb2xlEikuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNldFVzZXJSb2xlUmVxdWVzdBoqLmNsYXNzY29ubmVjdC51c2Vycy52MS5TZXRVc2VyUm9sZVJlc3BvbnNlIgbK8xgCAwQScQoMTGlzdENvbnRhY3RzEiouY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RDb250YWN0c1JlcXVlc3QaKy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdENvbnRhY3RzUmVzcG9uc2UiCJACAcrzGAEEEncKDkdldFVzZXJGaWd1cmVzEiwuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkdldFVzZXJGaWd1cmVzUmVxdWVzdBotLmNsYXNzY29ubmVjdC51c2Vycy52MS5HZXRVc2VyRmlndXJlc1Jlc3BvbnNlIgiQAgHK8xgBBBJ6Cg9DaGVja1VzZXJBY3RpdmUSLS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQ2hlY2tVc2VyQWN0aXZlUmVxdWVzdBouLmNsYXNzY29ubmVjdC51c2Vycy52MS5DaGVja1VzZXJBY3RpdmVSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_period, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * Request for ListUsers.
@@ -439,6 +441,97 @@ export const ListContactsResponseSchema: GenMessage<ListContactsResponse> = /*@_
   messageDesc(file_classconnect_users_v1_user_admin_service, 12);
 
 /**
+ * Request for GetUserFigures.
+ *
+ * @generated from message classconnect.users.v1.GetUserFiguresRequest
+ */
+export type GetUserFiguresRequest = Message<"classconnect.users.v1.GetUserFiguresRequest"> & {
+  /**
+   * The period the "in the period" figures cover.
+   *
+   * @generated from field: classconnect.common.v1.Period period = 1;
+   */
+  period?: Period | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.GetUserFiguresRequest.
+ * Use `create(GetUserFiguresRequestSchema)` to create a new message.
+ */
+export const GetUserFiguresRequestSchema: GenMessage<GetUserFiguresRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 13);
+
+/**
+ * The platform's users in figures.
+ *
+ * @generated from message classconnect.users.v1.UserFigures
+ */
+export type UserFigures = Message<"classconnect.users.v1.UserFigures"> & {
+  /**
+   * Accounts (deleted ones not counted).
+   *
+   * @generated from field: int64 total = 1;
+   */
+  total: bigint;
+
+  /**
+   * Accounts not blocked now.
+   *
+   * @generated from field: int64 active = 2;
+   */
+  active: bigint;
+
+  /**
+   * Accounts blocked now.
+   *
+   * @generated from field: int64 blocked = 3;
+   */
+  blocked: bigint;
+
+  /**
+   * Accounts whose e-mail address is verified.
+   *
+   * @generated from field: int64 email_verified = 4;
+   */
+  emailVerified: bigint;
+
+  /**
+   * Accounts registered in the period.
+   *
+   * @generated from field: int64 registered = 5;
+   */
+  registered: bigint;
+};
+
+/**
+ * Describes the message classconnect.users.v1.UserFigures.
+ * Use `create(UserFiguresSchema)` to create a new message.
+ */
+export const UserFiguresSchema: GenMessage<UserFigures> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 14);
+
+/**
+ * Response for GetUserFigures.
+ *
+ * @generated from message classconnect.users.v1.GetUserFiguresResponse
+ */
+export type GetUserFiguresResponse = Message<"classconnect.users.v1.GetUserFiguresResponse"> & {
+  /**
+   * The figures.
+   *
+   * @generated from field: classconnect.users.v1.UserFigures figures = 1;
+   */
+  figures?: UserFigures | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.GetUserFiguresResponse.
+ * Use `create(GetUserFiguresResponseSchema)` to create a new message.
+ */
+export const GetUserFiguresResponseSchema: GenMessage<GetUserFiguresResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 15);
+
+/**
  * UserAdminService is the users service's side of the backoffice.
  *
  * @generated from service classconnect.users.v1.UserAdminService
@@ -494,6 +587,17 @@ export const UserAdminService: GenService<{
     methodKind: "unary";
     input: typeof ListContactsRequestSchema;
     output: typeof ListContactsResponseSchema;
+  },
+  /**
+   * GetUserFigures counts the platform's users now and those who registered in a period
+   * (the backoffice's figures).
+   *
+   * @generated from rpc classconnect.users.v1.UserAdminService.GetUserFigures
+   */
+  getUserFigures: {
+    methodKind: "unary";
+    input: typeof GetUserFiguresRequestSchema;
+    output: typeof GetUserFiguresResponseSchema;
   },
   /**
    * CheckUserActive tells another service whether a user exists and may act now.

@@ -22,6 +22,9 @@ export const CSV_HEADER = "student_id,first_name,last_name,submitted,late,averag
 export function createStatistics(deps: { store: StatisticsStore; access: Access; users: UsersDirectory }) {
   const { store } = deps;
   return {
+    /** The backoffice's figures (internal callers only: no course access to check). */
+    platform: (from: Date, to: Date) => store.platform(from, to),
+
     async course(courseId: string, caller: string, from?: Date, to?: Date) {
       requirePermission(await deps.access.load(courseId, caller), Permission.STATISTICS);
       const { head, perAssessment, trend } = await store.course(courseId, from, to);

@@ -260,6 +260,17 @@ export async function createMongoNotificationsStore(
       return docs.map(toDelivery);
     },
 
+    async deliveryCounts(from, to) {
+      const groups = await deliveries
+        .aggregate<{ _id: { channel: number; status: number }; count: number }>([
+          { $match: { createdAt: { $gte: from, $lt: to } } },
+          { $group: { _id: { channel: "$channel", status: "$status" }, count: { $sum: 1 } } },
+          { $sort: { "_id.channel": 1, "_id.status": 1 } },
+        ])
+        .toArray();
+      return groups.map((g) => ({ channel: g._id.channel, status: g._id.status, count: g.count }));
+    },
+
     async insertInbox(items) {
       const now = new Date();
       await insertIgnoringDuplicates(

@@ -179,6 +179,14 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
       return rows.map(toDelivery);
     },
 
+    async deliveryCounts(from, to) {
+      const rows = await sql<{ channel: number; status: number; count: string }[]>`
+        select channel, status, count(*) from deliveries
+        where created_at >= ${from} and created_at < ${to}
+        group by channel, status order by channel, status`;
+      return rows.map((r) => ({ channel: r.channel, status: r.status, count: Number(r.count) }));
+    },
+
     async insertInbox(items) {
       for (let i = 0; i < items.length; i += CHUNK) {
         const chunk = items.slice(i, i + CHUNK).map((n) => ({

@@ -78,6 +78,12 @@ export interface StoredPreferences {
   events: { eventType: string; push: boolean; email: boolean; inApp: boolean }[];
 }
 
+export interface DeliveryCount {
+  channel: number;
+  status: number;
+  count: number;
+}
+
 export interface DeliveryFilter {
   channel?: number;
   status?: number;
@@ -116,6 +122,8 @@ export interface NotificationsStore {
     outcome: { status: number; reason?: string; retryInMs?: number },
   ): Promise<void>;
   listDeliveries(filter: DeliveryFilter, limit: number, after?: Cursor): Promise<DeliveryRecord[]>;
+  /** How many deliveries made in [from, to) have each channel and status, by channel then status. */
+  deliveryCounts(from: Date, to: Date): Promise<DeliveryCount[]>;
 
   /** Adds inbox items, ignoring duplicates (same event and user). */
   insertInbox(items: Omit<InboxItem, "read" | "createdAt">[]): Promise<void>;

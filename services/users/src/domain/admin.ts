@@ -44,6 +44,9 @@ export function createUserAdmin(deps: Deps) {
 
     isBlocked: (user: UserRecord) => isBlocked(user, deps.now()),
 
+    /** The backoffice's figures: users now, and those registered in [from, to). */
+    figures: (from: Date, to: Date) => store.userFigures(from, to, deps.now()),
+
     /** The given users, or every user a page at a time (in id order). */
     async contacts(ids: string[], limit: number, after?: Cursor): Promise<Page<UserRecord>> {
       if (ids.length > 0) return { items: await store.usersByIds(ids) };

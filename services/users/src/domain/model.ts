@@ -71,6 +71,15 @@ export type RotateResult =
 
 export type PinResult = "ok" | "wrong" | "expired" | "missing" | "exhausted";
 
+/** The platform's users in figures: now, and registered in a period. */
+export interface UserFigures {
+  total: number;
+  active: number;
+  blocked: number;
+  emailVerified: number;
+  registered: number;
+}
+
 export interface UserFilter {
   status?: "active" | "blocked";
   role?: number;
@@ -90,6 +99,8 @@ export interface UsersStore extends LoginAttemptsPort {
   updateUser(id: string, patch: ProfilePatch): Promise<UserRecord | undefined>;
   searchUsers(prefix: string, limit: number, after?: Cursor): Promise<UserRecord[]>;
   listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
+  /** Counts of users at `now`, and of those registered in [from, to). */
+  userFigures(from: Date, to: Date, now: Date): Promise<UserFigures>;
   /** Every user in id order, a page at a time. */
   usersInIdOrder(limit: number, afterId?: string): Promise<UserRecord[]>;
 

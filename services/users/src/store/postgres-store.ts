@@ -196,6 +196,23 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
+    async userFigures(from, to, now) {
+      const [row] = await sql<{ total: string; blocked: string; verified: string; registered: string }[]>`
+        select count(*) as total,
+               count(*) filter (where blocked_until > ${now}) as blocked,
+               count(*) filter (where email_verified) as verified,
+               count(*) filter (where created_at >= ${from} and created_at < ${to}) as registered
+        from users where ${live}`;
+      const [total, blocked] = [Number(row!.total), Number(row!.blocked)];
+      return {
+        total,
+        active: total - blocked,
+        blocked,
+        emailVerified: Number(row!.verified),
+        registered: Number(row!.registered),
+      };
+    },
+
     async usersInIdOrder(limit, afterId) {
       const rows = await sql<UserRow[]>`
         select * from users where ${live} ${afterId ? sql`and id > ${afterId}::uuid` : sql``}

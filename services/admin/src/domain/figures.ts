@@ -1,0 +1,33 @@
+/**
+ * The platform's figures for the backoffice: each service counts its own (users, courses and
+ * work, notification deliveries) and the admin service asks all three at once, for one period.
+ */
+import type { PlatformCourseFigures } from "@classconnect/gen/classconnect/courses/v1/statistics_service_pb.js";
+import type { DeliveryCount } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
+import type { UserFigures } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
+
+/** The period when the caller names none: the 30 days before its end. */
+export const DEFAULT_PERIOD_MS = 30 * 86_400_000;
+
+export interface FigureSources {
+  users(from: Date, to: Date): Promise<UserFigures | undefined>;
+  courses(from: Date, to: Date): Promise<PlatformCourseFigures | undefined>;
+  deliveries(from: Date, to: Date): Promise<DeliveryCount[]>;
+}
+
+export function createFigures(deps: { sources: FigureSources; now: () => Date }) {
+  return {
+    async platform(fromTime?: Date, toTime?: Date) {
+      const to = toTime ?? deps.now();
+      const from = fromTime ?? new Date(to.getTime() - DEFAULT_PERIOD_MS);
+      const [users, courses, deliveries] = await Promise.all([
+        deps.sources.users(from, to),
+        deps.sources.courses(from, to),
+        deps.sources.deliveries(from, to),
+      ]);
+      return { from, to, users, courses, deliveries };
+    },
+  };
+}
+
+export type Figures = ReturnType<typeof createFigures>;
