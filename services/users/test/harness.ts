@@ -75,9 +75,15 @@ export interface UsersHarness {
 }
 
 export async function startUsersHarness(
-  options: { policies?: Partial<Policies>; logger?: Logger; env?: Record<string, string> } = {},
+  options: {
+    policies?: Partial<Policies>;
+    logger?: Logger;
+    env?: Record<string, string>;
+    /** An existing database (e.g. one left by older migrations); a new one otherwise. */
+    databaseUrl?: string;
+  } = {},
 ): Promise<UsersHarness> {
-  const databaseUrl = await createTestDatabase("users");
+  const databaseUrl = options.databaseUrl ?? (await createTestDatabase("users"));
   const logger = options.logger ?? testLogger("users");
   const google = await startGoogleKeyServer();
   const adminKey = await loadSigningKey();
