@@ -111,7 +111,11 @@ export async function startAdminServer(
           router.service(
             PlatformService,
             createPlatformService(
-              createFigures({ sources: figureSources(config), now: overrides.now ?? (() => new Date()) }),
+              createFigures({
+                sources: figureSources(config),
+                now: overrides.now ?? (() => new Date()),
+                logger,
+              }),
             ),
           );
         },

@@ -262,6 +262,7 @@ export function createPlatformService(figures: Figures): ServiceImpl<typeof Plat
         ...(f.users ? { users: f.users } : {}),
         ...(f.courses ? { courses: f.courses } : {}),
         deliveries: f.deliveries,
+        unavailable: f.unavailable,
       };
     },
   };

@@ -346,6 +346,22 @@ test("platform figures: users, courses and work, deliveries; now and in a period
   assert.equal([later.users?.total, later.courses?.courses], [after.users?.total, after.courses?.courses]);
   assert.equal(later.fromTime?.seconds, inMs(HOUR).seconds);
 
+  assert.equal(after.unavailable, []);
+
+  // With the notifications service down, the rest is still given and the missing part named.
+  await sys.notifications.stop();
+  try {
+    const partial = await platform.getPlatformFigures({}, root);
+    assert.equal(partial.unavailable, ["notifications"]);
+    assert.equal(partial.deliveries, []);
+    assert.equal(
+      [partial.users?.total, partial.courses?.courses],
+      [after.users?.total, after.courses?.courses],
+    );
+  } finally {
+    await sys.notifications.start();
+  }
+
   // Refused: a period that ends before it starts, a user, no token.
   await invalid(platform.getPlatformFigures({ fromTime: inMs(HOUR), toTime: inMs(0) }, root), ["to_time"]);
   await rejects(platform.getPlatformFigures({}, teacher.auth), Code.PermissionDenied);

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/admin/v1/platform_service.proto.
  */
 export const file_classconnect_admin_v1_platform_service: GenFile = /*@__PURE__*/
-  fileDesc("CixjbGFzc2Nvbm5lY3QvYWRtaW4vdjEvcGxhdGZvcm1fc2VydmljZS5wcm90bxIVY2xhc3Njb25uZWN0LmFkbWluLnYxIogCChlHZXRQbGF0Zm9ybUZpZ3VyZXNSZXF1ZXN0Ei0KCWZyb21fdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6jgG6SIoBGocBChd0b190aW1lLWFmdGVyLWZyb21fdGltZRIfdG9fdGltZSBtdXN0IGJlIGFmdGVyIGZyb21fdGltZRpLIWhhcyh0aGlzLmZyb21fdGltZSkgfHwgIWhhcyh0aGlzLnRvX3RpbWUpIHx8IHRoaXMudG9fdGltZSA+IHRoaXMuZnJvbV90aW1lIq4CChpHZXRQbGF0Zm9ybUZpZ3VyZXNSZXNwb25zZRItCglmcm9tX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKBXVzZXJzGAMgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJGaWd1cmVzEj8KB2NvdXJzZXMYBCABKAsyLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5QbGF0Zm9ybUNvdXJzZUZpZ3VyZXMSQAoKZGVsaXZlcmllcxgFIAMoCzIsLmNsYXNzY29ubmVjdC5ub3RpZmljYXRpb25zLnYxLkRlbGl2ZXJ5Q291bnQylwEKD1BsYXRmb3JtU2VydmljZRKDAQoSR2V0UGxhdGZvcm1GaWd1cmVzEjAuY2xhc3Njb25uZWN0LmFkbWluLnYxLkdldFBsYXRmb3JtRmlndXJlc1JlcXVlc3QaMS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuR2V0UGxhdGZvcm1GaWd1cmVzUmVzcG9uc2UiCJACAcrzGAEDYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_courses_v1_statistics_service, file_classconnect_notifications_v1_delivery_log_service, file_classconnect_users_v1_user_admin_service, file_google_protobuf_timestamp]);
+  fileDesc("CixjbGFzc2Nvbm5lY3QvYWRtaW4vdjEvcGxhdGZvcm1fc2VydmljZS5wcm90bxIVY2xhc3Njb25uZWN0LmFkbWluLnYxIogCChlHZXRQbGF0Zm9ybUZpZ3VyZXNSZXF1ZXN0Ei0KCWZyb21fdGltZRgBIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoHdG9fdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXA6jgG6SIoBGocBChd0b190aW1lLWFmdGVyLWZyb21fdGltZRIfdG9fdGltZSBtdXN0IGJlIGFmdGVyIGZyb21fdGltZRpLIWhhcyh0aGlzLmZyb21fdGltZSkgfHwgIWhhcyh0aGlzLnRvX3RpbWUpIHx8IHRoaXMudG9fdGltZSA+IHRoaXMuZnJvbV90aW1lIsMCChpHZXRQbGF0Zm9ybUZpZ3VyZXNSZXNwb25zZRItCglmcm9tX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKB3RvX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjEKBXVzZXJzGAMgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJGaWd1cmVzEj8KB2NvdXJzZXMYBCABKAsyLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5QbGF0Zm9ybUNvdXJzZUZpZ3VyZXMSQAoKZGVsaXZlcmllcxgFIAMoCzIsLmNsYXNzY29ubmVjdC5ub3RpZmljYXRpb25zLnYxLkRlbGl2ZXJ5Q291bnQSEwoLdW5hdmFpbGFibGUYBiADKAkylwEKD1BsYXRmb3JtU2VydmljZRKDAQoSR2V0UGxhdGZvcm1GaWd1cmVzEjAuY2xhc3Njb25uZWN0LmFkbWluLnYxLkdldFBsYXRmb3JtRmlndXJlc1JlcXVlc3QaMS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuR2V0UGxhdGZvcm1GaWd1cmVzUmVzcG9uc2UiCJACAcrzGAEDYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_courses_v1_statistics_service, file_classconnect_notifications_v1_delivery_log_service, file_classconnect_users_v1_user_admin_service, file_google_protobuf_timestamp]);
 
 /**
  * Request for GetPlatformFigures.
@@ -90,6 +90,14 @@ export type GetPlatformFiguresResponse = Message<"classconnect.admin.v1.GetPlatf
    * @generated from field: repeated classconnect.notifications.v1.DeliveryCount deliveries = 5;
    */
   deliveries: DeliveryCount[];
+
+  /**
+   * The services that did not answer ("users", "courses", "notifications"): their figures
+   * are missing, the others' are given.
+   *
+   * @generated from field: repeated string unavailable = 6;
+   */
+  unavailable: string[];
 };
 
 /**
@@ -107,7 +115,8 @@ export const GetPlatformFiguresResponseSchema: GenMessage<GetPlatformFiguresResp
 export const PlatformService: GenService<{
   /**
    * GetPlatformFigures gathers the figures of users, courses and notification deliveries:
-   * now, and for a period (by default the 30 days before now).
+   * now, and for a period (by default the 30 days before now). A service that does not
+   * answer is named in `unavailable`, and the others' figures are still given.
    *
    * @generated from rpc classconnect.admin.v1.PlatformService.GetPlatformFigures
    */
