@@ -238,6 +238,8 @@ test("the notifications service down while an assessment is published: after res
       const res = await sys.client(NotificationService).listNotifications({}, s.auth);
       const published = res.notifications.filter((n) => n.eventType === EventType.ASSESSMENT_PUBLISHED);
       assert.is(published.length, 1);
+      // The e-mail goes out on its own channel, maybe a little after the inbox item.
+      assert.ok(sys.mailbox.some((m) => m.to === s.email && m.subject.startsWith("New in Resilience")));
     }, 15_000);
   }
   // Give any duplicate a chance to show up, then check again.
