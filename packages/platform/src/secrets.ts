@@ -24,7 +24,7 @@ export function dummyPasswordHash(): Promise<string> {
   return dummyHash;
 }
 
-/** An opaque bearer secret (refresh or reset token): 256 random bits, base64url. */
+/** An opaque bearer secret (a password-reset token): 256 random bits, base64url. */
 export function newOpaqueToken(): string {
   return randomBytes(32).toString("base64url");
 }
