@@ -6,6 +6,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { initTelemetry, type Telemetry } from "@classconnect/platform";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -159,5 +160,49 @@ metricsOnly("the RED metrics are kept, errors by code", async ({ sys, telemetry 
   assert.match(text, /rpc_server_requests_total\{[^}]*method="GetCourse"[^}]*code="NotFound"[^}]*\} [1-9]/);
   assert.match(text, /rpc_server_duration_bucket\{[^}]*method="GetCourse"/);
 });
+
+metricsOnly(
+  "backlog gauges: an outbox that cannot deliver grows and ages, then drains",
+  async ({ sys, telemetry }) => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${telemetry.metricsPort}/metrics`)).text();
+    const gauge = (text: string, name: string, labels: string) =>
+      Number(
+        new RegExp(`^${name}\\{[^}]*${labels}[^}]*\\} ([\\d.e+-]+)$`, "m").exec(text)?.[1] ?? Number.NaN,
+      );
+    const teacher = await sys.register();
+    const student = await sys.register();
+    const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+      .course!;
+    await sys.eventually(async () => {
+      const text = await scrape();
+      for (const service of ["users", "courses", "admin"]) {
+        assert.is(gauge(text, "outbox_pending_events", `service="${service}"`), 0, service);
+      }
+      for (const channel of ["email", "push", "in_app"]) {
+        assert.is(gauge(text, "notification_deliveries_pending", `channel="${channel}"`), 0, channel);
+      }
+      assert.is(gauge(text, "notification_oldest_pending_seconds", ""), 0);
+    });
+
+    // The notifications service down: the enrollment's event waits in the courses outbox.
+    await sys.notifications.stop();
+    try {
+      await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+      await new Promise((r) => setTimeout(r, 1100));
+      const text = await scrape();
+      assert.ok(gauge(text, "outbox_pending_events", 'service="courses"') >= 1);
+      assert.ok(gauge(text, "outbox_oldest_pending_seconds", 'service="courses"') >= 1);
+    } finally {
+      await sys.notifications.start();
+    }
+    await sys.eventually(async () => {
+      assert.is(
+        gauge(await scrape(), "outbox_pending_events", 'service="courses"'),
+        0,
+        "delivered after the restart",
+      );
+    }, 15_000);
+  },
+);
 
 metricsOnly.run();

@@ -124,6 +124,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   const relay =
     options.outbox && config.notificationsServiceUrl
       ? startOutboxRelay({
+          service: options.name,
           sql,
           logger,
           publish: createNotificationsPublisher(config.notificationsServiceUrl, config.serviceToken),

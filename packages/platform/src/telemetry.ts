@@ -153,6 +153,41 @@ async function traceCall<R extends UnaryRequest | StreamRequest>(
   }
 }
 
+/** One reading of a gauge: a value, and the attributes that tell it from the gauge's others. */
+export interface GaugeReading {
+  value: number;
+  attributes?: Attributes;
+}
+
+const gauges = new Map<string, ReturnType<ReturnType<typeof metrics.getMeter>["createObservableGauge"]>>();
+
+/**
+ * A gauge read only when metrics are scraped (with METRICS_PORT unset, never): `read` gives
+ * its current values, e.g. a count from the database. A failed read leaves the gauge out of
+ * that scrape. Returns what stops the observing (for a component that stops).
+ */
+export function observeGauge(
+  name: string,
+  description: string,
+  read: () => Promise<GaugeReading[]>,
+): () => void {
+  if (!enabled.metrics) return () => {};
+  let gauge = gauges.get(name);
+  if (!gauge) {
+    gauge = metrics.getMeter("classconnect").createObservableGauge(name, { description });
+    gauges.set(name, gauge);
+  }
+  const callback = async (result: { observe(value: number, attributes?: Attributes): void }) => {
+    try {
+      for (const r of await read()) result.observe(r.value, r.attributes);
+    } catch {
+      // Nothing to report this time (the database may be restarting); the next scrape tries again.
+    }
+  };
+  gauge.addCallback(callback);
+  return () => gauge.removeCallback(callback);
+}
+
 /** The active trace and span ids, for log lines. */
 export function traceIds(): { trace_id?: string; span_id?: string } {
   const span = trace.getActiveSpan();
@@ -277,6 +312,7 @@ export async function initTelemetry(options: {
     meterProvider = new MeterProvider({ resource, readers: [exporter] });
     metrics.setGlobalMeterProvider(meterProvider);
     instruments = undefined;
+    gauges.clear();
     enabled.metrics = true;
     server = createServer((req, res) => {
       if (req.url?.startsWith("/metrics")) exporter.getMetricsRequestHandler(req, res);
@@ -299,6 +335,7 @@ export async function initTelemetry(options: {
       propagation.disable();
       context.disable();
       instruments = undefined;
+      gauges.clear();
       enabled.tracing = false;
       enabled.metrics = false;
     },

@@ -46,6 +46,7 @@ test("an idle relay does not poll: a few queries at start, then none", async ({ 
     },
   });
   const relay = startOutboxRelay({
+    service: "test",
     sql: counted,
     logger: testLogger("relay"),
     pollMs: 60_000,
@@ -65,6 +66,7 @@ test("an idle relay does not poll: a few queries at start, then none", async ({ 
 test("an event recorded in a transaction is relayed on commit, not at the next poll", async ({ sql }) => {
   const published: OutboxRecord[] = [];
   const relay = startOutboxRelay({
+    service: "test",
     sql,
     logger: testLogger("relay"),
     pollMs: 60_000,
@@ -94,6 +96,7 @@ test("an event recorded in a transaction is relayed on commit, not at the next p
 test("a failed delivery is retried when its backoff is due; stop is prompt", async ({ sql }) => {
   const attempts: number[] = [];
   const relay = startOutboxRelay({
+    service: "test",
     sql,
     logger: testLogger("relay"),
     pollMs: 60_000,
@@ -131,6 +134,7 @@ test("published rows are deleted once past the retention; unpublished and recent
   await sql`update outbox set created_at = now() - interval '30 days', next_attempt_at = now() + interval '1 day'
             where id = ${ids.stuck}`;
   const relay = startOutboxRelay({
+    service: "test",
     sql,
     logger: testLogger("relay"),
     pollMs: 60_000,

@@ -12,6 +12,7 @@ import {
   createLogger,
   type KeySource,
   type Logger,
+  observeGauge,
   type RunningService,
   startService,
 } from "@classconnect/platform";
@@ -24,6 +25,7 @@ import { fcmSenderFromConfig } from "./ports/fcm.js";
 import { createPushRecorder, type PushSender } from "./ports/push.js";
 import { createMongoNotificationsStore } from "./store/mongo-store.js";
 import { createPostgresNotificationsStore } from "./store/postgres-store.js";
+import { type Backlog, Channel, type NotificationsStore } from "./store/store.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
@@ -90,6 +92,7 @@ export async function startNotificationsServer(
         },
       });
       dispatcher.start();
+      const unobserve = observeBacklog(store);
       return {
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
@@ -98,6 +101,7 @@ export async function startNotificationsServer(
           router.service(DeliveryLogService, createDeliveryLogService(store));
         },
         async onClose() {
+          unobserve();
           await dispatcher.stop();
           await store.close();
           await fcm?.close();
@@ -106,4 +110,50 @@ export async function startNotificationsServer(
     },
   });
   return { ...server, email, push };
+}
+
+const channelNames = Object.fromEntries(Object.entries(Channel).map(([name, n]) => [n, name.toLowerCase()]));
+
+/**
+ * Gauges of the work not done yet, for alerts (a provider or the service down shows as a
+ * growing backlog and an old oldest item). Read from the store when metrics are scraped,
+ * once for the three gauges.
+ */
+function observeBacklog(store: NotificationsStore): () => void {
+  let last: { at: number; backlog: Promise<Backlog> } | undefined;
+  const backlog = () => {
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), backlog: store.backlog() };
+    return last.backlog;
+  };
+  const stops = [
+    observeGauge(
+      "notification_events_pending",
+      "Events accepted and not yet expanded into deliveries",
+      async () => [{ value: (await backlog()).events.count }],
+    ),
+    observeGauge(
+      "notification_deliveries_pending",
+      "Deliveries waiting or being sent, by channel",
+      async () => {
+        const { deliveries } = await backlog();
+        return Object.values(Channel).map((channel) => ({
+          value: deliveries.find((d) => d.channel === channel)?.count ?? 0,
+          attributes: { channel: channelNames[channel]! },
+        }));
+      },
+    ),
+    observeGauge(
+      "notification_oldest_pending_seconds",
+      "Age of the oldest event or delivery not done yet (0 when none)",
+      async () => {
+        const b = await backlog();
+        const times = [b.events.oldest, ...b.deliveries.map((d) => d.oldest)].filter((t) => t !== undefined);
+        const oldest = Math.min(...times.map((t) => t.getTime()));
+        return [{ value: times.length > 0 ? (Date.now() - oldest) / 1000 : 0 }];
+      },
+    ),
+  ];
+  return () => {
+    for (const stop of stops) stop();
+  };
 }

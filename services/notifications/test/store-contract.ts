@@ -156,6 +156,48 @@ export function storeContract(
     assert.is(new Set([...page1, ...page2].map((d) => d.id)).size, 2);
   });
 
+  test("backlog: events not expanded and deliveries not done, by channel, with the oldest", async ({
+    store,
+  }) => {
+    const before = await store.backlog();
+    const pendingOf = (b: typeof before, channel: number) =>
+      b.deliveries.find((d) => d.channel === channel)?.count ?? 0;
+    const eventId = randomUUID();
+    await store.insertEvent({
+      id: eventId,
+      type: "ENROLLED",
+      recipients: { userIds: [] },
+      data: {},
+      system: false,
+    });
+    const make = (channel: number, status: number): NewDelivery => ({
+      id: randomUUID(),
+      eventId,
+      eventType: "ENROLLED",
+      channel,
+      recipientId: randomUUID(),
+      address: "x",
+      status,
+    });
+    await store.insertDeliveries([
+      make(Channel.EMAIL, DeliveryStatus.PENDING),
+      make(Channel.EMAIL, DeliveryStatus.PENDING),
+      make(Channel.PUSH, DeliveryStatus.PENDING),
+      make(Channel.PUSH, DeliveryStatus.SENT),
+      make(Channel.IN_APP, DeliveryStatus.FAILED),
+    ]);
+    const after = await store.backlog();
+    assert.is(after.events.count, before.events.count + 1, "the new event is not expanded yet");
+    assert.equal(
+      [Channel.EMAIL, Channel.PUSH, Channel.IN_APP].map((c) => pendingOf(after, c) - pendingOf(before, c)),
+      [2, 1, 0],
+    );
+    assert.ok(after.events.oldest && after.events.oldest.getTime() <= Date.now());
+    assert.ok(after.deliveries.every((d) => d.oldest.getTime() <= Date.now()));
+    await store.completeEvent(eventId);
+    assert.is((await store.backlog()).events.count, before.events.count, "an expanded event is done");
+  });
+
   test("delivery counts: by channel and status, for the deliveries made in a period", async ({ store }) => {
     await new Promise((r) => setTimeout(r, 20)); // the tests before made theirs earlier
     const from = new Date();

@@ -7,13 +7,14 @@
 
 import type { Cursor } from "@classconnect/platform";
 import { type Collection, type Filter, MongoClient, MongoServerError } from "mongodb";
-import type {
-  DeliveryRecord,
-  EventRecord,
-  InboxItem,
-  NewDelivery,
-  NotificationsStore,
-  StoredPreferences,
+import {
+  type DeliveryRecord,
+  DeliveryStatus,
+  type EventRecord,
+  type InboxItem,
+  type NewDelivery,
+  type NotificationsStore,
+  type StoredPreferences,
 } from "./store.js";
 
 interface EventDoc {
@@ -258,6 +259,24 @@ export async function createMongoNotificationsStore(
       }
       const docs = await deliveries.find(query).sort({ createdAt: -1, _id: -1 }).limit(limit).toArray();
       return docs.map(toDelivery);
+    },
+
+    async backlog() {
+      const [pendingEvents, oldestEvent, groups] = await Promise.all([
+        events.countDocuments({ expandedAt: null }),
+        events.find({ expandedAt: null }).sort({ createdAt: 1 }).limit(1).next(),
+        deliveries
+          .aggregate<{ _id: number; count: number; oldest: Date }>([
+            { $match: { status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.SENDING] } } },
+            { $group: { _id: "$channel", count: { $sum: 1 }, oldest: { $min: "$createdAt" } } },
+            { $sort: { _id: 1 } },
+          ])
+          .toArray(),
+      ]);
+      return {
+        events: { count: pendingEvents, ...(oldestEvent ? { oldest: oldestEvent.createdAt } : {}) },
+        deliveries: groups.map((g) => ({ channel: g._id, count: g.count, oldest: g.oldest })),
+      };
     },
 
     async deliveryCounts(from, to) {

@@ -1,12 +1,13 @@
 import type { Cursor, Sql } from "@classconnect/platform";
-import type {
-  DeliveryFilter,
-  DeliveryRecord,
-  EventRecord,
-  InboxItem,
-  NewDelivery,
-  NotificationsStore,
-  StoredPreferences,
+import {
+  type DeliveryFilter,
+  type DeliveryRecord,
+  DeliveryStatus,
+  type EventRecord,
+  type InboxItem,
+  type NewDelivery,
+  type NotificationsStore,
+  type StoredPreferences,
 } from "./store.js";
 
 interface DeliveryRow {
@@ -177,6 +178,19 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
       const rows = await sql<DeliveryRow[]>`
         select * from deliveries where ${where} order by created_at desc, id desc limit ${limit}`;
       return rows.map(toDelivery);
+    },
+
+    async backlog() {
+      const [events] = await sql<{ count: number; oldest: Date | null }[]>`
+        select count(*)::int as count, min(created_at) as oldest from events where expanded_at is null`;
+      const deliveries = await sql<{ channel: number; count: number; oldest: Date }[]>`
+        select channel, count(*)::int as count, min(created_at) as oldest from deliveries
+        where status in (${DeliveryStatus.PENDING}, ${DeliveryStatus.SENDING})
+        group by channel order by channel`;
+      return {
+        events: { count: events!.count, ...(events!.oldest ? { oldest: events!.oldest } : {}) },
+        deliveries: deliveries.map((d) => ({ channel: d.channel, count: d.count, oldest: d.oldest })),
+      };
     },
 
     async deliveryCounts(from, to) {

@@ -78,6 +78,11 @@ export interface StoredPreferences {
   events: { eventType: string; push: boolean; email: boolean; inApp: boolean }[];
 }
 
+export interface Backlog {
+  events: { count: number; oldest?: Date };
+  deliveries: { channel: number; count: number; oldest: Date }[];
+}
+
 export interface DeliveryCount {
   channel: number;
   status: number;
@@ -122,6 +127,11 @@ export interface NotificationsStore {
     outcome: { status: number; reason?: string; retryInMs?: number },
   ): Promise<void>;
   listDeliveries(filter: DeliveryFilter, limit: number, after?: Cursor): Promise<DeliveryRecord[]>;
+  /**
+   * The work not done yet: events not expanded into deliveries, and deliveries waiting or being
+   * sent, by channel; each with the time its oldest was accepted.
+   */
+  backlog(): Promise<Backlog>;
   /** How many deliveries made in [from, to) have each channel and status, by channel then status. */
   deliveryCounts(from: Date, to: Date): Promise<DeliveryCount[]>;
 
