@@ -8,6 +8,33 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { Channel, DeliveryStatus, type NewDelivery, type NotificationsStore } from "../src/store/store.js";
 
+/** A new event (not expanded) with one delivery of each [channel, status], to fresh recipients. */
+async function eventWithDeliveries(
+  store: NotificationsStore,
+  deliveries: [number, number][],
+): Promise<string> {
+  const eventId = randomUUID();
+  await store.insertEvent({
+    id: eventId,
+    type: "ENROLLED",
+    recipients: { userIds: [] },
+    data: {},
+    system: false,
+  });
+  await store.insertDeliveries(
+    deliveries.map(([channel, status]) => ({
+      id: randomUUID(),
+      eventId,
+      eventType: "ENROLLED",
+      channel,
+      recipientId: randomUUID(),
+      address: "x",
+      status,
+    })),
+  );
+  return eventId;
+}
+
 export function storeContract(
   name: string,
   open: () => Promise<{ store: NotificationsStore; close(): Promise<void> }>,
@@ -162,29 +189,12 @@ export function storeContract(
     const before = await store.backlog();
     const pendingOf = (b: typeof before, channel: number) =>
       b.deliveries.find((d) => d.channel === channel)?.count ?? 0;
-    const eventId = randomUUID();
-    await store.insertEvent({
-      id: eventId,
-      type: "ENROLLED",
-      recipients: { userIds: [] },
-      data: {},
-      system: false,
-    });
-    const make = (channel: number, status: number): NewDelivery => ({
-      id: randomUUID(),
-      eventId,
-      eventType: "ENROLLED",
-      channel,
-      recipientId: randomUUID(),
-      address: "x",
-      status,
-    });
-    await store.insertDeliveries([
-      make(Channel.EMAIL, DeliveryStatus.PENDING),
-      make(Channel.EMAIL, DeliveryStatus.PENDING),
-      make(Channel.PUSH, DeliveryStatus.PENDING),
-      make(Channel.PUSH, DeliveryStatus.SENT),
-      make(Channel.IN_APP, DeliveryStatus.FAILED),
+    const eventId = await eventWithDeliveries(store, [
+      [Channel.EMAIL, DeliveryStatus.PENDING],
+      [Channel.EMAIL, DeliveryStatus.PENDING],
+      [Channel.PUSH, DeliveryStatus.PENDING],
+      [Channel.PUSH, DeliveryStatus.SENT],
+      [Channel.IN_APP, DeliveryStatus.FAILED],
     ]);
     const after = await store.backlog();
     assert.is(after.events.count, before.events.count + 1, "the new event is not expanded yet");
@@ -201,31 +211,14 @@ export function storeContract(
   test("delivery counts: by channel and status, for the deliveries made in a period", async ({ store }) => {
     await new Promise((r) => setTimeout(r, 20)); // the tests before made theirs earlier
     const from = new Date();
-    const eventId = randomUUID();
-    await store.insertEvent({
-      id: eventId,
-      type: "ENROLLED",
-      recipients: { userIds: [] },
-      data: {},
-      system: false,
-    });
-    const make = (channel: number, status: number): NewDelivery => ({
-      id: randomUUID(),
-      eventId,
-      eventType: "ENROLLED",
-      channel,
-      recipientId: randomUUID(),
-      address: "x",
-      status,
-    });
-    await store.insertDeliveries([
-      make(Channel.EMAIL, DeliveryStatus.SENT),
-      make(Channel.EMAIL, DeliveryStatus.SENT),
-      make(Channel.EMAIL, DeliveryStatus.SKIPPED_BY_PREFERENCE),
-      make(Channel.PUSH, DeliveryStatus.SENT),
-      make(Channel.IN_APP, DeliveryStatus.SENT),
-      make(Channel.IN_APP, DeliveryStatus.SENT),
-      make(Channel.IN_APP, DeliveryStatus.SENT),
+    await eventWithDeliveries(store, [
+      [Channel.EMAIL, DeliveryStatus.SENT],
+      [Channel.EMAIL, DeliveryStatus.SENT],
+      [Channel.EMAIL, DeliveryStatus.SKIPPED_BY_PREFERENCE],
+      [Channel.PUSH, DeliveryStatus.SENT],
+      [Channel.IN_APP, DeliveryStatus.SENT],
+      [Channel.IN_APP, DeliveryStatus.SENT],
+      [Channel.IN_APP, DeliveryStatus.SENT],
     ]);
     const to = new Date(Date.now() + 1000);
     assert.equal(await store.deliveryCounts(from, to), [
