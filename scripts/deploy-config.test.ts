@@ -114,6 +114,9 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   for (const kind of ["Deployment", "Service", "PodDisruptionBudget", "HorizontalPodAutoscaler"])
     assert.match(deployments, new RegExp(`kind: ${kind}`));
   assert.match(deployments, /include "classconnect.labels"/);
+  // The metrics port is announced to Prometheus and to the Datadog Agent's autodiscovery.
+  assert.match(deployments, /prometheus\.io\/port: \{\{ \$\.Values\.global\.metricsPort \| quote \}\}/);
+  assert.match(deployments, /ad\.datadoghq\.com\/\{\{ \$component \}\}\.checks: [\s\S]*openmetrics_endpoint/);
   assert.match(deployments, /secretRef:/);
   const policies = readFileSync(join(dir, "templates/networkpolicies.yaml"), "utf8");
   assert.match(policies, /kind: NetworkPolicy/);
