@@ -13,7 +13,7 @@ import { listenForChanges } from "./change-signal.js";
 import { createServiceTransport } from "./client.js";
 import type { Sql, TransactionSql } from "./db.js";
 import type { Logger } from "./logger.js";
-import { observeGauge } from "./telemetry.js";
+import { observeGauges } from "./telemetry.js";
 import { startWorkerLoop } from "./worker-loop.js";
 
 /** Add to a service's migration sources to get the `outbox` table. */
@@ -190,22 +190,27 @@ export function startOutboxRelay(options: RelayOptions) {
   const changes = listenForChanges(sql, "classconnect_outbox", logger, () => worker.wake());
   // What has not reached the notifications service yet, for alerts: it grows while it is down.
   const attributes = { service: options.service };
-  const pending = sql`from outbox where published_at is null`;
-  const unobserve = [
-    observeGauge("outbox_pending_events", "Events recorded and not yet delivered", async () => {
-      const [row] = await sql<{ n: number }[]>`select count(*)::int as n ${pending}`;
-      return [{ value: row!.n, attributes }];
-    }),
-    observeGauge("outbox_oldest_pending_seconds", "Age of the oldest event not yet delivered", async () => {
-      const [row] = await sql<{ age: number }[]>`
-        select coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age ${pending}`;
-      return [{ value: row!.age, attributes }];
-    }),
-  ];
+  const unobserve = observeGauges(async () => {
+    const [row] = await sql<{ count: number; age: number }[]>`
+        select count(*)::int as count, coalesce(extract(epoch from now() - min(created_at)), 0)::float8 as age
+        from outbox where published_at is null`;
+    return row!;
+  }, [
+    {
+      name: "outbox_pending_events",
+      description: "Events recorded and not yet delivered",
+      values: (r) => [{ value: r.count, attributes }],
+    },
+    {
+      name: "outbox_oldest_pending_seconds",
+      description: "Age of the oldest event not yet delivered",
+      values: (r) => [{ value: r.age, attributes }],
+    },
+  ]);
   return {
     wake: worker.wake,
     async stop() {
-      for (const stop of unobserve) stop();
+      unobserve();
       await worker.stop();
       await changes.close();
     },

@@ -188,6 +188,25 @@ export function observeGauge(
   return () => gauge.removeCallback(callback);
 }
 
+/**
+ * Gauges read together: `read` runs once per scrape (at most once a second), and each gauge
+ * takes its values from that one reading. Returns what stops them all.
+ */
+export function observeGauges<T>(
+  read: () => Promise<T>,
+  gauges: { name: string; description: string; values(reading: T): GaugeReading[] }[],
+): () => void {
+  let last: { at: number; reading: Promise<T> } | undefined;
+  const reading = () => {
+    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), reading: read() };
+    return last.reading;
+  };
+  const stops = gauges.map((g) => observeGauge(g.name, g.description, async () => g.values(await reading())));
+  return () => {
+    for (const stop of stops) stop();
+  };
+}
+
 /** The active trace and span ids, for log lines. */
 export function traceIds(): { trace_id?: string; span_id?: string } {
   const span = trace.getActiveSpan();

@@ -12,7 +12,7 @@ import {
   createLogger,
   type KeySource,
   type Logger,
-  observeGauge,
+  observeGauges,
   type RunningService,
   startService,
 } from "@classconnect/platform";
@@ -25,7 +25,7 @@ import { fcmSenderFromConfig } from "./ports/fcm.js";
 import { createPushRecorder, type PushSender } from "./ports/push.js";
 import { createMongoNotificationsStore } from "./store/mongo-store.js";
 import { createPostgresNotificationsStore } from "./store/postgres-store.js";
-import { type Backlog, Channel, type NotificationsStore } from "./store/store.js";
+import { Channel, type NotificationsStore } from "./store/store.js";
 
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
@@ -116,44 +116,37 @@ const channelNames = Object.fromEntries(Object.entries(Channel).map(([name, n]) 
 
 /**
  * Gauges of the work not done yet, for alerts (a provider or the service down shows as a
- * growing backlog and an old oldest item). Read from the store when metrics are scraped,
- * once for the three gauges.
+ * growing backlog and an old oldest item), read from the store when metrics are scraped.
  */
 function observeBacklog(store: NotificationsStore): () => void {
-  let last: { at: number; backlog: Promise<Backlog> } | undefined;
-  const backlog = () => {
-    if (!last || Date.now() - last.at > 1000) last = { at: Date.now(), backlog: store.backlog() };
-    return last.backlog;
-  };
-  const stops = [
-    observeGauge(
-      "notification_events_pending",
-      "Events accepted and not yet expanded into deliveries",
-      async () => [{ value: (await backlog()).events.count }],
-    ),
-    observeGauge(
-      "notification_deliveries_pending",
-      "Deliveries waiting or being sent, by channel",
-      async () => {
-        const { deliveries } = await backlog();
-        return Object.values(Channel).map((channel) => ({
-          value: deliveries.find((d) => d.channel === channel)?.count ?? 0,
-          attributes: { channel: channelNames[channel]! },
-        }));
+  return observeGauges(
+    () => store.backlog(),
+    [
+      {
+        name: "notification_events_pending",
+        description: "Events accepted and not yet expanded into deliveries",
+        values: (b) => [{ value: b.events.count }],
       },
-    ),
-    observeGauge(
-      "notification_oldest_pending_seconds",
-      "Age of the oldest event or delivery not done yet (0 when none)",
-      async () => {
-        const b = await backlog();
-        const times = [b.events.oldest, ...b.deliveries.map((d) => d.oldest)].filter((t) => t !== undefined);
-        const oldest = Math.min(...times.map((t) => t.getTime()));
-        return [{ value: times.length > 0 ? (Date.now() - oldest) / 1000 : 0 }];
+      {
+        name: "notification_deliveries_pending",
+        description: "Deliveries waiting or being sent, by channel",
+        values: (b) =>
+          Object.values(Channel).map((channel) => ({
+            value: b.deliveries.find((d) => d.channel === channel)?.count ?? 0,
+            attributes: { channel: channelNames[channel]! },
+          })),
       },
-    ),
-  ];
-  return () => {
-    for (const stop of stops) stop();
-  };
+      {
+        name: "notification_oldest_pending_seconds",
+        description: "Age of the oldest event or delivery not done yet (0 when none)",
+        values: (b) => {
+          const times = [b.events.oldest, ...b.deliveries.map((d) => d.oldest)].filter(
+            (t) => t !== undefined,
+          );
+          const oldest = Math.min(...times.map((t) => t.getTime()));
+          return [{ value: times.length > 0 ? (Date.now() - oldest) / 1000 : 0 }];
+        },
+      },
+    ],
+  );
 }
