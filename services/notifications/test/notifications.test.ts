@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { at, courseInput, DAY, type System, startSystem } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
@@ -21,6 +22,7 @@ import {
   EventType,
 } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
@@ -75,6 +77,54 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
   await sys.eventually(() => {
     assert.ok(sys.mailbox.some((m) => m.to === student.email && /PIN is \d{6}/.test(m.text)));
   });
+});
+
+test("a due time reaches each student in their own time zone, in the inbox and by e-mail", async ({
+  sys,
+}) => {
+  const teacher = await sys.register();
+  const [madrid, plain] = [await sys.register(), await sys.register()];
+  await sys
+    .client(UserService)
+    .updateMe({ user: { timeZone: "Europe/Madrid" }, updateMask: { paths: ["time_zone"] } }, madrid.auth);
+  const course = (
+    await sys.client(CourseService).createCourse({ course: courseInput({ title: "Zones" }) }, teacher.auth)
+  ).course!;
+  for (const s of [madrid, plain])
+    await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
+  const assessments = sys.client(AssessmentService);
+  const task = (
+    await assessments.createAssessment(
+      {
+        courseId: course.id,
+        assessment: create(AssessmentInputSchema, {
+          kind: AssessmentKind.TASK,
+          title: "Zoned homework",
+          dueTime: timestampFromDate(new Date("2027-01-05T18:00:00Z")),
+          latePolicy: LatePolicy.ACCEPT_FLAGGED,
+          questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
+        }),
+      },
+      teacher.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: task.id }, teacher.auth);
+  const expected = [
+    [madrid, '"Zoned homework" is published, due Tue, 5 Jan 2027, 19:00 CET.'],
+    [plain, '"Zoned homework" is published, due Tue, 5 Jan 2027, 18:00 UTC.'],
+  ] as const;
+  for (const [student, body] of expected) {
+    await sys.eventually(async () => {
+      const inbox = await sys.client(NotificationService).listNotifications({}, student.auth);
+      assert.ok(
+        inbox.notifications.some((n) => n.eventType === EventType.ASSESSMENT_PUBLISHED && n.body === body),
+      );
+      assert.ok(
+        sys.mailbox.some((m) => m.to === student.email && m.text.includes(body)),
+        "and by e-mail",
+      );
+    });
+  }
 });
 
 test("with e-mail turned off for enrollments, the log says skipped by preference", async ({ sys }) => {

@@ -73,6 +73,19 @@ test("every event type the contract names has its own words, a link where there 
   assert.match(reset.html, `<a href="${data.reset_link}">`);
 });
 
+test("times in the recipient's time zone, UTC when they set none or one unknown here", () => {
+  const due = (tz?: string) => render("DEADLINE_REMINDER", data, "Ada", tz).body;
+  assert.is(due(), '"Parser" is due Tue, 1 Dec 2026, 18:00 UTC and you have not handed it in.');
+  assert.match(due("Europe/Madrid"), "is due Tue, 1 Dec 2026, 19:00 CET and");
+  assert.match(due("America/Argentina/Buenos_Aires"), "is due Tue, 1 Dec 2026, 15:00 GMT-3 and");
+  assert.match(due("Asia/Tokyo"), "is due Wed, 2 Dec 2026, 03:00 GMT+9 and", "the next day there");
+  assert.is(due("Mars/Olympus_Mons"), due());
+  assert.match(
+    render("ACCOUNT_BLOCKED", data, "", "Europe/Madrid").body,
+    "until Thu, 24 Dec 2026, 10:30 CET",
+  );
+});
+
 test("missing details read naturally", () => {
   assert.is(
     render("STUDENT_REMOVED", data).body,

@@ -20,6 +20,7 @@ export function createAuthService(auth: Auth, jwks: () => PublicJwk[]): ServiceI
         lastName: req.lastName,
         location: req.location,
         notificationsOptIn: req.notificationsOptIn,
+        timeZone: req.timeZone,
       });
       return { user: toUser(user), session: toSession(session) };
     },

@@ -28,6 +28,7 @@ export function toUser(u: UserRecord): User {
     website: u.website,
     privacy: { showEmail: u.showEmail, showLocation: u.showLocation },
     notificationsOptIn: u.notificationsOptIn,
+    timeZone: u.timeZone,
     emailVerified: u.emailVerified,
     role: u.role,
     hasPassword: u.passwordHash !== null,

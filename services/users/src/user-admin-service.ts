@@ -48,6 +48,7 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           firstName: u.firstName,
           notificationsOptIn: u.notificationsOptIn,
           active: !admin.isBlocked(u),
+          timeZone: u.timeZone,
         })),
         nextPageToken: writeCursor(page.next),
       };

@@ -44,6 +44,9 @@ export function createUserService(profiles: Profiles): ServiceImpl<typeof UserSe
           case "notifications_opt_in":
             changes.notificationsOptIn = user.notificationsOptIn;
             break;
+          case "time_zone":
+            changes.timeZone = user.timeZone;
+            break;
         }
       }
       return { user: toUser(await profiles.updateMe(requireUser(ctx).userId, changes)) };

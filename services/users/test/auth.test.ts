@@ -14,7 +14,15 @@ test.after(async (ctx) => {
   await ctx.h.close();
 });
 
-const valid = {
+const valid: {
+  email: string;
+  password: string;
+  firstName: string;
+  lastName: string;
+  location: string;
+  acceptTerms: boolean;
+  timeZone?: string;
+} = {
   email: "grace@example.com",
   password: "s3cure-enough",
   firstName: "Grace",
@@ -37,6 +45,9 @@ test("Register signs the user in, e-mails a PIN and a welcome", async ({ h }) =>
   assert.ok(h.lastMail("WELCOME", "grace@example.com"));
   const me = await h.users.getMe({}, h.bearer(res.session!.accessToken));
   assert.is(me.user?.id, res.user?.id);
+  assert.is(me.user?.timeZone, "", "UTC unless given");
+  const zoned = await h.auth.register({ ...valid, email: "zoned@example.com", timeZone: "America/Lima" });
+  assert.is(zoned.user?.timeZone, "America/Lima");
 });
 
 test("Register refuses a taken e-mail, in any letter case", async ({ h }) => {
@@ -66,6 +77,8 @@ test("Register names every invalid field and writes nothing", async ({ h }) => {
     [{ lastName: "" }, "last_name"],
     [{ location: "" }, "location"],
     [{ acceptTerms: false }, "accept_terms"],
+    [{ timeZone: "Atlantis/Capital" }, "time_zone"],
+    [{ timeZone: "x".repeat(65) }, "time_zone"],
   ];
   for (const [change, field] of cases) {
     await invalid(h.auth.register({ ...valid, email: "fresh@example.com", ...change }), [field]);

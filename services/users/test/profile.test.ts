@@ -64,6 +64,12 @@ test("UpdateMe changes exactly the masked fields", async ({ h }) => {
     ["Ada", "King", "Ockham"],
   );
   assert.is(moved.user?.bio, "Analytical engines");
+  // A time zone for the times in notices: set as given, cleared back to UTC.
+  const zone = (timeZone: string) =>
+    h.users.updateMe({ user: { timeZone }, updateMask: { paths: ["time_zone"] } }, h.bearer(u.accessToken));
+  assert.is((await zone(" Europe/London ")).user?.timeZone, "Europe/London");
+  assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.timeZone, "Europe/London");
+  assert.is((await zone("")).user?.timeZone, "");
 });
 
 test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing nothing", async ({ h }) => {
@@ -74,6 +80,12 @@ test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing
   await invalid(call({ firstName: "" }, ["first_name"]), ["user.first_name"]);
   await invalid(call({ lastName: "" }, ["last_name"]), ["user.last_name"]);
   await invalid(call({ firstName: "  " }, ["first_name"]), ["user.first_name"]);
+  await invalid(call({ timeZone: "Mars/Olympus_Mons" }, ["time_zone"]), ["user.time_zone"]);
+  await invalid(call({ timeZone: "z".repeat(65) }, ["time_zone"]), ["user.time_zone"]);
+  await invalid(call({ firstName: " ", timeZone: "Nowhere" }, ["first_name", "time_zone"]), [
+    "user.first_name",
+    "user.time_zone",
+  ]);
   await invalid(call({ lastName: " \t" }, ["last_name"]), ["user.last_name"]);
   await invalid(call({ location: "" }, ["location"]), ["user.location"]);
   await invalid(call({ email: "" }, ["email"]), ["user.email"]);
@@ -90,7 +102,10 @@ test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing
     Code.Unauthenticated,
   );
   const me = await h.users.getMe({}, h.bearer(u.accessToken));
-  assert.equal([me.user?.firstName, me.user?.email, me.user?.bio], ["Ada", u.email, ""]);
+  assert.equal(
+    [me.user?.firstName, me.user?.email, me.user?.bio, me.user?.timeZone],
+    ["Ada", u.email, "", ""],
+  );
 });
 
 test("changing the e-mail marks it unverified and sends a PIN to the new address", async ({ h }) => {

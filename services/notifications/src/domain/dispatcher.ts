@@ -79,7 +79,7 @@ export function createDispatcher(deps: DispatcherDeps) {
     for (const c of contacts) {
       if (!c.active && event.type !== "ACCOUNT_BLOCKED") continue;
       const channels = channelsFor(prefs.get(c.userId) ?? defaultPreferences(c.optIn), event.type);
-      const content = render(event.type, event.data, c.firstName);
+      const content = render(event.type, event.data, c.firstName, c.timeZone);
       const base = { eventId: event.id, eventType: event.type, recipientId: c.userId };
       const skipped = { status: DeliveryStatus.SKIPPED_BY_PREFERENCE, reason: "turned off by the user" };
       if (channels.inApp) {

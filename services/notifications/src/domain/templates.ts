@@ -14,35 +14,53 @@ const escapeHtml = (s: string) =>
 
 type Data = Record<string, string>;
 
-const dateTime = new Intl.DateTimeFormat("en-GB", {
-  weekday: "short",
-  day: "numeric",
-  month: "short",
-  year: "numeric",
-  hour: "2-digit",
-  minute: "2-digit",
-  timeZone: "UTC",
-  timeZoneName: "short",
-});
-/** An event's ISO time as people read it ("Tue, 1 Dec 2026, 18:00 UTC"); anything else as it came. */
-const when = (value: string) => {
+/** One formatter per time zone ("" for UTC), made when first needed. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    try {
+      f = new Intl.DateTimeFormat("en-GB", {
+        weekday: "short",
+        day: "numeric",
+        month: "short",
+        year: "numeric",
+        hour: "2-digit",
+        minute: "2-digit",
+        timeZone: timeZone || "UTC",
+        timeZoneName: "short",
+      });
+    } catch {
+      // A zone this runtime does not know (the users service checked it against its own): UTC.
+      f = formatterFor("");
+    }
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+/**
+ * An event's ISO time as the recipient reads it, in their time zone ("Tue, 1 Dec 2026, 15:00
+ * GMT-3"; UTC when they set none); anything else as it came.
+ */
+const when = (value: string, timeZone: string) => {
   const t = Date.parse(value);
-  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? dateTime.format(t) : value;
+  return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? formatterFor(timeZone).format(t) : value;
 };
 const course = (d: Data) => d["course_title"] ?? "your course";
 const courseLink = (d: Data) =>
   d["course_id"] ? `classconnect://courses/${d["course_id"]}` : "classconnect://home";
 
-const texts: Record<string, (d: Data) => { title: string; body: string; link: string }> = {
+const texts: Record<string, (d: Data, tz: string) => { title: string; body: string; link: string }> = {
   ENROLLED: (d) => ({ title: "You are enrolled", body: `Welcome to ${course(d)}.`, link: courseLink(d) }),
-  ASSESSMENT_PUBLISHED: (d) => ({
+  ASSESSMENT_PUBLISHED: (d, tz) => ({
     title: `New in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${when(d["due_time"])}` : ""}.`,
+    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${when(d["due_time"], tz)}` : ""}.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
-  DEADLINE_REMINDER: (d) => ({
+  DEADLINE_REMINDER: (d, tz) => ({
     title: `Due soon in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? when(d["due_time"]) : "soon"} and you have not handed it in.`,
+    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? when(d["due_time"], tz) : "soon"} and you have not handed it in.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
   SUBMISSION_GRADED: (d) => ({
@@ -75,16 +93,16 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
     body: `You were removed from ${course(d)}${d["reason"] ? `: ${d["reason"]}` : "."}`,
     link: "classconnect://courses",
   }),
-  RULE_PUBLISHED: (d) => ({
+  RULE_PUBLISHED: (d, tz) => ({
     title: "New platform rule",
     body: d["rule_title"]
-      ? `"${d["rule_title"]}"${d["effective_time"] ? ` takes effect ${when(d["effective_time"])}` : ""}.`
+      ? `"${d["rule_title"]}"${d["effective_time"] ? ` takes effect ${when(d["effective_time"], tz)}` : ""}.`
       : "A rule was published.",
     link: "classconnect://rules",
   }),
-  ACCOUNT_BLOCKED: (d) => ({
+  ACCOUNT_BLOCKED: (d, tz) => ({
     title: "Account blocked",
-    body: `Your account is blocked until ${d["until"] ? when(d["until"]) : "further notice"}${d["reason"] ? `: ${d["reason"]}` : "."}`,
+    body: `Your account is blocked until ${d["until"] ? when(d["until"], tz) : "further notice"}${d["reason"] ? `: ${d["reason"]}` : "."}`,
     link: "classconnect://home",
   }),
   ACCOUNT_UNBLOCKED: () => ({
@@ -109,10 +127,10 @@ const texts: Record<string, (d: Data) => { title: string; body: string; link: st
   }),
 };
 
-export function render(eventType: string, data: Data, firstName = ""): Rendered {
+export function render(eventType: string, data: Data, firstName = "", timeZone = ""): Rendered {
   const t = (
     texts[eventType] ?? (() => ({ title: "ClassConnect", body: "You have a new notification.", link: "" }))
-  )(data);
+  )(data, timeZone);
   const greeting = firstName ? `Hello ${firstName},` : "Hello,";
   return {
     ...t,

@@ -9,6 +9,8 @@ export interface Contact {
   firstName: string;
   optIn: boolean;
   active: boolean;
+  /** IANA time zone for the times in notices; "" or unset for UTC. */
+  timeZone?: string;
 }
 
 /** Who receives what: the users service (contacts, everyone) and the courses service (a course's students). */
@@ -45,6 +47,7 @@ export function createDirectory(options: {
             firstName: c.firstName,
             optIn: c.notificationsOptIn,
             active: c.active,
+            timeZone: c.timeZone,
           });
         }
       }

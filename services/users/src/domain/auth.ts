@@ -18,7 +18,7 @@ import {
   verifyPassword,
 } from "@classconnect/platform";
 import type { Deps } from "./deps.js";
-import type { UserRecord } from "./model.js";
+import { knownTimeZone, type UserRecord } from "./model.js";
 
 export interface SessionTokens {
   accessToken: string;
@@ -137,7 +137,12 @@ export function createAuth(deps: Deps) {
       lastName: string;
       location: string;
       notificationsOptIn: boolean;
+      timeZone: string;
     }): Promise<SignedIn> {
+      const timeZone = knownTimeZone(input.timeZone);
+      if (timeZone === undefined) {
+        throw new InvalidArgumentError([{ field: "time_zone", description: "not an IANA time zone" }]);
+      }
       const user = await store.createUser({
         id: randomUUID(),
         email: normalizeEmail(input.email),
@@ -149,6 +154,7 @@ export function createAuth(deps: Deps) {
         avatarUrl: "",
         notificationsOptIn: input.notificationsOptIn,
         emailVerified: false,
+        timeZone,
       });
       await sendActivationPin(deps, user, "refuse");
       await deps.mailer.send({ kind: "WELCOME", to: user.email, data: { first_name: user.firstName } });
@@ -241,6 +247,7 @@ export function createAuth(deps: Deps) {
         avatarUrl: google.picture,
         notificationsOptIn: false,
         emailVerified: google.emailVerified,
+        timeZone: "",
       });
       return { ...(await startSession(user)), created: true, linked: false };
     },

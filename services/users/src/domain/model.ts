@@ -17,6 +17,8 @@ export interface UserRecord {
   showLocation: boolean;
   notificationsOptIn: boolean;
   emailVerified: boolean;
+  /** IANA time zone for the times in notices; "" for UTC. */
+  timeZone: string;
   role: number;
   blockedUntil: Date | null;
   blockReason: string | null;
@@ -25,6 +27,21 @@ export interface UserRecord {
 }
 
 export const ROLE_MEMBER = 1;
+
+/**
+ * A time zone as given (trimmed), when the runtime knows it by that IANA name; "" (UTC) stays
+ * ""; undefined for no such zone.
+ */
+export function knownTimeZone(name: string): string | undefined {
+  const zone = name.trim();
+  if (zone === "") return "";
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return zone;
+  } catch {
+    return undefined;
+  }
+}
 
 export type NewUser = Pick<
   UserRecord,
@@ -38,6 +55,7 @@ export type NewUser = Pick<
   | "avatarUrl"
   | "notificationsOptIn"
   | "emailVerified"
+  | "timeZone"
 >;
 
 export type ProfilePatch = Partial<
@@ -56,6 +74,7 @@ export type ProfilePatch = Partial<
     | "showLocation"
     | "notificationsOptIn"
     | "emailVerified"
+    | "timeZone"
     | "passwordHash"
     | "googleUid"
     | "role"

@@ -10,7 +10,7 @@ import {
 import { normalizeEmail, sendActivationPin } from "./auth.js";
 import { requireImage } from "./avatar.js";
 import type { Deps } from "./deps.js";
-import type { ProfilePatch, UserRecord } from "./model.js";
+import { knownTimeZone, type ProfilePatch, type UserRecord } from "./model.js";
 
 /** The profile fields a user may change, as named in UpdateMe's field mask. */
 export interface ProfileChanges {
@@ -24,6 +24,7 @@ export interface ProfileChanges {
   showEmail?: boolean;
   showLocation?: boolean;
   notificationsOptIn?: boolean;
+  timeZone?: string;
 }
 
 export function createProfiles(deps: Deps) {
@@ -57,14 +58,17 @@ export function createProfiles(deps: Deps) {
           emailChanged = true;
         }
       }
-      if (patch.firstName === "" || patch.lastName === "") {
-        throw new InvalidArgumentError([
-          {
-            field: patch.firstName === "" ? "user.first_name" : "user.last_name",
-            description: "must not be blank",
-          },
-        ]);
+      const invalid: { field: string; description: string }[] = [];
+      if (patch.firstName === "")
+        invalid.push({ field: "user.first_name", description: "must not be blank" });
+      if (patch.lastName === "") invalid.push({ field: "user.last_name", description: "must not be blank" });
+      if (changes.timeZone !== undefined) {
+        const zone = knownTimeZone(changes.timeZone);
+        if (zone === undefined)
+          invalid.push({ field: "user.time_zone", description: "not an IANA time zone" });
+        else patch.timeZone = zone;
       }
+      if (invalid.length > 0) throw new InvalidArgumentError(invalid);
       const updated = (await store.updateUser(userId, patch))!;
       if (emailChanged) await sendActivationPin(deps, updated, "hold");
       return updated;

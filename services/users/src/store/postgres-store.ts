@@ -34,6 +34,7 @@ interface UserRow {
   show_location: boolean;
   notifications_opt_in: boolean;
   email_verified: boolean;
+  time_zone: string;
   role: number;
   blocked_until: Date | null;
   block_reason: string | null;
@@ -59,6 +60,7 @@ function toUser(r: UserRow): UserRecord {
     showLocation: r.show_location,
     notificationsOptIn: r.notifications_opt_in,
     emailVerified: r.email_verified,
+    timeZone: r.time_zone,
     role: r.role,
     blockedUntil: r.blocked_until,
     blockReason: r.block_reason,
@@ -81,6 +83,7 @@ const patchColumns: Record<keyof ProfilePatch, string> = {
   showLocation: "show_location",
   notificationsOptIn: "notifications_opt_in",
   emailVerified: "email_verified",
+  timeZone: "time_zone",
   passwordHash: "password_hash",
   googleUid: "google_uid",
   role: "role",
@@ -101,9 +104,9 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       try {
         const [row] = await sql<UserRow[]>`
           insert into users (id, email, password_hash, google_uid, first_name, last_name, location,
-                             avatar_url, notifications_opt_in, email_verified)
+                             avatar_url, notifications_opt_in, email_verified, time_zone)
           values (${u.id}, ${u.email}, ${u.passwordHash}, ${u.googleUid}, ${u.firstName}, ${u.lastName},
-                  ${u.location}, ${u.avatarUrl}, ${u.notificationsOptIn}, ${u.emailVerified})
+                  ${u.location}, ${u.avatarUrl}, ${u.notificationsOptIn}, ${u.emailVerified}, ${u.timeZone})
           returning *`;
         return toUser(row!);
       } catch (err) {
