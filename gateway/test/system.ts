@@ -107,7 +107,8 @@ export interface System {
    */
   remindDeadlines(): Promise<number>;
   /** Stops the notifications service (its port stays reserved) and starts it again. */
-  notifications: { stop(): Promise<void>; start(): Promise<void> };
+  /** The notifications service, which keeps inbox items and finished events 30 days here. */
+  notifications: { stop(): Promise<void>; start(): Promise<void>; pruneOld(): Promise<number> };
   /** Call options with an admin token (signed by the test admin key the system trusts). */
   adminAuth(): Promise<{ headers: Record<string, string> }>;
   /** Waits until `check` passes (polling), for effects that arrive asynchronously. */
@@ -173,6 +174,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     ...shared,
     NOTIFICATIONS_PORT: String(ports.notifications),
     NOTIFICATIONS_DATABASE_URL: databases.notifications,
+    NOTIFICATIONS_RETENTION_DAYS: "30",
   });
   let notifications: NotificationsServer | undefined;
   const startNotifications = async () => {
@@ -237,6 +239,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         notifications = undefined;
       },
       start: startNotifications,
+      pruneOld: async () => (notifications ? notifications.pruneOld() : 0),
     },
     client: (service) => reporting(createClient(service, transport)),
     internalClient: (service, upstream) =>

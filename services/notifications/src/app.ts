@@ -14,6 +14,7 @@ import {
   type Logger,
   observeGauges,
   type RunningService,
+  startPeriodicTask,
   startService,
 } from "@classconnect/platform";
 import type { NotificationsConfig } from "./config.js";
@@ -42,7 +43,11 @@ export interface NotificationsOverrides {
 export interface NotificationsServer extends RunningService {
   email: EmailSender;
   push: PushSender;
+  /** Deletes what NOTIFICATIONS_RETENTION_DAYS no longer keeps (hourly on its own); 0 when unset. */
+  pruneOld(): Promise<number>;
 }
+
+const PRUNE_EVERY_MS = 3_600_000;
 
 export async function startNotificationsServer(
   config: NotificationsConfig,
@@ -60,6 +65,7 @@ export async function startNotificationsServer(
       : createMailbox(logger, config.mailDir));
   const fcm = overrides.push ? undefined : fcmSenderFromConfig(config);
   const push = overrides.push ?? fcm ?? createPushRecorder(logger);
+  let pruneOld = async () => 0;
   const server = await startService({
     name: "notifications",
     config,
@@ -93,6 +99,19 @@ export async function startNotificationsServer(
       });
       dispatcher.start();
       const unobserve = observeBacklog(store);
+      const { retentionDays } = config;
+      if (retentionDays !== undefined) {
+        pruneOld = () => store.pruneBefore(new Date(Date.now() - retentionDays * 86_400_000));
+      }
+      const janitor =
+        retentionDays === undefined
+          ? undefined
+          : startPeriodicTask({
+              name: "notifications retention",
+              everyMs: PRUNE_EVERY_MS,
+              logger,
+              run: pruneOld,
+            });
       return {
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
@@ -102,6 +121,7 @@ export async function startNotificationsServer(
         },
         async onClose() {
           unobserve();
+          await janitor?.stop();
           await dispatcher.stop();
           await store.close();
           await fcm?.close();
@@ -109,7 +129,7 @@ export async function startNotificationsServer(
       };
     },
   });
-  return { ...server, email, push };
+  return { ...server, email, push, pruneOld: () => pruneOld() };
 }
 
 const channelNames = Object.fromEntries(Object.entries(Channel).map(([name, n]) => [n, name.toLowerCase()]));

@@ -23,6 +23,12 @@ export interface NotificationsConfig extends BaseServiceConfig {
   retryMaxAttempts: number;
   /** How long claimed work stays with one worker before another may take it. */
   leaseMs: number;
+  /**
+   * Days that inbox items and finished events (with their delivery log) are kept; unset,
+   * forever. At least 30: beyond any producer's redelivery of an event, whose id must still
+   * be known then to stay idempotent.
+   */
+  retentionDays: number | undefined;
 }
 
 /** FIREBASE_CREDENTIALS_FILE if set, else FIREBASE_CREDENTIALS_JSON; production needs one of them. */
@@ -57,6 +63,10 @@ export function readNotificationsConfig(
       retryBaseMs: e.int("NOTIFY_RETRY_BASE_MS", 1000, 1, 600_000),
       retryMaxAttempts: e.int("NOTIFY_RETRY_MAX_ATTEMPTS", 8, 1, 100),
       leaseMs: e.int("NOTIFY_LEASE_MS", 60_000, 100, 3_600_000),
+      retentionDays:
+        e.optional("NOTIFICATIONS_RETENTION_DAYS") === undefined
+          ? undefined
+          : e.int("NOTIFICATIONS_RETENTION_DAYS", 0, 30, 3650),
     };
   }, env);
 }

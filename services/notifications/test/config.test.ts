@@ -49,4 +49,18 @@ test("production with its providers: the service account's key as JSON, or a fil
   assert.equal(file.firebaseCredentials, { file: "/var/run/secrets/firebase.json" });
 });
 
+test("retention: forever unless set, and then between 30 and 3,650 days", () => {
+  assert.is(readNotificationsConfig(base).retentionDays, undefined);
+  assert.is(readNotificationsConfig({ ...base, NOTIFICATIONS_RETENTION_DAYS: "90" }).retentionDays, 90);
+  for (const days of ["29", "0", "3651", "ninety"]) {
+    try {
+      readNotificationsConfig({ ...base, NOTIFICATIONS_RETENTION_DAYS: days });
+      assert.unreachable(`${days} should be refused`);
+    } catch (err) {
+      assert.instance(err, ConfigError);
+      assert.match((err as ConfigError).problems.join(), "NOTIFICATIONS_RETENTION_DAYS");
+    }
+  }
+});
+
 test.run();

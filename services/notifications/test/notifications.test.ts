@@ -25,6 +25,7 @@ import { NotificationService } from "@classconnect/gen/classconnect/notification
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -301,6 +302,42 @@ test("the notifications service down while an assessment is published: after res
       sys.mailbox.filter((m) => m.to === s.email && m.subject.startsWith("New in Resilience")).length,
       1,
     );
+  }
+});
+
+test("with a retention of 30 days, an older inbox item and finished event go; newer ones stay", async ({
+  sys,
+}) => {
+  const teacher = await sys.register();
+  const [early, late] = [await sys.register(), await sys.register()];
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  const inboxOf = async (u: typeof early) =>
+    (await sys.client(NotificationService).listNotifications({}, u.auth)).notifications.filter(
+      (n) => n.eventType === EventType.ENROLLED,
+    );
+  for (const s of [early, late]) {
+    await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
+    await sys.eventually(async () => assert.is((await inboxOf(s)).length, 1));
+  }
+  // The early student's enrollment happened 31 days ago.
+  const sql = postgres(sys.databases.notifications, { max: 1, onnotice: () => {} });
+  try {
+    const [event] = await sql<{ event_id: string }[]>`
+      update inbox set created_at = now() - interval '31 days' where user_id = ${early.userId}
+      returning event_id`;
+    await sql`update events set created_at = now() - interval '31 days', expanded_at = now() - interval '31 days'
+              where id = ${event!.event_id}`;
+    assert.ok((await sys.notifications.pruneOld()) >= 2);
+    assert.equal(await inboxOf(early), []);
+    assert.is((await inboxOf(late)).length, 1);
+    assert.is(
+      (await sql`select 1 from deliveries where event_id = ${event!.event_id}`).length,
+      0,
+      "its log too",
+    );
+  } finally {
+    await sql.end();
   }
 });
 

@@ -297,5 +297,56 @@ export function storeContract(
     assert.equal(await store.devicesOf([user]), []);
   });
 
+  // Last: it deletes whatever every test above left before its cutoff.
+  test("pruning: inbox items and finished events (with their log) made before the cutoff go; the rest stays", async ({
+    store,
+  }) => {
+    const [oldReader, newReader] = [randomUUID(), randomUUID()];
+    const done = await eventWithDeliveries(store, [
+      [Channel.EMAIL, DeliveryStatus.SENT],
+      [Channel.PUSH, DeliveryStatus.FAILED],
+    ]);
+    await store.completeEvent(done);
+    const busy = await eventWithDeliveries(store, [[Channel.EMAIL, DeliveryStatus.PENDING]]);
+    await store.completeEvent(busy);
+    const unexpanded = await eventWithDeliveries(store, []);
+    const item = (userId: string, eventId: string) => ({
+      id: randomUUID(),
+      userId,
+      eventId,
+      eventType: "ENROLLED",
+      title: "t",
+      body: "b",
+      link: "",
+    });
+    await store.insertInbox([item(oldReader, done)]);
+    await new Promise((r) => setTimeout(r, 20));
+    const cutoff = new Date();
+    await new Promise((r) => setTimeout(r, 20));
+    await store.insertInbox([item(newReader, done)]);
+
+    assert.ok((await store.pruneBefore(cutoff)) >= 2, "an inbox item and an event at least");
+    assert.equal(await store.listInbox(oldReader, { unreadFirst: false, unreadOnly: false }, 10), []);
+    assert.is((await store.listInbox(newReader, { unreadFirst: false, unreadOnly: false }, 10)).length, 1);
+    // The finished event's deliveries went with it; the one still pending stays, as does the
+    // event not yet expanded.
+    const left = await store.listDeliveries({}, 100);
+    assert.ok(left.every((d) => d.eventId !== done));
+    assert.ok(left.some((d) => d.eventId === busy));
+    const backlog = await store.backlog();
+    assert.ok(backlog.events.count >= 1, `${unexpanded} is not expanded yet`);
+    assert.is(
+      await store.insertEvent({
+        id: busy,
+        type: "ENROLLED",
+        recipients: { userIds: [] },
+        data: {},
+        system: false,
+      }),
+      false,
+      "the busy event is still known",
+    );
+  });
+
   test.run();
 }

@@ -100,6 +100,7 @@ export async function createMongoNotificationsStore(
     deliveries.createIndex({ createdAt: -1, _id: -1 }),
     inbox.createIndex({ eventId: 1, userId: 1 }, { unique: true }),
     inbox.createIndex({ userId: 1, read: 1, createdAt: -1, _id: -1 }),
+    inbox.createIndex({ createdAt: 1 }),
     devices.createIndex({ userId: 1 }),
   ]);
 
@@ -277,6 +278,32 @@ export async function createMongoNotificationsStore(
         events: { count: pendingEvents, ...(oldestEvent ? { oldest: oldestEvent.createdAt } : {}) },
         deliveries: groups.map((g) => ({ channel: g._id, count: g.count, oldest: g.oldest })),
       };
+    },
+
+    async pruneBefore(before) {
+      let total = (await inbox.deleteMany({ createdAt: { $lt: before } })).deletedCount;
+      // Events a page at a time in id order; those with deliveries not done yet stay.
+      let after = "";
+      for (;;) {
+        const page = await events
+          .find({ expandedAt: { $lt: before }, _id: { $gt: after } }, { projection: { _id: 1 } })
+          .sort({ _id: 1 })
+          .limit(1000)
+          .toArray();
+        if (page.length === 0) break;
+        after = page[page.length - 1]!._id;
+        const ids = page.map((e) => e._id);
+        const busy = new Set(
+          await deliveries.distinct("eventId", {
+            eventId: { $in: ids },
+            status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.SENDING] },
+          }),
+        );
+        const done = ids.filter((id) => !busy.has(id));
+        await deliveries.deleteMany({ eventId: { $in: done } });
+        total += (await events.deleteMany({ _id: { $in: done } })).deletedCount;
+      }
+      return total;
     },
 
     async deliveryCounts(from, to) {

@@ -193,6 +193,30 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
       };
     },
 
+    async pruneBefore(before) {
+      const batch = 1000;
+      let total = 0;
+      for (;;) {
+        const gone = await sql`
+          delete from inbox where id in (select id from inbox where created_at < ${before} limit ${batch})`;
+        total += gone.count;
+        if (gone.count < batch) break;
+      }
+      for (;;) {
+        // Deliveries go with their event (on delete cascade).
+        const gone = await sql`
+          delete from events where id in (
+            select e.id from events e
+            where e.expanded_at < ${before}
+              and not exists (select 1 from deliveries d where d.event_id = e.id
+                              and d.status in (${DeliveryStatus.PENDING}, ${DeliveryStatus.SENDING}))
+            limit ${batch})`;
+        total += gone.count;
+        if (gone.count < batch) break;
+      }
+      return total;
+    },
+
     async deliveryCounts(from, to) {
       const rows = await sql<{ channel: number; status: number; count: string }[]>`
         select channel, status, count(*) from deliveries

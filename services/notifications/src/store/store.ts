@@ -132,6 +132,12 @@ export interface NotificationsStore {
    * sent, by channel; each with the time its oldest was accepted.
    */
   backlog(): Promise<Backlog>;
+  /**
+   * Deletes inbox items made before `before`, and events expanded before it whose deliveries
+   * are all done (sent, skipped or failed), with those deliveries. Returns how many inbox items
+   * and events went.
+   */
+  pruneBefore(before: Date): Promise<number>;
   /** How many deliveries made in [from, to) have each channel and status, by channel then status. */
   deliveryCounts(from: Date, to: Date): Promise<DeliveryCount[]>;
 
