@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { at, courseInput, DAY, type System, startSystem } from "@classconnect/gateway/testing";
+import { courseInput, DAY, type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
   LatePolicy,
@@ -30,6 +30,24 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 
 const test = suite<{ sys: System }>("notifications: end to end");
+
+/** A one-question task, not yet published, due at `due`. */
+async function draftTask(sys: System, teacher: TestUser, courseId: string, title: string, due: Date) {
+  const created = await sys.client(AssessmentService).createAssessment(
+    {
+      courseId,
+      assessment: create(AssessmentInputSchema, {
+        kind: AssessmentKind.TASK,
+        title,
+        dueTime: timestampFromDate(due),
+        latePolicy: LatePolicy.ACCEPT_FLAGGED,
+        questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
+      }),
+    },
+    teacher.auth,
+  );
+  return created.assessment!;
+}
 test.before(async (ctx) => {
   ctx.sys = await startSystem();
 });
@@ -93,23 +111,8 @@ test("a due time reaches each student in their own time zone, in the inbox and b
   ).course!;
   for (const s of [madrid, plain])
     await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
-  const assessments = sys.client(AssessmentService);
-  const task = (
-    await assessments.createAssessment(
-      {
-        courseId: course.id,
-        assessment: create(AssessmentInputSchema, {
-          kind: AssessmentKind.TASK,
-          title: "Zoned homework",
-          dueTime: timestampFromDate(new Date("2027-01-05T18:00:00Z")),
-          latePolicy: LatePolicy.ACCEPT_FLAGGED,
-          questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
-        }),
-      },
-      teacher.auth,
-    )
-  ).assessment!;
-  await assessments.publishAssessment({ assessmentId: task.id }, teacher.auth);
+  const task = await draftTask(sys, teacher, course.id, "Zoned homework", new Date("2027-01-05T18:00:00Z"));
+  await sys.client(AssessmentService).publishAssessment({ assessmentId: task.id }, teacher.auth);
   const expected = [
     [madrid, '"Zoned homework" is published, due Tue, 5 Jan 2027, 19:00 CET.'],
     [plain, '"Zoned homework" is published, due Tue, 5 Jan 2027, 18:00 UTC.'],
@@ -264,24 +267,9 @@ test("the notifications service down while an assessment is published: after res
       .createCourse({ course: courseInput({ title: "Resilience", capacity: 50 }) }, teacher.auth)
   ).course!;
   for (const s of students) await sys.client(EnrollmentService).enroll({ courseId: course.id }, s.auth);
-  const assessments = sys.client(AssessmentService);
-  const a = (
-    await assessments.createAssessment(
-      {
-        courseId: course.id,
-        assessment: create(AssessmentInputSchema, {
-          kind: AssessmentKind.TASK,
-          title: "Outage homework",
-          dueTime: at(3 * DAY),
-          latePolicy: LatePolicy.ACCEPT_FLAGGED,
-          questions: [{ id: "q", kind: QuestionKind.FREE_TEXT, prompt: "p", points: 1 }],
-        }),
-      },
-      teacher.auth,
-    )
-  ).assessment!;
+  const a = await draftTask(sys, teacher, course.id, "Outage homework", new Date(Date.now() + 3 * DAY));
   await sys.notifications.stop();
-  await assessments.publishAssessment({ assessmentId: a.id }, teacher.auth);
+  await sys.client(AssessmentService).publishAssessment({ assessmentId: a.id }, teacher.auth);
   await new Promise((r) => setTimeout(r, 600));
   await sys.notifications.start();
   for (const s of students) {
