@@ -100,6 +100,22 @@ export async function inTransaction<T>(
 }
 
 /** A directory of `NNNN_name.sql` files; versions are recorded as `prefix + file name`. */
+/**
+ * Runs a `delete … limit ${batch}` until a run deletes fewer than `batch` rows, so that
+ * housekeeping never holds many row locks at once. Returns how many rows went in all.
+ */
+export async function deleteInBatches(
+  remove: (batch: number) => Promise<{ count: number }>,
+  batch = 1000,
+): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const { count } = await remove(batch);
+    total += count;
+    if (count < batch) return total;
+  }
+}
+
 export interface MigrationSource {
   dir: string;
   prefix?: string;

@@ -1,5 +1,5 @@
 /** Shared shapes of the backoffice's figures: counts as int64 fields, periods as Timestamps. */
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { Period } from "@classconnect/gen/classconnect/common/v1/period_pb.js";
 
 /** Counts as protobuf int64 fields (bigint in protobuf-es). */
@@ -16,9 +16,6 @@ export function periodDates(period: Period | undefined): { from: Date; to: Date 
 }
 
 /** A period for a request. */
-export function periodOf(
-  from: Date,
-  to: Date,
-): { fromTime: ReturnType<typeof timestampFromDate>; toTime: ReturnType<typeof timestampFromDate> } {
+export function periodOf(from: Date, to: Date): { fromTime: Timestamp; toTime: Timestamp } {
   return { fromTime: timestampFromDate(from), toTime: timestampFromDate(to) };
 }

@@ -11,7 +11,7 @@ import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notif
 import { createClient } from "@connectrpc/connect";
 import { listenForChanges } from "./change-signal.js";
 import { createServiceTransport } from "./client.js";
-import type { Sql, TransactionSql } from "./db.js";
+import { deleteInBatches, type Sql, type TransactionSql } from "./db.js";
 import type { Logger } from "./logger.js";
 import { observeGauges } from "./telemetry.js";
 import { startWorkerLoop } from "./worker-loop.js";
@@ -116,13 +116,11 @@ export function startOutboxRelay(options: RelayOptions) {
   async function prune(): Promise<void> {
     if (Date.now() < pruneAt) return;
     pruneAt = Date.now() + pruneEvery;
-    const batch = 1000;
-    for (;;) {
-      const deleted = await sql`
+    await deleteInBatches(
+      (batch) => sql`
         delete from outbox where id in (
-          select id from outbox where published_at < now() - ${retention} * interval '1 millisecond' limit ${batch})`;
-      if (deleted.count < batch) return;
-    }
+          select id from outbox where published_at < now() - ${retention} * interval '1 millisecond' limit ${batch})`,
+    );
   }
 
   async function pass(): Promise<number> {

@@ -11,33 +11,35 @@ export function createStatisticsStore(sql: Sql) {
     /** The platform's courses and work (deleted courses not counted): now, and in [from, to). */
     async platform(from: Date, to: Date) {
       const within = (column: string) => sql`${sql(column)} >= ${from} and ${sql(column)} < ${to}`;
-      const [row] = await sql<Record<string, string>[]>`
+      const [row] = await sql<
+        {
+          courses: number;
+          activeCourses: number;
+          finishedCourses: number;
+          coursesCreated: number;
+          enrollments: number;
+          enrollmentsMade: number;
+          publishedAssessments: number;
+          submissions: number;
+          graded: number;
+        }[]
+      >`
         with live as (select id, state, created_at from courses where deleted_at is null)
         select
-          (select count(*) from live) as courses,
-          (select count(*) from live where state = 1) as active_courses,
-          (select count(*) from live where state = 2) as finished_courses,
-          (select count(*) from live where ${within("created_at")}) as courses_created,
-          (select count(*) from enrollments e join live c on c.id = e.course_id) as enrollments,
-          (select count(*) from enrollments e join live c on c.id = e.course_id
-            where ${within("e.enrolled_at")}) as enrollments_made,
-          (select count(*) from assessments a join live c on c.id = a.course_id where a.state = 2)
-            as published_assessments,
-          (select count(*) from submissions s join live c on c.id = s.course_id
+          (select count(*)::int from live) as courses,
+          (select count(*)::int from live where state = 1) as "activeCourses",
+          (select count(*)::int from live where state = 2) as "finishedCourses",
+          (select count(*)::int from live where ${within("created_at")}) as "coursesCreated",
+          (select count(*)::int from enrollments e join live c on c.id = e.course_id) as enrollments,
+          (select count(*)::int from enrollments e join live c on c.id = e.course_id
+            where ${within("e.enrolled_at")}) as "enrollmentsMade",
+          (select count(*)::int from assessments a join live c on c.id = a.course_id where a.state = 2)
+            as "publishedAssessments",
+          (select count(*)::int from submissions s join live c on c.id = s.course_id
             where ${within("s.submitted_at")}) as submissions,
-          (select count(*) from submissions s join live c on c.id = s.course_id
+          (select count(*)::int from submissions s join live c on c.id = s.course_id
             where ${within("s.graded_at")}) as graded`;
-      return {
-        courses: Number(row!["courses"]),
-        activeCourses: Number(row!["active_courses"]),
-        finishedCourses: Number(row!["finished_courses"]),
-        coursesCreated: Number(row!["courses_created"]),
-        enrollments: Number(row!["enrollments"]),
-        enrollmentsMade: Number(row!["enrollments_made"]),
-        publishedAssessments: Number(row!["published_assessments"]),
-        submissions: Number(row!["submissions"]),
-        graded: Number(row!["graded"]),
-      };
+      return row!;
     },
 
     async course(courseId: string, from?: Date, to?: Date) {

@@ -1,4 +1,4 @@
-import type { Cursor, Sql } from "@classconnect/platform";
+import { type Cursor, deleteInBatches, type Sql } from "@classconnect/platform";
 import {
   type DeliveryFilter,
   type DeliveryRecord,
@@ -194,27 +194,21 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
     },
 
     async pruneBefore(before) {
-      const batch = 1000;
-      let total = 0;
-      for (;;) {
-        const gone = await sql`
-          delete from inbox where id in (select id from inbox where created_at < ${before} limit ${batch})`;
-        total += gone.count;
-        if (gone.count < batch) break;
-      }
-      for (;;) {
-        // Deliveries go with their event (on delete cascade).
-        const gone = await sql`
+      const inboxItems = await deleteInBatches(
+        (batch) => sql`
+          delete from inbox where id in (select id from inbox where created_at < ${before} limit ${batch})`,
+      );
+      // Deliveries go with their event (on delete cascade).
+      const events = await deleteInBatches(
+        (batch) => sql`
           delete from events where id in (
             select e.id from events e
             where e.expanded_at < ${before}
               and not exists (select 1 from deliveries d where d.event_id = e.id
                               and d.status in (${DeliveryStatus.PENDING}, ${DeliveryStatus.SENDING}))
-            limit ${batch})`;
-        total += gone.count;
-        if (gone.count < batch) break;
-      }
-      return total;
+            limit ${batch})`,
+      );
+      return inboxItems + events;
     },
 
     async deliveryCounts(from, to) {
