@@ -77,6 +77,12 @@ test("CreateCourse names every invalid field and writes nothing", async ({ sys }
     await invalid(courses.createCourse({ course: courseInput(change) }, teacher.auth), [field]);
   }
   await invalid(courses.createCourse({}, teacher.auth), ["course"]);
+  // An enum left unset reads as a missing value, not as a rule about the number 0.
+  const unset = await rejects(
+    courses.createCourse({ course: courseInput({ level: CourseLevel.UNSPECIFIED }) }, teacher.auth),
+    Code.InvalidArgument,
+  );
+  assert.match(unset.rawMessage, "course.level: value is required");
   await invalid(
     courses.createCourse(
       { course: courseInput({ startTime: undefined, endTime: undefined, enrollmentDeadline: undefined }) },

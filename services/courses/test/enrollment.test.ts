@@ -75,6 +75,8 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
     "COURSE_FULL",
   );
   assert.is(reasonOf(full)?.metadata["capacity"], "1");
+  // The student holding the only seat is told they are enrolled, not that the course is full.
+  await rejects(enrollment.enroll({ courseId: tiny.id }, a.auth), Code.AlreadyExists, "ALREADY_ENROLLED");
   const closed = (
     await courses.createCourse(
       {

@@ -1,5 +1,6 @@
 /** Enrolling: capacity, deadline, eligibility; leaving; removal by teachers. */
 import {
+  AlreadyExistsError,
   type Cursor,
   FailedPreconditionError,
   NotFoundError,
@@ -28,6 +29,10 @@ export function createEnrollment(deps: {
           "teachers cannot enroll in their own course",
           "TEACHER_CANNOT_ENROLL",
         );
+      }
+      // Before the seat and deadline checks: an enrolled student is told so, not that the course is full.
+      if (access.role === "student") {
+        throw new AlreadyExistsError("you are already enrolled in this course", "ALREADY_ENROLLED");
       }
       if (course.state === CourseState.FINISHED) {
         throw new FailedPreconditionError("the course has finished", "COURSE_FINISHED");
