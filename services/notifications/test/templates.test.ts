@@ -31,8 +31,10 @@ test("every event type the contract names has its own words, a link where there 
   for (const type of types) {
     const r = render(type, data, "Grace");
     assert.is.not(r.body, fallback.body, type);
-    assert.is(r.subject, `${r.title} — ClassConnect`, type);
+    assert.is(r.subject, type === "WELCOME" ? r.title : `${r.title} — ClassConnect`, type);
     assert.match(r.text, /^Hello Grace,\n\n/, type);
+    assert.not.match(r.body, "Hello", `${type}: the greeting is written once, above the body`);
+    assert.not.match(r.subject, "ClassConnect — ClassConnect", type);
     assert.ok(r.text.includes(r.body), type);
     assert.not.match(r.html, "<b>", `${type}: a title is text, not markup`);
     if (r.body.includes(data.course_title)) assert.match(r.html, "Compilers &lt;b&gt;&amp;&lt;/b&gt;", type);

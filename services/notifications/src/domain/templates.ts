@@ -120,9 +120,9 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `Reset your ClassConnect password with this link (valid for one hour): ${d["reset_link"] ?? ""}`,
     link: d["reset_link"] ?? "",
   }),
-  WELCOME: (d) => ({
+  WELCOME: () => ({
     title: "Welcome to ClassConnect",
-    body: `Hello ${d["first_name"] ?? ""}, your account is ready.`,
+    body: "Your account is ready: find a course and enroll.",
     link: "classconnect://home",
   }),
 };
@@ -134,7 +134,7 @@ export function render(eventType: string, data: Data, firstName = "", timeZone =
   const greeting = firstName ? `Hello ${firstName},` : "Hello,";
   return {
     ...t,
-    subject: `${t.title} — ClassConnect`,
+    subject: t.title.includes("ClassConnect") ? t.title : `${t.title} — ClassConnect`,
     text: `${greeting}\n\n${t.body}\n${t.link ? `\n${t.link}\n` : ""}\n— ClassConnect`,
     html: `<!doctype html><html><body><p>${escapeHtml(greeting)}</p><p>${escapeHtml(t.body)}</p>${
       t.link ? `<p><a href="${escapeHtml(t.link)}">Open in ClassConnect</a></p>` : ""
