@@ -94,7 +94,12 @@ export interface System {
     upstream: "users" | "courses" | "notifications" | "admin",
   ): Client<T>;
   /** Registers a new user through the gateway. */
-  register(overrides?: { firstName?: string; lastName?: string }): Promise<TestUser>;
+  /** A new user, signed in; opted in to notifications unless `notificationsOptIn` is false. */
+  register(overrides?: {
+    firstName?: string;
+    lastName?: string;
+    notificationsOptIn?: boolean;
+  }): Promise<TestUser>;
   /**
    * The courses service's clock, which tests can move forward to reach due
    * times and exam time limits without waiting (a fake clock: only the
@@ -254,7 +259,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         lastName: overrides.lastName ?? "User",
         location: "Somewhere",
         acceptTerms: true,
-        notificationsOptIn: true,
+        notificationsOptIn: overrides.notificationsOptIn ?? true,
       });
       const token = res.session!.accessToken;
       return {

@@ -166,6 +166,54 @@ test("blocking a user ends their session at once and their next login; unblockin
   );
 });
 
+test("a block and its end reach by e-mail a user who never opted in; the preferences do not offer them", async ({
+  sys,
+  root,
+}) => {
+  const manage = sys.client(UserManagementService);
+  const notifications = sys.client(NotificationService);
+  const user = await sys.register({ notificationsOptIn: false });
+  const prefs = (await notifications.getPreferences({}, user.auth)).preferences!;
+  assert.equal([prefs.emailEnabled, prefs.pushEnabled], [false, false]);
+  assert.ok(prefs.events.length > 0);
+  assert.not.ok(
+    prefs.events.some((e) => [EventType.ACCOUNT_BLOCKED, EventType.ACCOUNT_UNBLOCKED].includes(e.eventType)),
+  );
+  await rejects(
+    notifications.updatePreferences(
+      { preferences: { events: [{ eventType: EventType.ACCOUNT_BLOCKED, email: false }] } },
+      user.auth,
+    ),
+    Code.InvalidArgument,
+  );
+  const mailTo = (subject: string) => sys.mailbox.filter((m) => m.to === user.email && m.subject === subject);
+  await manage.blockUser({ userId: user.userId, until: inMs(24 * HOUR), reason: "spam" }, root);
+  await sys.eventually(async () => {
+    const [mail] = mailTo("Account blocked — ClassConnect");
+    assert.ok(mail, "the block notice was e-mailed");
+    assert.match(mail.text, ": spam");
+  });
+  await manage.unblockUser({ userId: user.userId }, root);
+  await sys.eventually(async () => assert.is(mailTo("Account unblocked — ClassConnect").length, 1));
+  // Other events still follow the opt-in: no e-mail for an enrollment.
+  const teacher = await sys.register();
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  const again = await sys.client(AuthService).login({ email: user.email, password: user.password });
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, bearer(again.session!.accessToken));
+  const log = await sys.eventually(async () => {
+    const res = await sys
+      .client(DeliveryLogService)
+      .listDeliveries({ recipientId: user.userId, eventType: EventType.ENROLLED }, root);
+    assert.is(res.deliveries.length, 2);
+    return res;
+  });
+  assert.equal(
+    log.deliveries.find((d) => d.channel === Channel.EMAIL)?.status,
+    DeliveryStatus.SKIPPED_BY_PREFERENCE,
+  );
+});
+
 test("rules: created (future effective time), edited with before/after in the audit, published to every user", async ({
   sys,
   root,

@@ -25,12 +25,15 @@ function toPreferencesMsg(p: StoredPreferences) {
   return {
     pushEnabled: p.pushEnabled,
     emailEnabled: p.emailEnabled,
-    events: p.events.map((e) => ({
-      eventType: typeValue(e.eventType),
-      push: e.push,
-      email: e.email,
-      inApp: e.inApp,
-    })),
+    // Preferences stored before account notices stopped being tunable still list them.
+    events: p.events
+      .filter((e) => (USER_EVENT_TYPES as readonly string[]).includes(e.eventType))
+      .map((e) => ({
+        eventType: typeValue(e.eventType),
+        push: e.push,
+        email: e.email,
+        inApp: e.inApp,
+      })),
   };
 }
 

@@ -77,7 +77,9 @@ export type Preferences = Message<"classconnect.notifications.v1.Preferences"> &
   emailEnabled: boolean;
 
   /**
-   * Per event type; missing types use the defaults.
+   * Per event type; missing types use the defaults. Account notices (blocked, unblocked)
+   * cannot be tuned: they are always e-mailed and kept in the inbox, and pushed when push
+   * is on. System e-mails (PIN, password reset, welcome) always go out.
    *
    * @generated from field: repeated classconnect.notifications.v1.EventPreference events = 3;
    */

@@ -12,9 +12,15 @@ export const USER_EVENT_TYPES = [
   "ASSISTANT_UPDATED",
   "STUDENT_REMOVED",
   "RULE_PUBLISHED",
-  "ACCOUNT_BLOCKED",
-  "ACCOUNT_UNBLOCKED",
 ] as const;
+
+/**
+ * Notices about the account itself. They are not for the user to tune: they
+ * go by e-mail and to the inbox whatever the preferences say (a blocked user
+ * cannot open the inbox, and one who never opted in would otherwise not learn
+ * of the block at all); push follows the global switch.
+ */
+export const ACCOUNT_NOTICES: readonly string[] = ["ACCOUNT_BLOCKED", "ACCOUNT_UNBLOCKED"];
 
 /** Without stored preferences: push and e-mail follow the opt-in given at registration; the inbox is always on. */
 export function defaultPreferences(optIn: boolean): StoredPreferences {
@@ -26,6 +32,7 @@ export function defaultPreferences(optIn: boolean): StoredPreferences {
 }
 
 export function channelsFor(prefs: StoredPreferences, eventType: string) {
+  if (ACCOUNT_NOTICES.includes(eventType)) return { push: prefs.pushEnabled, email: true, inApp: true };
   const e = prefs.events.find((x) => x.eventType === eventType) ?? { push: true, email: true, inApp: true };
   return { push: prefs.pushEnabled && e.push, email: prefs.emailEnabled && e.email, inApp: e.inApp };
 }
