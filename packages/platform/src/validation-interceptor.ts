@@ -1,11 +1,14 @@
-import type { DescMessage, Message } from "@bufbuild/protobuf";
+import { createRegistry, type DescMessage, type Message } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
+import { file_classconnect_common_v1_validate } from "@classconnect/gen/classconnect/common/v1/validate_pb.js";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { badRequest } from "./error-interceptor.js";
 import type { FieldViolation } from "./errors.js";
 
-const validator = createValidator();
+// ClassConnect's predefined rules (classconnect/common/v1/validate.proto) apply only when
+// the validator knows their extensions.
+const validator = createValidator({ registry: createRegistry(file_classconnect_common_v1_validate) });
 
 /**
  * Message-level CEL rules (those that compare fields) have no field path of

@@ -68,6 +68,7 @@ test("CreateCourse names every invalid field and writes nothing", async ({ sys }
     [{ endTime: at(9 * DAY) }, "course.end_time"],
     [{ enrollmentDeadline: at(200 * DAY) }, "course.enrollment_deadline"],
     [{ pictureUrl: "not a url" }, "course.picture_url"],
+    [{ pictureUrl: "javascript:alert(1)" }, "course.picture_url"],
     [{ passingGrade: 101 }, "course.passing_grade"],
     [{ prerequisiteCourseIds: ["x"] }, "course.prerequisite_course_ids[0]"],
     [{ minEducationLevel: 9 as EducationLevel }, "course.min_education_level"],

@@ -172,13 +172,12 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     ),
     ["url"],
   );
-  await invalid(
-    modules.addResource(
-      { moduleId: m.id, title: "Bad", kind: ResourceKind.LINK, url: "not a url" },
-      owner.auth,
-    ),
-    ["url"],
-  );
+  for (const url of ["not a url", "javascript:alert(document.cookie)", "data:text/html,<script>"]) {
+    await invalid(
+      modules.addResource({ moduleId: m.id, title: "Bad", kind: ResourceKind.LINK, url }, owner.auth),
+      ["url"],
+    );
+  }
   await invalid(
     modules.addResource(
       { moduleId: m.id, title: "", kind: ResourceKind.LINK, url: "https://x.example" },
@@ -233,6 +232,13 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     ),
     Code.InvalidArgument,
     "FILE_URL_FIXED",
+  );
+  await invalid(
+    modules.updateResource(
+      { resourceId: link.id, url: "javascript:alert(1)", updateMask: { paths: ["url"] } },
+      owner.auth,
+    ),
+    ["url"],
   );
   const order = [file.id, link.id, video.id];
   const reordered = await modules.reorderResources({ moduleId: m.id, resourceIds: order }, owner.auth);

@@ -1,0 +1,61 @@
+/**
+ * The validation interceptor's checks: ClassConnect's predefined rules
+ * (classconnect/common/v1/validate.proto) apply, which protovalidate does only when
+ * it is given their extensions; without them it would skip the rule in silence.
+ */
+import { create } from "@bufbuild/protobuf";
+import { UpdateMeRequestSchema } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { violatedFields } from "../src/testing/expect.js";
+import { assertValid } from "../src/validation-interceptor.js";
+
+const test = suite("platform: validation");
+
+/** UpdateMe with `website` set: its field carries the http_url rule. */
+function checkWebsite(website: string): ConnectError | undefined {
+  try {
+    assertValid(
+      UpdateMeRequestSchema,
+      create(UpdateMeRequestSchema, { user: { website }, updateMask: { paths: ["website"] } }),
+    );
+    return undefined;
+  } catch (err) {
+    return ConnectError.from(err);
+  }
+}
+
+test("http_url accepts http(s) URLs with a host, and an empty value", () => {
+  for (const url of [
+    "https://ada.example.com",
+    "http://ada.example.com/notes?page=2#top",
+    "https://127.0.0.1:8443/x",
+    "",
+  ]) {
+    assert.is(checkWebsite(url), undefined, url);
+  }
+});
+
+test("http_url refuses every other scheme and what is not a URL, in one violation", () => {
+  for (const url of [
+    "javascript:alert(document.cookie)",
+    "data:text/html,<script>alert(1)</script>",
+    "file:///etc/passwd",
+    "ftp://files.example.com",
+    "https://",
+    "https:///path",
+    "//ada.example.com",
+    "ada.example.com",
+    "not a url",
+    " https://ada.example.com",
+  ]) {
+    const e = checkWebsite(url);
+    assert.ok(e, `${url} was accepted`);
+    assert.is(e.code, Code.InvalidArgument, url);
+    assert.equal(violatedFields(e), ["user.website"], url);
+    assert.match(e.rawMessage, "user.website: must be an http:// or https:// URL", url);
+  }
+});
+
+test.run();
