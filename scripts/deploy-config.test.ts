@@ -13,6 +13,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
 import { rateLimitedMethods } from "../gateway/src/route-table.ts";
+import { LIVENESS_SERVICE } from "../packages/platform/src/health.ts";
 import { edgeFiles, methodRoutes } from "./gateway-configs.ts";
 
 const test = suite("deployment configuration");
@@ -95,7 +96,13 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   }
   const deployments = readFileSync(join(dir, "templates/deployments.yaml"), "utf8");
   assert.match(deployments, /readinessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
-  assert.match(deployments, /livenessProbe:\s*\n\s*grpc: \{ port: \{\{ \$values\.port \}\} \}/);
+  // Liveness asks for the health service that never depends on a database or another service.
+  assert.match(
+    deployments,
+    new RegExp(
+      `livenessProbe:\\s*\\n\\s*grpc: \\{ port: \\{\\{ \\$values\\.port \\}\\}, service: ${LIVENESS_SERVICE} \\}`,
+    ),
+  );
   // A stopping pod keeps listening until its Service stops sending it connections, then drains.
   assert.match(
     deployments,

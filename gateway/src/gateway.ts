@@ -241,13 +241,12 @@ export function createGatewayHandler(
       return ServingStatus.NOT_SERVING;
     }
   };
+  // "" is the gateway itself, and its readiness: it answers whatever the services' state (a
+  // call to a service that is down fails on its own, UNAVAILABLE). Were it to follow them,
+  // one service's outage would take every gateway out of its load balancer and the whole
+  // API offline. A service's own name asks for that service through the gateway.
   const health = createHealthService(async (service) => {
-    if (service === "") {
-      const all = await Promise.all((Object.keys(transports) as Upstream[]).map(checkUpstream));
-      return all.every((s) => s === ServingStatus.SERVING)
-        ? ServingStatus.SERVING
-        : ServingStatus.NOT_SERVING;
-    }
+    if (service === "") return ServingStatus.SERVING;
     const route = routeTable.find((r) => r.service.typeName === service);
     return route ? checkUpstream(route.upstream) : ServingStatus.SERVICE_UNKNOWN;
   });

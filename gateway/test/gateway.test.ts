@@ -59,6 +59,23 @@ test("health answers SERVING over Connect JSON (HTTP/1.1) and gRPC (h2c)", async
   assert.is(unknown.status, HealthCheckResponse_ServingStatus.SERVICE_UNKNOWN);
 });
 
+test("a service that is down shows in its own health, not in the gateway's", async ({ sys }) => {
+  const grpc = createClient(Health, createGrpcTransport({ baseUrl: sys.url }));
+  const notifications = { service: "classconnect.notifications.v1.NotificationService" };
+  await sys.notifications.stop();
+  try {
+    assert.is((await grpc.check(notifications)).status, HealthCheckResponse_ServingStatus.NOT_SERVING);
+    // The gateway stays ready and alive: other services' calls still go through it.
+    assert.is((await grpc.check({})).status, HealthCheckResponse_ServingStatus.SERVING);
+    assert.is((await grpc.check({ service: "liveness" })).status, HealthCheckResponse_ServingStatus.SERVING);
+    const users = await grpc.check({ service: "classconnect.users.v1.UserService" });
+    assert.is(users.status, HealthCheckResponse_ServingStatus.SERVING);
+  } finally {
+    await sys.notifications.start();
+  }
+  assert.is((await grpc.check(notifications)).status, HealthCheckResponse_ServingStatus.SERVING);
+});
+
 test("Register → Login → GetMe over Connect JSON", async ({ sys }) => {
   const email = `e2e-${randomUUID().slice(0, 8)}@example.com`;
   const reg = await postJson(sys, "classconnect.users.v1.AuthService/Register", {

@@ -19,13 +19,14 @@ import {
   createPool,
   type Http2Limits,
   isDatabaseReady,
+  LIVENESS_SERVICE,
   startServer,
 } from "../src/index.js";
 import { createTestDatabase, testLogger } from "../src/testing/index.js";
 
 const test = suite("platform: server lifecycle");
 
-test("health reflects real database readiness", async () => {
+test("readiness reflects real database readiness; liveness does not", async () => {
   const good = createPool(await createTestDatabase("health"));
   const bad = createPool("postgres://postgres:postgres@127.0.0.1:1/none");
   let pool = good;
@@ -40,6 +41,8 @@ test("health reflects real database readiness", async () => {
   assert.is((await health.check({})).status, Status.SERVING);
   pool = bad;
   assert.is((await health.check({})).status, Status.NOT_SERVING);
+  // Liveness does not follow the database: a restart would not bring it back.
+  assert.is((await health.check({ service: LIVENESS_SERVICE })).status, Status.SERVING);
   await server.close();
   await Promise.all([good.end(), bad.end()]);
 });
