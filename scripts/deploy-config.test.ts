@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { parse } from "yaml";
+import { readGatewayConfig } from "../gateway/src/config.ts";
 import { rateLimitedMethods } from "../gateway/src/route-table.ts";
 import { LIVENESS_SERVICE } from "../packages/platform/src/health.ts";
 import { edgeFiles, methodRoutes } from "./gateway-configs.ts";
@@ -135,8 +136,33 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   assert.ok(!values.gateway.callers, "the gateway is the public entry");
   // The gateway's L4 load balancer keeps each client's address, and nothing in front of it
   // appends X-Forwarded-For: trusting that header would let a client pick its rate-limit key.
-  assert.equal(values.gateway.service, { type: "LoadBalancer", port: 80, externalTrafficPolicy: "Local" });
+  assert.equal(values.gateway.service, { type: "LoadBalancer", port: 443, externalTrafficPolicy: "Local" });
   assert.is(values.gateway.env.TRUST_PROXY, "0");
+  // So the gateway terminates TLS itself, on by default, from a kubernetes.io/tls Secret whose
+  // files are where the gateway's configuration is told to read them.
+  assert.is(values.gateway.tls.enabled, true);
+  assert.ok(values.gateway.tls.secretName);
+  const mount = /mountPath: (\/etc\/classconnect\/tls)/.exec(deployments)?.[1];
+  assert.ok(mount, "the TLS Secret is mounted");
+  const tlsEnv = Object.fromEntries(
+    [...deployments.matchAll(/- name: (GATEWAY_TLS_\w+)\s*\n\s*value: (\S+)/g)].map((m) => [m[1], m[2]]),
+  );
+  assert.equal(tlsEnv, {
+    GATEWAY_TLS_CERT_FILE: `${mount}/tls.crt`,
+    GATEWAY_TLS_KEY_FILE: `${mount}/tls.key`,
+  });
+  assert.equal(readGatewayConfig(tlsEnv).tls, {
+    certFile: `${mount}/tls.crt`,
+    keyFile: `${mount}/tls.key`,
+    reloadCheckMs: 60_000,
+  });
+  // Kubernetes' gRPC probes have no TLS: the gateway is probed on /healthz, over HTTPS with TLS.
+  assert.match(
+    deployments,
+    /readinessProbe:\s*\n\s*httpGet: \{ path: \/healthz, port: rpc, scheme: \{\{ if \$values\.tls\.enabled \}\}HTTPS\{\{ else \}\}HTTP/,
+  );
+  const certificate = readFileSync(join(dir, "templates/certificate.yaml"), "utf8");
+  assert.match(certificate, /kind: Certificate[\s\S]*secretName: \{\{ \$tls\.secretName \}\}/);
   assert.match(deployments, /externalTrafficPolicy: \{\{ \$values\.service\.externalTrafficPolicy \}\}/);
   // Replicas share no disk: the services that store files use the bucket in global.blobs.
   assert.match(

@@ -33,6 +33,12 @@ export interface GatewayConfig {
   otlpEndpoint: string | undefined;
   /** Port of the Prometheus /metrics endpoint; unset disables it. */
   metricsPort: number | undefined;
+  /**
+   * Serve TLS (h2 and http/1.1 by ALPN) with this PEM certificate chain and key, read
+   * again when they change (checked every `reloadCheckMs`); unset: cleartext (HTTP/1.1
+   * and h2c), for local runs and behind a proxy that terminates TLS.
+   */
+  tls: { certFile: string; keyFile: string; reloadCheckMs: number } | undefined;
 }
 
 /** TRUST_PROXY: a count of proxies; "true" (one) and "false" (none) read as they did when it was a switch. */
@@ -41,6 +47,18 @@ function trustedProxies(e: EnvReader): number {
   if (value === "true") return 1;
   if (value === "false") return 0;
   return e.int("TRUST_PROXY", 0, 0, 10);
+}
+
+/** GATEWAY_TLS_CERT_FILE and GATEWAY_TLS_KEY_FILE: both (TLS) or neither (cleartext). */
+function tlsFiles(e: EnvReader): GatewayConfig["tls"] {
+  const reloadCheckMs = e.int("GATEWAY_TLS_RELOAD_CHECK_MS", 60_000, 100, 3_600_000);
+  if (!e.optional("GATEWAY_TLS_CERT_FILE") && !e.optional("GATEWAY_TLS_KEY_FILE")) return undefined;
+  // Either one makes the other required.
+  return {
+    certFile: e.string("GATEWAY_TLS_CERT_FILE"),
+    keyFile: e.string("GATEWAY_TLS_KEY_FILE"),
+    reloadCheckMs,
+  };
 }
 
 /** The only place the gateway reads the environment. */
@@ -72,6 +90,7 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       blobSigningKey: e.optional("BLOB_SIGNING_KEY"),
       otlpEndpoint: e.optional("OTEL_EXPORTER_OTLP_ENDPOINT"),
       metricsPort: e.optional("METRICS_PORT") === undefined ? undefined : e.int("METRICS_PORT", 0, 0, 65535),
+      tls: tlsFiles(e),
     }),
     env,
   );

@@ -1,16 +1,19 @@
 /**
- * The gateway's listener: HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge)
- * on one port, told apart by the HTTP/2 connection preface; CORS for browsers;
- * static /blobs/ for locally stored files (private ones only through a signed read URL).
+ * The gateway's listener: HTTP/1.1 and HTTP/2 on one port, in cleartext (h2c by prior
+ * knowledge, told apart by the HTTP/2 connection preface) or over TLS (chosen by ALPN);
+ * CORS for browsers; GET /healthz; static /blobs/ for locally stored files (private
+ * ones only through a signed read URL).
  */
-import { createReadStream } from "node:fs";
+import { createReadStream, readFileSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
-import { type AddressInfo, createServer, type Socket } from "node:net";
+import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
 import { extname, join } from "node:path";
+import * as tls from "node:tls";
 import {
   isBlobKey,
+  type Logger,
   limitHttp2Session,
   PRIVATE_BLOB_PREFIX,
   unparsableBinaryMessage,
@@ -79,6 +82,19 @@ function blobHandler(dir: string | undefined, signingKey: string | undefined): N
     }
     res.writeHead(404, { "content-type": "text/plain" });
     res.end("not found\n");
+  };
+}
+
+/**
+ * GET /healthz: 200 while the process answers, for probes and load balancers that speak
+ * only plain HTTP(S) (Kubernetes' gRPC probes cannot use TLS). Like Health.Check's "",
+ * it does not follow the services.
+ */
+function withHealthz(next: NodeHandlerFn): NodeHandlerFn {
+  return (req, res) => {
+    if (req.url !== "/healthz" || (req.method !== "GET" && req.method !== "HEAD")) return next(req, res);
+    res.writeHead(200, { "content-type": "text/plain", "cache-control": "no-store" });
+    res.end("ok\n");
   };
 }
 
@@ -157,11 +173,50 @@ export interface RunningGateway {
 
 const H2_PREFACE = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
 
+type TlsFiles = NonNullable<GatewayConfig["tls"]>;
+
+function readTlsPair(files: TlsFiles): { cert: Buffer; key: Buffer } {
+  return { cert: readFileSync(files.certFile), key: readFileSync(files.keyFile) };
+}
+
+/**
+ * Takes up a renewed certificate without a restart: the files are read again when they
+ * change (a Kubernetes Secret volume swaps them in place; cert-manager renews every few
+ * weeks), checked every `reloadCheckMs` (a minute). New connections get the new pair; a pair that does not
+ * load is logged and the current one kept.
+ */
+function reloadTlsOnChange(server: tls.Server, files: TlsFiles, logger: Logger) {
+  const stamp = () => {
+    try {
+      return [files.certFile, files.keyFile].map((f) => readFileSync(f).toString("base64")).join(".");
+    } catch {
+      return "";
+    }
+  };
+  let last = stamp();
+  const timer = setInterval(() => {
+    const now = stamp();
+    if (!now || now === last) return;
+    try {
+      server.setSecureContext(readTlsPair(files));
+      last = now;
+      logger.info({ certFile: files.certFile }, "TLS certificate reloaded");
+    } catch (err) {
+      logger.warn(
+        { err: String(err) },
+        "TLS certificate files changed but do not load; keeping the current pair",
+      );
+    }
+  }, files.reloadCheckMs);
+  timer.unref();
+  return () => clearInterval(timer);
+}
+
 export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Promise<RunningGateway> {
   const connect = createGatewayHandler(
     config,
     deps,
-    blobHandler(config.blobDir, config.blobSigningKey),
+    withHealthz(blobHandler(config.blobDir, config.blobSigningKey)),
     (connectNode) =>
       clientFaultForUnparsableBinary(connectNode as (req: Req, res: Res) => void) as typeof connectNode,
   );
@@ -187,31 +242,54 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     });
   });
   const sockets = new Set<Socket>();
-  const listener = createServer((socket) => {
+  const track = (socket: Socket) => {
     socket.setNoDelay(true);
     sockets.add(socket);
     // Until its first byte a connection is in neither protocol's hands: a reset then must
-    // not become an uncaught error (it would end the process), and silence is cut off.
+    // not become an uncaught error (it would end the process).
     socket.on("error", () => {});
-    const silent = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
-    socket.on("close", () => {
-      clearTimeout(silent);
-      sockets.delete(socket);
+    socket.on("close", () => sockets.delete(socket));
+  };
+  const tlsFiles = config.tls;
+  let listener: Server;
+  let stopReloading = () => {};
+  if (tlsFiles) {
+    // TLS: ALPN chooses the protocol (h2 or http/1.1); a silent client is cut off by the
+    // handshake timeout.
+    const secure = tls.createServer({
+      ...readTlsPair(tlsFiles),
+      ALPNProtocols: ["h2", "http/1.1"],
+      minVersion: "TLSv1.2",
+      handshakeTimeout: config.headersTimeoutMs,
     });
-    socket.once("data", (chunk: Buffer) => {
-      clearTimeout(silent);
-      socket.pause();
-      socket.unshift(chunk);
-      const n = Math.min(chunk.length, H2_PREFACE.length);
-      if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
-        // The HTTP/2 session takes the buffered bytes and reads the handle itself.
-        h2.emit("connection", socket);
-      } else {
-        h1.emit("connection", socket);
-        socket.resume();
-      }
+    secure.on("connection", track);
+    secure.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (socket.alpnProtocol === "h2") h2.emit("connection", socket);
+      else h1.emit("connection", socket);
     });
-  });
+    stopReloading = reloadTlsOnChange(secure, tlsFiles, deps.logger);
+    listener = secure;
+  } else {
+    // Cleartext: HTTP/1.1 and h2c (prior knowledge), told apart by the HTTP/2 preface.
+    listener = createServer((socket) => {
+      track(socket);
+      const silent = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
+      socket.on("close", () => clearTimeout(silent));
+      socket.once("data", (chunk: Buffer) => {
+        clearTimeout(silent);
+        socket.pause();
+        socket.unshift(chunk);
+        const n = Math.min(chunk.length, H2_PREFACE.length);
+        if (chunk.subarray(0, n).equals(H2_PREFACE.subarray(0, n))) {
+          // The HTTP/2 session takes the buffered bytes and reads the handle itself.
+          h2.emit("connection", socket);
+        } else {
+          h1.emit("connection", socket);
+          socket.resume();
+        }
+      });
+    });
+  }
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
     listener.listen(config.port, config.host, () => resolve());
@@ -225,8 +303,9 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
   deps.logger.info({ port }, "gateway listening");
   return {
     port,
-    url: `http://${host === "::" ? "localhost" : host}:${port}`,
+    url: `${tlsFiles ? "https" : "http"}://${host === "::" ? "localhost" : host}:${port}`,
     async close() {
+      stopReloading();
       const closed = new Promise<void>((resolve) => listener.close(() => resolve()));
       for (const session of h2Sessions) session.close();
       // Closes idle keep-alive connections and stops the tracking timer (h1 itself is not listening).
