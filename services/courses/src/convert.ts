@@ -21,6 +21,7 @@ import {
   closingSoon,
   etagOf,
   limitedSeats,
+  type Prerequisite,
   seatsLeft,
 } from "./domain/model.js";
 import type { EnrollmentRecord } from "./store/enrollments.js";
@@ -45,7 +46,12 @@ const roles = { none: 0, owner: 1, assistant: 2, student: 3 } as const;
  * objects): catalog pages convert many courses per call, and `create` costs a reflective pass
  * per message. A field added to Course that is not set here fails type-checking.
  */
-export function toCourse(c: Course | CourseView, now: Date, teacher?: PublicProfile): CourseMsg {
+export function toCourse(
+  c: Course | CourseView,
+  now: Date,
+  teacher?: PublicProfile,
+  prerequisites: Prerequisite[] = [],
+): CourseMsg {
   const view = "callerRole" in c ? c : undefined;
   return {
     $typeName: "classconnect.courses.v1.Course",
@@ -77,6 +83,7 @@ export function toCourse(c: Course | CourseView, now: Date, teacher?: PublicProf
     etag: etagOf(c),
     createTime: ts(c.createdAt),
     updateTime: ts(c.updatedAt),
+    prerequisites: prerequisites.map((p) => ({ $typeName: "classconnect.courses.v1.Prerequisite", ...p })),
   };
 }
 

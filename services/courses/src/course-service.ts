@@ -26,8 +26,8 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
       return { course: toCourse(await courses.create(me(ctx), fieldsFromInput(req.course!)), now()) };
     },
     async getCourse(req, ctx) {
-      const { view, teacher } = await courses.get(req.courseId, me(ctx));
-      return { course: toCourse(view, now(), teacher) };
+      const { view, teacher, prerequisites } = await courses.get(req.courseId, me(ctx));
+      return { course: toCourse(view, now(), teacher, prerequisites) };
     },
     async listCourses(req, ctx) {
       const page = await courses.catalog(

@@ -128,12 +128,42 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
     },
     owner.auth,
   );
+  // The detail says where each caller stands: a passed, b not.
+  const standing = async (who: { auth: typeof a.auth }) =>
+    (await courses.getCourse({ courseId: advanced.id }, who.auth)).course!.prerequisites.map((p) => [
+      p.courseId,
+      p.title,
+      p.passed,
+    ]);
+  assert.equal(await standing(a), [[basics.id, "Basics", true]]);
+  assert.equal(await standing(b), [[basics.id, "Basics", false]]);
   await enrollment.enroll({ courseId: advanced.id }, a.auth);
   await rejects(
     enrollment.enroll({ courseId: advanced.id }, b.auth),
     Code.FailedPrecondition,
     "PREREQUISITE_MISSING",
   );
+  // A deleted prerequisite no longer counts (nobody could take it): not shown, not required.
+  const extra = (await courses.createCourse({ course: courseInput({ title: "Extra" }) }, owner.auth)).course!;
+  const capstone = (
+    await courses.createCourse(
+      { course: courseInput({ title: "Capstone", prerequisiteCourseIds: [basics.id, extra.id] }) },
+      owner.auth,
+    )
+  ).course!;
+  const missingBoth = await rejects(
+    enrollment.enroll({ courseId: capstone.id }, a.auth),
+    Code.FailedPrecondition,
+    "PREREQUISITE_MISSING",
+  );
+  assert.is(reasonOf(missingBoth)?.metadata["course_ids"], extra.id);
+  await courses.deleteCourse({ courseId: extra.id, etag: extra.etag }, owner.auth);
+  const shown = (await courses.getCourse({ courseId: capstone.id }, a.auth)).course!;
+  assert.equal(
+    shown.prerequisites.map((p) => [p.title, p.passed]),
+    [["Basics", true]],
+  );
+  await enrollment.enroll({ courseId: capstone.id }, a.auth);
 
   // Minimum education level comes from the student's profile in the users service.
   const graduate = (

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/courses/v1/course.proto.
  */
 export const file_classconnect_courses_v1_course: GenFile = /*@__PURE__*/
-  fileDesc("CiRjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9jb3Vyc2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIq4HCgZDb3Vyc2USCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEgoKb2JqZWN0aXZlcxgFIAMoCRIQCghzeWxsYWJ1cxgGIAEoCRIQCghjYXRlZ29yeRgHIAEoCRIzCgVsZXZlbBgIIAEoDjIkLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkNvdXJzZUxldmVsEjMKCG1vZGFsaXR5GAkgASgOMiEuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTW9kYWxpdHkSEAoIY2FwYWNpdHkYCiABKAUSLgoKc3RhcnRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2Vucm9sbG1lbnRfZGVhZGxpbmUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BpY3R1cmVfdXJsGA4gASgJEhUKDXBhc3NpbmdfZ3JhZGUYDyABKAESHwoXcHJlcmVxdWlzaXRlX2NvdXJzZV9pZHMYECADKAkSQgoTbWluX2VkdWNhdGlvbl9sZXZlbBgRIAEoDjIlLmNsYXNzY29ubmVjdC51c2Vycy52MS5FZHVjYXRpb25MZXZlbBIzCgVzdGF0ZRgSIAEoDjIkLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkNvdXJzZVN0YXRlEhYKDmVucm9sbGVkX2NvdW50GBMgASgFEhIKCnNlYXRzX2xlZnQYFCABKAUSFwoPY2FsbGVyX2Vucm9sbGVkGBUgASgIEjgKC2NhbGxlcl9yb2xlGBYgASgOMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuQ291cnNlUm9sZRIVCg1saW1pdGVkX3NlYXRzGBcgASgIEhQKDGNsb3Npbmdfc29vbhgYIAEoCBI1Cgd0ZWFjaGVyGBkgASgLMiQuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlB1YmxpY1Byb2ZpbGUSDAoEZXRhZxgaIAEoCRIvCgtjcmVhdGVfdGltZRgbIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYHCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIlIKCkZpbmFsR3JhZGUSHAoKc3R1ZGVudF9pZBgBIAEoCUIIukgFcgOwAQESJgoFZ3JhZGUYAiABKAFCF7pIFBISGQAAAAAAAFlAKQAAAAAAAAAAKoABCgtDb3Vyc2VMZXZlbBIcChhDT1VSU0VfTEVWRUxfVU5TUEVDSUZJRUQQABIZChVDT1VSU0VfTEVWRUxfQkVHSU5ORVIQARIdChlDT1VSU0VfTEVWRUxfSU5URVJNRURJQVRFEAISGQoVQ09VUlNFX0xFVkVMX0FEVkFOQ0VEEAMqTwoITW9kYWxpdHkSGAoUTU9EQUxJVFlfVU5TUEVDSUZJRUQQABITCg9NT0RBTElUWV9PTkxJTkUQARIUChBNT0RBTElUWV9PTl9TSVRFEAIqXwoLQ291cnNlU3RhdGUSHAoYQ09VUlNFX1NUQVRFX1VOU1BFQ0lGSUVEEAASFwoTQ09VUlNFX1NUQVRFX0FDVElWRRABEhkKFUNPVVJTRV9TVEFURV9GSU5JU0hFRBACKnQKCkNvdXJzZVJvbGUSGwoXQ09VUlNFX1JPTEVfVU5TUEVDSUZJRUQQABIVChFDT1VSU0VfUk9MRV9PV05FUhABEhkKFUNPVVJTRV9ST0xFX0FTU0lTVEFOVBACEhcKE0NPVVJTRV9ST0xFX1NUVURFTlQQA2IGcHJvdG8z", [file_buf_validate_validate, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("CiRjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9jb3Vyc2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIuwHCgZDb3Vyc2USCgoCaWQYASABKAkSEAoIb3duZXJfaWQYAiABKAkSDQoFdGl0bGUYAyABKAkSEwoLZGVzY3JpcHRpb24YBCABKAkSEgoKb2JqZWN0aXZlcxgFIAMoCRIQCghzeWxsYWJ1cxgGIAEoCRIQCghjYXRlZ29yeRgHIAEoCRIzCgVsZXZlbBgIIAEoDjIkLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkNvdXJzZUxldmVsEjMKCG1vZGFsaXR5GAkgASgOMiEuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTW9kYWxpdHkSEAoIY2FwYWNpdHkYCiABKAUSLgoKc3RhcnRfdGltZRgLIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjcKE2Vucm9sbG1lbnRfZGVhZGxpbmUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3BpY3R1cmVfdXJsGA4gASgJEhUKDXBhc3NpbmdfZ3JhZGUYDyABKAESHwoXcHJlcmVxdWlzaXRlX2NvdXJzZV9pZHMYECADKAkSQgoTbWluX2VkdWNhdGlvbl9sZXZlbBgRIAEoDjIlLmNsYXNzY29ubmVjdC51c2Vycy52MS5FZHVjYXRpb25MZXZlbBIzCgVzdGF0ZRgSIAEoDjIkLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkNvdXJzZVN0YXRlEhYKDmVucm9sbGVkX2NvdW50GBMgASgFEhIKCnNlYXRzX2xlZnQYFCABKAUSFwoPY2FsbGVyX2Vucm9sbGVkGBUgASgIEjgKC2NhbGxlcl9yb2xlGBYgASgOMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuQ291cnNlUm9sZRIVCg1saW1pdGVkX3NlYXRzGBcgASgIEhQKDGNsb3Npbmdfc29vbhgYIAEoCBI1Cgd0ZWFjaGVyGBkgASgLMiQuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlB1YmxpY1Byb2ZpbGUSDAoEZXRhZxgaIAEoCRIvCgtjcmVhdGVfdGltZRgbIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYHCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjwKDXByZXJlcXVpc2l0ZXMYHSADKAsyJS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5QcmVyZXF1aXNpdGUiQAoMUHJlcmVxdWlzaXRlEhEKCWNvdXJzZV9pZBgBIAEoCRINCgV0aXRsZRgCIAEoCRIOCgZwYXNzZWQYAyABKAgiUgoKRmluYWxHcmFkZRIcCgpzdHVkZW50X2lkGAEgASgJQgi6SAVyA7ABARImCgVncmFkZRgCIAEoAUIXukgUEhIZAAAAAAAAWUApAAAAAAAAAAAqgAEKC0NvdXJzZUxldmVsEhwKGENPVVJTRV9MRVZFTF9VTlNQRUNJRklFRBAAEhkKFUNPVVJTRV9MRVZFTF9CRUdJTk5FUhABEh0KGUNPVVJTRV9MRVZFTF9JTlRFUk1FRElBVEUQAhIZChVDT1VSU0VfTEVWRUxfQURWQU5DRUQQAypPCghNb2RhbGl0eRIYChRNT0RBTElUWV9VTlNQRUNJRklFRBAAEhMKD01PREFMSVRZX09OTElORRABEhQKEE1PREFMSVRZX09OX1NJVEUQAipfCgtDb3Vyc2VTdGF0ZRIcChhDT1VSU0VfU1RBVEVfVU5TUEVDSUZJRUQQABIXChNDT1VSU0VfU1RBVEVfQUNUSVZFEAESGQoVQ09VUlNFX1NUQVRFX0ZJTklTSEVEEAIqdAoKQ291cnNlUm9sZRIbChdDT1VSU0VfUk9MRV9VTlNQRUNJRklFRBAAEhUKEUNPVVJTRV9ST0xFX09XTkVSEAESGQoVQ09VUlNFX1JPTEVfQVNTSVNUQU5UEAISFwoTQ09VUlNFX1JPTEVfU1RVREVOVBADYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
 
 /**
  * A course.
@@ -218,6 +218,14 @@ export type Course = Message<"classconnect.courses.v1.Course"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 28;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * The prerequisites as the caller stands with them: title, and whether the caller has
+   * passed each (GetCourse only; a deleted course no longer counts). Output only.
+   *
+   * @generated from field: repeated classconnect.courses.v1.Prerequisite prerequisites = 29;
+   */
+  prerequisites: Prerequisite[];
 };
 
 /**
@@ -226,6 +234,42 @@ export type Course = Message<"classconnect.courses.v1.Course"> & {
  */
 export const CourseSchema: GenMessage<Course> = /*@__PURE__*/
   messageDesc(file_classconnect_courses_v1_course, 0);
+
+/**
+ * A course's prerequisite, as the caller stands with it.
+ *
+ * @generated from message classconnect.courses.v1.Prerequisite
+ */
+export type Prerequisite = Message<"classconnect.courses.v1.Prerequisite"> & {
+  /**
+   * The prerequisite course.
+   *
+   * @generated from field: string course_id = 1;
+   */
+  courseId: string;
+
+  /**
+   * Its title.
+   *
+   * @generated from field: string title = 2;
+   */
+  title: string;
+
+  /**
+   * Whether the caller has passed it: it finished, with their final grade at or above its
+   * passing grade.
+   *
+   * @generated from field: bool passed = 3;
+   */
+  passed: boolean;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.Prerequisite.
+ * Use `create(PrerequisiteSchema)` to create a new message.
+ */
+export const PrerequisiteSchema: GenMessage<Prerequisite> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_course, 1);
 
 /**
  * A final grade given when a course is finished.
@@ -253,7 +297,7 @@ export type FinalGrade = Message<"classconnect.courses.v1.FinalGrade"> & {
  * Use `create(FinalGradeSchema)` to create a new message.
  */
 export const FinalGradeSchema: GenMessage<FinalGrade> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_course, 1);
+  messageDesc(file_classconnect_courses_v1_course, 2);
 
 /**
  * Difficulty level of a course.

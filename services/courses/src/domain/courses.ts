@@ -13,7 +13,15 @@ import type { UsersDirectory } from "../ports/users-directory.js";
 import type { CatalogFilter, CatalogOrder, CourseStore, MyCoursesFilter } from "../store/courses.js";
 import type { EnrollmentStore } from "../store/enrollments.js";
 import { type Access, activityOf, requireOwner, requirePermission } from "./access.js";
-import { type Course, type CourseFields, CourseState, type CourseView, etagOf, Permission } from "./model.js";
+import {
+  type Course,
+  type CourseFields,
+  CourseState,
+  type CourseView,
+  etagOf,
+  Permission,
+  type Prerequisite,
+} from "./model.js";
 
 export interface CourseDeps {
   courses: CourseStore;
@@ -65,11 +73,18 @@ export function createCourses(deps: CourseDeps) {
     },
 
     /** A course with its teacher's public profile. */
-    async get(courseId: string, caller: string): Promise<{ view: CourseView; teacher?: PublicProfile }> {
+    async get(
+      courseId: string,
+      caller: string,
+    ): Promise<{ view: CourseView; teacher?: PublicProfile; prerequisites: Prerequisite[] }> {
       const view = await courses.view(courseId, caller);
       if (!view) throw new NotFoundError("course");
-      const teacher = (await deps.users.profiles([view.ownerId])).get(view.ownerId);
-      return { view, ...(teacher ? { teacher } : {}) };
+      const [profiles, prerequisites] = await Promise.all([
+        deps.users.profiles([view.ownerId]),
+        courses.prerequisites(view.prerequisiteIds, caller),
+      ]);
+      const teacher = profiles.get(view.ownerId);
+      return { view, ...(teacher ? { teacher } : {}), prerequisites };
     },
 
     async catalog(

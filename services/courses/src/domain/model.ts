@@ -53,6 +53,13 @@ export type CourseFields = Pick<
 >;
 
 /** A course as one caller sees it in a listing. */
+/** A course's prerequisite, as the caller stands with it. */
+export interface Prerequisite {
+  courseId: string;
+  title: string;
+  passed: boolean;
+}
+
 export interface CourseView extends Course {
   callerEnrolled: boolean;
   callerRole: "owner" | "assistant" | "student" | "none";

@@ -5,7 +5,7 @@ import {
   type Sql,
   type TransactionSql,
 } from "@classconnect/platform";
-import type { Course, CourseFields, CourseView } from "../domain/model.js";
+import type { Course, CourseFields, CourseView, Prerequisite } from "../domain/model.js";
 
 /** Columns of a course row, with its prerequisites, as `Course` fields. */
 export const courseColumns = (sql: Sql | TransactionSql) => sql`
@@ -13,6 +13,15 @@ export const courseColumns = (sql: Sql | TransactionSql) => sql`
   c.capacity, c.start_time, c.end_time, c.enrollment_deadline, c.picture_url, c.passing_grade::float8 as passing_grade,
   c.min_education_level, c.state, c.enrolled_count, c.version, c.created_at, c.updated_at,
   array(select p.prerequisite_id from course_prerequisites p where p.course_id = c.id order by 1) as prerequisite_ids`;
+
+/**
+ * Whether `studentId` has passed the course `pc`: it finished, and their final grade
+ * reaches its passing grade.
+ */
+export const passedBy = (sql: Sql | TransactionSql, studentId: string) => sql`(pc.state = 2 and exists (
+  select 1 from enrollments e
+  where e.course_id = pc.id and e.student_id = ${studentId}
+    and e.final_grade is not null and e.final_grade >= pc.passing_grade))`;
 
 export interface CourseRow {
   id: string;
@@ -163,6 +172,16 @@ export function createCourseStore(sql: Sql) {
       const [row] = await sql<CourseRow[]>`
         select ${courseColumns(sql)} from courses c where c.id = ${id} and c.deleted_at is null`;
       return row && toCourse(row);
+    },
+
+    /** Of the courses `ids`, those not deleted, by title, and whether `caller` passed each. */
+    async prerequisites(ids: string[], caller: string): Promise<Prerequisite[]> {
+      if (ids.length === 0) return [];
+      const rows = await sql<{ id: string; title: string; passed: boolean }[]>`
+        select pc.id, pc.title, ${passedBy(sql, caller)} as passed
+        from courses pc where pc.id = any(${ids}::uuid[]) and pc.deleted_at is null
+        order by lower(pc.title), pc.id`;
+      return rows.map((r) => ({ courseId: r.id, title: r.title, passed: r.passed }));
     },
 
     async view(id: string, caller: string): Promise<CourseView | undefined> {

@@ -6,6 +6,7 @@ import {
   type OutboxEvent,
   type Sql,
 } from "@classconnect/platform";
+import { passedBy } from "./courses.js";
 import { type Activity, logActivity } from "./staff.js";
 
 export interface EnrollmentRecord {
@@ -116,15 +117,14 @@ export function createEnrollmentStore(sql: Sql) {
       return rows.map((r) => r.id);
     },
 
-    /** Prerequisites the student has not passed (finished course, final grade ≥ its passing grade). */
+    /**
+     * Prerequisites the student has not passed (see `passedBy`). A deleted course no longer
+     * counts: nobody could take it any more.
+     */
     async missingPrerequisites(courseId: string, studentId: string): Promise<string[]> {
       const rows = await sql<{ id: string }[]>`
-        select p.prerequisite_id as id from course_prerequisites p
-        where p.course_id = ${courseId}
-          and not exists (
-            select 1 from enrollments e join courses pc on pc.id = e.course_id
-            where e.course_id = p.prerequisite_id and e.student_id = ${studentId}
-              and pc.state = 2 and e.final_grade is not null and e.final_grade >= pc.passing_grade)
+        select pc.id from course_prerequisites p join courses pc on pc.id = p.prerequisite_id
+        where p.course_id = ${courseId} and pc.deleted_at is null and not ${passedBy(sql, studentId)}
         order by 1`;
       return rows.map((r) => r.id);
     },
