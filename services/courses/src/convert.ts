@@ -192,6 +192,7 @@ export function toActivity(a: ActivityRecord) {
     action: a.action,
     resourceType: a.resourceType,
     resourceId: a.resourceId,
+    details: a.details,
     createTime: ts(a.createdAt),
   });
 }

@@ -433,6 +433,15 @@ test("an exam: started, handed in on time and late, auto-graded, graded by hand,
   );
   const mine = (await submissions.getSubmission({ submissionId: onTime.id }, s1.auth)).submission!;
   assert.equal([mine.totalScore, mine.gradePercent, mine.feedback], [7.5, 75, "Solid work"]);
+  // The owner reads what the grader did, and to what effect.
+  const log = await sys.client(StaffService).listActivity({ courseId, actorId: grader.userId }, owner.auth);
+  assert.equal(
+    log.entries.filter((e) => e.resourceId === onTime.id).map((e) => [e.action, e.details]),
+    [
+      ["submission.finalize", "7.5 of 10 points"],
+      ["submission.grade", "7.5 of 10 points"],
+    ],
+  );
 
   const sql = postgres(sys.databases.courses, { max: 1 });
   try {

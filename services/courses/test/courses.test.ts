@@ -201,8 +201,8 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
   assert.equal([byHelper.course?.category, byHelper.course?.level], ["systems", CourseLevel.ADVANCED]);
   const activity = await staff.listActivity({ courseId: c.id }, owner.auth);
   assert.equal(
-    activity.entries.map((e) => [e.actorId, e.action, e.resourceId]),
-    [[helper.userId, "course.update", c.id]],
+    activity.entries.map((e) => [e.actorId, e.action, e.resourceId, e.details]),
+    [[helper.userId, "course.update", c.id, "changed category, level"]],
   );
   // Capacity can shrink, but not below the students already enrolled.
   const second = await sys.register();

@@ -274,8 +274,8 @@ test("Unenroll frees the seat; RemoveStudent by owner or students-assistant only
   assert.is((await enrollment.listStudents({ courseId: c.id }, owner.auth)).enrollments.length, 0);
   const log = await staff.listActivity({ courseId: c.id }, owner.auth);
   assert.equal(
-    log.entries.map((e) => [e.actorId, e.action, e.resourceId]),
-    [[manager.userId, "student.remove", s2!.userId]],
+    log.entries.map((e) => [e.actorId, e.action, e.resourceId, e.details]),
+    [[manager.userId, "student.remove", s2!.userId, "inactive"]],
   );
   await invalid(enrollment.removeStudent({ courseId: c.id, studentId: "x" }, owner.auth), ["student_id"]);
   await invalid(

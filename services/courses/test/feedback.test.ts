@@ -172,8 +172,8 @@ test("teachers with the grading permission give students feedback; students list
 
   const log = await sys.client(StaffService).listActivity({ courseId: c1.id }, owner.auth);
   assert.equal(
-    log.entries.map((e) => [e.actorId, e.action, e.resourceId]),
-    [[grader.userId, "feedback.give", given.feedback!.id]],
+    log.entries.map((e) => [e.actorId, e.action, e.resourceId, e.details]),
+    [[grader.userId, "feedback.give", given.feedback!.id, `score ${given.feedback!.score}`]],
   );
   const sql = postgres(sys.databases.courses, { max: 1 });
   try {

@@ -76,7 +76,16 @@ export function activityOf(
   action: string,
   resourceType: string,
   resourceId = "",
+  details = "",
 ): Activity | undefined {
   if (a.role !== "assistant") return undefined;
-  return { courseId: a.course.id, actorId: a.userId, action, resourceType, resourceId };
+  return { courseId: a.course.id, actorId: a.userId, action, resourceType, resourceId, details };
+}
+
+/** An edit's details for the activity log: the fields it changed, as the contract names them. */
+export function changedFields(changes: object): string {
+  const names = Object.entries(changes)
+    .filter(([, value]) => value !== undefined)
+    .map(([key]) => key.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
+  return `changed ${names.join(", ")}`;
 }

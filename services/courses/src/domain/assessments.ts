@@ -15,7 +15,14 @@ import type {
   AssessmentStore,
   SubmissionRecord,
 } from "../store/assessments.js";
-import { type Access, activityOf, type CourseAccess, requirePermission, requireStaff } from "./access.js";
+import {
+  type Access,
+  activityOf,
+  type CourseAccess,
+  changedFields,
+  requirePermission,
+  requireStaff,
+} from "./access.js";
 import { fileLink, privateFileKey } from "./files.js";
 import {
   type Answer,
@@ -126,7 +133,7 @@ export function createAssessments(deps: {
       const access = await deps.access.load(courseId, caller);
       requirePermission(access, Permission.CONTENT);
       assertNoViolations(fieldViolations(f, "assessment"));
-      return store.create(courseId, f, activityOf(access, "assessment.create", "assessment"));
+      return store.create(courseId, f, activityOf(access, "assessment.create", "assessment", "", f.title));
     },
 
     async get(assessmentId: string, caller: string): Promise<{ a: AssessmentRecord; staff: boolean }> {
@@ -173,16 +180,16 @@ export function createAssessments(deps: {
       return store.update(
         assessmentId,
         changes,
-        activityOf(access, "assessment.update", "assessment", assessmentId),
+        activityOf(access, "assessment.update", "assessment", assessmentId, changedFields(changes)),
       );
     },
 
     async remove(assessmentId: string, caller: string): Promise<void> {
-      const { access } = await load(assessmentId, caller);
+      const { a, access } = await load(assessmentId, caller);
       requirePermission(access, Permission.CONTENT);
       const files = await store.remove(
         assessmentId,
-        activityOf(access, "assessment.delete", "assessment", assessmentId),
+        activityOf(access, "assessment.delete", "assessment", assessmentId, a.title),
       );
       // The rows are gone; a file left behind by a failed delete is only garbage.
       await Promise.allSettled(files.map((key) => deps.blobs.delete(key)));
@@ -204,7 +211,7 @@ export function createAssessments(deps: {
             due_time: a.dueTime.toISOString(),
           },
         },
-        activityOf(access, "assessment.publish", "assessment", assessmentId),
+        activityOf(access, "assessment.publish", "assessment", assessmentId, a.title),
       );
       if (!published)
         throw new FailedPreconditionError("the assessment is already published", "ALREADY_PUBLISHED");
@@ -408,7 +415,17 @@ export function createAssessments(deps: {
           feedback,
           gradedAt: deps.now(),
         },
-        { activity: activityOf(access, "submission.grade", "submission", s.id) },
+        {
+          activity: activityOf(
+            access,
+            "submission.grade",
+            "submission",
+            s.id,
+            pending.length === 0
+              ? `${t.total} of ${t.max} points`
+              : `${pending.length} questions still to grade`,
+          ),
+        },
       );
       if (!updated)
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
@@ -454,7 +471,13 @@ export function createAssessments(deps: {
               grade: String(s.gradePercent ?? 0),
             },
           },
-          activity: activityOf(access, "submission.finalize", "submission", s.id),
+          activity: activityOf(
+            access,
+            "submission.finalize",
+            "submission",
+            s.id,
+            `${s.totalScore} of ${s.maxScore} points`,
+          ),
         },
       );
       if (!updated)

@@ -12,7 +12,7 @@ import {
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { CatalogFilter, CatalogOrder, CourseStore, MyCoursesFilter } from "../store/courses.js";
 import type { EnrollmentStore } from "../store/enrollments.js";
-import { type Access, activityOf, requireOwner, requirePermission } from "./access.js";
+import { type Access, activityOf, changedFields, requireOwner, requirePermission } from "./access.js";
 import {
   type Course,
   type CourseFields,
@@ -127,7 +127,7 @@ export function createCourses(deps: CourseDeps) {
       if (updated === "stale") {
         throw new AbortedError("the course changed since you read it; reload and retry", "ETAG_MISMATCH");
       }
-      const activity = activityOf(access, "course.update", "course", courseId);
+      const activity = activityOf(access, "course.update", "course", courseId, changedFields(changes));
       if (activity) await deps.logActivity(activity);
       return asSeenBy(updated, access.role);
     },

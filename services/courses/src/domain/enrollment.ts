@@ -95,7 +95,7 @@ export function createEnrollment(deps: {
           recipients: { userIds: [studentId] },
           data: { course_id: courseId, course_title: access.course.title, reason },
         },
-        activityOf(access, "student.remove", "enrollment", studentId),
+        activityOf(access, "student.remove", "enrollment", studentId, reason),
       );
       if (!removed) throw new NotFoundError("enrollment");
     },

@@ -4,7 +4,7 @@
  */
 import { type BlobStore, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
 import type { ModuleRecord, ModuleStore, ResourceRecord } from "../store/modules.js";
-import { type Access, activityOf, requireMember, requirePermission } from "./access.js";
+import { type Access, activityOf, changedFields, requireMember, requirePermission } from "./access.js";
 import { fileLink, privateFileKey } from "./files.js";
 import { Permission } from "./model.js";
 
@@ -50,13 +50,22 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       description: string,
     ): Promise<ModuleRecord> {
       const access = await contentAccess(courseId, caller);
-      return modules.create(courseId, title, description, activityOf(access, "module.create", "module"));
+      return modules.create(
+        courseId,
+        title,
+        description,
+        activityOf(access, "module.create", "module", "", title),
+      );
     },
 
     async update(moduleId: string, caller: string, fields: { title?: string; description?: string }) {
       const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
       return readableModule(
-        await modules.update(moduleId, fields, activityOf(access, "module.update", "module", moduleId)),
+        await modules.update(
+          moduleId,
+          fields,
+          activityOf(access, "module.update", "module", moduleId, changedFields(fields)),
+        ),
       );
     },
 
@@ -94,7 +103,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await modules.addResource(
           moduleId,
           { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
-          activityOf(access, "resource.create", "resource"),
+          activityOf(access, "resource.create", "resource", "", r.title),
         ),
       );
     },
@@ -115,7 +124,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await modules.updateResource(
           resourceId,
           fields,
-          activityOf(access, "resource.update", "resource", resourceId),
+          activityOf(access, "resource.update", "resource", resourceId, changedFields(fields)),
         ),
       );
     },

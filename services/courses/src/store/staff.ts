@@ -24,6 +24,7 @@ export interface ActivityRecord {
   action: string;
   resourceType: string;
   resourceId: string;
+  details: string;
   createdAt: Date;
 }
 
@@ -33,6 +34,7 @@ export interface Activity {
   action: string;
   resourceType: string;
   resourceId: string;
+  details: string;
 }
 
 interface AssistantRow {
@@ -52,8 +54,9 @@ const toAssistant = (r: AssistantRow): AssistantRecord => ({
 /** Appends to a course's activity log, inside the caller's transaction. */
 export async function logActivity(tx: TransactionSql | Sql, a: Activity): Promise<void> {
   await tx`
-    insert into activity_log (id, course_id, actor_id, action, resource_type, resource_id)
-    values (${randomUUID()}, ${a.courseId}, ${a.actorId}, ${a.action}, ${a.resourceType}, ${a.resourceId})`;
+    insert into activity_log (id, course_id, actor_id, action, resource_type, resource_id, details)
+    values (${randomUUID()}, ${a.courseId}, ${a.actorId}, ${a.action}, ${a.resourceType}, ${a.resourceId},
+      ${a.details})`;
 }
 
 export function createStaffStore(sql: Sql) {
@@ -125,6 +128,7 @@ export function createStaffStore(sql: Sql) {
           action: string;
           resource_type: string;
           resource_id: string;
+          details: string;
           created_at: Date;
         }[]
       >`
@@ -141,6 +145,7 @@ export function createStaffStore(sql: Sql) {
           action: r.action,
           resourceType: r.resource_type,
           resourceId: r.resource_id,
+          details: r.details,
           createdAt: r.created_at,
         }),
       );
