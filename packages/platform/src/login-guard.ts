@@ -35,17 +35,22 @@ export function createLoginGuard(
       );
     }
   }
+  /** Counts a failure; LOGIN_LOCKED when that one locks the e-mail. */
+  async function count(email: string): Promise<void> {
+    const lockedUntil = await port.recordLoginFailure(
+      email,
+      policy.maxFailures,
+      policy.windowMs,
+      policy.lockMs,
+    );
+    if (lockedUntil) await assertNotLocked(email);
+  }
   return {
     assertNotLocked,
+    count,
     /** Counts a failure and refuses: LOGIN_LOCKED once locked, otherwise the same answer for every wrong credential. */
     async failed(email: string): Promise<never> {
-      const lockedUntil = await port.recordLoginFailure(
-        email,
-        policy.maxFailures,
-        policy.windowMs,
-        policy.lockMs,
-      );
-      if (lockedUntil) await assertNotLocked(email);
+      await count(email);
       throw new UnauthenticatedError("wrong e-mail or password", "INVALID_CREDENTIALS");
     },
     succeeded: (email: string) => port.clearLoginFailures(email),

@@ -36,6 +36,7 @@ export type OutboxEventType =
   | "ACCOUNT_PIN"
   | "PASSWORD_RESET"
   | "WELCOME"
+  | "PASSWORD_CHANGED"
   | "RULE_PUBLISHED"
   | "ACCOUNT_BLOCKED"
   | "ACCOUNT_UNBLOCKED";

@@ -22,6 +22,7 @@ import {
   EventType,
 } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
@@ -95,6 +96,17 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
   // outbox (its relay runs on its own: the PIN need not have arrived before the enrollment's).
   await sys.eventually(() => {
     assert.ok(sys.mailbox.some((m) => m.to === student.email && /PIN is \d{6}/.test(m.text)));
+  });
+  // So does the warning that the password changed.
+  await sys
+    .client(AuthService)
+    .changePassword({ currentPassword: student.password, newPassword: "another password" }, student.auth);
+  await sys.eventually(() => {
+    const warning = sys.mailbox.find(
+      (m) => m.to === student.email && m.subject.startsWith("Your password was changed"),
+    );
+    assert.ok(warning);
+    assert.match(warning.text, 'reset your password now with "Forgot password"');
   });
 });
 

@@ -59,6 +59,11 @@ export function createAuthService(auth: Auth, jwks: () => PublicJwk[]): ServiceI
       await auth.resetPassword(req.token, req.newPassword);
       return {};
     },
+    async changePassword(req, ctx) {
+      const { userId, sessionId } = requireUser(ctx);
+      await auth.changePassword(userId, sessionId, req.currentPassword, req.newPassword);
+      return {};
+    },
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
     },

@@ -1,4 +1,5 @@
-import { errorMetadata, errorReason, invalid, rejects } from "@classconnect/platform/testing";
+import { randomUUID } from "node:crypto";
+import { errorMetadata, errorReason, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { suite } from "uvu";
@@ -290,7 +291,9 @@ test("password reset: same answer for unknown e-mails; single-use token; session
     Code.FailedPrecondition,
     "RESET_TOKEN_INVALID",
   );
+  assert.not.ok(h.lastMail("PASSWORD_CHANGED", u.email));
   await h.auth.resetPassword({ token, newPassword: "brand new password" });
+  assert.ok(h.lastMail("PASSWORD_CHANGED", u.email), "the owner is warned of the change");
   await rejects(
     h.auth.resetPassword({ token, newPassword: "another password" }),
     Code.FailedPrecondition,
@@ -299,6 +302,92 @@ test("password reset: same answer for unknown e-mails; single-use token; session
   await rejects(h.users.getMe({}, h.bearer(u.accessToken)), Code.Unauthenticated);
   await rejects(h.auth.login({ email: u.email, password: u.password }), Code.Unauthenticated);
   await h.auth.login({ email: u.email, password: "brand new password" });
+});
+
+test("ChangePassword: needs the current password, keeps this session, ends the others", async ({ h }) => {
+  const u = await h.register();
+  const here = h.bearer(u.accessToken);
+  const elsewhere = await h.auth.login({ email: u.email, password: u.password });
+  const change = (currentPassword: string, newPassword: string, auth = here) =>
+    h.auth.changePassword({ currentPassword, newPassword }, auth);
+  // Bad input changes nothing.
+  await invalid(change(u.password, "short"), ["new_password"]);
+  await invalid(change("", "long enough pw"), ["current_password"]);
+  await invalid(change(u.password, u.password), ["new_password"]);
+  const wrong = await rejects(
+    change("not my password", "long enough pw"),
+    Code.InvalidArgument,
+    "WRONG_PASSWORD",
+  );
+  assert.equal(violatedFields(wrong), ["current_password"]);
+  await rejects(change(u.password, "long enough pw", { headers: {} }), Code.Unauthenticated);
+  await h.users.getMe({}, h.bearer(elsewhere.session!.accessToken));
+
+  assert.not.ok(h.lastMail("PASSWORD_CHANGED", u.email), "nothing changed, nothing to warn of");
+  await change(u.password, "a brand new password");
+  assert.is(h.lastMail("PASSWORD_CHANGED", u.email)?.data["first_name"], "Ada");
+  await h.users.getMe({}, here);
+  await rejects(h.users.getMe({}, h.bearer(elsewhere.session!.accessToken)), Code.Unauthenticated);
+  await rejects(
+    h.auth.refreshSession({ refreshToken: elsewhere.session!.refreshToken }),
+    Code.Unauthenticated,
+  );
+  await rejects(h.auth.login({ email: u.email, password: u.password }), Code.Unauthenticated);
+  await h.auth.login({ email: u.email, password: "a brand new password" });
+});
+
+test("ChangePassword: wrong current passwords count toward the sign-in lock; a Google-only account is told to use a reset link", async ({
+  h,
+}) => {
+  const u = await h.register();
+  for (let i = 0; i < 4; i++) {
+    await rejects(
+      h.auth.changePassword(
+        { currentPassword: `wrong-${i}`, newPassword: "long enough pw" },
+        h.bearer(u.accessToken),
+      ),
+      Code.InvalidArgument,
+      "WRONG_PASSWORD",
+    );
+  }
+  await rejects(
+    h.auth.changePassword(
+      { currentPassword: "wrong-5", newPassword: "long enough pw" },
+      h.bearer(u.accessToken),
+    ),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+  // Locked, even the right password changes nothing, and signing in is locked too.
+  await rejects(
+    h.auth.changePassword(
+      { currentPassword: u.password, newPassword: "long enough pw" },
+      h.bearer(u.accessToken),
+    ),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+  await rejects(
+    h.auth.login({ email: u.email, password: u.password }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+
+  const google = await h.auth.loginWithGoogle({
+    idToken: await h.google.idToken({
+      uid: "google-uid-change",
+      email: `grace-${randomUUID()}@example.com`,
+      name: "Grace H",
+    }),
+  });
+  await rejects(
+    h.auth.changePassword(
+      { currentPassword: "anything", newPassword: "long enough pw" },
+      h.bearer(google.session!.accessToken),
+    ),
+    Code.FailedPrecondition,
+    "NO_PASSWORD",
+  );
 });
 
 test("GetJwks publishes the key that signs access tokens", async ({ h }) => {

@@ -120,6 +120,11 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `Reset your ClassConnect password with this link (valid for one hour): ${d["reset_link"] ?? ""}`,
     link: d["reset_link"] ?? "",
   }),
+  PASSWORD_CHANGED: () => ({
+    title: "Your password was changed",
+    body: 'The password of your ClassConnect account was just changed, and your other sessions were signed out. If this was not you, reset your password now with "Forgot password".',
+    link: "",
+  }),
   WELCOME: () => ({
     title: "Welcome to ClassConnect",
     body: "Your account is ready: find a course and enroll.",

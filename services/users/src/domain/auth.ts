@@ -10,6 +10,7 @@ import {
   FailedPreconditionError,
   hashPassword,
   InvalidArgumentError,
+  NotFoundError,
   newOpaqueToken,
   newPin,
   pinDigest,
@@ -125,6 +126,9 @@ export function createAuth(deps: Deps) {
     deps.now,
   );
   const assertNotLocked = guard.assertNotLocked;
+  /** Tells the owner, so that a change they did not make does not go unnoticed. */
+  const passwordChangedMail = (user: UserRecord) =>
+    deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
   const recordFailure = guard.failed;
 
   return {
@@ -318,6 +322,37 @@ export function createAuth(deps: Deps) {
       const user = await store.updateUser(userId, { passwordHash });
       if (user) await store.clearLoginFailures(user.email);
       await store.revokeUserSessions(userId, "password reset");
+      if (user) await passwordChangedMail(user);
+    },
+
+    /**
+     * Replaces the password of a signed-in user who knows the current one, and ends their
+     * other sessions. A wrong current password counts toward the sign-in lock, as a login.
+     */
+    async changePassword(userId: string, sessionId: string, current: string, next: string): Promise<void> {
+      const user = await store.userById(userId);
+      if (!user) throw new NotFoundError("user");
+      if (!user.passwordHash) {
+        throw new FailedPreconditionError(
+          "this account has no password yet (it signs in with Google): set one with a password reset link",
+          "NO_PASSWORD",
+        );
+      }
+      await assertNotLocked(user.email);
+      if (!(await verifyPassword(user.passwordHash, current))) {
+        await guard.count(user.email);
+        throw new InvalidArgumentError([
+          {
+            field: "current_password",
+            description: "is not your current password",
+            reason: "WRONG_PASSWORD",
+          },
+        ]);
+      }
+      await guard.succeeded(user.email);
+      await store.updateUser(userId, { passwordHash: await hashPassword(next) });
+      await store.revokeUserSessions(userId, "password changed", sessionId);
+      await passwordChangedMail(user);
     },
 
     /**

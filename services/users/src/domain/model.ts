@@ -131,7 +131,8 @@ export interface UsersStore extends LoginAttemptsPort {
    */
   rotateRefreshToken(sessionId: string, generation: number, expiresAt: Date): Promise<RotateResult>;
   revokeSession(sessionId: string, reason: string): Promise<void>;
-  revokeUserSessions(userId: string, reason: string): Promise<void>;
+  /** Ends the user's live sessions, all but `keep` when given. */
+  revokeUserSessions(userId: string, reason: string, keep?: string): Promise<void>;
   /** Sessions revoked at or after `since`, oldest first, and the database's time of the read. */
   revokedSince(since: Date): Promise<{ readAt: Date; sessions: { sessionId: string; revokedAt: Date }[] }>;
   /** The user of a live (not revoked) session. */

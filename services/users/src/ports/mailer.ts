@@ -2,9 +2,9 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { enqueueEvent, type Logger, type Sql } from "@classconnect/platform";
 
-/** An account e-mail the users service sends (activation PIN, password reset). */
+/** An account e-mail the users service sends (activation PIN, password reset, warnings). */
 export interface AccountMail {
-  kind: "ACCOUNT_PIN" | "PASSWORD_RESET" | "WELCOME";
+  kind: "ACCOUNT_PIN" | "PASSWORD_RESET" | "WELCOME" | "PASSWORD_CHANGED";
   to: string;
   /** Template values: pin, reset_token, reset_link, first_name. */
   data: Record<string, string>;

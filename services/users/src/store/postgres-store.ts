@@ -250,9 +250,9 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 where id = ${sessionId} and revoked_at is null`;
     },
 
-    async revokeUserSessions(userId, reason) {
+    async revokeUserSessions(userId, reason, keep) {
       await sql`update sessions set revoked_at = now(), revoke_reason = ${reason}
-                where user_id = ${userId} and revoked_at is null`;
+                where user_id = ${userId} and revoked_at is null ${keep ? sql`and id <> ${keep}` : sql``}`;
     },
 
     async revokedSince(since) {
