@@ -39,7 +39,8 @@ export type OutboxEventType =
   | "PASSWORD_CHANGED"
   | "RULE_PUBLISHED"
   | "ACCOUNT_BLOCKED"
-  | "ACCOUNT_UNBLOCKED";
+  | "ACCOUNT_UNBLOCKED"
+  | "ACCOUNT_DELETED";
 
 export interface OutboxEvent {
   type: OutboxEventType;

@@ -154,6 +154,16 @@ export function createDispatchService(
           { field: "recipients", description: "name users, a course or all users" },
         ]);
       }
+      if (req.eventType === EventType.ACCOUNT_DELETED) {
+        // Nothing to deliver: what is kept of those users is erased (again, on a retry: harmless).
+        if (r.courseId || r.allUsers) {
+          throw new InvalidArgumentError([
+            { field: "recipients", description: "an account deletion names its users only" },
+          ]);
+        }
+        for (const userId of r.userIds) await store.forgetUser(userId);
+        return { accepted: true };
+      }
       const accepted = await store.insertEvent({
         id: req.eventId,
         type: typeName(req.eventType),

@@ -207,6 +207,62 @@ test("with e-mail turned off for enrollments, the log says skipped by preference
   await rejects(notifications.getPreferences({}), Code.Unauthenticated);
 });
 
+test("a user deletes their account: their devices, preferences and inbox are erased; others' stay", async ({
+  sys,
+}) => {
+  const notifications = sys.client(NotificationService);
+  const [leaving, staying] = [await sys.register(), await sys.register()];
+  for (const [i, u] of [leaving, staying].entries()) {
+    await notifications.registerDevice(
+      { token: `delete-test-${i}-${randomUUID()}`, platform: DevicePlatform.IOS },
+      u.auth,
+    );
+    await notifications.updatePreferences(
+      { preferences: { emailEnabled: true, pushEnabled: false } },
+      u.auth,
+    );
+  }
+  const teacher = await sys.register();
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  for (const u of [leaving, staying])
+    await sys.client(EnrollmentService).enroll({ courseId: course.id }, u.auth);
+  const sql = postgres(sys.databases.notifications, { max: 1 });
+  try {
+    const kept = (userId: string) => sql<{ n: number }[]>`
+      select (select count(*) from devices where user_id = ${userId})::int
+           + (select count(*) from preferences where user_id = ${userId})::int
+           + (select count(*) from inbox where user_id = ${userId})::int as n`;
+    await sys.eventually(async () => assert.is((await kept(leaving.userId))[0]!.n, 3));
+
+    await sys.client(UserService).deleteMe({ password: leaving.password, confirm: true }, leaving.auth);
+
+    await sys.eventually(async () => assert.is((await kept(leaving.userId))[0]!.n, 0));
+    assert.is((await kept(staying.userId))[0]!.n, 3);
+    const admin = await sys.adminAuth();
+    const log = await sys.client(DeliveryLogService).listDeliveries({ recipientId: leaving.userId }, admin);
+    assert.ok(log.deliveries.length > 0, "the log keeps what was sent");
+    assert.not.ok(
+      log.deliveries.some((d) => d.recipientAddress.includes(leaving.email)),
+      "but not where to",
+    );
+    // Later events find nobody to reach.
+    await sys.internalClient(DispatchService, "notifications").publishEvent({
+      eventId: randomUUID(),
+      eventType: EventType.FEEDBACK_RECEIVED,
+      recipients: { userIds: [leaving.userId, staying.userId] },
+      data: { course_title: "After" },
+    });
+    await sys.eventually(async () => {
+      const after = await notifications.listNotifications({}, staying.auth);
+      assert.ok(after.notifications.some((n) => n.body.includes("After")));
+    });
+    assert.is((await kept(leaving.userId))[0]!.n, 0);
+  } finally {
+    await sql.end();
+  }
+});
+
 test("PublishEvent is idempotent by event id; devices receive pushes; inbox read marks", async ({ sys }) => {
   const user = await sys.register();
   const notifications = sys.client(NotificationService);

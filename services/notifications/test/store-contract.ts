@@ -6,7 +6,13 @@
 import { randomUUID } from "node:crypto";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { Channel, DeliveryStatus, type NewDelivery, type NotificationsStore } from "../src/store/store.js";
+import {
+  Channel,
+  DeliveryStatus,
+  ERASED_REASON,
+  type NewDelivery,
+  type NotificationsStore,
+} from "../src/store/store.js";
 
 /** A new event (not expanded) with one delivery of each [channel, status], to fresh recipients. */
 async function eventWithDeliveries(
@@ -295,6 +301,80 @@ export function storeContract(
     assert.is(await store.removeDevice(randomUUID(), token), false, "only the owner removes a device");
     await store.removeTokens([token]);
     assert.equal(await store.devicesOf([user]), []);
+  });
+
+  test("forgetUser: a deleted account's devices, preferences, inbox and addresses go; others' stay", async ({
+    store,
+  }) => {
+    const [gone, kept] = [randomUUID(), randomUUID()];
+    const eventId = randomUUID();
+    await store.insertEvent({
+      id: eventId,
+      type: "ENROLLED",
+      recipients: { userIds: [gone, kept] },
+      data: {},
+      system: false,
+    });
+    const delivery = (
+      recipientId: string,
+      channel: number,
+      address: string,
+      status: number,
+    ): NewDelivery => ({
+      id: randomUUID(),
+      eventId,
+      eventType: "ENROLLED",
+      channel,
+      recipientId,
+      address,
+      status,
+      ...(status === DeliveryStatus.PENDING ? { payload: { subject: "s", text: "t", html: "h" } } : {}),
+    });
+    await store.insertDeliveries([
+      delivery(gone, Channel.EMAIL, "gone@example.com", DeliveryStatus.PENDING),
+      delivery(gone, Channel.PUSH, "device-1", DeliveryStatus.SENT),
+      delivery(gone, Channel.PUSH, "device-2", DeliveryStatus.PENDING),
+      delivery(kept, Channel.EMAIL, "kept@example.com", DeliveryStatus.PENDING),
+    ]);
+    for (const user of [gone, kept]) {
+      await store.insertInbox([
+        { id: randomUUID(), userId: user, eventId, eventType: "ENROLLED", title: "t", body: "b", link: "" },
+      ]);
+      await store.putPreferences(user, { pushEnabled: true, emailEnabled: true, events: [] });
+      await store.upsertDevice(user, `tok-${randomUUID()}`, 1);
+    }
+
+    await store.forgetUser(gone);
+    await store.forgetUser(gone); // again, as a retried event would: harmless
+
+    assert.equal(await store.devicesOf([gone]), []);
+    assert.is((await store.getPreferences([gone])).get(gone), undefined);
+    assert.equal(await store.listInbox(gone, { unreadFirst: false, unreadOnly: false }, 10), []);
+    const log = await store.listDeliveries({ recipientId: gone }, 10);
+    assert.is(log.length, 3, "the log keeps what was sent");
+    assert.ok(log.every((d) => !d.address.includes("example.com") && !d.address.startsWith("device")));
+    assert.equal(
+      log.map((d) => [d.channel, d.status]).sort(),
+      [
+        [Channel.EMAIL, DeliveryStatus.FAILED],
+        [Channel.PUSH, DeliveryStatus.FAILED],
+        [Channel.PUSH, DeliveryStatus.SENT],
+      ].sort(),
+    );
+    assert.ok(log.filter((d) => d.status === DeliveryStatus.FAILED).every((d) => d.reason === ERASED_REASON));
+    assert.ok(
+      log.every((d) => Object.keys(d.payload).length === 0),
+      "no message text is kept either",
+    );
+    // Nothing of the other recipient changed.
+    assert.is((await store.devicesOf([kept])).length, 1);
+    assert.ok((await store.getPreferences([kept])).get(kept));
+    assert.is((await store.listInbox(kept, { unreadFirst: false, unreadOnly: false }, 10)).length, 1);
+    const other = await store.listDeliveries({ recipientId: kept }, 10);
+    assert.equal(
+      other.map((d) => [d.address, d.status]),
+      [["kept@example.com", DeliveryStatus.PENDING]],
+    );
   });
 
   // Last: it deletes whatever every test above left before its cutoff.

@@ -23,8 +23,10 @@ const data = {
 };
 
 test("every event type the contract names has its own words, a link where there is one, and escaped HTML", () => {
+  // ACCOUNT_DELETED is never delivered: it tells the service to erase a user.
+  const undelivered: number[] = [EventType.UNSPECIFIED, EventType.ACCOUNT_DELETED];
   const types = Object.entries(EventType).flatMap(([name, n]) =>
-    typeof n === "number" && n !== EventType.UNSPECIFIED ? [name] : [],
+    typeof n === "number" && !undelivered.includes(n) ? [name] : [],
   );
   assert.ok(types.length >= 15);
   const fallback = render("NOT_A_TYPE", data);

@@ -140,7 +140,7 @@ export async function startUsersServer(
             AuthService,
             createAuthService(auth, () => [signingKey.publicJwk]),
           );
-          router.service(UserService, createUserService(createProfiles(deps)));
+          router.service(UserService, createUserService(createProfiles(deps), auth));
           router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
         },
         // A draining server answers held long polls at once, so that its calls can finish.

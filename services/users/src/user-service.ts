@@ -2,11 +2,16 @@ import type { UserService } from "@classconnect/gen/classconnect/users/v1/user_s
 import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toPublicProfile, toUser } from "./convert.js";
+import type { createAuth } from "./domain/auth.js";
 import type { createProfiles, ProfileChanges } from "./domain/profiles.js";
 
 type Profiles = ReturnType<typeof createProfiles>;
 
-export function createUserService(profiles: Profiles): ServiceImpl<typeof UserService> {
+/** `auth` deletes accounts: that takes the password check and its sign-in lock. */
+export function createUserService(
+  profiles: Profiles,
+  auth: Pick<ReturnType<typeof createAuth>, "deleteAccount">,
+): ServiceImpl<typeof UserService> {
   return {
     async getMe(_req, ctx) {
       return { user: toUser(await profiles.me(requireUser(ctx).userId)) };
@@ -63,6 +68,10 @@ export function createUserService(profiles: Profiles): ServiceImpl<typeof UserSe
     },
     async deleteAvatar(_req, ctx) {
       return { user: toUser(await profiles.deleteAvatar(requireUser(ctx).userId)) };
+    },
+    async deleteMe(req, ctx) {
+      await auth.deleteAccount(requireUser(ctx).userId, req.password);
+      return {};
     },
     async batchGetProfiles(req) {
       return { profiles: (await profiles.batch(req.userIds)).map(toPublicProfile) };

@@ -8,8 +8,10 @@
 import type { Cursor } from "@classconnect/platform";
 import { type Collection, type Filter, MongoClient, MongoServerError } from "mongodb";
 import {
+  Channel,
   type DeliveryRecord,
   DeliveryStatus,
+  ERASED_REASON,
   type EventRecord,
   type InboxItem,
   type NewDelivery,
@@ -391,6 +393,27 @@ export async function createMongoNotificationsStore(
 
     async removeTokens(tokens) {
       if (tokens.length > 0) await devices.deleteMany({ _id: { $in: tokens } });
+    },
+
+    async forgetUser(userId) {
+      await Promise.all([
+        devices.deleteMany({ userId }),
+        preferences.deleteOne({ _id: userId }),
+        inbox.deleteMany({ userId }),
+      ]);
+      await deliveries.updateMany(
+        { recipientId: userId, status: { $in: [DeliveryStatus.PENDING, DeliveryStatus.SENDING] } },
+        { $set: { status: DeliveryStatus.FAILED, reason: ERASED_REASON, updatedAt: new Date() } },
+      );
+      // A push delivery per device: each erased address stays unique within its event.
+      await deliveries.updateMany({ recipientId: userId }, [
+        {
+          $set: {
+            payload: {},
+            address: { $cond: [{ $eq: ["$channel", Channel.PUSH] }, { $concat: ["erased-", "$_id"] }, ""] },
+          },
+        },
+      ]);
     },
 
     async close() {

@@ -1,8 +1,10 @@
 import { type Cursor, deleteInBatches, type Sql } from "@classconnect/platform";
 import {
+  Channel,
   type DeliveryFilter,
   type DeliveryRecord,
   DeliveryStatus,
+  ERASED_REASON,
   type EventRecord,
   type InboxItem,
   type NewDelivery,
@@ -303,6 +305,22 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
 
     async removeTokens(tokens) {
       if (tokens.length > 0) await sql`delete from devices where token = any(${tokens})`;
+    },
+
+    async forgetUser(userId) {
+      await sql.begin(async (tx) => {
+        await tx`delete from devices where user_id = ${userId}`;
+        await tx`delete from preferences where user_id = ${userId}`;
+        await tx`delete from inbox where user_id = ${userId}`;
+        await tx`
+          update deliveries set status = ${DeliveryStatus.FAILED}, reason = ${ERASED_REASON}, updated_at = now()
+          where recipient_id = ${userId} and status in (${DeliveryStatus.PENDING}, ${DeliveryStatus.SENDING})`;
+        // A push delivery per device: each erased address stays unique within its event.
+        await tx`
+          update deliveries set payload = '{}',
+            address = case when channel = ${Channel.PUSH} then 'erased-' || id else '' end
+          where recipient_id = ${userId}`;
+      });
     },
 
     async close() {},

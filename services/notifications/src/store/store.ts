@@ -24,6 +24,8 @@ export interface EventRecord {
 }
 
 export const Channel = { PUSH: 1, EMAIL: 2, IN_APP: 3 } as const;
+/** Why a delivery to a user who deleted their account did not go out. */
+export const ERASED_REASON = "the recipient deleted their account";
 export const DeliveryStatus = {
   SENT: 1,
   SKIPPED_BY_PREFERENCE: 2,
@@ -159,6 +161,13 @@ export interface NotificationsStore {
   removeDevice(userId: string, token: string): Promise<boolean>;
   devicesOf(userIds: string[]): Promise<{ userId: string; token: string }[]>;
   removeTokens(tokens: string[]): Promise<void>;
+
+  /**
+   * Erases what is kept of a user who deleted their account: their devices, preferences
+   * and inbox; the addresses in their delivery log (the log keeps what was sent, not to
+   * where); deliveries still to do fail instead of reaching an address they gave up.
+   */
+  forgetUser(userId: string): Promise<void>;
 
   close(): Promise<void>;
 }

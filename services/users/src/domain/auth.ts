@@ -126,6 +126,20 @@ export function createAuth(deps: Deps) {
     deps.now,
   );
   const assertNotLocked = guard.assertNotLocked;
+  /**
+   * A signed-in user confirming an action with their password: a wrong one counts toward
+   * the sign-in lock, as a login, and is named as `field` (the caller stays signed in).
+   */
+  async function confirmPassword(email: string, hash: string, password: string, field: string) {
+    await assertNotLocked(email);
+    if (!(await verifyPassword(hash, password))) {
+      await guard.count(email);
+      throw new InvalidArgumentError([
+        { field, description: "is not your current password", reason: "WRONG_PASSWORD" },
+      ]);
+    }
+    await guard.succeeded(email);
+  }
   /** Tells the owner, so that a change they did not make does not go unnoticed. */
   const passwordChangedMail = (user: UserRecord) =>
     deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
@@ -338,21 +352,25 @@ export function createAuth(deps: Deps) {
           "NO_PASSWORD",
         );
       }
-      await assertNotLocked(user.email);
-      if (!(await verifyPassword(user.passwordHash, current))) {
-        await guard.count(user.email);
-        throw new InvalidArgumentError([
-          {
-            field: "current_password",
-            description: "is not your current password",
-            reason: "WRONG_PASSWORD",
-          },
-        ]);
-      }
-      await guard.succeeded(user.email);
+      await confirmPassword(user.email, user.passwordHash, current, "current_password");
       await store.updateUser(userId, { passwordHash: await hashPassword(next) });
       await store.revokeUserSessions(userId, "password changed", sessionId);
       await passwordChangedMail(user);
+    },
+
+    /**
+     * Deletes the caller's account (see UsersStore.deleteUser); a password account confirms
+     * with its password. The notifications service is told, to erase what it keeps.
+     */
+    async deleteAccount(userId: string, password: string): Promise<void> {
+      const user = await store.userById(userId);
+      if (!user) throw new NotFoundError("user");
+      if (user.passwordHash) {
+        await confirmPassword(user.email, user.passwordHash, password, "password");
+      }
+      if (!(await store.deleteUser(userId))) throw new NotFoundError("user");
+      await deps.events.publish({ type: "ACCOUNT_DELETED", recipients: { userIds: [userId] }, data: {} });
+      if (user.avatarKey) await deps.blobs.delete(user.avatarKey);
     },
 
     /**

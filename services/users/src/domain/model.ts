@@ -116,6 +116,12 @@ export interface UsersStore extends LoginAttemptsPort {
   userByGoogleUid(uid: string): Promise<UserRecord | undefined>;
   usersByIds(ids: string[]): Promise<UserRecord[]>;
   updateUser(id: string, patch: ProfilePatch): Promise<UserRecord | undefined>;
+  /**
+   * Deletes an account: erases its personal data and frees its e-mail (the row stays, so
+   * that what the user did elsewhere keeps its author), ends its sessions and drops its
+   * one-time secrets and sign-in failures. False when there was no such live user.
+   */
+  deleteUser(id: string): Promise<boolean>;
   searchUsers(prefix: string, limit: number, after?: Cursor): Promise<UserRecord[]>;
   listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
   /** Counts of users at `now`, and of those registered in [from, to). */

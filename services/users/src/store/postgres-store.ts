@@ -250,6 +250,27 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 where id = ${sessionId} and revoked_at is null`;
     },
 
+    async deleteUser(id) {
+      return inTransaction(sql, async (tx) => {
+        const [gone] = await tx<{ email: string }[]>`
+          update users u set
+            email = 'deleted-' || u.id || '@deleted.invalid', password_hash = null, google_uid = null,
+            first_name = 'Deleted', last_name = 'user', location = '', bio = '', avatar_url = '',
+            avatar_key = null, website = '', time_zone = '', show_email = false, show_location = false,
+            notifications_opt_in = false, deleted_at = now(), updated_at = now()
+          from (select email from users where id = ${id} and deleted_at is null for update) old
+          where u.id = ${id}
+          returning old.email`;
+        if (!gone) return false;
+        await tx`update sessions set revoked_at = now(), revoke_reason = 'account deleted'
+                 where user_id = ${id} and revoked_at is null`;
+        await tx`delete from email_pins where user_id = ${id}`;
+        await tx`delete from password_resets where user_id = ${id}`;
+        await tx`delete from login_attempts where email = ${gone.email}`;
+        return true;
+      });
+    },
+
     async revokeUserSessions(userId, reason, keep) {
       await sql`update sessions set revoked_at = now(), revoke_reason = ${reason}
                 where user_id = ${userId} and revoked_at is null ${keep ? sql`and id <> ${keep}` : sql``}`;

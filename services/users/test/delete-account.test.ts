@@ -1,0 +1,108 @@
+/**
+ * DeleteMe: a user deletes their account. Their personal data is erased and their e-mail
+ * freed, every session ends, the notifications service is told; bad input and wrong
+ * passwords change nothing.
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { invalid, rejects, violatedFields } from "@classconnect/platform/testing";
+import { Code } from "@connectrpc/connect";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { startUsersHarness, type UsersHarness } from "./harness.js";
+
+const test = suite<{ h: UsersHarness }>("users: DeleteMe");
+test.before(async (ctx) => {
+  ctx.h = await startUsersHarness();
+});
+test.after(async (ctx) => {
+  await ctx.h?.close();
+});
+
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
+
+test("bad input, a wrong password and strangers change nothing", async ({ h }) => {
+  const u = await h.register();
+  const auth = h.bearer(u.accessToken);
+  await invalid(h.users.deleteMe({ password: u.password }, auth), ["confirm"]);
+  await invalid(h.users.deleteMe({ password: "p".repeat(129), confirm: true }, auth), ["password"]);
+  const wrong = await rejects(
+    h.users.deleteMe({ password: "not my password", confirm: true }, auth),
+    Code.InvalidArgument,
+    "WRONG_PASSWORD",
+  );
+  assert.equal(violatedFields(wrong), ["password"]);
+  await rejects(h.users.deleteMe({ confirm: true }, auth), Code.InvalidArgument, "WRONG_PASSWORD");
+  await rejects(h.users.deleteMe({ password: u.password, confirm: true }), Code.Unauthenticated);
+  await rejects(
+    h.users.deleteMe({ password: u.password, confirm: true }, h.bearer(await h.adminToken())),
+    Code.PermissionDenied,
+  );
+  const me = (await h.users.getMe({}, auth)).user!;
+  assert.equal([me.email, me.firstName], [u.email, "Ada"]);
+});
+
+test("the account's data is erased, its sessions end, its e-mail is free, the notifications service is told", async ({
+  h,
+}) => {
+  const u = await h.register({ firstName: "Grace", lastName: "Hopper" });
+  const auth = h.bearer(u.accessToken);
+  const other = await h.register();
+  const avatar = (await h.users.uploadAvatar({ content: PNG }, auth)).user!.avatarUrl;
+  const avatarFile = join(h.blobDir, avatar.slice(avatar.indexOf("/avatars/") + 1));
+  assert.ok(existsSync(avatarFile));
+  const elsewhere = await h.auth.login({ email: u.email, password: u.password });
+  await h.auth.requestPasswordReset({ email: u.email });
+
+  await h.users.deleteMe({ password: u.password, confirm: true }, auth);
+
+  for (const token of [u.accessToken, elsewhere.session!.accessToken]) {
+    await rejects(h.users.getMe({}, h.bearer(token)), Code.Unauthenticated);
+  }
+  await rejects(h.auth.refreshSession({ refreshToken: u.refreshToken }), Code.Unauthenticated);
+  await rejects(h.auth.login({ email: u.email, password: u.password }), Code.Unauthenticated);
+  await rejects(h.users.getProfile({ userId: u.userId }, h.bearer(other.accessToken)), Code.NotFound);
+  assert.equal(
+    (
+      await h.users.batchGetProfiles({ userIds: [u.userId, other.userId] }, h.bearer(other.accessToken))
+    ).profiles.map((p) => p.id),
+    [other.userId],
+  );
+  assert.not.ok(existsSync(avatarFile), "the picture is deleted");
+  const [row] = await h.sql<Record<string, unknown>[]>`select * from users where id = ${u.userId}`;
+  assert.ok(row!["deleted_at"]);
+  for (const personal of ["first_name", "last_name", "location", "bio", "avatar_url", "website"]) {
+    assert.not.ok(String(row![personal]).includes("Grace") || String(row![personal]).includes("Hopper"));
+  }
+  assert.not.ok(String(row!["email"]).includes(u.email.split("@")[0]!), "the e-mail is gone");
+  assert.is(row!["password_hash"], null);
+  const [secrets] = await h.sql<{ n: number }[]>`
+    select (select count(*) from password_resets where user_id = ${u.userId})::int
+         + (select count(*) from email_pins where user_id = ${u.userId})::int as n`;
+  assert.is(secrets!.n, 0, "no reset link or PIN outlives the account");
+  const events = await h.sql<{ event_type: string; recipients: { userIds: string[] } }[]>`
+    select event_type, recipients from outbox where event_type = 'ACCOUNT_DELETED'
+      and recipients->'userIds' ? ${u.userId}`;
+  assert.is(events.length, 1, "the notifications service is told");
+
+  // The e-mail signs up again, as a new account.
+  const again = await h.register({ email: u.email });
+  assert.is.not(again.userId, u.userId);
+  // Deleting twice: the token no longer works.
+  await rejects(h.users.deleteMe({ password: u.password, confirm: true }, auth), Code.Unauthenticated);
+});
+
+test("an account that signs in only with Google is deleted without a password", async ({ h }) => {
+  const google = await h.auth.loginWithGoogle({
+    idToken: await h.google.idToken({ uid: "google-uid-delete", email: "linus.delete@example.com" }),
+  });
+  await h.users.deleteMe({ confirm: true }, h.bearer(google.session!.accessToken));
+  // The Google account is free again: signing in makes a new account.
+  const back = await h.auth.loginWithGoogle({
+    idToken: await h.google.idToken({ uid: "google-uid-delete", email: "linus.delete@example.com" }),
+  });
+  assert.is(back.created, true);
+  assert.is.not(back.user!.id, google.user!.id);
+});
+
+test.run();
