@@ -131,7 +131,7 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   assert.match(policies, /app.kubernetes.io\/name: gateway/);
   // Known callers: the services that call each other, and nobody else.
   assert.equal(values.users.callers, ["courses", "notifications", "admin"]);
-  assert.equal(values.courses.callers, ["notifications", "admin"]);
+  assert.equal(values.courses.callers, ["users", "notifications", "admin"]);
   assert.equal(values.notifications.callers, ["users", "courses", "admin"]);
   assert.ok(!values.gateway.callers, "the gateway is the public entry");
   // The gateway's L4 load balancer keeps each client's address, and nothing in front of it

@@ -32,6 +32,7 @@ import { createAuth } from "./domain/auth.js";
 import { type Deps, defaultPolicies, type Policies } from "./domain/deps.js";
 import { createProfiles } from "./domain/profiles.js";
 import { createRefreshTokenCodec } from "./domain/refresh-tokens.js";
+import { createCoursesDirectory } from "./ports/courses.js";
 import {
   createDisabledGoogleVerifier,
   createFirebaseGoogleVerifier,
@@ -102,6 +103,9 @@ export async function startUsersServer(
         },
         google,
         blobs: overrides.blobs ?? createBlobStore(config.blobs),
+        ...(config.coursesServiceUrl
+          ? { courses: createCoursesDirectory(config.coursesServiceUrl, config.serviceToken) }
+          : {}),
         tokens: {
           issue: (userId, sessionId) =>
             signAccessToken(

@@ -8,6 +8,8 @@ export interface UsersConfig extends FileServiceConfig {
   firebaseProjectId: string | undefined;
   /** Local mailbox directory (JSON files), when set. */
   mailDir: string | undefined;
+  /** The courses service: an account that still teaches is not deleted. Unset: not asked. */
+  coursesServiceUrl: string | undefined;
   resetLinkBase: string;
 }
 
@@ -20,6 +22,7 @@ export function readUsersConfig(env: Record<string, string | undefined> = proces
       accessTokenTtlSeconds: e.int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
       firebaseProjectId: e.optional("FIREBASE_PROJECT_ID"),
       mailDir: e.optional("MAIL_DIR"),
+      coursesServiceUrl: e.optional("COURSES_SERVICE_URL"),
       blobs: readBlobConfig(e),
       resetLinkBase: e.string("RESET_LINK_BASE", "classconnect://reset-password?token="),
     }),

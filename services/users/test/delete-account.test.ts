@@ -5,7 +5,10 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { invalid, rejects, violatedFields } from "@classconnect/platform/testing";
+import { courseInput, type System, startSystem } from "@classconnect/gateway/testing";
+import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { errorMetadata, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -106,3 +109,47 @@ test("an account that signs in only with Google is deleted without a password", 
 });
 
 test.run();
+
+/** With the other services: an account that still teaches is kept until its courses end. */
+const system = suite<{ sys: System }>("users: DeleteMe with the courses service");
+system.before(async (ctx) => {
+  ctx.sys = await startSystem();
+});
+system.after(async (ctx) => {
+  await ctx.sys?.close();
+});
+
+system(
+  "a teacher whose courses have not finished is told which; finished or deleted ones do not hold it",
+  async ({ sys }) => {
+    const teacher = await sys.register();
+    const courses = sys.client(CourseService);
+    const make = async (title: string) =>
+      (await courses.createCourse({ course: courseInput({ title }) }, teacher.auth)).course!;
+    const [algebra, botany, chemistry] = [
+      await make("Algebra"),
+      await make("Botany"),
+      await make("Chemistry"),
+    ];
+    const deleteMe = () =>
+      sys.client(UserService).deleteMe({ password: teacher.password, confirm: true }, teacher.auth);
+    const held = await rejects(deleteMe(), Code.FailedPrecondition, "OWNS_ACTIVE_COURSES");
+    assert.match(held.rawMessage, '"Algebra", "Botany", "Chemistry"');
+    assert.is(errorMetadata(held)["total"], "3");
+    await courses.finishCourse({ courseId: algebra.id }, teacher.auth);
+    await courses.deleteCourse({ courseId: botany.id, etag: botany.etag }, teacher.auth);
+    const still = await rejects(deleteMe(), Code.FailedPrecondition, "OWNS_ACTIVE_COURSES");
+    assert.is(errorMetadata(still)["course_ids"], chemistry.id);
+    // Refused, the account is untouched.
+    await sys.client(UserService).getMe({}, teacher.auth);
+    await courses.finishCourse({ courseId: chemistry.id }, teacher.auth);
+    await deleteMe();
+    await rejects(sys.client(UserService).getMe({}, teacher.auth), Code.Unauthenticated);
+    // The finished course keeps its record; its teacher is gone.
+    const student = await sys.register();
+    const seen = (await courses.getCourse({ courseId: algebra.id }, student.auth)).course!;
+    assert.equal([seen.title, seen.teacher], ["Algebra", undefined]);
+  },
+);
+
+system.run();

@@ -87,6 +87,9 @@ export function createCourses(deps: CourseDeps) {
       return { view, ...(teacher ? { teacher } : {}), prerequisites };
     },
 
+    /** The courses `ownerId` still teaches (not finished): the first 10 by title, and how many. */
+    ownedActive: (ownerId: string) => courses.ownedActive(ownerId, 10),
+
     async catalog(
       caller: string,
       filter: CatalogFilter,

@@ -146,6 +146,18 @@ export function createCourseStore(sql: Sql) {
 
   return {
     /** The live (not deleted) courses among `ids`. */
+    /** The first `limit` courses `ownerId` owns that have not finished, by title, and how many in all. */
+    async ownedActive(
+      ownerId: string,
+      limit: number,
+    ): Promise<{ courses: { courseId: string; title: string }[]; total: number }> {
+      const rows = await sql<{ id: string; title: string; total: number }[]>`
+        select id, title, count(*) over ()::int as total from courses
+        where owner_id = ${ownerId} and state = 1 and deleted_at is null
+        order by lower(title), id limit ${limit}`;
+      return { courses: rows.map((r) => ({ courseId: r.id, title: r.title })), total: rows[0]?.total ?? 0 };
+    },
+
     async existingIds(ids: string[]): Promise<string[]> {
       if (ids.length === 0) return [];
       const rows = await sql<{ id: string }[]>`

@@ -368,6 +368,19 @@ export function createAuth(deps: Deps) {
       if (user.passwordHash) {
         await confirmPassword(user.email, user.passwordHash, password, "password");
       }
+      const teaching = await deps.courses?.ownedActive(userId);
+      if (teaching && teaching.total > 0) {
+        const titles = teaching.courses.map((c) => `"${c.title}"`).join(", ");
+        const more =
+          teaching.total > teaching.courses.length
+            ? ` and ${teaching.total - teaching.courses.length} more`
+            : "";
+        throw new FailedPreconditionError(
+          `you still teach ${titles}${more}: finish or delete your courses before deleting your account`,
+          "OWNS_ACTIVE_COURSES",
+          { course_ids: teaching.courses.map((c) => c.courseId).join(","), total: String(teaching.total) },
+        );
+      }
       if (!(await store.deleteUser(userId))) throw new NotFoundError("user");
       await deps.events.publish({ type: "ACCOUNT_DELETED", recipients: { userIds: [userId] }, data: {} });
       if (user.avatarKey) await deps.blobs.delete(user.avatarKey);

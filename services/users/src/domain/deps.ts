@@ -1,4 +1,5 @@
 import type { BlobStore, ChangeSignal, OutboxEvent } from "@classconnect/platform";
+import type { CoursesDirectory } from "../ports/courses.js";
 import type { GoogleVerifier } from "../ports/google.js";
 import type { Mailer } from "../ports/mailer.js";
 import type { UsersStore } from "./model.js";
@@ -54,4 +55,6 @@ export interface Deps {
   now: () => Date;
   /** Wakes long polls of the revoked-session list when a session is revoked (any replica); unset, they answer at once. */
   revocations?: ChangeSignal;
+  /** The courses service, asked before an account is deleted; unset (a users service alone), not asked. */
+  courses?: CoursesDirectory;
 }
