@@ -70,7 +70,10 @@ export function createUserService(
       return { user: toUser(await profiles.deleteAvatar(requireUser(ctx).userId)) };
     },
     async deleteMe(req, ctx) {
-      await auth.deleteAccount(requireUser(ctx).userId, req.password);
+      await auth.deleteAccount(requireUser(ctx).userId, {
+        password: req.password,
+        googleIdToken: req.googleIdToken,
+      });
       return {};
     },
     async batchGetProfiles(req) {

@@ -95,11 +95,34 @@ test("the account's data is erased, its sessions end, its e-mail is free, the no
   await rejects(h.users.deleteMe({ password: u.password, confirm: true }, auth), Code.Unauthenticated);
 });
 
-test("an account that signs in only with Google is deleted without a password", async ({ h }) => {
+test("an account that signs in only with Google confirms with a fresh Google ID token of its own", async ({
+  h,
+}) => {
   const google = await h.auth.loginWithGoogle({
     idToken: await h.google.idToken({ uid: "google-uid-delete", email: "linus.delete@example.com" }),
   });
-  await h.users.deleteMe({ confirm: true }, h.bearer(google.session!.accessToken));
+  const auth = h.bearer(google.session!.accessToken);
+  for (const googleIdToken of [
+    "",
+    "not.a.token",
+    await h.google.idToken({ uid: "someone-else", email: "other.delete@example.com" }),
+  ]) {
+    const e = await rejects(
+      h.users.deleteMe({ googleIdToken, password: "guess", confirm: true }, auth),
+      Code.InvalidArgument,
+      "GOOGLE_REAUTH_REQUIRED",
+    );
+    assert.equal(violatedFields(e), ["google_id_token"]);
+  }
+  await h.users.getMe({}, auth);
+  await h.users.deleteMe(
+    {
+      googleIdToken: await h.google.idToken({ uid: "google-uid-delete", email: "linus.delete@example.com" }),
+      confirm: true,
+    },
+    auth,
+  );
+  await rejects(h.users.getMe({}, auth), Code.Unauthenticated);
   // The Google account is free again: signing in makes a new account.
   const back = await h.auth.loginWithGoogle({
     idToken: await h.google.idToken({ uid: "google-uid-delete", email: "linus.delete@example.com" }),

@@ -140,6 +140,17 @@ export function createAuth(deps: Deps) {
     }
     await guard.succeeded(email);
   }
+  /** The Google account an ID token proves; undefined for none, or one that does not verify. */
+  async function googleUidOf(idToken: string): Promise<string | undefined> {
+    if (!idToken) return undefined;
+    try {
+      return (await deps.google.verify(idToken)).uid;
+    } catch (err) {
+      // A token that does not verify proves nothing; Google being unreachable is another matter.
+      if (err instanceof UnauthenticatedError) return undefined;
+      throw err;
+    }
+  }
   /** Tells the owner, so that a change they did not make does not go unnoticed. */
   const passwordChangedMail = (user: UserRecord) =>
     deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
@@ -359,14 +370,23 @@ export function createAuth(deps: Deps) {
     },
 
     /**
-     * Deletes the caller's account (see UsersStore.deleteUser); a password account confirms
-     * with its password. The notifications service is told, to erase what it keeps.
+     * Deletes the caller's account (see UsersStore.deleteUser), which the owner confirms:
+     * with the password, or (an account without one) with a fresh Google ID token of its
+     * Google account. The notifications service is told, to erase what it keeps.
      */
-    async deleteAccount(userId: string, password: string): Promise<void> {
+    async deleteAccount(userId: string, proof: { password: string; googleIdToken: string }): Promise<void> {
       const user = await store.userById(userId);
       if (!user) throw new NotFoundError("user");
       if (user.passwordHash) {
-        await confirmPassword(user.email, user.passwordHash, password, "password");
+        await confirmPassword(user.email, user.passwordHash, proof.password, "password");
+      } else if ((await googleUidOf(proof.googleIdToken)) !== user.googleUid) {
+        throw new InvalidArgumentError([
+          {
+            field: "google_id_token",
+            description: "sign in with this account's Google account again and send its ID token",
+            reason: "GOOGLE_REAUTH_REQUIRED",
+          },
+        ]);
       }
       const teaching = await deps.courses?.ownedActive(userId);
       if (teaching && teaching.total > 0) {
