@@ -22,6 +22,7 @@ export {
 export * from "./health.js";
 export * from "./http2-limits.js";
 export * from "./identity.js";
+export * from "./images.js";
 export * from "./logger.js";
 export * from "./login-guard.js";
 export * from "./node-fixes.js";

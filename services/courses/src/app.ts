@@ -96,6 +96,7 @@ export async function startCoursesServer(
         enrollments: stores.enrollments,
         access,
         users,
+        blobs,
         logActivity: stores.staff.log,
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });

@@ -29,6 +29,9 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
       const { view, teacher, prerequisites } = await courses.get(req.courseId, me(ctx));
       return { course: toCourse(view, now(), teacher, prerequisites) };
     },
+    async uploadCoursePicture(req, ctx) {
+      return { course: toCourse(await courses.uploadPicture(req.courseId, me(ctx), req.content), now()) };
+    },
     async listOwnedActiveCourses(req) {
       return courses.ownedActive(req.userId);
     },

@@ -458,4 +458,74 @@ test("favorites: add (idempotent), list with filters and pages, remove", async (
   await rejects(courses.listFavorites({}), Code.Unauthenticated);
 });
 
+test("UploadCoursePicture stores an image by content for teachers with the content permission; a replaced upload is deleted", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const editor = await sys.register();
+  const student = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  await sys
+    .client(StaffService)
+    .addAssistant({ courseId: c.id, userId: editor.userId, permissions: [Permission.CONTENT] }, owner.auth);
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+  const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
+  const JPEG = Buffer.from("ffd8ffe000104a464946", "hex");
+  const served = async (url: string) => {
+    const res = await fetch(url);
+    return res.ok ? Buffer.from(await res.arrayBuffer()) : res.status;
+  };
+
+  const first = (await courses.uploadCoursePicture({ courseId: c.id, content: PNG }, owner.auth)).course!;
+  assert.match(first.pictureUrl, new RegExp(`/courses/${c.id}/[^/]+\\.png$`));
+  assert.equal(await served(first.pictureUrl), PNG, "public, like an avatar");
+  assert.is(first.etag, 'W/"2"', "a new version: an edit from before it is refused");
+  const second = (await courses.uploadCoursePicture({ courseId: c.id, content: JPEG }, editor.auth)).course!;
+  assert.match(second.pictureUrl, /\.jpg$/);
+  assert.is(await served(first.pictureUrl), 404, "the picture it replaced is deleted");
+  assert.equal(await served(second.pictureUrl), JPEG);
+  // A picture given by URL replaces the uploaded one, whose file goes too.
+  const linked = (
+    await courses.updateCourse(
+      {
+        courseId: c.id,
+        etag: second.etag,
+        course: { pictureUrl: "https://pictures.example.com/raft.png" },
+        updateMask: { paths: ["picture_url"] },
+      },
+      owner.auth,
+    )
+  ).course!;
+  assert.is(linked.pictureUrl, "https://pictures.example.com/raft.png");
+  assert.is(await served(second.pictureUrl), 404);
+
+  // Refusals change nothing.
+  await rejects(
+    courses.uploadCoursePicture({ courseId: c.id, content: Buffer.from("<svg/>") }, owner.auth),
+    Code.InvalidArgument,
+    "IMAGE_TYPE",
+  );
+  await invalid(courses.uploadCoursePicture({ courseId: c.id, content: new Uint8Array() }, owner.auth), [
+    "content",
+  ]);
+  await invalid(courses.uploadCoursePicture({ courseId: "x", content: PNG }, owner.auth), ["course_id"]);
+  await rejects(
+    courses.uploadCoursePicture({ courseId: c.id, content: PNG }, student.auth),
+    Code.PermissionDenied,
+  );
+  await rejects(
+    courses.uploadCoursePicture({ courseId: randomUUID(), content: PNG }, owner.auth),
+    Code.NotFound,
+  );
+  await rejects(courses.uploadCoursePicture({ courseId: c.id, content: PNG }), Code.Unauthenticated);
+  const after = (await courses.getCourse({ courseId: c.id }, student.auth)).course!;
+  assert.is(after.pictureUrl, "https://pictures.example.com/raft.png");
+  const log = await sys.client(StaffService).listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(
+    log.entries.map((e) => [e.actorId, e.action]),
+    [[editor.userId, "course.picture"]],
+  );
+});
+
 test.run();

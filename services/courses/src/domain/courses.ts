@@ -3,11 +3,13 @@ import { randomUUID } from "node:crypto";
 import type { PublicProfile } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import {
   AbortedError,
+  type BlobStore,
   type Cursor,
   FailedPreconditionError,
   NotFoundError,
   type Page,
   pageOf,
+  requireImage,
 } from "@classconnect/platform";
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { CatalogFilter, CatalogOrder, CourseStore, MyCoursesFilter } from "../store/courses.js";
@@ -28,6 +30,8 @@ export interface CourseDeps {
   enrollments: EnrollmentStore;
   access: Access;
   users: UsersDirectory;
+  /** Where uploaded course pictures are stored (public keys, like avatars). */
+  blobs: BlobStore;
   logActivity: (a: NonNullable<ReturnType<typeof activityOf>>) => Promise<void>;
 }
 
@@ -132,7 +136,31 @@ export function createCourses(deps: CourseDeps) {
       }
       const activity = activityOf(access, "course.update", "course", courseId, changedFields(changes));
       if (activity) await deps.logActivity(activity);
+      // The update matched the version read: the uploaded picture it replaced is this one.
+      if (changes.pictureUrl !== undefined && access.course.pictureKey) {
+        await deps.blobs.delete(access.course.pictureKey);
+      }
       return asSeenBy(updated, access.role);
+    },
+
+    /** Sets the course's picture from an uploaded image; the uploaded picture it replaces is deleted. */
+    async uploadPicture(courseId: string, caller: string, bytes: Uint8Array): Promise<CourseView> {
+      const access = await deps.access.load(courseId, caller);
+      requirePermission(access, Permission.CONTENT);
+      const type = requireImage(bytes);
+      const key = `courses/${courseId}/${randomUUID()}.${type.extension}`;
+      const url = await deps.blobs.put(key, bytes, type.contentType);
+      const previous = await courses.setPicture(courseId, url, key);
+      if (previous === undefined) {
+        await deps.blobs.delete(key);
+        throw new NotFoundError("course");
+      }
+      if (previous) await deps.blobs.delete(previous);
+      const activity = activityOf(access, "course.picture", "course", courseId, "uploaded a picture");
+      if (activity) await deps.logActivity(activity);
+      const view = await courses.view(courseId, caller);
+      if (!view) throw new NotFoundError("course");
+      return view;
     },
 
     async remove(courseId: string, caller: string, etag: string): Promise<void> {

@@ -22,6 +22,8 @@ export interface Course {
   endTime: Date;
   enrollmentDeadline: Date;
   pictureUrl: string;
+  /** The stored file behind `pictureUrl`, when it was uploaded (UploadCoursePicture). */
+  pictureKey: string | null;
   passingGrade: number;
   prerequisiteIds: string[];
   minEducationLevel: number;

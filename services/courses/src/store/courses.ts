@@ -10,7 +10,8 @@ import type { Course, CourseFields, CourseView, Prerequisite } from "../domain/m
 /** Columns of a course row, with its prerequisites, as `Course` fields. */
 export const courseColumns = (sql: Sql | TransactionSql) => sql`
   c.id, c.owner_id, c.title, c.description, c.objectives, c.syllabus, c.category, c.level, c.modality,
-  c.capacity, c.start_time, c.end_time, c.enrollment_deadline, c.picture_url, c.passing_grade::float8 as passing_grade,
+  c.capacity, c.start_time, c.end_time, c.enrollment_deadline, c.picture_url, c.picture_key,
+  c.passing_grade::float8 as passing_grade,
   c.min_education_level, c.state, c.enrolled_count, c.version, c.created_at, c.updated_at,
   array(select p.prerequisite_id from course_prerequisites p where p.course_id = c.id order by 1) as prerequisite_ids`;
 
@@ -38,6 +39,7 @@ export interface CourseRow {
   end_time: Date;
   enrollment_deadline: Date;
   picture_url: string;
+  picture_key: string | null;
   passing_grade: number;
   min_education_level: number;
   state: number;
@@ -64,6 +66,7 @@ export function toCourse(r: CourseRow): Course {
     endTime: r.end_time,
     enrollmentDeadline: r.enrollment_deadline,
     pictureUrl: r.picture_url,
+    pictureKey: r.picture_key,
     passingGrade: r.passing_grade,
     prerequisiteIds: r.prerequisite_ids,
     minEducationLevel: r.min_education_level,
@@ -219,6 +222,8 @@ export function createCourseStore(sql: Sql) {
           if (value !== undefined) values[column] = value;
         }
         values["updated_at"] = new Date();
+        // A picture given by URL replaces any uploaded one (the caller deletes its file).
+        if (fields.pictureUrl !== undefined) values["picture_key"] = null;
         const [updated] = await tx<{ id: string }[]>`
           update courses set ${tx(values)}, version = version + 1
           where id = ${id} and version = ${version} and deleted_at is null
@@ -231,6 +236,20 @@ export function createCourseStore(sql: Sql) {
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
       });
+    },
+
+    /**
+     * Sets an uploaded picture; returns the key of the uploaded picture it replaces (null
+     * for none), or undefined when the course is gone.
+     */
+    async setPicture(id: string, url: string, key: string): Promise<string | null | undefined> {
+      const [row] = await sql<{ previous: string | null }[]>`
+        with old as (select picture_key from courses where id = ${id} and deleted_at is null for update)
+        update courses c set picture_url = ${url}, picture_key = ${key}, version = c.version + 1,
+          updated_at = now()
+        from old where c.id = ${id}
+        returning old.picture_key as previous`;
+      return row ? row.previous : undefined;
     },
 
     async softDelete(id: string, version: number): Promise<"deleted" | "stale" | "missing"> {

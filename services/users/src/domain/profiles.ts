@@ -5,10 +5,10 @@ import {
   NotFoundError,
   type Page,
   pageOf,
+  requireImage,
   UnauthenticatedError,
 } from "@classconnect/platform";
 import { normalizeEmail, sendActivationPin } from "./auth.js";
-import { requireImage } from "./avatar.js";
 import type { Deps } from "./deps.js";
 import { knownTimeZone, type ProfilePatch, type UserRecord } from "./model.js";
 

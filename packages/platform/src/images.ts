@@ -1,6 +1,7 @@
-import { InvalidArgumentError } from "@classconnect/platform";
+/** Pictures people upload (avatars, course pictures): png, jpeg or webp, told by content. */
+import { InvalidArgumentError } from "./errors.js";
 
-export const MAX_AVATAR_BYTES = 10 * 1024 * 1024;
+export const MAX_IMAGE_BYTES = 10 * 1024 * 1024;
 
 export interface ImageType {
   contentType: "image/png" | "image/jpeg" | "image/webp";
@@ -20,7 +21,7 @@ export function sniffImage(bytes: Uint8Array): ImageType | undefined {
 }
 
 export function requireImage(bytes: Uint8Array): ImageType {
-  if (bytes.length > MAX_AVATAR_BYTES) {
+  if (bytes.length > MAX_IMAGE_BYTES) {
     throw new InvalidArgumentError([{ field: "content", description: "image must be at most 10 MB" }]);
   }
   const type = sniffImage(bytes);
