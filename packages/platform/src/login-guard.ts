@@ -4,7 +4,8 @@
  * or not an account exists, so the lock reveals nothing.
  */
 import type { Sql } from "./db.js";
-import { ResourceExhaustedError, UnauthenticatedError } from "./errors.js";
+import { InvalidArgumentError, ResourceExhaustedError, UnauthenticatedError } from "./errors.js";
+import { verifyPassword } from "./secrets.js";
 
 export interface LoginAttemptsPort {
   loginLockedUntil(email: string): Promise<Date | null>;
@@ -47,13 +48,28 @@ export function createLoginGuard(
   }
   return {
     assertNotLocked,
-    count,
+
     /** Counts a failure and refuses: LOGIN_LOCKED once locked, otherwise the same answer for every wrong credential. */
     async failed(email: string): Promise<never> {
       await count(email);
       throw new UnauthenticatedError("wrong e-mail or password", "INVALID_CREDENTIALS");
     },
     succeeded: (email: string) => port.clearLoginFailures(email),
+    /**
+     * A signed-in caller confirming an action with their password (changing it, deleting
+     * the account): a wrong one counts toward the lock, as a failed sign-in, and is named
+     * as `field`; the caller stays signed in, so it is bad input, not UNAUTHENTICATED.
+     */
+    async confirmPassword(email: string, hash: string, password: string, field: string): Promise<void> {
+      await assertNotLocked(email);
+      if (!(await verifyPassword(hash, password))) {
+        await count(email);
+        throw new InvalidArgumentError([
+          { field, description: "is not your current password", reason: "WRONG_PASSWORD" },
+        ]);
+      }
+      await port.clearLoginFailures(email);
+    },
   };
 }
 

@@ -55,6 +55,10 @@ export function createAdminAuthService(
         admin: toAdmin(await admins.create(requireAdmin(ctx).adminId, req.email, req.name, req.password)),
       };
     },
+    async changePassword(req, ctx) {
+      await admins.changePassword(requireAdmin(ctx).adminId, req.currentPassword, req.newPassword);
+      return {};
+    },
     async listAdmins(req) {
       const page = await admins.list(pageSize(req.pageSize), readCursor(req.pageToken));
       return { admins: page.items.map(toAdmin), nextPageToken: writeCursor(page.next) };

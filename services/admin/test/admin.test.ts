@@ -87,6 +87,58 @@ test("the configured admin signs in (1 h token), creates a second admin who can 
   assert.is(keys[0]?.alg, "EdDSA");
 });
 
+test("an admin changes their password with the current one; audited; wrong ones count toward the lock", async ({
+  sys,
+  root,
+}) => {
+  const auth = sys.client(AdminAuthService);
+  const email = `pw-${randomUUID().slice(0, 8)}@classconnect.test`;
+  await auth.createAdmin({ email, name: "Rotating", password: "first-admin-password" }, root);
+  const me = bearer((await auth.login({ email, password: "first-admin-password" })).accessToken);
+  const change = (
+    currentPassword: string,
+    newPassword: string,
+    as: { headers: Record<string, string> } = me,
+  ) => auth.changePassword({ currentPassword, newPassword }, as);
+  await invalid(change("first-admin-password", "too short"), ["new_password"]);
+  await invalid(change("first-admin-password", "first-admin-password"), ["new_password"]);
+  await invalid(change("", "second-admin-password"), ["current_password"]);
+  await rejects(change("a wrong password", "second-admin-password"), Code.InvalidArgument, "WRONG_PASSWORD");
+  await rejects(
+    change("first-admin-password", "second-admin-password", { headers: {} }),
+    Code.Unauthenticated,
+  );
+  const user = await sys.register();
+  await rejects(change("first-admin-password", "second-admin-password", user.auth), Code.PermissionDenied);
+  await auth.login({ email, password: "first-admin-password" });
+
+  await change("first-admin-password", "second-admin-password");
+  await rejects(auth.login({ email, password: "first-admin-password" }), Code.Unauthenticated);
+  const again = await auth.login({ email, password: "second-admin-password" });
+  const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: again.admin!.id }, root))
+    .entries;
+  assert.equal(
+    entries.map((e) => [e.action, e.adminId]),
+    [
+      ["admin.password_change", again.admin!.id],
+      [
+        "admin.create",
+        (await auth.listAdmins({}, root)).admins.find((a) => a.email === FIRST_ADMIN.email)!.id,
+      ],
+    ],
+  );
+  // Four wrong current passwords, then the fifth locks the account, sign-in included.
+  for (let i = 0; i < 4; i++) {
+    await rejects(change(`wrong-${i}`, "third-admin-password"), Code.InvalidArgument, "WRONG_PASSWORD");
+  }
+  await rejects(change("wrong-5", "third-admin-password"), Code.ResourceExhausted, "LOGIN_LOCKED");
+  await rejects(
+    auth.login({ email, password: "second-admin-password" }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+});
+
 test("admin logins lock after 5 failures; unknown e-mails answer the same", async ({ sys }) => {
   const auth = sys.client(AdminAuthService);
   const wrong = await rejects(

@@ -20,7 +20,9 @@ export function adminStoreContract(
     await ctx.close();
   });
 
-  test("admins are unique by e-mail and listed in creation order", async ({ store }) => {
+  test("admins are unique by e-mail, found by id, listed in creation order; passwords replaced", async ({
+    store,
+  }) => {
     const email = `a-${randomUUID()}@x.test`;
     const a = await store.createAdmin({
       id: randomUUID(),
@@ -36,6 +38,11 @@ export function adminStoreContract(
       assert.is((err as { reason?: string }).reason, "EMAIL_TAKEN");
     }
     assert.is((await store.adminByEmail(email))?.id, a.id);
+    assert.is((await store.adminById(a.id))?.email, email);
+    assert.is(await store.adminById(randomUUID()), undefined);
+    assert.is(await store.setAdminPassword(a.id, "h2"), true);
+    assert.is((await store.adminById(a.id))?.passwordHash, "h2");
+    assert.is(await store.setAdminPassword(randomUUID(), "h3"), false);
     const b = await store.createAdmin({
       id: randomUUID(),
       email: `b-${email}`,

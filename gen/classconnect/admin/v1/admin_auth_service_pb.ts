@@ -18,7 +18,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/admin/v1/admin_auth_service.proto.
  */
 export const file_classconnect_admin_v1_admin_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiSQoMTG9naW5SZXF1ZXN0EhoKBWVtYWlsGAEgASgJQgu6SAjIAQFyAxj+ARIdCghwYXNzd29yZBgCIAEoCUILukgIyAEBcgMYgAEikAEKDUxvZ2luUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4SFAoMYWNjZXNzX3Rva2VuGAIgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaAoSQ3JlYXRlQWRtaW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRj+AWABEhkKBG5hbWUYAiABKAlCC7pICMgBAXIDGMgBEhwKCHBhc3N3b3JkGAMgASgJQgq6SAdyBRAMGIABIkIKE0NyZWF0ZUFkbWluUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4iTwoRTGlzdEFkbWluc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMY9AMiWwoSTGlzdEFkbWluc1Jlc3BvbnNlEiwKBmFkbWlucxgBIAMoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3azKrAwoQQWRtaW5BdXRoU2VydmljZRJZCgVMb2dpbhIjLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlcXVlc3QaJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9naW5SZXNwb25zZSIFyvMYAQESawoLQ3JlYXRlQWRtaW4SKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ3JlYXRlQWRtaW5SZXF1ZXN0GiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVzcG9uc2UiBcrzGAEDEmsKCkxpc3RBZG1pbnMSKC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEFkbWluc1JlcXVlc3QaKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEFkbWluc1Jlc3BvbnNlIgiQAgHK8xgBAxJiCgdHZXRKd2tzEiUuY2xhc3Njb25uZWN0LmFkbWluLnYxLkdldEp3a3NSZXF1ZXN0GiYuY2xhc3Njb25uZWN0LmFkbWluLnYxLkdldEp3a3NSZXNwb25zZSIIkAIByvMYAQFiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiSQoMTG9naW5SZXF1ZXN0EhoKBWVtYWlsGAEgASgJQgu6SAjIAQFyAxj+ARIdCghwYXNzd29yZBgCIAEoCUILukgIyAEBcgMYgAEikAEKDUxvZ2luUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4SFAoMYWNjZXNzX3Rva2VuGAIgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaAoSQ3JlYXRlQWRtaW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRj+AWABEhkKBG5hbWUYAiABKAlCC7pICMgBAXIDGMgBEhwKCHBhc3N3b3JkGAMgASgJQgq6SAdyBRAMGIABIkIKE0NyZWF0ZUFkbWluUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4iTwoRTGlzdEFkbWluc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMY9AMiWwoSTGlzdEFkbWluc1Jlc3BvbnNlEiwKBmFkbWlucxgBIAMoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3ayLcAQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiUKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCC7pICMgBAXIDGIABEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQDBiAATp6ukh3GnUKFG5ld19wYXNzd29yZC1kaWZmZXJzEjF0aGUgbmV3IHBhc3N3b3JkIG11c3QgZGlmZmVyIGZyb20gdGhlIGN1cnJlbnQgb25lGip0aGlzLm5ld19wYXNzd29yZCAhPSB0aGlzLmN1cnJlbnRfcGFzc3dvcmQiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZTKhBAoQQWRtaW5BdXRoU2VydmljZRJZCgVMb2dpbhIjLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlcXVlc3QaJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9naW5SZXNwb25zZSIFyvMYAQESawoLQ3JlYXRlQWRtaW4SKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ3JlYXRlQWRtaW5SZXF1ZXN0GiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVzcG9uc2UiBcrzGAEDEnQKDkNoYW5nZVBhc3N3b3JkEiwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBotLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgXK8xgBAxJrCgpMaXN0QWRtaW5zEiguY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXF1ZXN0GikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXNwb25zZSIIkAIByvMYAQMSYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_timestamp]);
 
 /**
  * Request for Login.
@@ -232,6 +232,49 @@ export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
   messageDesc(file_classconnect_admin_v1_admin_auth_service, 7);
 
 /**
+ * Request for ChangePassword.
+ *
+ * @generated from message classconnect.admin.v1.ChangePasswordRequest
+ */
+export type ChangePasswordRequest = Message<"classconnect.admin.v1.ChangePasswordRequest"> & {
+  /**
+   * The current password.
+   *
+   * @generated from field: string current_password = 1;
+   */
+  currentPassword: string;
+
+  /**
+   * The new password (12-128 characters), other than the current one.
+   *
+   * @generated from field: string new_password = 2;
+   */
+  newPassword: string;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.ChangePasswordRequest.
+ * Use `create(ChangePasswordRequestSchema)` to create a new message.
+ */
+export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 8);
+
+/**
+ * Response for ChangePassword.
+ *
+ * @generated from message classconnect.admin.v1.ChangePasswordResponse
+ */
+export type ChangePasswordResponse = Message<"classconnect.admin.v1.ChangePasswordResponse"> & {
+};
+
+/**
+ * Describes the message classconnect.admin.v1.ChangePasswordResponse.
+ * Use `create(ChangePasswordResponseSchema)` to create a new message.
+ */
+export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 9);
+
+/**
  * AdminAuthService signs administrators in and manages admin accounts.
  *
  * @generated from service classconnect.admin.v1.AdminAuthService
@@ -256,6 +299,18 @@ export const AdminAuthService: GenService<{
     methodKind: "unary";
     input: typeof CreateAdminRequestSchema;
     output: typeof CreateAdminResponseSchema;
+  },
+  /**
+   * ChangePassword replaces the calling admin's password, given the current one (audited).
+   * A wrong current password counts toward the sign-in lock. Admin tokens already issued
+   * run out within their hour.
+   *
+   * @generated from rpc classconnect.admin.v1.AdminAuthService.ChangePassword
+   */
+  changePassword: {
+    methodKind: "unary";
+    input: typeof ChangePasswordRequestSchema;
+    output: typeof ChangePasswordResponseSchema;
   },
   /**
    * ListAdmins lists admins.

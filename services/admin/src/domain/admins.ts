@@ -7,6 +7,7 @@ import {
   dummyPasswordHash,
   hashPassword,
   type Logger,
+  NotFoundError,
   type Page,
   pageOf,
   verifyPassword,
@@ -80,6 +81,22 @@ export function createAdmins(deps: {
         after: { email: admin.email, name: admin.name },
       });
       return publicView(admin);
+    },
+
+    /** Replaces the admin's password, given the current one; a wrong one counts toward the sign-in lock. */
+    async changePassword(adminId: string, current: string, next: string): Promise<void> {
+      const admin = await store.adminById(adminId);
+      if (!admin) throw new NotFoundError("administrator");
+      await guard.confirmPassword(admin.email, admin.passwordHash, current, "current_password");
+      await store.setAdminPassword(adminId, await hashPassword(next));
+      await deps.audit.append({
+        adminId,
+        action: "admin.password_change",
+        resourceType: "admin",
+        resourceId: adminId,
+        before: null,
+        after: null,
+      });
     },
 
     async list(limit: number, after?: Cursor): Promise<Page<Omit<AdminRecord, "passwordHash">>> {

@@ -86,6 +86,13 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
       const doc = await admins.findOne({ email });
       return doc ? fromAdmin(doc) : undefined;
     },
+    async adminById(id) {
+      const doc = await admins.findOne({ _id: id });
+      return doc ? fromAdmin(doc) : undefined;
+    },
+    async setAdminPassword(id, passwordHash) {
+      return (await admins.updateOne({ _id: id }, { $set: { passwordHash } })).matchedCount > 0;
+    },
     async listAdmins(limit, after) {
       const query = after
         ? {

@@ -92,6 +92,14 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
       const [row] = await sql<AdminRow[]>`select * from admins where email = ${email}`;
       return row && toAdmin(row);
     },
+    async adminById(id) {
+      const [row] = await sql<AdminRow[]>`select * from admins where id = ${id}`;
+      return row && toAdmin(row);
+    },
+    async setAdminPassword(id, passwordHash) {
+      const rows = await sql`update admins set password_hash = ${passwordHash} where id = ${id} returning 1`;
+      return rows.length > 0;
+    },
     async listAdmins(limit, after?: Cursor) {
       const rows = await sql<AdminRow[]>`
         select * from admins

@@ -59,6 +59,9 @@ export interface AdminStore extends LoginAttemptsPort {
   /** Throws AlreadyExistsError for a taken e-mail. */
   createAdmin(a: Omit<AdminRecord, "createdAt">): Promise<AdminRecord>;
   adminByEmail(email: string): Promise<AdminRecord | undefined>;
+  adminById(id: string): Promise<AdminRecord | undefined>;
+  /** False when there is no such admin. */
+  setAdminPassword(id: string, passwordHash: string): Promise<boolean>;
   listAdmins(limit: number, after?: Cursor): Promise<AdminRecord[]>;
 
   createRule(id: string, createdBy: string, r: RuleFields): Promise<RuleRecord>;

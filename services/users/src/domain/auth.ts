@@ -126,20 +126,7 @@ export function createAuth(deps: Deps) {
     deps.now,
   );
   const assertNotLocked = guard.assertNotLocked;
-  /**
-   * A signed-in user confirming an action with their password: a wrong one counts toward
-   * the sign-in lock, as a login, and is named as `field` (the caller stays signed in).
-   */
-  async function confirmPassword(email: string, hash: string, password: string, field: string) {
-    await assertNotLocked(email);
-    if (!(await verifyPassword(hash, password))) {
-      await guard.count(email);
-      throw new InvalidArgumentError([
-        { field, description: "is not your current password", reason: "WRONG_PASSWORD" },
-      ]);
-    }
-    await guard.succeeded(email);
-  }
+  const confirmPassword = guard.confirmPassword;
   /** The Google account an ID token proves; undefined for none, or one that does not verify. */
   async function googleUidOf(idToken: string): Promise<string | undefined> {
     if (!idToken) return undefined;
