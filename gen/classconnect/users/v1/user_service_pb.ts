@@ -535,9 +535,10 @@ export const UserService: GenService<{
    * DeleteMe deletes the caller's account: their personal data is erased (name, e-mail,
    * profile, picture; their devices, preferences and inbox in the notifications service),
    * every session ends, and the e-mail can sign up again. What they did in courses stays,
-   * under "Deleted user". The owner confirms it is them: with the password, or for an
-   * account that signs in only with Google, with a fresh Google ID token. An account that
-   * still teaches a course that has not finished is kept (OWNS_ACTIVE_COURSES).
+   * without their name (their profile is NOT_FOUND, and left out of BatchGetProfiles).
+   * The owner confirms it is them: with the password, or for an account that signs in
+   * only with Google, with a fresh Google ID token. An account that still teaches a course
+   * that has not finished is kept (OWNS_ACTIVE_COURSES).
    *
    * @generated from rpc classconnect.users.v1.UserService.DeleteMe
    */
