@@ -172,6 +172,15 @@ system(
     const student = await sys.register();
     const seen = (await courses.getCourse({ courseId: algebra.id }, student.auth)).course!;
     assert.equal([seen.title, seen.teacher], ["Algebra", undefined]);
+    // The courses service's side: internal only, and its input checked.
+    const internal = sys.internalClient(CourseService, "courses");
+    await invalid(internal.listOwnedActiveCourses({ userId: "x" }), ["user_id"]);
+    assert.is((await internal.listOwnedActiveCourses({ userId: teacher.userId })).total, 0);
+    await rejects(
+      courses.listOwnedActiveCourses({ userId: teacher.userId }, student.auth),
+      Code.PermissionDenied,
+      "INTERNAL_METHOD",
+    );
   },
 );
 
