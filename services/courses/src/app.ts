@@ -97,7 +97,6 @@ export async function startCoursesServer(
         access,
         users,
         blobs,
-        logActivity: stores.staff.log,
       });
       const enrollment = createEnrollment({ enrollments: stores.enrollments, access, users, now });
       const assessments = createAssessments({ store: createAssessmentStore(sql), access, blobs, now });

@@ -32,7 +32,6 @@ export interface CourseDeps {
   users: UsersDirectory;
   /** Where uploaded course pictures are stored (public keys, like avatars). */
   blobs: BlobStore;
-  logActivity: (a: NonNullable<ReturnType<typeof activityOf>>) => Promise<void>;
 }
 
 export function createCourses(deps: CourseDeps) {
@@ -129,13 +128,16 @@ export function createCourses(deps: CourseDeps) {
         );
       }
       if (changes.prerequisiteIds) await assertPrerequisites(courseId, changes.prerequisiteIds);
-      const updated = await courses.update(courseId, access.course.version, changes);
+      const updated = await courses.update(
+        courseId,
+        access.course.version,
+        changes,
+        activityOf(access, "course.update", "course", courseId, changedFields(changes)),
+      );
       if (updated === undefined) throw new NotFoundError("course");
       if (updated === "stale") {
         throw new AbortedError("the course changed since you read it; reload and retry", "ETAG_MISMATCH");
       }
-      const activity = activityOf(access, "course.update", "course", courseId, changedFields(changes));
-      if (activity) await deps.logActivity(activity);
       // The update matched the version read: the uploaded picture it replaced is this one.
       if (changes.pictureUrl !== undefined && access.course.pictureKey) {
         await deps.blobs.delete(access.course.pictureKey);
@@ -150,14 +152,17 @@ export function createCourses(deps: CourseDeps) {
       const type = requireImage(bytes);
       const key = `courses/${courseId}/${randomUUID()}.${type.extension}`;
       const url = await deps.blobs.put(key, bytes, type.contentType);
-      const previous = await courses.setPicture(courseId, url, key);
+      const previous = await courses.setPicture(
+        courseId,
+        url,
+        key,
+        activityOf(access, "course.picture", "course", courseId, "uploaded a picture"),
+      );
       if (previous === undefined) {
         await deps.blobs.delete(key);
         throw new NotFoundError("course");
       }
       if (previous) await deps.blobs.delete(previous);
-      const activity = activityOf(access, "course.picture", "course", courseId, "uploaded a picture");
-      if (activity) await deps.logActivity(activity);
       const view = await courses.view(courseId, caller);
       if (!view) throw new NotFoundError("course");
       return view;

@@ -6,6 +6,7 @@ import {
   type TransactionSql,
 } from "@classconnect/platform";
 import type { Course, CourseFields, CourseView, Prerequisite } from "../domain/model.js";
+import { type Activity, logActivity } from "./staff.js";
 
 /** Columns of a course row, with its prerequisites, as `Course` fields. */
 export const courseColumns = (sql: Sql | TransactionSql) => sql`
@@ -210,10 +211,12 @@ export function createCourseStore(sql: Sql) {
      * Applies `fields` if the course is still at `version`; returns the new row,
      * or `stale` when someone else changed it first.
      */
+    /** Applies `fields` at `version`, with the assistant's activity entry in the same transaction. */
     async update(
       id: string,
       version: number,
       fields: Partial<CourseFields>,
+      activity?: Activity,
     ): Promise<Course | "stale" | undefined> {
       return inTransaction(sql, async (tx) => {
         const values: Record<string, unknown> = {};
@@ -233,6 +236,7 @@ export function createCourseStore(sql: Sql) {
           return exists ? "stale" : undefined;
         }
         if (fields.prerequisiteIds) await setPrerequisites(tx, id, fields.prerequisiteIds);
+        if (activity) await logActivity(tx, activity);
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
       });
@@ -242,14 +246,23 @@ export function createCourseStore(sql: Sql) {
      * Sets an uploaded picture; returns the key of the uploaded picture it replaces (null
      * for none), or undefined when the course is gone.
      */
-    async setPicture(id: string, url: string, key: string): Promise<string | null | undefined> {
-      const [row] = await sql<{ previous: string | null }[]>`
-        with old as (select picture_key from courses where id = ${id} and deleted_at is null for update)
-        update courses c set picture_url = ${url}, picture_key = ${key}, version = c.version + 1,
-          updated_at = now()
-        from old where c.id = ${id}
-        returning old.picture_key as previous`;
-      return row ? row.previous : undefined;
+    async setPicture(
+      id: string,
+      url: string,
+      key: string,
+      activity?: Activity,
+    ): Promise<string | null | undefined> {
+      return inTransaction(sql, async (tx) => {
+        const [row] = await tx<{ previous: string | null }[]>`
+          with old as (select picture_key from courses where id = ${id} and deleted_at is null for update)
+          update courses c set picture_url = ${url}, picture_key = ${key}, version = c.version + 1,
+            updated_at = now()
+          from old where c.id = ${id}
+          returning old.picture_key as previous`;
+        if (!row) return undefined;
+        if (activity) await logActivity(tx, activity);
+        return row.previous;
+      });
     },
 
     async softDelete(id: string, version: number): Promise<"deleted" | "stale" | "missing"> {

@@ -117,8 +117,6 @@ export function createStaffStore(sql: Sql) {
       return rows.map(toAssistant);
     },
 
-    log: (a: Activity) => logActivity(sql, a),
-
     async activity(courseId: string, actorId: string | undefined, limit: number, after?: Cursor) {
       const rows = await sql<
         {
