@@ -24,7 +24,7 @@ import {
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { rejects } from "@classconnect/platform/testing";
+import { invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -246,6 +246,15 @@ test("a user deletes their account: their devices, preferences and inbox are era
       log.deliveries.some((d) => d.recipientAddress.includes(leaving.email)),
       "but not where to",
     );
+    // An account deletion names users, never a course or everyone.
+    const dispatch = sys.internalClient(DispatchService, "notifications");
+    for (const recipients of [{ courseId: course.id }, { allUsers: true }]) {
+      await invalid(
+        dispatch.publishEvent({ eventId: randomUUID(), eventType: EventType.ACCOUNT_DELETED, recipients }),
+        ["recipients"],
+      );
+    }
+    assert.is((await kept(staying.userId))[0]!.n, 3, "nobody else was erased");
     // Later events find nobody to reach.
     await sys.internalClient(DispatchService, "notifications").publishEvent({
       eventId: randomUUID(),
