@@ -111,6 +111,8 @@ export interface System {
    * only hourly here); returns for how many assessments it recorded reminders.
    */
   remindDeadlines(): Promise<number>;
+  /** Hands in the exam attempts whose time is up, now (the courses service does every 30 s). */
+  handInExpiredExams(): Promise<number>;
   /** Stops the notifications service (its port stays reserved) and starts it again. */
   /** The notifications service, which keeps inbox items and finished events 30 days here. */
   notifications: { stop(): Promise<void>; start(): Promise<void>; pruneOld(): Promise<number> };
@@ -171,6 +173,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       outbox: fastOutbox,
       now: () => new Date(Date.now() + clockOffset),
       reminderPollMs: 3_600_000,
+      examHandInPollMs: 3_600_000,
     },
   );
   const mailbox = createMailbox(testLogger("notifications"));
@@ -238,6 +241,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
       },
     },
     remindDeadlines: () => courses.remindDeadlines(),
+    handInExpiredExams: () => courses.handInExpiredExams(),
     notifications: {
       async stop() {
         await notifications?.close();

@@ -61,11 +61,15 @@ export interface CoursesOverrides {
   now?: () => Date;
   /** How often the deadline-reminder sweep runs by itself (tests make it rare and call it). */
   reminderPollMs?: number;
+  /** How often exam attempts whose time is up are handed in (30 s; tests make it rare and call it). */
+  examHandInPollMs?: number;
 }
 
 export interface CoursesServer extends RunningService {
   /** Runs the deadline-reminder sweep now; returns for how many assessments it recorded reminders. */
   remindDeadlines(): Promise<number>;
+  /** Hands in now the exam attempts whose time is up (see Assessments.handInExpired); returns how many. */
+  handInExpiredExams(): Promise<number>;
 }
 
 export async function startCoursesServer(
@@ -73,6 +77,7 @@ export async function startCoursesServer(
   overrides: CoursesOverrides = {},
 ): Promise<CoursesServer> {
   let reminders: Reminders | undefined;
+  let handInExpired: (() => Promise<number>) | undefined;
   const service = await startService({
     name: "courses",
     config,
@@ -112,8 +117,17 @@ export async function startCoursesServer(
         logger,
         run: deadlineReminders.sweep,
       });
+      handInExpired = () => assessments.handInExpired();
+      const handInLoop = startPeriodicTask({
+        name: "exam-hand-in",
+        everyMs: overrides.examHandInPollMs ?? 30_000,
+        logger,
+        run: handInExpired,
+      });
       return {
-        onClose: () => reminderLoop.stop(),
+        onClose: async () => {
+          await Promise.all([reminderLoop.stop(), handInLoop.stop()]);
+        },
         ...(overrides.adminKeys ? { adminKeys: overrides.adminKeys } : {}),
         routes(router) {
           router.service(CourseService, createCourseService(courses, now));
@@ -141,5 +155,6 @@ export async function startCoursesServer(
     },
   });
   const sweep = reminders!;
-  return { ...service, remindDeadlines: () => sweep.sweep() };
+  const handIn = handInExpired!;
+  return { ...service, remindDeadlines: () => sweep.sweep(), handInExpiredExams: () => handIn() };
 }

@@ -97,6 +97,14 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
       const { s, deadline } = await assessments.start(req.assessmentId, requireUser(ctx).userId);
       return { submission: toSubmission(s), deadline: timestampFromDate(deadline) };
     },
+    async saveAnswers(req, ctx) {
+      const { s, deadline } = await assessments.saveAnswers(
+        req.assessmentId,
+        requireUser(ctx).userId,
+        req.answers.map(answerFromMsg),
+      );
+      return { submission: toSubmission(s), deadline: timestampFromDate(deadline) };
+    },
     async submitAssessment(req, ctx) {
       const s = await assessments.submit(
         req.assessmentId,

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
@@ -551,6 +552,102 @@ test("late policies: rejected over time, penalised, and a task editable until gr
     submissions.startAttempt({ assessmentId: task.id }, s1.auth),
     Code.FailedPrecondition,
     "NOT_AN_EXAM",
+  );
+});
+
+test("an exam's answers are saved as it goes; when its time is up under a reject policy, the saved ones are handed in", async (ctx) => {
+  const { sys, owner, s1, s2, stranger } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const strict = (
+    await assessments.createAssessment(
+      {
+        courseId: ctx.courseId,
+        assessment: exam({ title: "Saved", latePolicy: LatePolicy.REJECT, timeLimitMinutes: 30 }),
+      },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: strict.id }, owner.auth);
+  const save = (who: TestUser, answers: { questionId: string; optionIds?: string[]; text?: string }[]) =>
+    submissions.saveAnswers({ assessmentId: strict.id, answers }, who.auth);
+
+  await rejects(save(s1, [{ questionId: "q1", optionIds: ["b"] }]), Code.FailedPrecondition, "NOT_STARTED");
+  const started = await submissions.startAttempt({ assessmentId: strict.id }, s1.auth);
+  await submissions.startAttempt({ assessmentId: strict.id }, s2.auth);
+  const first = await save(s1, [{ questionId: "q1", optionIds: ["a"] }]);
+  assert.equal(first.deadline, started.deadline);
+  const saved = await save(s1, [
+    { questionId: "q1", optionIds: ["b"] },
+    { questionId: "q4", text: "Leaders and logs" },
+  ]);
+  assert.is(saved.submission?.state, SubmissionState.IN_PROGRESS, "saved, not handed in");
+  assert.equal(
+    saved.submission?.answers.map((a) => a.questionId),
+    ["q1", "q4"],
+  );
+  // Bad input and other callers change nothing.
+  await invalid(save(s1, [{ questionId: "q9", optionIds: ["a"] }]), ["answers[0].question_id"]);
+  await invalid(submissions.saveAnswers({ assessmentId: "x" }, s1.auth), ["assessment_id"]);
+  await rejects(save(stranger, [{ questionId: "q1", optionIds: ["b"] }]), Code.PermissionDenied);
+  await rejects(save(owner, [{ questionId: "q1", optionIds: ["b"] }]), Code.PermissionDenied);
+  await rejects(submissions.saveAnswers({ assessmentId: strict.id }), Code.Unauthenticated);
+  const task = await publishedTask(ctx, { title: "Not an exam" });
+  await rejects(
+    submissions.saveAnswers(
+      { assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "NOT_AN_EXAM",
+  );
+  // The sweep leaves attempts whose time is not up.
+  assert.is(await sys.handInExpiredExams(), 0);
+
+  sys.clock.advance(31 * 60_000);
+  try {
+    await rejects(
+      save(s1, [{ questionId: "q1", optionIds: ["a"] }]),
+      Code.FailedPrecondition,
+      "TIME_LIMIT_EXCEEDED",
+    );
+    // Two sweeps at once (two replicas): each attempt is handed in by one of them.
+    const handed = await Promise.all([sys.handInExpiredExams(), sys.handInExpiredExams()]);
+    assert.ok(handed[0] + handed[1] >= 2, "both attempts (and any other suite's whose time is up)");
+    assert.is(await sys.handInExpiredExams(), 0, "none is left, none handed in twice");
+  } finally {
+    sys.clock.advance(-31 * 60_000);
+  }
+  const mine = (await submissions.getSubmission({ submissionId: saved.submission!.id }, s1.auth)).submission!;
+  assert.is(mine.state, SubmissionState.SUBMITTED);
+  assert.is(mine.late, false, "everything saved was saved in time");
+  assert.equal(
+    timestampDate(mine.submitTime!),
+    timestampDate(started.deadline!),
+    "handed in as of the deadline",
+  );
+  assert.equal(
+    mine.answers.map((a) => [a.questionId, a.optionIds, a.text]),
+    [
+      ["q1", ["b"], ""],
+      ["q4", [], "Leaders and logs"],
+    ],
+  );
+  assert.equal(mine.pendingQuestionIds, ["q4"], "auto-graded, the free text left to the teacher");
+  const empty = (await submissions.listSubmissions({ assessmentId: strict.id }, owner.auth)).submissions.find(
+    (x) => x.studentId === s2.userId,
+  )!;
+  assert.equal(
+    [empty.state, empty.answers.length],
+    [SubmissionState.SUBMITTED, 0],
+    "nothing saved: an empty hand-in",
+  );
+  await rejects(
+    submissions.submitAssessment(
+      { assessmentId: strict.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
   );
 });
 

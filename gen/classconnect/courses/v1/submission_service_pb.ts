@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/courses/v1/submission_service.proto.
  */
 export const file_classconnect_courses_v1_submission_service: GenFile = /*@__PURE__*/
-  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9zdWJtaXNzaW9uX3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIjYKE1N0YXJ0QXR0ZW1wdFJlcXVlc3QSHwoNYXNzZXNzbWVudF9pZBgBIAEoCUIIukgFcgOwAQEifQoUU3RhcnRBdHRlbXB0UmVzcG9uc2USNwoKc3VibWlzc2lvbhgBIAEoCzIjLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pc3Npb24SLAoIZGVhZGxpbmUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInkKF1N1Ym1pdEFzc2Vzc21lbnRSZXF1ZXN0Eh8KDWFzc2Vzc21lbnRfaWQYASABKAlCCLpIBXIDsAEBEj0KB2Fuc3dlcnMYAiADKAsyHy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5BbnN3ZXJCC7pICJIBBQgBEMgBIlMKGFN1Ym1pdEFzc2Vzc21lbnRSZXNwb25zZRI3CgpzdWJtaXNzaW9uGAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbiI3ChRHZXRTdWJtaXNzaW9uUmVxdWVzdBIfCg1zdWJtaXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABASJQChVHZXRTdWJtaXNzaW9uUmVzcG9uc2USNwoKc3VibWlzc2lvbhgBIAEoCzIjLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pc3Npb24iuAEKFkxpc3RTdWJtaXNzaW9uc1JlcXVlc3QSHwoNYXNzZXNzbWVudF9pZBgBIAEoCUIIukgFcgOwAQESQQoFc3RhdGUYAiABKA4yKC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdWJtaXNzaW9uU3RhdGVCCLpIBYIBAhABEhwKCXBhZ2Vfc2l6ZRgDIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBCABKAlCCLpIBXIDGPQDImwKF0xpc3RTdWJtaXNzaW9uc1Jlc3BvbnNlEjgKC3N1Ym1pc3Npb25zGAEgAygLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkisQEKGExpc3RNeUFzc2Vzc21lbnRzUmVxdWVzdBIeCgljb3Vyc2VfaWQYASABKAlCC7pICNgBAXIDsAEBEjkKBnN0YXR1cxgCIAEoCUIpukgmciRSAFIHcGVuZGluZ1IJc3VibWl0dGVkUgRsYXRlUgZncmFkZWQSHAoJcGFnZV9zaXplGAMgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMY9AMicAoZTGlzdE15QXNzZXNzbWVudHNSZXNwb25zZRI6Cgthc3Nlc3NtZW50cxgBIAMoCzIlLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLk15QXNzZXNzbWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkimAEKFkdyYWRlU3VibWlzc2lvblJlcXVlc3QSHwoNc3VibWlzc2lvbl9pZBgBIAEoCUIIukgFcgOwAQESQQoGc2NvcmVzGAIgAygLMiYuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuUXVlc3Rpb25TY29yZUIJukgGkgEDEMgBEhoKCGZlZWRiYWNrGAMgASgJQgi6SAVyAxiQTiJSChdHcmFkZVN1Ym1pc3Npb25SZXNwb25zZRI3CgpzdWJtaXNzaW9uGAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbiI3ChRGaW5hbGl6ZUdyYWRlUmVxdWVzdBIfCg1zdWJtaXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABASJQChVGaW5hbGl6ZUdyYWRlUmVzcG9uc2USNwoKc3VibWlzc2lvbhgBIAEoCzIjLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pc3Npb24y/AYKEVN1Ym1pc3Npb25TZXJ2aWNlEnIKDFN0YXJ0QXR0ZW1wdBIsLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN0YXJ0QXR0ZW1wdFJlcXVlc3QaLS5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdGFydEF0dGVtcHRSZXNwb25zZSIFyvMYAQISfgoQU3VibWl0QXNzZXNzbWVudBIwLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pdEFzc2Vzc21lbnRSZXF1ZXN0GjEuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWl0QXNzZXNzbWVudFJlc3BvbnNlIgXK8xgBAhJ4Cg1HZXRTdWJtaXNzaW9uEi0uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR2V0U3VibWlzc2lvblJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HZXRTdWJtaXNzaW9uUmVzcG9uc2UiCJACAcrzGAECEn4KD0xpc3RTdWJtaXNzaW9ucxIvLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RTdWJtaXNzaW9uc1JlcXVlc3QaMC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5MaXN0U3VibWlzc2lvbnNSZXNwb25zZSIIkAIByvMYAQIShAEKEUxpc3RNeUFzc2Vzc21lbnRzEjEuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTGlzdE15QXNzZXNzbWVudHNSZXF1ZXN0GjIuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTGlzdE15QXNzZXNzbWVudHNSZXNwb25zZSIIkAIByvMYAQISewoPR3JhZGVTdWJtaXNzaW9uEi8uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR3JhZGVTdWJtaXNzaW9uUmVxdWVzdBowLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdyYWRlU3VibWlzc2lvblJlc3BvbnNlIgXK8xgBAhJ1Cg1GaW5hbGl6ZUdyYWRlEi0uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRmluYWxpemVHcmFkZVJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5GaW5hbGl6ZUdyYWRlUmVzcG9uc2UiBcrzGAECYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_courses_v1_submission, file_google_protobuf_timestamp]);
+  fileDesc("CjBjbGFzc2Nvbm5lY3QvY291cnNlcy92MS9zdWJtaXNzaW9uX3NlcnZpY2UucHJvdG8SF2NsYXNzY29ubmVjdC5jb3Vyc2VzLnYxIjYKE1N0YXJ0QXR0ZW1wdFJlcXVlc3QSHwoNYXNzZXNzbWVudF9pZBgBIAEoCUIIukgFcgOwAQEifQoUU3RhcnRBdHRlbXB0UmVzcG9uc2USNwoKc3VibWlzc2lvbhgBIAEoCzIjLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pc3Npb24SLAoIZGVhZGxpbmUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wInIKElNhdmVBbnN3ZXJzUmVxdWVzdBIfCg1hc3Nlc3NtZW50X2lkGAEgASgJQgi6SAVyA7ABARI7CgdhbnN3ZXJzGAIgAygLMh8uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuQW5zd2VyQgm6SAaSAQMQyAEifAoTU2F2ZUFuc3dlcnNSZXNwb25zZRI3CgpzdWJtaXNzaW9uGAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbhIsCghkZWFkbGluZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAieQoXU3VibWl0QXNzZXNzbWVudFJlcXVlc3QSHwoNYXNzZXNzbWVudF9pZBgBIAEoCUIIukgFcgOwAQESPQoHYW5zd2VycxgCIAMoCzIfLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkFuc3dlckILukgIkgEFCAEQyAEiUwoYU3VibWl0QXNzZXNzbWVudFJlc3BvbnNlEjcKCnN1Ym1pc3Npb24YASABKAsyIy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdWJtaXNzaW9uIjcKFEdldFN1Ym1pc3Npb25SZXF1ZXN0Eh8KDXN1Ym1pc3Npb25faWQYASABKAlCCLpIBXIDsAEBIlAKFUdldFN1Ym1pc3Npb25SZXNwb25zZRI3CgpzdWJtaXNzaW9uGAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbiK4AQoWTGlzdFN1Ym1pc3Npb25zUmVxdWVzdBIfCg1hc3Nlc3NtZW50X2lkGAEgASgJQgi6SAVyA7ABARJBCgVzdGF0ZRgCIAEoDjIoLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pc3Npb25TdGF0ZUIIukgFggECEAESHAoJcGFnZV9zaXplGAMgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgEIAEoCUIIukgFcgMY9AMibAoXTGlzdFN1Ym1pc3Npb25zUmVzcG9uc2USOAoLc3VibWlzc2lvbnMYASADKAsyIy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdWJtaXNzaW9uEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKxAQoYTGlzdE15QXNzZXNzbWVudHNSZXF1ZXN0Eh4KCWNvdXJzZV9pZBgBIAEoCUILukgI2AEBcgOwAQESOQoGc3RhdHVzGAIgASgJQim6SCZyJFIAUgdwZW5kaW5nUglzdWJtaXR0ZWRSBGxhdGVSBmdyYWRlZBIcCglwYWdlX3NpemUYAyABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAQgASgJQgi6SAVyAxj0AyJwChlMaXN0TXlBc3Nlc3NtZW50c1Jlc3BvbnNlEjoKC2Fzc2Vzc21lbnRzGAEgAygLMiUuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTXlBc3Nlc3NtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKYAQoWR3JhZGVTdWJtaXNzaW9uUmVxdWVzdBIfCg1zdWJtaXNzaW9uX2lkGAEgASgJQgi6SAVyA7ABARJBCgZzY29yZXMYAiADKAsyJi5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5RdWVzdGlvblNjb3JlQgm6SAaSAQMQyAESGgoIZmVlZGJhY2sYAyABKAlCCLpIBXIDGJBOIlIKF0dyYWRlU3VibWlzc2lvblJlc3BvbnNlEjcKCnN1Ym1pc3Npb24YASABKAsyIy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdWJtaXNzaW9uIjcKFEZpbmFsaXplR3JhZGVSZXF1ZXN0Eh8KDXN1Ym1pc3Npb25faWQYASABKAlCCLpIBXIDsAEBIlAKFUZpbmFsaXplR3JhZGVSZXNwb25zZRI3CgpzdWJtaXNzaW9uGAEgASgLMiMuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3VibWlzc2lvbjLtBwoRU3VibWlzc2lvblNlcnZpY2UScgoMU3RhcnRBdHRlbXB0EiwuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuU3RhcnRBdHRlbXB0UmVxdWVzdBotLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN0YXJ0QXR0ZW1wdFJlc3BvbnNlIgXK8xgBAhJvCgtTYXZlQW5zd2VycxIrLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlNhdmVBbnN3ZXJzUmVxdWVzdBosLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlNhdmVBbnN3ZXJzUmVzcG9uc2UiBcrzGAECEn4KEFN1Ym1pdEFzc2Vzc21lbnQSMC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5TdWJtaXRBc3Nlc3NtZW50UmVxdWVzdBoxLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLlN1Ym1pdEFzc2Vzc21lbnRSZXNwb25zZSIFyvMYAQISeAoNR2V0U3VibWlzc2lvbhItLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdldFN1Ym1pc3Npb25SZXF1ZXN0Gi4uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuR2V0U3VibWlzc2lvblJlc3BvbnNlIgiQAgHK8xgBAhJ+Cg9MaXN0U3VibWlzc2lvbnMSLy5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5MaXN0U3VibWlzc2lvbnNSZXF1ZXN0GjAuY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuTGlzdFN1Ym1pc3Npb25zUmVzcG9uc2UiCJACAcrzGAECEoQBChFMaXN0TXlBc3Nlc3NtZW50cxIxLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RNeUFzc2Vzc21lbnRzUmVxdWVzdBoyLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkxpc3RNeUFzc2Vzc21lbnRzUmVzcG9uc2UiCJACAcrzGAECEnsKD0dyYWRlU3VibWlzc2lvbhIvLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkdyYWRlU3VibWlzc2lvblJlcXVlc3QaMC5jbGFzc2Nvbm5lY3QuY291cnNlcy52MS5HcmFkZVN1Ym1pc3Npb25SZXNwb25zZSIFyvMYAQISdQoNRmluYWxpemVHcmFkZRItLmNsYXNzY29ubmVjdC5jb3Vyc2VzLnYxLkZpbmFsaXplR3JhZGVSZXF1ZXN0Gi4uY2xhc3Njb25uZWN0LmNvdXJzZXMudjEuRmluYWxpemVHcmFkZVJlc3BvbnNlIgXK8xgBAmIGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_courses_v1_submission, file_google_protobuf_timestamp]);
 
 /**
  * Request for StartAttempt.
@@ -68,6 +68,62 @@ export const StartAttemptResponseSchema: GenMessage<StartAttemptResponse> = /*@_
   messageDesc(file_classconnect_courses_v1_submission_service, 1);
 
 /**
+ * Request for SaveAnswers.
+ *
+ * @generated from message classconnect.courses.v1.SaveAnswersRequest
+ */
+export type SaveAnswersRequest = Message<"classconnect.courses.v1.SaveAnswersRequest"> & {
+  /**
+   * The exam.
+   *
+   * @generated from field: string assessment_id = 1;
+   */
+  assessmentId: string;
+
+  /**
+   * The answers so far, at most one per question; they replace those saved before.
+   *
+   * @generated from field: repeated classconnect.courses.v1.Answer answers = 2;
+   */
+  answers: Answer[];
+};
+
+/**
+ * Describes the message classconnect.courses.v1.SaveAnswersRequest.
+ * Use `create(SaveAnswersRequestSchema)` to create a new message.
+ */
+export const SaveAnswersRequestSchema: GenMessage<SaveAnswersRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_submission_service, 2);
+
+/**
+ * Response for SaveAnswers.
+ *
+ * @generated from message classconnect.courses.v1.SaveAnswersResponse
+ */
+export type SaveAnswersResponse = Message<"classconnect.courses.v1.SaveAnswersResponse"> & {
+  /**
+   * The attempt, still in progress, with the saved answers.
+   *
+   * @generated from field: classconnect.courses.v1.Submission submission = 1;
+   */
+  submission?: Submission | undefined;
+
+  /**
+   * When the time limit ends (or the due time, if that comes first).
+   *
+   * @generated from field: google.protobuf.Timestamp deadline = 2;
+   */
+  deadline?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.courses.v1.SaveAnswersResponse.
+ * Use `create(SaveAnswersResponseSchema)` to create a new message.
+ */
+export const SaveAnswersResponseSchema: GenMessage<SaveAnswersResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_courses_v1_submission_service, 3);
+
+/**
  * Request for SubmitAssessment.
  *
  * @generated from message classconnect.courses.v1.SubmitAssessmentRequest
@@ -93,7 +149,7 @@ export type SubmitAssessmentRequest = Message<"classconnect.courses.v1.SubmitAss
  * Use `create(SubmitAssessmentRequestSchema)` to create a new message.
  */
 export const SubmitAssessmentRequestSchema: GenMessage<SubmitAssessmentRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 2);
+  messageDesc(file_classconnect_courses_v1_submission_service, 4);
 
 /**
  * Response for SubmitAssessment.
@@ -114,7 +170,7 @@ export type SubmitAssessmentResponse = Message<"classconnect.courses.v1.SubmitAs
  * Use `create(SubmitAssessmentResponseSchema)` to create a new message.
  */
 export const SubmitAssessmentResponseSchema: GenMessage<SubmitAssessmentResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 3);
+  messageDesc(file_classconnect_courses_v1_submission_service, 5);
 
 /**
  * Request for GetSubmission.
@@ -135,7 +191,7 @@ export type GetSubmissionRequest = Message<"classconnect.courses.v1.GetSubmissio
  * Use `create(GetSubmissionRequestSchema)` to create a new message.
  */
 export const GetSubmissionRequestSchema: GenMessage<GetSubmissionRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 4);
+  messageDesc(file_classconnect_courses_v1_submission_service, 6);
 
 /**
  * Response for GetSubmission.
@@ -156,7 +212,7 @@ export type GetSubmissionResponse = Message<"classconnect.courses.v1.GetSubmissi
  * Use `create(GetSubmissionResponseSchema)` to create a new message.
  */
 export const GetSubmissionResponseSchema: GenMessage<GetSubmissionResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 5);
+  messageDesc(file_classconnect_courses_v1_submission_service, 7);
 
 /**
  * Request for ListSubmissions.
@@ -198,7 +254,7 @@ export type ListSubmissionsRequest = Message<"classconnect.courses.v1.ListSubmis
  * Use `create(ListSubmissionsRequestSchema)` to create a new message.
  */
 export const ListSubmissionsRequestSchema: GenMessage<ListSubmissionsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 6);
+  messageDesc(file_classconnect_courses_v1_submission_service, 8);
 
 /**
  * Response for ListSubmissions.
@@ -226,7 +282,7 @@ export type ListSubmissionsResponse = Message<"classconnect.courses.v1.ListSubmi
  * Use `create(ListSubmissionsResponseSchema)` to create a new message.
  */
 export const ListSubmissionsResponseSchema: GenMessage<ListSubmissionsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 7);
+  messageDesc(file_classconnect_courses_v1_submission_service, 9);
 
 /**
  * Request for ListMyAssessments.
@@ -268,7 +324,7 @@ export type ListMyAssessmentsRequest = Message<"classconnect.courses.v1.ListMyAs
  * Use `create(ListMyAssessmentsRequestSchema)` to create a new message.
  */
 export const ListMyAssessmentsRequestSchema: GenMessage<ListMyAssessmentsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 8);
+  messageDesc(file_classconnect_courses_v1_submission_service, 10);
 
 /**
  * Response for ListMyAssessments.
@@ -296,7 +352,7 @@ export type ListMyAssessmentsResponse = Message<"classconnect.courses.v1.ListMyA
  * Use `create(ListMyAssessmentsResponseSchema)` to create a new message.
  */
 export const ListMyAssessmentsResponseSchema: GenMessage<ListMyAssessmentsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 9);
+  messageDesc(file_classconnect_courses_v1_submission_service, 11);
 
 /**
  * Request for GradeSubmission.
@@ -331,7 +387,7 @@ export type GradeSubmissionRequest = Message<"classconnect.courses.v1.GradeSubmi
  * Use `create(GradeSubmissionRequestSchema)` to create a new message.
  */
 export const GradeSubmissionRequestSchema: GenMessage<GradeSubmissionRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 10);
+  messageDesc(file_classconnect_courses_v1_submission_service, 12);
 
 /**
  * Response for GradeSubmission.
@@ -352,7 +408,7 @@ export type GradeSubmissionResponse = Message<"classconnect.courses.v1.GradeSubm
  * Use `create(GradeSubmissionResponseSchema)` to create a new message.
  */
 export const GradeSubmissionResponseSchema: GenMessage<GradeSubmissionResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 11);
+  messageDesc(file_classconnect_courses_v1_submission_service, 13);
 
 /**
  * Request for FinalizeGrade.
@@ -373,7 +429,7 @@ export type FinalizeGradeRequest = Message<"classconnect.courses.v1.FinalizeGrad
  * Use `create(FinalizeGradeRequestSchema)` to create a new message.
  */
 export const FinalizeGradeRequestSchema: GenMessage<FinalizeGradeRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 12);
+  messageDesc(file_classconnect_courses_v1_submission_service, 14);
 
 /**
  * Response for FinalizeGrade.
@@ -394,7 +450,7 @@ export type FinalizeGradeResponse = Message<"classconnect.courses.v1.FinalizeGra
  * Use `create(FinalizeGradeResponseSchema)` to create a new message.
  */
 export const FinalizeGradeResponseSchema: GenMessage<FinalizeGradeResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_courses_v1_submission_service, 13);
+  messageDesc(file_classconnect_courses_v1_submission_service, 15);
 
 /**
  * SubmissionService takes and grades students' work.
@@ -411,6 +467,19 @@ export const SubmissionService: GenService<{
     methodKind: "unary";
     input: typeof StartAttemptRequestSchema;
     output: typeof StartAttemptResponseSchema;
+  },
+  /**
+   * SaveAnswers keeps a started exam's answers so far without handing them in, within its
+   * time limit and due time. When the exam rejects late work, an attempt still open at
+   * the end of its time (or at the due time, if that comes first) is handed in with its
+   * last saved answers, so a student whose connection drops at the end loses nothing.
+   *
+   * @generated from rpc classconnect.courses.v1.SubmissionService.SaveAnswers
+   */
+  saveAnswers: {
+    methodKind: "unary";
+    input: typeof SaveAnswersRequestSchema;
+    output: typeof SaveAnswersResponseSchema;
   },
   /**
    * SubmitAssessment hands in answers; time is taken from the server's clock.

@@ -14,6 +14,7 @@ import type {
   AssessmentRecord,
   AssessmentStore,
   SubmissionRecord,
+  SubmissionUpdate,
 } from "../store/assessments.js";
 import {
   type Access,
@@ -118,6 +119,41 @@ export function createAssessments(deps: {
   }
 
   /** `s` as its reader gets it: each stored file with a short-lived link that reads it. */
+  /**
+   * A hand-in of `answers` at `at`: auto-graded, the late policy applied. SUBMITTED until a
+   * teacher grades: a task stays editable, and auto-scores can be reviewed.
+   */
+  function handedIn(a: AssessmentRecord, answers: Answer[], at: Date, late: boolean): SubmissionUpdate {
+    const { scores, pending } = autoGrade(a.questions, answers);
+    const t = totals(a.questions, scores, {
+      late,
+      latePolicy: a.latePolicy,
+      penaltyPercent: a.latePenaltyPercent,
+      passingScore: a.passingScore,
+    });
+    return {
+      state: SubmissionState.SUBMITTED,
+      answers,
+      submittedAt: at,
+      late,
+      scores,
+      totalScore: t.total,
+      maxScore: t.max,
+      gradePercent: t.percent,
+      passed: t.passed,
+      pendingQuestionIds: pending,
+    };
+  }
+
+  /** When an exam attempt started at `startedAt` must end: its time limit, or the due time (with grace) if sooner. */
+  const attemptEnds = (a: AssessmentRecord, startedAt: Date) =>
+    new Date(
+      Math.min(
+        startedAt.getTime() + a.timeLimitMinutes * 60_000,
+        a.dueTime.getTime() + a.gracePeriodMinutes * 60_000,
+      ),
+    );
+
   async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
     if (!s.answers.some((a) => a.fileKey)) return s;
     const answers = await Promise.all(
@@ -292,26 +328,7 @@ export function createAssessments(deps: {
         );
       }
       const stored = await storeFiles(a.courseId, answers);
-      const { scores, pending } = autoGrade(a.questions, stored);
-      const t = totals(a.questions, scores, {
-        late,
-        latePolicy: a.latePolicy,
-        penaltyPercent: a.latePenaltyPercent,
-        passingScore: a.passingScore,
-      });
-      // SUBMITTED until a teacher grades: a task stays editable, and auto-scores can be reviewed.
-      const update = {
-        state: SubmissionState.SUBMITTED,
-        answers: stored,
-        submittedAt: now,
-        late,
-        scores,
-        totalScore: t.total,
-        maxScore: t.max,
-        gradePercent: t.percent,
-        passed: t.passed,
-        pendingQuestionIds: pending,
-      };
+      const update = handedIn(a, stored, now, late);
       const s = existing
         ? await store.updateSubmission(
             existing.id,
@@ -323,6 +340,75 @@ export function createAssessments(deps: {
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
       await removeReplacedFiles(existing?.answers ?? [], stored);
       return readable(studentView(s));
+    },
+
+    /**
+     * Keeps a started exam's answers so far, within its time and due time; they are handed
+     * in with SubmitAssessment, or, when the exam rejects late work, by `handInExpired`.
+     */
+    async saveAnswers(
+      assessmentId: string,
+      caller: string,
+      answers: Answer[],
+    ): Promise<{ s: SubmissionRecord; deadline: Date }> {
+      const { a, access } = await load(assessmentId, caller);
+      if (access.role !== "student")
+        throw new PermissionDeniedError("only enrolled students take exams", "NOT_ENROLLED");
+      if (!canSee(a, access)) throw new NotFoundError("assessment");
+      if (a.kind !== AssessmentKind.EXAM) {
+        throw new FailedPreconditionError(
+          "only exam answers are saved; a task is edited by handing it in again",
+          "NOT_AN_EXAM",
+        );
+      }
+      assertNoViolations(answerViolations(a.questions, answers));
+      const existing = await store.submissionOf(a.id, caller);
+      if (!existing) throw new FailedPreconditionError("start the exam before saving answers", "NOT_STARTED");
+      if (existing.state !== SubmissionState.IN_PROGRESS) {
+        throw new FailedPreconditionError("you have already handed in this exam", "ALREADY_SUBMITTED");
+      }
+      const deadline = attemptEnds(a, existing.startedAt!);
+      if (deps.now() > deadline) {
+        throw new FailedPreconditionError("the exam's time is up", "TIME_LIMIT_EXCEEDED", {
+          deadline: deadline.toISOString(),
+        });
+      }
+      const stored = await storeFiles(a.courseId, answers);
+      const s = await store.updateSubmission(existing.id, [SubmissionState.IN_PROGRESS], {
+        state: SubmissionState.IN_PROGRESS,
+        answers: stored,
+        scores: [],
+        totalScore: 0,
+        maxScore: 0,
+        gradePercent: null,
+        passed: null,
+        pendingQuestionIds: [],
+      });
+      if (!s) {
+        await removeReplacedFiles(stored, []);
+        throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      }
+      await removeReplacedFiles(existing.answers, stored);
+      return { s: await readable(studentView(s)), deadline };
+    },
+
+    /**
+     * Hands in, with their last saved answers, the attempts at exams that reject late work
+     * whose time (or due time) is up: nothing could be handed in after it. Returns how many.
+     */
+    async handInExpired(limit = 500): Promise<number> {
+      const now = deps.now();
+      let handed = 0;
+      for (const s of await store.openAttemptsEndedBy(now, LatePolicy.REJECT, limit)) {
+        const a = (await store.get(s.assessmentId))!;
+        const done = await store.updateSubmission(
+          s.id,
+          [SubmissionState.IN_PROGRESS],
+          handedIn(a, s.answers, attemptEnds(a, s.startedAt!), false),
+        );
+        if (done) handed++;
+      }
+      return handed;
     },
 
     /** The student's own submission, or any for graders of the course. */

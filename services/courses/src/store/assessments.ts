@@ -374,6 +374,23 @@ export function createAssessmentStore(sql: Sql) {
       });
     },
 
+    /**
+     * Exam attempts still in progress, at exams with `latePolicy`, whose time limit (or due
+     * time with its grace, if sooner) ended by `now`; oldest first, at most `limit`.
+     */
+    async openAttemptsEndedBy(now: Date, latePolicy: number, limit: number): Promise<SubmissionRecord[]> {
+      // State 1: in progress (submissions_in_progress indexes them); kind 2: exam.
+      const rows = await sql<SubmissionRow[]>`
+        select ${submissionColumns(sql)} from submissions where id in (
+          select s.id from submissions s join assessments a on a.id = s.assessment_id
+          where s.state = 1 and a.kind = 2 and a.late_policy = ${latePolicy}
+            and least(s.started_at + a.time_limit_minutes * interval '1 minute',
+                      a.due_time + a.grace_period_minutes * interval '1 minute') <= ${now}
+          order by s.started_at limit ${limit})
+        order by started_at`;
+      return rows.map(toSubmission);
+    },
+
     async listSubmissions(assessmentId: string, state: number | undefined, limit: number, after?: Cursor) {
       const rows = await sql<SubmissionRow[]>`
         select ${submissionColumns(sql)} from submissions
