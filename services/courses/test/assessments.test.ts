@@ -891,6 +891,14 @@ test("refusals the flows above do not reach: a published kind, an exam started t
     Code.FailedPrecondition,
     "COURSE_FINISHED",
   );
+  await rejects(
+    submissions.saveAnswers(
+      { assessmentId: lastExam.id, answers: [{ questionId: "q1", optionIds: ["b"] }] },
+      s1.auth,
+    ),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
   const mine = await submissions.listMyAssessments({ courseId: done }, s1.auth);
   assert.equal(
     mine.assessments.map((x) => x.status),

@@ -361,6 +361,9 @@ export function createAssessments(deps: {
           "NOT_AN_EXAM",
         );
       }
+      if (access.course.state === CourseState.FINISHED) {
+        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+      }
       assertNoViolations(answerViolations(a.questions, answers));
       const existing = await store.submissionOf(a.id, caller);
       if (!existing) throw new FailedPreconditionError("start the exam before saving answers", "NOT_STARTED");
