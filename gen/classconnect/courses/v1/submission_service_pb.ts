@@ -53,7 +53,7 @@ export type StartAttemptResponse = Message<"classconnect.courses.v1.StartAttempt
   submission?: Submission | undefined;
 
   /**
-   * When the time limit ends.
+   * When the time limit ends (or the due time, if that comes first).
    *
    * @generated from field: google.protobuf.Timestamp deadline = 2;
    */

@@ -118,7 +118,6 @@ export function createAssessments(deps: {
     await Promise.allSettled(replaced.map((key) => deps.blobs.delete(key)));
   }
 
-  /** `s` as its reader gets it: each stored file with a short-lived link that reads it. */
   /**
    * A hand-in of `answers` at `at`: auto-graded, the late policy applied. SUBMITTED until a
    * teacher grades: a task stays editable, and auto-scores can be reviewed.
@@ -154,6 +153,7 @@ export function createAssessments(deps: {
       ),
     );
 
+  /** `s` as its reader gets it: each stored file with a short-lived link that reads it. */
   async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
     if (!s.answers.some((a) => a.fileKey)) return s;
     const answers = await Promise.all(
@@ -288,7 +288,7 @@ export function createAssessments(deps: {
         }));
       return {
         s: await readable(studentView(s)),
-        deadline: new Date(s.startedAt!.getTime() + a.timeLimitMinutes * 60_000),
+        deadline: attemptEnds(a, s.startedAt!),
       };
     },
 
