@@ -124,6 +124,17 @@ export function createAssessments(deps: {
    */
   function handedIn(a: AssessmentRecord, answers: Answer[], at: Date, late: boolean): SubmissionUpdate {
     const { scores, pending } = autoGrade(a.questions, answers);
+    return {
+      state: SubmissionState.SUBMITTED,
+      answers,
+      submittedAt: at,
+      late,
+      ...scored(a, scores, pending, late),
+    };
+  }
+
+  /** A submission's score fields: `scores` (and `pending` still to grade) totalled, the late policy applied. */
+  function scored(a: AssessmentRecord, scores: Score[], pending: string[], late: boolean) {
     const t = totals(a.questions, scores, {
       late,
       latePolicy: a.latePolicy,
@@ -131,10 +142,6 @@ export function createAssessments(deps: {
       passingScore: a.passingScore,
     });
     return {
-      state: SubmissionState.SUBMITTED,
-      answers,
-      submittedAt: at,
-      late,
       scores,
       totalScore: t.total,
       maxScore: t.max,
@@ -484,23 +491,13 @@ export function createAssessments(deps: {
       for (const g of given) merged.set(g.questionId, { ...g, autoGraded: false });
       const scores = a.questions.flatMap((q) => merged.get(q.id) ?? []);
       const pending = s.pendingQuestionIds.filter((id) => !given.some((g) => g.questionId === id));
-      const t = totals(a.questions, scores, {
-        late: s.late,
-        latePolicy: a.latePolicy,
-        penaltyPercent: a.latePenaltyPercent,
-        passingScore: a.passingScore,
-      });
+      const score = scored(a, scores, pending, s.late);
       const updated = await store.updateSubmission(
         s.id,
         [SubmissionState.SUBMITTED, SubmissionState.GRADED],
         {
           state: pending.length === 0 ? SubmissionState.GRADED : SubmissionState.SUBMITTED,
-          scores,
-          totalScore: t.total,
-          maxScore: t.max,
-          gradePercent: t.percent,
-          passed: t.passed,
-          pendingQuestionIds: pending,
+          ...score,
           feedback,
           gradedAt: deps.now(),
         },
@@ -511,7 +508,7 @@ export function createAssessments(deps: {
             "submission",
             s.id,
             pending.length === 0
-              ? `${t.total} of ${t.max} points`
+              ? `${score.totalScore} of ${score.maxScore} points`
               : `${pending.length} questions still to grade`,
           ),
         },
