@@ -32,6 +32,10 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
     async uploadCoursePicture(req, ctx) {
       return { course: toCourse(await courses.uploadPicture(req.courseId, me(ctx), req.content), now()) };
     },
+    async forgetUser(req) {
+      await courses.forgetUser(req.userId);
+      return {};
+    },
     async listOwnedActiveCourses(req) {
       return courses.ownedActive(req.userId);
     },

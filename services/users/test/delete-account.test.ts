@@ -7,9 +7,11 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { courseInput, type System, startSystem } from "@classconnect/gateway/testing";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { errorMetadata, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
@@ -183,5 +185,57 @@ system(
     );
   },
 );
+
+system("a deleted account's assistant roles and favorites go; what it did stays", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const staff = sys.client(StaffService);
+  const owner = await sys.register();
+  const helper = await sys.register();
+  const other = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  for (const u of [helper, other]) {
+    await staff.addAssistant(
+      { courseId: c.id, userId: u.userId, permissions: [Permission.CONTENT] },
+      owner.auth,
+    );
+    await courses.addFavorite({ courseId: c.id }, u.auth);
+  }
+  await courses.updateCourse(
+    { courseId: c.id, etag: c.etag, course: { title: "Renamed" }, updateMask: { paths: ["title"] } },
+    helper.auth,
+  );
+  await sys.client(UserService).deleteMe({ password: helper.password, confirm: true }, helper.auth);
+
+  const members = (await staff.listStaff({ courseId: c.id }, owner.auth)).staff;
+  assert.equal(
+    members.map((m) => [m.owner, m.user?.id]),
+    [
+      [true, owner.userId],
+      [false, other.userId],
+    ],
+  );
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    const [left] = await sql<{ n: number }[]>`
+      select (select count(*) from favorites where user_id = ${helper.userId})::int
+           + (select count(*) from assistants where user_id = ${helper.userId})::int as n`;
+    assert.is(left!.n, 0);
+  } finally {
+    await sql.end();
+  }
+  assert.is((await courses.listFavorites({}, other.auth)).courses.length, 1, "others' stay");
+  const log = await staff.listActivity({ courseId: c.id }, owner.auth);
+  assert.equal(
+    log.entries.map((e) => [e.actorId, e.action]),
+    [[helper.userId, "course.update"]],
+    "the activity log keeps what was done",
+  );
+  await invalid(sys.internalClient(CourseService, "courses").forgetUser({ userId: "x" }), ["user_id"]);
+  await rejects(
+    courses.forgetUser({ userId: other.userId }, owner.auth),
+    Code.PermissionDenied,
+    "INTERNAL_METHOD",
+  );
+});
 
 system.run();

@@ -533,7 +533,8 @@ export const UserService: GenService<{
   },
   /**
    * DeleteMe deletes the caller's account: their personal data is erased (name, e-mail,
-   * profile, picture; their devices, preferences and inbox in the notifications service),
+   * profile, picture; their devices, preferences and inbox in the notifications service;
+   * their assistant roles and favorites in the courses service),
    * every session ends, and the e-mail can sign up again. What they did in courses stays,
    * without their name (their profile is NOT_FOUND, and left out of BatchGetProfiles).
    * The owner confirms it is them: with the password, or for an account that signs in

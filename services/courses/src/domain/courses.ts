@@ -93,6 +93,9 @@ export function createCourses(deps: CourseDeps) {
     /** The courses `ownerId` still teaches (not finished): the first 10 by title, and how many. */
     ownedActive: (ownerId: string) => courses.ownedActive(ownerId, 10),
 
+    /** A deleted account's assistant roles and favorites go; what it did stays. */
+    forgetUser: (userId: string) => courses.forgetUser(userId),
+
     async catalog(
       caller: string,
       filter: CatalogFilter,

@@ -162,6 +162,14 @@ export function createCourseStore(sql: Sql) {
       return { courses: rows.map((r) => ({ courseId: r.id, title: r.title })), total: rows[0]?.total ?? 0 };
     },
 
+    /** Removes a deleted account's assistant roles and favorites. */
+    async forgetUser(userId: string): Promise<void> {
+      await inTransaction(sql, async (tx) => {
+        await tx`delete from assistants where user_id = ${userId}`;
+        await tx`delete from favorites where user_id = ${userId}`;
+      });
+    },
+
     async existingIds(ids: string[]): Promise<string[]> {
       if (ids.length === 0) return [];
       const rows = await sql<{ id: string }[]>`

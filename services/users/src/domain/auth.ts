@@ -388,6 +388,8 @@ export function createAuth(deps: Deps) {
           { course_ids: teaching.courses.map((c) => c.courseId).join(","), total: String(teaching.total) },
         );
       }
+      // First, so that a failure leaves the account as it was (forgetting twice is harmless).
+      await deps.courses?.forget(userId);
       if (!(await store.deleteUser(userId))) throw new NotFoundError("user");
       await deps.events.publish({ type: "ACCOUNT_DELETED", recipients: { userIds: [userId] }, data: {} });
       if (user.avatarKey) await deps.blobs.delete(user.avatarKey);

@@ -5,6 +5,8 @@ import { createServiceClient } from "@classconnect/platform";
 export interface CoursesDirectory {
   /** The courses a user still teaches (owns, not finished): the first few titles, and how many. */
   ownedActive(userId: string): Promise<{ courses: { courseId: string; title: string }[]; total: number }>;
+  /** Removes a deleted account's assistant roles and favorites there. */
+  forget(userId: string): Promise<void>;
 }
 
 /** The courses service over gRPC, as an internal caller. */
@@ -17,6 +19,9 @@ export function createCoursesDirectory(coursesServiceUrl: string, serviceToken: 
         courses: res.courses.map((c) => ({ courseId: c.courseId, title: c.title })),
         total: res.total,
       };
+    },
+    async forget(userId) {
+      await client.forgetUser({ userId }, { timeoutMs: 5000 });
     },
   };
 }
