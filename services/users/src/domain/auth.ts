@@ -390,8 +390,8 @@ export function createAuth(deps: Deps) {
       }
       // First, so that a failure leaves the account as it was (forgetting twice is harmless).
       await deps.courses?.forget(userId);
-      if (!(await store.deleteUser(userId))) throw new NotFoundError("user");
-      await deps.events.publish({ type: "ACCOUNT_DELETED", recipients: { userIds: [userId] }, data: {} });
+      const told = { type: "ACCOUNT_DELETED" as const, recipients: { userIds: [userId] }, data: {} };
+      if (!(await store.deleteUser(userId, told))) throw new NotFoundError("user");
       if (user.avatarKey) await deps.blobs.delete(user.avatarKey);
     },
 

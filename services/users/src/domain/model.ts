@@ -105,7 +105,7 @@ export interface UserFilter {
   query?: string;
 }
 
-import type { Cursor, LoginAttemptsPort } from "@classconnect/platform";
+import type { Cursor, LoginAttemptsPort, OutboxEvent } from "@classconnect/platform";
 
 export type { Cursor };
 
@@ -119,9 +119,10 @@ export interface UsersStore extends LoginAttemptsPort {
   /**
    * Deletes an account: erases its personal data and frees its e-mail (the row stays, so
    * that what the user did elsewhere keeps its author), ends its sessions and drops its
-   * one-time secrets and sign-in failures. False when there was no such live user.
+   * one-time secrets and sign-in failures, and records `event` in the outbox, in one
+   * transaction. False when there was no such live user.
    */
-  deleteUser(id: string): Promise<boolean>;
+  deleteUser(id: string, event: OutboxEvent): Promise<boolean>;
   searchUsers(prefix: string, limit: number, after?: Cursor): Promise<UserRecord[]>;
   listUsers(filter: UserFilter, limit: number, after?: Cursor): Promise<UserRecord[]>;
   /** Counts of users at `now`, and of those registered in [from, to). */

@@ -1,6 +1,7 @@
 import {
   AlreadyExistsError,
   createPostgresLoginAttempts,
+  enqueueEvent,
   inTransaction,
   likeContains,
   likePrefix,
@@ -250,7 +251,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 where id = ${sessionId} and revoked_at is null`;
     },
 
-    async deleteUser(id) {
+    async deleteUser(id, event) {
       return inTransaction(sql, async (tx) => {
         const [gone] = await tx<{ email: string }[]>`
           update users u set
@@ -267,6 +268,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
         await tx`delete from email_pins where user_id = ${id}`;
         await tx`delete from password_resets where user_id = ${id}`;
         await tx`delete from login_attempts where email = ${gone.email}`;
+        await enqueueEvent(tx, event);
         return true;
       });
     },
