@@ -1,4 +1,4 @@
-import { type Cursor, deleteInBatches, type Sql } from "@classconnect/platform";
+import { type Cursor, deleteInBatches, inTransaction, type Sql } from "@classconnect/platform";
 import {
   Channel,
   type DeliveryFilter,
@@ -308,7 +308,7 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
     },
 
     async forgetUser(userId) {
-      await sql.begin(async (tx) => {
+      await inTransaction(sql, async (tx) => {
         await tx`delete from devices where user_id = ${userId}`;
         await tx`delete from preferences where user_id = ${userId}`;
         await tx`delete from inbox where user_id = ${userId}`;
