@@ -25,6 +25,7 @@ import {
   EncodedMessage,
   headersFrom,
   LazyAbort,
+  requestJsonOptions,
   unparsableBinaryMessage,
   withInterceptors,
   withLazySignal,
@@ -103,7 +104,7 @@ export function createConnectUnaryHandler(options: {
       {
         ...route,
         get: route.method.idempotency === MethodOptions_IdempotencyLevel.NO_SIDE_EFFECTS,
-        serialization: createMethodSerializationLookup(route.method, undefined, undefined, {
+        serialization: createMethodSerializationLookup(route.method, undefined, requestJsonOptions, {
           readMaxBytes,
           writeMaxBytes: 0xffffffff,
         }),

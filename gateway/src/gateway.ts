@@ -31,6 +31,7 @@ import {
   methodAccess,
   PermissionDeniedError,
   ResourceExhaustedError,
+  requestJsonOptions,
   resolveIdentity,
   usersKeySource,
 } from "@classconnect/platform";
@@ -285,6 +286,7 @@ export function createGatewayHandler(
     },
     interceptors,
     readMaxBytes: config.maxRequestBytes,
+    jsonOptions: requestJsonOptions,
     contextValues,
     ...(fallback ? { fallback } : {}),
   });

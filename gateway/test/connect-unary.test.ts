@@ -10,6 +10,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import {
+  CourseInputSchema,
   CourseService,
   GetCourseRequestSchema,
   GetCourseResponseSchema,
@@ -98,9 +99,12 @@ test("a JSON call answers as connect-node does", async ({ sys, teacher, courseId
   assert.is(Number(lean.headers["content-length"]), lean.body.length);
   assert.equal(parsed(lean), parsed(node));
   assert.is((parsed(lean)["course"] as { title: string }).title, "Lean path");
-  // Unknown JSON fields are ignored, as connect-node ignores them.
+  // A key the message does not have is refused on both paths, by name (a misspelt field
+  // is not read as an empty one).
   const unknown = await both(sys, "GetCourse", json({ courseId, unknownField: 1 }), jsonHeaders(teacher));
-  assert.is(unknown.lean.status, 200);
+  assert.is(unknown.lean.status, 400);
+  assert.is(parsed(unknown.lean)["code"], "invalid_argument");
+  assert.match(String(parsed(unknown.lean)["message"]), /key "unknownField" is unknown/);
   assert.equal(parsed(unknown.lean), parsed(unknown.node));
 });
 
@@ -134,6 +138,15 @@ test("GET serves methods without side effects, in JSON and in base64 binary", as
   );
   assert.is(viaJson.status, 200);
   assert.is((parsed(viaJson)["course"] as { id: string }).id, courseId);
+  const misspelt = await request(
+    sys,
+    "GET",
+    `${path}?connect=v1&encoding=json&message=${encodeURIComponent(JSON.stringify({ courseID: courseId }))}`,
+    undefined,
+    auth,
+  );
+  assert.is(misspelt.status, 400);
+  assert.match(String(parsed(misspelt)["message"]), /key "courseID" is unknown/);
   const message = base64Encode(
     toBinary(GetCourseRequestSchema, create(GetCourseRequestSchema, { courseId })),
     "url",
@@ -175,6 +188,21 @@ test("refusals and bad input answer as connect-node does, and change nothing", a
     ],
     ["GetCourse", new TextEncoder().encode("{not json"), jsonHeaders(teacher), 400, "invalid_argument"],
     ["CreateCourse", json({ course: { title: "" } }), jsonHeaders(teacher), 400, "invalid_argument"],
+    // A whole, valid course but for one misspelt key deep inside: refused, not created without it.
+    [
+      "CreateCourse",
+      json({
+        course: {
+          ...JSON.parse(
+            toJsonString(CourseInputSchema, create(CourseInputSchema, courseInput({ title: "Misspelt" }))),
+          ),
+          pictureURL: "https://example.com/a.png",
+        },
+      }),
+      jsonHeaders(teacher),
+      400,
+      "invalid_argument",
+    ],
     [
       "GetCourse",
       json({ courseId }),

@@ -40,6 +40,7 @@ import {
   headersFrom,
   recordOf,
   releaseStream,
+  requestJsonOptions,
   singleMessage,
   unparsableBinaryMessage,
   withInterceptors,
@@ -123,10 +124,10 @@ export function createUnaryGrpcHandler(options: {
   readMaxBytes: number;
 }): (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean {
   const { routes, interceptors, readMaxBytes } = options;
-  /** Each route's JSON codec: connect's own, with connect-node's options (unknown fields ignored). */
+  /** Each route's JSON codec: connect's own, with the platform's request options (unknown keys refused). */
   const json = new Map(
     [...routes.values()].map((route) => {
-      const lookup = createMethodSerializationLookup(route.method, undefined, undefined, {
+      const lookup = createMethodSerializationLookup(route.method, undefined, requestJsonOptions, {
         readMaxBytes,
         writeMaxBytes: 0xffffffff,
       });

@@ -30,6 +30,15 @@ export class EncodedMessage {
   ) {}
 }
 
+/**
+ * How every ClassConnect server reads a request's JSON: a key the message does not have is
+ * refused (INVALID_ARGUMENT naming it), as the protobuf JSON mapping specifies, instead of
+ * connect-es's default of dropping it. A misspelt field (`choiceIds` for `option_ids`)
+ * would otherwise be read as an empty one: a student's answer lost, a change not made,
+ * and the caller told it worked. Answers are read leniently (servers may add fields).
+ */
+export const requestJsonOptions = { ignoreUnknownFields: false } as const;
+
 /** What a service answers to a binary request it cannot decode (the gateway's edge says the same). */
 export const unparsableBinaryMessage = "the request body is not a valid binary message";
 

@@ -16,6 +16,7 @@ export {
   envelope,
   headersFrom,
   recordOf,
+  requestJsonOptions,
   unparsableBinaryMessage,
   withInterceptors,
 } from "./grpc-wire.js";

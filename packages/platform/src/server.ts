@@ -10,6 +10,7 @@ import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { createErrorInterceptor } from "./error-interceptor.js";
 import { createUnaryGrpcHandler, recordUnaryRoutes } from "./grpc-unary.js";
+import { requestJsonOptions } from "./grpc-wire.js";
 import { createHealthService, ServingStatus } from "./health.js";
 import { type Http2Limits, limitHttp2Session } from "./http2-limits.js";
 import type { Logger } from "./logger.js";
@@ -79,6 +80,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     routes: unary.register,
     interceptors,
     readMaxBytes,
+    jsonOptions: requestJsonOptions,
     // Services are reached inside the cluster (the gateway and each other): gzip
     // there costs CPU and saves nothing (5 % of the courses service's time under
     // bench:read). The gateway still compresses for clients on the internet.

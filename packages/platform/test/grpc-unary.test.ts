@@ -390,13 +390,13 @@ test("gRPC's JSON codec: the lean server reads and writes it as connect-node doe
   const utf8 = new TextEncoder();
   const text = (m: EncodedMessage) => new TextDecoder().decode(m.bytes);
   const getJwks = AuthService.method.getJwks;
-  // JSON in, JSON out; unknown fields ignored, as connect-node ignores them.
+  // JSON in, JSON out.
   const json = await lean.forward(
     getJwks,
     undefined,
     undefined,
     new Headers({ "x-value": "as json" }),
-    new EncodedMessage("json", utf8.encode('{"unknownField":1}')),
+    new EncodedMessage("json", utf8.encode("{}")),
     undefined,
   );
   assert.instance(json.message, EncodedMessage);
@@ -436,6 +436,13 @@ test("gRPC's JSON codec: the lean server reads and writes it as connect-node doe
   assert.ok((invalid.findDetails(BadRequestSchema)[0]?.fieldViolations.length ?? 0) >= 2);
   const badJson = await forwardError(getJwks, new EncodedMessage("json", utf8.encode("{not json")));
   assert.is(badJson.code, Code.InvalidArgument);
+  // A key the message does not have is refused by name (platform `requestJsonOptions`).
+  const unknownKey = await forwardError(
+    getJwks,
+    new EncodedMessage("json", utf8.encode('{"unknownField":1}')),
+  );
+  assert.is(unknownKey.code, Code.InvalidArgument);
+  assert.match(unknownKey.rawMessage, /key "unknownField" is unknown/);
   const badBinary = await forwardError(
     getJwks,
     new EncodedMessage("proto", new Uint8Array([0xff, 0xff, 0xff])),

@@ -131,8 +131,8 @@ test("teachers with the grading permission give students feedback; students list
       { courseId: c1.id, studentId: other.userId, score: 50, comment: "x" },
       owner.auth,
     ),
-    Code.PermissionDenied,
-    "NOT_ENROLLED",
+    Code.FailedPrecondition,
+    "STUDENT_NOT_ENROLLED",
   );
   await rejects(
     feedback.createStudentFeedback(

@@ -118,10 +118,23 @@ export function createEnrollment(deps: {
       return pageOf(rows, limit, (id) => ({ key: "", id }));
     },
 
-    /** Refuses unless `studentId` is enrolled in the course. */
-    async assertEnrolled(courseId: string, studentId: string): Promise<void> {
-      if (!(await enrollments.get(courseId, studentId))) {
+    /** Refuses the caller unless they are enrolled in the course. */
+    async assertEnrolled(courseId: string, caller: string): Promise<void> {
+      if (!(await enrollments.get(courseId, caller))) {
         throw new PermissionDeniedError("only students enrolled in the course can do this", "NOT_ENROLLED");
+      }
+    },
+
+    /** Refuses a teacher's action on `studentId` unless that user is enrolled in the course. */
+    async assertStudent(courseId: string, studentId: string): Promise<void> {
+      if (!(await enrollments.get(courseId, studentId))) {
+        throw new FailedPreconditionError(
+          "this user is not a student of the course",
+          "STUDENT_NOT_ENROLLED",
+          {
+            student_id: studentId,
+          },
+        );
       }
     },
   };

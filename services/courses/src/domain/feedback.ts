@@ -41,7 +41,7 @@ export function createFeedback(deps: { feedback: FeedbackStore; access: Access; 
     ): Promise<StudentFeedbackRecord> {
       const access = await deps.access.load(courseId, caller);
       requirePermission(access, Permission.GRADING);
-      await deps.enrollment.assertEnrolled(courseId, studentId);
+      await deps.enrollment.assertStudent(courseId, studentId);
       return feedback.giveStudentFeedback(
         { courseId, studentId, authorId: caller, score, comment },
         {
