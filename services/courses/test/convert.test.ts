@@ -84,6 +84,9 @@ test("toCourse() gives the message create() builds from the same fields", () => 
   assert.ok(equals(CourseSchema, actual, expected));
   assert.equal(Object.keys(actual).sort(), Object.keys(expected).sort());
   assert.not.ok("teacher" in toCourse(view, now));
+  // A finished course takes no students: neither flag about enrolling is raised.
+  const finished = toCourse({ ...view, state: 2 }, now);
+  assert.equal([finished.limitedSeats, finished.closingSoon, finished.seatsLeft], [false, false, 3]);
 });
 
 test.run();

@@ -73,16 +73,18 @@ export function seatsLeft(course: Pick<Course, "capacity" | "enrolledCount">): n
   return Math.max(0, course.capacity - course.enrolledCount);
 }
 
-/** "Limited seats": some left, but no more than 10 % of the capacity (at least 5). */
-export function limitedSeats(course: Pick<Course, "capacity" | "enrolledCount">): boolean {
+/** "Limited seats": the course still takes students, some seats are left, but no more than 10 % of the capacity (at least 5). */
+export function limitedSeats(course: Pick<Course, "capacity" | "enrolledCount" | "state">): boolean {
   const left = seatsLeft(course);
-  return left > 0 && left <= Math.max(5, Math.ceil(course.capacity * 0.1));
+  return (
+    course.state === CourseState.ACTIVE && left > 0 && left <= Math.max(5, Math.ceil(course.capacity * 0.1))
+  );
 }
 
 const CLOSING_SOON_MS = 3 * 24 * 3600_000;
 
-/** "Enrollment closing soon": the deadline is within three days. */
-export function closingSoon(course: Pick<Course, "enrollmentDeadline">, now: Date): boolean {
+/** "Enrollment closing soon": the course still takes students, and its deadline is within three days. */
+export function closingSoon(course: Pick<Course, "enrollmentDeadline" | "state">, now: Date): boolean {
   const left = course.enrollmentDeadline.getTime() - now.getTime();
-  return left > 0 && left <= CLOSING_SOON_MS;
+  return course.state === CourseState.ACTIVE && left > 0 && left <= CLOSING_SOON_MS;
 }
