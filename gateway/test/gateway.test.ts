@@ -182,7 +182,12 @@ test("admin methods refuse user tokens and anonymous callers; admin tokens pass"
   await expectCode(admin.listUsers({}, asUser), Code.PermissionDenied);
   await expectCode(admin.listUsers({}), Code.Unauthenticated);
   const adminToken = (
-    await signAccessToken(sys.adminKey, ADMIN_TOKEN_ISSUER, { sub: randomUUID(), typ: "admin" }, 300)
+    await signAccessToken(
+      sys.adminKey,
+      ADMIN_TOKEN_ISSUER,
+      { sub: randomUUID(), sid: randomUUID(), typ: "admin" },
+      300,
+    )
   ).token;
   const asAdmin = { headers: { authorization: `Bearer ${adminToken}` } };
   await expectCode(users.getMe({}, asAdmin), Code.PermissionDenied);

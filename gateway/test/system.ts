@@ -9,6 +9,7 @@
  * pointed at its loopback server), and admin tokens are signed with a test key
  * every service trusts until the admin service issues them.
  */
+
 import { randomUUID } from "node:crypto";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -16,6 +17,7 @@ import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { readAdminConfig, startAdminServer } from "@classconnect/admin";
 import { readCoursesConfig, startCoursesServer } from "@classconnect/courses";
+import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import {
   createMailbox,
@@ -28,7 +30,6 @@ import {
   startNotificationsServer,
 } from "@classconnect/notifications";
 import {
-  ADMIN_TOKEN_ISSUER,
   adminKeySource,
   combineKeySources,
   createServiceClient,
@@ -36,7 +37,6 @@ import {
   freePort,
   loadSigningKey,
   type SigningKey,
-  signAccessToken,
 } from "@classconnect/platform";
 import {
   createTestDatabase,
@@ -116,7 +116,7 @@ export interface System {
   /** Stops the notifications service (its port stays reserved) and starts it again. */
   /** The notifications service, which keeps inbox items and finished events 30 days here. */
   notifications: { stop(): Promise<void>; start(): Promise<void>; pruneOld(): Promise<number> };
-  /** Call options with an admin token (signed by the test admin key the system trusts). */
+  /** Call options with the first admin's token (one session, signed in at the first call). */
   adminAuth(): Promise<{ headers: Record<string, string> }>;
   /** Waits until `check` passes (polling), for effects that arrive asynchronously. */
   eventually<T>(check: () => Promise<T> | T, timeoutMs?: number): Promise<T>;
@@ -142,6 +142,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     USERS_SERVICE_URL: url(ports.users),
     COURSES_SERVICE_URL: url(ports.courses),
     NOTIFICATIONS_SERVICE_URL: url(ports.notifications),
+    ADMIN_SERVICE_URL: url(ports.admin),
   };
   const databases = {
     users: await createTestDatabase("sys_users", opts.pgUrl),
@@ -222,6 +223,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   );
   const transport = createGrpcTransport({ baseUrl: gateway.url });
   const auth = reporting(createClient(AuthService, transport));
+  let adminSession: Promise<{ headers: Record<string, string> }> | undefined;
   return {
     gateway,
     url: gateway.url,
@@ -274,14 +276,15 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         auth: { headers: { authorization: `Bearer ${token}` } },
       };
     },
-    async adminAuth() {
-      const { token } = await signAccessToken(
-        adminKey,
-        ADMIN_TOKEN_ISSUER,
-        { sub: randomUUID(), typ: "admin" },
-        600,
-      );
-      return { headers: { authorization: `Bearer ${token}` } };
+    adminAuth() {
+      // A real session (the services check admin sessions), signed in once per system.
+      const session =
+        adminSession ??
+        createClient(AdminAuthService, transport)
+          .login(FIRST_ADMIN)
+          .then((res) => ({ headers: { authorization: `Bearer ${res.accessToken}` } }));
+      adminSession = session;
+      return session;
     },
     async eventually(check, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;

@@ -19,6 +19,8 @@ export interface AuthOptions {
    * session is live and the user not blocked. Throws to refuse.
    */
   checkUser?: (identity: Extract<Identity, { kind: "user" }>) => Promise<void>;
+  /** The same for a verified admin: the admin service's own sessions, or its list of revoked ones. */
+  checkAdmin?: (identity: Extract<Identity, { kind: "admin" }>) => Promise<void>;
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -42,8 +44,12 @@ export async function resolveIdentity(header: Headers, options: AuthOptions): Pr
   if (!match) throw new UnauthenticatedError("authorization must be 'Bearer <token>'", "TOKEN_INVALID");
   const token = match[1]!;
   const verified = await options.verifier.verify(token);
-  if (verified.typ === "admin") return { kind: "admin", adminId: verified.sub, token };
   if (!verified.sid) throw new UnauthenticatedError("invalid access token", "TOKEN_INVALID");
+  if (verified.typ === "admin") {
+    const admin = { kind: "admin" as const, adminId: verified.sub, sessionId: verified.sid, token };
+    await options.checkAdmin?.(admin);
+    return admin;
+  }
   const user = { kind: "user" as const, userId: verified.sub, sessionId: verified.sid, token };
   await options.checkUser?.(user);
   return user;

@@ -5,7 +5,7 @@ import { PermissionDeniedError, UnauthenticatedError } from "./errors.js";
 export type Identity =
   | { kind: "anonymous" }
   | { kind: "user"; userId: string; sessionId: string; token: string }
-  | { kind: "admin"; adminId: string; token: string }
+  | { kind: "admin"; adminId: string; sessionId: string; token: string }
   | { kind: "service" };
 
 export const identityKey = createContextKey<Identity>(

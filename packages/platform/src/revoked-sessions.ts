@@ -18,7 +18,14 @@
  * point, so an outage of the users service loses nothing: what was revoked
  * meanwhile arrives with the first call that succeeds.
  */
-import { durationFromMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import {
+  type Duration,
+  durationFromMs,
+  type Timestamp,
+  timestampDate,
+  timestampFromDate,
+} from "@bufbuild/protobuf/wkt";
+import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { createClient } from "@connectrpc/connect";
 import { createServiceTransport } from "./client.js";
@@ -56,7 +63,7 @@ const OVERLAP_MS = 5_000;
 export function trackRevokedSessions(
   fetch: FetchRevokedSessions,
   logger: Logger,
-  options: { pollMs?: number; waitMs?: number; now?: () => number } = {},
+  options: { pollMs?: number; waitMs?: number; now?: () => number; name?: string } = {},
 ): RevokedSessions {
   const now = options.now ?? Date.now;
   const pollMs = options.pollMs ?? 500;
@@ -66,7 +73,7 @@ export function trackRevokedSessions(
   let known = 0;
   let failures = 0;
   const worker = startWorkerLoop({
-    name: "revoked-sessions poll",
+    name: options.name ?? "revoked-sessions poll",
     pollMs,
     logger,
     async pass(signal) {
@@ -112,7 +119,30 @@ export function trackRevokedSessions(
 
 /** Long-polls the users service (AuthService.ListRevokedSessions) as a ClassConnect service. */
 export function usersRevokedSessions(usersServiceUrl: string, serviceToken: string): FetchRevokedSessions {
-  const client = createClient(AuthService, createServiceTransport(usersServiceUrl, { serviceToken }));
+  return revokedSessionsFrom(
+    createClient(AuthService, createServiceTransport(usersServiceUrl, { serviceToken })),
+  );
+}
+
+/** Long-polls the admin service (AdminAuthService.ListRevokedSessions, admin sessions) as a ClassConnect service. */
+export function adminRevokedSessions(adminServiceUrl: string, serviceToken: string): FetchRevokedSessions {
+  return revokedSessionsFrom(
+    createClient(AdminAuthService, createServiceTransport(adminServiceUrl, { serviceToken })),
+  );
+}
+
+/** What both services' ListRevokedSessions take and answer (the same fields in each contract). */
+interface RevokedSessionsClient {
+  listRevokedSessions(
+    req: { since?: Timestamp; wait?: Duration; known?: number },
+    options: { timeoutMs: number; signal: AbortSignal },
+  ): Promise<{
+    readTime?: Timestamp | undefined;
+    sessions: { sessionId: string; revokeTime?: Timestamp | undefined; expireTime?: Timestamp | undefined }[];
+  }>;
+}
+
+function revokedSessionsFrom(client: RevokedSessionsClient): FetchRevokedSessions {
   return async (since, { known, waitMs, signal }) => {
     const res = await client.listRevokedSessions(
       {

@@ -16,7 +16,7 @@ import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } 
 import { createLogger, type Logger } from "./logger.js";
 import { installNodeFixes } from "./node-fixes.js";
 import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
-import { trackRevokedSessions, usersRevokedSessions } from "./revoked-sessions.js";
+import { adminRevokedSessions, trackRevokedSessions, usersRevokedSessions } from "./revoked-sessions.js";
 import { closeOnSignals, type RunningServer, startServer } from "./server.js";
 import { initTelemetry } from "./telemetry.js";
 import { createRemoteKeySource, createTokenVerifier, type KeySource } from "./tokens.js";
@@ -84,6 +84,8 @@ export interface ServiceParts {
   userKeys?: KeySource;
   adminKeys?: KeySource;
   checkUser?: AuthOptions["checkUser"];
+  /** The admin service checks its own admin sessions; the others follow its list of revoked ones. */
+  checkAdmin?: AuthOptions["checkAdmin"];
   /** Called as the server starts draining (before its calls finish), e.g. to answer held long polls. */
   onDrain?: () => void;
   onClose?: () => Promise<void>;
@@ -142,6 +144,16 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
       : undefined;
   const checkUser: AuthOptions["checkUser"] | undefined =
     parts.checkUser ?? (revoked ? async (user) => revoked.assertLive(user.sessionId) : undefined);
+  // Likewise for admin sessions, which the admin service lists.
+  const revokedAdmins =
+    !parts.checkAdmin && config.adminServiceUrl
+      ? trackRevokedSessions(adminRevokedSessions(config.adminServiceUrl, config.serviceToken), logger, {
+          name: "revoked admin sessions poll",
+        })
+      : undefined;
+  const checkAdmin: AuthOptions["checkAdmin"] | undefined =
+    parts.checkAdmin ??
+    (revokedAdmins ? async (admin) => revokedAdmins.assertLive(admin.sessionId) : undefined);
   const verifier = createTokenVerifier({
     ...(userKeys ? { user: userKeys } : {}),
     ...(adminKeys ? { admin: adminKeys } : {}),
@@ -158,6 +170,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
         verifier,
         serviceToken: config.serviceToken,
         ...(checkUser ? { checkUser } : {}),
+        ...(checkAdmin ? { checkAdmin } : {}),
       }),
     ],
     routes: parts.routes,
@@ -165,7 +178,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     ...(parts.readMaxBytes ? { readMaxBytes: parts.readMaxBytes } : {}),
     ...(parts.onDrain ? { onDrain: parts.onDrain } : {}),
     async onClose() {
-      await revoked?.close();
+      await Promise.all([revoked?.close(), revokedAdmins?.close()]);
       await relay?.stop();
       await parts.onClose?.();
       await sql.end({ timeout: 5 });

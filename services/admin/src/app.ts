@@ -21,6 +21,7 @@ import {
   createStaticKeySource,
   type KeySource,
   type Logger,
+  listenForChanges,
   loadSigningKey,
   outboxMigrations,
   periodOf,
@@ -46,6 +47,9 @@ import { createPostgresAdminStore } from "./store/postgres-store.js";
 export const migrationsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "migrations");
 
 export const ADMIN_TOKEN_TTL_SECONDS = 3600;
+
+/** Wakes held AdminAuthService.ListRevokedSessions calls in every replica. */
+const REVOCATION_CHANNEL = "classconnect_admin_session_revoked";
 
 /** Replaceable parts, for tests. */
 export interface AdminOverrides {
@@ -74,17 +78,27 @@ export async function startAdminServer(
           : createPostgresAdminStore(sql);
       const signingKey = await loadSigningKey(config.signingKeyJwk);
       const audit = createAudit(store);
+      // Revocations are announced on PostgreSQL whichever store holds the sessions: every
+      // admin service has its outbox there.
+      const revocations = listenForChanges(sql, REVOCATION_CHANNEL, logger);
       const admins = createAdmins({
         store,
         audit,
         logger,
-        issue: (adminId) =>
+        issue: (adminId, sessionId) =>
           signAccessToken(
             signingKey,
             ADMIN_TOKEN_ISSUER,
-            { sub: adminId, typ: "admin" },
+            { sub: adminId, sid: sessionId, typ: "admin" },
             ADMIN_TOKEN_TTL_SECONDS,
           ),
+        tokenTtlMs: ADMIN_TOKEN_TTL_SECONDS * 1000,
+        revocations: {
+          signal: revocations,
+          announce: async () => {
+            await sql.notify(REVOCATION_CHANNEL, "");
+          },
+        },
       });
       if (config.firstAdminEmail && config.firstAdminPassword) {
         await admins.ensureFirstAdmin(config.firstAdminEmail, config.firstAdminPassword);
@@ -92,6 +106,8 @@ export async function startAdminServer(
       const own = createStaticKeySource([signingKey.publicJwk]);
       return {
         adminKeys: overrides.adminKeys ? combineKeySources(own, overrides.adminKeys) : own,
+        checkAdmin: (admin) => admins.assertSessionActive(admin.adminId, admin.sessionId),
+        onDrain: () => revocations.release(),
         routes(router) {
           router.service(
             AdminAuthService,
@@ -119,7 +135,10 @@ export async function startAdminServer(
             ),
           );
         },
-        onClose: () => store.close(),
+        async onClose() {
+          await revocations.close();
+          await store.close();
+        },
       };
     },
   });

@@ -1,6 +1,6 @@
 /** The admin service's APIs: admin sign-in and accounts, rules, the audit log, user management and the platform's figures. */
 import { create } from "@bufbuild/protobuf";
-import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { durationMs, type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type AdminAuthService,
   GetJwksResponseSchema,
@@ -55,9 +55,30 @@ export function createAdminAuthService(
         admin: toAdmin(await admins.create(requireAdmin(ctx).adminId, req.email, req.name, req.password)),
       };
     },
-    async changePassword(req, ctx) {
-      await admins.changePassword(requireAdmin(ctx).adminId, req.currentPassword, req.newPassword);
+    async logout(_req, ctx) {
+      const { adminId, sessionId } = requireAdmin(ctx);
+      await admins.logout(adminId, sessionId);
       return {};
+    },
+    async changePassword(req, ctx) {
+      const { adminId, sessionId } = requireAdmin(ctx);
+      await admins.changePassword(adminId, sessionId, req.currentPassword, req.newPassword);
+      return {};
+    },
+    async listRevokedSessions(req, ctx) {
+      const waitMs = req.wait ? durationMs(req.wait) : 0;
+      const { readAt, sessions } = await admins.revokedSessions(
+        req.since ? timestampDate(req.since) : undefined,
+        waitMs > 0 ? { ms: waitMs, known: req.known, signal: ctx.signal } : undefined,
+      );
+      return {
+        readTime: ts(readAt),
+        sessions: sessions.map((s) => ({
+          sessionId: s.id,
+          revokeTime: ts(s.revokedAt),
+          expireTime: ts(s.expiresAt),
+        })),
+      };
     },
     async listAdmins(req) {
       const page = await admins.list(pageSize(req.pageSize), readCursor(req.pageToken));

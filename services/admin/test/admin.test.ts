@@ -27,7 +27,7 @@ import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_servic
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { createServiceClient } from "@classconnect/platform";
+import { ADMIN_TOKEN_ISSUER, createServiceClient, signAccessToken } from "@classconnect/platform";
 import { invalid, rejects, TEST_SERVICE_TOKEN } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -110,9 +110,14 @@ test("an admin changes their password with the current one; audited; wrong ones 
   );
   const user = await sys.register();
   await rejects(change("first-admin-password", "second-admin-password", user.auth), Code.PermissionDenied);
-  await auth.login({ email, password: "first-admin-password" });
+  // Another session of the same admin, say an attacker's who knew the old password.
+  const other = bearer((await auth.login({ email, password: "first-admin-password" })).accessToken);
+  await expectAdminSession(sys, other, "live");
 
   await change("first-admin-password", "second-admin-password");
+  // That session ends everywhere; the one that changed the password goes on.
+  await expectAdminSession(sys, other, "ended");
+  await expectAdminSession(sys, me, "live");
   await rejects(auth.login({ email, password: "first-admin-password" }), Code.Unauthenticated);
   const again = await auth.login({ email, password: "second-admin-password" });
   const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: again.admin!.id }, root))
@@ -137,6 +142,86 @@ test("an admin changes their password with the current one; audited; wrong ones 
     Code.ResourceExhausted,
     "LOGIN_LOCKED",
   );
+});
+
+/** The admin-token calls of each service that takes them. */
+const adminCalls = (sys: System) => ({
+  admin: (as: Auth) => sys.client(AdminAuthService).listAdmins({}, as),
+  users: (as: Auth) => sys.client(UserAdminService).listUsers({ pageSize: 1 }, as),
+  notifications: (as: Auth) => sys.client(DeliveryLogService).listDeliveries({ pageSize: 1 }, as),
+});
+type Auth = { headers: Record<string, string> };
+
+/** Every service takes the session ("live"), or refuses it as ended ("ended": at once on admin, soon on the others). */
+async function expectAdminSession(sys: System, as: Auth, state: "live" | "ended") {
+  for (const [service, call] of Object.entries(adminCalls(sys))) {
+    if (state === "live") {
+      await call(as);
+      continue;
+    }
+    const check = () => rejects(call(as), Code.Unauthenticated, "SESSION_INACTIVE");
+    // The admin service checks its own sessions; the others hear of the end from it.
+    await (service === "admin" ? check() : sys.eventually(check, 5_000));
+  }
+}
+
+/** The `sid` claim of an access token. */
+const sessionOf = (as: Auth) =>
+  JSON.parse(Buffer.from(as.headers["authorization"]!.split(".")[1]!, "base64url").toString()).sid as string;
+
+test("an admin's logout ends that session on every service at once; their other sessions stay", async ({
+  sys,
+  root,
+}) => {
+  const auth = sys.client(AdminAuthService);
+  const email = `out-${randomUUID().slice(0, 8)}@classconnect.test`;
+  await auth.createAdmin({ email, name: "Leaving", password: "logout-admin-password" }, root);
+  const signIn = async () =>
+    bearer((await auth.login({ email, password: "logout-admin-password" })).accessToken);
+  const [laptop, phone] = [await signIn(), await signIn()];
+  assert.is.not(sessionOf(laptop), sessionOf(phone));
+  await expectAdminSession(sys, laptop, "live");
+
+  const revoked = sys.internalClient(AdminAuthService, "admin");
+  const before = await revoked.listRevokedSessions({});
+  assert.not.ok(before.sessions.some((s) => s.sessionId === sessionOf(laptop)));
+  // A held call (as each service makes) is answered by the logout, long before its 60 s.
+  const held = revoked.listRevokedSessions(
+    { since: before.readTime, wait: { seconds: 60n }, known: 0 },
+    { timeoutMs: 15_000 },
+  );
+  await auth.logout({}, laptop);
+  const answered = await held;
+  assert.ok(answered.sessions.some((s) => s.sessionId === sessionOf(laptop)));
+  const listed = answered.sessions.find((s) => s.sessionId === sessionOf(laptop))!;
+  assert.ok(Number(listed.expireTime!.seconds) * 1000 > Date.now(), "listed until its token expires");
+
+  await expectAdminSession(sys, laptop, "ended");
+  await expectAdminSession(sys, phone, "live");
+  await rejects(auth.logout({}, laptop), Code.Unauthenticated, "SESSION_INACTIVE");
+  await rejects(auth.logout({}), Code.Unauthenticated);
+  await rejects(auth.logout({}, (await sys.register()).auth), Code.PermissionDenied);
+  // Internal only, and its wait is bounded.
+  await rejects(auth.listRevokedSessions({}, phone), Code.PermissionDenied);
+  await invalid(revoked.listRevokedSessions({ wait: { seconds: 61n } }), ["wait"]);
+  // Signing in again opens a new session.
+  await expectAdminSession(sys, await signIn(), "live");
+  // A validly signed admin token is still refused without a session (no `sid`), or with
+  // one the admin service never opened.
+  const admin = (await auth.listAdmins({}, root)).admins.find((a) => a.email === email)!;
+  const forge = async (sid?: string) =>
+    bearer(
+      (
+        await signAccessToken(
+          sys.adminKey,
+          ADMIN_TOKEN_ISSUER,
+          { sub: admin.id, typ: "admin", ...(sid ? { sid } : {}) },
+          600,
+        )
+      ).token,
+    );
+  await rejects(auth.listAdmins({}, await forge()), Code.Unauthenticated, "TOKEN_INVALID");
+  await rejects(auth.listAdmins({}, await forge(randomUUID())), Code.Unauthenticated, "SESSION_INACTIVE");
 });
 
 test("admin logins lock after 5 failures; unknown e-mails answer the same", async ({ sys }) => {

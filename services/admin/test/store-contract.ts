@@ -54,6 +54,56 @@ export function adminStoreContract(
     assert.ok(all.findIndex((x) => x.id === a.id) < all.findIndex((x) => x.id === b.id));
   });
 
+  test("sessions: active until revoked or expired; revoked ones listed until they expire; expired ones forgotten", async ({
+    store,
+  }) => {
+    const admin = await store.createAdmin({
+      id: randomUUID(),
+      email: `s-${randomUUID()}@x.test`,
+      name: "S",
+      passwordHash: "h",
+      createdBy: "",
+    });
+    const t0 = new Date(Date.now() - 1000);
+    const at = (ms: number) => new Date(t0.getTime() + ms);
+    const HOUR = 3_600_000;
+    const id = (): string => randomUUID();
+    const [laptop, phone, tablet, old] = [id(), id(), id(), id()];
+    await store.createSession({ id: old, adminId: admin.id, expiresAt: at(10) }, t0);
+    for (const id of [laptop, phone, tablet]) {
+      await store.createSession({ id, adminId: admin.id, expiresAt: at(HOUR) }, t0);
+    }
+    assert.ok(await store.sessionIsActive(admin.id, laptop, t0));
+    assert.not.ok(await store.sessionIsActive(randomUUID(), laptop, t0), "another admin's");
+    assert.not.ok(await store.sessionIsActive(admin.id, randomUUID(), t0), "unknown");
+    assert.not.ok(await store.sessionIsActive(admin.id, old, at(10)), "expired");
+
+    assert.is(await store.revokeSessions(admin.id, { only: laptop }, at(100)), 1);
+    assert.is(await store.revokeSessions(admin.id, { only: laptop }, at(200)), 0, "once");
+    assert.not.ok(await store.sessionIsActive(admin.id, laptop, at(100)));
+    assert.ok(await store.sessionIsActive(admin.id, phone, at(100)));
+    // All but the caller's; the expired one is not revoked (it needs no listing).
+    assert.is(await store.revokeSessions(admin.id, { except: phone }, at(300)), 1);
+    assert.not.ok(await store.sessionIsActive(admin.id, tablet, at(300)));
+    assert.ok(await store.sessionIsActive(admin.id, phone, at(300)));
+
+    const mine = (list: { id: string }[]) =>
+      list.map((s) => s.id).filter((id) => [laptop, phone, tablet, old].includes(id));
+    const listed = await store.revokedSessions(t0, at(400));
+    assert.equal(mine(listed), [laptop, tablet], "oldest revocation first");
+    const first = listed.find((s) => s.id === laptop)!;
+    assert.equal(
+      [first.revokedAt.getTime(), first.expiresAt.getTime()],
+      [at(100).getTime(), at(HOUR).getTime()],
+    );
+    assert.equal(mine(await store.revokedSessions(at(300), at(400))), [tablet], "since");
+    assert.equal(mine(await store.revokedSessions(t0, at(HOUR))), [], "expired tokens need no listing");
+
+    // A new sign-in forgets the admin's expired sessions.
+    await store.createSession({ id: randomUUID(), adminId: admin.id, expiresAt: at(3 * HOUR) }, at(2 * HOUR));
+    assert.not.ok(await store.sessionIsActive(admin.id, phone, at(HOUR - 1)), "forgotten");
+  });
+
   test("login failures lock after the maximum, and clear", async ({ store }) => {
     const email = `l-${randomUUID()}@x.test`;
     for (let i = 0; i < 2; i++) assert.is(await store.recordLoginFailure(email, 3, 60_000, 60_000), null);

@@ -129,8 +129,14 @@ export async function startUsersHarness(
     bearer: (token) => ({ headers: { authorization: `Bearer ${token}` } }),
     service: { headers: { [SERVICE_TOKEN_HEADER]: TEST_SERVICE_TOKEN } },
     async adminToken() {
-      return (await signAccessToken(adminKey, ADMIN_TOKEN_ISSUER, { sub: randomUUID(), typ: "admin" }, 600))
-        .token;
+      return (
+        await signAccessToken(
+          adminKey,
+          ADMIN_TOKEN_ISSUER,
+          { sub: randomUUID(), sid: randomUUID(), typ: "admin" },
+          600,
+        )
+      ).token;
     },
     async register(overrides = {}) {
       const email = overrides.email ?? `user-${randomUUID().slice(0, 8)}@example.com`;

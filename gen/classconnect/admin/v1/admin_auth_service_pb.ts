@@ -10,15 +10,146 @@ import { file_classconnect_admin_v1_admin } from "./admin_pb.js";
 import { file_classconnect_common_v1_access } from "../../common/v1/access_pb.js";
 import type { Jwk } from "../../common/v1/jwk_pb.js";
 import { file_classconnect_common_v1_jwk } from "../../common/v1/jwk_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file classconnect/admin/v1/admin_auth_service.proto.
  */
 export const file_classconnect_admin_v1_admin_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiSQoMTG9naW5SZXF1ZXN0EhoKBWVtYWlsGAEgASgJQgu6SAjIAQFyAxj+ARIdCghwYXNzd29yZBgCIAEoCUILukgIyAEBcgMYgAEikAEKDUxvZ2luUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4SFAoMYWNjZXNzX3Rva2VuGAIgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaAoSQ3JlYXRlQWRtaW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRj+AWABEhkKBG5hbWUYAiABKAlCC7pICMgBAXIDGMgBEhwKCHBhc3N3b3JkGAMgASgJQgq6SAdyBRAMGIABIkIKE0NyZWF0ZUFkbWluUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4iTwoRTGlzdEFkbWluc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMY9AMiWwoSTGlzdEFkbWluc1Jlc3BvbnNlEiwKBmFkbWlucxgBIAMoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3ayLcAQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiUKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCC7pICMgBAXIDGIABEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQDBiAATp6ukh3GnUKFG5ld19wYXNzd29yZC1kaWZmZXJzEjF0aGUgbmV3IHBhc3N3b3JkIG11c3QgZGlmZmVyIGZyb20gdGhlIGN1cnJlbnQgb25lGip0aGlzLm5ld19wYXNzd29yZCAhPSB0aGlzLmN1cnJlbnRfcGFzc3dvcmQiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZTKhBAoQQWRtaW5BdXRoU2VydmljZRJZCgVMb2dpbhIjLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlcXVlc3QaJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9naW5SZXNwb25zZSIFyvMYAQESawoLQ3JlYXRlQWRtaW4SKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ3JlYXRlQWRtaW5SZXF1ZXN0GiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVzcG9uc2UiBcrzGAEDEnQKDkNoYW5nZVBhc3N3b3JkEiwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBotLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgXK8xgBAxJrCgpMaXN0QWRtaW5zEiguY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXF1ZXN0GikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXNwb25zZSIIkAIByvMYAQMSYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSKNAQoaTGlzdFJldm9rZWRTZXNzaW9uc1JlcXVlc3QSKQoFc2luY2UYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKBHdhaXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDLpICaoBBiICCDwyABINCgVrbm93bhgDIAEoDSKFAQobTGlzdFJldm9rZWRTZXNzaW9uc1Jlc3BvbnNlEjcKCHNlc3Npb25zGAEgAygLMiUuY2xhc3Njb25uZWN0LmFkbWluLnYxLlJldm9rZWRTZXNzaW9uEi0KCXJlYWRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihgEKDlJldm9rZWRTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSLwoLcmV2b2tlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJCgxMb2dpblJlcXVlc3QSGgoFZW1haWwYASABKAlCC7pICMgBAXIDGP4BEh0KCHBhc3N3b3JkGAIgASgJQgu6SAjIAQFyAxiAASKQAQoNTG9naW5SZXNwb25zZRIrCgVhZG1pbhgBIAEoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSPAoYYWNjZXNzX3Rva2VuX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJoChJDcmVhdGVBZG1pblJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFGP4BYAESGQoEbmFtZRgCIAEoCUILukgIyAEBcgMYyAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAwYgAEiQgoTQ3JlYXRlQWRtaW5SZXNwb25zZRIrCgVhZG1pbhgBIAEoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbiJPChFMaXN0QWRtaW5zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxj0AyJbChJMaXN0QWRtaW5zUmVzcG9uc2USLAoGYWRtaW5zGAEgAygLMhwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkFkbWluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIQCg5HZXRKd2tzUmVxdWVzdCI8Cg9HZXRKd2tzUmVzcG9uc2USKQoEa2V5cxgBIAMoCzIbLmNsYXNzY29ubmVjdC5jb21tb24udjEuSndrItwBChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSJQoQY3VycmVudF9wYXNzd29yZBgBIAEoCUILukgIyAEBcgMYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAMGIABOnq6SHcadQoUbmV3X3Bhc3N3b3JkLWRpZmZlcnMSMXRoZSBuZXcgcGFzc3dvcmQgbXVzdCBkaWZmZXIgZnJvbSB0aGUgY3VycmVudCBvbmUaKnRoaXMubmV3X3Bhc3N3b3JkICE9IHRoaXMuY3VycmVudF9wYXNzd29yZCIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlMogGChBBZG1pbkF1dGhTZXJ2aWNlElkKBUxvZ2luEiMuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxvZ2luUmVxdWVzdBokLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlc3BvbnNlIgXK8xgBARJcCgZMb2dvdXQSJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9nb3V0UmVxdWVzdBolLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dvdXRSZXNwb25zZSIFyvMYAQMSawoLQ3JlYXRlQWRtaW4SKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ3JlYXRlQWRtaW5SZXF1ZXN0GiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVzcG9uc2UiBcrzGAEDEnQKDkNoYW5nZVBhc3N3b3JkEiwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBotLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgXK8xgBAxJrCgpMaXN0QWRtaW5zEiguY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXF1ZXN0GikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXNwb25zZSIIkAIByvMYAQMSYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBEoYBChNMaXN0UmV2b2tlZFNlc3Npb25zEjEuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXF1ZXN0GjIuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+
+/**
+ * Request for Logout.
+ *
+ * @generated from message classconnect.admin.v1.LogoutRequest
+ */
+export type LogoutRequest = Message<"classconnect.admin.v1.LogoutRequest"> & {
+};
+
+/**
+ * Describes the message classconnect.admin.v1.LogoutRequest.
+ * Use `create(LogoutRequestSchema)` to create a new message.
+ */
+export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 0);
+
+/**
+ * Response for Logout.
+ *
+ * @generated from message classconnect.admin.v1.LogoutResponse
+ */
+export type LogoutResponse = Message<"classconnect.admin.v1.LogoutResponse"> & {
+};
+
+/**
+ * Describes the message classconnect.admin.v1.LogoutResponse.
+ * Use `create(LogoutResponseSchema)` to create a new message.
+ */
+export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 1);
+
+/**
+ * Request for ListRevokedSessions.
+ *
+ * @generated from message classconnect.admin.v1.ListRevokedSessionsRequest
+ */
+export type ListRevokedSessionsRequest = Message<"classconnect.admin.v1.ListRevokedSessionsRequest"> & {
+  /**
+   * Sessions revoked at or after this time; unset (or older than the access-token
+   * lifetime) for every session whose tokens may still be live.
+   *
+   * @generated from field: google.protobuf.Timestamp since = 1;
+   */
+  since?: Timestamp | undefined;
+
+  /**
+   * Long polling: while the answer would list exactly `known` sessions, the server holds
+   * the call until another admin session is revoked or this much time has passed. Unset
+   * or zero answers at once. At most 60 s; the caller's deadline must allow for it.
+   *
+   * @generated from field: google.protobuf.Duration wait = 2;
+   */
+  wait?: Duration | undefined;
+
+  /**
+   * How many sessions revoked at or after `since` the caller already holds.
+   *
+   * @generated from field: uint32 known = 3;
+   */
+  known: number;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.ListRevokedSessionsRequest.
+ * Use `create(ListRevokedSessionsRequestSchema)` to create a new message.
+ */
+export const ListRevokedSessionsRequestSchema: GenMessage<ListRevokedSessionsRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 2);
+
+/**
+ * Response for ListRevokedSessions.
+ *
+ * @generated from message classconnect.admin.v1.ListRevokedSessionsResponse
+ */
+export type ListRevokedSessionsResponse = Message<"classconnect.admin.v1.ListRevokedSessionsResponse"> & {
+  /**
+   * The sessions, oldest revocation first.
+   *
+   * @generated from field: repeated classconnect.admin.v1.RevokedSession sessions = 1;
+   */
+  sessions: RevokedSession[];
+
+  /**
+   * The server's time of the read: the next poll asks from a little before it.
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 2;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.ListRevokedSessionsResponse.
+ * Use `create(ListRevokedSessionsResponseSchema)` to create a new message.
+ */
+export const ListRevokedSessionsResponseSchema: GenMessage<ListRevokedSessionsResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 3);
+
+/**
+ * An admin session that no longer authorizes anything.
+ *
+ * @generated from message classconnect.admin.v1.RevokedSession
+ */
+export type RevokedSession = Message<"classconnect.admin.v1.RevokedSession"> & {
+  /**
+   * The session: the `sid` claim of its access tokens.
+   *
+   * @generated from field: string session_id = 1;
+   */
+  sessionId: string;
+
+  /**
+   * When it was revoked.
+   *
+   * @generated from field: google.protobuf.Timestamp revoke_time = 2;
+   */
+  revokeTime?: Timestamp | undefined;
+
+  /**
+   * When its access token expires: watchers may forget it then.
+   *
+   * @generated from field: google.protobuf.Timestamp expire_time = 3;
+   */
+  expireTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.RevokedSession.
+ * Use `create(RevokedSessionSchema)` to create a new message.
+ */
+export const RevokedSessionSchema: GenMessage<RevokedSession> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 4);
 
 /**
  * Request for Login.
@@ -46,7 +177,7 @@ export type LoginRequest = Message<"classconnect.admin.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 0);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 5);
 
 /**
  * Response for Login.
@@ -81,7 +212,7 @@ export type LoginResponse = Message<"classconnect.admin.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 1);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 6);
 
 /**
  * Request for CreateAdmin.
@@ -116,7 +247,7 @@ export type CreateAdminRequest = Message<"classconnect.admin.v1.CreateAdminReque
  * Use `create(CreateAdminRequestSchema)` to create a new message.
  */
 export const CreateAdminRequestSchema: GenMessage<CreateAdminRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 2);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 7);
 
 /**
  * Response for CreateAdmin.
@@ -137,7 +268,7 @@ export type CreateAdminResponse = Message<"classconnect.admin.v1.CreateAdminResp
  * Use `create(CreateAdminResponseSchema)` to create a new message.
  */
 export const CreateAdminResponseSchema: GenMessage<CreateAdminResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 3);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 8);
 
 /**
  * Request for ListAdmins.
@@ -165,7 +296,7 @@ export type ListAdminsRequest = Message<"classconnect.admin.v1.ListAdminsRequest
  * Use `create(ListAdminsRequestSchema)` to create a new message.
  */
 export const ListAdminsRequestSchema: GenMessage<ListAdminsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 4);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 9);
 
 /**
  * Response for ListAdmins.
@@ -193,7 +324,7 @@ export type ListAdminsResponse = Message<"classconnect.admin.v1.ListAdminsRespon
  * Use `create(ListAdminsResponseSchema)` to create a new message.
  */
 export const ListAdminsResponseSchema: GenMessage<ListAdminsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 5);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 10);
 
 /**
  * Request for GetJwks.
@@ -208,7 +339,7 @@ export type GetJwksRequest = Message<"classconnect.admin.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 6);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 11);
 
 /**
  * Response for GetJwks.
@@ -229,7 +360,7 @@ export type GetJwksResponse = Message<"classconnect.admin.v1.GetJwksResponse"> &
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 7);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 12);
 
 /**
  * Request for ChangePassword.
@@ -257,7 +388,7 @@ export type ChangePasswordRequest = Message<"classconnect.admin.v1.ChangePasswor
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 8);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 13);
 
 /**
  * Response for ChangePassword.
@@ -272,7 +403,7 @@ export type ChangePasswordResponse = Message<"classconnect.admin.v1.ChangePasswo
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 9);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 14);
 
 /**
  * AdminAuthService signs administrators in and manages admin accounts.
@@ -281,7 +412,7 @@ export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = 
  */
 export const AdminAuthService: GenService<{
   /**
-   * Login signs an admin in; the access token lasts one hour.
+   * Login signs an admin in: a new admin session, whose access token lasts one hour.
    *
    * @generated from rpc classconnect.admin.v1.AdminAuthService.Login
    */
@@ -289,6 +420,17 @@ export const AdminAuthService: GenService<{
     methodKind: "unary";
     input: typeof LoginRequestSchema;
     output: typeof LoginResponseSchema;
+  },
+  /**
+   * Logout ends the calling admin's session: its token is refused by every service from
+   * then on, although it has not expired.
+   *
+   * @generated from rpc classconnect.admin.v1.AdminAuthService.Logout
+   */
+  logout: {
+    methodKind: "unary";
+    input: typeof LogoutRequestSchema;
+    output: typeof LogoutResponseSchema;
   },
   /**
    * CreateAdmin creates another admin.
@@ -302,8 +444,8 @@ export const AdminAuthService: GenService<{
   },
   /**
    * ChangePassword replaces the calling admin's password, given the current one (audited).
-   * A wrong current password counts toward the sign-in lock. Admin tokens already issued
-   * run out within their hour.
+   * A wrong current password counts toward the sign-in lock. The admin's other sessions
+   * end (someone who knew the old password is signed out); the calling one stays.
    *
    * @generated from rpc classconnect.admin.v1.AdminAuthService.ChangePassword
    */
@@ -331,6 +473,19 @@ export const AdminAuthService: GenService<{
     methodKind: "unary";
     input: typeof GetJwksRequestSchema;
     output: typeof GetJwksResponseSchema;
+  },
+  /**
+   * ListRevokedSessions lists the admin sessions whose access tokens must be refused
+   * before they expire (logout, password change). Every service that accepts admin
+   * tokens calls it in a loop with long polling, as it calls the users service's
+   * AuthService.ListRevokedSessions for user sessions.
+   *
+   * @generated from rpc classconnect.admin.v1.AdminAuthService.ListRevokedSessions
+   */
+  listRevokedSessions: {
+    methodKind: "unary";
+    input: typeof ListRevokedSessionsRequestSchema;
+    output: typeof ListRevokedSessionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_classconnect_admin_v1_admin_auth_service, 0);

@@ -1,6 +1,13 @@
-/** Administrator accounts: the first one from configuration, sign-in with lockout, creation by admins. */
+/**
+ * Administrator accounts: the first one from configuration, sign-in with lockout, creation
+ * by admins, and admin sessions. Each sign-in is a session whose token carries its id;
+ * logout and a password change end sessions before their tokens expire, and every
+ * service that accepts admin tokens learns of it through `revokedSessions` (long-polled).
+ * Sessions follow the real clock, as the tokens' expiry does.
+ */
 import { randomUUID } from "node:crypto";
 import {
+  type ChangeSignal,
   type Cursor,
   createLoginGuard,
   defaultLoginPolicy,
@@ -10,18 +17,28 @@ import {
   NotFoundError,
   type Page,
   pageOf,
+  UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
-import type { AdminRecord, AdminStore } from "../store/store.js";
+import type { AdminRecord, AdminStore, RevokedAdminSession } from "../store/store.js";
 import type { Audit } from "./audit.js";
 
 export function createAdmins(deps: {
   store: AdminStore;
   audit: Audit;
-  issue: (adminId: string) => Promise<{ token: string; expiresAt: Date }>;
+  /** Signs an access token for the session. */
+  issue: (adminId: string, sessionId: string) => Promise<{ token: string; expiresAt: Date }>;
+  /** How long a token lives: revoked sessions are listed that long. */
+  tokenTtlMs: number;
   logger: Logger;
+  /** Wakes held ListRevokedSessions calls in every replica; `announce` after each revocation. */
+  revocations?: { signal: ChangeSignal; announce: () => Promise<void> };
 }) {
   const { store } = deps;
+  const now = () => new Date();
+  async function revoke(adminId: string, which: { only?: string; except?: string }): Promise<void> {
+    if ((await store.revokeSessions(adminId, which, now())) > 0) await deps.revocations?.announce();
+  }
   const guard = createLoginGuard(store, defaultLoginPolicy);
   const publicView = ({ passwordHash: _, ...a }: AdminRecord) => a;
   return {
@@ -61,7 +78,49 @@ export function createAdmins(deps: {
       }
       if (!(await verifyPassword(admin.passwordHash, password))) return guard.failed(email);
       await guard.succeeded(email);
-      return { admin: publicView(admin), ...(await deps.issue(admin.id)) };
+      const sessionId = randomUUID();
+      const issued = await deps.issue(admin.id, sessionId);
+      await store.createSession({ id: sessionId, adminId: admin.id, expiresAt: issued.expiresAt }, now());
+      return { admin: publicView(admin), ...issued };
+    },
+
+    /** Ends the session: its token is refused from now on, here and (once they hear) everywhere. */
+    logout: (adminId: string, sessionId: string) => revoke(adminId, { only: sessionId }),
+
+    /** The per-call check of an admin token at this service. */
+    async assertSessionActive(adminId: string, sessionId: string): Promise<void> {
+      if (!(await store.sessionIsActive(adminId, sessionId, now()))) {
+        throw new UnauthenticatedError("the session has ended; sign in again", "SESSION_INACTIVE");
+      }
+    },
+
+    /**
+     * Sessions revoked since `since` whose tokens may still be live. With `wait`, while the
+     * answer would be the `known` ones, holds until a revocation or `wait.ms`.
+     */
+    async revokedSessions(
+      since: Date | undefined,
+      wait?: { ms: number; known: number; signal?: AbortSignal },
+    ): Promise<{ readAt: Date; sessions: RevokedAdminSession[] }> {
+      const read = async () => {
+        const readAt = now();
+        const oldest = new Date(readAt.getTime() - deps.tokenTtlMs);
+        return {
+          readAt,
+          sessions: await store.revokedSessions(since && since > oldest ? since : oldest, readAt),
+        };
+      };
+      if (!wait || wait.ms <= 0 || !deps.revocations) return read();
+      // Subscribed before the read: a revocation made in between still wakes the wait.
+      const change = deps.revocations.signal.next(wait.ms, wait.signal);
+      try {
+        const first = await read();
+        if (first.sessions.length !== wait.known) return first;
+        await change.changed;
+      } finally {
+        change.cancel();
+      }
+      return read();
     },
 
     async create(actorId: string, email: string, name: string, password: string) {
@@ -83,12 +142,16 @@ export function createAdmins(deps: {
       return publicView(admin);
     },
 
-    /** Replaces the admin's password, given the current one; a wrong one counts toward the sign-in lock. */
-    async changePassword(adminId: string, current: string, next: string): Promise<void> {
+    /**
+     * Replaces the admin's password, given the current one; a wrong one counts toward the
+     * sign-in lock. The admin's other sessions end; `sessionId`, the caller's, stays.
+     */
+    async changePassword(adminId: string, sessionId: string, current: string, next: string): Promise<void> {
       const admin = await store.adminById(adminId);
       if (!admin) throw new NotFoundError("administrator");
       await guard.confirmPassword(admin.email, admin.passwordHash, current, "current_password");
       await store.setAdminPassword(adminId, await hashPassword(next));
+      await revoke(adminId, { except: sessionId });
       await deps.audit.append({
         adminId,
         action: "admin.password_change",

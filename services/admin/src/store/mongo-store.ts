@@ -13,6 +13,7 @@ import type { AdminRecord, AdminStore, AuditRecord, RuleRecord } from "./store.j
 type AdminDoc = Omit<AdminRecord, "id"> & { _id: string };
 type RuleDoc = Omit<RuleRecord, "id"> & { _id: string };
 type AuditDoc = AuditRecord & { _id: number };
+type SessionDoc = { _id: string; adminId: string; createdAt: Date; expiresAt: Date; revokedAt: Date | null };
 
 const fromAdmin = ({ _id, ...rest }: AdminDoc): AdminRecord => ({ id: _id, ...rest });
 const fromRule = ({ _id, ...rest }: RuleDoc): RuleRecord => ({ id: _id, ...rest });
@@ -32,11 +33,14 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
   const rules: Collection<RuleDoc> = db.collection("rules");
   const audit: Collection<AuditDoc> = db.collection("audit_entries");
   const head = db.collection<{ _id: string; locked: boolean; until: Date }>("audit_head");
+  const sessions: Collection<SessionDoc> = db.collection("admin_sessions");
   await Promise.all([
     admins.createIndex({ email: 1 }, { unique: true }),
     rules.createIndex({ effectiveTime: -1, _id: -1 }),
     audit.createIndex({ hash: 1 }, { unique: true }),
     audit.createIndex({ adminId: 1, sequence: -1 }),
+    sessions.createIndex({ adminId: 1, expiresAt: 1 }),
+    sessions.createIndex({ revokedAt: 1 }),
   ]);
 
   async function withAuditLock<T>(fn: () => Promise<T>): Promise<T> {
@@ -92,6 +96,44 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
     },
     async setAdminPassword(id, passwordHash) {
       return (await admins.updateOne({ _id: id }, { $set: { passwordHash } })).matchedCount > 0;
+    },
+    async createSession(s, now) {
+      await sessions.deleteMany({ adminId: s.adminId, expiresAt: { $lt: now } });
+      await sessions.insertOne({
+        _id: s.id,
+        adminId: s.adminId,
+        createdAt: now,
+        expiresAt: s.expiresAt,
+        revokedAt: null,
+      });
+    },
+    async sessionIsActive(adminId, sessionId, now) {
+      return (
+        (await sessions.countDocuments(
+          { _id: sessionId, adminId, revokedAt: null, expiresAt: { $gt: now } },
+          { limit: 1 },
+        )) > 0
+      );
+    },
+    async revokeSessions(adminId, which, now) {
+      const id =
+        which.only !== undefined
+          ? which.only
+          : which.except !== undefined
+            ? { $ne: which.except }
+            : undefined;
+      const res = await sessions.updateMany(
+        { adminId, revokedAt: null, expiresAt: { $gt: now }, ...(id !== undefined ? { _id: id } : {}) },
+        { $set: { revokedAt: now } },
+      );
+      return res.modifiedCount;
+    },
+    async revokedSessions(since, now) {
+      const docs = await sessions
+        .find({ revokedAt: { $gte: since }, expiresAt: { $gt: now } })
+        .sort({ revokedAt: 1, _id: 1 })
+        .toArray();
+      return docs.map((d) => ({ id: d._id, revokedAt: d.revokedAt!, expiresAt: d.expiresAt }));
     },
     async listAdmins(limit, after) {
       const query = after

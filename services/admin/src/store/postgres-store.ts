@@ -100,6 +100,34 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
       const rows = await sql`update admins set password_hash = ${passwordHash} where id = ${id} returning 1`;
       return rows.length > 0;
     },
+    async createSession(s, now) {
+      await inTransaction(sql, async (tx) => {
+        await tx`delete from admin_sessions where admin_id = ${s.adminId} and expires_at < ${now}`;
+        await tx`insert into admin_sessions (id, admin_id, expires_at) values (${s.id}, ${s.adminId}, ${s.expiresAt})`;
+      });
+    },
+    async sessionIsActive(adminId, sessionId, now) {
+      const rows = await sql`
+        select 1 from admin_sessions
+        where id = ${sessionId} and admin_id = ${adminId} and revoked_at is null and expires_at > ${now}`;
+      return rows.length > 0;
+    },
+    async revokeSessions(adminId, which, now) {
+      const rows = await sql`
+        update admin_sessions set revoked_at = ${now}
+        where admin_id = ${adminId} and revoked_at is null and expires_at > ${now}
+          ${which.only ? sql`and id = ${which.only}` : sql``}
+          ${which.except ? sql`and id <> ${which.except}` : sql``}
+        returning 1`;
+      return rows.length;
+    },
+    async revokedSessions(since, now) {
+      const rows = await sql<{ id: string; revoked_at: Date; expires_at: Date }[]>`
+        select id, revoked_at, expires_at from admin_sessions
+        where revoked_at >= ${since} and expires_at > ${now}
+        order by revoked_at, id`;
+      return rows.map((r) => ({ id: r.id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
+    },
     async listAdmins(limit, after?: Cursor) {
       const rows = await sql<AdminRow[]>`
         select * from admins

@@ -14,6 +14,20 @@ export interface AdminRecord {
   createdAt: Date;
 }
 
+/** A sign-in: its access token carries the id as `sid`. */
+export interface AdminSession {
+  id: string;
+  adminId: string;
+  expiresAt: Date;
+}
+
+/** A session ended before its token expired. */
+export interface RevokedAdminSession {
+  id: string;
+  revokedAt: Date;
+  expiresAt: Date;
+}
+
 export interface RuleFields {
   title: string;
   description: string;
@@ -63,6 +77,18 @@ export interface AdminStore extends LoginAttemptsPort {
   /** False when there is no such admin. */
   setAdminPassword(id: string, passwordHash: string): Promise<boolean>;
   listAdmins(limit: number, after?: Cursor): Promise<AdminRecord[]>;
+
+  /** Records a sign-in; forgets the admin's sessions that expired before `now`. */
+  createSession(session: AdminSession, now: Date): Promise<void>;
+  /** Whether the session is the admin's, not revoked, and not expired at `now`. */
+  sessionIsActive(adminId: string, sessionId: string, now: Date): Promise<boolean>;
+  /**
+   * Revokes the admin's live sessions at `now`: only `only` when given, else all but
+   * `except`. Returns how many it revoked.
+   */
+  revokeSessions(adminId: string, which: { only?: string; except?: string }, now: Date): Promise<number>;
+  /** Sessions revoked at or after `since` whose tokens have not expired at `now`, oldest revocation first. */
+  revokedSessions(since: Date, now: Date): Promise<RevokedAdminSession[]>;
 
   createRule(id: string, createdBy: string, r: RuleFields): Promise<RuleRecord>;
   getRule(id: string): Promise<RuleRecord | undefined>;
