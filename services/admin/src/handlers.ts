@@ -30,7 +30,7 @@ import type { Admins } from "./domain/admins.js";
 import type { Audit } from "./domain/audit.js";
 import type { Figures } from "./domain/figures.js";
 import type { Rules } from "./domain/rules.js";
-import type { AdminStore, AuditRecord, RuleFields, RuleRecord } from "./store/store.js";
+import type { AdminRecord, AdminStore, AuditRecord, RuleFields, RuleRecord } from "./store/store.js";
 
 const ts = (d: Date) => timestampFromDate(d);
 
@@ -38,12 +38,13 @@ export function createAdminAuthService(
   admins: Admins,
   jwks: () => PublicJwk[],
 ): ServiceImpl<typeof AdminAuthService> {
-  const toAdmin = (a: { id: string; email: string; name: string; createdBy: string; createdAt: Date }) => ({
+  const toAdmin = (a: Omit<AdminRecord, "passwordHash">) => ({
     id: a.id,
     email: a.email,
     name: a.name,
     createdBy: a.createdBy,
     createTime: ts(a.createdAt),
+    ...(a.disabledAt ? { disableTime: ts(a.disabledAt) } : {}),
   });
   return {
     async login(req) {
@@ -54,6 +55,12 @@ export function createAdminAuthService(
       return {
         admin: toAdmin(await admins.create(requireAdmin(ctx).adminId, req.email, req.name, req.password)),
       };
+    },
+    async disableAdmin(req, ctx) {
+      return { admin: toAdmin(await admins.disable(requireAdmin(ctx).adminId, req.adminId)) };
+    },
+    async enableAdmin(req, ctx) {
+      return { admin: toAdmin(await admins.enable(requireAdmin(ctx).adminId, req.adminId)) };
     },
     async logout(_req, ctx) {
       const { adminId, sessionId } = requireAdmin(ctx);

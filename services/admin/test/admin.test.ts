@@ -224,6 +224,57 @@ test("an admin's logout ends that session on every service at once; their other 
   await rejects(auth.listAdmins({}, await forge(randomUUID())), Code.Unauthenticated, "SESSION_INACTIVE");
 });
 
+test("an admin disables another (sessions end everywhere, no sign-in) and enables them again; audited", async ({
+  sys,
+  root,
+  rootId,
+}) => {
+  const auth = sys.client(AdminAuthService);
+  const email = `off-${randomUUID().slice(0, 8)}@classconnect.test`;
+  const password = "disabled-admin-password";
+  const { admin } = await auth.createAdmin({ email, name: "Departing", password }, root);
+  const adminId = admin!.id;
+  const session = bearer((await auth.login({ email, password })).accessToken);
+  await expectAdminSession(sys, session, "live");
+
+  // Refused: no token, a user, bad input, unknown, oneself.
+  await rejects(auth.disableAdmin({ adminId }), Code.Unauthenticated);
+  await rejects(auth.disableAdmin({ adminId }, (await sys.register()).auth), Code.PermissionDenied);
+  await invalid(auth.disableAdmin({ adminId: "nobody" }, root), ["admin_id"]);
+  await rejects(auth.disableAdmin({ adminId: randomUUID() }, root), Code.NotFound);
+  await rejects(auth.disableAdmin({ adminId }, session), Code.FailedPrecondition, "CANNOT_DISABLE_SELF");
+  await rejects(auth.enableAdmin({ adminId: randomUUID() }, root), Code.NotFound);
+  await expectAdminSession(sys, session, "live");
+
+  const disabled = (await auth.disableAdmin({ adminId }, root)).admin!;
+  assert.ok(disabled.disableTime, "disabled");
+  await expectAdminSession(sys, session, "ended");
+  // The right password says the account is disabled; a wrong one says nothing more.
+  await rejects(auth.login({ email, password }), Code.FailedPrecondition, "ADMIN_DISABLED");
+  await rejects(auth.login({ email, password: "not-the-password" }), Code.Unauthenticated);
+  assert.ok(
+    (await auth.listAdmins({ pageSize: 100 }, root)).admins.find((a) => a.id === adminId)?.disableTime,
+  );
+  // Again: nothing changes, nothing more is audited.
+  assert.equal((await auth.disableAdmin({ adminId }, root)).admin!.disableTime, disabled.disableTime);
+
+  const enabled = (await auth.enableAdmin({ adminId }, root)).admin!;
+  assert.is(enabled.disableTime, undefined);
+  // The ended session stays ended; a new sign-in works.
+  await rejects(auth.listAdmins({}, session), Code.Unauthenticated, "SESSION_INACTIVE");
+  await expectAdminSession(sys, bearer((await auth.login({ email, password })).accessToken), "live");
+
+  const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: adminId }, root)).entries;
+  assert.equal(
+    entries.map((e) => [e.action, e.adminId, field(e.before, "disabled"), field(e.after, "disabled")]),
+    [
+      ["admin.enable", rootId, true, false],
+      ["admin.disable", rootId, false, true],
+      ["admin.create", rootId, undefined, undefined],
+    ],
+  );
+});
+
 test("admin logins lock after 5 failures; unknown e-mails answer the same", async ({ sys }) => {
   const auth = sys.client(AdminAuthService);
   const wrong = await rejects(

@@ -43,6 +43,13 @@ export function adminStoreContract(
     assert.is(await store.setAdminPassword(a.id, "h2"), true);
     assert.is((await store.adminById(a.id))?.passwordHash, "h2");
     assert.is(await store.setAdminPassword(randomUUID(), "h3"), false);
+    assert.is(a.disabledAt, null);
+    const off = new Date(Math.floor(Date.now() / 1000) * 1000);
+    assert.is((await store.setAdminDisabled(a.id, off))?.disabledAt?.getTime(), off.getTime());
+    assert.is((await store.adminByEmail(email))?.disabledAt?.getTime(), off.getTime());
+    assert.is((await store.setAdminDisabled(a.id, null))?.disabledAt, null);
+    assert.is((await store.adminById(a.id))?.disabledAt, null);
+    assert.is(await store.setAdminDisabled(randomUUID(), off), undefined);
     const b = await store.createAdmin({
       id: randomUUID(),
       email: `b-${email}`,

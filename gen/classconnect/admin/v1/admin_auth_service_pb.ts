@@ -18,7 +18,91 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file classconnect/admin/v1/admin_auth_service.proto.
  */
 export const file_classconnect_admin_v1_admin_auth_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiDwoNTG9nb3V0UmVxdWVzdCIQCg5Mb2dvdXRSZXNwb25zZSKNAQoaTGlzdFJldm9rZWRTZXNzaW9uc1JlcXVlc3QSKQoFc2luY2UYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjUKBHdhaXQYAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb25CDLpICaoBBiICCDwyABINCgVrbm93bhgDIAEoDSKFAQobTGlzdFJldm9rZWRTZXNzaW9uc1Jlc3BvbnNlEjcKCHNlc3Npb25zGAEgAygLMiUuY2xhc3Njb25uZWN0LmFkbWluLnYxLlJldm9rZWRTZXNzaW9uEi0KCXJlYWRfdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihgEKDlJldm9rZWRTZXNzaW9uEhIKCnNlc3Npb25faWQYASABKAkSLwoLcmV2b2tlX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJJCgxMb2dpblJlcXVlc3QSGgoFZW1haWwYASABKAlCC7pICMgBAXIDGP4BEh0KCHBhc3N3b3JkGAIgASgJQgu6SAjIAQFyAxiAASKQAQoNTG9naW5SZXNwb25zZRIrCgVhZG1pbhgBIAEoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIUCgxhY2Nlc3NfdG9rZW4YAiABKAkSPAoYYWNjZXNzX3Rva2VuX2V4cGlyZV90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJoChJDcmVhdGVBZG1pblJlcXVlc3QSGQoFZW1haWwYASABKAlCCrpIB3IFGP4BYAESGQoEbmFtZRgCIAEoCUILukgIyAEBcgMYyAESHAoIcGFzc3dvcmQYAyABKAlCCrpIB3IFEAwYgAEiQgoTQ3JlYXRlQWRtaW5SZXNwb25zZRIrCgVhZG1pbhgBIAEoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbiJPChFMaXN0QWRtaW5zUmVxdWVzdBIcCglwYWdlX3NpemUYASABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAIgASgJQgi6SAVyAxj0AyJbChJMaXN0QWRtaW5zUmVzcG9uc2USLAoGYWRtaW5zGAEgAygLMhwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkFkbWluEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSIQCg5HZXRKd2tzUmVxdWVzdCI8Cg9HZXRKd2tzUmVzcG9uc2USKQoEa2V5cxgBIAMoCzIbLmNsYXNzY29ubmVjdC5jb21tb24udjEuSndrItwBChVDaGFuZ2VQYXNzd29yZFJlcXVlc3QSJQoQY3VycmVudF9wYXNzd29yZBgBIAEoCUILukgIyAEBcgMYgAESIAoMbmV3X3Bhc3N3b3JkGAIgASgJQgq6SAdyBRAMGIABOnq6SHcadQoUbmV3X3Bhc3N3b3JkLWRpZmZlcnMSMXRoZSBuZXcgcGFzc3dvcmQgbXVzdCBkaWZmZXIgZnJvbSB0aGUgY3VycmVudCBvbmUaKnRoaXMubmV3X3Bhc3N3b3JkICE9IHRoaXMuY3VycmVudF9wYXNzd29yZCIYChZDaGFuZ2VQYXNzd29yZFJlc3BvbnNlMogGChBBZG1pbkF1dGhTZXJ2aWNlElkKBUxvZ2luEiMuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxvZ2luUmVxdWVzdBokLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlc3BvbnNlIgXK8xgBARJcCgZMb2dvdXQSJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9nb3V0UmVxdWVzdBolLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dvdXRSZXNwb25zZSIFyvMYAQMSawoLQ3JlYXRlQWRtaW4SKS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ3JlYXRlQWRtaW5SZXF1ZXN0GiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVzcG9uc2UiBcrzGAEDEnQKDkNoYW5nZVBhc3N3b3JkEiwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkNoYW5nZVBhc3N3b3JkUmVxdWVzdBotLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DaGFuZ2VQYXNzd29yZFJlc3BvbnNlIgXK8xgBAxJrCgpMaXN0QWRtaW5zEiguY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXF1ZXN0GikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXNwb25zZSIIkAIByvMYAQMSYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBEoYBChNMaXN0UmV2b2tlZFNlc3Npb25zEjEuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXF1ZXN0GjIuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYWRtaW5fYXV0aF9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QuYWRtaW4udjEiMQoTRGlzYWJsZUFkbWluUmVxdWVzdBIaCghhZG1pbl9pZBgBIAEoCUIIukgFcgOwAQEiQwoURGlzYWJsZUFkbWluUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4iMAoSRW5hYmxlQWRtaW5SZXF1ZXN0EhoKCGFkbWluX2lkGAEgASgJQgi6SAVyA7ABASJCChNFbmFibGVBZG1pblJlc3BvbnNlEisKBWFkbWluGAEgASgLMhwuY2xhc3Njb25uZWN0LmFkbWluLnYxLkFkbWluIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UijQEKGkxpc3RSZXZva2VkU2Vzc2lvbnNSZXF1ZXN0EikKBXNpbmNlGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBI1CgR3YWl0GAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uQgy6SAmqAQYiAgg8MgASDQoFa25vd24YAyABKA0ihQEKG0xpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZRI3CghzZXNzaW9ucxgBIAMoCzIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5SZXZva2VkU2Vzc2lvbhItCglyZWFkX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIoYBCg5SZXZva2VkU2Vzc2lvbhISCgpzZXNzaW9uX2lkGAEgASgJEi8KC3Jldm9rZV90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtleHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSQoMTG9naW5SZXF1ZXN0EhoKBWVtYWlsGAEgASgJQgu6SAjIAQFyAxj+ARIdCghwYXNzd29yZBgCIAEoCUILukgIyAEBcgMYgAEikAEKDUxvZ2luUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4SFAoMYWNjZXNzX3Rva2VuGAIgASgJEjwKGGFjY2Vzc190b2tlbl9leHBpcmVfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiaAoSQ3JlYXRlQWRtaW5SZXF1ZXN0EhkKBWVtYWlsGAEgASgJQgq6SAdyBRj+AWABEhkKBG5hbWUYAiABKAlCC7pICMgBAXIDGMgBEhwKCHBhc3N3b3JkGAMgASgJQgq6SAdyBRAMGIABIkIKE0NyZWF0ZUFkbWluUmVzcG9uc2USKwoFYWRtaW4YASABKAsyHC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQWRtaW4iTwoRTGlzdEFkbWluc1JlcXVlc3QSHAoJcGFnZV9zaXplGAEgASgFQgm6SAYaBBhkKAASHAoKcGFnZV90b2tlbhgCIAEoCUIIukgFcgMY9AMiWwoSTGlzdEFkbWluc1Jlc3BvbnNlEiwKBmFkbWlucxgBIAMoCzIcLmNsYXNzY29ubmVjdC5hZG1pbi52MS5BZG1pbhIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiEAoOR2V0Sndrc1JlcXVlc3QiPAoPR2V0Sndrc1Jlc3BvbnNlEikKBGtleXMYASADKAsyGy5jbGFzc2Nvbm5lY3QuY29tbW9uLnYxLkp3ayLcAQoVQ2hhbmdlUGFzc3dvcmRSZXF1ZXN0EiUKEGN1cnJlbnRfcGFzc3dvcmQYASABKAlCC7pICMgBAXIDGIABEiAKDG5ld19wYXNzd29yZBgCIAEoCUIKukgHcgUQDBiAATp6ukh3GnUKFG5ld19wYXNzd29yZC1kaWZmZXJzEjF0aGUgbmV3IHBhc3N3b3JkIG11c3QgZGlmZmVyIGZyb20gdGhlIGN1cnJlbnQgb25lGip0aGlzLm5ld19wYXNzd29yZCAhPSB0aGlzLmN1cnJlbnRfcGFzc3dvcmQiGAoWQ2hhbmdlUGFzc3dvcmRSZXNwb25zZTLlBwoQQWRtaW5BdXRoU2VydmljZRJZCgVMb2dpbhIjLmNsYXNzY29ubmVjdC5hZG1pbi52MS5Mb2dpblJlcXVlc3QaJC5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9naW5SZXNwb25zZSIFyvMYAQESXAoGTG9nb3V0EiQuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxvZ291dFJlcXVlc3QaJS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTG9nb3V0UmVzcG9uc2UiBcrzGAEDEmsKC0NyZWF0ZUFkbWluEikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkNyZWF0ZUFkbWluUmVxdWVzdBoqLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DcmVhdGVBZG1pblJlc3BvbnNlIgXK8xgBAxJ0Cg5DaGFuZ2VQYXNzd29yZBIsLmNsYXNzY29ubmVjdC5hZG1pbi52MS5DaGFuZ2VQYXNzd29yZFJlcXVlc3QaLS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQ2hhbmdlUGFzc3dvcmRSZXNwb25zZSIFyvMYAQMSbgoMRGlzYWJsZUFkbWluEiouY2xhc3Njb25uZWN0LmFkbWluLnYxLkRpc2FibGVBZG1pblJlcXVlc3QaKy5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuRGlzYWJsZUFkbWluUmVzcG9uc2UiBcrzGAEDEmsKC0VuYWJsZUFkbWluEikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkVuYWJsZUFkbWluUmVxdWVzdBoqLmNsYXNzY29ubmVjdC5hZG1pbi52MS5FbmFibGVBZG1pblJlc3BvbnNlIgXK8xgBAxJrCgpMaXN0QWRtaW5zEiguY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXF1ZXN0GikuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RBZG1pbnNSZXNwb25zZSIIkAIByvMYAQMSYgoHR2V0SndrcxIlLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVxdWVzdBomLmNsYXNzY29ubmVjdC5hZG1pbi52MS5HZXRKd2tzUmVzcG9uc2UiCJACAcrzGAEBEoYBChNMaXN0UmV2b2tlZFNlc3Npb25zEjEuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXF1ZXN0GjIuY2xhc3Njb25uZWN0LmFkbWluLnYxLkxpc3RSZXZva2VkU2Vzc2lvbnNSZXNwb25zZSIIkAIByvMYAQRiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_classconnect_common_v1_jwk, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+
+/**
+ * Request for DisableAdmin.
+ *
+ * @generated from message classconnect.admin.v1.DisableAdminRequest
+ */
+export type DisableAdminRequest = Message<"classconnect.admin.v1.DisableAdminRequest"> & {
+  /**
+   * The admin to disable (not the caller).
+   *
+   * @generated from field: string admin_id = 1;
+   */
+  adminId: string;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.DisableAdminRequest.
+ * Use `create(DisableAdminRequestSchema)` to create a new message.
+ */
+export const DisableAdminRequestSchema: GenMessage<DisableAdminRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 0);
+
+/**
+ * Response for DisableAdmin.
+ *
+ * @generated from message classconnect.admin.v1.DisableAdminResponse
+ */
+export type DisableAdminResponse = Message<"classconnect.admin.v1.DisableAdminResponse"> & {
+  /**
+   * The admin, disabled.
+   *
+   * @generated from field: classconnect.admin.v1.Admin admin = 1;
+   */
+  admin?: Admin | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.DisableAdminResponse.
+ * Use `create(DisableAdminResponseSchema)` to create a new message.
+ */
+export const DisableAdminResponseSchema: GenMessage<DisableAdminResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 1);
+
+/**
+ * Request for EnableAdmin.
+ *
+ * @generated from message classconnect.admin.v1.EnableAdminRequest
+ */
+export type EnableAdminRequest = Message<"classconnect.admin.v1.EnableAdminRequest"> & {
+  /**
+   * The admin to enable.
+   *
+   * @generated from field: string admin_id = 1;
+   */
+  adminId: string;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.EnableAdminRequest.
+ * Use `create(EnableAdminRequestSchema)` to create a new message.
+ */
+export const EnableAdminRequestSchema: GenMessage<EnableAdminRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 2);
+
+/**
+ * Response for EnableAdmin.
+ *
+ * @generated from message classconnect.admin.v1.EnableAdminResponse
+ */
+export type EnableAdminResponse = Message<"classconnect.admin.v1.EnableAdminResponse"> & {
+  /**
+   * The admin, enabled.
+   *
+   * @generated from field: classconnect.admin.v1.Admin admin = 1;
+   */
+  admin?: Admin | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.EnableAdminResponse.
+ * Use `create(EnableAdminResponseSchema)` to create a new message.
+ */
+export const EnableAdminResponseSchema: GenMessage<EnableAdminResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 3);
 
 /**
  * Request for Logout.
@@ -33,7 +117,7 @@ export type LogoutRequest = Message<"classconnect.admin.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 0);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 4);
 
 /**
  * Response for Logout.
@@ -48,7 +132,7 @@ export type LogoutResponse = Message<"classconnect.admin.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 1);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 5);
 
 /**
  * Request for ListRevokedSessions.
@@ -86,7 +170,7 @@ export type ListRevokedSessionsRequest = Message<"classconnect.admin.v1.ListRevo
  * Use `create(ListRevokedSessionsRequestSchema)` to create a new message.
  */
 export const ListRevokedSessionsRequestSchema: GenMessage<ListRevokedSessionsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 2);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 6);
 
 /**
  * Response for ListRevokedSessions.
@@ -114,7 +198,7 @@ export type ListRevokedSessionsResponse = Message<"classconnect.admin.v1.ListRev
  * Use `create(ListRevokedSessionsResponseSchema)` to create a new message.
  */
 export const ListRevokedSessionsResponseSchema: GenMessage<ListRevokedSessionsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 3);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 7);
 
 /**
  * An admin session that no longer authorizes anything.
@@ -149,7 +233,7 @@ export type RevokedSession = Message<"classconnect.admin.v1.RevokedSession"> & {
  * Use `create(RevokedSessionSchema)` to create a new message.
  */
 export const RevokedSessionSchema: GenMessage<RevokedSession> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 4);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 8);
 
 /**
  * Request for Login.
@@ -177,7 +261,7 @@ export type LoginRequest = Message<"classconnect.admin.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 5);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 9);
 
 /**
  * Response for Login.
@@ -212,7 +296,7 @@ export type LoginResponse = Message<"classconnect.admin.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 6);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 10);
 
 /**
  * Request for CreateAdmin.
@@ -247,7 +331,7 @@ export type CreateAdminRequest = Message<"classconnect.admin.v1.CreateAdminReque
  * Use `create(CreateAdminRequestSchema)` to create a new message.
  */
 export const CreateAdminRequestSchema: GenMessage<CreateAdminRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 7);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 11);
 
 /**
  * Response for CreateAdmin.
@@ -268,7 +352,7 @@ export type CreateAdminResponse = Message<"classconnect.admin.v1.CreateAdminResp
  * Use `create(CreateAdminResponseSchema)` to create a new message.
  */
 export const CreateAdminResponseSchema: GenMessage<CreateAdminResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 8);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 12);
 
 /**
  * Request for ListAdmins.
@@ -296,7 +380,7 @@ export type ListAdminsRequest = Message<"classconnect.admin.v1.ListAdminsRequest
  * Use `create(ListAdminsRequestSchema)` to create a new message.
  */
 export const ListAdminsRequestSchema: GenMessage<ListAdminsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 9);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 13);
 
 /**
  * Response for ListAdmins.
@@ -324,7 +408,7 @@ export type ListAdminsResponse = Message<"classconnect.admin.v1.ListAdminsRespon
  * Use `create(ListAdminsResponseSchema)` to create a new message.
  */
 export const ListAdminsResponseSchema: GenMessage<ListAdminsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 10);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 14);
 
 /**
  * Request for GetJwks.
@@ -339,7 +423,7 @@ export type GetJwksRequest = Message<"classconnect.admin.v1.GetJwksRequest"> & {
  * Use `create(GetJwksRequestSchema)` to create a new message.
  */
 export const GetJwksRequestSchema: GenMessage<GetJwksRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 11);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 15);
 
 /**
  * Response for GetJwks.
@@ -360,7 +444,7 @@ export type GetJwksResponse = Message<"classconnect.admin.v1.GetJwksResponse"> &
  * Use `create(GetJwksResponseSchema)` to create a new message.
  */
 export const GetJwksResponseSchema: GenMessage<GetJwksResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 12);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 16);
 
 /**
  * Request for ChangePassword.
@@ -388,7 +472,7 @@ export type ChangePasswordRequest = Message<"classconnect.admin.v1.ChangePasswor
  * Use `create(ChangePasswordRequestSchema)` to create a new message.
  */
 export const ChangePasswordRequestSchema: GenMessage<ChangePasswordRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 13);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 17);
 
 /**
  * Response for ChangePassword.
@@ -403,7 +487,7 @@ export type ChangePasswordResponse = Message<"classconnect.admin.v1.ChangePasswo
  * Use `create(ChangePasswordResponseSchema)` to create a new message.
  */
 export const ChangePasswordResponseSchema: GenMessage<ChangePasswordResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_admin_v1_admin_auth_service, 14);
+  messageDesc(file_classconnect_admin_v1_admin_auth_service, 18);
 
 /**
  * AdminAuthService signs administrators in and manages admin accounts.
@@ -453,6 +537,29 @@ export const AdminAuthService: GenService<{
     methodKind: "unary";
     input: typeof ChangePasswordRequestSchema;
     output: typeof ChangePasswordResponseSchema;
+  },
+  /**
+   * DisableAdmin takes an administrator's access away (someone who left, or a compromised
+   * account): their sessions end on every service and they cannot sign in. Audited. An
+   * admin cannot disable themself, so an enabled admin always remains. Disabling a
+   * disabled admin changes nothing.
+   *
+   * @generated from rpc classconnect.admin.v1.AdminAuthService.DisableAdmin
+   */
+  disableAdmin: {
+    methodKind: "unary";
+    input: typeof DisableAdminRequestSchema;
+    output: typeof DisableAdminResponseSchema;
+  },
+  /**
+   * EnableAdmin gives a disabled administrator their access back (they sign in again). Audited.
+   *
+   * @generated from rpc classconnect.admin.v1.AdminAuthService.EnableAdmin
+   */
+  enableAdmin: {
+    methodKind: "unary";
+    input: typeof EnableAdminRequestSchema;
+    output: typeof EnableAdminResponseSchema;
   },
   /**
    * ListAdmins lists admins.

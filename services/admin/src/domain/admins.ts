@@ -12,6 +12,7 @@ import {
   createLoginGuard,
   defaultLoginPolicy,
   dummyPasswordHash,
+  FailedPreconditionError,
   hashPassword,
   type Logger,
   NotFoundError,
@@ -22,6 +23,9 @@ import {
 } from "@classconnect/platform";
 import type { AdminRecord, AdminStore, RevokedAdminSession } from "../store/store.js";
 import type { Audit } from "./audit.js";
+
+const disabledError = () =>
+  new FailedPreconditionError("this administrator account is disabled", "ADMIN_DISABLED");
 
 export function createAdmins(deps: {
   store: AdminStore;
@@ -77,11 +81,61 @@ export function createAdmins(deps: {
         return guard.failed(email);
       }
       if (!(await verifyPassword(admin.passwordHash, password))) return guard.failed(email);
+      if (admin.disabledAt) throw disabledError();
       await guard.succeeded(email);
       const sessionId = randomUUID();
       const issued = await deps.issue(admin.id, sessionId);
       await store.createSession({ id: sessionId, adminId: admin.id, expiresAt: issued.expiresAt }, now());
+      // Disabled meanwhile? Then `disable` may have revoked sessions before this one existed.
+      if ((await store.adminById(admin.id))?.disabledAt) {
+        await revoke(admin.id, { only: sessionId });
+        throw disabledError();
+      }
       return { admin: publicView(admin), ...issued };
+    },
+
+    /**
+     * Takes another admin's access away: no sign-in, and their sessions end everywhere.
+     * Audited; disabling a disabled admin changes nothing.
+     */
+    async disable(actorId: string, adminId: string) {
+      if (adminId === actorId) {
+        throw new FailedPreconditionError(
+          "you cannot disable your own account; another administrator can",
+          "CANNOT_DISABLE_SELF",
+        );
+      }
+      const before = await store.adminById(adminId);
+      if (!before) throw new NotFoundError("administrator");
+      if (before.disabledAt) return publicView(before);
+      const after = (await store.setAdminDisabled(adminId, now()))!;
+      await revoke(adminId, {});
+      await deps.audit.append({
+        adminId: actorId,
+        action: "admin.disable",
+        resourceType: "admin",
+        resourceId: adminId,
+        before: { disabled: false },
+        after: { disabled: true },
+      });
+      return publicView(after);
+    },
+
+    /** Gives a disabled admin their access back (they sign in again). Audited. */
+    async enable(actorId: string, adminId: string) {
+      const before = await store.adminById(adminId);
+      if (!before) throw new NotFoundError("administrator");
+      if (!before.disabledAt) return publicView(before);
+      const after = (await store.setAdminDisabled(adminId, null))!;
+      await deps.audit.append({
+        adminId: actorId,
+        action: "admin.enable",
+        resourceType: "admin",
+        resourceId: adminId,
+        before: { disabled: true },
+        after: { disabled: false },
+      });
+      return publicView(after);
     },
 
     /** Ends the session: its token is refused from now on, here and (once they hear) everywhere. */

@@ -15,7 +15,11 @@ type RuleDoc = Omit<RuleRecord, "id"> & { _id: string };
 type AuditDoc = AuditRecord & { _id: number };
 type SessionDoc = { _id: string; adminId: string; createdAt: Date; expiresAt: Date; revokedAt: Date | null };
 
-const fromAdmin = ({ _id, ...rest }: AdminDoc): AdminRecord => ({ id: _id, ...rest });
+const fromAdmin = ({ _id, disabledAt, ...rest }: AdminDoc): AdminRecord => ({
+  id: _id,
+  ...rest,
+  disabledAt: disabledAt ?? null,
+});
 const fromRule = ({ _id, ...rest }: RuleDoc): RuleRecord => ({ id: _id, ...rest });
 const fromAudit = ({ _id, ...rest }: AuditDoc): AuditRecord => rest;
 
@@ -75,6 +79,7 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
         passwordHash: a.passwordHash,
         createdBy: a.createdBy,
         createdAt: new Date(),
+        disabledAt: null,
       };
       try {
         await admins.insertOne(doc);
@@ -134,6 +139,14 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
         .sort({ revokedAt: 1, _id: 1 })
         .toArray();
       return docs.map((d) => ({ id: d._id, revokedAt: d.revokedAt!, expiresAt: d.expiresAt }));
+    },
+    async setAdminDisabled(id, at) {
+      const doc = await admins.findOneAndUpdate(
+        { _id: id },
+        { $set: { disabledAt: at } },
+        { returnDocument: "after" },
+      );
+      return doc ? fromAdmin(doc) : undefined;
     },
     async listAdmins(limit, after) {
       const query = after

@@ -14,6 +14,7 @@ interface AdminRow {
   password_hash: string;
   created_by: string;
   created_at: Date;
+  disabled_at: Date | null;
 }
 const toAdmin = (r: AdminRow): AdminRecord => ({
   id: r.id,
@@ -22,6 +23,7 @@ const toAdmin = (r: AdminRow): AdminRecord => ({
   passwordHash: r.password_hash,
   createdBy: r.created_by,
   createdAt: r.created_at,
+  disabledAt: r.disabled_at,
 });
 
 interface RuleRow {
@@ -127,6 +129,10 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
         where revoked_at >= ${since} and expires_at > ${now}
         order by revoked_at, id`;
       return rows.map((r) => ({ id: r.id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
+    },
+    async setAdminDisabled(id, at) {
+      const [row] = await sql<AdminRow[]>`update admins set disabled_at = ${at} where id = ${id} returning *`;
+      return row && toAdmin(row);
     },
     async listAdmins(limit, after?: Cursor) {
       const rows = await sql<AdminRow[]>`

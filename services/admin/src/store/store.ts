@@ -12,6 +12,8 @@ export interface AdminRecord {
   passwordHash: string;
   createdBy: string;
   createdAt: Date;
+  /** Set while another admin has disabled the account. */
+  disabledAt: Date | null;
 }
 
 /** A sign-in: its access token carries the id as `sid`. */
@@ -71,11 +73,13 @@ export interface AuditFilter {
 
 export interface AdminStore extends LoginAttemptsPort {
   /** Throws AlreadyExistsError for a taken e-mail. */
-  createAdmin(a: Omit<AdminRecord, "createdAt">): Promise<AdminRecord>;
+  createAdmin(a: Omit<AdminRecord, "createdAt" | "disabledAt">): Promise<AdminRecord>;
   adminByEmail(email: string): Promise<AdminRecord | undefined>;
   adminById(id: string): Promise<AdminRecord | undefined>;
   /** False when there is no such admin. */
   setAdminPassword(id: string, passwordHash: string): Promise<boolean>;
+  /** Disables the admin at `at`, or enables it (null); the record after, undefined when there is none. */
+  setAdminDisabled(id: string, at: Date | null): Promise<AdminRecord | undefined>;
   listAdmins(limit: number, after?: Cursor): Promise<AdminRecord[]>;
 
   /** Records a sign-in; forgets the admin's sessions that expired before `now`. */
