@@ -59,6 +59,14 @@ export interface RevokedSessions {
 
 /** How far before the previous read each poll asks from. */
 const OVERLAP_MS = 5_000;
+/**
+ * How long the list may be out of reach before it is worth a warning: at start-up the
+ * services come up one after another (users and admin each follow the other's list), and
+ * a poll that fails for a second or two is expected.
+ */
+const QUIET_OUTAGE_MS = 10_000;
+/** Then a warning a minute while it lasts. */
+const WARN_EVERY_MS = 60_000;
 
 export function trackRevokedSessions(
   fetch: FetchRevokedSessions,
@@ -72,8 +80,12 @@ export function trackRevokedSessions(
   let since: Date | undefined;
   let known = 0;
   let failures = 0;
+  /** When the polls began to fail, and when the last warning went out. */
+  let failingSince: number | undefined;
+  let warnedAt: number | undefined;
+  const name = options.name ?? "revoked-sessions poll";
   const worker = startWorkerLoop({
-    name: options.name ?? "revoked-sessions poll",
+    name,
     pollMs,
     logger,
     async pass(signal) {
@@ -90,14 +102,27 @@ export function trackRevokedSessions(
         since = new Date(readAt.getTime() - OVERLAP_MS);
         const from = since;
         known = sessions.filter((s) => s.revokedAt >= from).length;
-        if (failures > 0) logger.info({ failures }, "revoked-sessions poll recovered");
+        if (warnedAt !== undefined) logger.info({ failures }, `${name} recovered`);
         failures = 0;
+        failingSince = warnedAt = undefined;
         // Again at once after news or a held call; after an instant answer with nothing new, in pollMs.
         return fresh > 0 || performance.now() - started >= pollMs;
       } catch (err) {
         if (signal.aborted) return false;
-        // Once, then every minute or so: an outage of the users service is logged by its own health.
-        if (failures++ % 120 === 0) logger.warn({ err, failures }, "revoked-sessions poll failed; retrying");
+        // After a while, then every minute: the other service's outage shows in its own health.
+        failures++;
+        const t = now();
+        failingSince ??= t;
+        if (
+          t - failingSince >= QUIET_OUTAGE_MS &&
+          (warnedAt === undefined || t - warnedAt >= WARN_EVERY_MS)
+        ) {
+          warnedAt = t;
+          logger.warn(
+            { err, failures },
+            `${name} has failed for ${Math.round((t - failingSince) / 1000)} s; retrying`,
+          );
+        }
         return false;
       }
     },

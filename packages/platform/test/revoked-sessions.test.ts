@@ -9,7 +9,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { type FetchRevokedSessions, trackRevokedSessions } from "../src/index.js";
+import { createLogger, type FetchRevokedSessions, trackRevokedSessions } from "../src/index.js";
 import { testLogger } from "../src/testing/index.js";
 
 const test = suite("platform: revoked sessions");
@@ -55,6 +55,43 @@ test("polls from just before the last read, retries failures from the same point
   const polls = asked.length;
   await sleep(30);
   assert.is(asked.length, polls, "no poll after close");
+});
+
+test("a list out of reach is warned about only after 10 s (services start one after another), then each minute; its return once", async () => {
+  let clock = 0;
+  let failing = true;
+  let calls = 0;
+  const fetch: FetchRevokedSessions = async () => {
+    calls++;
+    clock += 2_000; // each failed call "takes" two seconds of the fake clock
+    if (failing) throw new Error("admin service not up yet");
+    return { readAt: new Date(clock), sessions: [] };
+  };
+  const lines: { level: string; msg: string }[] = [];
+  const logger = createLogger("revoked", "info", {
+    write: (line: string) => void lines.push(JSON.parse(line)),
+  });
+  const revoked = trackRevokedSessions(fetch, logger, {
+    pollMs: 1,
+    waitMs: 0,
+    now: () => clock,
+    name: "feed",
+  });
+  for (let i = 0; i < 500 && clock < 80_000; i++) await sleep(1);
+  failing = false;
+  const failed = calls;
+  for (let i = 0; i < 500 && lines.length < 3; i++) await sleep(1);
+  await revoked.close();
+  // 2, 4, ... s of failures: the first warning at 10 s, the next at 70 s; nothing before.
+  assert.ok(failed >= 40, `${failed} failed calls`);
+  assert.equal(
+    lines.map((l) => [l.level, l.msg]),
+    [
+      ["warn", "feed has failed for 10 s; retrying"],
+      ["warn", "feed has failed for 70 s; retrying"],
+      ["info", "feed recovered"],
+    ],
+  );
 });
 
 test("long polls: says how many it holds, asks again at once after news or a held call, and ends a held call on close", async () => {
