@@ -21,6 +21,7 @@
 import {
   type Duration,
   durationFromMs,
+  durationMs,
   type Timestamp,
   timestampDate,
   timestampFromDate,
@@ -28,6 +29,7 @@ import {
 import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { createClient } from "@connectrpc/connect";
+import type { ChangeSignal } from "./change-signal.js";
 import { createServiceTransport } from "./client.js";
 import { UnauthenticatedError } from "./errors.js";
 import type { Logger } from "./logger.js";
@@ -185,5 +187,50 @@ function revokedSessionsFrom(client: RevokedSessionsClient): FetchRevokedSession
         expiresAt: s.expireTime ? timestampDate(s.expireTime) : new Date(0),
       })),
     };
+  };
+}
+
+/** What a ListRevokedSessions call asks (the users and admin contracts ask the same). */
+export interface RevokedSessionsQuery {
+  since?: Timestamp | undefined;
+  wait?: Duration | undefined;
+  known: number;
+}
+
+/**
+ * The server side of ListRevokedSessions, for the users service (user sessions) and the
+ * admin service (admin sessions): `read` lists what was revoked since a time; with a
+ * `wait`, while that is exactly the `known` sessions, the call is held until `changes`
+ * signals a revocation (any replica) or the wait ends.
+ */
+export async function answerRevokedSessions(
+  req: RevokedSessionsQuery,
+  signal: AbortSignal,
+  read: (since: Date | undefined) => Promise<{ readAt: Date; sessions: RevokedSessionEntry[] }>,
+  changes: ChangeSignal | undefined,
+) {
+  const since = req.since ? timestampDate(req.since) : undefined;
+  const waitMs = req.wait ? durationMs(req.wait) : 0;
+  let answer = await (async () => {
+    if (waitMs <= 0 || !changes) return read(since);
+    // Subscribed before the read: a revocation committed in between still wakes the wait.
+    const change = changes.next(waitMs, signal);
+    try {
+      const first = await read(since);
+      if (first.sessions.length !== req.known) return first;
+      await change.changed;
+    } finally {
+      change.cancel();
+    }
+    return undefined;
+  })();
+  answer ??= await read(since);
+  return {
+    readTime: timestampFromDate(answer.readAt),
+    sessions: answer.sessions.map((s) => ({
+      sessionId: s.sessionId,
+      revokeTime: timestampFromDate(s.revokedAt),
+      expireTime: timestampFromDate(s.expiresAt),
+    })),
   };
 }

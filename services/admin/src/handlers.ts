@@ -1,6 +1,6 @@
 /** The admin service's APIs: admin sign-in and accounts, rules, the audit log, user management and the platform's figures. */
 import { create } from "@bufbuild/protobuf";
-import { durationMs, type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type AdminAuthService,
   GetJwksResponseSchema,
@@ -72,21 +72,7 @@ export function createAdminAuthService(
       await admins.changePassword(adminId, sessionId, req.currentPassword, req.newPassword);
       return {};
     },
-    async listRevokedSessions(req, ctx) {
-      const waitMs = req.wait ? durationMs(req.wait) : 0;
-      const { readAt, sessions } = await admins.revokedSessions(
-        req.since ? timestampDate(req.since) : undefined,
-        waitMs > 0 ? { ms: waitMs, known: req.known, signal: ctx.signal } : undefined,
-      );
-      return {
-        readTime: ts(readAt),
-        sessions: sessions.map((s) => ({
-          sessionId: s.id,
-          revokeTime: ts(s.revokedAt),
-          expireTime: ts(s.expiresAt),
-        })),
-      };
-    },
+    listRevokedSessions: (req, ctx) => admins.revokedSessions(req, ctx.signal),
     async listAdmins(req) {
       const page = await admins.list(pageSize(req.pageSize), readCursor(req.pageToken));
       return { admins: page.items.map(toAdmin), nextPageToken: writeCursor(page.next) };

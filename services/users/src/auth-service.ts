@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { durationMs, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   type AuthService,
   GetJwksResponseSchema,
@@ -67,20 +66,6 @@ export function createAuthService(auth: Auth, jwks: () => PublicJwk[]): ServiceI
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
     },
-    async listRevokedSessions(req, ctx) {
-      const waitMs = req.wait ? durationMs(req.wait) : 0;
-      const { readAt, sessions } = await auth.revokedSessions(
-        req.since ? timestampDate(req.since) : undefined,
-        waitMs > 0 ? { ms: waitMs, known: req.known, signal: ctx.signal } : undefined,
-      );
-      return {
-        readTime: timestampFromDate(readAt),
-        sessions: sessions.map((s) => ({
-          sessionId: s.sessionId,
-          revokeTime: timestampFromDate(s.revokedAt),
-          expireTime: timestampFromDate(s.expiresAt),
-        })),
-      };
-    },
+    listRevokedSessions: (req, ctx) => auth.revokedSessions(req, ctx.signal),
   };
 }

@@ -7,6 +7,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  answerRevokedSessions,
   type ChangeSignal,
   type Cursor,
   createLoginGuard,
@@ -18,10 +19,11 @@ import {
   NotFoundError,
   type Page,
   pageOf,
+  type RevokedSessionsQuery,
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
-import type { AdminRecord, AdminStore, RevokedAdminSession } from "../store/store.js";
+import type { AdminRecord, AdminStore } from "../store/store.js";
 import type { Audit } from "./audit.js";
 
 const disabledError = () =>
@@ -149,32 +151,22 @@ export function createAdmins(deps: {
     },
 
     /**
-     * Sessions revoked since `since` whose tokens may still be live. With `wait`, while the
-     * answer would be the `known` ones, holds until a revocation or `wait.ms`.
+     * Sessions revoked since `since` (at most one token lifetime back) whose tokens may
+     * still be live. Other services call this in a loop, long polling (platform
+     * `answerRevokedSessions`).
      */
-    async revokedSessions(
-      since: Date | undefined,
-      wait?: { ms: number; known: number; signal?: AbortSignal },
-    ): Promise<{ readAt: Date; sessions: RevokedAdminSession[] }> {
-      const read = async () => {
-        const readAt = now();
-        const oldest = new Date(readAt.getTime() - deps.tokenTtlMs);
-        return {
-          readAt,
-          sessions: await store.revokedSessions(since && since > oldest ? since : oldest, readAt),
-        };
-      };
-      if (!wait || wait.ms <= 0 || !deps.revocations) return read();
-      // Subscribed before the read: a revocation made in between still wakes the wait.
-      const change = deps.revocations.signal.next(wait.ms, wait.signal);
-      try {
-        const first = await read();
-        if (first.sessions.length !== wait.known) return first;
-        await change.changed;
-      } finally {
-        change.cancel();
-      }
-      return read();
+    revokedSessions(query: RevokedSessionsQuery, signal: AbortSignal) {
+      return answerRevokedSessions(
+        query,
+        signal,
+        async (since) => {
+          const readAt = now();
+          const oldest = new Date(readAt.getTime() - deps.tokenTtlMs);
+          const revoked = await store.revokedSessions(since && since > oldest ? since : oldest, readAt);
+          return { readAt, sessions: revoked.map(({ id, ...s }) => ({ sessionId: id, ...s })) };
+        },
+        deps.revocations?.signal,
+      );
     },
 
     async create(actorId: string, email: string, name: string, password: string) {

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  answerRevokedSessions,
   createLoginGuard,
   digest,
   dummyPasswordHash,
@@ -15,6 +16,7 @@ import {
   newPin,
   pinDigest,
   ResourceExhaustedError,
+  type RevokedSessionsQuery,
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
@@ -398,35 +400,25 @@ export function createAuth(deps: Deps) {
     /**
      * Sessions revoked since `since` (at most one access-token lifetime back),
      * each with the time its last access token expires. Other services call this
-     * in a loop. With `wait`, while the list holds exactly the `known` sessions
-     * the caller has, the answer waits for the next revocation (or `wait.ms`).
+     * in a loop, long polling (platform `answerRevokedSessions`).
      */
-    async revokedSessions(
-      since: Date | undefined,
-      wait?: { ms: number; known: number; signal?: AbortSignal },
-    ) {
-      const read = async () => {
-        const oldest = new Date(deps.now().getTime() - deps.policies.accessTtlMs);
-        const { readAt, sessions } = await store.revokedSince(since && since > oldest ? since : oldest);
-        return {
-          readAt,
-          sessions: sessions.map((r) => ({
-            ...r,
-            expiresAt: new Date(r.revokedAt.getTime() + deps.policies.accessTtlMs),
-          })),
-        };
-      };
-      if (!wait || wait.ms <= 0 || !deps.revocations) return read();
-      // Subscribed before the read: a revocation committed in between still wakes the wait.
-      const change = deps.revocations.next(wait.ms, wait.signal);
-      try {
-        const first = await read();
-        if (first.sessions.length !== wait.known) return first;
-        await change.changed;
-      } finally {
-        change.cancel();
-      }
-      return read();
+    revokedSessions(query: RevokedSessionsQuery, signal: AbortSignal) {
+      return answerRevokedSessions(
+        query,
+        signal,
+        async (since) => {
+          const oldest = new Date(deps.now().getTime() - deps.policies.accessTtlMs);
+          const { readAt, sessions } = await store.revokedSince(since && since > oldest ? since : oldest);
+          return {
+            readAt,
+            sessions: sessions.map((r) => ({
+              ...r,
+              expiresAt: new Date(r.revokedAt.getTime() + deps.policies.accessTtlMs),
+            })),
+          };
+        },
+        deps.revocations,
+      );
     },
 
     /** The per-call check behind "blocked users' tokens stop working at once". */
