@@ -16,7 +16,12 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { Dispatcher } from "./domain/dispatcher.js";
 import { defaultPreferences, USER_EVENT_TYPES } from "./domain/preferences.js";
 import type { Directory } from "./ports/directory.js";
-import type { DeliveryRecord, NotificationsStore, StoredPreferences } from "./store/store.js";
+import {
+  type DeliveryRecord,
+  type NotificationsStore,
+  publicStatus,
+  type StoredPreferences,
+} from "./store/store.js";
 
 const typeName = (t: EventType) => EventType[t];
 const typeValue = (name: string) => EventType[name as keyof typeof EventType] ?? EventType.UNSPECIFIED;
@@ -45,7 +50,7 @@ const toDeliveryMsg = (d: DeliveryRecord) => ({
   recipientId: d.recipientId,
   // Device tokens are secrets of a kind: show only their end.
   recipientAddress: d.channel === 1 ? `…${d.address.slice(-8)}` : d.address,
-  status: d.status,
+  status: publicStatus(d.status),
   reason: d.reason,
   attempts: d.attempts,
   createTime: timestampFromDate(d.createdAt),
@@ -218,8 +223,16 @@ export function createDeliveryLogService(store: NotificationsStore): ServiceImpl
     },
     async getDeliveryFigures(req) {
       const { from, to } = periodDates(req.period);
-      const counts = await store.deliveryCounts(from, to);
-      return { counts: counts.map((c) => ({ ...c, count: BigInt(c.count) })) };
+      // Deliveries being sent count as pending, as the API shows them.
+      const merged = new Map<string, { channel: number; status: number; count: number }>();
+      for (const c of await store.deliveryCounts(from, to)) {
+        const status = publicStatus(c.status);
+        const key = `${c.channel}/${status}`;
+        const seen = merged.get(key);
+        if (seen) seen.count += c.count;
+        else merged.set(key, { channel: c.channel, status, count: c.count });
+      }
+      return { counts: [...merged.values()].map((c) => ({ ...c, count: BigInt(c.count) })) };
     },
   };
 }

@@ -24,6 +24,7 @@ import {
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import { periodOf } from "@classconnect/platform";
 import { invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -425,6 +426,62 @@ test("ListDeliveries is for admins, with filters and pages", async ({ sys }) => 
   );
   await rejects(log.listDeliveries({ recipientId: "nope" }, admin), Code.InvalidArgument);
   await rejects(log.listDeliveries({ channel: 9 as Channel }, admin), Code.InvalidArgument);
+});
+
+test("a delivery a worker is sending shows as pending: in the log, its filter and the figures", async ({
+  sys,
+}) => {
+  const student = await sys.register();
+  const teacher = await sys.register();
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+  const log = sys.client(DeliveryLogService);
+  const admin = await sys.adminAuth();
+  const email = await sys.eventually(async () => {
+    const [d] = (
+      await log.listDeliveries(
+        { recipientId: student.userId, channel: Channel.EMAIL, status: DeliveryStatus.SENT },
+        admin,
+      )
+    ).deliveries;
+    assert.ok(d);
+    return d;
+  });
+  // As a worker holds it mid-send (the store's SENDING, leased for an hour).
+  const sql = postgres(sys.databases.notifications, { max: 1, onnotice: () => {} });
+  const hold = (status: number) =>
+    sql`update deliveries set status = ${status}, next_attempt_at = now() + interval '1 hour' where id = ${email.id}`;
+  try {
+    await hold(5);
+    const mine = await log.listDeliveries({ recipientId: student.userId, channel: Channel.EMAIL }, admin);
+    assert.equal(
+      mine.deliveries.map((d) => [d.id, d.status]),
+      [[email.id, DeliveryStatus.PENDING]],
+    );
+    const pending = await log.listDeliveries(
+      { recipientId: student.userId, status: DeliveryStatus.PENDING },
+      admin,
+    );
+    assert.ok(
+      pending.deliveries.some((d) => d.id === email.id),
+      "found by the pending filter",
+    );
+    const { counts } = await sys
+      .internalClient(DeliveryLogService, "notifications")
+      .getDeliveryFigures({ period: periodOf(new Date(Date.now() - DAY), new Date(Date.now() + DAY)) });
+    const known = Object.values(DeliveryStatus).filter((v) => typeof v === "number");
+    assert.ok(
+      counts.every((c) => known.includes(c.status)),
+      `statuses counted: ${counts.map((c) => c.status)}`,
+    );
+    assert.ok(
+      counts.some((c) => c.channel === Channel.EMAIL && c.status === DeliveryStatus.PENDING && c.count >= 1n),
+    );
+  } finally {
+    await hold(DeliveryStatus.SENT);
+    await sql.end();
+  }
 });
 
 test.run();

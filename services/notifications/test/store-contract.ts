@@ -156,6 +156,13 @@ export function storeContract(
       claimed.map((d) => [d.id, d.attempts, d.payload.subject]),
       [[email.id, 1, "s"]],
     );
+    // Leased for sending, it is still pending to whoever asks for pending ones.
+    assert.equal(
+      (await store.listDeliveries({ recipientId: user, status: DeliveryStatus.PENDING }, 10)).map(
+        (d) => d.id,
+      ),
+      [email.id],
+    );
     await store.finishDeliveries([email.id], {
       status: DeliveryStatus.PENDING,
       reason: "retrying",

@@ -17,6 +17,7 @@ import {
   type NewDelivery,
   type NotificationsStore,
   type StoredPreferences,
+  statusesFor,
 } from "./store.js";
 
 interface EventDoc {
@@ -251,7 +252,7 @@ export async function createMongoNotificationsStore(
     async listDeliveries(filter, limit, after) {
       const query: Filter<DeliveryDoc> = { ...before(after) };
       if (filter.channel) query.channel = filter.channel;
-      if (filter.status) query.status = filter.status;
+      if (filter.status) query.status = { $in: statusesFor(filter.status) };
       if (filter.eventType) query.eventType = filter.eventType;
       if (filter.recipientId) query.recipientId = filter.recipientId;
       if (filter.from || filter.to) {

@@ -10,6 +10,7 @@ import {
   type NewDelivery,
   type NotificationsStore,
   type StoredPreferences,
+  statusesFor,
 } from "./store.js";
 
 interface DeliveryRow {
@@ -170,7 +171,7 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
     async listDeliveries(filter: DeliveryFilter, limit, after?: Cursor) {
       const conditions = [sql`true`];
       if (filter.channel) conditions.push(sql`channel = ${filter.channel}`);
-      if (filter.status) conditions.push(sql`status = ${filter.status}`);
+      if (filter.status) conditions.push(sql`status = any(${statusesFor(filter.status)}::int[])`);
       if (filter.eventType) conditions.push(sql`event_type = ${filter.eventType}`);
       if (filter.recipientId) conditions.push(sql`recipient_id = ${filter.recipientId}`);
       if (filter.from) conditions.push(sql`created_at >= ${filter.from}`);

@@ -34,6 +34,16 @@ export const DeliveryStatus = {
   SENDING: 5,
 } as const;
 
+/**
+ * SENDING is the store's own state (a worker holds the delivery's lease); to everyone else
+ * such a delivery is still PENDING. The statuses stored for a status the API asks about,
+ * and the status the API shows for a stored one.
+ */
+export const statusesFor = (status: number): number[] =>
+  status === DeliveryStatus.PENDING ? [DeliveryStatus.PENDING, DeliveryStatus.SENDING] : [status];
+export const publicStatus = (status: number): number =>
+  status === DeliveryStatus.SENDING ? DeliveryStatus.PENDING : status;
+
 /** What a channel needs to send one message. */
 export interface DeliveryPayload {
   subject?: string;
@@ -93,6 +103,7 @@ export interface DeliveryCount {
 
 export interface DeliveryFilter {
   channel?: number;
+  /** A status as the API knows it: PENDING takes in those being sent (see `statusesFor`). */
   status?: number;
   eventType?: string;
   recipientId?: string;
