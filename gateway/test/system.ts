@@ -47,6 +47,7 @@ import {
 import { readUsersConfig, startUsersServer } from "@classconnect/users";
 import { type Client, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
+import postgres from "postgres";
 import { type RunningGateway, readGatewayConfig, startGateway } from "../src/index.js";
 
 /** The first administrator every test system is configured with. */
@@ -93,12 +94,17 @@ export interface System {
     service: T,
     upstream: "users" | "courses" | "notifications" | "admin",
   ): Client<T>;
-  /** Registers a new user through the gateway. */
-  /** A new user, signed in; opted in to notifications unless `notificationsOptIn` is false. */
+  /** A new user registered through the gateway, signed in; opted in to notifications unless `notificationsOptIn` is false. */
   register(overrides?: {
     firstName?: string;
     lastName?: string;
     notificationsOptIn?: boolean;
+    /**
+     * Whether the address is confirmed (default true), as after the activation PIN, so that
+     * notices reach it by e-mail. Set in the users database directly: the PIN flow itself is
+     * tested in services/users/test/auth.test.ts.
+     */
+    verified?: boolean;
   }): Promise<TestUser>;
   /**
    * The courses service's clock, which tests can move forward to reach due
@@ -224,6 +230,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
   const transport = createGrpcTransport({ baseUrl: gateway.url });
   const auth = reporting(createClient(AuthService, transport));
   let adminSession: Promise<{ headers: Record<string, string> }> | undefined;
+  const usersSql = postgres(databases.users, { max: 1, onnotice: () => {} });
   return {
     gateway,
     url: gateway.url,
@@ -268,6 +275,9 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
         notificationsOptIn: overrides.notificationsOptIn ?? true,
       });
       const token = res.session!.accessToken;
+      if (overrides.verified ?? true) {
+        await usersSql`update users set email_verified = true where id = ${res.user!.id}`;
+      }
       return {
         userId: res.user!.id,
         email,
@@ -299,7 +309,13 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     },
     async close() {
       await gateway.close();
-      await Promise.all([users.close(), courses.close(), notifications?.close(), admin.close()]);
+      await Promise.all([
+        users.close(),
+        courses.close(),
+        notifications?.close(),
+        admin.close(),
+        usersSql.end(),
+      ]);
     },
   };
 }

@@ -26,7 +26,14 @@ test("batches of the sender's size; dead tokens removed; transient failures retr
   const users = Array.from({ length: 7 }, () => randomUUID());
   const directory: Directory = {
     contacts: async (ids) =>
-      ids.map((userId) => ({ userId, email: `${userId}@x.test`, firstName: "P", optIn: true, active: true })),
+      ids.map((userId) => ({
+        userId,
+        email: `${userId}@x.test`,
+        firstName: "P",
+        optIn: true,
+        active: true,
+        emailVerified: true,
+      })),
     async *allUsers() {},
     async *courseStudents() {},
   };
@@ -133,6 +140,7 @@ test("running, it sleeps until a retry is due (not a short poll), and wake() sta
           firstName: "P",
           optIn: true,
           active: true,
+          emailVerified: true,
         })),
       async *allUsers() {},
       async *courseStudents() {},

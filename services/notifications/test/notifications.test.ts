@@ -13,6 +13,7 @@ import {
 } from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
+import { FeedbackService } from "@classconnect/gen/classconnect/courses/v1/feedback_service_pb.js";
 import { DeliveryLogService } from "@classconnect/gen/classconnect/notifications/v1/delivery_log_service_pb.js";
 import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import {
@@ -109,6 +110,61 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
     assert.ok(warning);
     assert.match(warning.text, 'reset your password now with "Forgot password"');
   });
+});
+
+test("an address nobody has confirmed gets notices in the inbox, not by e-mail, until its PIN is entered", async ({
+  sys,
+}) => {
+  const teacher = await sys.register();
+  const student = await sys.register({ firstName: "Uma", verified: false });
+  const course = (await sys.client(CourseService).createCourse({ course: courseInput() }, teacher.auth))
+    .course!;
+  await sys.client(EnrollmentService).enroll({ courseId: course.id }, student.auth);
+  const admin = await sys.adminAuth();
+  const log = (eventType: EventType) =>
+    sys
+      .client(DeliveryLogService)
+      .listDeliveries({ recipientId: student.userId, eventType }, admin)
+      .then((r) => r.deliveries.map((d) => [d.channel, d.status, d.reason]).sort());
+  await sys.eventually(async () =>
+    assert.equal(
+      await log(EventType.ENROLLED),
+      [
+        [Channel.EMAIL, DeliveryStatus.SKIPPED_UNVERIFIED, "the e-mail address is not confirmed"],
+        [Channel.IN_APP, DeliveryStatus.SENT, ""],
+      ].sort(),
+    ),
+  );
+  assert.ok(
+    (await sys.client(NotificationService).listNotifications({}, student.auth)).notifications.some(
+      (n) => n.eventType === EventType.ENROLLED,
+    ),
+  );
+  // The account's own e-mails go regardless: that is how the PIN arrives.
+  const pin = await sys.eventually(() => {
+    const m = sys.mailbox.find((x) => x.to === student.email && /PIN is \d{6}/.test(x.text));
+    assert.ok(m);
+    return /PIN is (\d{6})/.exec(m.text)![1]!;
+  });
+  assert.not.ok(sys.mailbox.some((m) => m.to === student.email && m.subject.startsWith("You are enrolled")));
+
+  await sys.client(AuthService).verifyEmail({ pin }, student.auth);
+  await sys
+    .client(FeedbackService)
+    .createStudentFeedback(
+      { courseId: course.id, studentId: student.userId, score: 80, comment: "Good start" },
+      teacher.auth,
+    );
+  await sys.eventually(() =>
+    assert.ok(sys.mailbox.some((m) => m.to === student.email && m.subject.startsWith("New feedback"))),
+  );
+  assert.equal(
+    await log(EventType.FEEDBACK_RECEIVED),
+    [
+      [Channel.EMAIL, DeliveryStatus.SENT, ""],
+      [Channel.IN_APP, DeliveryStatus.SENT, ""],
+    ].sort(),
+  );
 });
 
 test("a due time reaches each student in their own time zone, in the inbox and by e-mail", async ({

@@ -49,6 +49,7 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           notificationsOptIn: u.notificationsOptIn,
           active: !admin.isBlocked(u),
           timeZone: u.timeZone,
+          emailVerified: u.emailVerified,
         })),
         nextPageToken: writeCursor(page.next),
       };

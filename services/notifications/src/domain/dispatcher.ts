@@ -82,6 +82,11 @@ export function createDispatcher(deps: DispatcherDeps) {
       const content = render(event.type, event.data, c.firstName, c.timeZone);
       const base = { eventId: event.id, eventType: event.type, recipientId: c.userId };
       const skipped = { status: DeliveryStatus.SKIPPED_BY_PREFERENCE, reason: "turned off by the user" };
+      // An address nobody has confirmed may be someone else's: e-mail waits for the PIN.
+      const unverified = {
+        status: DeliveryStatus.SKIPPED_UNVERIFIED,
+        reason: "the e-mail address is not confirmed",
+      };
       if (channels.inApp) {
         inbox.push({
           id: randomUUID(),
@@ -105,12 +110,14 @@ export function createDispatcher(deps: DispatcherDeps) {
         id: randomUUID(),
         channel: Channel.EMAIL,
         address: c.email,
-        ...(channels.email
-          ? {
-              status: DeliveryStatus.PENDING,
-              payload: { subject: content.subject, text: content.text, html: content.html },
-            }
-          : skipped),
+        ...(!channels.email
+          ? skipped
+          : !c.emailVerified
+            ? unverified
+            : {
+                status: DeliveryStatus.PENDING,
+                payload: { subject: content.subject, text: content.text, html: content.html },
+              }),
       });
       for (const d of devices.filter((x) => x.userId === c.userId)) {
         deliveries.push({

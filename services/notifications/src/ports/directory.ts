@@ -11,6 +11,8 @@ export interface Contact {
   active: boolean;
   /** IANA time zone for the times in notices; "" or unset for UTC. */
   timeZone?: string;
+  /** The owner confirmed the address: notices go there by e-mail only then. */
+  emailVerified: boolean;
 }
 
 /** Who receives what: the users service (contacts, everyone) and the courses service (a course's students). */
@@ -48,6 +50,7 @@ export function createDirectory(options: {
             optIn: c.notificationsOptIn,
             active: c.active,
             timeZone: c.timeZone,
+            emailVerified: c.emailVerified,
           });
         }
       }

@@ -32,6 +32,7 @@ export const DeliveryStatus = {
   FAILED: 3,
   PENDING: 4,
   SENDING: 5,
+  SKIPPED_UNVERIFIED: 6,
 } as const;
 
 /**
