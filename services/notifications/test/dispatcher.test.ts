@@ -19,24 +19,27 @@ import { Channel, DeliveryStatus } from "../src/store/store.js";
 
 const test = suite("notifications: push delivery");
 
+/** Every id is an opted-in, active user with a confirmed address. */
+const directoryOf = (): Directory => ({
+  contacts: async (ids) =>
+    ids.map((userId) => ({
+      userId,
+      email: `${userId}@x.test`,
+      firstName: "P",
+      optIn: true,
+      active: true,
+      emailVerified: true,
+    })),
+  async *allUsers() {},
+  async *courseStudents() {},
+});
+
 test("batches of the sender's size; dead tokens removed; transient failures retried once then sent", async () => {
   const sql = createPool(await createTestDatabase("dispatch"));
   await migrate(sql, migrationsDir, testLogger("dispatch"));
   const store = createPostgresNotificationsStore(sql);
   const users = Array.from({ length: 7 }, () => randomUUID());
-  const directory: Directory = {
-    contacts: async (ids) =>
-      ids.map((userId) => ({
-        userId,
-        email: `${userId}@x.test`,
-        firstName: "P",
-        optIn: true,
-        active: true,
-        emailVerified: true,
-      })),
-    async *allUsers() {},
-    async *courseStudents() {},
-  };
+  const directory = directoryOf();
   for (const [i, u] of users.entries()) await store.upsertDevice(u, `token-${i}`, 1);
   const calls: string[][] = [];
   let flaky = true;
@@ -132,19 +135,7 @@ test("running, it sleeps until a retry is due (not a short poll), and wake() sta
   };
   const dispatcher = createDispatcher({
     store: counted,
-    directory: {
-      contacts: async (ids) =>
-        ids.map((userId) => ({
-          userId,
-          email: `${userId}@x.test`,
-          firstName: "P",
-          optIn: true,
-          active: true,
-          emailVerified: true,
-        })),
-      async *allUsers() {},
-      async *courseStudents() {},
-    },
+    directory: directoryOf(),
     email: createMailbox(testLogger("dispatch")),
     push,
     logger: testLogger("dispatch"),
