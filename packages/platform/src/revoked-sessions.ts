@@ -211,7 +211,7 @@ export async function answerRevokedSessions(
 ) {
   const since = req.since ? timestampDate(req.since) : undefined;
   const waitMs = req.wait ? durationMs(req.wait) : 0;
-  let answer = await (async () => {
+  const held = async () => {
     if (waitMs <= 0 || !changes) return read(since);
     // Subscribed before the read: a revocation committed in between still wakes the wait.
     const change = changes.next(waitMs, signal);
@@ -222,9 +222,9 @@ export async function answerRevokedSessions(
     } finally {
       change.cancel();
     }
-    return undefined;
-  })();
-  answer ??= await read(since);
+    return read(since);
+  };
+  const answer = await held();
   return {
     readTime: timestampFromDate(answer.readAt),
     sessions: answer.sessions.map((s) => ({

@@ -244,6 +244,8 @@ test("an admin disables another (sessions end everywhere, no sign-in) and enable
   await rejects(auth.disableAdmin({ adminId: randomUUID() }, root), Code.NotFound);
   await rejects(auth.disableAdmin({ adminId }, session), Code.FailedPrecondition, "CANNOT_DISABLE_SELF");
   await rejects(auth.enableAdmin({ adminId: randomUUID() }, root), Code.NotFound);
+  await invalid(auth.enableAdmin({ adminId: "nobody" }, root), ["admin_id"]);
+  await rejects(auth.enableAdmin({ adminId }), Code.Unauthenticated);
   await expectAdminSession(sys, session, "live");
 
   const disabled = (await auth.disableAdmin({ adminId }, root)).admin!;

@@ -94,11 +94,11 @@ export function adminStoreContract(
     assert.not.ok(await store.sessionIsActive(admin.id, tablet, at(300)));
     assert.ok(await store.sessionIsActive(admin.id, phone, at(300)));
 
-    const mine = (list: { id: string }[]) =>
-      list.map((s) => s.id).filter((id) => [laptop, phone, tablet, old].includes(id));
+    const mine = (list: { sessionId: string }[]) =>
+      list.map((s) => s.sessionId).filter((id) => [laptop, phone, tablet, old].includes(id));
     const listed = await store.revokedSessions(t0, at(400));
     assert.equal(mine(listed), [laptop, tablet], "oldest revocation first");
-    const first = listed.find((s) => s.id === laptop)!;
+    const first = listed.find((s) => s.sessionId === laptop)!;
     assert.equal(
       [first.revokedAt.getTime(), first.expiresAt.getTime()],
       [at(100).getTime(), at(HOUR).getTime()],

@@ -47,6 +47,23 @@ export function createAdmins(deps: {
   }
   const guard = createLoginGuard(store, defaultLoginPolicy);
   const publicView = ({ passwordHash: _, ...a }: AdminRecord) => a;
+  /** Disables (ending every session) or enables `adminId`, audited; no change, no entry. */
+  async function setDisabled(actorId: string, adminId: string, disabled: boolean) {
+    const before = await store.adminById(adminId);
+    if (!before) throw new NotFoundError("administrator");
+    if ((before.disabledAt !== null) === disabled) return publicView(before);
+    const after = (await store.setAdminDisabled(adminId, disabled ? now() : null))!;
+    if (disabled) await revoke(adminId, {});
+    await deps.audit.append({
+      adminId: actorId,
+      action: disabled ? "admin.disable" : "admin.enable",
+      resourceType: "admin",
+      resourceId: adminId,
+      before: { disabled: !disabled },
+      after: { disabled },
+    });
+    return publicView(after);
+  }
   return {
     /** Creates the configured first admin unless it exists (idempotent across restarts and replicas). */
     async ensureFirstAdmin(email: string, password: string): Promise<void> {
@@ -107,38 +124,11 @@ export function createAdmins(deps: {
           "CANNOT_DISABLE_SELF",
         );
       }
-      const before = await store.adminById(adminId);
-      if (!before) throw new NotFoundError("administrator");
-      if (before.disabledAt) return publicView(before);
-      const after = (await store.setAdminDisabled(adminId, now()))!;
-      await revoke(adminId, {});
-      await deps.audit.append({
-        adminId: actorId,
-        action: "admin.disable",
-        resourceType: "admin",
-        resourceId: adminId,
-        before: { disabled: false },
-        after: { disabled: true },
-      });
-      return publicView(after);
+      return setDisabled(actorId, adminId, true);
     },
 
     /** Gives a disabled admin their access back (they sign in again). Audited. */
-    async enable(actorId: string, adminId: string) {
-      const before = await store.adminById(adminId);
-      if (!before) throw new NotFoundError("administrator");
-      if (!before.disabledAt) return publicView(before);
-      const after = (await store.setAdminDisabled(adminId, null))!;
-      await deps.audit.append({
-        adminId: actorId,
-        action: "admin.enable",
-        resourceType: "admin",
-        resourceId: adminId,
-        before: { disabled: true },
-        after: { disabled: false },
-      });
-      return publicView(after);
-    },
+    enable: (actorId: string, adminId: string) => setDisabled(actorId, adminId, false),
 
     /** Ends the session: its token is refused from now on, here and (once they hear) everywhere. */
     logout: (adminId: string, sessionId: string) => revoke(adminId, { only: sessionId }),
@@ -162,8 +152,10 @@ export function createAdmins(deps: {
         async (since) => {
           const readAt = now();
           const oldest = new Date(readAt.getTime() - deps.tokenTtlMs);
-          const revoked = await store.revokedSessions(since && since > oldest ? since : oldest, readAt);
-          return { readAt, sessions: revoked.map(({ id, ...s }) => ({ sessionId: id, ...s })) };
+          return {
+            readAt,
+            sessions: await store.revokedSessions(since && since > oldest ? since : oldest, readAt),
+          };
         },
         deps.revocations?.signal,
       );

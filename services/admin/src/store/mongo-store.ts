@@ -138,7 +138,7 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
         .find({ revokedAt: { $gte: since }, expiresAt: { $gt: now } })
         .sort({ revokedAt: 1, _id: 1 })
         .toArray();
-      return docs.map((d) => ({ id: d._id, revokedAt: d.revokedAt!, expiresAt: d.expiresAt }));
+      return docs.map((d) => ({ sessionId: d._id, revokedAt: d.revokedAt!, expiresAt: d.expiresAt }));
     },
     async setAdminDisabled(id, at) {
       const doc = await admins.findOneAndUpdate(

@@ -128,7 +128,7 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
         select id, revoked_at, expires_at from admin_sessions
         where revoked_at >= ${since} and expires_at > ${now}
         order by revoked_at, id`;
-      return rows.map((r) => ({ id: r.id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
+      return rows.map((r) => ({ sessionId: r.id, revokedAt: r.revoked_at, expiresAt: r.expires_at }));
     },
     async setAdminDisabled(id, at) {
       const [row] = await sql<AdminRow[]>`update admins set disabled_at = ${at} where id = ${id} returning *`;

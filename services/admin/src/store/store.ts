@@ -3,7 +3,7 @@
  * (postgres-store.ts, the default) and MongoDB (mongo-store.ts); one contract
  * suite (test/store-contract.ts) runs against both.
  */
-import type { Cursor, LoginAttemptsPort } from "@classconnect/platform";
+import type { Cursor, LoginAttemptsPort, RevokedSessionEntry } from "@classconnect/platform";
 
 export interface AdminRecord {
   id: string;
@@ -20,13 +20,6 @@ export interface AdminRecord {
 export interface AdminSession {
   id: string;
   adminId: string;
-  expiresAt: Date;
-}
-
-/** A session ended before its token expired. */
-export interface RevokedAdminSession {
-  id: string;
-  revokedAt: Date;
   expiresAt: Date;
 }
 
@@ -92,7 +85,7 @@ export interface AdminStore extends LoginAttemptsPort {
    */
   revokeSessions(adminId: string, which: { only?: string; except?: string }, now: Date): Promise<number>;
   /** Sessions revoked at or after `since` whose tokens have not expired at `now`, oldest revocation first. */
-  revokedSessions(since: Date, now: Date): Promise<RevokedAdminSession[]>;
+  revokedSessions(since: Date, now: Date): Promise<RevokedSessionEntry[]>;
 
   createRule(id: string, createdBy: string, r: RuleFields): Promise<RuleRecord>;
   getRule(id: string): Promise<RuleRecord | undefined>;
