@@ -47,20 +47,65 @@ export function pageOf<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const ISO_TIME = /^[1-9]\d{3}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
-function isCursor(v: unknown): v is Cursor {
-  const c = v as Cursor;
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    (typeof c.key === "string" || typeof c.key === "number") &&
-    typeof c.id === "string" &&
-    UUID.test(c.id)
-  );
+/**
+ * Whether `k` is a time as `Date#toISOString` writes it (every time cursor is written so),
+ * years 1000–9999: a day or hour out of range, or a year the database has not, is refused.
+ */
+export const isTimeKey = (k: unknown): k is string => {
+  if (typeof k !== "string" || !ISO_TIME.test(k)) return false;
+  const t = new Date(k);
+  return !Number.isNaN(t.getTime()) && t.toISOString() === k;
+};
+
+/**
+ * The type a list's sort key must have before a query sees it: a time (ISO, as
+ * `toISOString` writes it), any text, a safe integer, no key at all (lists ordered by id
+ * alone), or a check of the list's own.
+ */
+export type SortKey = "time" | "text" | "integer" | "none" | ((key: unknown) => boolean);
+
+const sortKeyChecks: Record<Exclude<SortKey, (key: unknown) => boolean>, (key: unknown) => boolean> = {
+  time: isTimeKey,
+  // A NUL is the one character PostgreSQL's text cannot hold.
+  text: (k) => typeof k === "string" && k.length <= 1000 && !k.includes("\0"),
+  integer: (k) => Number.isSafeInteger(k),
+  none: (k) => k === "",
+};
+
+/** Page tokens of one list, as `pageTokens` makes them. */
+export interface PageTokens {
+  /** The cursor in a request's page token; INVALID_ARGUMENT when forged or from another list. */
+  read(token: string): Cursor | undefined;
+  /** The page token of the next page ("" on the last page). */
+  write(cursor: Cursor | undefined): string;
 }
 
-/** The cursor in a request's page token (INVALID_ARGUMENT when forged). */
-export const readCursor = (token: string): Cursor | undefined => decodePageToken(token, isCursor);
-
-/** The page token of the next page ("" on the last page). */
-export const writeCursor = (cursor: Cursor | undefined): string => encodePageToken(cursor);
+/**
+ * The page tokens of the list named `list` (one name per endpoint and sort order). A token
+ * carries its list's name, so a token from another list (another method, or the same one
+ * sorted otherwise) is refused instead of reaching a query with a key of the wrong type;
+ * so is a token whose key is not of the list's `key` type or whose id is not a UUID.
+ */
+export function pageTokens(list: string, key: SortKey): PageTokens {
+  const keyOk = typeof key === "function" ? key : sortKeyChecks[key];
+  const isCursor = (v: unknown): v is Cursor & { list: string } => {
+    const c = v as Cursor & { list: string };
+    return (
+      typeof v === "object" &&
+      v !== null &&
+      c.list === list &&
+      keyOk(c.key) &&
+      typeof c.id === "string" &&
+      UUID.test(c.id)
+    );
+  };
+  return {
+    read(token) {
+      const c = decodePageToken(token, isCursor);
+      return c && { key: c.key, id: c.id };
+    },
+    write: (cursor) => encodePageToken(cursor && { list, key: cursor.key, id: cursor.id }),
+  };
+}

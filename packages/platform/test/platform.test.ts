@@ -20,6 +20,7 @@ import {
   loadConfig,
   loadSigningKey,
   NotFoundError,
+  pageTokens,
   readBaseConfig,
   signAccessToken,
   toConnectError,
@@ -304,6 +305,35 @@ paging("round-trip and refuse forged tokens with INVALID_ARGUMENT", () => {
     () => decodePageToken("%%%", isCursor),
     (e: Error) => e instanceof InvalidArgumentError,
   );
+});
+paging("a list's tokens: refused by another list, or with a key of the wrong type", () => {
+  const id = "0b4c5a8e-2f1d-4e7a-9c3b-6d5e4f3a2b1c";
+  const refused = (f: () => unknown) =>
+    assert.throws(f, (e: Error) => e instanceof InvalidArgumentError && /page token/.test(e.message));
+  const byTime = pageTokens("a.by-time", "time");
+  const t = "2026-11-26T04:00:00.000Z";
+  assert.equal(byTime.read(byTime.write({ key: t, id })), { key: t, id });
+  assert.is(byTime.write(undefined), "");
+  assert.is(byTime.read(""), undefined);
+  refused(() => pageTokens("a.by-title", "text").read(byTime.write({ key: t, id })));
+  for (const key of ["tomorrow", "2026-02-30T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "2026-11-26", 5]) {
+    refused(() => byTime.read(byTime.write({ key, id })));
+  }
+  refused(() => byTime.read(byTime.write({ key: t, id: "not-a-uuid" })));
+  const byText = pageTokens("a.by-title", "text");
+  assert.equal(byText.read(byText.write({ key: "any ' text", id })), { key: "any ' text", id });
+  refused(() => byText.read(byText.write({ key: "nul\0", id })));
+  refused(() => byText.read(byText.write({ key: 5, id })));
+  const byNumber = pageTokens("a.by-seq", "integer");
+  assert.equal(byNumber.read(byNumber.write({ key: 41, id })), { key: 41, id });
+  refused(() => byNumber.read(byNumber.write({ key: "41", id })));
+  refused(() => byNumber.read(byNumber.write({ key: 1.5, id })));
+  const byId = pageTokens("a.by-id", "none");
+  assert.equal(byId.read(byId.write({ key: "", id })), { key: "", id });
+  refused(() => byId.read(byId.write({ key: "x", id })));
+  const custom = pageTokens("a.custom", (k) => k === "ok");
+  assert.equal(custom.read(custom.write({ key: "ok", id })), { key: "ok", id });
+  refused(() => custom.read(custom.write({ key: "no", id })));
 });
 paging.run();
 

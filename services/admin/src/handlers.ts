@@ -21,9 +21,8 @@ import {
   identityOf,
   type PublicJwk,
   pageSize,
-  readCursor,
+  pageTokens,
   requireAdmin,
-  writeCursor,
 } from "@classconnect/platform";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import type { Admins } from "./domain/admins.js";
@@ -31,6 +30,10 @@ import type { Audit } from "./domain/audit.js";
 import type { Figures } from "./domain/figures.js";
 import type { Rules } from "./domain/rules.js";
 import type { AdminRecord, AdminStore, AuditRecord, RuleFields, RuleRecord } from "./store/store.js";
+
+const adminPages = pageTokens("admin.admins", "time");
+const rulePages = pageTokens("admin.rules", "time");
+const auditPages = pageTokens("admin.audit", "integer");
 
 const ts = (d: Date) => timestampFromDate(d);
 
@@ -74,8 +77,8 @@ export function createAdminAuthService(
     },
     listRevokedSessions: (req, ctx) => admins.revokedSessions(req, ctx.signal),
     async listAdmins(req) {
-      const page = await admins.list(pageSize(req.pageSize), readCursor(req.pageToken));
-      return { admins: page.items.map(toAdmin), nextPageToken: writeCursor(page.next) };
+      const page = await admins.list(pageSize(req.pageSize), adminPages.read(req.pageToken));
+      return { admins: page.items.map(toAdmin), nextPageToken: adminPages.write(page.next) };
     },
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
@@ -126,9 +129,9 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
         identityOf(ctx).kind === "admin",
         req.inForceOnly,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        rulePages.read(req.pageToken),
       );
-      return { rules: page.items.map(toRule), nextPageToken: writeCursor(page.next) };
+      return { rules: page.items.map(toRule), nextPageToken: rulePages.write(page.next) };
     },
     async updateRule(req, ctx) {
       const input = req.rule ? ruleFields(req.rule) : undefined;
@@ -170,7 +173,7 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
   return {
     async listAuditEntries(req) {
       const limit = pageSize(req.pageSize);
-      const cursor = readCursor(req.pageToken);
+      const cursor = auditPages.read(req.pageToken);
       const rows = await store.listAudit(
         {
           ...(req.adminId ? { adminId: req.adminId } : {}),
@@ -189,7 +192,7 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
         entries: items.map(toEntry),
         nextPageToken:
           rows.length > limit && last
-            ? writeCursor({ key: last.sequence, id: "00000000-0000-4000-8000-000000000000" })
+            ? auditPages.write({ key: last.sequence, id: "00000000-0000-4000-8000-000000000000" })
             : "",
       };
     },

@@ -4,14 +4,7 @@ import {
   type AssessmentService,
 } from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
 import type { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
-import {
-  assertValid,
-  InvalidArgumentError,
-  pageSize,
-  readCursor,
-  requireUser,
-  writeCursor,
-} from "@classconnect/platform";
+import { assertValid, InvalidArgumentError, pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   answerFromMsg,
@@ -25,6 +18,10 @@ import {
 } from "./assessment-convert.js";
 import type { Assessments } from "./domain/assessments.js";
 import type { AssessmentFields } from "./store/assessments.js";
+
+const assessmentPages = pageTokens("courses.assessments", "time");
+const submissionPages = pageTokens("courses.submissions", "time");
+const myAssessmentPages = pageTokens("courses.my-assessments", "time");
 
 export function createAssessmentService(assessments: Assessments): ServiceImpl<typeof AssessmentService> {
   return {
@@ -50,11 +47,11 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
           ...(req.dueBefore ? { dueBefore: timestampDate(req.dueBefore) } : {}),
         },
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        assessmentPages.read(req.pageToken),
       );
       return {
         assessments: page.items.map((a) => toAssessment(a, true)),
-        nextPageToken: writeCursor(page.next),
+        nextPageToken: assessmentPages.write(page.next),
       };
     },
     async updateAssessment(req, ctx) {
@@ -124,9 +121,9 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
         requireUser(ctx).userId,
         req.state || undefined,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        submissionPages.read(req.pageToken),
       );
-      return { submissions: page.items.map(toSubmission), nextPageToken: writeCursor(page.next) };
+      return { submissions: page.items.map(toSubmission), nextPageToken: submissionPages.write(page.next) };
     },
     async listMyAssessments(req, ctx) {
       const page = await assessments.listForStudent(
@@ -136,9 +133,12 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
           ...(req.status ? { status: req.status } : {}),
         },
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        myAssessmentPages.read(req.pageToken),
       );
-      return { assessments: page.items.map(toMyAssessment), nextPageToken: writeCursor(page.next) };
+      return {
+        assessments: page.items.map(toMyAssessment),
+        nextPageToken: myAssessmentPages.write(page.next),
+      };
     },
     async gradeSubmission(req, ctx) {
       const s = await assessments.grade(

@@ -7,10 +7,10 @@ import {
 import {
   assertValid,
   InvalidArgumentError,
+  type PageTokens,
   pageSize,
-  readCursor,
+  pageTokens,
   requireUser,
-  writeCursor,
 } from "@classconnect/platform";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { courseMaskPaths, fieldsFromInput, inputFromFields, toCourse } from "./convert.js";
@@ -19,6 +19,16 @@ import type { CourseFields } from "./domain/model.js";
 import type { CatalogOrder } from "./store/courses.js";
 
 const me = (ctx: HandlerContext) => requireUser(ctx).userId;
+
+/** The catalog's page tokens, one list per order: a token keeps the order it was made for. */
+const catalogPages: Record<CatalogOrder, PageTokens> = {
+  start_time: pageTokens("courses.catalog.start_time", "time"),
+  "create_time desc": pageTokens("courses.catalog.create_time", "time"),
+  title: pageTokens("courses.catalog.title", "text"),
+  "seats_left desc": pageTokens("courses.catalog.seats_left", "integer"),
+};
+const myCoursePages = pageTokens("courses.mine", "time");
+const favoritePages = pageTokens("courses.favorites", "time");
 
 export function createCourseService(courses: Courses, now: () => Date): ServiceImpl<typeof CourseService> {
   return {
@@ -40,6 +50,7 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
       return courses.ownedActive(req.userId);
     },
     async listCourses(req, ctx) {
+      const order = (req.orderBy || "start_time") as CatalogOrder;
       const page = await courses.catalog(
         me(ctx),
         {
@@ -51,12 +62,15 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
           ...(req.startAfter ? { startAfter: timestampDate(req.startAfter) } : {}),
           ...(req.startBefore ? { startBefore: timestampDate(req.startBefore) } : {}),
         },
-        (req.orderBy || "start_time") as CatalogOrder,
+        order,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        catalogPages[order].read(req.pageToken),
       );
       const at = now();
-      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+      return {
+        courses: page.items.map((c) => toCourse(c, at)),
+        nextPageToken: catalogPages[order].write(page.next),
+      };
     },
     async updateCourse(req, ctx) {
       const input = fieldsFromInput(req.course ?? ({} as never));
@@ -101,10 +115,13 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
           ...(req.startAfter ? { startAfter: timestampDate(req.startAfter) } : {}),
         },
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        myCoursePages.read(req.pageToken),
       );
       const at = now();
-      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+      return {
+        courses: page.items.map((c) => toCourse(c, at)),
+        nextPageToken: myCoursePages.write(page.next),
+      };
     },
     async finishCourse(req, ctx) {
       const course = await courses.finish(
@@ -130,10 +147,13 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
         me(ctx),
         { ...(req.category ? { category: req.category } : {}), ...(req.name ? { name: req.name } : {}) },
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        favoritePages.read(req.pageToken),
       );
       const at = now();
-      return { courses: page.items.map((c) => toCourse(c, at)), nextPageToken: writeCursor(page.next) };
+      return {
+        courses: page.items.map((c) => toCourse(c, at)),
+        nextPageToken: favoritePages.write(page.next),
+      };
     },
   };
 }

@@ -1,11 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import type { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { PublicProfileSchema } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import { pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { profileOrId, toEnrollment } from "./convert.js";
 import type { Enrollment } from "./domain/enrollment.js";
 import type { UsersDirectory } from "./ports/users-directory.js";
+
+const studentIdPages = pageTokens("courses.student-ids", "none");
+const studentPages = pageTokens("courses.students", "time");
 
 export function createEnrollmentService(
   enrollment: Enrollment,
@@ -29,21 +32,21 @@ export function createEnrollmentService(
       const page = await enrollment.studentIds(
         req.courseId,
         pageSize(req.pageSize, 1000),
-        readCursor(req.pageToken),
+        studentIdPages.read(req.pageToken),
       );
-      return { studentIds: page.items, nextPageToken: writeCursor(page.next) };
+      return { studentIds: page.items, nextPageToken: studentIdPages.write(page.next) };
     },
     async listStudents(req, ctx) {
       const page = await enrollment.students(
         req.courseId,
         requireUser(ctx).userId,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        studentPages.read(req.pageToken),
       );
       const profiles = await users.profiles(page.items.map((e) => e.studentId));
       return {
         enrollments: page.items.map((e) => toEnrollment(e, profileOrId(profiles, e.studentId))),
-        nextPageToken: writeCursor(page.next),
+        nextPageToken: studentPages.write(page.next),
       };
     },
   };

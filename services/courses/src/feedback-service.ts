@@ -1,8 +1,11 @@
 import type { FeedbackService } from "@classconnect/gen/classconnect/courses/v1/feedback_service_pb.js";
-import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import { pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toCourseFeedback, toStudentFeedback } from "./convert.js";
 import type { Feedback } from "./domain/feedback.js";
+
+const courseFeedbackPages = pageTokens("courses.course-feedback", "time");
+const myFeedbackPages = pageTokens("courses.my-feedback", "time");
 
 export function createFeedbackService(feedback: Feedback): ServiceImpl<typeof FeedbackService> {
   return {
@@ -16,12 +19,12 @@ export function createFeedbackService(feedback: Feedback): ServiceImpl<typeof Fe
         requireUser(ctx).userId,
         req.rating || undefined,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        courseFeedbackPages.read(req.pageToken),
       );
       return {
         feedback: page.items.map(toCourseFeedback),
         averageRating: page.average,
-        nextPageToken: writeCursor(page.next),
+        nextPageToken: courseFeedbackPages.write(page.next),
       };
     },
     async createStudentFeedback(req, ctx) {
@@ -39,9 +42,9 @@ export function createFeedbackService(feedback: Feedback): ServiceImpl<typeof Fe
         requireUser(ctx).userId,
         req.courseId || undefined,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        myFeedbackPages.read(req.pageToken),
       );
-      return { feedback: page.items.map(toStudentFeedback), nextPageToken: writeCursor(page.next) };
+      return { feedback: page.items.map(toStudentFeedback), nextPageToken: myFeedbackPages.write(page.next) };
     },
   };
 }

@@ -5,13 +5,15 @@ import {
   type StaffService,
 } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import type { PublicProfile } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import { pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { profileOrId, toActivity } from "./convert.js";
 import { ALL_PERMISSIONS, type PermissionValue } from "./domain/model.js";
 import type { Staff } from "./domain/staff.js";
 import type { UsersDirectory } from "./ports/users-directory.js";
 import type { AssistantRecord } from "./store/staff.js";
+
+const activityPages = pageTokens("courses.activity", "time");
 
 const member = (a: AssistantRecord, user: PublicProfile) =>
   create(StaffMemberSchema, {
@@ -62,9 +64,9 @@ export function createStaffService(staff: Staff, users: UsersDirectory): Service
         requireUser(ctx).userId,
         req.actorId || undefined,
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        activityPages.read(req.pageToken),
       );
-      return { entries: page.items.map(toActivity), nextPageToken: writeCursor(page.next) };
+      return { entries: page.items.map(toActivity), nextPageToken: activityPages.write(page.next) };
     },
   };
 }

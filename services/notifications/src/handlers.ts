@@ -6,11 +6,11 @@ import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notif
 import type { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import {
   InvalidArgumentError,
+  isTimeKey,
   pageSize,
+  pageTokens,
   periodDates,
-  readCursor,
   requireUser,
-  writeCursor,
 } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Dispatcher } from "./domain/dispatcher.js";
@@ -22,6 +22,13 @@ import {
   publicStatus,
   type StoredPreferences,
 } from "./store/store.js";
+
+/** The inbox's sort key: the last item's read mark (0 or 1, for unread-first pages) and time. */
+const inboxPages = pageTokens(
+  "notifications.inbox",
+  (k) => typeof k === "string" && /^[01]\|/.test(k) && isTimeKey(k.slice(2)),
+);
+const deliveryPages = pageTokens("notifications.deliveries", "time");
 
 const typeName = (t: EventType) => EventType[t];
 const typeValue = (name: string) => EventType[name as keyof typeof EventType] ?? EventType.UNSPECIFIED;
@@ -111,7 +118,7 @@ export function createNotificationService(
       const userId = requireUser(ctx).userId;
       const limit = pageSize(req.pageSize);
       const opts = { unreadFirst: req.unreadFirst, unreadOnly: req.unreadOnly };
-      const rows = await store.listInbox(userId, opts, limit + 1, readCursor(req.pageToken));
+      const rows = await store.listInbox(userId, opts, limit + 1, inboxPages.read(req.pageToken));
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
@@ -127,7 +134,7 @@ export function createNotificationService(
         unreadCount: await store.countUnread(userId),
         nextPageToken:
           rows.length > limit && last
-            ? writeCursor({ key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`, id: last.id })
+            ? inboxPages.write({ key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`, id: last.id })
             : "",
       };
     },
@@ -211,14 +218,16 @@ export function createDeliveryLogService(store: NotificationsStore): ServiceImpl
           ...(req.toTime ? { to: timestampDate(req.toTime) } : {}),
         },
         limit + 1,
-        readCursor(req.pageToken),
+        deliveryPages.read(req.pageToken),
       );
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
         deliveries: items.map(toDeliveryMsg),
         nextPageToken:
-          rows.length > limit && last ? writeCursor({ key: last.createdAt.toISOString(), id: last.id }) : "",
+          rows.length > limit && last
+            ? deliveryPages.write({ key: last.createdAt.toISOString(), id: last.id })
+            : "",
       };
     },
     async getDeliveryFigures(req) {

@@ -1,11 +1,14 @@
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { int64Counts, pageSize, periodDates, readCursor, writeCursor } from "@classconnect/platform";
+import { int64Counts, pageSize, pageTokens, periodDates } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toUserAccount } from "./convert.js";
 import type { createUserAdmin } from "./domain/admin.js";
 import type { UserRecord } from "./domain/model.js";
+
+const userPages = pageTokens("users.users", "time");
+const contactPages = pageTokens("users.contacts", "none");
 
 type UserAdmin = ReturnType<typeof createUserAdmin>;
 
@@ -26,9 +29,9 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           ...(req.query ? { query: req.query } : {}),
         },
         pageSize(req.pageSize),
-        readCursor(req.pageToken),
+        userPages.read(req.pageToken),
       );
-      return { users: page.items.map(account), nextPageToken: writeCursor(page.next) };
+      return { users: page.items.map(account), nextPageToken: userPages.write(page.next) };
     },
     async blockUser(req) {
       return { user: account(await admin.block(req.userId, timestampDate(req.until!), req.reason)) };
@@ -40,7 +43,11 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
       return { user: account(await admin.setRole(req.userId, req.role)) };
     },
     async listContacts(req) {
-      const page = await admin.contacts(req.userIds, pageSize(req.pageSize, 1000), readCursor(req.pageToken));
+      const page = await admin.contacts(
+        req.userIds,
+        pageSize(req.pageSize, 1000),
+        contactPages.read(req.pageToken),
+      );
       return {
         contacts: page.items.map((u) => ({
           userId: u.id,
@@ -51,7 +58,7 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           timeZone: u.timeZone,
           emailVerified: u.emailVerified,
         })),
-        nextPageToken: writeCursor(page.next),
+        nextPageToken: contactPages.write(page.next),
       };
     },
     async getUserFigures(req) {

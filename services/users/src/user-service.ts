@@ -1,9 +1,11 @@
 import type { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { pageSize, readCursor, requireUser, writeCursor } from "@classconnect/platform";
+import { pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toPublicProfile, toUser } from "./convert.js";
 import type { createAuth } from "./domain/auth.js";
 import type { createProfiles, ProfileChanges } from "./domain/profiles.js";
+
+const searchPages = pageTokens("users.search", "text");
 
 type Profiles = ReturnType<typeof createProfiles>;
 
@@ -60,8 +62,8 @@ export function createUserService(
       return { profile: toPublicProfile(await profiles.profile(req.userId)) };
     },
     async searchUsers(req) {
-      const page = await profiles.search(req.query, pageSize(req.pageSize), readCursor(req.pageToken));
-      return { profiles: page.items.map(toPublicProfile), nextPageToken: writeCursor(page.next) };
+      const page = await profiles.search(req.query, pageSize(req.pageSize), searchPages.read(req.pageToken));
+      return { profiles: page.items.map(toPublicProfile), nextPageToken: searchPages.write(page.next) };
     },
     async uploadAvatar(req, ctx) {
       return { user: toUser(await profiles.uploadAvatar(requireUser(ctx).userId, req.content)) };
