@@ -1,6 +1,6 @@
 /**
- * The catalog's queries use indexes: with 10,000 courses, EXPLAIN shows no
- * sequential scan of `courses` for any filter or order ListCourses offers.
+ * The catalog's queries use indexes: with 10,000 courses (100,000 for keywords), EXPLAIN
+ * shows no sequential scan of `courses` for any filter or order ListCourses offers.
  * The queries are the ones the store really sends (captured from the driver).
  */
 import { randomUUID } from "node:crypto";
@@ -35,7 +35,7 @@ test("every catalog query reads courses through an index", async () => {
   });
   try {
     await migrate(sql, [{ dir: migrationsDir }, outboxMigrations], testLogger("plans"));
-    await sql`
+    const addCourses = (from: number, to: number) => sql`
       insert into courses (id, owner_id, title, description, category, level, modality, capacity,
                            start_time, end_time, enrollment_deadline, enrolled_count)
       select gen_random_uuid(), gen_random_uuid(),
@@ -46,13 +46,13 @@ test("every catalog query reads courses through an index", async () => {
              now() + (i % 365) * interval '1 day' + interval '100 days',
              now() + (i % 365) * interval '1 day' + interval '5 days',
              i % 10
-      from generate_series(1, 10000) as i`;
+      from generate_series(${from}::int, ${to}::int) as i`;
+    await addCourses(1, 10000);
     await sql`analyze`;
     const store = createCourseStore(sql);
     const caller = randomUUID();
     const cases: [string, CatalogFilter, CatalogOrder][] = [
       ["default order", { includeClosed: false }, "start_time"],
-      ["keyword", { includeClosed: false, keyword: "quantum physics" }, "start_time"],
       ["category", { includeClosed: false, category: "cat-7" }, "start_time"],
       ["level and modality", { includeClosed: false, level: 2, modality: 1 }, "start_time"],
       [
@@ -68,33 +68,45 @@ test("every catalog query reads courses through an index", async () => {
       ["newest first", { includeClosed: true }, "create_time desc"],
       ["most seats", { includeClosed: false }, "seats_left desc"],
     ];
-    for (const [name, filter, order] of cases) {
-      const first = await store.catalog(caller, filter, order, 21);
-      assert.ok(first.length > 0, `${name}: finds courses`);
-      const last = first[first.length - 1]!;
-      const key = last.sortKey instanceof Date ? last.sortKey.toISOString() : last.sortKey;
-      for (const after of [undefined, { key, id: last.view.id }]) {
-        captured.length = 0;
-        await store.catalog(caller, filter, order, 21, after);
-        const { query, params } = captured.find((q) => q.query.includes("from courses c"))!;
-        const [row] = await sql.unsafe(
-          `explain (format json) ${query}`,
-          params as postgres.ParameterOrJSON<never>[],
-        );
-        const plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
-        const seq = nodes(plan).filter(
-          (n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "courses",
-        );
-        assert.equal(seq, [], `${name}${after ? " (page 2)" : ""}: no sequential scan of courses`);
-        const used = nodes(plan).flatMap((n) =>
-          n["Relation Name"] === "courses" && n["Index Name"] ? [n["Index Name"]] : [],
-        );
-        assert.ok(
-          used.length > 0 || nodes(plan).some((n) => n["Node Type"] === "Bitmap Index Scan"),
-          `${name}: uses an index`,
-        );
+    const check = async (cases: [string, CatalogFilter, CatalogOrder][]) => {
+      for (const [name, filter, order] of cases) {
+        const first = await store.catalog(caller, filter, order, 21);
+        assert.ok(first.length > 0, `${name}: finds courses`);
+        const last = first[first.length - 1]!;
+        const key = last.sortKey instanceof Date ? last.sortKey.toISOString() : last.sortKey;
+        for (const after of [undefined, { key, id: last.view.id }]) {
+          captured.length = 0;
+          await store.catalog(caller, filter, order, 21, after);
+          const { query, params } = captured.find((q) => q.query.includes("from courses c"))!;
+          const [row] = await sql.unsafe(
+            `explain (format json) ${query}`,
+            params as postgres.ParameterOrJSON<never>[],
+          );
+          const plan = (row!["QUERY PLAN"] as { Plan: PlanNode }[])[0]!.Plan;
+          const seq = nodes(plan).filter(
+            (n) => n["Node Type"] === "Seq Scan" && n["Relation Name"] === "courses",
+          );
+          assert.equal(seq, [], `${name}${after ? " (page 2)" : ""}: no sequential scan of courses`);
+          const used = nodes(plan).flatMap((n) =>
+            n["Relation Name"] === "courses" && n["Index Name"] ? [n["Index Name"]] : [],
+          );
+          assert.ok(
+            used.length > 0 || nodes(plan).some((n) => n["Node Type"] === "Bitmap Index Scan"),
+            `${name}: uses an index`,
+          );
+        }
       }
-    }
+    };
+    await check(cases);
+    // A keyword's last word matches as a prefix ("quantum phys"). At 10,000 courses the
+    // planner may read the whole table for it instead (277 pages, as fast as the index
+    // here); what matters is that it stops doing so as the catalog grows.
+    await addCourses(10001, 100000);
+    await sql`analyze`;
+    await check([
+      ["keyword", { includeClosed: false, keyword: "quantum physics" }, "start_time"],
+      ["unfinished keyword", { includeClosed: false, keyword: "quantum phys" }, "start_time"],
+    ]);
   } finally {
     await sql.end();
   }

@@ -61,6 +61,15 @@ test("filters by keyword, category, level, modality and start dates; closed cour
     "Quantum Mechanics",
   ]);
   assert.equal(await list({ keyword: "nothing-matches-this" }), []);
+  // As typed into a search box: whole words, the last one possibly unfinished, any case;
+  // symbols are not query syntax.
+  assert.equal(await list({ keyword: "MECH" }), ["Quantum Mechanics", "Classical Mechanics"]);
+  assert.equal(await list({ keyword: "quantum mech" }), ["Quantum Mechanics"]);
+  assert.equal(await list({ keyword: "quant mechanics" }), []);
+  assert.equal(await list({ keyword: "chemistry | quant" }), []);
+  assert.equal(await list({ keyword: "echanics" }), []);
+  assert.equal(await list({ keyword: "%" }), []);
+  assert.equal(await list({ keyword: "'organic':* | !" }), ["Organic Chemistry"]);
 });
 
 test("each item tells seats left, whether the caller is enrolled, limited seats and closing soon", async (ctx) => {
@@ -143,11 +152,41 @@ test("ListCourses refuses bad input and anonymous callers", async (ctx) => {
   await invalid(courses.listCourses({ pageSize: 500 }, ctx.viewer.auth), ["page_size"]);
   await invalid(courses.listCourses({ level: 9 as CourseLevel }, ctx.viewer.auth), ["level"]);
   await invalid(courses.listCourses({ keyword: "k".repeat(201) }, ctx.viewer.auth), ["keyword"]);
+  await invalid(
+    courses.listCourses({ startAfter: at(10 * DAY), startBefore: at(5 * DAY) }, ctx.viewer.auth),
+    ["start_before"],
+  );
   await rejects(
     courses.listCourses({ pageToken: "bogus" }, ctx.viewer.auth),
     Code.InvalidArgument,
     "PAGE_TOKEN",
   );
+  // A token keeps the order it was made for, and a forged key never reaches the database.
+  const owner = ctx.owner.auth;
+  for (let i = 0; i < 2; i++) {
+    await courses.createCourse(
+      { course: courseInput({ title: `Token ${i}`, category: `${ctx.tag}t` }) },
+      owner,
+    );
+  }
+  const byTitle = await courses.listCourses(
+    { category: `${ctx.tag}t`, orderBy: "title", pageSize: 1 },
+    owner,
+  );
+  assert.ok(byTitle.nextPageToken);
+  await rejects(
+    courses.listCourses({ orderBy: "start_time", pageToken: byTitle.nextPageToken }, owner),
+    Code.InvalidArgument,
+    "PAGE_TOKEN",
+  );
+  const forged = (key: unknown) =>
+    Buffer.from(JSON.stringify({ list: "courses.catalog.start_time", key, id: randomUUID() })).toString(
+      "base64url",
+    );
+  assert.ok((await courses.listCourses({ pageToken: forged(new Date().toISOString()) }, owner)).courses);
+  for (const key of ["algebra", "2026-02-30T00:00:00.000Z", "0000-01-01T00:00:00.000Z", 7]) {
+    await rejects(courses.listCourses({ pageToken: forged(key) }, owner), Code.InvalidArgument, "PAGE_TOKEN");
+  }
   await rejects(courses.listCourses({}), Code.Unauthenticated);
   await rejects(courses.listCourses({}, await ctx.sys.adminAuth()), Code.PermissionDenied);
 });

@@ -125,6 +125,18 @@ export interface MyCoursesFilter {
   startAfter?: Date;
 }
 
+/**
+ * A keyword as a text-search query, as typed into a search box: every word of it must be
+ * a word of the title or description, the last one only its beginning ("quantum phy" and
+ * "alg" find "Quantum Physics" and "Algebra"). Words are runs of letters and digits, as the
+ * `simple` configuration splits them, so nothing in the keyword is read as query syntax;
+ * undefined for a keyword without any (it matches nothing).
+ */
+export function prefixQuery(keyword: string): string | undefined {
+  const words = keyword.toLowerCase().match(/[\p{L}\p{N}]+/gu);
+  return words?.map((w, i) => (i === words.length - 1 ? `'${w}':*` : `'${w}'`)).join(" & ");
+}
+
 /** The sort key expression, its direction and how its cursor value is typed. */
 const orders: Record<CatalogOrder, { key: string; desc: boolean; cast: string }> = {
   start_time: { key: "c.start_time", desc: false, cast: "timestamptz" },
@@ -316,7 +328,10 @@ export function createCourseStore(sql: Sql) {
       const order = orders[orderBy];
       const conditions = [sql`c.deleted_at is null`];
       if (!filter.includeClosed) conditions.push(sql`c.state = 1 and c.enrollment_deadline > now()`);
-      if (filter.keyword) conditions.push(sql`c.search @@ websearch_to_tsquery('simple', ${filter.keyword})`);
+      if (filter.keyword) {
+        const query = prefixQuery(filter.keyword);
+        conditions.push(query ? sql`c.search @@ to_tsquery('simple', ${query})` : sql`false`);
+      }
       if (filter.category) conditions.push(sql`c.category = ${filter.category}`);
       if (filter.level) conditions.push(sql`c.level = ${filter.level}`);
       if (filter.modality) conditions.push(sql`c.modality = ${filter.modality}`);
