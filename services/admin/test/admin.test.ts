@@ -325,6 +325,9 @@ test("blocking a user ends their session at once and their next login; unblockin
 
   const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: user.userId }, root))
     .entries;
+  await invalid(sys.client(AuditService).listAuditEntries({ fromTime: inMs(0), toTime: inMs(-DAY) }, root), [
+    "to_time",
+  ]);
   assert.equal(
     entries.map((e) => e.action),
     ["user.set_role", "user.unblock", "user.block"],

@@ -976,6 +976,10 @@ test("lists: teachers by course, state and due date; students by status", async 
   assert.is(p1.assessments.length + p2.assessments.length, 4);
   await rejects(assessments.listAssessments({ courseId: course }, s1.auth), Code.PermissionDenied);
   await invalid(assessments.listAssessments({ courseId: "bad" }, owner.auth), ["course_id"]);
+  await invalid(
+    assessments.listAssessments({ courseId: course, dueAfter: at(DAY), dueBefore: at(DAY) }, owner.auth),
+    ["due_before"],
+  );
 
   const mine = await submissions.listMyAssessments({ courseId: course }, s1.auth);
   assert.equal(

@@ -175,6 +175,15 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     ),
     ["url"],
   );
+  // A link with a file's parts, or a file with a link's, is refused rather than half kept.
+  const mixed = [
+    { kind: ResourceKind.LINK, url: "https://x.example", content: Buffer.from("x"), fileName: "x.txt" },
+    { kind: ResourceKind.VIDEO, url: "https://x.example", fileName: "x.mp4" },
+    { kind: ResourceKind.FILE, url: "https://x.example", content: Buffer.from("x"), fileName: "x.txt" },
+  ];
+  for (const r of mixed) {
+    await invalid(modules.addResource({ moduleId: m.id, title: "Mixed", ...r }, owner.auth), ["url"]);
+  }
   for (const url of ["not a url", "javascript:alert(document.cookie)", "data:text/html,<script>"]) {
     await invalid(
       modules.addResource({ moduleId: m.id, title: "Bad", kind: ResourceKind.LINK, url }, owner.auth),

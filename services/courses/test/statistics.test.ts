@@ -204,6 +204,9 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
     Code.PermissionDenied,
   );
   await invalid(stats.getCourseStatistics({ courseId: "x" }, owner.auth), ["course_id"]);
+  await invalid(stats.getCourseStatistics({ courseId, fromTime: at(DAY), toTime: at(-DAY) }, owner.auth), [
+    "to_time",
+  ]);
   await invalid(stats.getStudentStatistics({ courseId, studentId: "x" }, owner.auth), ["student_id"]);
   await rejects(stats.getCourseStatistics({ courseId }), Code.Unauthenticated);
 });

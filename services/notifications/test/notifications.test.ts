@@ -87,6 +87,11 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
   const log = await sys
     .client(DeliveryLogService)
     .listDeliveries({ recipientId: student.userId, eventType: EventType.ENROLLED }, await sys.adminAuth());
+  const now = timestampFromDate(new Date());
+  await invalid(
+    sys.client(DeliveryLogService).listDeliveries({ fromTime: now, toTime: now }, await sys.adminAuth()),
+    ["to_time"],
+  );
   assert.equal(
     log.deliveries.map((d) => [d.channel, d.status]).sort(),
     [
