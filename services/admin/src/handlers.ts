@@ -18,7 +18,6 @@ import {
   assertValid,
   createServiceTransport,
   InvalidArgumentError,
-  identityOf,
   type PublicJwk,
   pageSize,
   pageTokens,
@@ -121,16 +120,11 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
     async createRule(req, ctx) {
       return { rule: toRule(await rules.create(requireAdmin(ctx).adminId, ruleFields(req.rule!))) };
     },
-    async getRule(req, ctx) {
-      return { rule: toRule(await rules.get(req.ruleId, identityOf(ctx).kind === "admin")) };
+    async getRule(req) {
+      return { rule: toRule(await rules.get(req.ruleId)) };
     },
-    async listRules(req, ctx) {
-      const page = await rules.list(
-        identityOf(ctx).kind === "admin",
-        req.inForceOnly,
-        pageSize(req.pageSize),
-        rulePages.read(req.pageToken),
-      );
+    async listRules(req) {
+      const page = await rules.list(req.inForceOnly, pageSize(req.pageSize), rulePages.read(req.pageToken));
       return { rules: page.items.map(toRule), nextPageToken: rulePages.write(page.next) };
     },
     async updateRule(req, ctx) {

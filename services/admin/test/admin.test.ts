@@ -469,18 +469,24 @@ test("rules: created (future effective time), edited with before/after in the au
     ["Be kind", "Be kind to everyone"],
   );
 
-  // Not in force yet: users do not see it; admins do.
-  await rejects(rules.getRule({ ruleId: created.id }, reader.auth), Code.NotFound);
-  assert.equal(
-    (await rules.listRules({}, reader.auth)).rules.filter((r) => r.id === created.id),
-    [],
-  );
+  // Not in force yet: announced to users, who can read it (the notice links to it), and
+  // left out when they ask for the rules in force.
+  assert.is((await rules.getRule({ ruleId: created.id }, reader.auth)).rule?.title, "Be kind to everyone");
+  assert.ok((await rules.listRules({}, reader.auth)).rules.some((r) => r.id === created.id));
+  for (const caller of [reader.auth, root]) {
+    assert.equal(
+      (await rules.listRules({ inForceOnly: true }, caller)).rules.filter((r) => r.id === created.id),
+      [],
+    );
+  }
   assert.is((await rules.getRule({ ruleId: created.id }, root)).rule?.id, created.id);
   const inForce = (
     await rules.createRule({ rule: { title: "Soon", description: "d", effectiveTime: inMs(1500) } }, root)
   ).rule!;
   await new Promise((r) => setTimeout(r, 1600));
-  assert.ok((await rules.listRules({}, reader.auth)).rules.some((r) => r.id === inForce.id));
+  assert.ok(
+    (await rules.listRules({ inForceOnly: true }, reader.auth)).rules.some((r) => r.id === inForce.id),
+  );
   await rejects(
     rules.createRule(
       { rule: { title: "By user", description: "d", effectiveTime: inMs(HOUR) } },
@@ -498,6 +504,7 @@ test("rules: created (future effective time), edited with before/after in the au
   });
   await rules.deleteRule({ ruleId: created.id }, root);
   await rejects(rules.getRule({ ruleId: created.id }, root), Code.NotFound);
+  await rejects(rules.getRule({ ruleId: created.id }, reader.auth), Code.NotFound);
   await rejects(rules.deleteRule({ ruleId: created.id }, root), Code.NotFound);
 });
 

@@ -151,7 +151,7 @@ export const GetRuleResponseSchema: GenMessage<GetRuleResponse> = /*@__PURE__*/
  */
 export type ListRulesRequest = Message<"classconnect.admin.v1.ListRulesRequest"> & {
   /**
-   * Only rules in force now (always true for users).
+   * Only rules in force now (not those announced for later).
    *
    * @generated from field: bool in_force_only = 1;
    */
@@ -326,7 +326,7 @@ export const RuleService: GenService<{
     output: typeof GetRuleResponseSchema;
   },
   /**
-   * ListRules lists rules; users see the ones in force.
+   * ListRules lists rules, announced and in force (everyone sees them once created).
    *
    * @generated from rpc classconnect.admin.v1.RuleService.ListRules
    */

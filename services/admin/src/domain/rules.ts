@@ -1,4 +1,8 @@
-/** Platform rules: created, edited and deleted by admins (audited); published to every user; read by users once in force. */
+/**
+ * Platform rules: created, edited and deleted by admins (audited); published to every user
+ * when created, and readable by every user from then on (the notice tells them when it takes
+ * effect, so the rule it names must be there to read).
+ */
 import { randomUUID } from "node:crypto";
 import {
   type Cursor,
@@ -44,20 +48,13 @@ export function createRules(deps: { store: AdminStore; audit: Audit; outbox: Sql
       return rule;
     },
 
-    /** Admins see every rule; users only those in force. */
-    async get(id: string, asAdmin: boolean): Promise<RuleRecord> {
-      const rule = mustExist(await store.getRule(id));
-      if (!asAdmin && rule.effectiveTime > deps.now()) throw new NotFoundError("rule");
-      return rule;
+    async get(id: string): Promise<RuleRecord> {
+      return mustExist(await store.getRule(id));
     },
 
-    async list(
-      asAdmin: boolean,
-      inForceOnly: boolean,
-      limit: number,
-      after?: Cursor,
-    ): Promise<Page<RuleRecord>> {
-      const rows = await store.listRules(!asAdmin || inForceOnly ? deps.now() : undefined, limit + 1, after);
+    /** Every rule, announced or in force; with `inForceOnly`, those in force now. */
+    async list(inForceOnly: boolean, limit: number, after?: Cursor): Promise<Page<RuleRecord>> {
+      const rows = await store.listRules(inForceOnly ? deps.now() : undefined, limit + 1, after);
       return pageOf(rows, limit, (r) => ({ key: r.effectiveTime.toISOString(), id: r.id }));
     },
 
