@@ -586,6 +586,42 @@ test("an exam's answers are saved as it goes; when its time is up under a reject
     saved.submission?.answers.map((a) => a.questionId),
     ["q1", "q4"],
   );
+  // With an attempt under way (none handed in), the questions stay and the time only grows.
+  const locked = (
+    await assessments.createAssessment(
+      { courseId: ctx.courseId, assessment: exam({ title: "Under way", timeLimitMinutes: 30 }) },
+      owner.auth,
+    )
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: locked.id }, owner.auth);
+  const change = (
+    assessment: Parameters<typeof assessments.updateAssessment>[0]["assessment"],
+    path: string,
+  ) =>
+    assessments.updateAssessment(
+      { assessmentId: locked.id, assessment, updateMask: { paths: [path] } },
+      owner.auth,
+    );
+  const newQuestions = { questions: [{ id: "n", kind: QuestionKind.FREE_TEXT, prompt: "new", points: 1 }] };
+  assert.is(
+    (await change(newQuestions, "questions")).assessment?.questions.length,
+    1,
+    "free before anyone starts",
+  );
+  const under = await submissions.startAttempt({ assessmentId: locked.id }, s1.auth);
+  await rejects(change(newQuestions, "questions"), Code.FailedPrecondition, "QUESTIONS_LOCKED");
+  await rejects(
+    change({ timeLimitMinutes: 1 }, "time_limit_minutes"),
+    Code.FailedPrecondition,
+    "TIME_LIMIT_LOCKED",
+  );
+  assert.is((await change({ timeLimitMinutes: 45 }, "time_limit_minutes")).assessment?.timeLimitMinutes, 45);
+  const longer = await submissions.startAttempt({ assessmentId: locked.id }, s1.auth);
+  assert.is(
+    timestampDate(longer.deadline!).getTime() - timestampDate(under.deadline!).getTime(),
+    15 * 60_000,
+    "the attempt under way gets the added time",
+  );
   // Bad input and other callers change nothing.
   await invalid(save(s1, [{ questionId: "q9", optionIds: ["a"] }]), ["answers[0].question_id"]);
   await invalid(submissions.saveAnswers({ assessmentId: "x" }, s1.auth), ["assessment_id"]);

@@ -199,7 +199,11 @@ export function createAssessments(deps: {
       return pageOf(rows, limit, (a) => ({ key: a.dueTime.toISOString(), id: a.id }));
     },
 
-    /** Applies masked changes; questions are locked once anyone has handed in. `validate` sees the result. */
+    /**
+     * Applies masked changes. Once a student has started the exam or handed in work, the
+     * questions are locked and an exam's time limit can only grow: the attempts under way
+     * were started against them. `validate` sees the result.
+     */
     async update(
       assessmentId: string,
       caller: string,
@@ -208,11 +212,18 @@ export function createAssessments(deps: {
     ): Promise<AssessmentRecord> {
       const { a, access } = await load(assessmentId, caller);
       requirePermission(access, Permission.CONTENT);
-      if (changes.questions && a.submissionCount > 0) {
-        throw new FailedPreconditionError(
-          "questions cannot change once students have handed in; create a new assessment instead",
-          "QUESTIONS_LOCKED",
-        );
+      const shortens =
+        changes.timeLimitMinutes !== undefined && changes.timeLimitMinutes < a.timeLimitMinutes;
+      if ((changes.questions || shortens) && (await store.hasWork(a.id))) {
+        throw changes.questions
+          ? new FailedPreconditionError(
+              "questions cannot change once students have started or handed in; create a new assessment instead",
+              "QUESTIONS_LOCKED",
+            )
+          : new FailedPreconditionError(
+              "the time limit cannot shrink once students have started the exam; it can grow",
+              "TIME_LIMIT_LOCKED",
+            );
       }
       if (changes.kind !== undefined && changes.kind !== a.kind && a.state === AssessmentState.PUBLISHED) {
         throw new FailedPreconditionError("a published assessment cannot change kind", "KIND_LOCKED");

@@ -332,6 +332,13 @@ export function createAssessmentStore(sql: Sql) {
       return row && toSubmission(row);
     },
 
+    /** Whether any student has started (an exam) or handed in work for the assessment. */
+    async hasWork(assessmentId: string): Promise<boolean> {
+      const [row] = await sql<{ any: boolean }[]>`
+        select exists (select 1 from submissions where assessment_id = ${assessmentId}) as any`;
+      return row!.any;
+    },
+
     /** Creates the student's submission (an exam attempt or a first hand-in). */
     async createSubmission(
       assessment: { id: string; courseId: string },
