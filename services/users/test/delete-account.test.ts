@@ -7,6 +7,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { courseInput, type System, startSystem } from "@classconnect/gateway/testing";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { errorMetadata, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
@@ -186,13 +187,23 @@ system(
   },
 );
 
-system("a deleted account's assistant roles and favorites go; what it did stays", async ({ sys }) => {
+system("a deleted account's assistant roles, favorites and seats go; what it did stays", async ({ sys }) => {
   const courses = sys.client(CourseService);
   const staff = sys.client(StaffService);
   const owner = await sys.register();
   const helper = await sys.register();
   const other = await sys.register();
   const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  // A full course the account had a seat in, and a finished one it took.
+  const full = (await courses.createCourse({ course: courseInput({ capacity: 1 }) }, owner.auth)).course!;
+  const done = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  const enrollment = sys.client(EnrollmentService);
+  for (const course of [full, done]) await enrollment.enroll({ courseId: course.id }, helper.auth);
+  await courses.finishCourse(
+    { courseId: done.id, finalGrades: [{ studentId: helper.userId, grade: 8 }] },
+    owner.auth,
+  );
+  await rejects(enrollment.enroll({ courseId: full.id }, other.auth), Code.FailedPrecondition, "COURSE_FULL");
   for (const u of [helper, other]) {
     await staff.addAssistant(
       { courseId: c.id, userId: u.userId, permissions: [Permission.CONTENT] },
@@ -224,6 +235,17 @@ system("a deleted account's assistant roles and favorites go; what it did stays"
     await sql.end();
   }
   assert.is((await courses.listFavorites({}, other.auth)).courses.length, 1, "others' stay");
+  assert.is(
+    (await courses.getCourse({ courseId: full.id }, owner.auth)).course?.seatsLeft,
+    1,
+    "the seat is back",
+  );
+  await enrollment.enroll({ courseId: full.id }, other.auth);
+  assert.equal(
+    (await enrollment.listStudents({ courseId: done.id }, owner.auth)).enrollments.map((e) => e.student?.id),
+    [helper.userId],
+    "a finished course keeps its record",
+  );
   const log = await staff.listActivity({ courseId: c.id }, owner.auth);
   assert.equal(
     log.entries.map((e) => [e.actorId, e.action]),

@@ -175,10 +175,20 @@ export function createCourseStore(sql: Sql) {
     },
 
     /** Removes a deleted account's assistant roles and favorites. */
+    /**
+     * A deleted account: its assistant roles, favorites and seats in courses still running go
+     * (the seat goes back to the course); finished courses keep their records and grades.
+     */
     async forgetUser(userId: string): Promise<void> {
       await inTransaction(sql, async (tx) => {
         await tx`delete from assistants where user_id = ${userId}`;
         await tx`delete from favorites where user_id = ${userId}`;
+        await tx`
+          with gone as (
+            delete from enrollments e using courses c
+            where e.student_id = ${userId} and c.id = e.course_id and c.state = 1
+            returning e.course_id)
+          update courses set enrolled_count = enrolled_count - 1 where id in (select course_id from gone)`;
       });
     },
 

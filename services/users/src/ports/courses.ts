@@ -5,7 +5,7 @@ import { createServiceClient } from "@classconnect/platform";
 export interface CoursesDirectory {
   /** The courses a user still teaches (owns, not finished): the first few titles, and how many. */
   ownedActive(userId: string): Promise<{ courses: { courseId: string; title: string }[]; total: number }>;
-  /** Removes a deleted account's assistant roles and favorites there. */
+  /** Removes a deleted account's assistant roles, favorites and seats in running courses there. */
   forget(userId: string): Promise<void>;
 }
 
