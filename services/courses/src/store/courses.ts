@@ -174,7 +174,6 @@ export function createCourseStore(sql: Sql) {
       return { courses: rows.map((r) => ({ courseId: r.id, title: r.title })), total: rows[0]?.total ?? 0 };
     },
 
-    /** Removes a deleted account's assistant roles and favorites. */
     /**
      * A deleted account: its assistant roles, favorites and seats in courses still running go
      * (the seat goes back to the course); finished courses keep their records and grades.
