@@ -10,6 +10,7 @@ import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import type { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { TEST_JPEG, TEST_PNG } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -470,21 +471,21 @@ test("UploadCoursePicture stores an image by content for teachers with the conte
     .client(StaffService)
     .addAssistant({ courseId: c.id, userId: editor.userId, permissions: [Permission.CONTENT] }, owner.auth);
   await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
-  const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
-  const JPEG = Buffer.from("ffd8ffe000104a464946", "hex");
   const served = async (url: string) => {
     const res = await fetch(url);
     return res.ok ? Buffer.from(await res.arrayBuffer()) : res.status;
   };
 
-  const first = (await courses.uploadCoursePicture({ courseId: c.id, content: PNG }, owner.auth)).course!;
+  const first = (await courses.uploadCoursePicture({ courseId: c.id, content: TEST_PNG }, owner.auth))
+    .course!;
   assert.match(first.pictureUrl, new RegExp(`/courses/${c.id}/[^/]+\\.png$`));
-  assert.equal(await served(first.pictureUrl), PNG, "public, like an avatar");
+  assert.equal(await served(first.pictureUrl), TEST_PNG, "public, like an avatar");
   assert.is(first.etag, 'W/"2"', "a new version: an edit from before it is refused");
-  const second = (await courses.uploadCoursePicture({ courseId: c.id, content: JPEG }, editor.auth)).course!;
+  const second = (await courses.uploadCoursePicture({ courseId: c.id, content: TEST_JPEG }, editor.auth))
+    .course!;
   assert.match(second.pictureUrl, /\.jpg$/);
   assert.is(await served(first.pictureUrl), 404, "the picture it replaced is deleted");
-  assert.equal(await served(second.pictureUrl), JPEG);
+  assert.equal(await served(second.pictureUrl), TEST_JPEG);
   // A picture given by URL replaces the uploaded one, whose file goes too.
   const linked = (
     await courses.updateCourse(
@@ -509,16 +510,16 @@ test("UploadCoursePicture stores an image by content for teachers with the conte
   await invalid(courses.uploadCoursePicture({ courseId: c.id, content: new Uint8Array() }, owner.auth), [
     "content",
   ]);
-  await invalid(courses.uploadCoursePicture({ courseId: "x", content: PNG }, owner.auth), ["course_id"]);
+  await invalid(courses.uploadCoursePicture({ courseId: "x", content: TEST_PNG }, owner.auth), ["course_id"]);
   await rejects(
-    courses.uploadCoursePicture({ courseId: c.id, content: PNG }, student.auth),
+    courses.uploadCoursePicture({ courseId: c.id, content: TEST_PNG }, student.auth),
     Code.PermissionDenied,
   );
   await rejects(
-    courses.uploadCoursePicture({ courseId: randomUUID(), content: PNG }, owner.auth),
+    courses.uploadCoursePicture({ courseId: randomUUID(), content: TEST_PNG }, owner.auth),
     Code.NotFound,
   );
-  await rejects(courses.uploadCoursePicture({ courseId: c.id, content: PNG }), Code.Unauthenticated);
+  await rejects(courses.uploadCoursePicture({ courseId: c.id, content: TEST_PNG }), Code.Unauthenticated);
   const after = (await courses.getCourse({ courseId: c.id }, student.auth)).course!;
   assert.is(after.pictureUrl, "https://pictures.example.com/raft.png");
   const log = await sys.client(StaffService).listActivity({ courseId: c.id }, owner.auth);

@@ -10,7 +10,7 @@ import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { errorMetadata, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
+import { errorMetadata, invalid, rejects, TEST_PNG, violatedFields } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -24,8 +24,6 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.h?.close();
 });
-
-const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
 
 test("bad input, a wrong password and strangers change nothing", async ({ h }) => {
   const u = await h.register();
@@ -54,7 +52,7 @@ test("the account's data is erased, its sessions end, its e-mail is free, the no
   const u = await h.register({ firstName: "Grace", lastName: "Hopper" });
   const auth = h.bearer(u.accessToken);
   const other = await h.register();
-  const avatar = (await h.users.uploadAvatar({ content: PNG }, auth)).user!.avatarUrl;
+  const avatar = (await h.users.uploadAvatar({ content: TEST_PNG }, auth)).user!.avatarUrl;
   const avatarFile = join(h.blobDir, avatar.slice(avatar.indexOf("/avatars/") + 1));
   assert.ok(existsSync(avatarFile));
   const elsewhere = await h.auth.login({ email: u.email, password: u.password });

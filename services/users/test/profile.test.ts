@@ -2,7 +2,15 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { invalid, type LoopbackS3, rejects, startLoopbackS3 } from "@classconnect/platform/testing";
+import {
+  invalid,
+  type LoopbackS3,
+  rejects,
+  startLoopbackS3,
+  TEST_JPEG,
+  TEST_PNG,
+  TEST_WEBP,
+} from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -15,10 +23,6 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.h.close();
 });
-
-const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452", "hex");
-const JPEG = Buffer.from("ffd8ffe000104a464946", "hex");
-const WEBP = Buffer.concat([Buffer.from("RIFF"), Buffer.from([0x10, 0, 0, 0]), Buffer.from("WEBPVP8 ")]);
 
 test("GetMe returns the caller's private data; refuses anonymous and admin callers", async ({ h }) => {
   const u = await h.register();
@@ -197,13 +201,13 @@ test("UploadAvatar accepts png, jpeg and webp by content and replaces the old fi
   const u = await h.register();
   /** The stored file behind an avatar URL (BLOB_PUBLIC_URL/<key> → BLOB_DIR/<key>). */
   const fileOf = (url: string) => join(h.blobDir, url.slice(url.indexOf("/avatars/") + 1));
-  const first = await h.users.uploadAvatar({ content: PNG }, h.bearer(u.accessToken));
+  const first = await h.users.uploadAvatar({ content: TEST_PNG }, h.bearer(u.accessToken));
   assert.match(first.user!.avatarUrl, /\/avatars\/.+\.png$/);
-  assert.equal(readFileSync(fileOf(first.user!.avatarUrl)), PNG);
-  const second = await h.users.uploadAvatar({ content: JPEG }, h.bearer(u.accessToken));
+  assert.equal(readFileSync(fileOf(first.user!.avatarUrl)), TEST_PNG);
+  const second = await h.users.uploadAvatar({ content: TEST_JPEG }, h.bearer(u.accessToken));
   assert.match(second.user!.avatarUrl, /\.jpg$/);
   assert.not.ok(existsSync(fileOf(first.user!.avatarUrl)), "the replaced file is deleted");
-  const third = await h.users.uploadAvatar({ content: WEBP }, h.bearer(u.accessToken));
+  const third = await h.users.uploadAvatar({ content: TEST_WEBP }, h.bearer(u.accessToken));
   assert.match(third.user!.avatarUrl, /\.webp$/);
   assert.ok(existsSync(fileOf(third.user!.avatarUrl)));
   const cleared = await h.users.deleteAvatar({}, h.bearer(u.accessToken));
@@ -211,7 +215,9 @@ test("UploadAvatar accepts png, jpeg and webp by content and replaces the old fi
   assert.not.ok(existsSync(fileOf(third.user!.avatarUrl)));
 });
 
-test("UploadAvatar refuses other content, empty files and files over 10 MB", async ({ h }) => {
+test("UploadAvatar refuses other content, damaged images, empty files and files over 10 MB", async ({
+  h,
+}) => {
   const u = await h.register();
   await rejects(
     h.users.uploadAvatar(
@@ -221,10 +227,15 @@ test("UploadAvatar refuses other content, empty files and files over 10 MB", asy
     Code.InvalidArgument,
     "IMAGE_TYPE",
   );
+  await rejects(
+    h.users.uploadAvatar({ content: TEST_PNG.subarray(0, TEST_PNG.length - 12) }, h.bearer(u.accessToken)),
+    Code.InvalidArgument,
+    "IMAGE_TYPE",
+  );
   await invalid(h.users.uploadAvatar({ content: new Uint8Array() }, h.bearer(u.accessToken)), ["content"]);
-  const big = Buffer.concat([PNG, Buffer.alloc(10 * 1024 * 1024)]);
+  const big = Buffer.concat([TEST_PNG, Buffer.alloc(10 * 1024 * 1024)]);
   await invalid(h.users.uploadAvatar({ content: big }, h.bearer(u.accessToken)), ["content"]);
-  await rejects(h.users.uploadAvatar({ content: PNG }), Code.Unauthenticated);
+  await rejects(h.users.uploadAvatar({ content: TEST_PNG }), Code.Unauthenticated);
   assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.avatarUrl, "");
 });
 
@@ -285,12 +296,12 @@ s3(
       assert.ok(url.startsWith(base), url);
       return url.slice(base.length);
     };
-    const first = (await h.users.uploadAvatar({ content: PNG }, h.bearer(u.accessToken))).user!;
+    const first = (await h.users.uploadAvatar({ content: TEST_PNG }, h.bearer(u.accessToken))).user!;
     const firstKey = keyOf(first.avatarUrl);
     assert.ok(firstKey.startsWith(`avatars/${u.userId}/`));
-    assert.equal(host.objects.get(firstKey)?.body, PNG);
+    assert.equal(host.objects.get(firstKey)?.body, TEST_PNG);
     assert.is(host.objects.get(firstKey)?.contentType, "image/png");
-    const second = (await h.users.uploadAvatar({ content: JPEG }, h.bearer(u.accessToken))).user!;
+    const second = (await h.users.uploadAvatar({ content: TEST_JPEG }, h.bearer(u.accessToken))).user!;
     assert.is(host.objects.get(keyOf(second.avatarUrl))?.contentType, "image/jpeg");
     assert.not.ok(host.objects.has(firstKey), "the replaced image is deleted");
     await h.users.deleteAvatar({}, h.bearer(u.accessToken));

@@ -852,7 +852,9 @@ export type UploadCoursePictureRequest = Message<"classconnect.courses.v1.Upload
   courseId: string;
 
   /**
-   * The image bytes: png, jpeg or webp, recognised by content, at most 10 MB.
+   * The image bytes: png, jpeg or webp, recognised by content, at most 10 MB. A file that
+   * is not one of these, or is damaged or cut short, is refused with reason IMAGE_TYPE; a
+   * picture over 16,384 pixels a side or 64 megapixels with reason IMAGE_SIZE.
    *
    * @generated from field: bytes content = 2;
    */

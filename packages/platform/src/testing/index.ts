@@ -11,6 +11,7 @@ import { databaseUrl, ensureDatabase } from "../db.js";
 import { startEmbeddedPostgres } from "../embedded-postgres.js";
 import { createLogger, type Logger } from "../logger.js";
 
+export * from "./images.js";
 export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https.js";
 export { type LoopbackS3, startLoopbackS3 } from "./loopback-s3.js";
 
