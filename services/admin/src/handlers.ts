@@ -218,20 +218,17 @@ export function createUserManagementService(
         }
       : null;
   };
+  /** Audits a change; a call that changed nothing (unblocking an active user) leaves no entry. */
   const record = async (
     adminId: string,
     action: string,
     userId: string,
     before: Record<string, unknown> | null,
-  ) =>
-    audit.append({
-      adminId,
-      action,
-      resourceType: "user",
-      resourceId: userId,
-      before,
-      after: await stateOf(userId),
-    });
+  ) => {
+    const after = await stateOf(userId);
+    if (JSON.stringify(after) === JSON.stringify(before)) return;
+    await audit.append({ adminId, action, resourceType: "user", resourceId: userId, before, after });
+  };
   return {
     async listUsers(req) {
       const res = await users.listUsers({

@@ -322,6 +322,9 @@ test("blocking a user ends their session at once and their next login; unblockin
   const again = await sys.client(AuthService).login({ email: user.email, password: user.password });
   await sys.client(UserService).getMe({}, bearer(again.session!.accessToken));
   await manage.setUserRole({ userId: user.userId, role: UserRole.TEACHER }, root);
+  // Asked again, they change nothing and leave no entry.
+  await manage.unblockUser({ userId: user.userId }, root);
+  await manage.setUserRole({ userId: user.userId, role: UserRole.TEACHER }, root);
 
   const entries = (await sys.client(AuditService).listAuditEntries({ resourceId: user.userId }, root))
     .entries;

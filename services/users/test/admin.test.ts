@@ -47,6 +47,28 @@ test("BlockUser stops the user's live tokens at once and refuses logins; Unblock
   assert.is((await h.admin.checkUserActive({ userId: u.userId }, h.service)).active, true);
 });
 
+test("UnblockUser and SetUserRole that change nothing tell no one", async ({ h, admin }) => {
+  const u = await h.register();
+  const notices = async () =>
+    (
+      await h.sql<{ n: number }[]>`
+        select count(*)::int as n from outbox
+        where event_type = 'ACCOUNT_UNBLOCKED' and recipients->'userIds' ? ${u.userId}`
+    )[0]!.n;
+  const before = (await h.users.getMe({}, h.bearer(u.accessToken))).user!;
+  const same = await h.admin.unblockUser({ userId: u.userId }, admin);
+  assert.is(same.user?.status, UserStatus.ACTIVE);
+  assert.equal(same.user?.user?.updateTime, before.updateTime, "the account is untouched");
+  assert.is(await notices(), 0, "no 'account unblocked' notice for an account that was not blocked");
+  const member = await h.admin.setUserRole({ userId: u.userId, role: UserRole.MEMBER }, admin);
+  assert.equal(member.user?.user?.updateTime, before.updateTime);
+
+  await h.admin.blockUser({ userId: u.userId, until: inHours(1), reason: "spam" }, admin);
+  await h.admin.unblockUser({ userId: u.userId }, admin);
+  await h.admin.unblockUser({ userId: u.userId }, admin);
+  assert.is(await notices(), 1, "one notice for one block lifted, however often it is asked");
+});
+
 test("BlockUser validates its input and unknown users", async ({ h, admin }) => {
   const u = await h.register();
   await invalid(h.admin.blockUser({ userId: u.userId, until: inHours(-1), reason: "x" }, admin), ["until"]);

@@ -27,13 +27,18 @@ export function createUserAdmin(deps: Deps) {
       return user;
     },
 
+    /** Lifts a block; for a user who is not blocked it changes nothing and tells no one. */
     async unblock(userId: string): Promise<UserRecord> {
+      const current = mustExist(await store.userById(userId));
+      if (!isBlocked(current, deps.now())) return current;
       const user = mustExist(await store.updateUser(userId, { blockedUntil: null, blockReason: null }));
       await deps.events.publish({ type: "ACCOUNT_UNBLOCKED", recipients: { userIds: [userId] }, data: {} });
       return user;
     },
 
     async setRole(userId: string, role: number): Promise<UserRecord> {
+      const current = mustExist(await store.userById(userId));
+      if (current.role === role) return current;
       return mustExist(await store.updateUser(userId, { role }));
     },
 
