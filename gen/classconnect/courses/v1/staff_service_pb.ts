@@ -419,7 +419,7 @@ export enum Permission {
   GRADING = 2,
 
   /**
-   * Manage students (list, remove).
+   * Remove students (every teacher of a course sees its students).
    *
    * @generated from enum value: PERMISSION_STUDENTS = 3;
    */
