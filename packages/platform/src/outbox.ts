@@ -33,6 +33,7 @@ export type OutboxEventType =
   | "ASSISTANT_REMOVED"
   | "ASSISTANT_UPDATED"
   | "STUDENT_REMOVED"
+  | "COURSE_DELETED"
   | "ACCOUNT_PIN"
   | "PASSWORD_RESET"
   | "WELCOME"

@@ -9,6 +9,8 @@ import {
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import type { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { TEST_JPEG, TEST_PNG } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
@@ -237,11 +239,34 @@ test("DeleteCourse is logical, owner-only and etag-confirmed", async ({ sys }) =
   );
   await rejects(courses.deleteCourse({ courseId: c.id, etag: c.etag }, other.auth), Code.PermissionDenied);
   await invalid(courses.deleteCourse({ courseId: c.id, etag: "" }, owner.auth), ["etag"]);
-  await courses.deleteCourse({ courseId: c.id, etag: c.etag }, owner.auth);
+  const student = await sys.register();
+  const assistant = await sys.register();
+  await sys.client(EnrollmentService).enroll({ courseId: c.id }, student.auth);
+  await sys
+    .client(StaffService)
+    .addAssistant(
+      { courseId: c.id, userId: assistant.userId, permissions: [Permission.GRADING] },
+      owner.auth,
+    );
+  const current = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+  await courses.deleteCourse({ courseId: c.id, etag: current.etag }, owner.auth);
   await rejects(courses.getCourse({ courseId: c.id }, owner.auth), Code.NotFound);
-  await rejects(courses.deleteCourse({ courseId: c.id, etag: c.etag }, owner.auth), Code.NotFound);
+  await rejects(courses.deleteCourse({ courseId: c.id, etag: current.etag }, owner.auth), Code.NotFound);
   const found = await courses.listCourses({ keyword: c.title }, other.auth);
   assert.equal(found.courses, []);
+  assert.equal((await courses.listMyCourses({}, student.auth)).courses, []);
+  // Its student and its assistant are told; nobody else is.
+  const notices = async (user: { auth: { headers: Record<string, string> } }) =>
+    (await sys.client(NotificationService).listNotifications({}, user.auth)).notifications.filter(
+      (n) => n.eventType === EventType.COURSE_DELETED,
+    );
+  await sys.eventually(async () => {
+    for (const user of [student, assistant]) {
+      const [notice] = await notices(user);
+      assert.is(notice?.body, `${c.title} was deleted by its teacher; it is no longer available.`);
+    }
+  });
+  assert.equal([...(await notices(owner)), ...(await notices(other))], []);
 });
 
 test("edits racing on one etag: exactly one lands, the rest are told the course changed", async ({ sys }) => {

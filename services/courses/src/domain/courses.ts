@@ -171,11 +171,16 @@ export function createCourses(deps: CourseDeps) {
       return view;
     },
 
+    /** Deletes the course (logically); its students and assistants are told. */
     async remove(courseId: string, caller: string, etag: string): Promise<void> {
       const access = await deps.access.load(courseId, caller);
       requireOwner(access);
       checkEtag(access.course, etag);
-      const result = await courses.softDelete(courseId, access.course.version);
+      const result = await courses.softDelete(courseId, access.course.version, {
+        type: "COURSE_DELETED",
+        recipients: {},
+        data: { course_id: courseId, course_title: access.course.title },
+      });
       if (result === "stale") throw new AbortedError("the course changed since you read it", "ETAG_MISMATCH");
       if (result === "missing") throw new NotFoundError("course");
     },

@@ -1,7 +1,9 @@
 import {
   type Cursor,
+  enqueueEvent,
   inTransaction,
   likeContains,
+  type OutboxEvent,
   type Sql,
   type TransactionSql,
 } from "@classconnect/platform";
@@ -294,13 +296,30 @@ export function createCourseStore(sql: Sql) {
       });
     },
 
-    async softDelete(id: string, version: number): Promise<"deleted" | "stale" | "missing"> {
-      const [row] = await sql`
-        update courses set deleted_at = now() where id = ${id} and version = ${version} and deleted_at is null
-        returning id`;
-      if (row) return "deleted";
-      const [exists] = await sql`select 1 from courses where id = ${id} and deleted_at is null`;
-      return exists ? "stale" : "missing";
+    /**
+     * Deletes the course at `version`, recording `notice` in the same transaction for its
+     * students (recipients by course) and its assistants (added here).
+     */
+    async softDelete(
+      id: string,
+      version: number,
+      notice: OutboxEvent,
+    ): Promise<"deleted" | "stale" | "missing"> {
+      return inTransaction(sql, async (tx) => {
+        const [row] = await tx`
+          update courses set deleted_at = now() where id = ${id} and version = ${version} and deleted_at is null
+          returning id`;
+        if (row) {
+          const assistants = await tx<
+            { user_id: string }[]
+          >`select user_id from assistants where course_id = ${id}`;
+          const userIds = assistants.map((a) => a.user_id);
+          await enqueueEvent(tx, { ...notice, recipients: { ...notice.recipients, courseId: id, userIds } });
+          return "deleted";
+        }
+        const [exists] = await tx`select 1 from courses where id = ${id} and deleted_at is null`;
+        return exists ? "stale" : "missing";
+      });
     },
 
     /** Finishes a course and stores final grades, in one transaction. */

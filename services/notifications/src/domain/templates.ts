@@ -93,6 +93,11 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `You were removed from ${course(d)}${d["reason"] ? `: ${d["reason"]}` : "."}`,
     link: "classconnect://courses",
   }),
+  COURSE_DELETED: (d) => ({
+    title: "Course deleted",
+    body: `${d["course_title"] ?? "A course of yours"} was deleted by its teacher; it is no longer available.`,
+    link: "classconnect://courses",
+  }),
   RULE_PUBLISHED: (d, tz) => ({
     title: "New platform rule",
     body: d["rule_title"]
