@@ -209,6 +209,22 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
   ]);
   await invalid(stats.getStudentStatistics({ courseId, studentId: "x" }, owner.auth), ["student_id"]);
   await rejects(stats.getCourseStatistics({ courseId }), Code.Unauthenticated);
+
+  // Cid leaves: the course's figures are its current students', so a rate cannot pass 1.
+  await sys.client(EnrollmentService).unenroll({ courseId }, s3.auth);
+  const after = await stats.getCourseStatistics({ courseId }, owner.auth);
+  assert.equal([after.studentCount, after.averageGrade, after.completionRate], [3, 60, 0.6667]);
+  assert.equal(
+    after.assessments.map((a) => [a.title, a.averageGrade, a.completionRate, a.submissionCount]),
+    [
+      ["A1", 50, 0.6667, 2],
+      ["A2", 70, 0.6667, 2],
+    ],
+  );
+  assert.equal(
+    after.trend.map((w) => w.submissionCount),
+    [3, 1],
+  );
 });
 
 test.run();

@@ -4,6 +4,8 @@ import type { Sql } from "@classconnect/platform";
 export function createStatisticsStore(sql: Sql) {
   /** A submission counts for grades once handed in with nothing left to grade by hand. */
   const graded = sql`s.state in (2, 3, 4) and cardinality(s.pending_question_ids) = 0`;
+  /** A course's figures are its current students': a student who left takes their work out of them. */
+  const byStudent = sql`exists (select 1 from enrollments e where e.course_id = s.course_id and e.student_id = s.student_id)`;
   const inPeriod = (from?: Date, to?: Date) =>
     sql`${from ? sql`and s.submitted_at >= ${from}` : sql``} ${to ? sql`and s.submitted_at < ${to}` : sql``}`;
 
@@ -50,9 +52,11 @@ export function createStatisticsStore(sql: Sql) {
           (select count(*)::int from enrollments where course_id = ${courseId}) as students,
           (select count(*)::int from assessments where course_id = ${courseId} and state = 2) as published,
           (select avg(s.grade_percent)::float8 from submissions s join assessments a on a.id = s.assessment_id
-            where s.course_id = ${courseId} and a.state = 2 and ${graded} ${inPeriod(from, to)}) as average,
+            where s.course_id = ${courseId} and a.state = 2 and ${graded} and ${byStudent} ${inPeriod(from, to)})
+            as average,
           (select count(*)::int from submissions s join assessments a on a.id = s.assessment_id
-            where s.course_id = ${courseId} and a.state = 2 and s.state <> 1 ${inPeriod(from, to)}) as handed_in`;
+            where s.course_id = ${courseId} and a.state = 2 and s.state <> 1 and ${byStudent} ${inPeriod(from, to)})
+            as handed_in`;
       const perAssessment = await sql<
         { id: string; title: string; average: number | null; handed_in: number }[]
       >`
@@ -60,7 +64,7 @@ export function createStatisticsStore(sql: Sql) {
                avg(s.grade_percent) filter (where ${graded})::float8 as average,
                count(s.id) filter (where s.state <> 1)::int as handed_in
         from assessments a
-        left join submissions s on s.assessment_id = a.id ${inPeriod(from, to)}
+        left join submissions s on s.assessment_id = a.id and ${byStudent} ${inPeriod(from, to)}
         where a.course_id = ${courseId} and a.state = 2
         group by a.id, a.title, a.due_time
         order by a.due_time, a.id`;
@@ -69,7 +73,7 @@ export function createStatisticsStore(sql: Sql) {
                avg(s.grade_percent) filter (where ${graded})::float8 as average,
                count(*)::int as handed_in
         from submissions s join assessments a on a.id = s.assessment_id
-        where s.course_id = ${courseId} and a.state = 2 and s.state <> 1 ${inPeriod(from, to)}
+        where s.course_id = ${courseId} and a.state = 2 and s.state <> 1 and ${byStudent} ${inPeriod(from, to)}
         group by 1 order by 1`;
       return { head: head!, perAssessment, trend };
     },
