@@ -38,6 +38,7 @@ export type OutboxEventType =
   | "PASSWORD_RESET"
   | "WELCOME"
   | "PASSWORD_CHANGED"
+  | "EMAIL_CHANGED"
   | "RULE_PUBLISHED"
   | "ACCOUNT_BLOCKED"
   | "ACCOUNT_UNBLOCKED"

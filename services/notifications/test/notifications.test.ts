@@ -115,6 +115,18 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
     assert.ok(warning);
     assert.match(warning.text, 'reset your password now with "Forgot password"');
   });
+  // And the warning to the old address when the e-mail changes.
+  const renamed = `renamed-${student.email}`;
+  await sys
+    .client(UserService)
+    .updateMe({ user: { email: renamed }, updateMask: { paths: ["email"] } }, student.auth);
+  await sys.eventually(() => {
+    const warning = sys.mailbox.find(
+      (m) => m.to === student.email && m.subject.startsWith("Your e-mail address was changed"),
+    );
+    assert.ok(warning);
+    assert.match(warning.text, "was just changed to r***@");
+  });
 });
 
 test("an address nobody has confirmed gets notices in the inbox, not by e-mail, until its PIN is entered", async ({

@@ -14,6 +14,7 @@ import {
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { maskEmail } from "../src/domain/profiles.js";
 import { startUsersHarness, type UsersHarness } from "./harness.js";
 
 const test = suite<{ h: UsersHarness }>("users: UserService");
@@ -123,6 +124,22 @@ test("changing the e-mail marks it unverified and sends a PIN to the new address
   assert.is(res.user?.email, "renamed@example.com");
   assert.is(res.user?.emailVerified, false);
   assert.ok(h.lastMail("ACCOUNT_PIN", "renamed@example.com"));
+  // The old address is warned, and sees the new one masked.
+  const warning = h.lastMail("EMAIL_CHANGED", u.email);
+  assert.equal(warning?.data, { first_name: "Ada", new_email: "r***@example.com" });
+  assert.not.ok(h.lastMail("EMAIL_CHANGED", "renamed@example.com"));
+  // The same address again (in other case) changes nothing and warns no one.
+  await h.users.updateMe(
+    { user: { email: "RENAMED@example.com" }, updateMask: { paths: ["email"] } },
+    h.bearer(u.accessToken),
+  );
+  assert.not.ok(h.lastMail("EMAIL_CHANGED", "renamed@example.com"));
+});
+
+test("maskEmail keeps the first letter and the domain", () => {
+  assert.is(maskEmail("ada@example.com"), "a***@example.com");
+  assert.is(maskEmail("a@b.c"), "a***@b.c");
+  assert.is(maskEmail("@nodomain"), "***");
 });
 
 test("GetProfile shows public data only, private fields by choice; unknown users are NOT_FOUND", async ({

@@ -130,6 +130,11 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: 'The password of your ClassConnect account was just changed, and your other sessions were signed out. If this was not you, reset your password now with "Forgot password".',
     link: "",
   }),
+  EMAIL_CHANGED: (d) => ({
+    title: "Your e-mail address was changed",
+    body: `The e-mail address of your ClassConnect account was just changed to ${d["new_email"] ?? "another address"}; this address no longer signs in. If this was not you, write to ClassConnect support at once.`,
+    link: "",
+  }),
   WELCOME: () => ({
     title: "Welcome to ClassConnect",
     body: "Your account is ready: find a course and enroll.",

@@ -70,7 +70,15 @@ export function createProfiles(deps: Deps) {
       }
       if (invalid.length > 0) throw new InvalidArgumentError(invalid);
       const updated = (await store.updateUser(userId, patch))!;
-      if (emailChanged) await sendActivationPin(deps, updated, "hold");
+      if (emailChanged) {
+        await sendActivationPin(deps, updated, "hold");
+        // The old address is told, so that a change its owner did not make does not go unnoticed.
+        await deps.mailer.send({
+          kind: "EMAIL_CHANGED",
+          to: current.email,
+          data: { first_name: current.firstName, new_email: maskEmail(updated.email) },
+        });
+      }
       return updated;
     },
 
@@ -107,4 +115,10 @@ export function createProfiles(deps: Deps) {
       return updated;
     },
   };
+}
+
+/** An address as a warning shows it to someone else: "ada@example.com" → "a***@example.com". */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf("@");
+  return at < 1 ? "***" : `${email[0]}***${email.slice(at)}`;
 }

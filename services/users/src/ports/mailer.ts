@@ -4,9 +4,9 @@ import { enqueueEvent, type Logger, type Sql } from "@classconnect/platform";
 
 /** An account e-mail the users service sends (activation PIN, password reset, warnings). */
 export interface AccountMail {
-  kind: "ACCOUNT_PIN" | "PASSWORD_RESET" | "WELCOME" | "PASSWORD_CHANGED";
+  kind: "ACCOUNT_PIN" | "PASSWORD_RESET" | "WELCOME" | "PASSWORD_CHANGED" | "EMAIL_CHANGED";
   to: string;
-  /** Template values: pin, reset_token, reset_link, first_name. */
+  /** Template values: pin, reset_token, reset_link, first_name, new_email. */
   data: Record<string, string>;
 }
 
