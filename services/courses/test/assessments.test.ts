@@ -943,6 +943,36 @@ test("refusals the flows above do not reach: a published kind, an exam started t
   );
 });
 
+test("an exam handed in by several calls at once is handed in once; the rest are refused", async (ctx) => {
+  const { sys, owner, s1, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const a = (
+    await assessments.createAssessment({ courseId, assessment: exam({ title: "Race" }) }, owner.auth)
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: a.id }, owner.auth);
+  await submissions.startAttempt({ assessmentId: a.id }, s1.auth);
+  // Each call answers q1 differently: "a" or "b".
+  const results = await Promise.allSettled(
+    Array.from({ length: 8 }, (_, i) =>
+      submissions.submitAssessment(
+        { assessmentId: a.id, answers: [{ questionId: "q1", optionIds: [i % 2 ? "b" : "a"] }] },
+        s1.auth,
+      ),
+    ),
+  );
+  const handedIn = results.flatMap((r) => (r.status === "fulfilled" ? [r.value.submission!] : []));
+  assert.is(handedIn.length, 1, "one hand-in lands");
+  for (const r of results) {
+    if (r.status === "rejected") {
+      await rejects(Promise.reject(r.reason), Code.FailedPrecondition, "ALREADY_SUBMITTED");
+    }
+  }
+  const stored = (await submissions.getSubmission({ submissionId: handedIn[0]!.id }, owner.auth)).submission!;
+  assert.equal(stored.answers, handedIn[0]!.answers, "no later call replaced the answers handed in");
+  assert.is(stored.submitTime?.seconds, handedIn[0]!.submitTime?.seconds);
+});
+
 test("lists: teachers by course, state and due date; students by status", async (ctx) => {
   const { sys, owner, s1, stranger } = ctx;
   const assessments = sys.client(AssessmentService);

@@ -347,15 +347,21 @@ export function createAssessments(deps: {
       }
       const stored = await storeFiles(a.courseId, answers);
       const update = handedIn(a, stored, now, late);
+      // A task is handed in again while ungraded; an exam once, from its attempt.
+      const from =
+        a.kind === AssessmentKind.EXAM
+          ? [SubmissionState.IN_PROGRESS]
+          : [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED];
       const s = existing
-        ? await store.updateSubmission(
-            existing.id,
-            [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED],
-            update,
-          )
+        ? await store.updateSubmission(existing.id, from, update)
         : await store.createSubmission(a, caller, update);
-      if (!s)
+      if (!s) {
+        await removeReplacedFiles(stored, []);
+        if (a.kind === AssessmentKind.EXAM) {
+          throw new FailedPreconditionError("an exam can be handed in once", "ALREADY_SUBMITTED");
+        }
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
+      }
       await removeReplacedFiles(existing?.answers ?? [], stored);
       return readable(studentView(s));
     },
