@@ -380,6 +380,25 @@ test("FinishCourse records final grades; finished courses are read-only for stud
     "COURSE_NOT_FINISHED",
   );
   await invalid(courses.reopenCourse({ courseId: "" }, owner.auth), ["course_id"]);
+
+  // Racing finishes with different grades: one lands, with its grades; the rest are refused.
+  const finishes = await Promise.allSettled(
+    [10, 20, 30, 40].map((grade) =>
+      courses.finishCourse({ courseId: c.id, finalGrades: [{ studentId: s1.userId, grade }] }, owner.auth),
+    ),
+  );
+  const landed = finishes.flatMap((r, i) => (r.status === "fulfilled" ? [[10, 20, 30, 40][i]] : []));
+  assert.is(landed.length, 1, "one finish lands");
+  for (const r of finishes) {
+    if (r.status === "rejected")
+      await rejects(Promise.reject(r.reason), Code.FailedPrecondition, "COURSE_FINISHED");
+  }
+  const graded = await enrollment.listStudents({ courseId: c.id }, owner.auth);
+  assert.is(graded.enrollments.find((e) => e.student?.id === s1.userId)?.finalGrade, landed[0]);
+  const reopens = await Promise.allSettled(
+    Array.from({ length: 4 }, () => courses.reopenCourse({ courseId: c.id }, owner.auth)),
+  );
+  assert.is(reopens.filter((r) => r.status === "fulfilled").length, 1, "one reopen lands");
 });
 
 test("ListMyCourses as student and as teacher, by state and name, paginated", async ({ sys }) => {

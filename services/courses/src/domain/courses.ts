@@ -206,7 +206,9 @@ export function createCourses(deps: CourseDeps) {
           { student_ids: strangers.join(",") },
         );
       }
-      return asSeenBy(await courses.finish(courseId, grades), "owner");
+      const finished = await courses.finish(courseId, grades);
+      if (!finished) throw new FailedPreconditionError("the course is already finished", "COURSE_FINISHED");
+      return asSeenBy(finished, "owner");
     },
 
     async reopen(courseId: string, caller: string): Promise<CourseView> {
@@ -215,7 +217,11 @@ export function createCourses(deps: CourseDeps) {
       if (access.course.state !== CourseState.FINISHED) {
         throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
       }
-      return asSeenBy(await courses.reopen(courseId), "owner");
+      const reopened = await courses.reopen(courseId);
+      if (!reopened) {
+        throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
+      }
+      return asSeenBy(reopened, "owner");
     },
 
     async mine(

@@ -322,24 +322,32 @@ export function createCourseStore(sql: Sql) {
       });
     },
 
-    /** Finishes a course and stores final grades, in one transaction. */
-    async finish(id: string, grades: { studentId: string; grade: number }[]): Promise<Course> {
+    /**
+     * Finishes a running course and stores final grades, in one transaction; undefined when
+     * the course is not running (a finish that raced this one got there first).
+     */
+    async finish(id: string, grades: { studentId: string; grade: number }[]): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
+        const [finished] = await tx`
+          update courses set state = 2, finished_at = now(), version = version + 1, updated_at = now()
+          where id = ${id} and state = 1 and deleted_at is null returning id`;
+        if (!finished) return undefined;
         for (const g of grades) {
           await tx`update enrollments set final_grade = ${g.grade}
                    where course_id = ${id} and student_id = ${g.studentId}`;
         }
-        await tx`update courses set state = 2, finished_at = now(), version = version + 1, updated_at = now()
-                 where id = ${id}`;
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
       });
     },
 
-    async reopen(id: string): Promise<Course> {
+    /** Makes a finished course running again; undefined when it is not finished. */
+    async reopen(id: string): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
-        await tx`update courses set state = 1, finished_at = null, version = version + 1, updated_at = now()
-                 where id = ${id}`;
+        const [reopened] = await tx`
+          update courses set state = 1, finished_at = null, version = version + 1, updated_at = now()
+          where id = ${id} and state = 2 and deleted_at is null returning id`;
+        if (!reopened) return undefined;
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
       });
