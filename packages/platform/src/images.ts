@@ -24,61 +24,61 @@ export interface ImageInfo extends ImageType {
   height: number;
 }
 
-const PNG: ImageType = { contentType: "image/png", extension: "png" };
-const JPEG: ImageType = { contentType: "image/jpeg", extension: "jpg" };
-const WEBP: ImageType = { contentType: "image/webp", extension: "webp" };
-
-/** Recognises png, jpeg and webp by their leading bytes, whatever the client claims. */
-export function sniffImage(bytes: Uint8Array): ImageType | undefined {
-  if (startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])) return PNG;
-  if (startsWith(bytes, [0xff, 0xd8, 0xff])) return JPEG;
-  if (startsWith(bytes, ascii("RIFF")) && startsWith(bytes, ascii("WEBP"), 8)) return WEBP;
-  return undefined;
-}
+/**
+ * The formats accepted: how each is recognised (by its leading bytes, whatever the client
+ * claims), and where its header keeps the size.
+ */
+const FORMATS: {
+  type: ImageType;
+  is(bytes: Uint8Array): boolean;
+  size(bytes: Uint8Array): Size | undefined;
+}[] = [
+  {
+    type: { contentType: "image/png", extension: "png" },
+    is: (bytes) => startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    size: pngSize,
+  },
+  {
+    type: { contentType: "image/jpeg", extension: "jpg" },
+    is: (bytes) => startsWith(bytes, [0xff, 0xd8, 0xff]),
+    size: jpegSize,
+  },
+  {
+    type: { contentType: "image/webp", extension: "webp" },
+    is: (bytes) => startsWith(bytes, ascii("RIFF")) && startsWith(bytes, ascii("WEBP"), 8),
+    size: webpSize,
+  },
+];
 
 /**
- * The image's type and size, read from its header; undefined when the header is missing,
- * cut short or inconsistent (a file that only starts like an image).
+ * The image's type and size, read from its header; undefined when it is not png, jpeg or
+ * webp, or its header is missing, cut short or inconsistent (a file that only starts like one).
  */
 export function readImage(bytes: Uint8Array): ImageInfo | undefined {
-  const type = sniffImage(bytes);
-  const size =
-    type === PNG
-      ? pngSize(bytes)
-      : type === JPEG
-        ? jpegSize(bytes)
-        : type === WEBP
-          ? webpSize(bytes)
-          : undefined;
-  if (!type || !size || size.width < 1 || size.height < 1) return undefined;
-  return { ...type, ...size };
+  const format = FORMATS.find((f) => f.is(bytes));
+  return format && sized(format.type, format.size(bytes));
+}
+
+function sized(type: ImageType, size: Size | undefined): ImageInfo | undefined {
+  return size && size.width > 0 && size.height > 0 ? { ...type, ...size } : undefined;
 }
 
 /** The uploaded image's type and size, or INVALID_ARGUMENT naming what is wrong with it. */
 export function requireImage(bytes: Uint8Array): ImageInfo {
-  if (bytes.length > MAX_IMAGE_BYTES) {
-    throw new InvalidArgumentError([{ field: "content", description: "image must be at most 10 MB" }]);
-  }
-  if (!sniffImage(bytes)) {
-    throw new InvalidArgumentError([
-      { field: "content", description: "image must be a png, jpeg or webp file", reason: "IMAGE_TYPE" },
-    ]);
-  }
-  const image = readImage(bytes);
-  if (!image) {
-    throw new InvalidArgumentError([
-      { field: "content", description: "image is damaged or incomplete", reason: "IMAGE_TYPE" },
-    ]);
-  }
+  const refuse = (description: string, reason?: string): never => {
+    throw new InvalidArgumentError([{ field: "content", description, ...(reason ? { reason } : {}) }]);
+  };
+  if (bytes.length > MAX_IMAGE_BYTES) refuse("image must be at most 10 MB");
+  const format = FORMATS.find((f) => f.is(bytes));
+  if (!format) return refuse("image must be a png, jpeg or webp file", "IMAGE_TYPE");
+  const image = sized(format.type, format.size(bytes));
+  if (!image) return refuse("image is damaged or incomplete", "IMAGE_TYPE");
   const { width, height } = image;
   if (width > MAX_IMAGE_SIDE || height > MAX_IMAGE_SIDE || width * height > MAX_IMAGE_PIXELS) {
-    throw new InvalidArgumentError([
-      {
-        field: "content",
-        description: `image is ${width}×${height} pixels; at most ${MAX_IMAGE_SIDE} a side and 64 megapixels are accepted`,
-        reason: "IMAGE_SIZE",
-      },
-    ]);
+    refuse(
+      `image is ${width}×${height} pixels; at most ${MAX_IMAGE_SIDE} a side and 64 megapixels are accepted`,
+      "IMAGE_SIZE",
+    );
   }
   return image;
 }

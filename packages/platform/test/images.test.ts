@@ -5,7 +5,7 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { InvalidArgumentError } from "../src/errors.js";
-import { MAX_IMAGE_SIDE, readImage, requireImage } from "../src/images.js";
+import { MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, readImage, requireImage } from "../src/images.js";
 import {
   TEST_JPEG,
   TEST_PNG,
@@ -62,6 +62,8 @@ test("other content is IMAGE_TYPE; a file that only starts like an image is dama
     assert.is(padded?.description, "image is damaged or incomplete");
   }
   assert.is(refusal(patched(TEST_PNG, 16, [0, 0, 0, 0]))?.reason, "IMAGE_TYPE", "zero width");
+  const tooBig = Buffer.concat([TEST_PNG, Buffer.alloc(MAX_IMAGE_BYTES)]);
+  assert.equal(refusal(tooBig), { reason: "", description: "image must be at most 10 MB" });
 });
 
 test("an image larger than the limits is IMAGE_SIZE, naming its size", () => {
@@ -70,16 +72,10 @@ test("an image larger than the limits is IMAGE_SIZE, naming its size", () => {
   const wide = refusal(patched(TEST_PNG, 16, side(MAX_IMAGE_SIDE + 1)));
   assert.is(wide?.reason, "IMAGE_SIZE");
   assert.match(wide!.description, `${MAX_IMAGE_SIDE + 1}×2 pixels`);
-  assert.is(
-    refusal(patched(TEST_PNG, 16, [...side(10_000), ...side(10_000)]))?.reason,
-    "IMAGE_SIZE",
-    "100 MP",
-  );
-  assert.is(
-    refusal(patched(TEST_PNG, 16, [...side(8_000), ...side(8_000)])),
-    undefined,
-    "64 MP is the limit",
-  );
+  assert.is(refusal(patched(TEST_PNG, 16, side(MAX_IMAGE_SIDE))), undefined, "the longest side accepted");
+  // 8192 × 8192 is 64 megapixels (MAX_IMAGE_PIXELS), the most accepted; one row more is refused.
+  assert.is(refusal(patched(TEST_PNG, 16, [...side(8_192), ...side(8_192)])), undefined, "64 MP");
+  assert.is(refusal(patched(TEST_PNG, 16, [...side(8_192), ...side(8_193)]))?.reason, "IMAGE_SIZE");
   // A jpeg's frame header holds height then width (here at bytes 163–166).
   const tall = refusal(patched(TEST_JPEG, 163, [0xff, 0xff]));
   assert.match(tall!.description, "3×65535 pixels");

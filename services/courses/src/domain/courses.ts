@@ -178,7 +178,6 @@ export function createCourses(deps: CourseDeps) {
       checkEtag(access.course, etag);
       const result = await courses.softDelete(courseId, access.course.version, {
         type: "COURSE_DELETED",
-        recipients: {},
         data: { course_id: courseId, course_title: access.course.title },
       });
       if (result === "stale") throw new AbortedError("the course changed since you read it", "ETAG_MISMATCH");

@@ -298,12 +298,12 @@ export function createCourseStore(sql: Sql) {
 
     /**
      * Deletes the course at `version`, recording `notice` in the same transaction for its
-     * students (recipients by course) and its assistants (added here).
+     * students (recipients by course) and its assistants.
      */
     async softDelete(
       id: string,
       version: number,
-      notice: OutboxEvent,
+      notice: Omit<OutboxEvent, "recipients">,
     ): Promise<"deleted" | "stale" | "missing"> {
       return inTransaction(sql, async (tx) => {
         const [row] = await tx`
@@ -314,7 +314,7 @@ export function createCourseStore(sql: Sql) {
             { user_id: string }[]
           >`select user_id from assistants where course_id = ${id}`;
           const userIds = assistants.map((a) => a.user_id);
-          await enqueueEvent(tx, { ...notice, recipients: { ...notice.recipients, courseId: id, userIds } });
+          await enqueueEvent(tx, { ...notice, recipients: { courseId: id, userIds } });
           return "deleted";
         }
         const [exists] = await tx`select 1 from courses where id = ${id} and deleted_at is null`;
