@@ -589,13 +589,14 @@ test("platform figures: users, courses and work, deliveries; now and in a period
   assert.ok(sentInApp(after) > sentInApp(before), "in-app deliveries counted");
 
   // A period in the future: nothing happened in it, and the totals stay.
-  const later = await platform.getPlatformFigures({ fromTime: inMs(HOUR), toTime: inMs(2 * HOUR) }, root);
+  const laterFrom = inMs(HOUR);
+  const later = await platform.getPlatformFigures({ fromTime: laterFrom, toTime: inMs(2 * HOUR) }, root);
   assert.equal(
     [later.users?.registered, later.courses?.coursesCreated, later.courses?.submissions, later.deliveries],
     [0n, 0n, 0n, []],
   );
   assert.equal([later.users?.total, later.courses?.courses], [after.users?.total, after.courses?.courses]);
-  assert.equal(later.fromTime?.seconds, inMs(HOUR).seconds);
+  assert.equal(later.fromTime?.seconds, laterFrom.seconds);
 
   assert.equal(after.unavailable, []);
 
