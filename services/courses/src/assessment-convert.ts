@@ -144,6 +144,7 @@ export function toSubmission(s: SubmissionRecord) {
     passed: s.passed ?? false,
     feedback: s.feedback,
     pendingQuestionIds: s.pendingQuestionIds,
+    version: s.version,
   });
 }
 

@@ -146,12 +146,19 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
         requireUser(ctx).userId,
         req.scores.map(scoreFromMsg),
         req.feedback,
+        req.expectedVersion || undefined,
       );
       return { submission: toSubmission(s) };
     },
     async finalizeGrade(req, ctx) {
       return {
-        submission: toSubmission(await assessments.finalize(req.submissionId, requireUser(ctx).userId)),
+        submission: toSubmission(
+          await assessments.finalize(
+            req.submissionId,
+            requireUser(ctx).userId,
+            req.expectedVersion || undefined,
+          ),
+        ),
       };
     },
   };

@@ -21,7 +21,7 @@ import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { at, courseInput, DAY, invalid, rejects } from "./fixtures.js";
+import { at, courseInput, DAY, errorMetadata, invalid, rejects } from "./fixtures.js";
 
 type Init = MessageInitShape<typeof AssessmentInputSchema>;
 
@@ -971,6 +971,94 @@ test("an exam handed in by several calls at once is handed in once; the rest are
   const stored = (await submissions.getSubmission({ submissionId: handedIn[0]!.id }, owner.auth)).submission!;
   assert.equal(stored.answers, handedIn[0]!.answers, "no later call replaced the answers handed in");
   assert.is(stored.submitTime?.seconds, handedIn[0]!.submitTime?.seconds);
+});
+
+test("grading acts only on the version the grader read: a task handed in again, or graded meanwhile, is refused", async (ctx) => {
+  const { sys, owner, grader, s2 } = ctx;
+  const submissions = sys.client(SubmissionService);
+  const task = await publishedTask(ctx, { title: "Versions" });
+  const answer = (text: string) => ({
+    assessmentId: task.id,
+    answers: [
+      { questionId: "q1", optionIds: ["b"] },
+      { questionId: "q4", text },
+    ],
+  });
+  const read = (await submissions.submitAssessment(answer("first draft"), s2.auth)).submission!;
+  const again = (await submissions.submitAssessment(answer("second draft"), s2.auth)).submission!;
+  assert.is(again.version, read.version + 1, "a hand-in raises the version");
+  const before = (await submissions.getSubmission({ submissionId: read.id }, owner.auth)).submission!;
+
+  // The grader read the first draft; the student has handed in again since.
+  const grade = { submissionId: read.id, scores: [{ questionId: "q4", score: 4 }], feedback: "Clear" };
+  const changed = await rejects(
+    submissions.gradeSubmission({ ...grade, expectedVersion: read.version }, grader.auth),
+    Code.FailedPrecondition,
+    "SUBMISSION_CHANGED",
+  );
+  assert.equal(errorMetadata(changed), { version: String(again.version) });
+  await rejects(
+    submissions.finalizeGrade({ submissionId: read.id, expectedVersion: read.version }, grader.auth),
+    Code.FailedPrecondition,
+    "GRADING_INCOMPLETE",
+  );
+  await invalid(submissions.gradeSubmission({ ...grade, expectedVersion: -1 }, grader.auth), [
+    "expected_version",
+  ]);
+  await invalid(submissions.finalizeGrade({ submissionId: read.id, expectedVersion: -1 }, grader.auth), [
+    "expected_version",
+  ]);
+  const untouched = (await submissions.getSubmission({ submissionId: read.id }, owner.auth)).submission!;
+  assert.equal(untouched, before, "the refused calls changed nothing");
+
+  const graded = (
+    await submissions.gradeSubmission({ ...grade, expectedVersion: again.version }, grader.auth)
+  ).submission!;
+  assert.equal(
+    [graded.version, graded.state, graded.totalScore],
+    [again.version + 1, SubmissionState.GRADED, 5],
+  );
+  await rejects(
+    submissions.finalizeGrade({ submissionId: read.id, expectedVersion: again.version }, owner.auth),
+    Code.FailedPrecondition,
+    "SUBMISSION_CHANGED",
+  );
+
+  // Graders at once, without a version: each grade lands on the one before it or is
+  // refused; none is silently overwritten by a call that read the submission before it.
+  const calls = Array.from({ length: 6 }, (_, i) => ({
+    questionId: i % 2 ? "q1" : "q4",
+    score: i % 2 ? 0 : i / 2 + 1,
+  }));
+  const results = await Promise.allSettled(
+    calls.map((score) =>
+      submissions.gradeSubmission({ submissionId: read.id, scores: [score], feedback: "" }, owner.auth),
+    ),
+  );
+  const landed: { questionId: string; score: number; version: number }[] = [];
+  for (const [i, r] of results.entries()) {
+    if (r.status === "fulfilled") landed.push({ ...calls[i]!, version: r.value.submission!.version });
+    else await rejects(Promise.reject(r.reason), Code.FailedPrecondition, "SUBMISSION_CHANGED");
+  }
+  assert.ok(landed.length >= 1);
+  const final = (await submissions.getSubmission({ submissionId: read.id }, owner.auth)).submission!;
+  assert.is(final.version, graded.version + landed.length, "every grade that landed is one version");
+  const lastOf = (q: string) =>
+    landed.filter((x) => x.questionId === q).sort((x, y) => y.version - x.version)[0]?.score;
+  assert.equal(
+    final.scores
+      .filter((x) => x.questionId === "q1" || x.questionId === "q4")
+      .map((x) => [x.questionId, x.score]),
+    [
+      ["q1", lastOf("q1") ?? 1],
+      ["q4", lastOf("q4") ?? 4],
+    ],
+  );
+
+  const finalized = (
+    await submissions.finalizeGrade({ submissionId: read.id, expectedVersion: final.version }, owner.auth)
+  ).submission!;
+  assert.equal([finalized.state, finalized.version], [SubmissionState.FINALIZED, final.version + 1]);
 });
 
 test("lists: teachers by course, state and due date; students by status", async (ctx) => {

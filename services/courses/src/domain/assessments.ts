@@ -353,7 +353,7 @@ export function createAssessments(deps: {
           ? [SubmissionState.IN_PROGRESS]
           : [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED];
       const s = existing
-        ? await store.updateSubmission(existing.id, from, update)
+        ? await store.updateSubmission(existing.id, { states: from }, update)
         : await store.createSubmission(a, caller, update);
       if (!s) {
         await removeReplacedFiles(stored, []);
@@ -401,16 +401,20 @@ export function createAssessments(deps: {
         });
       }
       const stored = await storeFiles(a.courseId, answers);
-      const s = await store.updateSubmission(existing.id, [SubmissionState.IN_PROGRESS], {
-        state: SubmissionState.IN_PROGRESS,
-        answers: stored,
-        scores: [],
-        totalScore: 0,
-        maxScore: 0,
-        gradePercent: null,
-        passed: null,
-        pendingQuestionIds: [],
-      });
+      const s = await store.updateSubmission(
+        existing.id,
+        { states: [SubmissionState.IN_PROGRESS] },
+        {
+          state: SubmissionState.IN_PROGRESS,
+          answers: stored,
+          scores: [],
+          totalScore: 0,
+          maxScore: 0,
+          gradePercent: null,
+          passed: null,
+          pendingQuestionIds: [],
+        },
+      );
       if (!s) {
         await removeReplacedFiles(stored, []);
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
@@ -430,7 +434,7 @@ export function createAssessments(deps: {
         const a = (await store.get(s.assessmentId))!;
         const done = await store.updateSubmission(
           s.id,
-          [SubmissionState.IN_PROGRESS],
+          { states: [SubmissionState.IN_PROGRESS] },
           handedIn(a, s.answers, attemptEnds(a, s.startedAt!), false),
         );
         if (done) handed++;
@@ -474,12 +478,16 @@ export function createAssessments(deps: {
         .listForStudent(caller, deps.now(), filter, limit + 1, after)
         .then((rows) => pageOf(rows, limit, (r) => ({ key: r.dueTime.toISOString(), id: r.assessmentId }))),
 
-    /** Records per-question scores (the total is recomputed, never taken from the client). */
+    /**
+     * Records per-question scores (the total is recomputed, never taken from the client), on
+     * the version of the submission read here, and `expectedVersion` if the grader gave it.
+     */
     async grade(
       submissionId: string,
       caller: string,
       given: Score[],
       feedback: string,
+      expectedVersion?: number,
     ): Promise<SubmissionRecord> {
       const s = await store.submission(submissionId);
       if (!s) throw new NotFoundError("submission");
@@ -491,6 +499,7 @@ export function createAssessments(deps: {
       if (s.state === SubmissionState.FINALIZED) {
         throw new FailedPreconditionError("the grade is final", "GRADE_FINAL");
       }
+      requireVersion(s, expectedVersion);
       const a = (await store.get(s.assessmentId))!;
       const byId = new Map(a.questions.map((q) => [q.id, q]));
       const violations = given.flatMap((g, i) => {
@@ -511,7 +520,7 @@ export function createAssessments(deps: {
       const score = scored(a, scores, pending, s.late);
       const updated = await store.updateSubmission(
         s.id,
-        [SubmissionState.SUBMITTED, SubmissionState.GRADED],
+        { states: [SubmissionState.SUBMITTED, SubmissionState.GRADED], version: s.version },
         {
           state: pending.length === 0 ? SubmissionState.GRADED : SubmissionState.SUBMITTED,
           ...score,
@@ -535,8 +544,12 @@ export function createAssessments(deps: {
       return readable(updated);
     },
 
-    /** Makes the grade final and tells the student. */
-    async finalize(submissionId: string, caller: string): Promise<SubmissionRecord> {
+    /** Makes the grade final and tells the student; `expectedVersion` as for `grade`. */
+    async finalize(
+      submissionId: string,
+      caller: string,
+      expectedVersion?: number,
+    ): Promise<SubmissionRecord> {
       const s = await store.submission(submissionId);
       if (!s) throw new NotFoundError("submission");
       const access = await deps.access.load(s.courseId, caller);
@@ -549,10 +562,11 @@ export function createAssessments(deps: {
           pending_question_ids: s.pendingQuestionIds.join(","),
         });
       }
+      requireVersion(s, expectedVersion);
       const a = (await store.get(s.assessmentId))!;
       const updated = await store.updateSubmission(
         s.id,
-        [SubmissionState.SUBMITTED, SubmissionState.GRADED],
+        { states: [SubmissionState.SUBMITTED, SubmissionState.GRADED], version: s.version },
         {
           state: SubmissionState.FINALIZED,
           scores: s.scores,
@@ -591,3 +605,14 @@ export function createAssessments(deps: {
 }
 
 export type Assessments = ReturnType<typeof createAssessments>;
+
+/** Refuses to act on a submission that changed since the caller read it at `expected`. */
+function requireVersion(s: SubmissionRecord, expected: number | undefined): void {
+  if (expected !== undefined && s.version !== expected) {
+    throw new FailedPreconditionError(
+      "the submission changed since you read it (handed in again or graded); reload it",
+      "SUBMISSION_CHANGED",
+      { version: String(s.version) },
+    );
+  }
+}

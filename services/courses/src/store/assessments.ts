@@ -43,6 +43,8 @@ export interface SubmissionRecord {
   passed: boolean | null;
   feedback: string;
   pendingQuestionIds: string[];
+  /** Increases with every change; the guard against acting on answers or grades not seen. */
+  version: number;
 }
 
 interface AssessmentRow {
@@ -102,6 +104,7 @@ interface SubmissionRow {
   passed: boolean | null;
   feedback: string;
   pending_question_ids: string[];
+  version: number;
 }
 
 const toSubmission = (r: SubmissionRow): SubmissionRecord => ({
@@ -121,6 +124,7 @@ const toSubmission = (r: SubmissionRow): SubmissionRecord => ({
   passed: r.passed,
   feedback: r.feedback,
   pendingQuestionIds: r.pending_question_ids,
+  version: r.version,
 });
 
 const assessmentColumns = (sql: Sql) => sql`
@@ -132,7 +136,7 @@ const assessmentColumns = (sql: Sql) => sql`
 const submissionColumns = (sql: Sql) => sql`
   id, assessment_id, course_id, student_id, state, answers, started_at, submitted_at, late, scores,
   total_score::float8 as total_score, max_score::float8 as max_score, grade_percent::float8 as grade_percent,
-  passed, feedback, pending_question_ids`;
+  passed, feedback, pending_question_ids, version`;
 
 const columnsOf: Record<keyof AssessmentFields, string> = {
   kind: "kind",
@@ -360,19 +364,21 @@ export function createAssessmentStore(sql: Sql) {
     },
 
     /**
-     * Updates a submission if it is still in `expectedState` (optimistic guard
-     * against concurrent hand-ins and grading); undefined when it moved on.
+     * Updates a submission if it is still in one of `expected.states` and, when given, still
+     * at `expected.version` (optimistic guard against concurrent hand-ins and grading);
+     * undefined when it moved on.
      */
     async updateSubmission(
       id: string,
-      expectedStates: number[],
+      expected: { states: number[]; version?: number },
       u: SubmissionUpdate,
       extra: { event?: OutboxEvent; activity?: Activity } = {},
     ): Promise<SubmissionRecord | undefined> {
       return inTransaction(sql, async (tx) => {
         const [row] = await tx<SubmissionRow[]>`
-          update submissions set ${tx(submissionWrite(u))}
-          where id = ${id} and state = any(${expectedStates}::smallint[])
+          update submissions set ${tx(submissionWrite(u))}, version = version + 1
+          where id = ${id} and state = any(${expected.states}::smallint[])
+            ${expected.version === undefined ? tx`` : tx`and version = ${expected.version}`}
           returning ${submissionColumns(tx)}`;
         if (!row) return undefined;
         if (extra.event) await enqueueEvent(tx, extra.event);
