@@ -119,7 +119,10 @@ test("a student enrolls: an inbox item and an e-mail arrive, and the log records
   const renamed = `renamed-${student.email}`;
   await sys
     .client(UserService)
-    .updateMe({ user: { email: renamed }, updateMask: { paths: ["email"] } }, student.auth);
+    .updateMe(
+      { user: { email: renamed }, updateMask: { paths: ["email"] }, password: "another password" },
+      student.auth,
+    );
   await sys.eventually(() => {
     const warning = sys.mailbox.find(
       (m) => m.to === student.email && m.subject.startsWith("Your e-mail address was changed"),

@@ -144,7 +144,7 @@ export async function startUsersServer(
             AuthService,
             createAuthService(auth, () => [signingKey.publicJwk]),
           );
-          router.service(UserService, createUserService(createProfiles(deps), auth));
+          router.service(UserService, createUserService(createProfiles(deps, auth), auth));
           router.service(UserAdminService, createUserAdminService(createUserAdmin(deps)));
         },
         // A draining server answers held long polls at once, so that its calls can finish.

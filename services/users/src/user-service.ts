@@ -56,7 +56,8 @@ export function createUserService(
             break;
         }
       }
-      return { user: toUser(await profiles.updateMe(requireUser(ctx).userId, changes)) };
+      const proof = { password: req.password, googleIdToken: req.googleIdToken };
+      return { user: toUser(await profiles.updateMe(requireUser(ctx).userId, changes, proof)) };
     },
     async getProfile(req) {
       return { profile: toPublicProfile(await profiles.profile(req.userId)) };

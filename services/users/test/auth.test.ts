@@ -110,7 +110,7 @@ test("VerifyEmail accepts the PIN once; wrong, used and missing PINs are refused
   );
   // A new address needs a new PIN; the used one no longer works.
   await h.users.updateMe(
-    { user: { email: `new-${u.email}` }, updateMask: { paths: ["email"] } },
+    { user: { email: `new-${u.email}` }, updateMask: { paths: ["email"] }, password: u.password },
     h.bearer(u.accessToken),
   );
   await rejects(h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)), Code.InvalidArgument, "PIN_WRONG");

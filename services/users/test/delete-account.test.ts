@@ -36,7 +36,7 @@ test("bad input, a wrong password and strangers change nothing", async ({ h }) =
     "WRONG_PASSWORD",
   );
   assert.equal(violatedFields(wrong), ["password"]);
-  await rejects(h.users.deleteMe({ confirm: true }, auth), Code.InvalidArgument, "WRONG_PASSWORD");
+  await rejects(h.users.deleteMe({ confirm: true }, auth), Code.InvalidArgument, "PASSWORD_REQUIRED");
   await rejects(h.users.deleteMe({ password: u.password, confirm: true }), Code.Unauthenticated);
   await rejects(
     h.users.deleteMe({ password: u.password, confirm: true }, h.bearer(await h.adminToken())),

@@ -180,7 +180,7 @@ test("an e-mail changed within the minute gets no PIN yet, and the old PIN no lo
     const old = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
     const renamed = `renamed-${u.email}`;
     await h.users.updateMe(
-      { user: { email: renamed }, updateMask: { paths: ["email"] } },
+      { user: { email: renamed }, updateMask: { paths: ["email"] }, password: u.password },
       h.bearer(u.accessToken),
     );
     assert.is(h.lastMail("ACCOUNT_PIN", renamed), undefined, "not e-mailed within the cooldown");

@@ -10,6 +10,7 @@ import {
   TEST_JPEG,
   TEST_PNG,
   TEST_WEBP,
+  violatedFields,
 } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
@@ -81,7 +82,7 @@ test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing
   const u = await h.register();
   const other = await h.register();
   const call = (user: object, paths: string[]) =>
-    h.users.updateMe({ user, updateMask: { paths } }, h.bearer(u.accessToken));
+    h.users.updateMe({ user, updateMask: { paths }, password: u.password }, h.bearer(u.accessToken));
   await invalid(call({ firstName: "" }, ["first_name"]), ["user.first_name"]);
   await invalid(call({ lastName: "" }, ["last_name"]), ["user.last_name"]);
   await invalid(call({ firstName: "  " }, ["first_name"]), ["user.first_name"]);
@@ -118,7 +119,7 @@ test("changing the e-mail marks it unverified and sends a PIN to the new address
   const pin = h.lastMail("ACCOUNT_PIN", u.email)!.data["pin"]!;
   await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken));
   const res = await h.users.updateMe(
-    { user: { email: "Renamed@Example.com" }, updateMask: { paths: ["email"] } },
+    { user: { email: "Renamed@Example.com" }, updateMask: { paths: ["email"] }, password: u.password },
     h.bearer(u.accessToken),
   );
   assert.is(res.user?.email, "renamed@example.com");
@@ -128,12 +129,77 @@ test("changing the e-mail marks it unverified and sends a PIN to the new address
   const warning = h.lastMail("EMAIL_CHANGED", u.email);
   assert.equal(warning?.data, { first_name: "Ada", new_email: "r***@example.com" });
   assert.not.ok(h.lastMail("EMAIL_CHANGED", "renamed@example.com"));
-  // The same address again (in other case) changes nothing and warns no one.
+  // The same address again (in other case) changes nothing, needs no password and warns no one.
   await h.users.updateMe(
     { user: { email: "RENAMED@example.com" }, updateMask: { paths: ["email"] } },
     h.bearer(u.accessToken),
   );
   assert.not.ok(h.lastMail("EMAIL_CHANGED", "renamed@example.com"));
+});
+
+test("moving the account to another e-mail takes the owner's password, or a fresh Google sign-in", async ({
+  h,
+}) => {
+  const u = await h.register();
+  const auth = h.bearer(u.accessToken);
+  const move = (proof: { password?: string; googleIdToken?: string }, to = `moved-${u.email}`) =>
+    h.users.updateMe(
+      { user: { email: to, bio: "moved" }, updateMask: { paths: ["email", "bio"] }, ...proof },
+      auth,
+    );
+  const missing = await rejects(move({}), Code.InvalidArgument, "PASSWORD_REQUIRED");
+  assert.equal(violatedFields(missing), ["password"]);
+  const wrong = await rejects(move({ password: "not my password" }), Code.InvalidArgument, "WRONG_PASSWORD");
+  assert.equal(violatedFields(wrong), ["password"]);
+  await invalid(move({ password: "p".repeat(129) }), ["password"]);
+  await invalid(move({ password: u.password, googleIdToken: "t".repeat(4097) }), ["google_id_token"]);
+  const me = (await h.users.getMe({}, auth)).user!;
+  assert.equal([me.email, me.bio], [u.email, ""], "a refused change changes nothing");
+  assert.not.ok(h.lastMail("EMAIL_CHANGED", u.email), "and warns no one");
+  assert.not.ok(h.lastMail("ACCOUNT_PIN", `moved-${u.email}`));
+  // Other fields need no password.
+  await h.users.updateMe({ user: { bio: "still here" }, updateMask: { paths: ["bio"] } }, auth);
+  // Wrong passwords count toward the sign-in lock, as failed sign-ins do: the fifth locks it.
+  for (const guess of ["guess 2", "guess 3", "guess 4"])
+    await rejects(move({ password: guess }), Code.InvalidArgument, "WRONG_PASSWORD");
+  await rejects(move({ password: "guess 5" }), Code.ResourceExhausted, "LOGIN_LOCKED");
+  await rejects(move({ password: u.password }), Code.ResourceExhausted, "LOGIN_LOCKED");
+  await rejects(
+    h.auth.login({ email: u.email, password: u.password }),
+    Code.ResourceExhausted,
+    "LOGIN_LOCKED",
+  );
+
+  const v = await h.register();
+  const moved = await h.users.updateMe(
+    { user: { email: `moved-${v.email}` }, updateMask: { paths: ["email"] }, password: v.password },
+    h.bearer(v.accessToken),
+  );
+  assert.is(moved.user?.email, `moved-${v.email}`);
+
+  // An account without a password confirms with a Google ID token of its own Google account.
+  const token = (uid: string, email: string) => h.google.idToken({ uid, email });
+  const google = await h.auth.loginWithGoogle({
+    idToken: await token("google-uid-move", "grace.move@example.com"),
+  });
+  const gAuth = h.bearer(google.session!.accessToken);
+  const gMove = (googleIdToken: string) =>
+    h.users.updateMe(
+      {
+        user: { email: "grace.moved@example.com" },
+        updateMask: { paths: ["email"] },
+        googleIdToken,
+        password: "x",
+      },
+      gAuth,
+    );
+  for (const idToken of ["", "not.a.token", await token("someone-else", "other.move@example.com")]) {
+    const e = await rejects(gMove(idToken), Code.InvalidArgument, "GOOGLE_REAUTH_REQUIRED");
+    assert.equal(violatedFields(e), ["google_id_token"]);
+  }
+  assert.is((await h.users.getMe({}, gAuth)).user?.email, "grace.move@example.com");
+  const gMoved = await gMove(await token("google-uid-move", "grace.move@example.com"));
+  assert.is(gMoved.user?.email, "grace.moved@example.com");
 });
 
 test("maskEmail keeps the first letter and the domain", () => {

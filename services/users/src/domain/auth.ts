@@ -30,6 +30,12 @@ export interface SessionTokens {
   refreshTokenExpiresAt: Date;
 }
 
+/** What an owner confirms an action with: the password, or for an account without one a Google ID token. */
+export interface OwnerProof {
+  password: string;
+  googleIdToken: string;
+}
+
 export interface SignedIn {
   user: UserRecord;
   session: SessionTokens;
@@ -140,6 +146,29 @@ export function createAuth(deps: Deps) {
       throw err;
     }
   }
+  /**
+   * The signed-in owner confirming an action a stolen session must not take (deleting the
+   * account, moving it to another e-mail): with the password, or (an account without one)
+   * with a fresh Google ID token of its Google account.
+   */
+  async function confirmOwner(user: UserRecord, proof: OwnerProof): Promise<void> {
+    if (user.passwordHash) {
+      if (!proof.password) {
+        throw new InvalidArgumentError([
+          { field: "password", description: "confirm this with your password", reason: "PASSWORD_REQUIRED" },
+        ]);
+      }
+      await confirmPassword(user.email, user.passwordHash, proof.password, "password");
+    } else if ((await googleUidOf(proof.googleIdToken)) !== user.googleUid) {
+      throw new InvalidArgumentError([
+        {
+          field: "google_id_token",
+          description: "sign in with this account's Google account again and send its ID token",
+          reason: "GOOGLE_REAUTH_REQUIRED",
+        },
+      ]);
+    }
+  }
   /** Tells the owner, so that a change they did not make does not go unnoticed. */
   const passwordChangedMail = (user: UserRecord) =>
     deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
@@ -147,6 +176,7 @@ export function createAuth(deps: Deps) {
 
   return {
     sessionFor: startSession,
+    confirmOwner,
 
     async register(input: {
       email: string;
@@ -363,20 +393,10 @@ export function createAuth(deps: Deps) {
      * with the password, or (an account without one) with a fresh Google ID token of its
      * Google account. The notifications service is told, to erase what it keeps.
      */
-    async deleteAccount(userId: string, proof: { password: string; googleIdToken: string }): Promise<void> {
+    async deleteAccount(userId: string, proof: OwnerProof): Promise<void> {
       const user = await store.userById(userId);
       if (!user) throw new NotFoundError("user");
-      if (user.passwordHash) {
-        await confirmPassword(user.email, user.passwordHash, proof.password, "password");
-      } else if ((await googleUidOf(proof.googleIdToken)) !== user.googleUid) {
-        throw new InvalidArgumentError([
-          {
-            field: "google_id_token",
-            description: "sign in with this account's Google account again and send its ID token",
-            reason: "GOOGLE_REAUTH_REQUIRED",
-          },
-        ]);
-      }
+      await confirmOwner(user, proof);
       const teaching = await deps.courses?.ownedActive(userId);
       if (teaching && teaching.total > 0) {
         const titles = teaching.courses.map((c) => `"${c.title}"`).join(", ");

@@ -8,7 +8,7 @@ import {
   requireImage,
   UnauthenticatedError,
 } from "@classconnect/platform";
-import { normalizeEmail, sendActivationPin } from "./auth.js";
+import { type Auth, normalizeEmail, type OwnerProof, sendActivationPin } from "./auth.js";
 import type { Deps } from "./deps.js";
 import { knownTimeZone, type ProfilePatch, type UserRecord } from "./model.js";
 
@@ -27,7 +27,8 @@ export interface ProfileChanges {
   timeZone?: string;
 }
 
-export function createProfiles(deps: Deps) {
+/** `auth` confirms an e-mail change with the owner's password (and its sign-in lock). */
+export function createProfiles(deps: Deps, auth: Pick<Auth, "confirmOwner">) {
   const { store } = deps;
 
   async function me(userId: string): Promise<UserRecord> {
@@ -39,7 +40,8 @@ export function createProfiles(deps: Deps) {
   return {
     me,
 
-    async updateMe(userId: string, changes: ProfileChanges): Promise<UserRecord> {
+    /** Changing the e-mail takes `proof` that the owner is at the keyboard (see Auth.confirmOwner). */
+    async updateMe(userId: string, changes: ProfileChanges, proof: OwnerProof): Promise<UserRecord> {
       const current = await me(userId);
       const patch: ProfilePatch = {};
       for (const key of ["firstName", "lastName", "location", "bio", "website"] as const) {
@@ -69,6 +71,7 @@ export function createProfiles(deps: Deps) {
         else patch.timeZone = zone;
       }
       if (invalid.length > 0) throw new InvalidArgumentError(invalid);
+      if (emailChanged) await auth.confirmOwner(current, proof);
       const updated = (await store.updateUser(userId, patch))!;
       if (emailChanged) {
         await sendActivationPin(deps, updated, "hold");
