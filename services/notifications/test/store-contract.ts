@@ -8,6 +8,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
   Channel,
+  DEVICES_PER_USER,
   DeliveryStatus,
   ERASED_REASON,
   type NewDelivery,
@@ -308,6 +309,30 @@ export function storeContract(
     assert.is(await store.removeDevice(randomUUID(), token), false, "only the owner removes a device");
     await store.removeTokens([token]);
     assert.equal(await store.devicesOf([user]), []);
+  });
+
+  test("devices: a user keeps the most recently registered ones; re-registering one keeps it", async ({
+    store,
+  }) => {
+    const [user, other] = [randomUUID(), randomUUID()];
+    const otherToken = `tok-${randomUUID()}`;
+    await store.upsertDevice(other, otherToken, 1);
+    const tokens = Array.from({ length: DEVICES_PER_USER + 2 }, (_, i) => `tok-${i}-${randomUUID()}`);
+    for (const [i, token] of tokens.entries()) {
+      await store.upsertDevice(user, token, 1);
+      // Registered at distinct moments, as devices are (a store's clock may count milliseconds).
+      await new Promise((r) => setTimeout(r, 2));
+      // The first one is used again after the second: it stays, the second and third go.
+      if (i === 2) await store.upsertDevice(user, tokens[0]!, 2);
+      if (i === 2) await new Promise((r) => setTimeout(r, 2));
+    }
+    const kept = (await store.devicesOf([user])).map((d) => d.token).sort();
+    assert.equal(kept, [tokens[0]!, ...tokens.slice(3)].sort());
+    assert.equal(
+      await store.devicesOf([other]),
+      [{ userId: other, token: otherToken }],
+      "others' devices stay",
+    );
   });
 
   test("forgetUser: a deleted account's devices, preferences, inbox and addresses go; others' stay", async ({

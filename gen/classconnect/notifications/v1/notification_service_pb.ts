@@ -335,7 +335,8 @@ export const NotificationService: GenService<{
     output: typeof UpdatePreferencesResponseSchema;
   },
   /**
-   * RegisterDevice stores an FCM token for the caller.
+   * RegisterDevice stores an FCM token for the caller (registering it again refreshes it).
+   * Each user keeps their 10 most recently registered devices; older ones stop getting push.
    *
    * @generated from rpc classconnect.notifications.v1.NotificationService.RegisterDevice
    */

@@ -9,6 +9,7 @@ import type { Cursor } from "@classconnect/platform";
 import { type Collection, type Filter, MongoClient, MongoServerError } from "mongodb";
 import {
   Channel,
+  DEVICES_PER_USER,
   type DeliveryRecord,
   DeliveryStatus,
   ERASED_REASON,
@@ -95,7 +96,9 @@ export async function createMongoNotificationsStore(
   const deliveries = db.collection<DeliveryDoc>("deliveries");
   const inbox = db.collection<InboxDoc>("inbox");
   const preferences = db.collection<{ _id: string; preferences: StoredPreferences }>("preferences");
-  const devices = db.collection<{ _id: string; userId: string; platform: number }>("devices");
+  const devices = db.collection<{ _id: string; userId: string; platform: number; updatedAt?: Date }>(
+    "devices",
+  );
   await Promise.all([
     events.createIndex({ expandedAt: 1, nextAttemptAt: 1 }),
     deliveries.createIndex({ eventId: 1, channel: 1, recipientId: 1, address: 1 }, { unique: true }),
@@ -104,7 +107,7 @@ export async function createMongoNotificationsStore(
     inbox.createIndex({ eventId: 1, userId: 1 }, { unique: true }),
     inbox.createIndex({ userId: 1, read: 1, createdAt: -1, _id: -1 }),
     inbox.createIndex({ createdAt: 1 }),
-    devices.createIndex({ userId: 1 }),
+    devices.createIndex({ userId: 1, updatedAt: -1 }),
   ]);
 
   async function claim<T extends { nextAttemptAt: Date; attempts: number }>(
@@ -380,7 +383,17 @@ export async function createMongoNotificationsStore(
     },
 
     async upsertDevice(userId, token, platform) {
-      await devices.updateOne({ _id: token }, { $set: { userId, platform } }, { upsert: true });
+      await devices.updateOne(
+        { _id: token },
+        { $set: { userId, platform, updatedAt: new Date() } },
+        { upsert: true },
+      );
+      const older = await devices
+        .find({ userId }, { projection: { _id: 1 } })
+        .sort({ updatedAt: -1, _id: 1 })
+        .skip(DEVICES_PER_USER)
+        .toArray();
+      if (older.length > 0) await devices.deleteMany({ _id: { $in: older.map((d) => d._id) } });
     },
 
     async removeDevice(userId, token) {

@@ -1,6 +1,7 @@
 import { type Cursor, deleteInBatches, inTransaction, type Sql } from "@classconnect/platform";
 import {
   Channel,
+  DEVICES_PER_USER,
   type DeliveryFilter,
   type DeliveryRecord,
   DeliveryStatus,
@@ -288,8 +289,14 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
 
     async upsertDevice(userId, token, platform) {
       await sql`
-        insert into devices (token, user_id, platform) values (${token}, ${userId}, ${platform})
-        on conflict (token) do update set user_id = excluded.user_id, platform = excluded.platform, updated_at = now()`;
+        insert into devices (token, user_id, platform, updated_at)
+        values (${token}, ${userId}, ${platform}, clock_timestamp())
+        on conflict (token) do update set user_id = excluded.user_id, platform = excluded.platform,
+          updated_at = excluded.updated_at`;
+      await sql`
+        delete from devices where token in (
+          select token from devices where user_id = ${userId}
+          order by updated_at desc, token offset ${DEVICES_PER_USER})`;
     },
 
     async removeDevice(userId, token) {

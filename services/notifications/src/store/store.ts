@@ -6,6 +6,9 @@
 import type { Cursor } from "@classconnect/platform";
 
 /** Who an event is for, as the producer said. */
+/** Device tokens kept per user (phones, tablets, browsers); the least recently registered go first. */
+export const DEVICES_PER_USER = 10;
+
 export interface Recipients {
   userIds?: string[];
   courseId?: string;
@@ -169,6 +172,10 @@ export interface NotificationsStore {
   getPreferences(userIds: string[]): Promise<Map<string, StoredPreferences>>;
   putPreferences(userId: string, prefs: StoredPreferences): Promise<void>;
 
+  /**
+   * Registers (or re-registers) a device token, keeping the user's `DEVICES_PER_USER` most
+   * recently registered: every event is pushed to each, so they must not pile up.
+   */
   upsertDevice(userId: string, token: string, platform: number): Promise<void>;
   removeDevice(userId: string, token: string): Promise<boolean>;
   devicesOf(userIds: string[]): Promise<{ userId: string; token: string }[]>;
