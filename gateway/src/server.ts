@@ -9,9 +9,10 @@ import { stat } from "node:fs/promises";
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import { type AddressInfo, createServer, type Server, type Socket } from "node:net";
-import { extname, join } from "node:path";
+import { join } from "node:path";
 import * as tls from "node:tls";
 import {
+  blobContentType,
   isBlobKey,
   type Logger,
   limitHttp2Session,
@@ -28,12 +29,6 @@ type Req = http.IncomingMessage | http2.Http2ServerRequest;
 type Res = http.ServerResponse | http2.Http2ServerResponse;
 
 type NodeHandlerFn = NonNullable<Parameters<typeof connectNodeAdapter>[0]["fallback"]>;
-
-const contentTypes: Record<string, string> = {
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".webp": "image/webp",
-};
 
 /**
  * Serves `dir` at /blobs/. A private file (under PRIVATE_BLOB_PREFIX) only with a read
@@ -67,7 +62,7 @@ function blobHandler(dir: string | undefined, signingKey: string | undefined): N
           const info = await stat(path);
           if (info.isFile()) {
             res.writeHead(200, {
-              "content-type": contentTypes[extname(path)] ?? "application/octet-stream",
+              "content-type": blobContentType(key),
               "content-length": info.size,
               "x-content-type-options": "nosniff",
               "cache-control": key.startsWith(PRIVATE_BLOB_PREFIX)

@@ -17,6 +17,26 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
 }
 
+/**
+ * The types a browser may show in place (pictures, PDF) by a key's extension; every other
+ * file is served as an opaque download (`application/octet-stream`, with `nosniff`), so an
+ * uploaded page or script never runs on the platform's origin.
+ */
+const SHOWN_IN_PLACE: Record<string, string> = {
+  png: "image/png",
+  jpg: "image/jpeg",
+  jpeg: "image/jpeg",
+  webp: "image/webp",
+  pdf: "application/pdf",
+};
+
+/** The content type a blob is stored and served with, from its key's extension (see SHOWN_IN_PLACE). */
+export function blobContentType(key: string): string {
+  const dot = key.lastIndexOf(".");
+  const extension = dot > key.lastIndexOf("/") ? key.slice(dot + 1).toLowerCase() : "";
+  return SHOWN_IN_PLACE[extension] ?? "application/octet-stream";
+}
+
 /** Keys that only time-limited read URLs serve. */
 export const PRIVATE_BLOB_PREFIX = "private/";
 

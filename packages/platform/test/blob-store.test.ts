@@ -10,6 +10,7 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
   type BlobConfig,
+  blobContentType,
   ConfigError,
   createBlobStore,
   createLocalBlobStore,
@@ -22,6 +23,33 @@ import {
 import { type LoopbackS3, startLoopbackS3 } from "../src/testing/index.js";
 
 const local = suite("blob store: a local directory");
+
+local("pictures and PDFs are served as what they are; any other file as an opaque download", () => {
+  assert.equal(
+    [
+      "avatars/u1/a.png",
+      "private/modules/c/1/Notes.PDF",
+      "private/modules/c/1/scan.jpeg",
+      "courses/c/p.webp",
+      "private/modules/c/1/page.html",
+      "private/modules/c/1/image.svg",
+      "private/modules/c/1/notes",
+      "private/modules/c.pdf/1/notes",
+      "private/modules/c/1/.pdf.exe",
+    ].map(blobContentType),
+    [
+      "image/png",
+      "application/pdf",
+      "image/jpeg",
+      "image/webp",
+      "application/octet-stream",
+      "application/octet-stream",
+      "application/octet-stream",
+      "application/octet-stream",
+      "application/octet-stream",
+    ],
+  );
+});
 
 local("stores under the key, answers the public URL, deletes; a missing file deletes quietly", async () => {
   const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));

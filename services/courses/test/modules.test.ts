@@ -154,6 +154,11 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
   assert.ok(fileUrl.searchParams.has("signature"), file.url);
   const served = await fetch(fileUrl);
   assert.is(served.status, 200);
+  assert.equal(
+    [served.headers.get("content-type"), served.headers.get("x-content-type-options")],
+    ["application/octet-stream", "nosniff"],
+    "a text file is a download, never a page",
+  );
   assert.ok(Buffer.from(await served.arrayBuffer()).equals(content));
   const bare = await fetch(new URL(fileUrl.pathname, fileUrl));
   assert.is(bare.status, 404);
@@ -163,6 +168,23 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
   assert.is(new URL(studentsLink).pathname, fileUrl.pathname);
   assert.ok(Buffer.from(await (await fetch(studentsLink)).arrayBuffer()).equals(content));
   await rejects(modules.listModules({ courseId: c.id }, stranger.auth), Code.PermissionDenied);
+  // A PDF opens in the browser.
+  const pdf = (
+    await modules.addResource(
+      {
+        moduleId: m.id,
+        title: "Slides",
+        kind: ResourceKind.FILE,
+        content: Buffer.from("%PDF-1.4\n%%EOF\n"),
+        fileName: "Slides.pdf",
+      },
+      owner.auth,
+    )
+  ).resource!;
+  const slides = await fetch(pdf.url);
+  assert.equal([slides.status, slides.headers.get("content-type")], [200, "application/pdf"]);
+  await slides.body?.cancel();
+  await modules.removeResource({ resourceId: pdf.id }, owner.auth);
 
   await invalid(
     modules.addResource({ moduleId: m.id, title: "No url", kind: ResourceKind.LINK }, owner.auth),

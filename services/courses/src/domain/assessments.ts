@@ -1,6 +1,7 @@
 /** Tasks and exams: authoring, publishing, hand-ins, grading. */
 import {
   type BlobStore,
+  blobContentType,
   type Cursor,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -101,7 +102,7 @@ export function createAssessments(deps: {
         }
         // Private: read only through the links readable() makes for the student and graders.
         const fileKey = privateFileKey("submissions", courseId, ans.fileName);
-        await deps.blobs.put(fileKey, ans.fileContent, "application/octet-stream");
+        await deps.blobs.put(fileKey, ans.fileContent, blobContentType(fileKey));
         const { fileContent: _, ...rest } = ans;
         return { ...rest, fileKey, fileUrl: "" };
       }),
