@@ -981,6 +981,8 @@ test("grading acts only on the version the grader read: a task handed in again, 
     assessmentId: task.id,
     answers: [
       { questionId: "q1", optionIds: ["b"] },
+      { questionId: "q2", optionIds: ["a", "b"] },
+      { questionId: "q3", boolValue: false },
       { questionId: "q4", text },
     ],
   });
@@ -988,6 +990,11 @@ test("grading acts only on the version the grader read: a task handed in again, 
   const again = (await submissions.submitAssessment(answer("second draft"), s2.auth)).submission!;
   assert.is(again.version, read.version + 1, "a hand-in raises the version");
   const before = (await submissions.getSubmission({ submissionId: read.id }, owner.auth)).submission!;
+  assert.equal(
+    [before.gradePercent, before.passed, before.pendingQuestionIds],
+    [60, false, ["q4"]],
+    "60 % of the points so far, but not passed while q4 waits for a grader",
+  );
 
   // The grader read the first draft; the student has handed in again since.
   const grade = { submissionId: read.id, scores: [{ questionId: "q4", score: 4 }], feedback: "Clear" };
@@ -1015,8 +1022,8 @@ test("grading acts only on the version the grader read: a task handed in again, 
     await submissions.gradeSubmission({ ...grade, expectedVersion: again.version }, grader.auth)
   ).submission!;
   assert.equal(
-    [graded.version, graded.state, graded.totalScore],
-    [again.version + 1, SubmissionState.GRADED, 5],
+    [graded.version, graded.state, graded.totalScore, graded.passed],
+    [again.version + 1, SubmissionState.GRADED, 10, true],
   );
   await rejects(
     submissions.finalizeGrade({ submissionId: read.id, expectedVersion: again.version }, owner.auth),

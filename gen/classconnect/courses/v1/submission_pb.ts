@@ -212,7 +212,7 @@ export type Submission = Message<"classconnect.courses.v1.Submission"> & {
   gradePercent: number;
 
   /**
-   * Whether the grade reaches the passing score.
+   * Whether the grade reaches the passing score; false while questions are pending.
    *
    * @generated from field: bool passed = 13;
    */

@@ -147,7 +147,8 @@ export function createAssessments(deps: {
       totalScore: t.total,
       maxScore: t.max,
       gradePercent: t.percent,
-      passed: t.passed,
+      // Not decided while questions wait for a grader: their points could still tip it.
+      passed: pending.length > 0 ? null : t.passed,
       pendingQuestionIds: pending,
     };
   }
