@@ -9,7 +9,8 @@
 import * as http from "node:http";
 import * as http2 from "node:http2";
 import * as net from "node:net";
-import { create } from "@bufbuild/protobuf";
+import { create, toJson } from "@bufbuild/protobuf";
+import { CourseInputSchema } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import {
   AuthService,
   GetJwksResponseSchema,
@@ -22,7 +23,7 @@ import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { readGatewayConfig, routeTable } from "../src/index.js";
-import { type System, startLoneGateway, startSystem } from "./system.js";
+import { courseInput, type System, startLoneGateway, startSystem } from "./system.js";
 
 const fuzz = suite<{ sys: System }>("reliability: 1,000 malformed requests through the gateway");
 fuzz.before(async (ctx) => {
@@ -105,6 +106,57 @@ fuzz("only client-error codes come back, and the gateway stays healthy", async (
   });
   assert.equal(await health.json(), { status: "SERVING" });
 });
+
+fuzz(
+  "well-formed requests with any text in a field (NUL, controls, any code point): never a server fault",
+  async ({ sys }) => {
+    const user = await sys.register();
+    const courseId = "6f1c7d0e-8a5b-4c2d-9e3f-0a1b2c3d4e5f";
+    const courseJson = toJson(CourseInputSchema, courseInput()) as object;
+    // One string slot each, in requests that are otherwise valid; the text is stored,
+    // searched for or compared, depending on the method.
+    const requests: [string, (text: string) => object][] = [
+      ["classconnect.users.v1.UserService/UpdateMe", (bio) => ({ user: { bio }, updateMask: "bio" })],
+      ["classconnect.users.v1.UserService/SearchUsers", (query) => ({ query })],
+      ["classconnect.users.v1.AuthService/Login", (password) => ({ email: user.email, password })],
+      ["classconnect.courses.v1.CourseService/ListCourses", (keyword) => ({ keyword })],
+      [
+        "classconnect.courses.v1.CourseService/CreateCourse",
+        (title) => ({ course: { ...courseJson, title } }),
+      ],
+      ["classconnect.courses.v1.CourseService/AddFavorite", (id) => ({ courseId: id || courseId })],
+      [
+        "classconnect.notifications.v1.NotificationService/RegisterDevice",
+        (token) => ({ token, platform: 1 }),
+      ],
+    ];
+    const text = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 40 }),
+      fc.string({ unit: "binary-ascii", maxLength: 40 }),
+      fc.string({ unit: "grapheme", maxLength: 40 }).map((s) => `${s}\u0000${s}`),
+    );
+    const seen = new Map<string, number>();
+    await fc.assert(
+      fc.asyncProperty(fc.nat(requests.length - 1), text, async (i, t) => {
+        const [path, body] = requests[i]!;
+        const res = await fetch(`${sys.url}/${path}`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${user.token}` },
+          body: JSON.stringify(body(t)),
+        });
+        const answer = (await res.json()) as { code?: string; message?: string };
+        const code = answer.code ?? "ok";
+        seen.set(code, (seen.get(code) ?? 0) + 1);
+        if (t.includes("\u0000")) {
+          assert.is(code, "invalid_argument", `${path} with NUL: ${answer.message}`);
+        }
+        return res.status < 500 && !serverFaults.has(code);
+      }),
+      { numRuns: 300, seed: 20261126 },
+    );
+    assert.ok((seen.get("ok") ?? 0) > 0 && (seen.get("invalid_argument") ?? 0) > 0, [...seen].join(", "));
+  },
+);
 
 fuzz.run();
 

@@ -1,4 +1,4 @@
-import { createRegistry, type DescMessage, type Message } from "@bufbuild/protobuf";
+import { createRegistry, type DescMessage, type Message, ScalarType } from "@bufbuild/protobuf";
 import { pathToString } from "@bufbuild/protobuf/reflect";
 import { createValidator } from "@bufbuild/protovalidate";
 import { file_classconnect_common_v1_validate } from "@classconnect/gen/classconnect/common/v1/validate_pb.js";
@@ -21,17 +21,64 @@ function fieldOfMessageRule(ruleId: string): string {
   return dash > 0 ? ruleId.slice(0, dash) : "";
 }
 
+const hasNul = (text: string) => text.includes("\0");
+
 /**
- * Checks a message against its protovalidate rules; throws INVALID_ARGUMENT
- * naming every bad field (message text and google.rpc.BadRequest details).
+ * The string fields of `message` (paths as violations name them: `answers[0].text`) that hold
+ * U+0000. Valid Unicode, but no text column stores it (PostgreSQL refuses it), no e-mail or
+ * push carries it, and no user types it: every string a client sends is refused with it.
+ */
+export function nulFields(schema: DescMessage, message: object, prefix = "", found: string[] = []): string[] {
+  const values = message as Record<string, unknown>;
+  for (const f of schema.fields) {
+    let value = values[f.localName];
+    if (f.oneof) {
+      const chosen = values[f.oneof.localName] as { case?: string; value?: unknown } | undefined;
+      value = chosen?.case === f.localName ? chosen.value : undefined;
+    }
+    if (value === undefined || value === null) continue;
+    const path = prefix + f.name;
+    if (f.fieldKind === "scalar") {
+      if (f.scalar === ScalarType.STRING && hasNul(value as string)) found.push(path);
+    } else if (f.fieldKind === "message") {
+      nulFields(f.message, value as object, `${path}.`, found);
+    } else if (f.fieldKind === "list") {
+      (value as unknown[]).forEach((item, i) => {
+        if (f.listKind === "message") nulFields(f.message, item as object, `${path}[${i}].`, found);
+        else if (f.scalar === ScalarType.STRING && hasNul(item as string)) found.push(`${path}[${i}]`);
+      });
+    } else if (f.fieldKind === "map") {
+      for (const [key, item] of Object.entries(value as Record<string, unknown>)) {
+        if (
+          hasNul(key) ||
+          (f.mapKind === "scalar" && f.scalar === ScalarType.STRING && hasNul(item as string))
+        )
+          found.push(path);
+        else if (f.mapKind === "message")
+          nulFields(f.message, item as object, `${path}[${JSON.stringify(key)}].`, found);
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Checks a message against its protovalidate rules, and that no string holds U+0000
+ * (`nulFields`); throws INVALID_ARGUMENT naming every bad field (message text and
+ * google.rpc.BadRequest details).
  */
 export function assertValid(schema: DescMessage, message: Message): void {
   const result = validator.validate(schema, message);
-  if (result.kind === "valid") return;
   if (result.kind === "error") {
     throw new ConnectError(`validation failed: ${result.error.message}`, Code.Internal);
   }
-  const violations: FieldViolation[] = result.violations.map((v) => {
+  const nul = nulFields(schema, message).map((field) => ({
+    field,
+    description: "must not contain NUL characters (U+0000)",
+    reason: "string.no_nul",
+  }));
+  if (result.kind === "valid" && nul.length === 0) return;
+  const rules: FieldViolation[] = (result.kind === "valid" ? [] : result.violations).map((v) => {
     const path = pathToString(v.field);
     const guarded = fieldOfMessageRule(v.ruleId);
     return {
@@ -40,6 +87,7 @@ export function assertValid(schema: DescMessage, message: Message): void {
       reason: v.ruleId,
     };
   });
+  const violations = [...rules, ...nul.filter((n) => !rules.some((r) => r.field === n.field))];
   throw new ConnectError(
     `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`,
     Code.InvalidArgument,

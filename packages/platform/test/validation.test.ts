@@ -4,12 +4,15 @@
  * it is given their extensions; without them it would skip the rule in silence.
  */
 import { create } from "@bufbuild/protobuf";
+import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { SubmitAssessmentRequestSchema } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { PublishEventRequestSchema } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { UpdateMeRequestSchema } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { violatedFields } from "../src/testing/expect.js";
-import { assertValid } from "../src/validation-interceptor.js";
+import { assertValid, nulFields } from "../src/validation-interceptor.js";
 
 const test = suite("platform: validation");
 
@@ -56,6 +59,48 @@ test("http_url refuses every other scheme and what is not a URL, in one violatio
     assert.equal(violatedFields(e), ["user.website"], url);
     assert.match(e.rawMessage, "user.website: must be an http:// or https:// URL", url);
   }
+});
+
+test("a NUL character is found in any string: nested, listed, mapped or in a oneof", () => {
+  const submit = create(SubmitAssessmentRequestSchema, {
+    assessmentId: "a",
+    answers: [
+      { questionId: "q1", optionIds: ["a", "b\0"] },
+      { questionId: "q2", text: "fine\0 until here", fileName: "x.pdf", fileContent: new Uint8Array([0, 0]) },
+    ],
+  });
+  assert.equal(nulFields(SubmitAssessmentRequestSchema, submit), [
+    "answers[0].option_ids[1]",
+    "answers[1].text",
+  ]);
+  const event = (data: Record<string, string>) => create(PublishEventRequestSchema, { data });
+  assert.equal(nulFields(PublishEventRequestSchema, event({ title: "a\0" })), ["data"]);
+  assert.equal(nulFields(PublishEventRequestSchema, event({ "ti\0tle": "a" })), ["data"]);
+  assert.equal(nulFields(PublishEventRequestSchema, event({ title: "Ünïcødé ✓ \u{1F600}" })), []);
+  const value = create(ValueSchema, { kind: { case: "stringValue", value: "\0" } });
+  assert.equal(nulFields(ValueSchema, value), ["string_value"]);
+  assert.equal(nulFields(StructSchema, create(StructSchema, { fields: { k: value } })), [
+    'fields["k"].string_value',
+  ]);
+});
+
+test("assertValid names NUL fields with the rules' violations, each field once", () => {
+  const e = (() => {
+    try {
+      assertValid(
+        UpdateMeRequestSchema,
+        create(UpdateMeRequestSchema, {
+          user: { bio: "a\0b", website: "ftp://\0" },
+          updateMask: { paths: ["bio", "website"] },
+        }),
+      );
+    } catch (err) {
+      return ConnectError.from(err);
+    }
+  })();
+  assert.is(e?.code, Code.InvalidArgument);
+  assert.equal(violatedFields(e!), ["user.bio", "user.website"]);
+  assert.match(e!.rawMessage, "user.bio: must not contain NUL characters (U+0000)");
 });
 
 test.run();
