@@ -66,8 +66,26 @@ export interface UnaryRoute {
   call(req: UnaryRequest, timeoutMs: number | undefined): Promise<MessageShape<DescMessage> | EncodedMessage>;
 }
 
+/**
+ * A compression whose failure to decompress a caller's body is that caller's bad input.
+ * connect-node answers INTERNAL for zlib errors it does not list, such as a gzip or
+ * brotli body cut short ("unexpected end of file").
+ */
+function refusingBadBodies(c: Compression): Compression {
+  return {
+    name: c.name,
+    compress: (bytes) => c.compress(bytes),
+    decompress: (bytes, readMaxBytes) =>
+      c.decompress(bytes, readMaxBytes).catch((err: unknown) => {
+        const e = ConnectError.from(err);
+        if (e.code !== Code.Internal) throw e;
+        throw new ConnectError(`${c.name} body could not be decompressed`, Code.InvalidArgument);
+      }),
+  };
+}
+
 /** As connect-node's defaults: gzip and brotli, responses from 1 KiB. */
-const acceptCompression = [compressionGzip, compressionBrotli];
+export const acceptCompression = [compressionGzip, compressionBrotli].map(refusingBadBodies);
 const compressMinBytes = 1024;
 /** The answers' compression by the callers' Accept-Encoding: a few distinct values, each client sends its own. */
 const negotiated = new Map<string, Compression | null>();

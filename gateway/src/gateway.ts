@@ -51,7 +51,7 @@ import {
 import { connectNodeAdapter } from "@connectrpc/connect-node";
 import { clientAddress, rateLimitKey } from "./client-address.js";
 import type { GatewayConfig } from "./config.js";
-import { createConnectUnaryHandler, type UnaryRoute } from "./connect-unary.js";
+import { acceptCompression, createConnectUnaryHandler, type UnaryRoute } from "./connect-unary.js";
 import { createRateLimiter } from "./rate-limiter.js";
 import { rateLimitedMethods, routeTable, type Upstream } from "./route-table.js";
 
@@ -285,6 +285,7 @@ export function createGatewayHandler(
       }
     },
     interceptors,
+    acceptCompression,
     readMaxBytes: config.maxRequestBytes,
     jsonOptions: requestJsonOptions,
     contextValues,

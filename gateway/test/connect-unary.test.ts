@@ -6,7 +6,7 @@
  */
 import * as http from "node:http";
 import type { AddressInfo } from "node:net";
-import { gunzipSync, gzipSync } from "node:zlib";
+import { brotliCompressSync, gunzipSync, gzipSync } from "node:zlib";
 import { create, fromBinary, fromJsonString, toBinary, toJsonString } from "@bufbuild/protobuf";
 import { base64Encode } from "@bufbuild/protobuf/wire";
 import {
@@ -273,6 +273,35 @@ test("answers from 1 KiB are compressed when the client accepts it", async ({ sy
     { ...jsonHeaders(teacher), "accept-encoding": "gzip" },
   );
   assert.is(small.headers["content-encoding"], undefined);
+});
+
+test("a compressed body that does not decompress is the caller's bad input, not a server fault", async ({
+  sys,
+  teacher,
+}) => {
+  const path = "/classconnect.courses.v1.CourseService/ListCourses";
+  const whole = json({ pageSize: 5 });
+  for (const [encoding, body] of [
+    ["gzip", gzipSync(whole).subarray(0, 12)], // cut short
+    ["br", brotliCompressSync(whole).subarray(0, 3)],
+    ["gzip", Buffer.from("not gzip at all")],
+    ["br", Buffer.from("xx")],
+  ] as const) {
+    const res = await request(sys, "POST", path, body, {
+      ...jsonHeaders(teacher),
+      "content-encoding": encoding,
+    });
+    assert.equal(
+      [res.status, parsed(res)["code"]],
+      [400, "invalid_argument"],
+      `${encoding} ${body.toString("hex")}`,
+    );
+  }
+  const ok = await request(sys, "POST", path, brotliCompressSync(whole), {
+    ...jsonHeaders(teacher),
+    "content-encoding": "br",
+  });
+  assert.is(ok.status, 200);
 });
 
 test.run();
