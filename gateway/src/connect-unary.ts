@@ -163,28 +163,43 @@ export function createConnectUnaryHandler(options: {
       const query = new URLSearchParams(url.slice(q + 1));
       const encoding = query.get("encoding");
       const compression = query.get("compression");
-      if (
-        (encoding !== "json" && encoding !== "proto") ||
-        (compression !== null && compression !== "identity")
-      ) {
-        return fallback(req, res);
-      }
       const message = query.get("message") ?? "";
-      let body: Uint8Array | undefined;
+      let body: Uint8Array | ConnectError;
       try {
         // Buffer.from, not a TextEncoder: a tenth of the cost for a short message.
         body = query.get("base64") === "1" ? base64Decode(message) : Buffer.from(message, "utf8");
       } catch {
+        // Refused here, whatever the encoding: connect-node answers INTERNAL for it.
+        body = new ConnectError("the message parameter is not valid base64", Code.InvalidArgument);
+      }
+      if (
+        body instanceof Uint8Array &&
+        ((encoding !== "json" && encoding !== "proto") ||
+          (compression !== null && compression !== "identity"))
+      ) {
         return fallback(req, res);
       }
       req.resume();
-      void serve(route, req, res, encoding === "proto", body.length <= readMaxBytes ? body : undefined);
+      void serve(
+        route,
+        req,
+        res,
+        encoding === "proto",
+        body instanceof Uint8Array && body.length > readMaxBytes ? undefined : body,
+      );
       return;
     }
     fallback(req, res);
   };
 
-  async function serve(route: Route, req: Req, res: Res, binary: boolean, body: Uint8Array | undefined) {
+  /** Answers a call whose request message is `body`: undefined when too large, an error when unreadable. */
+  async function serve(
+    route: Route,
+    req: Req,
+    res: Res,
+    binary: boolean,
+    body: Uint8Array | ConnectError | undefined,
+  ) {
     /** The answer's HTTP headers: the response's own, and its trailers as `trailer-` headers (Connect unary). */
     let head: Record<string, string> = {
       "content-type": binary ? contentTypeUnaryProto : contentTypeUnaryJson,
@@ -198,6 +213,7 @@ export function createConnectUnaryHandler(options: {
       );
       if (timeout.error) throw timeout.error;
       if (!body) throw new ConnectError(`message larger than ${readMaxBytes} bytes`, Code.ResourceExhausted);
+      if (body instanceof ConnectError) throw body;
       let message: MessageShape<DescMessage> | EncodedMessage;
       if (body.length <= forwardMaxBytes) {
         // The service reads it, with the same codec and the same answers to bad input.

@@ -169,6 +169,26 @@ test("GET serves methods without side effects, in JSON and in base64 binary", as
     auth,
   );
   assert.is(create_.status, 405);
+  // A message that is not base64, or does not decompress, is bad input, never a server fault.
+  const truncated = gzipSync(JSON.stringify({ courseId })).subarray(0, 12).toString("base64url");
+  for (const query of [
+    "encoding=proto&base64=1&message=!!!",
+    "encoding=json&base64=1&compression=gzip&message=!!!",
+    "encoding=json&base64=1&compression=gzip&message=eHg",
+    `encoding=json&base64=1&compression=gzip&message=${truncated}`,
+  ]) {
+    const bad = await request(sys, "GET", `${path}?connect=v1&${query}`, undefined, auth);
+    assert.equal([bad.status, parsed(bad)["code"]], [400, "invalid_argument"], query);
+  }
+  const zipped = gzipSync(JSON.stringify({ courseId })).toString("base64url");
+  const viaGzip = await request(
+    sys,
+    "GET",
+    `${path}?connect=v1&encoding=json&base64=1&compression=gzip&message=${zipped}`,
+    undefined,
+    auth,
+  );
+  assert.is((parsed(viaGzip)["course"] as { id: string }).id, courseId);
 });
 
 test("refusals and bad input answer as connect-node does, and change nothing", async ({
