@@ -297,14 +297,8 @@ export function createAssessments(deps: {
       const s =
         existing ??
         (await store.createSubmission(a, caller, {
-          state: SubmissionState.IN_PROGRESS,
+          ...attemptUnderWay(),
           startedAt: now,
-          scores: [],
-          totalScore: 0,
-          maxScore: 0,
-          gradePercent: null,
-          passed: null,
-          pendingQuestionIds: [],
         }));
       return {
         s: await readable(studentView(s)),
@@ -406,16 +400,7 @@ export function createAssessments(deps: {
       const s = await store.updateSubmission(
         existing.id,
         { states: [SubmissionState.IN_PROGRESS] },
-        {
-          state: SubmissionState.IN_PROGRESS,
-          answers: stored,
-          scores: [],
-          totalScore: 0,
-          maxScore: 0,
-          gradePercent: null,
-          passed: null,
-          pendingQuestionIds: [],
-        },
+        { ...attemptUnderWay(), answers: stored },
       );
       if (!s) {
         await removeReplacedFiles(stored, []);
@@ -607,6 +592,19 @@ export function createAssessments(deps: {
 }
 
 export type Assessments = ReturnType<typeof createAssessments>;
+
+/** An exam attempt under way, as stored: in progress, nothing scored yet. */
+function attemptUnderWay() {
+  return {
+    state: SubmissionState.IN_PROGRESS,
+    scores: [],
+    totalScore: 0,
+    maxScore: 0,
+    gradePercent: null,
+    passed: null,
+    pendingQuestionIds: [],
+  };
+}
 
 /** Refuses to act on a submission that changed since the caller read it at `expected`. */
 function requireVersion(s: SubmissionRecord, expected: number | undefined): void {
