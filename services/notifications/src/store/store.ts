@@ -5,10 +5,10 @@
  */
 import type { Cursor } from "@classconnect/platform";
 
-/** Who an event is for, as the producer said. */
 /** Device tokens kept per user (phones, tablets, browsers); the least recently registered go first. */
 export const DEVICES_PER_USER = 10;
 
+/** Who an event is for, as the producer said. */
 export interface Recipients {
   userIds?: string[];
   courseId?: string;
