@@ -73,8 +73,7 @@ export interface UnaryRoute {
  */
 function refusingBadBodies(c: Compression): Compression {
   return {
-    name: c.name,
-    compress: (bytes) => c.compress(bytes),
+    ...c,
     decompress: (bytes, readMaxBytes) =>
       c.decompress(bytes, readMaxBytes).catch((err: unknown) => {
         const e = ConnectError.from(err);

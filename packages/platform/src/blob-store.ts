@@ -10,8 +10,11 @@ import type { BaseServiceConfig } from "./service.js";
  * through `readUrl`, a link that works for a limited time.
  */
 export interface BlobStore {
-  /** Stores `bytes` under `key` and returns its URL (for a private key, one that does not read it). */
-  put(key: string, bytes: Uint8Array, contentType: string): Promise<string>;
+  /**
+   * Stores `bytes` under `key` and returns its URL (for a private key, one that does not
+   * read it). The key's extension decides the type it is served with (`blobContentType`).
+   */
+  put(key: string, bytes: Uint8Array): Promise<string>;
   /** A URL that reads `key` for `ttlSeconds`, whoever holds it; for private keys, given to callers allowed to read them. */
   readUrl(key: string, ttlSeconds: number): Promise<string>;
   delete(key: string): Promise<void>;
@@ -30,7 +33,10 @@ const SHOWN_IN_PLACE: Record<string, string> = {
   pdf: "application/pdf",
 };
 
-/** The content type a blob is stored and served with, from its key's extension (see SHOWN_IN_PLACE). */
+/**
+ * The content type a blob is stored and served with, from its key's extension (see
+ * SHOWN_IN_PLACE): the S3 store writes it, the gateway serves local blobs with it.
+ */
 export function blobContentType(key: string): string {
   const dot = key.lastIndexOf(".");
   const extension = dot > key.lastIndexOf("/") ? key.slice(dot + 1).toLowerCase() : "";
@@ -151,14 +157,14 @@ export function createS3BlobStore(options: S3BlobOptions): BlobStore {
       }),
     ));
   return {
-    async put(key, bytes, contentType) {
+    async put(key, bytes) {
       const { sdk, client } = await s3();
       await client.send(
         new sdk.PutObjectCommand({
           Bucket: options.bucket,
           Key: safeKey(key),
           Body: bytes,
-          ContentType: contentType,
+          ContentType: blobContentType(key),
         }),
       );
       return publicUrlOf(options.publicUrl, key);

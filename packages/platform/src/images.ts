@@ -14,8 +14,8 @@ export const MAX_IMAGE_SIDE = 16_384;
  */
 export const MAX_IMAGE_PIXELS = 64 * 1024 * 1024;
 
+/** A picture's format, as the extension of the key it is stored under (which `blobContentType` serves by). */
 export interface ImageType {
-  contentType: "image/png" | "image/jpeg" | "image/webp";
   extension: "png" | "jpg" | "webp";
 }
 
@@ -34,17 +34,17 @@ const FORMATS: {
   size(bytes: Uint8Array): Size | undefined;
 }[] = [
   {
-    type: { contentType: "image/png", extension: "png" },
+    type: { extension: "png" },
     is: (bytes) => startsWith(bytes, [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     size: pngSize,
   },
   {
-    type: { contentType: "image/jpeg", extension: "jpg" },
+    type: { extension: "jpg" },
     is: (bytes) => startsWith(bytes, [0xff, 0xd8, 0xff]),
     size: jpegSize,
   },
   {
-    type: { contentType: "image/webp", extension: "webp" },
+    type: { extension: "webp" },
     is: (bytes) => startsWith(bytes, ascii("RIFF")) && startsWith(bytes, ascii("WEBP"), 8),
     size: webpSize,
   },

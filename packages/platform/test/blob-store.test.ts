@@ -54,7 +54,7 @@ local("pictures and PDFs are served as what they are; any other file as an opaqu
 local("stores under the key, answers the public URL, deletes; a missing file deletes quietly", async () => {
   const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
   const store = createLocalBlobStore(dir, "http://localhost:8080/blobs/");
-  const url = await store.put("avatars/u1/a.png", new Uint8Array([1, 2, 3]), "image/png");
+  const url = await store.put("avatars/u1/a.png", new Uint8Array([1, 2, 3]));
   assert.is(url, "http://localhost:8080/blobs/avatars/u1/a.png");
   assert.equal([...(await readFile(join(dir, "avatars/u1/a.png")))], [1, 2, 3]);
   await store.delete("avatars/u1/a.png");
@@ -66,7 +66,7 @@ local("refuses keys that leave its directory", async () => {
   const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
   const store = createLocalBlobStore(dir, "http://localhost:8080/blobs");
   for (const key of ["../escape.png", "/etc/passwd", "a/../../b", "a/./b"]) {
-    await store.put(key, new Uint8Array([1]), "image/png").then(
+    await store.put(key, new Uint8Array([1])).then(
       () => assert.unreachable(`${key} was stored`),
       (err: Error) => assert.match(err.message, /invalid blob key/),
     );
@@ -119,21 +119,23 @@ s3.after(async ({ host }) => {
 });
 
 s3(
-  "PutObject stores the bytes and content type under the key; the answer is the public URL",
+  "PutObject stores the bytes under the key, typed by its extension; the answer is the public URL",
   async ({ host, options }) => {
     const store = createS3BlobStore(options);
     const bytes = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 1, 2, 3]);
-    const url = await store.put("avatars/u 1/a+b.png", bytes, "image/png");
+    const url = await store.put("avatars/u 1/a+b.png", bytes);
     assert.is(url, "https://cdn.example.com/files/avatars/u 1/a+b.png");
     const object = host.objects.get("avatars/u 1/a+b.png");
     assert.equal([...(object?.body ?? [])], [...bytes]);
     assert.is(object?.contentType, "image/png");
+    await store.put("private/modules/c1/1/page.html", new Uint8Array([0x3c]));
+    assert.is(host.objects.get("private/modules/c1/1/page.html")?.contentType, "application/octet-stream");
   },
 );
 
 s3("DeleteObject removes it; deleting a missing key succeeds as on S3", async ({ host, options }) => {
   const store = createS3BlobStore(options);
-  await store.put("courses/c1/notes.pdf", new Uint8Array([1]), "application/octet-stream");
+  await store.put("courses/c1/notes.pdf", new Uint8Array([1]));
   await store.delete("courses/c1/notes.pdf");
   assert.not.ok(host.objects.has("courses/c1/notes.pdf"));
   await store.delete("courses/c1/notes.pdf");
@@ -151,7 +153,7 @@ s3(
     ];
     for (const [override, code] of cases) {
       const store = createS3BlobStore({ ...options, ...override });
-      const err = await store.put("avatars/x.png", new Uint8Array([1]), "image/png").then(
+      const err = await store.put("avatars/x.png", new Uint8Array([1])).then(
         () => undefined,
         (e: Error) => e,
       );
@@ -167,7 +169,7 @@ s3(
   async ({ host, options }) => {
     const refused = host.refused.length;
     const store = createS3BlobStore(options);
-    await store.put("../x.png", new Uint8Array([1]), "image/png").then(
+    await store.put("../x.png", new Uint8Array([1])).then(
       () => assert.unreachable("stored"),
       (err: Error) => assert.match(err.message, /invalid blob key/),
     );
@@ -180,7 +182,7 @@ s3(
   async ({ host, options }) => {
     const store = createS3BlobStore(options);
     const key = "private/submissions/c1/u1/essay.pdf";
-    await store.put(key, new Uint8Array([5, 6, 7]), "application/pdf");
+    await store.put(key, new Uint8Array([5, 6, 7]));
     const url = await store.readUrl(key, 300);
     assert.ok(url.startsWith(`${host.endpoint}/${host.bucket}/private/submissions/`), url);
     assert.is(new URL(url).searchParams.get("X-Amz-Expires"), "300");
@@ -201,7 +203,7 @@ s3(
 
 s3("an expired presigned URL is refused", async ({ host, options }) => {
   const store = createS3BlobStore(options);
-  await store.put("private/x.txt", new Uint8Array([1]), "text/plain");
+  await store.put("private/x.txt", new Uint8Array([1]));
   const url = await store.readUrl("private/x.txt", 1);
   await new Promise((resolve) => setTimeout(resolve, 2100));
   const refused = host.refused.length;
@@ -220,7 +222,7 @@ s3("createBlobStore builds the store BLOB_STORE names", async ({ host }) => {
     S3_SECRET_ACCESS_KEY: host.credentials.secretAccessKey,
     BLOB_PUBLIC_URL: "https://cdn.example.com/files",
   });
-  const url = await createBlobStore(config).put("rules/r.txt", new Uint8Array([7]), "text/plain");
+  const url = await createBlobStore(config).put("rules/r.txt", new Uint8Array([7]));
   assert.is(url, "https://cdn.example.com/files/rules/r.txt");
   assert.equal([...(host.objects.get("rules/r.txt")?.body ?? [])], [7]);
 });

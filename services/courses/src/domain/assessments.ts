@@ -1,7 +1,6 @@
 /** Tasks and exams: authoring, publishing, hand-ins, grading. */
 import {
   type BlobStore,
-  blobContentType,
   type Cursor,
   FailedPreconditionError,
   InvalidArgumentError,
@@ -102,7 +101,7 @@ export function createAssessments(deps: {
         }
         // Private: read only through the links readable() makes for the student and graders.
         const fileKey = privateFileKey("submissions", courseId, ans.fileName);
-        await deps.blobs.put(fileKey, ans.fileContent, blobContentType(fileKey));
+        await deps.blobs.put(fileKey, ans.fileContent);
         const { fileContent: _, ...rest } = ans;
         return { ...rest, fileKey, fileUrl: "" };
       }),

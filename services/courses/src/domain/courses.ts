@@ -154,7 +154,7 @@ export function createCourses(deps: CourseDeps) {
       requirePermission(access, Permission.CONTENT);
       const type = requireImage(bytes);
       const key = `courses/${courseId}/${randomUUID()}.${type.extension}`;
-      const url = await deps.blobs.put(key, bytes, type.contentType);
+      const url = await deps.blobs.put(key, bytes);
       const previous = await courses.setPicture(
         courseId,
         url,

@@ -2,7 +2,7 @@
  * Modules and their resources: content permission to change, membership to read. A file
  * resource is private like the module it is in: its reader gets a short-lived link.
  */
-import { type BlobStore, blobContentType, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
+import { type BlobStore, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
 import type { ModuleRecord, ModuleStore, ResourceRecord } from "../store/modules.js";
 import { type Access, activityOf, changedFields, requireMember, requirePermission } from "./access.js";
 import { fileLink, privateFileKey } from "./files.js";
@@ -96,7 +96,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       let fileKey: string | null = null;
       if (r.kind === RESOURCE_FILE) {
         fileKey = privateFileKey("modules", access.course.id, r.fileName);
-        await deps.blobs.put(fileKey, r.content, blobContentType(fileKey));
+        await deps.blobs.put(fileKey, r.content);
         url = ""; // made per reader by readable()
       }
       return readable(

@@ -105,7 +105,7 @@ export function createProfiles(deps: Deps, auth: Pick<Auth, "confirmOwner">) {
       const type = requireImage(bytes);
       const current = await me(userId);
       const key = `avatars/${userId}/${randomUUID()}.${type.extension}`;
-      const url = await deps.blobs.put(key, bytes, type.contentType);
+      const url = await deps.blobs.put(key, bytes);
       const updated = (await store.updateUser(userId, { avatarUrl: url, avatarKey: key }))!;
       if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
       return updated;
