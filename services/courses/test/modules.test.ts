@@ -274,6 +274,18 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     ),
     ["url"],
   );
+  // A title or link cleared by an update is refused as it is at creation, and nothing changes.
+  await invalid(
+    modules.updateResource({ resourceId: link.id, updateMask: { paths: ["title"] } }, owner.auth),
+    ["title"],
+  );
+  await invalid(modules.updateResource({ resourceId: link.id, updateMask: { paths: ["url"] } }, owner.auth), [
+    "url",
+  ]);
+  const unchanged = (await modules.listModules({ courseId: c.id }, owner.auth)).modules[0]!.resources.find(
+    (r) => r.id === link.id,
+  );
+  assert.equal([unchanged?.title, unchanged?.url], ["Raft paper", "https://raft.github.io/"]);
   const order = [file.id, link.id, video.id];
   const reordered = await modules.reorderResources({ moduleId: m.id, resourceIds: order }, owner.auth);
   assert.equal(
@@ -285,7 +297,8 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     "resource_ids",
   ]);
   await modules.removeResource({ resourceId: link.id }, owner.auth);
-  await rejects(modules.removeResource({ resourceId: link.id }, owner.auth), Code.NotFound);
+  const gone = await rejects(modules.removeResource({ resourceId: link.id }, owner.auth), Code.NotFound);
+  assert.is(gone.rawMessage, "resource not found");
   await rejects(modules.removeResource({ resourceId: file.id }, student.auth), Code.PermissionDenied);
   const listed = await modules.listModules({ courseId: c.id }, student.auth);
   assert.equal(

@@ -13,8 +13,9 @@ export const RESOURCE_FILE = 3;
 export function createModules(deps: { modules: ModuleStore; access: Access; blobs: BlobStore }) {
   const { modules } = deps;
 
-  async function contentAccess(courseId: string | undefined, caller: string) {
-    if (!courseId) throw new NotFoundError("module");
+  /** The caller's access to a course they change content in; `what` names what was not found. */
+  async function contentAccess(courseId: string | undefined, caller: string, what = "module") {
+    if (!courseId) throw new NotFoundError(what);
     const access = await deps.access.load(courseId, caller);
     requirePermission(access, Permission.CONTENT);
     return access;
@@ -110,7 +111,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
 
     async updateResource(resourceId: string, caller: string, fields: { title?: string; url?: string }) {
       const owner = await modules.courseOfResource(resourceId);
-      const access = await contentAccess(owner?.courseId, caller);
+      const access = await contentAccess(owner?.courseId, caller, "resource");
       if (fields.url !== undefined && (await modules.resource(resourceId))?.kind === RESOURCE_FILE) {
         throw new InvalidArgumentError([
           {
@@ -131,7 +132,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
 
     async removeResource(resourceId: string, caller: string): Promise<void> {
       const owner = await modules.courseOfResource(resourceId);
-      const access = await contentAccess(owner?.courseId, caller);
+      const access = await contentAccess(owner?.courseId, caller, "resource");
       const key = await modules.removeResource(
         resourceId,
         activityOf(access, "resource.delete", "resource", resourceId),
