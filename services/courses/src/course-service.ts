@@ -1,3 +1,4 @@
+import { create } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { CourseRole, CourseState } from "@classconnect/gen/classconnect/courses/v1/course_pb.js";
 import {
@@ -73,7 +74,8 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
       };
     },
     async updateCourse(req, ctx) {
-      const input = fieldsFromInput(req.course ?? ({} as never));
+      // No course at all is a course of empty fields: what the mask names is validated as cleared.
+      const input = fieldsFromInput(req.course ?? create(CourseInputSchema));
       const changes: Partial<CourseFields> = {};
       const unknown = req.updateMask!.paths.filter((p) => !(p in courseMaskPaths));
       if (unknown.length > 0) {

@@ -165,6 +165,11 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
     ["update_mask"],
   );
   await invalid(courses.updateCourse({ courseId: c.id, etag, course: {} }, owner.auth), ["update_mask"]);
+  // A mask without a course clears what it names, which is validated like any other value.
+  await invalid(
+    courses.updateCourse({ courseId: c.id, etag, updateMask: { paths: ["title"] } }, owner.auth),
+    ["title"],
+  );
   await invalid(
     courses.updateCourse({ courseId: c.id, etag: "", updateMask: { paths: ["title"] } }, owner.auth),
     ["etag"],
