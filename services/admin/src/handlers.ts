@@ -128,10 +128,11 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
       return { rules: page.items.map(toRule), nextPageToken: rulePages.write(page.next) };
     },
     async updateRule(req, ctx) {
-      const input = req.rule ? ruleFields(req.rule) : undefined;
+      // No rule at all is one of empty fields: what the mask names is validated as cleared.
+      const input = ruleFields(req.rule ?? create(RuleInputSchema));
       const changes: Partial<RuleFields> = {};
       for (const path of req.updateMask!.paths)
-        (changes as Record<string, unknown>)[ruleMask[path]!] = input?.[ruleMask[path]!];
+        (changes as Record<string, unknown>)[ruleMask[path]!] = input[ruleMask[path]!];
       if (req.updateMask!.paths.length === 0) {
         throw new InvalidArgumentError([{ field: "update_mask", description: "name at least one field" }]);
       }

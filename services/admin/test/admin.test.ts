@@ -461,6 +461,11 @@ test("rules: created (future effective time), edited with before/after in the au
     rules.updateRule({ ruleId: created.id, updateMask: { paths: ["created_by"] } }, root),
     Code.InvalidArgument,
   );
+  // A mask without a rule clears what it names, which is validated like any other value.
+  await invalid(rules.updateRule({ ruleId: created.id, updateMask: { paths: ["title"] } }, root), ["title"]);
+  await invalid(rules.updateRule({ ruleId: created.id, updateMask: { paths: ["effective_time"] } }, root), [
+    "rule.effective_time",
+  ]);
   const [update] = (
     await sys.client(AuditService).listAuditEntries({ resourceId: created.id, action: "rule.update" }, root)
   ).entries;

@@ -1,3 +1,4 @@
+import { create } from "@bufbuild/protobuf";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AssessmentInputSchema,
@@ -65,11 +66,12 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
           },
         ]);
       }
-      const input = req.assessment ? fieldsFromInput(req.assessment) : undefined;
+      // No assessment at all is one of empty fields: what the mask names is validated as cleared.
+      const input = fieldsFromInput(req.assessment ?? create(AssessmentInputSchema));
       const changes: Partial<AssessmentFields> = {};
       for (const path of paths) {
         const key = assessmentMaskPaths[path]!;
-        (changes as Record<string, unknown>)[key] = input?.[key];
+        (changes as Record<string, unknown>)[key] = input[key];
       }
       const a = await assessments.update(req.assessmentId, requireUser(ctx).userId, changes, (merged) =>
         assertValid(AssessmentInputSchema, inputFromFields(merged)),

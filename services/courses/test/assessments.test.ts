@@ -157,6 +157,14 @@ test("authoring: content permission to create and edit; drafts hidden from stude
     assessments.updateAssessment({ assessmentId: draft.id, updateMask: { paths: ["state"] } }, owner.auth),
     ["update_mask"],
   );
+  // A mask without an assessment clears what it names, which is validated like any other value.
+  await invalid(
+    assessments.updateAssessment(
+      { assessmentId: draft.id, updateMask: { paths: ["title", "due_time", "kind"] } },
+      owner.auth,
+    ),
+    ["kind", "title"],
+  );
 
   const published = await assessments.publishAssessment({ assessmentId: draft.id }, owner.auth);
   assert.is(published.assessment?.state, AssessmentState.PUBLISHED);
