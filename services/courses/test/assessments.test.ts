@@ -1012,8 +1012,14 @@ test("grading acts only on the version the grader read: a task handed in again, 
     "SUBMISSION_CHANGED",
   );
   assert.equal(errorMetadata(changed), { version: String(again.version) });
+  // Finalizing what it read is refused for the same reason first, though q4 is still ungraded.
   await rejects(
     submissions.finalizeGrade({ submissionId: read.id, expectedVersion: read.version }, grader.auth),
+    Code.FailedPrecondition,
+    "SUBMISSION_CHANGED",
+  );
+  await rejects(
+    submissions.finalizeGrade({ submissionId: read.id, expectedVersion: again.version }, grader.auth),
     Code.FailedPrecondition,
     "GRADING_INCOMPLETE",
   );

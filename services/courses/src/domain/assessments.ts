@@ -543,12 +543,13 @@ export function createAssessments(deps: {
       if (s.state === SubmissionState.FINALIZED) {
         throw new FailedPreconditionError("the grade is already final", "GRADE_FINAL");
       }
+      // A grader who read an older version learns first that the student handed in again.
+      requireVersion(s, expectedVersion);
       if (s.state === SubmissionState.IN_PROGRESS || s.pendingQuestionIds.length > 0) {
         throw new FailedPreconditionError("grade every question first", "GRADING_INCOMPLETE", {
           pending_question_ids: s.pendingQuestionIds.join(","),
         });
       }
-      requireVersion(s, expectedVersion);
       const a = (await store.get(s.assessmentId))!;
       const updated = await store.updateSubmission(
         s.id,
