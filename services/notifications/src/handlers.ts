@@ -94,16 +94,32 @@ export function createNotificationService(
             ],
       );
       if (violations.length > 0) throw new InvalidArgumentError(violations);
-      const given = new Map(p.events.map((e) => [typeName(e.eventType), e]));
-      const prefs: StoredPreferences = {
-        pushEnabled: p.pushEnabled,
-        emailEnabled: p.emailEnabled,
+      const userId = requireUser(ctx).userId;
+      const paths = req.updateMask?.paths;
+      const unknown = paths?.filter((path) => !["push_enabled", "email_enabled", "events"].includes(path));
+      if (paths?.length === 0 || unknown?.length) {
+        const description = unknown?.length
+          ? `unknown fields: ${unknown.join(", ")}`
+          : "name at least one field";
+        throw new InvalidArgumentError([{ field: "update_mask", description }]);
+      }
+      const sets = (path: string) => !paths || paths.includes(path);
+      const listed = new Map(sets("events") ? p.events.map((e) => [typeName(e.eventType), e]) : []);
+      /** What the request makes of `current` (nothing stored: a full replacement). */
+      const applied = (current?: StoredPreferences): StoredPreferences => ({
+        pushEnabled: sets("push_enabled") || !current ? p.pushEnabled : current.pushEnabled,
+        emailEnabled: sets("email_enabled") || !current ? p.emailEnabled : current.emailEnabled,
         events: USER_EVENT_TYPES.map((eventType) => {
-          const e = given.get(eventType);
+          const e = listed.get(eventType) ?? current?.events.find((c) => c.eventType === eventType);
           return { eventType, push: e?.push ?? true, email: e?.email ?? true, inApp: e?.inApp ?? true };
         }),
-      };
-      await store.putPreferences(requireUser(ctx).userId, prefs);
+      });
+      if (!paths) {
+        const prefs = applied();
+        await store.putPreferences(userId, prefs);
+        return { preferences: toPreferencesMsg(prefs) };
+      }
+      const prefs = await store.changePreferences(userId, await preferencesOf(userId), applied);
       return { preferences: toPreferencesMsg(prefs) };
     },
     async registerDevice(req, ctx) {

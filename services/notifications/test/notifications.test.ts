@@ -21,6 +21,7 @@ import {
   DeliveryStatus,
   DevicePlatform,
   EventType,
+  type Preferences,
 } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
@@ -282,6 +283,51 @@ test("with e-mail turned off for enrollments, the log says skipped by preference
   );
   await rejects(notifications.updatePreferences({}, student.auth), Code.InvalidArgument);
   await rejects(notifications.getPreferences({}), Code.Unauthenticated);
+
+  // With a mask only what it names changes: here one event type, and then push alone.
+  const emailOf = (p: Preferences | undefined, type: EventType) =>
+    p?.events.find((e) => e.eventType === type)?.email;
+  const oneType = (
+    await notifications.updatePreferences(
+      {
+        preferences: {
+          events: [{ eventType: EventType.SUBMISSION_GRADED, email: false, push: true, inApp: true }],
+        },
+        updateMask: { paths: ["events"] },
+      },
+      student.auth,
+    )
+  ).preferences!;
+  assert.equal(
+    [emailOf(oneType, EventType.SUBMISSION_GRADED), emailOf(oneType, EventType.ENROLLED)],
+    [false, false],
+    "the type named changed; ENROLLED kept the value set before",
+  );
+  assert.equal([oneType.emailEnabled, oneType.pushEnabled], [true, true], "the switches were not named");
+  const pushOff = (
+    await notifications.updatePreferences(
+      { preferences: { pushEnabled: false }, updateMask: { paths: ["push_enabled"] } },
+      student.auth,
+    )
+  ).preferences!;
+  assert.equal(pushOff, { ...oneType, pushEnabled: false });
+  assert.equal((await notifications.getPreferences({}, student.auth)).preferences, pushOff);
+  await invalid(
+    notifications.updatePreferences(
+      { preferences: { pushEnabled: true }, updateMask: { paths: ["events.push"] } },
+      student.auth,
+    ),
+    ["update_mask"],
+  );
+  await invalid(
+    notifications.updatePreferences({ preferences: { pushEnabled: true }, updateMask: {} }, student.auth),
+    ["update_mask"],
+  );
+  assert.equal(
+    (await notifications.getPreferences({}, student.auth)).preferences,
+    pushOff,
+    "refused: unchanged",
+  );
 });
 
 test("a user deletes their account: their devices, preferences and inbox are erased; others' stay", async ({

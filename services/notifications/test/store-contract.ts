@@ -311,6 +311,38 @@ export function storeContract(
     assert.equal(await store.devicesOf([user]), []);
   });
 
+  test("preferences: changes made at once each land on the one before", async ({ store }) => {
+    const user = randomUUID();
+    const types = ["ENROLLED", "GRADE_PUBLISHED", "TASK_PUBLISHED", "DEADLINE_REMINDER", "FEEDBACK"];
+    const initial = {
+      pushEnabled: true,
+      emailEnabled: true,
+      events: types.map((eventType) => ({ eventType, push: true, email: true, inApp: true })),
+    };
+    // Each call turns off e-mail for one type, reading what is stored: none may undo another.
+    await Promise.all(
+      types.map((eventType) =>
+        store.changePreferences(user, initial, (current) => ({
+          ...current,
+          events: current.events.map((e) => (e.eventType === eventType ? { ...e, email: false } : e)),
+        })),
+      ),
+    );
+    const stored = (await store.getPreferences([user])).get(user)!;
+    assert.equal(
+      stored.events.map((e) => [e.eventType, e.email]),
+      types.map((t) => [t, false]),
+    );
+    const next = await store.changePreferences(user, initial, (current) => ({
+      ...current,
+      pushEnabled: false,
+    }));
+    assert.equal(next, { ...stored, pushEnabled: false });
+    assert.equal((await store.getPreferences([user])).get(user), next, "what it returns is what it stored");
+    await store.putPreferences(user, initial);
+    assert.equal((await store.getPreferences([user])).get(user), initial, "a full write replaces it");
+  });
+
   test("devices: a user keeps the most recently registered ones; re-registering one keeps it", async ({
     store,
   }) => {

@@ -95,7 +95,9 @@ export async function createMongoNotificationsStore(
   const events = db.collection<EventDoc>("events");
   const deliveries = db.collection<DeliveryDoc>("deliveries");
   const inbox = db.collection<InboxDoc>("inbox");
-  const preferences = db.collection<{ _id: string; preferences: StoredPreferences }>("preferences");
+  const preferences = db.collection<{ _id: string; preferences: StoredPreferences; rev?: number }>(
+    "preferences",
+  );
   const devices = db.collection<{ _id: string; userId: string; platform: number; updatedAt?: Date }>(
     "devices",
   );
@@ -379,7 +381,31 @@ export async function createMongoNotificationsStore(
     },
 
     async putPreferences(userId, prefs) {
-      await preferences.updateOne({ _id: userId }, { $set: { preferences: prefs } }, { upsert: true });
+      // `rev` counts writes, so that a change in changePreferences sees it and tries again.
+      await preferences.updateOne(
+        { _id: userId },
+        { $set: { preferences: prefs }, $inc: { rev: 1 } },
+        { upsert: true },
+      );
+    },
+
+    async changePreferences(userId, initial, change) {
+      // Compare and set on `rev`: a write between the read and this one makes it read again.
+      for (;;) {
+        const doc = await preferences.findOne({ _id: userId });
+        const next = change(doc?.preferences ?? initial);
+        try {
+          const written = doc
+            ? await preferences.updateOne(
+                { _id: userId, rev: doc.rev ?? { $exists: false } },
+                { $set: { preferences: next }, $inc: { rev: 1 } },
+              )
+            : await preferences.insertOne({ _id: userId, preferences: next, rev: 1 });
+          if ("insertedId" in written || written.modifiedCount === 1) return next;
+        } catch (err) {
+          if ((err as { code?: number }).code !== 11000) throw err; // another first write: read it
+        }
+      }
     },
 
     async upsertDevice(userId, token, platform) {

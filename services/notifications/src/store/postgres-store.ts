@@ -287,6 +287,21 @@ export function createPostgresNotificationsStore(sql: Sql): NotificationsStore {
         on conflict (user_id) do update set preferences = excluded.preferences, updated_at = now()`;
     },
 
+    changePreferences(userId, initial, change) {
+      return inTransaction(sql, async (tx) => {
+        await tx`
+          insert into preferences (user_id, preferences) values (${userId}, ${tx.json(initial as never)})
+          on conflict (user_id) do nothing`;
+        const [row] = await tx<{ preferences: StoredPreferences }[]>`
+          select preferences from preferences where user_id = ${userId} for update`;
+        const next = change(row!.preferences);
+        await tx`
+          update preferences set preferences = ${tx.json(next as never)}, updated_at = now()
+          where user_id = ${userId}`;
+        return next;
+      });
+    },
+
     async upsertDevice(userId, token, platform) {
       await sql`
         insert into devices (token, user_id, platform, updated_at)

@@ -171,6 +171,15 @@ export interface NotificationsStore {
 
   getPreferences(userIds: string[]): Promise<Map<string, StoredPreferences>>;
   putPreferences(userId: string, prefs: StoredPreferences): Promise<void>;
+  /**
+   * Changes a user's preferences atomically: `change` gets what is stored (`initial` when
+   * nothing is) and returns what to store, with no other change between the two.
+   */
+  changePreferences(
+    userId: string,
+    initial: StoredPreferences,
+    change: (current: StoredPreferences) => StoredPreferences,
+  ): Promise<StoredPreferences>;
 
   /**
    * Registers (or re-registers) a device token, keeping the user's `DEVICES_PER_USER` most
