@@ -1,11 +1,12 @@
 /**
- * Schema-driven fuzzing through the gateway: every public method gets well-typed protobuf
- * requests built from its own descriptor, with any subset of fields set, missing or empty,
- * ids drawn from real records (a course, its module, resource and task, their users) and
- * from ids that name nothing, sent by its owner, a student, an administrator or nobody.
- * Whatever the mix, the answer is a success or a client error: never INTERNAL. Malformed
- * bytes are reliability.test.ts's; this reaches the services' own code with messages that
- * decode, which is where a forgotten `!` or an unchecked optional field would fail.
+ * Schema-driven fuzzing through the gateway: every public method gets well-typed requests
+ * (binary protobuf or JSON) built from its own descriptor, with any subset of fields set,
+ * missing or empty, ids drawn from real records (a course, its module, resource, task and
+ * submission, a user) and from ids that name nothing, sent by the course's owner, a
+ * student, an administrator or nobody. Whatever the mix, the answer is a success or a
+ * client error: never INTERNAL. Malformed bytes are reliability.test.ts's; this reaches
+ * the services' own code with messages that decode, which is where a forgotten `!` or an
+ * unchecked optional field would fail.
  */
 import {
   create,
@@ -26,6 +27,7 @@ import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { ModuleService, ResourceKind } from "@classconnect/gen/classconnect/courses/v1/module_service_pb.js";
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { TEST_PNG } from "@classconnect/platform/testing";
 import fc from "fast-check";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -74,10 +76,6 @@ const anyId = fc.constantFrom(
   "",
   "not-a-uuid",
 );
-const PNG = Buffer.from(
-  "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==",
-  "base64",
-);
 
 /** What a field mask in `message` names: its own fields and those of the messages it holds. */
 function maskPaths(message: DescMessage): string[] {
@@ -124,7 +122,7 @@ function fieldValue(field: DescField, depth: number, paths: string[]): fc.Arbitr
     case 8: // bool
       return fc.boolean();
     case 12: // bytes
-      return fc.oneof(fc.constant(new Uint8Array(PNG)), fc.uint8Array({ maxLength: 24 }));
+      return fc.oneof(fc.constant(TEST_PNG), fc.uint8Array({ maxLength: 24 }));
     case 1: // double
     case 2: // float
       return fc.oneof(fc.integer({ min: -5, max: 120 }), fc.double());
