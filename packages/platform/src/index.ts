@@ -35,5 +35,6 @@ export * from "./server.js";
 export * from "./service.js";
 export * from "./telemetry.js";
 export * from "./tokens.js";
+export * from "./update-mask.js";
 export * from "./validation-interceptor.js";
 export * from "./worker-loop.js";

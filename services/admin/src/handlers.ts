@@ -17,7 +17,7 @@ import { UserRole } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import {
   assertValid,
   createServiceTransport,
-  InvalidArgumentError,
+  maskedFields,
   type PublicJwk,
   pageSize,
   pageTokens,
@@ -130,12 +130,7 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
     async updateRule(req, ctx) {
       // No rule at all is one of empty fields: what the mask names is validated as cleared.
       const input = ruleFields(req.rule ?? create(RuleInputSchema));
-      const changes: Partial<RuleFields> = {};
-      for (const path of req.updateMask!.paths)
-        (changes as Record<string, unknown>)[ruleMask[path]!] = input[ruleMask[path]!];
-      if (req.updateMask!.paths.length === 0) {
-        throw new InvalidArgumentError([{ field: "update_mask", description: "name at least one field" }]);
-      }
+      const changes = maskedFields(input, req.updateMask?.paths, ruleMask);
       const rule = await rules.update(requireAdmin(ctx).adminId, req.ruleId, changes, (merged) =>
         assertValid(
           RuleInputSchema,

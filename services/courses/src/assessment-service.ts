@@ -5,7 +5,7 @@ import {
   type AssessmentService,
 } from "@classconnect/gen/classconnect/courses/v1/assessment_service_pb.js";
 import type { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
-import { assertValid, InvalidArgumentError, pageSize, pageTokens, requireUser } from "@classconnect/platform";
+import { assertValid, maskedFields, pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import {
   answerFromMsg,
@@ -18,7 +18,6 @@ import {
   toSubmission,
 } from "./assessment-convert.js";
 import type { Assessments } from "./domain/assessments.js";
-import type { AssessmentFields } from "./store/assessments.js";
 
 const assessmentPages = pageTokens("courses.assessments", "time");
 const submissionPages = pageTokens("courses.submissions", "time");
@@ -56,23 +55,9 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
       };
     },
     async updateAssessment(req, ctx) {
-      const paths = req.updateMask!.paths;
-      const unknown = paths.filter((p) => !(p in assessmentMaskPaths));
-      if (paths.length === 0 || unknown.length > 0) {
-        throw new InvalidArgumentError([
-          {
-            field: "update_mask",
-            description: unknown.length ? `unknown fields: ${unknown.join(", ")}` : "name a field",
-          },
-        ]);
-      }
       // No assessment at all is one of empty fields: what the mask names is validated as cleared.
       const input = fieldsFromInput(req.assessment ?? create(AssessmentInputSchema));
-      const changes: Partial<AssessmentFields> = {};
-      for (const path of paths) {
-        const key = assessmentMaskPaths[path]!;
-        (changes as Record<string, unknown>)[key] = input[key];
-      }
+      const changes = maskedFields(input, req.updateMask?.paths, assessmentMaskPaths);
       const a = await assessments.update(req.assessmentId, requireUser(ctx).userId, changes, (merged) =>
         assertValid(AssessmentInputSchema, inputFromFields(merged)),
       );

@@ -7,7 +7,7 @@ import {
 } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import {
   assertValid,
-  InvalidArgumentError,
+  maskedFields,
   type PageTokens,
   pageSize,
   pageTokens,
@@ -16,7 +16,6 @@ import {
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
 import { courseMaskPaths, fieldsFromInput, inputFromFields, toCourse } from "./convert.js";
 import type { Courses } from "./domain/courses.js";
-import type { CourseFields } from "./domain/model.js";
 import type { CatalogOrder } from "./store/courses.js";
 
 const me = (ctx: HandlerContext) => requireUser(ctx).userId;
@@ -76,22 +75,7 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
     async updateCourse(req, ctx) {
       // No course at all is a course of empty fields: what the mask names is validated as cleared.
       const input = fieldsFromInput(req.course ?? create(CourseInputSchema));
-      const changes: Partial<CourseFields> = {};
-      const unknown = req.updateMask!.paths.filter((p) => !(p in courseMaskPaths));
-      if (unknown.length > 0) {
-        throw new InvalidArgumentError([
-          { field: "update_mask", description: `unknown or read-only fields: ${unknown.join(", ")}` },
-        ]);
-      }
-      if (req.updateMask!.paths.length === 0) {
-        throw new InvalidArgumentError([
-          { field: "update_mask", description: "name at least one field to change" },
-        ]);
-      }
-      for (const path of req.updateMask!.paths) {
-        const key = courseMaskPaths[path]!;
-        (changes as Record<string, unknown>)[key] = input[key];
-      }
+      const changes = maskedFields(input, req.updateMask?.paths, courseMaskPaths);
       const updated = await courses.update(req.courseId, me(ctx), req.etag, changes, (merged) =>
         assertValid(CourseInputSchema, inputFromFields(merged)),
       );

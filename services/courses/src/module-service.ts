@@ -1,19 +1,10 @@
 import type { ModuleService } from "@classconnect/gen/classconnect/courses/v1/module_service_pb.js";
-import { requireUser } from "@classconnect/platform";
+import { maskedFields, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toModule, toResource } from "./convert.js";
 import type { Modules } from "./domain/modules.js";
 
 /** The fields of `source` named in `paths`, by their camelCase names. */
-function masked<T extends object>(source: T, paths: string[], names: Record<string, keyof T>): Partial<T> {
-  const out: Partial<T> = {};
-  for (const path of paths) {
-    const key = names[path];
-    if (key) out[key] = source[key];
-  }
-  return out;
-}
-
 export function createModuleService(modules: Modules): ServiceImpl<typeof ModuleService> {
   return {
     async createModule(req, ctx) {
@@ -24,9 +15,9 @@ export function createModuleService(modules: Modules): ServiceImpl<typeof Module
       };
     },
     async updateModule(req, ctx) {
-      const fields = masked(
+      const fields = maskedFields(
         { title: req.title.trim(), description: req.description },
-        req.updateMask!.paths,
+        req.updateMask?.paths,
         {
           title: "title",
           description: "description",
@@ -57,7 +48,7 @@ export function createModuleService(modules: Modules): ServiceImpl<typeof Module
       return { resource: toResource(resource) };
     },
     async updateResource(req, ctx) {
-      const fields = masked({ title: req.title.trim(), url: req.url }, req.updateMask!.paths, {
+      const fields = maskedFields({ title: req.title.trim(), url: req.url }, req.updateMask?.paths, {
         title: "title",
         url: "url",
       });

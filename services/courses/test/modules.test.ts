@@ -64,6 +64,14 @@ test("modules: create, edit, reorder in one step, delete; positions stay dense",
     modules.updateModule({ moduleId: ids[1]!, updateMask: { paths: ["position"] } }, owner.auth),
     ["update_mask"],
   );
+  // A sub-path passes protovalidate's field_mask.in; the update refuses it rather than change nothing.
+  await invalid(
+    modules.updateModule(
+      { moduleId: ids[1]!, title: "Renamed", updateMask: { paths: ["title.x"] } },
+      owner.auth,
+    ),
+    ["update_mask"],
+  );
   await rejects(
     modules.updateModule(
       { moduleId: randomUUID(), title: "x", updateMask: { paths: ["title"] } },

@@ -7,6 +7,7 @@ import type { NotificationService } from "@classconnect/gen/classconnect/notific
 import {
   InvalidArgumentError,
   isTimeKey,
+  maskPaths,
   pageSize,
   pageTokens,
   periodDates,
@@ -95,20 +96,14 @@ export function createNotificationService(
       );
       if (violations.length > 0) throw new InvalidArgumentError(violations);
       const userId = requireUser(ctx).userId;
-      const paths = req.updateMask?.paths;
-      const unknown = paths?.filter((path) => !["push_enabled", "email_enabled", "events"].includes(path));
-      if (paths?.length === 0 || unknown?.length) {
-        const description = unknown?.length
-          ? `unknown fields: ${unknown.join(", ")}`
-          : "name at least one field";
-        throw new InvalidArgumentError([{ field: "update_mask", description }]);
-      }
+      const paths =
+        req.updateMask && maskPaths(req.updateMask.paths, ["push_enabled", "email_enabled", "events"]);
       const sets = (path: string) => !paths || paths.includes(path);
       const listed = new Map(sets("events") ? p.events.map((e) => [typeName(e.eventType), e]) : []);
       /** What the request makes of `current` (nothing stored: a full replacement). */
       const applied = (current?: StoredPreferences): StoredPreferences => ({
-        pushEnabled: sets("push_enabled") || !current ? p.pushEnabled : current.pushEnabled,
-        emailEnabled: sets("email_enabled") || !current ? p.emailEnabled : current.emailEnabled,
+        pushEnabled: current && !sets("push_enabled") ? current.pushEnabled : p.pushEnabled,
+        emailEnabled: current && !sets("email_enabled") ? current.emailEnabled : p.emailEnabled,
         events: USER_EVENT_TYPES.map((eventType) => {
           const e = listed.get(eventType) ?? current?.events.find((c) => c.eventType === eventType);
           return { eventType, push: e?.push ?? true, email: e?.email ?? true, inApp: e?.inApp ?? true };

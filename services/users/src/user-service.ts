@@ -1,5 +1,5 @@
 import type { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import { pageSize, pageTokens, requireUser } from "@classconnect/platform";
+import { maskPaths, pageSize, pageTokens, requireUser } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import { toPublicProfile, toUser } from "./convert.js";
 import type { createAuth } from "./domain/auth.js";
@@ -10,6 +10,20 @@ const searchPages = pageTokens("users.search", "text");
 type Profiles = ReturnType<typeof createProfiles>;
 
 /** `auth` deletes accounts: that takes the password check and its sign-in lock. */
+/** What UpdateMe's mask may name (its proto's `field_mask.in`, without the sub-paths it lets through). */
+const UPDATE_ME_PATHS = [
+  "first_name",
+  "last_name",
+  "email",
+  "bio",
+  "location",
+  "time_zone",
+  "education_level",
+  "website",
+  "privacy",
+  "notifications_opt_in",
+];
+
 export function createUserService(
   profiles: Profiles,
   auth: Pick<ReturnType<typeof createAuth>, "deleteAccount">,
@@ -21,7 +35,7 @@ export function createUserService(
     async updateMe(req, ctx) {
       const user = req.user!;
       const changes: ProfileChanges = {};
-      for (const path of new Set(req.updateMask!.paths)) {
+      for (const path of maskPaths(req.updateMask?.paths, UPDATE_ME_PATHS)) {
         switch (path) {
           case "first_name":
             changes.firstName = user.firstName;

@@ -102,6 +102,11 @@ test("UpdateMe refuses invalid values, unknown paths and taken e-mails, changing
   await invalid(call({ bio: "x" }, ["password"]), ["update_mask"]);
   await invalid(h.users.updateMe({ user: { bio: "x" } }, h.bearer(u.accessToken)), ["update_mask"]);
   await invalid(h.users.updateMe({ updateMask: { paths: ["bio"] } }, h.bearer(u.accessToken)), ["user"]);
+  // A sub-path passes protovalidate's field_mask.in; UpdateMe refuses it rather than change nothing.
+  await invalid(
+    h.users.updateMe({ user: { bio: "x" }, updateMask: { paths: ["bio.x"] } }, h.bearer(u.accessToken)),
+    ["update_mask"],
+  );
   await rejects(call({ email: other.email }, ["email"]), Code.AlreadyExists, "EMAIL_TAKEN");
   await rejects(
     h.users.updateMe({ user: { bio: "x" }, updateMask: { paths: ["bio"] } }),

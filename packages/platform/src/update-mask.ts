@@ -1,0 +1,34 @@
+import { InvalidArgumentError } from "./errors.js";
+
+/**
+ * The paths of an update mask, each one of `allowed` exactly, at least one, each once.
+ * protovalidate's `field_mask.in` lets sub-paths (`title.x`) through, which no update
+ * here names, so every masked update reads its paths through this.
+ */
+export function maskPaths(paths: readonly string[] | undefined, allowed: readonly string[]): string[] {
+  const unknown = (paths ?? []).filter((path) => !allowed.includes(path));
+  if (unknown.length > 0 || !paths?.length) {
+    const description = unknown.length
+      ? `unknown or read-only fields: ${unknown.join(", ")}`
+      : "name at least one field to change";
+    throw new InvalidArgumentError([{ field: "update_mask", description }]);
+  }
+  return [...new Set(paths)];
+}
+
+/**
+ * The fields of `source` that an update mask names: `names` maps each path the update
+ * accepts to its field. The paths are checked as `maskPaths` does.
+ */
+export function maskedFields<T extends object>(
+  source: T,
+  paths: readonly string[] | undefined,
+  names: Readonly<Record<string, keyof T>>,
+): Partial<T> {
+  const out: Partial<T> = {};
+  for (const path of maskPaths(paths, Object.keys(names))) {
+    const key = names[path]!;
+    out[key] = source[key];
+  }
+  return out;
+}
