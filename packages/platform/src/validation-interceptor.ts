@@ -65,9 +65,11 @@ export function nulFields(schema: DescMessage, message: object, prefix = "", fou
 /**
  * Checks a message against its protovalidate rules, and that no string holds U+0000
  * (`nulFields`); throws INVALID_ARGUMENT naming every bad field (message text and
- * google.rpc.BadRequest details).
+ * google.rpc.BadRequest details). `under` names the request field the message came in
+ * (`course` for UpdateCourse's merged course), so that the fields are named as the caller
+ * sent them: `course.title`, as CreateCourse names them.
  */
-export function assertValid(schema: DescMessage, message: Message): void {
+export function assertValid(schema: DescMessage, message: Message, under?: string): void {
   const result = validator.validate(schema, message);
   if (result.kind === "error") {
     throw new ConnectError(`validation failed: ${result.error.message}`, Code.Internal);
@@ -87,7 +89,9 @@ export function assertValid(schema: DescMessage, message: Message): void {
       reason: v.ruleId,
     };
   });
-  const violations = [...rules, ...nul.filter((n) => !rules.some((r) => r.field === n.field))];
+  const violations = [...rules, ...nul.filter((n) => !rules.some((r) => r.field === n.field))].map((v) =>
+    under ? { ...v, field: `${under}.${v.field}` } : v,
+  );
   throw new ConnectError(
     `invalid request: ${violations.map((v) => `${v.field}: ${v.description}`).join("; ")}`,
     Code.InvalidArgument,

@@ -7,7 +7,10 @@ import { create } from "@bufbuild/protobuf";
 import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { SubmitAssessmentRequestSchema } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
 import { PublishEventRequestSchema } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
-import { UpdateMeRequestSchema } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import {
+  UpdateMeRequestSchema,
+  UserUpdateSchema,
+} from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -101,6 +104,20 @@ test("assertValid names NUL fields with the rules' violations, each field once",
   assert.is(e?.code, Code.InvalidArgument);
   assert.equal(violatedFields(e!), ["user.bio", "user.website"]);
   assert.match(e!.rawMessage, "user.bio: must not contain NUL characters (U+0000)");
+});
+
+test("assertValid names the fields of a message checked alone under the request field it came in", () => {
+  const check = (under?: string) => {
+    try {
+      assertValid(UserUpdateSchema, create(UserUpdateSchema, { bio: "a\0b", website: "ftp://x" }), under);
+    } catch (err) {
+      return ConnectError.from(err);
+    }
+  };
+  assert.equal(violatedFields(check()!), ["bio", "website"]);
+  const e = check("user");
+  assert.equal(violatedFields(e!), ["user.bio", "user.website"]);
+  assert.match(e!.rawMessage, "user.website: ");
 });
 
 test.run();

@@ -135,6 +135,7 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
         assertValid(
           RuleInputSchema,
           create(RuleInputSchema, { ...merged, effectiveTime: ts(merged.effectiveTime) }),
+          "rule",
         ),
       );
       return { rule: toRule(rule) };

@@ -462,7 +462,10 @@ test("rules: created (future effective time), edited with before/after in the au
     Code.InvalidArgument,
   );
   // A mask without a rule clears what it names, which is validated like any other value.
-  await invalid(rules.updateRule({ ruleId: created.id, updateMask: { paths: ["title"] } }, root), ["title"]);
+  // Named as CreateRule names them: under the request's `rule`.
+  await invalid(rules.updateRule({ ruleId: created.id, updateMask: { paths: ["title"] } }, root), [
+    "rule.title",
+  ]);
   await invalid(rules.updateRule({ ruleId: created.id, updateMask: { paths: ["effective_time"] } }, root), [
     "rule.effective_time",
   ]);

@@ -59,7 +59,7 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
       const input = fieldsFromInput(req.assessment ?? create(AssessmentInputSchema));
       const changes = maskedFields(input, req.updateMask?.paths, assessmentMaskPaths);
       const a = await assessments.update(req.assessmentId, requireUser(ctx).userId, changes, (merged) =>
-        assertValid(AssessmentInputSchema, inputFromFields(merged)),
+        assertValid(AssessmentInputSchema, inputFromFields(merged), "assessment"),
       );
       return { assessment: toAssessment(a, true) };
     },

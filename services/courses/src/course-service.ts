@@ -77,7 +77,7 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
       const input = fieldsFromInput(req.course ?? create(CourseInputSchema));
       const changes = maskedFields(input, req.updateMask?.paths, courseMaskPaths);
       const updated = await courses.update(req.courseId, me(ctx), req.etag, changes, (merged) =>
-        assertValid(CourseInputSchema, inputFromFields(merged)),
+        assertValid(CourseInputSchema, inputFromFields(merged), "course"),
       );
       return { course: toCourse(updated, now()) };
     },

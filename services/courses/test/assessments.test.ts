@@ -151,7 +151,7 @@ test("authoring: content permission to create and edit; drafts hidden from stude
       },
       owner.auth,
     ),
-    ["time_limit_minutes"],
+    ["assessment.time_limit_minutes"],
   );
   await invalid(
     assessments.updateAssessment({ assessmentId: draft.id, updateMask: { paths: ["state"] } }, owner.auth),
@@ -163,7 +163,7 @@ test("authoring: content permission to create and edit; drafts hidden from stude
       { assessmentId: draft.id, updateMask: { paths: ["title", "due_time", "kind"] } },
       owner.auth,
     ),
-    ["kind", "title"],
+    ["assessment.kind", "assessment.title"],
   );
 
   const published = await assessments.publishAssessment({ assessmentId: draft.id }, owner.auth);

@@ -148,14 +148,14 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
       { courseId: c.id, etag, course: { endTime: at(9 * DAY) }, updateMask: { paths: ["end_time"] } },
       owner.auth,
     ),
-    ["end_time"],
+    ["course.end_time"],
   );
   await invalid(
     courses.updateCourse(
       { courseId: c.id, etag, course: { title: "x" }, updateMask: { paths: ["title"] } },
       owner.auth,
     ),
-    ["title"],
+    ["course.title"],
   );
   await invalid(
     courses.updateCourse(
@@ -168,7 +168,7 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
   // A mask without a course clears what it names, which is validated like any other value.
   await invalid(
     courses.updateCourse({ courseId: c.id, etag, updateMask: { paths: ["title"] } }, owner.auth),
-    ["title"],
+    ["course.title"],
   );
   await invalid(
     courses.updateCourse({ courseId: c.id, etag: "", updateMask: { paths: ["title"] } }, owner.auth),
