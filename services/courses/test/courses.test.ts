@@ -16,7 +16,7 @@ import { TEST_JPEG, TEST_PNG } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { at, courseInput, DAY, invalid, rejects } from "./fixtures.js";
+import { at, courseInput, DAY, errorMetadata, invalid, rejects } from "./fixtures.js";
 
 const test = suite<{ sys: System }>("courses: CourseService");
 test.before(async (ctx) => {
@@ -228,6 +228,85 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
     Code.FailedPrecondition,
     "CAPACITY_BELOW_ENROLLED",
   );
+});
+
+test("prerequisites never form a loop, even when two courses are changed at once", async ({ sys }) => {
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const other = await sys.register();
+  const make = async (prerequisiteCourseIds: string[], who = owner) =>
+    (await courses.createCourse({ course: courseInput({ prerequisiteCourseIds }) }, who.auth)).course!;
+  const setPrerequisites = async (courseId: string, ids: string[], who = owner) => {
+    const { etag } = (await courses.getCourse({ courseId }, who.auth)).course!;
+    return courses.updateCourse(
+      {
+        courseId,
+        etag,
+        course: { prerequisiteCourseIds: ids },
+        updateMask: { paths: ["prerequisite_course_ids"] },
+      },
+      who.auth,
+    );
+  };
+  // basics ← intermediate ← advanced, the last one another teacher's.
+  const basics = await make([]);
+  const intermediate = await make([basics.id]);
+  const advanced = await make([intermediate.id], other);
+  const unrelated = await make([]);
+
+  const self = await rejects(
+    setPrerequisites(basics.id, [basics.id]),
+    Code.FailedPrecondition,
+    "PREREQUISITE_SELF",
+  );
+  assert.match(self.rawMessage, "own prerequisite");
+  const direct = await rejects(
+    setPrerequisites(basics.id, [unrelated.id, intermediate.id]),
+    Code.FailedPrecondition,
+    "PREREQUISITE_CYCLE",
+  );
+  assert.equal(errorMetadata(direct), { course_ids: intermediate.id });
+  const through = await rejects(
+    setPrerequisites(basics.id, [advanced.id]),
+    Code.FailedPrecondition,
+    "PREREQUISITE_CYCLE",
+  );
+  assert.equal(errorMetadata(through), { course_ids: advanced.id });
+  assert.match(through.rawMessage, "already require this course");
+  const kept = (await courses.getCourse({ courseId: basics.id }, owner.auth)).course!;
+  assert.equal(
+    [kept.prerequisiteCourseIds, kept.etag],
+    [[], basics.etag],
+    "a refused change changes nothing",
+  );
+
+  // Replacing a course's own prerequisites is not a loop; nor is a diamond.
+  await setPrerequisites(intermediate.id, [basics.id, unrelated.id]);
+  await setPrerequisites(advanced.id, [intermediate.id, basics.id], other);
+
+  // Two changes that would each close half of a loop: one lands, the other is refused.
+  for (let round = 0; round < 5; round++) {
+    const [x, y] = await Promise.all([make([]), make([])]);
+    const results = await Promise.allSettled([
+      setPrerequisites(x.id, [y.id]),
+      setPrerequisites(y.id, [x.id]),
+    ]);
+    assert.is(results.filter((r) => r.status === "fulfilled").length, 1, `round ${round}: one change lands`);
+    const refused = results.find((r) => r.status === "rejected")!;
+    await rejects(
+      Promise.reject((refused as PromiseRejectedResult).reason),
+      Code.FailedPrecondition,
+      "PREREQUISITE_CYCLE",
+    );
+    const after = await Promise.all(
+      [x, y].map(async (c) => (await courses.getCourse({ courseId: c.id }, owner.auth)).course!),
+    );
+    assert.is(
+      after.filter((c) => c.prerequisiteCourseIds.length > 0).length,
+      1,
+      `round ${round}: no loop stored`,
+    );
+  }
 });
 
 test("DeleteCourse is logical, owner-only and etag-confirmed", async ({ sys }) => {

@@ -119,7 +119,9 @@ export type CourseInput = Message<"classconnect.courses.v1.CourseInput"> & {
   passingGrade: number;
 
   /**
-   * Prerequisite course ids.
+   * Prerequisite course ids: live courses, other than this one, that do not themselves
+   * require this course, directly or through others (else FAILED_PRECONDITION with reason
+   * PREREQUISITE_NOT_FOUND, PREREQUISITE_SELF or PREREQUISITE_CYCLE).
    *
    * @generated from field: repeated string prerequisite_course_ids = 14;
    */

@@ -1,6 +1,7 @@
 import {
   type Cursor,
   enqueueEvent,
+  FailedPreconditionError,
   inTransaction,
   likeContains,
   type OutboxEvent,
@@ -162,6 +163,27 @@ export function createCourseStore(sql: Sql) {
     }
   }
 
+  /**
+   * Replaces an existing course's prerequisites unless that would close a loop (A needs B,
+   * B needs A: no one could ever enroll in either). Changes to prerequisites take turns
+   * (a transaction lock), so two changes at once cannot each close half of a loop.
+   * Returns the new prerequisites that lead back to the course, if any (nothing changes).
+   */
+  async function replacePrerequisites(tx: TransactionSql, courseId: string, ids: string[]) {
+    await tx`select pg_advisory_xact_lock(hashtext('classconnect.course_prerequisites'))`;
+    const loops = await tx<{ start: string }[]>`
+      with recursive reach(start, id) as (
+        select s, s from unnest(${ids}::uuid[]) as s
+        union
+        select r.start, p.prerequisite_id from reach r
+          join course_prerequisites p on p.course_id = r.id and p.course_id <> ${courseId}
+      )
+      select distinct start from reach where id = ${courseId} order by 1`;
+    if (loops.length > 0) return loops.map((l) => l.start);
+    await setPrerequisites(tx, courseId, ids);
+    return [];
+  }
+
   return {
     /** The live (not deleted) courses among `ids`. */
     /** The first `limit` courses `ownerId` owns that have not finished, by title, and how many in all. */
@@ -266,7 +288,16 @@ export function createCourseStore(sql: Sql) {
           const [exists] = await tx`select 1 from courses where id = ${id} and deleted_at is null`;
           return exists ? "stale" : undefined;
         }
-        if (fields.prerequisiteIds) await setPrerequisites(tx, id, fields.prerequisiteIds);
+        if (fields.prerequisiteIds) {
+          const loops = await replacePrerequisites(tx, id, fields.prerequisiteIds);
+          if (loops.length > 0) {
+            throw new FailedPreconditionError(
+              `these prerequisites already require this course, directly or through others: ${loops.join(", ")}`,
+              "PREREQUISITE_CYCLE",
+              { course_ids: loops.join(",") },
+            );
+          }
+        }
         if (activity) await logActivity(tx, activity);
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
