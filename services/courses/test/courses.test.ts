@@ -283,6 +283,12 @@ test("prerequisites never form a loop, even when two courses are changed at once
   // Replacing a course's own prerequisites is not a loop; nor is a diamond.
   await setPrerequisites(intermediate.id, [basics.id, unrelated.id]);
   await setPrerequisites(advanced.id, [intermediate.id, basics.id], other);
+  // A deleted course counts for nothing, as at enrollment: a way back through one is no loop.
+  const retired = await make([basics.id]);
+  const successor = await make([retired.id]);
+  await rejects(setPrerequisites(basics.id, [successor.id]), Code.FailedPrecondition, "PREREQUISITE_CYCLE");
+  await courses.deleteCourse({ courseId: retired.id, etag: retired.etag }, owner.auth);
+  await setPrerequisites(basics.id, [successor.id]);
 
   // Two changes that would each close half of a loop: one lands, the other is refused.
   for (let round = 0; round < 5; round++) {

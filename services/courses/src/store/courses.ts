@@ -165,7 +165,8 @@ export function createCourseStore(sql: Sql) {
 
   /**
    * Replaces an existing course's prerequisites unless that would close a loop (A needs B,
-   * B needs A: no one could ever enroll in either). Changes to prerequisites take turns
+   * B needs A: no one could ever enroll in either). Deleted courses count for nothing, as at
+   * enrollment. Changes to prerequisites take turns
    * (a transaction lock), so two changes at once cannot each close half of a loop.
    * Returns the new prerequisites that lead back to the course, if any (nothing changes).
    */
@@ -177,6 +178,7 @@ export function createCourseStore(sql: Sql) {
         union
         select r.start, p.prerequisite_id from reach r
           join course_prerequisites p on p.course_id = r.id and p.course_id <> ${courseId}
+          join courses c on c.id = p.prerequisite_id and c.deleted_at is null
       )
       select distinct start from reach where id = ${courseId} order by 1`;
     if (loops.length > 0) return loops.map((l) => l.start);
