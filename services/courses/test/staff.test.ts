@@ -166,6 +166,49 @@ test("the owner adds, changes and revokes assistants; each is notified through t
   });
 });
 
+test("no one is both a student and an assistant of a course, even when enrolled and added at once", async ({
+  sys,
+}) => {
+  const staff = sys.client(StaffService);
+  const enrollment = sys.client(EnrollmentService);
+  const courses = sys.client(CourseService);
+  const owner = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  let students = 0;
+  for (let round = 0; round < 8; round++) {
+    const user = await sys.register();
+    const [enrolled, added] = await Promise.allSettled([
+      enrollment.enroll({ courseId: c.id }, user.auth),
+      staff.addAssistant(
+        { courseId: c.id, userId: user.userId, permissions: [Permission.GRADING] },
+        owner.auth,
+      ),
+    ]);
+    assert.is(
+      [enrolled, added].filter((r) => r.status === "fulfilled").length,
+      1,
+      `round ${round}: one lands`,
+    );
+    if (enrolled.status === "fulfilled") {
+      students++;
+      await rejects(
+        Promise.reject((added as PromiseRejectedResult).reason),
+        Code.FailedPrecondition,
+        "USER_IS_STUDENT",
+      );
+    } else {
+      await rejects(Promise.reject(enrolled.reason), Code.FailedPrecondition, "TEACHER_CANNOT_ENROLL");
+    }
+  }
+  const { staff: members } = await staff.listStaff({ courseId: c.id }, owner.auth);
+  const { enrollments } = await enrollment.listStudents({ courseId: c.id, pageSize: 50 }, owner.auth);
+  assert.is(enrollments.length, students);
+  assert.is(members.filter((m) => !m.owner).length, 8 - students);
+  // The seats follow the enrollments: a refused enrollment gives its seat back.
+  const seats = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+  assert.is(seats.enrolledCount, students);
+});
+
 test("ListActivity: the owner reads what assistants did, filtered by assistant, paginated", async ({
   sys,
 }) => {

@@ -24,12 +24,9 @@ export function createEnrollment(deps: {
     async enroll(courseId: string, studentId: string): Promise<EnrollmentRecord> {
       const access = await deps.access.load(courseId, studentId);
       const { course } = access;
-      if (access.role === "owner" || access.role === "assistant") {
-        throw new FailedPreconditionError(
-          "teachers cannot enroll in their own course",
-          "TEACHER_CANNOT_ENROLL",
-        );
-      }
+      const teaching = () =>
+        new FailedPreconditionError("teachers cannot enroll in their own course", "TEACHER_CANNOT_ENROLL");
+      if (access.role === "owner" || access.role === "assistant") throw teaching();
       // Before the seat and deadline checks: an enrolled student is told so, not that the course is full.
       if (access.role === "student") {
         throw new AlreadyExistsError("you are already enrolled in this course", "ALREADY_ENROLLED");
@@ -67,6 +64,8 @@ export function createEnrollment(deps: {
         recipients: { userIds: [studentId] },
         data: { course_id: courseId, course_title: course.title },
       });
+      // Checked again where it is written: being made an assistant at the same moment would make them both.
+      if (result === "teaching") throw teaching();
       if (result === "full") {
         throw new FailedPreconditionError("the course is full", "COURSE_FULL", {
           capacity: String(course.capacity),

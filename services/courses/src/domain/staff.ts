@@ -45,14 +45,19 @@ export function createStaff(deps: { staff: StaffStore; access: Access; users: Us
       const standing = await deps.users.standing(userId);
       if (!standing.exists) throw new NotFoundError("user");
       if (!standing.active) throw new FailedPreconditionError("this user is blocked", "USER_BLOCKED");
-      const asStudent = await deps.access.load(courseId, userId);
-      if (asStudent.role === "student") {
-        throw new FailedPreconditionError(
-          "this user is enrolled as a student of the course",
-          "USER_IS_STUDENT",
-        );
-      }
-      return staff.add(courseId, userId, permissions, event("ASSISTANT_ADDED", access.course, userId));
+      const isStudent = () =>
+        new FailedPreconditionError("this user is enrolled as a student of the course", "USER_IS_STUDENT");
+      if ((await deps.access.load(courseId, userId)).role === "student") throw isStudent();
+      // Checked again where it is written: an enrollment at the same moment would make them both.
+      const added = await staff.add(
+        courseId,
+        userId,
+        permissions,
+        event("ASSISTANT_ADDED", access.course, userId),
+      );
+      if (added === "student") throw isStudent();
+      if (!added) throw new NotFoundError("course");
+      return added;
     },
 
     async update(courseId: string, caller: string, userId: string, permissions: PermissionValue[]) {

@@ -35,19 +35,26 @@ export function createEnrollmentStore(sql: Sql) {
     /**
      * Takes a seat and records the enrollment and its event atomically. The
      * conditional increment locks the course row, so concurrent enrollments
-     * queue there and the count never passes the capacity.
+     * queue there and the count never passes the capacity; so do the course's new
+     * assistants (StaffStore.add), so no one becomes both at once ("teaching").
      */
     async enroll(
       courseId: string,
       studentId: string,
       event: OutboxEvent,
-    ): Promise<EnrollmentRecord | "full"> {
+    ): Promise<EnrollmentRecord | "full" | "teaching"> {
       return inTransaction(sql, async (tx) => {
-        const [seat] = await tx`
+        const [seat] = await tx<{ teaching: boolean }[]>`
           update courses set enrolled_count = enrolled_count + 1
           where id = ${courseId} and enrolled_count < capacity and deleted_at is null
-          returning 1`;
+          returning owner_id = ${studentId} as teaching`;
         if (!seat) return "full";
+        const [assisting] = await tx`
+          select 1 from assistants where course_id = ${courseId} and user_id = ${studentId}`;
+        if (seat.teaching || assisting) {
+          await tx`update courses set enrolled_count = enrolled_count - 1 where id = ${courseId}`;
+          return "teaching";
+        }
         let row: EnrollmentRow | undefined;
         try {
           [row] = await tx<EnrollmentRow[]>`

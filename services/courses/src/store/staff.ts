@@ -67,8 +67,23 @@ export function createStaffStore(sql: Sql) {
       return row && toAssistant(row);
     },
 
-    async add(courseId: string, userId: string, permissions: PermissionValue[], event: OutboxEvent) {
+    /**
+     * Adds an assistant unless they are enrolled in the course ("student") or the course is
+     * gone. Locks the course row as enrollments do, so no one becomes both at once.
+     */
+    async add(
+      courseId: string,
+      userId: string,
+      permissions: PermissionValue[],
+      event: OutboxEvent,
+    ): Promise<AssistantRecord | "student" | undefined> {
       return inTransaction(sql, async (tx) => {
+        const [course] = await tx`
+          select 1 from courses where id = ${courseId} and deleted_at is null for no key update`;
+        if (!course) return undefined;
+        const [enrolled] = await tx`
+          select 1 from enrollments where course_id = ${courseId} and student_id = ${userId}`;
+        if (enrolled) return "student";
         try {
           const [row] = await tx<AssistantRow[]>`
             insert into assistants (course_id, user_id, permissions)
