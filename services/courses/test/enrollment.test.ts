@@ -5,11 +5,14 @@ import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enr
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
+import type { OutboxEvent } from "@classconnect/platform";
 import { connectErrorOf } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createEnrollmentStore } from "../src/store/enrollments.js";
+import { createStaffStore } from "../src/store/staff.js";
 import { at, courseInput, DAY, invalid, reasonOf, rejects } from "./fixtures.js";
 
 const test = suite<{ sys: System }>("courses: EnrollmentService");
@@ -185,6 +188,68 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
       b.auth,
     );
   await enrollment.enroll({ courseId: graduate.id }, b.auth);
+});
+
+test("where a seat is taken, the course is checked again: finished, gone or teaching since it was read", async ({
+  sys,
+}) => {
+  // Enroll reads the course, checks it, then takes the seat; these are the states it can
+  // meet at the seat that it did not see when it read (each a race through the API).
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    const enrollments = createEnrollmentStore(sql);
+    const staff = createStaffStore(sql);
+    const courses = sys.client(CourseService);
+    const owner = await sys.register();
+    const student = await sys.register();
+    const event = (courseId: string): OutboxEvent => ({
+      type: "ENROLLED",
+      recipients: { userIds: [student.userId] },
+      data: { course_id: courseId },
+    });
+    const seats = async (courseId: string) =>
+      (await sql<{ n: number }[]>`select enrolled_count as n from courses where id = ${courseId}`)[0]!.n;
+
+    const finished = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    await courses.finishCourse({ courseId: finished.id, finalGrades: [] }, owner.auth);
+    assert.is(await enrollments.enroll(finished.id, student.userId, event(finished.id)), "finished");
+
+    const gone = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    await courses.deleteCourse({ courseId: gone.id, etag: gone.etag }, owner.auth);
+    assert.is(await enrollments.enroll(gone.id, student.userId, event(gone.id)), "gone");
+    assert.is(await enrollments.enroll(randomUUID(), student.userId, event(gone.id)), "gone");
+
+    const taught = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    await sys
+      .client(StaffService)
+      .addAssistant(
+        { courseId: taught.id, userId: student.userId, permissions: [Permission.CONTENT] },
+        owner.auth,
+      );
+    assert.is(await enrollments.enroll(taught.id, student.userId, event(taught.id)), "teaching");
+    assert.is(await enrollments.enroll(taught.id, owner.userId, event(taught.id)), "teaching");
+    assert.is(await seats(taught.id), 0, "a refused enrollment gives its seat back");
+
+    const full = (await courses.createCourse({ course: courseInput({ capacity: 1 }) }, owner.auth)).course!;
+    await sys.client(EnrollmentService).enroll({ courseId: full.id }, (await sys.register()).auth);
+    assert.is(await enrollments.enroll(full.id, student.userId, event(full.id)), "full");
+
+    // And the other way: an assistant is added only if not enrolled, to a live course.
+    const joined = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    await sys.client(EnrollmentService).enroll({ courseId: joined.id }, student.auth);
+    const added = (courseId: string): OutboxEvent => ({
+      type: "ASSISTANT_ADDED",
+      recipients: { userIds: [] },
+      data: { course_id: courseId },
+    });
+    assert.is(await staff.add(joined.id, student.userId, [], added(joined.id)), "student");
+    assert.is(await staff.add(gone.id, student.userId, [], added(gone.id)), undefined);
+    const [stored] =
+      await sql`select count(*)::int as n from assistants where user_id = ${student.userId} and course_id <> ${taught.id}`;
+    assert.is(stored!["n"], 0);
+  } finally {
+    await sql.end();
+  }
 });
 
 test("capacity holds under 200 simultaneous Enroll calls: exactly 20 of a capacity of 20 succeed", async ({

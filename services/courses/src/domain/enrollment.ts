@@ -31,9 +31,8 @@ export function createEnrollment(deps: {
       if (access.role === "student") {
         throw new AlreadyExistsError("you are already enrolled in this course", "ALREADY_ENROLLED");
       }
-      if (course.state === CourseState.FINISHED) {
-        throw new FailedPreconditionError("the course has finished", "COURSE_FINISHED");
-      }
+      const finished = () => new FailedPreconditionError("the course has finished", "COURSE_FINISHED");
+      if (course.state === CourseState.FINISHED) throw finished();
       if (course.enrollmentDeadline <= deps.now()) {
         throw new FailedPreconditionError(
           `enrollment closed on ${course.enrollmentDeadline.toISOString()}`,
@@ -64,8 +63,11 @@ export function createEnrollment(deps: {
         recipients: { userIds: [studentId] },
         data: { course_id: courseId, course_title: course.title },
       });
-      // Checked again where it is written: being made an assistant at the same moment would make them both.
+      // Checked again where the seat is taken: the course may have finished, gone or made them
+      // an assistant since it was read.
       if (result === "teaching") throw teaching();
+      if (result === "finished") throw finished();
+      if (result === "gone") throw new NotFoundError("course");
       if (result === "full") {
         throw new FailedPreconditionError("the course is full", "COURSE_FULL", {
           capacity: String(course.capacity),

@@ -42,13 +42,18 @@ export function createEnrollmentStore(sql: Sql) {
       courseId: string,
       studentId: string,
       event: OutboxEvent,
-    ): Promise<EnrollmentRecord | "full" | "teaching"> {
+    ): Promise<EnrollmentRecord | "full" | "finished" | "gone" | "teaching"> {
       return inTransaction(sql, async (tx) => {
         const [seat] = await tx<{ teaching: boolean }[]>`
           update courses set enrolled_count = enrolled_count + 1
-          where id = ${courseId} and enrolled_count < capacity and deleted_at is null
+          where id = ${courseId} and enrolled_count < capacity and state = 1 and deleted_at is null
           returning owner_id = ${studentId} as teaching`;
-        if (!seat) return "full";
+        if (!seat) {
+          // Why not, as it is now: the course may have finished or gone since the caller read it.
+          const [now] = await tx<{ state: number; deleted: boolean }[]>`
+            select state, deleted_at is not null as deleted from courses where id = ${courseId}`;
+          return !now || now.deleted ? "gone" : now.state !== 1 ? "finished" : "full";
+        }
         const [assisting] = await tx`
           select 1 from assistants where course_id = ${courseId} and user_id = ${studentId}`;
         if (seat.teaching || assisting) {
