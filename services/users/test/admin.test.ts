@@ -47,6 +47,32 @@ test("BlockUser stops the user's live tokens at once and refuses logins; Unblock
   assert.is((await h.admin.checkUserActive({ userId: u.userId }, h.service)).active, true);
 });
 
+test("a login racing a block leaves no live session: the block lands while the password is checked", async ({
+  h,
+  admin,
+}) => {
+  let signedIn = 0;
+  for (let round = 0; round < 6; round++) {
+    const u = await h.register();
+    const [login, block] = await Promise.allSettled([
+      h.auth.login({ email: u.email, password: u.password }),
+      h.admin.blockUser({ userId: u.userId, until: inHours(24), reason: "spam" }, admin),
+    ]);
+    assert.is(block.status, "fulfilled", `round ${round}: the block lands`);
+    if (login.status === "fulfilled") {
+      signedIn++;
+      await rejects(h.users.getMe({}, h.bearer(login.value.session!.accessToken)), Code.Unauthenticated);
+    } else {
+      await rejects(Promise.reject(login.reason), Code.FailedPrecondition, "ACCOUNT_BLOCKED");
+    }
+    const [live] = await h.sql<{ n: number }[]>`
+      select count(*)::int as n from sessions where user_id = ${u.userId} and revoked_at is null`;
+    assert.is(live!.n, 0, `round ${round}: no session of the blocked user is live`);
+  }
+  // The two did overlap: some logins met the block (refused) instead of all finishing first.
+  assert.ok(signedIn < 6, "some logins met the block");
+});
+
 test("UnblockUser and SetUserRole that change nothing tell no one", async ({ h, admin }) => {
   const u = await h.register();
   const notices = async () =>

@@ -4,6 +4,7 @@
  */
 import { randomUUID } from "node:crypto";
 import {
+  AbortedError,
   answerRevokedSessions,
   createLoginGuard,
   digest,
@@ -104,7 +105,11 @@ export function createAuth(deps: Deps) {
     const sessionId = randomUUID();
     const refreshToken = deps.refreshTokens.issue({ sessionId, generation: 0 });
     const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
-    await store.createSession(user.id, sessionId, refreshTokenExpiresAt);
+    if (!(await store.createSession(user.id, sessionId, refreshTokenExpiresAt, deps.now()))) {
+      // Blocked or deleted since it was read: say which, as a login at that moment would.
+      await loadActiveUser(user.id);
+      throw new AbortedError("the account changed while signing in; try again", "ACCOUNT_CHANGED");
+    }
     const access = await deps.tokens.issue(user.id, sessionId);
     return {
       user,

@@ -130,8 +130,12 @@ export interface UsersStore extends LoginAttemptsPort {
   /** Every user in id order, a page at a time. */
   usersInIdOrder(limit: number, afterId?: string): Promise<UserRecord[]>;
 
-  /** A session at refresh generation 0, whose refresh token expires at `expiresAt`. */
-  createSession(userId: string, sessionId: string, expiresAt: Date): Promise<void>;
+  /**
+   * A session at refresh generation 0, whose refresh token expires at `expiresAt`; false (and
+   * none) when the user is, as of `now`, blocked or deleted: checked where it is written, as a
+   * block may land while a login verifies the password.
+   */
+  createSession(userId: string, sessionId: string, expiresAt: Date, now: Date): Promise<boolean>;
   /**
    * Spends the session's refresh token of `generation`: when it is the live one, the session
    * moves to the next generation, expiring at `expiresAt`; an earlier one is "reused".

@@ -224,9 +224,19 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
-    async createSession(userId, sessionId, expiresAt) {
-      await sql`insert into sessions (id, user_id, refresh_expires_at)
-                values (${sessionId}, ${userId}, ${expiresAt})`;
+    async createSession(userId, sessionId, expiresAt, now) {
+      return inTransaction(sql, async (tx) => {
+        // The share lock orders this with a block or a deletion of the user: either it comes
+        // first and no session starts, or it waits for this one and then revokes it.
+        const [user] = await tx`
+          select 1 from users
+          where id = ${userId} and deleted_at is null and (blocked_until is null or blocked_until <= ${now})
+          for share`;
+        if (!user) return false;
+        await tx`insert into sessions (id, user_id, refresh_expires_at)
+                 values (${sessionId}, ${userId}, ${expiresAt})`;
+        return true;
+      });
     },
 
     async rotateRefreshToken(sessionId, generation, expiresAt): Promise<RotateResult> {
