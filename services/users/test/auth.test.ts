@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { errorMetadata, errorReason, invalid, rejects, violatedFields } from "@classconnect/platform/testing";
+import {
+  connectErrorOf,
+  errorMetadata,
+  errorReason,
+  invalid,
+  rejects,
+  violatedFields,
+} from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { suite } from "uvu";
@@ -302,6 +309,57 @@ test("password reset: same answer for unknown e-mails; single-use token; session
   await rejects(h.users.getMe({}, h.bearer(u.accessToken)), Code.Unauthenticated);
   await rejects(h.auth.login({ email: u.email, password: u.password }), Code.Unauthenticated);
   await h.auth.login({ email: u.email, password: "brand new password" });
+});
+
+test("a password reset wins over a login or a password change racing it with the old password", async ({
+  h,
+}) => {
+  const resetToken = async (email: string) => {
+    await h.auth.requestPasswordReset({ email });
+    return h.lastMail("PASSWORD_RESET", email)!.data["reset_token"]!;
+  };
+  const liveSessions = async (userId: string) =>
+    (
+      await h.sql<{ n: number }[]>`
+        select count(*)::int as n from sessions where user_id = ${userId} and revoked_at is null`
+    )[0]!.n;
+  for (let round = 0; round < 6; round++) {
+    // Someone who knows the old password signs in while the owner resets it.
+    const u = await h.register();
+    const token = await resetToken(u.email);
+    const [login] = await Promise.allSettled([
+      h.auth.login({ email: u.email, password: u.password }),
+      h.auth.resetPassword({ token, newPassword: "the owner's new password" }),
+    ]);
+    assert.is(await liveSessions(u.userId), 0, `round ${round}: the old password keeps no session`);
+    if (login.status === "rejected") {
+      const { code } = connectErrorOf(login.reason);
+      assert.ok([Code.Unauthenticated, Code.Aborted].includes(code), `round ${round}: ${login.reason}`);
+    }
+
+    // Someone signed in with the old password changes it while the owner resets it.
+    const v = await h.register();
+    const vToken = await resetToken(v.email);
+    const [change] = await Promise.allSettled([
+      h.auth.changePassword(
+        { currentPassword: v.password, newPassword: "the intruder's password" },
+        h.bearer(v.accessToken),
+      ),
+      h.auth.resetPassword({ token: vToken, newPassword: "the owner's new password" }),
+    ]);
+    await h.auth.login({ email: v.email, password: "the owner's new password" });
+    await rejects(
+      h.auth.login({ email: v.email, password: "the intruder's password" }),
+      Code.Unauthenticated,
+    );
+    if (change.status === "rejected") {
+      const { code } = connectErrorOf(change.reason);
+      assert.ok(
+        [Code.Unauthenticated, Code.Aborted, Code.InvalidArgument].includes(code),
+        `${change.reason}`,
+      );
+    }
+  }
 });
 
 test("ChangePassword: needs the current password, keeps this session, ends the others", async ({ h }) => {

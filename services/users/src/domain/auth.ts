@@ -101,14 +101,20 @@ export function isBlocked(user: UserRecord, now: Date): boolean {
 export function createAuth(deps: Deps) {
   const { store, policies } = deps;
 
-  async function startSession(user: UserRecord): Promise<SignedIn> {
+  const accountChanged = () =>
+    new AbortedError("the account changed while signing in; sign in again", "ACCOUNT_CHANGED");
+
+  /** Starts a session; `verified`, the password hash a login just checked, must still be the user's. */
+  async function startSession(user: UserRecord, verified?: string): Promise<SignedIn> {
     const sessionId = randomUUID();
     const refreshToken = deps.refreshTokens.issue({ sessionId, generation: 0 });
     const refreshTokenExpiresAt = new Date(deps.now().getTime() + policies.refreshTtlMs);
-    if (!(await store.createSession(user.id, sessionId, refreshTokenExpiresAt, deps.now()))) {
-      // Blocked or deleted since it was read: say which, as a login at that moment would.
+    const still = { now: deps.now(), ...(verified ? { passwordHash: verified } : {}) };
+    if (!(await store.createSession(user.id, sessionId, refreshTokenExpiresAt, still))) {
+      // Blocked, deleted or given a new password since it was read: say which, if it is one
+      // of the first two, as a login at that moment would.
       await loadActiveUser(user.id);
-      throw new AbortedError("the account changed while signing in; try again", "ACCOUNT_CHANGED");
+      throw accountChanged();
     }
     const access = await deps.tokens.issue(user.id, sessionId);
     return {
@@ -253,7 +259,7 @@ export function createAuth(deps: Deps) {
       if (!(await verifyPassword(user.passwordHash, password))) return recordFailure(email);
       await guard.succeeded(email);
       if (isBlocked(user, deps.now())) throw blockedError(user);
-      return startSession(user);
+      return startSession(user, user.passwordHash);
     },
 
     async loginWithGoogle(
@@ -285,8 +291,14 @@ export function createAuth(deps: Deps) {
         if (!(await verifyPassword(existing.passwordHash, password))) return recordFailure(existing.email);
         await guard.succeeded(existing.email);
         if (isBlocked(existing, deps.now())) throw blockedError(existing);
-        const linked = (await store.updateUser(existing.id, { googleUid: google.uid, emailVerified: true }))!;
-        return { ...(await startSession(linked)), created: false, linked: true };
+        // Only while the password checked is still the account's: a reset may land meanwhile.
+        const linked = await store.updateUser(
+          existing.id,
+          { googleUid: google.uid, emailVerified: true },
+          { passwordHash: existing.passwordHash },
+        );
+        if (!linked) throw accountChanged();
+        return { ...(await startSession(linked, existing.passwordHash)), created: false, linked: true };
       }
       const [first, ...rest] = google.name.trim().split(/\s+/);
       const user = await store.createUser({
@@ -388,7 +400,15 @@ export function createAuth(deps: Deps) {
         );
       }
       await confirmPassword(user.email, user.passwordHash, current, "current_password");
-      await store.updateUser(userId, { passwordHash: await hashPassword(next) });
+      // Only over the password just confirmed: a reset landing meanwhile wins.
+      const changed = await store.updateUser(
+        userId,
+        { passwordHash: await hashPassword(next) },
+        { passwordHash: user.passwordHash },
+      );
+      if (!changed) {
+        throw new AbortedError("the password changed meanwhile; nothing was changed", "PASSWORD_CHANGED");
+      }
       await store.revokeUserSessions(userId, "password changed", sessionId);
       await passwordChangedMail(user);
     },

@@ -58,6 +58,11 @@ export type NewUser = Pick<
   | "timeZone"
 >;
 
+/** The password hash a caller verified, which a write requires to be still the user's. */
+export interface PasswordGuard {
+  passwordHash: string;
+}
+
 export type ProfilePatch = Partial<
   Pick<
     UserRecord,
@@ -115,7 +120,11 @@ export interface UsersStore extends LoginAttemptsPort {
   userByEmail(email: string): Promise<UserRecord | undefined>;
   userByGoogleUid(uid: string): Promise<UserRecord | undefined>;
   usersByIds(ids: string[]): Promise<UserRecord[]>;
-  updateUser(id: string, patch: ProfilePatch): Promise<UserRecord | undefined>;
+  /**
+   * Applies `patch` to a live user; undefined when there is none, or (with `expect`) when its
+   * password is no longer the one a caller just verified: a reset may land meanwhile.
+   */
+  updateUser(id: string, patch: ProfilePatch, expect?: PasswordGuard): Promise<UserRecord | undefined>;
   /**
    * Deletes an account: erases its personal data and frees its e-mail (the row stays, so
    * that what the user did elsewhere keeps its author), ends its sessions and drops its
@@ -132,10 +141,16 @@ export interface UsersStore extends LoginAttemptsPort {
 
   /**
    * A session at refresh generation 0, whose refresh token expires at `expiresAt`; false (and
-   * none) when the user is, as of `now`, blocked or deleted: checked where it is written, as a
-   * block may land while a login verifies the password.
+   * none) when the user is, as of `now`, blocked or deleted, or (with `passwordHash`) no
+   * longer has the password the login verified: checked where it is written, as a block or a
+   * password reset may land while a login verifies the password.
    */
-  createSession(userId: string, sessionId: string, expiresAt: Date, now: Date): Promise<boolean>;
+  createSession(
+    userId: string,
+    sessionId: string,
+    expiresAt: Date,
+    guard: { now: Date } & Partial<PasswordGuard>,
+  ): Promise<boolean>;
   /**
    * Spends the session's refresh token of `generation`: when it is the live one, the session
    * moves to the next generation, expiring at `expiresAt`; an earlier one is "reused".

@@ -139,18 +139,19 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
-    async updateUser(id, patch) {
+    async updateUser(id, patch, expect) {
       const values: Record<string, unknown> = {};
       for (const [key, value] of Object.entries(patch)) {
         if (value !== undefined) values[patchColumns[key as keyof ProfilePatch]] = value;
       }
       try {
+        const unchanged = expect ? sql`and password_hash = ${expect.passwordHash}` : sql``;
         const [row] =
           Object.keys(values).length === 0
-            ? await sql<UserRow[]>`select * from users where id = ${id} and ${live}`
+            ? await sql<UserRow[]>`select * from users where id = ${id} and ${live} ${unchanged}`
             : await sql<UserRow[]>`
                 update users set ${sql(values)}, updated_at = now()
-                where id = ${id} and ${live} returning *`;
+                where id = ${id} and ${live} ${unchanged} returning *`;
         return row && toUser(row);
       } catch (err) {
         if (isUniqueViolation(err, "users_email_key")) {
@@ -224,13 +225,15 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       return rows.map(toUser);
     },
 
-    async createSession(userId, sessionId, expiresAt, now) {
+    async createSession(userId, sessionId, expiresAt, guard) {
       return inTransaction(sql, async (tx) => {
-        // The share lock orders this with a block or a deletion of the user: either it comes
-        // first and no session starts, or it waits for this one and then revokes it.
+        // The share lock orders this with a block, a password reset or a deletion of the user:
+        // either that comes first and no session starts, or it waits and then revokes this one.
         const [user] = await tx`
           select 1 from users
-          where id = ${userId} and deleted_at is null and (blocked_until is null or blocked_until <= ${now})
+          where id = ${userId} and deleted_at is null
+            and (blocked_until is null or blocked_until <= ${guard.now})
+            ${guard.passwordHash ? tx`and password_hash = ${guard.passwordHash}` : tx``}
           for share`;
         if (!user) return false;
         await tx`insert into sessions (id, user_id, refresh_expires_at)
