@@ -748,7 +748,9 @@ export const AuthService: GenService<{
     output: typeof RequestPasswordResetResponseSchema;
   },
   /**
-   * ResetPassword sets a new password with a reset token and ends all sessions.
+   * ResetPassword sets a new password with a reset token and ends all sessions. A login,
+   * Google link or ChangePassword that checked the old password meanwhile fails with
+   * ABORTED (ACCOUNT_CHANGED or PASSWORD_CHANGED) and leaves no session and no change.
    *
    * @generated from rpc classconnect.users.v1.AuthService.ResetPassword
    */
