@@ -10,6 +10,7 @@ import {
 import type {
   Cursor,
   NewUser,
+  PasswordGuard,
   PinResult,
   ProfilePatch,
   RotateResult,
@@ -99,6 +100,9 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
 
 export function createPostgresUsersStore(sql: Sql): UsersStore {
   const live = sql`deleted_at is null`;
+  /** With a guard, the user's password must still be the one the caller verified. */
+  const passwordStill = (guard?: Partial<PasswordGuard>) =>
+    guard?.passwordHash ? sql`and password_hash = ${guard.passwordHash}` : sql``;
   return {
     ...createPostgresLoginAttempts(sql, "login_attempts"),
     async createUser(u: NewUser) {
@@ -145,13 +149,12 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
         if (value !== undefined) values[patchColumns[key as keyof ProfilePatch]] = value;
       }
       try {
-        const unchanged = expect ? sql`and password_hash = ${expect.passwordHash}` : sql``;
         const [row] =
           Object.keys(values).length === 0
-            ? await sql<UserRow[]>`select * from users where id = ${id} and ${live} ${unchanged}`
+            ? await sql<UserRow[]>`select * from users where id = ${id} and ${live} ${passwordStill(expect)}`
             : await sql<UserRow[]>`
                 update users set ${sql(values)}, updated_at = now()
-                where id = ${id} and ${live} ${unchanged} returning *`;
+                where id = ${id} and ${live} ${passwordStill(expect)} returning *`;
         return row && toUser(row);
       } catch (err) {
         if (isUniqueViolation(err, "users_email_key")) {
@@ -226,20 +229,15 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
     },
 
     async createSession(userId, sessionId, expiresAt, guard) {
-      return inTransaction(sql, async (tx) => {
-        // The share lock orders this with a block, a password reset or a deletion of the user:
-        // either that comes first and no session starts, or it waits and then revokes this one.
-        const [user] = await tx`
-          select 1 from users
-          where id = ${userId} and deleted_at is null
-            and (blocked_until is null or blocked_until <= ${guard.now})
-            ${guard.passwordHash ? tx`and password_hash = ${guard.passwordHash}` : tx``}
-          for share`;
-        if (!user) return false;
-        await tx`insert into sessions (id, user_id, refresh_expires_at)
-                 values (${sessionId}, ${userId}, ${expiresAt})`;
-        return true;
-      });
+      // The share lock orders this with a block, a password reset or a deletion of the user:
+      // either that comes first and no session starts, or it waits and then revokes this one.
+      const created = await sql`
+        insert into sessions (id, user_id, refresh_expires_at)
+        select ${sessionId}, id, ${expiresAt} from users
+        where id = ${userId} and ${live}
+          and (blocked_until is null or blocked_until <= ${guard.now}) ${passwordStill(guard)}
+        for share`;
+      return created.count === 1;
     },
 
     async rotateRefreshToken(sessionId, generation, expiresAt): Promise<RotateResult> {
