@@ -17,10 +17,13 @@ import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enr
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { SubmissionState } from "@classconnect/gen/classconnect/courses/v1/submission_pb.js";
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { FailedPreconditionError } from "@classconnect/platform";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createAssessmentStore } from "../src/store/assessments.js";
+import { createEnrollmentStore } from "../src/store/enrollments.js";
 import { at, courseInput, DAY, errorMetadata, invalid, rejects } from "./fixtures.js";
 
 type Init = MessageInitShape<typeof AssessmentInputSchema>;
@@ -1180,6 +1183,70 @@ test("lists: teachers by course, state and due date; students by status", async 
   assert.equal((await submissions.listMyAssessments({ courseId: course }, stranger.auth)).assessments, []);
   await invalid(submissions.listMyAssessments({ status: "done" }, s1.auth), ["status"]);
   await rejects(submissions.getSubmission({ submissionId: randomUUID() }, s1.auth), Code.NotFound);
+});
+
+test("a student's hand-in is checked against the course where it is written: one finished since it was read refuses it", async (ctx) => {
+  // SubmitAssessment, StartAttempt and SaveAnswers read the course, then write; a
+  // FinishCourse landing in between is met at the write (a race through the API).
+  const { sys, owner } = ctx;
+  const courses = sys.client(CourseService);
+  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
+  const [s1, s2] = [await sys.register(), await sys.register()];
+  for (const s of [s1, s2]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
+  const task = await publishedTask({ ...ctx, courseId }, {});
+  const handedIn = await sys
+    .client(SubmissionService)
+    .submitAssessment({ assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["a"] }] }, s1.auth);
+  await courses.finishCourse({ courseId }, owner.auth);
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    const store = createAssessmentStore(sql);
+    const readOnly = async (write: Promise<unknown>) => {
+      const err = await write.then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(err, FailedPreconditionError);
+      assert.is((err as FailedPreconditionError).reason, "COURSE_FINISHED");
+    };
+    const update = {
+      state: SubmissionState.SUBMITTED,
+      answers: [],
+      submittedAt: new Date(),
+      scores: [],
+      totalScore: 0,
+      maxScore: 10,
+      gradePercent: null,
+      passed: null,
+      pendingQuestionIds: [],
+    };
+    await readOnly(store.createSubmission({ id: task.id, courseId }, s2.userId, update));
+    await readOnly(
+      store.updateSubmission(
+        handedIn.submission!.id,
+        { states: [SubmissionState.SUBMITTED], runningCourse: courseId },
+        update,
+      ),
+    );
+    await readOnly(createEnrollmentStore(sql).remove(courseId, s1.userId));
+    const rows = await sql<{ student_id: string; answers: unknown[] }[]>`
+      select student_id, answers from submissions where course_id = ${courseId}`;
+    assert.equal(
+      rows.map((r) => [r.student_id, r.answers.length]),
+      [[s1.userId, 1]],
+      "nothing written",
+    );
+    const [seats] = await sql<
+      { n: number }[]
+    >`select enrolled_count as n from courses where id = ${courseId}`;
+    assert.is(seats!.n, 2);
+    // Staff may still write: grading and removing a student are not a student's writes.
+    assert.ok(
+      await store.updateSubmission(handedIn.submission!.id, { states: [SubmissionState.SUBMITTED] }, update),
+    );
+  } finally {
+    await sql.end();
+  }
 });
 
 test.run();

@@ -230,6 +230,39 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
   );
 });
 
+test("capacity lowered while students enroll: either they got seats or the course is full", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const owner = await sys.register();
+  const late = await Promise.all(Array.from({ length: 3 }, () => sys.register()));
+  for (let round = 0; round < 8; round++) {
+    const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    await enrollment.enroll({ courseId: c.id }, (await sys.register()).auth);
+    const { etag } = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+    const [lowered, ...enrolled] = await Promise.allSettled([
+      courses.updateCourse(
+        { courseId: c.id, etag, course: { capacity: 1 }, updateMask: { paths: ["capacity"] } },
+        owner.auth,
+      ),
+      ...late.map((s) => enrollment.enroll({ courseId: c.id }, s.auth)),
+    ]);
+    const after = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+    const seated = enrolled.filter((r) => r.status === "fulfilled").length;
+    if (lowered.status === "fulfilled") {
+      for (const r of enrolled) {
+        if (r.status === "rejected")
+          await rejects(Promise.reject(r.reason), Code.FailedPrecondition, "COURSE_FULL");
+      }
+      assert.equal([seated, after.capacity, after.enrolledCount], [0, 1, 1], `round ${round}`);
+    } else {
+      await rejects(Promise.reject(lowered.reason), Code.FailedPrecondition, "CAPACITY_BELOW_ENROLLED");
+      assert.equal([seated, after.capacity, after.enrolledCount], [3, 30, 4], `round ${round}`);
+    }
+  }
+});
+
 test("prerequisites never form a loop, even when two courses are changed at once", async ({ sys }) => {
   const courses = sys.client(CourseService);
   const owner = await sys.register();
@@ -490,6 +523,49 @@ test("FinishCourse records final grades; finished courses are read-only for stud
     Array.from({ length: 4 }, () => courses.reopenCourse({ courseId: c.id }, owner.auth)),
   );
   assert.is(reopens.filter((r) => r.status === "fulfilled").length, 1, "one reopen lands");
+});
+
+test("a student leaving while the course finishes: either they left and the grade is refused, or they keep it", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const owner = await sys.register();
+  for (let round = 0; round < 8; round++) {
+    const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+    const student = await sys.register();
+    await enrollment.enroll({ courseId: c.id }, student.auth);
+    const [left, finished] = await Promise.allSettled([
+      enrollment.unenroll({ courseId: c.id }, student.auth),
+      courses.finishCourse(
+        { courseId: c.id, finalGrades: [{ studentId: student.userId, grade: 90 }] },
+        owner.auth,
+      ),
+    ]);
+    const after = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
+    const { enrollments } = await enrollment.listStudents({ courseId: c.id }, owner.auth);
+    if (finished.status === "fulfilled") {
+      assert.is(left.status, "rejected", `round ${round}: no one leaves a finished course`);
+      await rejects(
+        Promise.reject((left as PromiseRejectedResult).reason),
+        Code.FailedPrecondition,
+        "COURSE_FINISHED",
+      );
+      assert.equal(
+        enrollments.map((e) => [e.student?.id, e.finalGrade]),
+        [[student.userId, 90]],
+        `round ${round}: the graded student stays`,
+      );
+    } else {
+      assert.is(left.status, "fulfilled", `round ${round}: the student left`);
+      await rejects(Promise.reject(finished.reason), Code.FailedPrecondition, "STUDENT_NOT_ENROLLED");
+      assert.equal(
+        [after.state, enrollments.length, after.enrolledCount],
+        [CourseState.ACTIVE, 0, 0],
+        `round ${round}`,
+      );
+    }
+  }
 });
 
 test("ListMyCourses as student and as teacher, by state and name, paginated", async ({ sys }) => {

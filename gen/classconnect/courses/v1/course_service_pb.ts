@@ -964,7 +964,9 @@ export const CourseService: GenService<{
     output: typeof ListCoursesResponseSchema;
   },
   /**
-   * UpdateCourse changes the fields named in `update_mask`; a stale etag is ABORTED.
+   * UpdateCourse changes the fields named in `update_mask`; a stale etag is ABORTED. A
+   * capacity below the students enrolled when it is written is FAILED_PRECONDITION
+   * CAPACITY_BELOW_ENROLLED (enrollments do not change the etag).
    *
    * @generated from rpc classconnect.courses.v1.CourseService.UpdateCourse
    */
@@ -994,7 +996,11 @@ export const CourseService: GenService<{
     output: typeof ListMyCoursesResponseSchema;
   },
   /**
-   * FinishCourse ends a course and records final grades.
+   * FinishCourse ends a course and records final grades. Grades for users who are not
+   * students of the course (or left it meanwhile) are FAILED_PRECONDITION
+   * STUDENT_NOT_ENROLLED. A finished course is read-only for students: Unenroll, StartAttempt,
+   * SaveAnswers and SubmitAssessment are FAILED_PRECONDITION COURSE_FINISHED, and one that
+   * races FinishCourse either lands before it or is refused.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.FinishCourse
    */

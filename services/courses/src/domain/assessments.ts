@@ -39,7 +39,7 @@ import {
   SubmissionState,
   totals,
 } from "./grading.js";
-import { CourseState, Permission } from "./model.js";
+import { CourseState, courseReadOnly, Permission } from "./model.js";
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -116,6 +116,22 @@ export function createAssessments(deps: {
     const kept = new Set(after.map((a) => a.fileKey));
     const replaced = before.flatMap((a) => (a.fileKey && !kept.has(a.fileKey) ? [a.fileKey] : []));
     await Promise.allSettled(replaced.map((key) => deps.blobs.delete(key)));
+  }
+
+  /**
+   * Runs `write`, which saves the answers whose files `stored` just put; those files go
+   * again when it saves nothing (undefined) or fails (the course finished meanwhile, …).
+   */
+  async function savingFiles<T>(
+    stored: Answer[],
+    write: () => Promise<T | undefined>,
+  ): Promise<T | undefined> {
+    const saved = await write().catch(async (err: unknown) => {
+      await removeReplacedFiles(stored, []);
+      throw err;
+    });
+    if (saved === undefined) await removeReplacedFiles(stored, []);
+    return saved;
   }
 
   /**
@@ -283,7 +299,7 @@ export function createAssessments(deps: {
       if (a.kind !== AssessmentKind.EXAM)
         throw new FailedPreconditionError("only exams are started", "NOT_AN_EXAM");
       if (access.course.state === CourseState.FINISHED) {
-        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+        throw courseReadOnly();
       }
       const now = deps.now();
       if (lateness(a, now).pastDue && a.latePolicy === LatePolicy.REJECT) {
@@ -312,7 +328,7 @@ export function createAssessments(deps: {
         throw new PermissionDeniedError("only enrolled students hand in work", "NOT_ENROLLED");
       if (!canSee(a, access)) throw new NotFoundError("assessment");
       if (access.course.state === CourseState.FINISHED) {
-        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+        throw courseReadOnly();
       }
       assertNoViolations(answerViolations(a.questions, answers));
       const now = deps.now();
@@ -347,11 +363,12 @@ export function createAssessments(deps: {
         a.kind === AssessmentKind.EXAM
           ? [SubmissionState.IN_PROGRESS]
           : [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED];
-      const s = existing
-        ? await store.updateSubmission(existing.id, { states: from }, update)
-        : await store.createSubmission(a, caller, update);
+      const s = await savingFiles(stored, () =>
+        existing
+          ? store.updateSubmission(existing.id, { states: from, runningCourse: a.courseId }, update)
+          : store.createSubmission(a, caller, update),
+      );
       if (!s) {
-        await removeReplacedFiles(stored, []);
         if (a.kind === AssessmentKind.EXAM) {
           throw new FailedPreconditionError("an exam can be handed in once", "ALREADY_SUBMITTED");
         }
@@ -381,7 +398,7 @@ export function createAssessments(deps: {
         );
       }
       if (access.course.state === CourseState.FINISHED) {
-        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+        throw courseReadOnly();
       }
       assertNoViolations(answerViolations(a.questions, answers));
       const existing = await store.submissionOf(a.id, caller);
@@ -396,13 +413,14 @@ export function createAssessments(deps: {
         });
       }
       const stored = await storeFiles(a.courseId, answers);
-      const s = await store.updateSubmission(
-        existing.id,
-        { states: [SubmissionState.IN_PROGRESS] },
-        { ...attemptUnderWay(), answers: stored },
+      const s = await savingFiles(stored, () =>
+        store.updateSubmission(
+          existing.id,
+          { states: [SubmissionState.IN_PROGRESS], runningCourse: a.courseId },
+          { ...attemptUnderWay(), answers: stored },
+        ),
       );
       if (!s) {
-        await removeReplacedFiles(stored, []);
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
       }
       await removeReplacedFiles(existing.answers, stored);

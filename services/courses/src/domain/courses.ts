@@ -21,6 +21,7 @@ import {
   CourseState,
   type CourseView,
   etagOf,
+  gradedStrangers,
   Permission,
   type Prerequisite,
 } from "./model.js";
@@ -125,10 +126,7 @@ export function createCourses(deps: CourseDeps) {
       // The contract's rules (dates in order, …) hold for the course as it would become.
       validate({ ...access.course, ...changes });
       if (changes.capacity !== undefined && changes.capacity < access.course.enrolledCount) {
-        throw new FailedPreconditionError(
-          `capacity cannot be below the ${access.course.enrolledCount} students already enrolled`,
-          "CAPACITY_BELOW_ENROLLED",
-        );
+        throw belowEnrolled(access.course.enrolledCount);
       }
       if (changes.prerequisiteIds) await assertPrerequisites(courseId, changes.prerequisiteIds);
       const updated = await courses.update(
@@ -141,6 +139,7 @@ export function createCourses(deps: CourseDeps) {
       if (updated === "stale") {
         throw new AbortedError("the course changed since you read it; reload and retry", "ETAG_MISMATCH");
       }
+      if ("enrolled" in updated) throw belowEnrolled(updated.enrolled);
       // The update matched the version read: the uploaded picture it replaced is this one.
       if (changes.pictureUrl !== undefined && access.course.pictureKey) {
         await deps.blobs.delete(access.course.pictureKey);
@@ -198,13 +197,7 @@ export function createCourses(deps: CourseDeps) {
         courseId,
         grades.map((g) => g.studentId),
       );
-      if (strangers.length > 0) {
-        throw new FailedPreconditionError(
-          `final grades for students not enrolled: ${strangers.join(", ")}`,
-          "STUDENT_NOT_ENROLLED",
-          { student_ids: strangers.join(",") },
-        );
-      }
+      if (strangers.length > 0) throw gradedStrangers(strangers);
       const finished = await courses.finish(courseId, grades);
       if (!finished) throw new FailedPreconditionError("the course is already finished", "COURSE_FINISHED");
       return asSeenBy(finished, "owner");
@@ -258,3 +251,10 @@ export function createCourses(deps: CourseDeps) {
 }
 
 export type Courses = ReturnType<typeof createCourses>;
+
+function belowEnrolled(enrolled: number): FailedPreconditionError {
+  return new FailedPreconditionError(
+    `capacity cannot be below the ${enrolled} students already enrolled`,
+    "CAPACITY_BELOW_ENROLLED",
+  );
+}

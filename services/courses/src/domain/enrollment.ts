@@ -11,7 +11,7 @@ import {
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { EnrollmentRecord, EnrollmentStore } from "../store/enrollments.js";
 import { type Access, activityOf, requirePermission, requireStaff } from "./access.js";
-import { CourseState, Permission } from "./model.js";
+import { CourseState, courseReadOnly, Permission } from "./model.js";
 
 export function createEnrollment(deps: {
   enrollments: EnrollmentStore;
@@ -80,7 +80,7 @@ export function createEnrollment(deps: {
       const access = await deps.access.load(courseId, studentId);
       if (access.role !== "student") throw new NotFoundError("enrollment");
       if (access.course.state === CourseState.FINISHED) {
-        throw new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+        throw courseReadOnly();
       }
       await enrollments.remove(courseId, studentId);
     },
@@ -88,16 +88,14 @@ export function createEnrollment(deps: {
     async removeStudent(courseId: string, caller: string, studentId: string, reason: string): Promise<void> {
       const access = await deps.access.load(courseId, caller);
       requirePermission(access, Permission.STUDENTS);
-      const removed = await enrollments.remove(
-        courseId,
-        studentId,
-        {
+      const removed = await enrollments.remove(courseId, studentId, {
+        event: {
           type: "STUDENT_REMOVED",
           recipients: { userIds: [studentId] },
           data: { course_id: courseId, course_title: access.course.title, reason },
         },
-        activityOf(access, "student.remove", "enrollment", studentId, reason),
-      );
+        activity: activityOf(access, "student.remove", "enrollment", studentId, reason),
+      });
       if (!removed) throw new NotFoundError("enrollment");
     },
 

@@ -1,6 +1,19 @@
 /** The courses service's domain records and rules that need no storage. */
+import { FailedPreconditionError } from "@classconnect/platform";
 
 export const CourseState = { ACTIVE: 1, FINISHED: 2 } as const;
+
+/** What a student's write meets in a finished course (read-only for students). */
+export const courseReadOnly = () =>
+  new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
+
+/** Final grades given for users who are not students of the course. */
+export const gradedStrangers = (studentIds: string[]) =>
+  new FailedPreconditionError(
+    `final grades for students not enrolled: ${studentIds.join(", ")}`,
+    "STUDENT_NOT_ENROLLED",
+    { student_ids: studentIds.join(",") },
+  );
 
 /** What an assistant may do (classconnect.courses.v1.Permission). */
 export const Permission = { CONTENT: 1, GRADING: 2, STUDENTS: 3, STATISTICS: 4 } as const;

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { type Cursor, enqueueEvent, inTransaction, type OutboxEvent, type Sql } from "@classconnect/platform";
 import type { Answer, Question, Score } from "../domain/grading.js";
+import { lockRunning } from "./courses.js";
 import { type Activity, logActivity } from "./staff.js";
 
 export interface AssessmentFields {
@@ -343,38 +344,49 @@ export function createAssessmentStore(sql: Sql) {
       return row!.any;
     },
 
-    /** Creates the student's submission (an exam attempt or a first hand-in). */
+    /**
+     * Creates the student's submission (an exam attempt or a first hand-in) while the course
+     * runs (see `lockRunning`); the one already there if another request created it first.
+     */
     async createSubmission(
       assessment: { id: string; courseId: string },
       studentId: string,
       u: SubmissionUpdate,
     ): Promise<SubmissionRecord> {
-      const [row] = await sql<SubmissionRow[]>`
-        insert into submissions ${sql({
-          id: randomUUID(),
-          assessment_id: assessment.id,
-          course_id: assessment.courseId,
-          student_id: studentId,
-          ...submissionWrite(u),
-        })}
-        on conflict (assessment_id, student_id) do nothing
-        returning ${submissionColumns(sql)}`;
-      if (row) return toSubmission(row);
-      return (await this.submissionOf(assessment.id, studentId))!;
+      return inTransaction(sql, async (tx) => {
+        await lockRunning(tx, assessment.courseId);
+        const [row] = await tx<SubmissionRow[]>`
+          insert into submissions ${tx({
+            id: randomUUID(),
+            assessment_id: assessment.id,
+            course_id: assessment.courseId,
+            student_id: studentId,
+            ...submissionWrite(u),
+          })}
+          on conflict (assessment_id, student_id) do nothing
+          returning ${submissionColumns(tx)}`;
+        if (row) return toSubmission(row);
+        const [existing] = await tx<SubmissionRow[]>`
+          select ${submissionColumns(tx)} from submissions
+          where assessment_id = ${assessment.id} and student_id = ${studentId}`;
+        return toSubmission(existing!);
+      });
     },
 
     /**
      * Updates a submission if it is still in one of `expected.states` and, when given, still
-     * at `expected.version` (optimistic guard against concurrent hand-ins and grading);
-     * undefined when it moved on.
+     * at `expected.version` (optimistic guard against concurrent hand-ins and grading) and
+     * its course still running (a student's write, see `lockRunning`); undefined when it
+     * moved on.
      */
     async updateSubmission(
       id: string,
-      expected: { states: number[]; version?: number },
+      expected: { states: number[]; version?: number; runningCourse?: string },
       u: SubmissionUpdate,
       extra: { event?: OutboxEvent; activity?: Activity } = {},
     ): Promise<SubmissionRecord | undefined> {
       return inTransaction(sql, async (tx) => {
+        if (expected.runningCourse) await lockRunning(tx, expected.runningCourse);
         const [row] = await tx<SubmissionRow[]>`
           update submissions set ${tx(submissionWrite(u))}, version = version + 1
           where id = ${id} and state = any(${expected.states}::smallint[])

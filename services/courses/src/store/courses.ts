@@ -4,11 +4,19 @@ import {
   FailedPreconditionError,
   inTransaction,
   likeContains,
+  NotFoundError,
   type OutboxEvent,
   type Sql,
   type TransactionSql,
 } from "@classconnect/platform";
-import type { Course, CourseFields, CourseView, Prerequisite } from "../domain/model.js";
+import {
+  type Course,
+  type CourseFields,
+  type CourseView,
+  courseReadOnly,
+  gradedStrangers,
+  type Prerequisite,
+} from "../domain/model.js";
 import { type Activity, logActivity } from "./staff.js";
 
 /** Columns of a course row, with its prerequisites, as `Course` fields. */
@@ -52,6 +60,18 @@ export interface CourseRow {
   created_at: Date;
   updated_at: Date;
   prerequisite_ids: string[];
+}
+
+/**
+ * Keeps the course running until the transaction ends, for a student's write: FinishCourse
+ * and DeleteCourse wait for it, and a write that waited for either is refused
+ * (COURSE_FINISHED, or the course is not found).
+ */
+export async function lockRunning(tx: TransactionSql, courseId: string): Promise<void> {
+  const [row] = await tx<{ state: number }[]>`
+    select state from courses where id = ${courseId} and deleted_at is null for share`;
+  if (!row) throw new NotFoundError("course");
+  if (row.state !== 1) throw courseReadOnly();
 }
 
 export function toCourse(r: CourseRow): Course {
@@ -263,16 +283,17 @@ export function createCourseStore(sql: Sql) {
     },
 
     /**
-     * Applies `fields` if the course is still at `version`; returns the new row,
-     * or `stale` when someone else changed it first.
+     * Applies `fields` if the course is still at `version`, with the assistant's activity
+     * entry in the same transaction; returns the new row, `stale` when someone else changed
+     * it first, or the number enrolled when a lower `capacity` would no longer hold them (an
+     * enrollment landed since the caller read the course).
      */
-    /** Applies `fields` at `version`, with the assistant's activity entry in the same transaction. */
     async update(
       id: string,
       version: number,
       fields: Partial<CourseFields>,
       activity?: Activity,
-    ): Promise<Course | "stale" | undefined> {
+    ): Promise<Course | "stale" | { enrolled: number } | undefined> {
       return inTransaction(sql, async (tx) => {
         const values: Record<string, unknown> = {};
         for (const [key, column] of Object.entries(fieldColumns)) {
@@ -285,10 +306,15 @@ export function createCourseStore(sql: Sql) {
         const [updated] = await tx<{ id: string }[]>`
           update courses set ${tx(values)}, version = version + 1
           where id = ${id} and version = ${version} and deleted_at is null
+            and enrolled_count <= ${fields.capacity ?? tx`capacity`}
           returning id`;
         if (!updated) {
-          const [exists] = await tx`select 1 from courses where id = ${id} and deleted_at is null`;
-          return exists ? "stale" : undefined;
+          const [now] = await tx<{ version: number; enrolled_count: number }[]>`
+            select version, enrolled_count from courses where id = ${id} and deleted_at is null`;
+          if (!now) return undefined;
+          // Enrollments change the count, not the version.
+          if (now.version === version) return { enrolled: now.enrolled_count };
+          return "stale";
         }
         if (fields.prerequisiteIds) {
           const loops = await replacePrerequisites(tx, id, fields.prerequisiteIds);
@@ -357,7 +383,9 @@ export function createCourseStore(sql: Sql) {
 
     /**
      * Finishes a running course and stores final grades, in one transaction; undefined when
-     * the course is not running (a finish that raced this one got there first).
+     * the course is not running (a finish that raced this one got there first). Refused
+     * (STUDENT_NOT_ENROLLED) when a graded student left since the caller checked: once the
+     * course row is locked here, students' own writes wait for it (see `lockRunning`).
      */
     async finish(id: string, grades: { studentId: string; grade: number }[]): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
@@ -365,9 +393,16 @@ export function createCourseStore(sql: Sql) {
           update courses set state = 2, finished_at = now(), version = version + 1, updated_at = now()
           where id = ${id} and state = 1 and deleted_at is null returning id`;
         if (!finished) return undefined;
-        for (const g of grades) {
-          await tx`update enrollments set final_grade = ${g.grade}
-                   where course_id = ${id} and student_id = ${g.studentId}`;
+        if (grades.length > 0) {
+          const graded = await tx<{ student_id: string }[]>`
+            update enrollments e set final_grade = g.grade
+            from unnest(${grades.map((g) => g.studentId)}::uuid[], ${grades.map((g) => g.grade)}::numeric[])
+              as g(student_id, grade)
+            where e.course_id = ${id} and e.student_id = g.student_id
+            returning e.student_id`;
+          const kept = new Set(graded.map((r) => r.student_id));
+          const left = grades.map((g) => g.studentId).filter((s) => !kept.has(s));
+          if (left.length > 0) throw gradedStrangers(left);
         }
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);

@@ -6,7 +6,7 @@ import {
   type OutboxEvent,
   type Sql,
 } from "@classconnect/platform";
-import { passedBy } from "./courses.js";
+import { lockRunning, passedBy } from "./courses.js";
 import { type Activity, logActivity } from "./staff.js";
 
 export interface EnrollmentRecord {
@@ -76,20 +76,23 @@ export function createEnrollmentStore(sql: Sql) {
       });
     },
 
-    /** Frees the seat of a student; false when not enrolled. */
+    /**
+     * Frees the seat of a student; false when not enrolled. Students leave only a running
+     * course (see `lockRunning`); staff removing one (`staff`) tell them why and log it.
+     */
     async remove(
       courseId: string,
       studentId: string,
-      event?: OutboxEvent,
-      activity?: Activity,
+      staff?: { event: OutboxEvent; activity?: Activity | undefined },
     ): Promise<boolean> {
       return inTransaction(sql, async (tx) => {
+        if (!staff) await lockRunning(tx, courseId);
         const [gone] = await tx`
           delete from enrollments where course_id = ${courseId} and student_id = ${studentId} returning 1`;
         if (!gone) return false;
         await tx`update courses set enrolled_count = enrolled_count - 1 where id = ${courseId}`;
-        if (event) await enqueueEvent(tx, event);
-        if (activity) await logActivity(tx, activity);
+        if (staff) await enqueueEvent(tx, staff.event);
+        if (staff?.activity) await logActivity(tx, staff.activity);
         return true;
       });
     },
