@@ -252,7 +252,7 @@ test("where a seat is taken, the course is checked again: finished, gone or teac
   }
 });
 
-test("capacity holds under 200 simultaneous Enroll calls: exactly 20 of a capacity of 20 succeed", async ({
+test("capacity holds under 200 simultaneous Enroll calls: exactly 20 of a capacity of 20 succeed; all 20 leave at once", async ({
   sys,
 }) => {
   const owner = await sys.register();
@@ -271,11 +271,18 @@ test("capacity holds under 200 simultaneous Enroll calls: exactly 20 of a capaci
   assert.is(ok, 20);
   assert.equal([...new Set(reasons)], ["COURSE_FULL"]);
   const sql = postgres(sys.databases.courses, { max: 1 });
-  try {
+  const seats = async () => {
     const [row] = await sql<{ enrolled_count: number; rows: string }[]>`
       select c.enrolled_count, (select count(*) from enrollments e where e.course_id = c.id) as rows
       from courses c where c.id = ${c.id}`;
-    assert.equal([row!.enrolled_count, Number(row!.rows)], [20, 20]);
+    return [row!.enrolled_count, Number(row!.rows)];
+  };
+  try {
+    assert.equal(await seats(), [20, 20]);
+    // Each leaver locks the course to free its seat; none waits on another's lock forever.
+    const seated = students.filter((_, i) => results[i]!.status === "fulfilled");
+    await Promise.all(seated.map((s) => enrollment.unenroll({ courseId: c.id }, s.auth)));
+    assert.equal(await seats(), [0, 0]);
   } finally {
     await sql.end();
   }

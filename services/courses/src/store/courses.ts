@@ -65,11 +65,13 @@ export interface CourseRow {
 /**
  * Keeps the course running until the transaction ends, for a student's write: FinishCourse
  * and DeleteCourse wait for it, and a write that waited for either is refused
- * (COURSE_FINISHED, or the course is not found).
+ * (COURSE_FINISHED, or the course is not found). A transaction that goes on to update the
+ * course row takes it `forUpdate`: two that took a share lock first would deadlock there.
  */
-export async function lockRunning(tx: TransactionSql, courseId: string): Promise<void> {
+export async function lockRunning(tx: TransactionSql, courseId: string, forUpdate = false): Promise<void> {
   const [row] = await tx<{ state: number }[]>`
-    select state from courses where id = ${courseId} and deleted_at is null for share`;
+    select state from courses where id = ${courseId} and deleted_at is null
+    ${forUpdate ? tx`for no key update` : tx`for share`}`;
   if (!row) throw new NotFoundError("course");
   if (row.state !== 1) throw courseReadOnly();
 }

@@ -86,7 +86,7 @@ export function createEnrollmentStore(sql: Sql) {
       staff?: { event: OutboxEvent; activity?: Activity | undefined },
     ): Promise<boolean> {
       return inTransaction(sql, async (tx) => {
-        if (!staff) await lockRunning(tx, courseId);
+        if (!staff) await lockRunning(tx, courseId, true);
         const [gone] = await tx`
           delete from enrollments where course_id = ${courseId} and student_id = ${studentId} returning 1`;
         if (!gone) return false;
