@@ -5,10 +5,14 @@ import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enr
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
+import { PermissionDeniedError } from "@classconnect/platform";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createCourseStore } from "../src/store/courses.js";
+import { createModuleStore } from "../src/store/modules.js";
+import type { Activity } from "../src/store/staff.js";
 import { courseInput, invalid, rejects } from "./fixtures.js";
 
 const test = suite<{ sys: System }>("courses: StaffService");
@@ -207,6 +211,69 @@ test("no one is both a student and an assistant of a course, even when enrolled 
   // The seats follow the enrollments: a refused enrollment gives its seat back.
   const seats = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;
   assert.is(seats.enrolledCount, students);
+});
+
+test("an assistant's write is checked against their permissions where it is written: removed or changed since read, it is refused", async ({
+  sys,
+}) => {
+  // Every method reads the caller's role, then writes; RemoveAssistant or UpdateAssistant
+  // landing in between is met where the write logs its activity (a race through the API).
+  const owner = await sys.register();
+  const [removed, grader, editor] = [await sys.register(), await sys.register(), await sys.register()];
+  const c = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth)).course!;
+  const staff = sys.client(StaffService);
+  for (const [who, permissions] of [
+    [removed, [Permission.CONTENT]],
+    [grader, [Permission.GRADING]],
+    [editor, [Permission.CONTENT]],
+  ] as const) {
+    await staff.addAssistant(
+      { courseId: c.id, userId: who.userId, permissions: [...permissions] },
+      owner.auth,
+    );
+  }
+  await staff.removeAssistant({ courseId: c.id, userId: removed.userId }, owner.auth);
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    const modules = createModuleStore(sql);
+    const courses = createCourseStore(sql);
+    const activity = (actorId: string): Activity => ({
+      courseId: c.id,
+      actorId,
+      permission: Permission.CONTENT,
+      action: "module.create",
+      resourceType: "module",
+      resourceId: "",
+      details: "",
+    });
+    for (const who of [removed, grader]) {
+      const err = await modules.create(c.id, "Sneaked in", "", activity(who.userId)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(err, PermissionDeniedError);
+      assert.is((err as PermissionDeniedError).reason, "MISSING_PERMISSION");
+      const stale = await courses.update(c.id, 1, { title: "Sneaked in" }, activity(who.userId)).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(stale, PermissionDeniedError);
+    }
+    const [counts] = await sql<{ modules: number; log: number; title: string }[]>`
+      select (select count(*)::int from modules where course_id = ${c.id}) as modules,
+             (select count(*)::int from activity_log where course_id = ${c.id}) as log,
+             (select title from courses where id = ${c.id}) as title`;
+    assert.equal(counts, { modules: 0, log: 0, title: c.title }, "nothing written");
+    // An assistant still holding the permission writes, and the log says so.
+    assert.ok(await modules.create(c.id, "Week 1", "", activity(editor.userId)));
+    const log = await sql`select actor_id, action from activity_log where course_id = ${c.id}`;
+    assert.equal(
+      log.map((r) => [r["actor_id"], r["action"]]),
+      [[editor.userId, "module.create"]],
+    );
+  } finally {
+    await sql.end();
+  }
 });
 
 test("ListActivity: the owner reads what assistants did, filtered by assistant, paginated", async ({

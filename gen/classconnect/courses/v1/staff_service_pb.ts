@@ -456,7 +456,9 @@ export const StaffService: GenService<{
     output: typeof AddAssistantResponseSchema;
   },
   /**
-   * UpdateAssistant changes an assistant's permissions (owner only).
+   * UpdateAssistant changes an assistant's permissions (owner only). A change the assistant
+   * is making at that moment lands before it or, needing a permission taken away, is refused
+   * (PERMISSION_DENIED MISSING_PERMISSION); the same holds for RemoveAssistant.
    *
    * @generated from rpc classconnect.courses.v1.StaffService.UpdateAssistant
    */

@@ -70,16 +70,20 @@ export function requireMember(a: CourseAccess): void {
   }
 }
 
-/** The activity-log entry for an action, when an assistant (not the owner) takes it. */
+/**
+ * The activity-log entry for an action, when an assistant (not the owner) takes it with
+ * `permission` (the one the method required): it is logged only while they still hold it.
+ */
 export function activityOf(
   a: CourseAccess,
+  permission: PermissionValue,
   action: string,
   resourceType: string,
   resourceId = "",
   details = "",
 ): Activity | undefined {
   if (a.role !== "assistant") return undefined;
-  return { courseId: a.course.id, actorId: a.userId, action, resourceType, resourceId, details };
+  return { courseId: a.course.id, actorId: a.userId, permission, action, resourceType, resourceId, details };
 }
 
 /** An edit's details for the activity log: the fields it changed, as the contract names them. */

@@ -193,7 +193,11 @@ export function createAssessments(deps: {
       const access = await deps.access.load(courseId, caller);
       requirePermission(access, Permission.CONTENT);
       assertNoViolations(fieldViolations(f, "assessment"));
-      return store.create(courseId, f, activityOf(access, "assessment.create", "assessment", "", f.title));
+      return store.create(
+        courseId,
+        f,
+        activityOf(access, Permission.CONTENT, "assessment.create", "assessment", "", f.title),
+      );
     },
 
     async get(assessmentId: string, caller: string): Promise<{ a: AssessmentRecord; staff: boolean }> {
@@ -251,7 +255,14 @@ export function createAssessments(deps: {
       return store.update(
         assessmentId,
         changes,
-        activityOf(access, "assessment.update", "assessment", assessmentId, changedFields(changes)),
+        activityOf(
+          access,
+          Permission.CONTENT,
+          "assessment.update",
+          "assessment",
+          assessmentId,
+          changedFields(changes),
+        ),
       );
     },
 
@@ -260,7 +271,7 @@ export function createAssessments(deps: {
       requirePermission(access, Permission.CONTENT);
       const files = await store.remove(
         assessmentId,
-        activityOf(access, "assessment.delete", "assessment", assessmentId, a.title),
+        activityOf(access, Permission.CONTENT, "assessment.delete", "assessment", assessmentId, a.title),
       );
       // The rows are gone; a file left behind by a failed delete is only garbage.
       await Promise.allSettled(files.map((key) => deps.blobs.delete(key)));
@@ -282,7 +293,7 @@ export function createAssessments(deps: {
             due_time: a.dueTime.toISOString(),
           },
         },
-        activityOf(access, "assessment.publish", "assessment", assessmentId, a.title),
+        activityOf(access, Permission.CONTENT, "assessment.publish", "assessment", assessmentId, a.title),
       );
       if (!published)
         throw new FailedPreconditionError("the assessment is already published", "ALREADY_PUBLISHED");
@@ -534,6 +545,7 @@ export function createAssessments(deps: {
         {
           activity: activityOf(
             access,
+            Permission.GRADING,
             "submission.grade",
             "submission",
             s.id,
@@ -595,6 +607,7 @@ export function createAssessments(deps: {
           },
           activity: activityOf(
             access,
+            Permission.GRADING,
             "submission.finalize",
             "submission",
             s.id,

@@ -133,7 +133,7 @@ export function createCourses(deps: CourseDeps) {
         courseId,
         access.course.version,
         changes,
-        activityOf(access, "course.update", "course", courseId, changedFields(changes)),
+        activityOf(access, Permission.CONTENT, "course.update", "course", courseId, changedFields(changes)),
       );
       if (updated === undefined) throw new NotFoundError("course");
       if (updated === "stale") {
@@ -158,7 +158,7 @@ export function createCourses(deps: CourseDeps) {
         courseId,
         url,
         key,
-        activityOf(access, "course.picture", "course", courseId, "uploaded a picture"),
+        activityOf(access, Permission.CONTENT, "course.picture", "course", courseId, "uploaded a picture"),
       );
       if (previous === undefined) {
         await deps.blobs.delete(key);

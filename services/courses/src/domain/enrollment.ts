@@ -94,7 +94,7 @@ export function createEnrollment(deps: {
           recipients: { userIds: [studentId] },
           data: { course_id: courseId, course_title: access.course.title, reason },
         },
-        activity: activityOf(access, "student.remove", "enrollment", studentId, reason),
+        activity: activityOf(access, Permission.STUDENTS, "student.remove", "enrollment", studentId, reason),
       });
       if (!removed) throw new NotFoundError("enrollment");
     },

@@ -49,7 +49,7 @@ export function createFeedback(deps: { feedback: FeedbackStore; access: Access; 
           recipients: { userIds: [studentId] },
           data: { course_id: courseId, course_title: access.course.title, score: String(score) },
         },
-        activityOf(access, "feedback.give", "student_feedback", "", `score ${score}`),
+        activityOf(access, Permission.GRADING, "feedback.give", "student_feedback", "", `score ${score}`),
       );
     },
 

@@ -55,7 +55,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         courseId,
         title,
         description,
-        activityOf(access, "module.create", "module", "", title),
+        activityOf(access, Permission.CONTENT, "module.create", "module", "", title),
       );
     },
 
@@ -65,14 +65,17 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await modules.update(
           moduleId,
           fields,
-          activityOf(access, "module.update", "module", moduleId, changedFields(fields)),
+          activityOf(access, Permission.CONTENT, "module.update", "module", moduleId, changedFields(fields)),
         ),
       );
     },
 
     async remove(moduleId: string, caller: string): Promise<void> {
       const access = await contentAccess(await modules.courseOfModule(moduleId), caller);
-      const keys = await modules.remove(moduleId, activityOf(access, "module.delete", "module", moduleId));
+      const keys = await modules.remove(
+        moduleId,
+        activityOf(access, Permission.CONTENT, "module.delete", "module", moduleId),
+      );
       await Promise.all(keys.map((k) => deps.blobs.delete(k)));
     },
 
@@ -81,7 +84,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       const result = await modules.reorder(
         courseId,
         ids,
-        activityOf(access, "module.reorder", "course", courseId),
+        activityOf(access, Permission.CONTENT, "module.reorder", "course", courseId),
       );
       if (!result) throw reorderMismatch("module_ids");
       return readableModules(result);
@@ -104,7 +107,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await modules.addResource(
           moduleId,
           { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
-          activityOf(access, "resource.create", "resource", "", r.title),
+          activityOf(access, Permission.CONTENT, "resource.create", "resource", "", r.title),
         ),
       );
     },
@@ -125,7 +128,14 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await modules.updateResource(
           resourceId,
           fields,
-          activityOf(access, "resource.update", "resource", resourceId, changedFields(fields)),
+          activityOf(
+            access,
+            Permission.CONTENT,
+            "resource.update",
+            "resource",
+            resourceId,
+            changedFields(fields),
+          ),
         ),
       );
     },
@@ -135,7 +145,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       const access = await contentAccess(owner?.courseId, caller, "resource");
       const key = await modules.removeResource(
         resourceId,
-        activityOf(access, "resource.delete", "resource", resourceId),
+        activityOf(access, Permission.CONTENT, "resource.delete", "resource", resourceId),
       );
       if (key) await deps.blobs.delete(key);
     },
@@ -145,7 +155,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
       const result = await modules.reorderResources(
         moduleId,
         ids,
-        activityOf(access, "resource.reorder", "module", moduleId),
+        activityOf(access, Permission.CONTENT, "resource.reorder", "module", moduleId),
       );
       if (!result) throw reorderMismatch("resource_ids");
       return readableAll(result);

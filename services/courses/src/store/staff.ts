@@ -5,6 +5,7 @@ import {
   enqueueEvent,
   inTransaction,
   type OutboxEvent,
+  PermissionDeniedError,
   type Sql,
   type TransactionSql,
 } from "@classconnect/platform";
@@ -31,6 +32,8 @@ export interface ActivityRecord {
 export interface Activity {
   courseId: string;
   actorId: string;
+  /** The permission the action needs; an assistant who no longer holds it is refused. */
+  permission: PermissionValue;
   action: string;
   resourceType: string;
   resourceId: string;
@@ -52,11 +55,25 @@ const toAssistant = (r: AssistantRow): AssistantRecord => ({
 });
 
 /** Appends to a course's activity log, inside the caller's transaction. */
-export async function logActivity(tx: TransactionSql | Sql, a: Activity): Promise<void> {
-  await tx`
+/**
+ * Logs an assistant's action in the transaction of the write it records, while the assistant
+ * still holds the action's permission: RemoveAssistant and UpdateAssistant wait for the write,
+ * and a write that waited for either is refused (MISSING_PERMISSION; the transaction rolls back).
+ */
+export async function logActivity(tx: TransactionSql, a: Activity): Promise<void> {
+  const [logged] = await tx`
     insert into activity_log (id, course_id, actor_id, action, resource_type, resource_id, details)
-    values (${randomUUID()}, ${a.courseId}, ${a.actorId}, ${a.action}, ${a.resourceType}, ${a.resourceId},
-      ${a.details})`;
+    select ${randomUUID()}, course_id, user_id, ${a.action}, ${a.resourceType}, ${a.resourceId}, ${a.details}
+    from assistants
+    where course_id = ${a.courseId} and user_id = ${a.actorId} and ${a.permission}::smallint = any(permissions)
+    for share
+    returning 1`;
+  if (!logged) {
+    throw new PermissionDeniedError(
+      "your assistant role in this course changed while you made this change; it was not made",
+      "MISSING_PERMISSION",
+    );
+  }
 }
 
 export function createStaffStore(sql: Sql) {
