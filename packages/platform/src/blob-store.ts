@@ -21,6 +21,23 @@ export interface BlobStore {
 }
 
 /**
+ * Runs `write`, which records the blobs at `keys` just stored; when it throws they are
+ * deleted again (a blob left by a failed delete is only garbage) and its error is rethrown.
+ */
+export async function recordingBlobs<T>(
+  blobs: BlobStore,
+  keys: string[],
+  write: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await write();
+  } catch (err) {
+    await Promise.allSettled(keys.map((key) => blobs.delete(key)));
+    throw err;
+  }
+}
+
+/**
  * The types a browser may show in place (pictures, PDF) by a key's extension; every other
  * file is served as an opaque download (`application/octet-stream`, with `nosniff`), so an
  * uploaded page or script never runs on the platform's origin.

@@ -17,6 +17,7 @@ import {
   createS3BlobStore,
   loadConfig,
   readBlobConfig,
+  recordingBlobs,
   type S3BlobOptions,
   verifyLocalReadUrl,
 } from "../src/index.js";
@@ -61,6 +62,30 @@ local("stores under the key, answers the public URL, deletes; a missing file del
   await store.delete("avatars/u1/a.png");
   assert.is(await stat(join(dir, "avatars/u1/a.png")).catch(() => "gone"), "gone");
 });
+
+local(
+  "recordingBlobs deletes the blobs a failed write would have recorded, and keeps them when it lands",
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "blobs-"));
+    const store = createLocalBlobStore(dir, "http://localhost:8080/blobs/");
+    const exists = (key: string) =>
+      stat(join(dir, key)).then(
+        () => true,
+        () => false,
+      );
+    await store.put("a/1.png", new Uint8Array([1]));
+    await store.put("a/2.png", new Uint8Array([2]));
+    const refused = new Error("the row was not written");
+    const err = await recordingBlobs(store, ["a/1.png", "a/2.png"], () => Promise.reject(refused)).catch(
+      (e: unknown) => e,
+    );
+    assert.is(err, refused, "the write's own error");
+    assert.equal([await exists("a/1.png"), await exists("a/2.png")], [false, false]);
+    await store.put("a/3.png", new Uint8Array([3]));
+    assert.is(await recordingBlobs(store, ["a/3.png"], async () => "saved"), "saved");
+    assert.ok(await exists("a/3.png"));
+  },
+);
 
 local("refuses keys that leave its directory", async () => {
   const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));

@@ -8,6 +8,7 @@ import {
   type Page,
   PermissionDeniedError,
   pageOf,
+  recordingBlobs,
 } from "@classconnect/platform";
 import type {
   AssessmentFields,
@@ -126,10 +127,8 @@ export function createAssessments(deps: {
     stored: Answer[],
     write: () => Promise<T | undefined>,
   ): Promise<T | undefined> {
-    const saved = await write().catch(async (err: unknown) => {
-      await removeReplacedFiles(stored, []);
-      throw err;
-    });
+    const keys = stored.flatMap((a) => (a.fileKey ? [a.fileKey] : []));
+    const saved = await recordingBlobs(deps.blobs, keys, write);
     if (saved === undefined) await removeReplacedFiles(stored, []);
     return saved;
   }

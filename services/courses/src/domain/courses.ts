@@ -9,6 +9,7 @@ import {
   NotFoundError,
   type Page,
   pageOf,
+  recordingBlobs,
   requireImage,
 } from "@classconnect/platform";
 import type { UsersDirectory } from "../ports/users-directory.js";
@@ -154,11 +155,13 @@ export function createCourses(deps: CourseDeps) {
       const type = requireImage(bytes);
       const key = `courses/${courseId}/${randomUUID()}.${type.extension}`;
       const url = await deps.blobs.put(key, bytes);
-      const previous = await courses.setPicture(
-        courseId,
-        url,
-        key,
-        activityOf(access, Permission.CONTENT, "course.picture", "course", courseId, "uploaded a picture"),
+      const previous = await recordingBlobs(deps.blobs, [key], () =>
+        courses.setPicture(
+          courseId,
+          url,
+          key,
+          activityOf(access, Permission.CONTENT, "course.picture", "course", courseId, "uploaded a picture"),
+        ),
       );
       if (previous === undefined) {
         await deps.blobs.delete(key);

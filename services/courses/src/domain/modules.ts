@@ -2,7 +2,7 @@
  * Modules and their resources: content permission to change, membership to read. A file
  * resource is private like the module it is in: its reader gets a short-lived link.
  */
-import { type BlobStore, InvalidArgumentError, NotFoundError } from "@classconnect/platform";
+import { type BlobStore, InvalidArgumentError, NotFoundError, recordingBlobs } from "@classconnect/platform";
 import type { ModuleRecord, ModuleStore, ResourceRecord } from "../store/modules.js";
 import { type Access, activityOf, changedFields, requireMember, requirePermission } from "./access.js";
 import { fileLink, privateFileKey } from "./files.js";
@@ -103,13 +103,14 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         await deps.blobs.put(fileKey, r.content);
         url = ""; // made per reader by readable()
       }
-      return readable(
-        await modules.addResource(
+      const added = await recordingBlobs(deps.blobs, fileKey ? [fileKey] : [], () =>
+        modules.addResource(
           moduleId,
           { title: r.title, kind: r.kind, url, fileKey, fileName: r.fileName, sizeBytes: r.content.length },
           activityOf(access, Permission.CONTENT, "resource.create", "resource", "", r.title),
         ),
       );
+      return readable(added);
     },
 
     async updateResource(resourceId: string, caller: string, fields: { title?: string; url?: string }) {

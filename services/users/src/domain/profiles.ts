@@ -5,6 +5,7 @@ import {
   NotFoundError,
   type Page,
   pageOf,
+  recordingBlobs,
   requireImage,
   UnauthenticatedError,
 } from "@classconnect/platform";
@@ -106,7 +107,13 @@ export function createProfiles(deps: Deps, auth: Pick<Auth, "confirmOwner">) {
       const current = await me(userId);
       const key = `avatars/${userId}/${randomUUID()}.${type.extension}`;
       const url = await deps.blobs.put(key, bytes);
-      const updated = (await store.updateUser(userId, { avatarUrl: url, avatarKey: key }))!;
+      const updated = await recordingBlobs(deps.blobs, [key], () =>
+        store.updateUser(userId, { avatarUrl: url, avatarKey: key }),
+      );
+      if (!updated) {
+        await deps.blobs.delete(key);
+        throw new NotFoundError("user");
+      }
       if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
       return updated;
     },
