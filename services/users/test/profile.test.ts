@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import {
@@ -301,6 +301,26 @@ test("UploadAvatar accepts png, jpeg and webp by content and replaces the old fi
   const cleared = await h.users.deleteAvatar({}, h.bearer(u.accessToken));
   assert.is(cleared.user?.avatarUrl, "");
   assert.not.ok(existsSync(fileOf(third.user!.avatarUrl)));
+});
+
+test("UploadAvatar several times at once keeps exactly one file: the avatar's", async ({ h }) => {
+  const u = await h.register();
+  const dir = join(h.blobDir, "avatars", u.userId);
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(
+      [TEST_PNG, TEST_JPEG, TEST_WEBP, TEST_PNG].map((content) =>
+        h.users.uploadAvatar({ content }, h.bearer(u.accessToken)),
+      ),
+    );
+    const { avatarUrl } = (await h.users.getMe({}, h.bearer(u.accessToken))).user!;
+    assert.equal(readdirSync(dir), [avatarUrl.slice(avatarUrl.lastIndexOf("/") + 1)], `round ${round}`);
+  }
+  await Promise.all([
+    h.users.deleteAvatar({}, h.bearer(u.accessToken)),
+    h.users.uploadAvatar({ content: TEST_PNG }, h.bearer(u.accessToken)),
+  ]);
+  const { avatarUrl } = (await h.users.getMe({}, h.bearer(u.accessToken))).user!;
+  assert.equal(readdirSync(dir), avatarUrl ? [avatarUrl.slice(avatarUrl.lastIndexOf("/") + 1)] : []);
 });
 
 test("UploadAvatar refuses other content, damaged images, empty files and files over 10 MB", async ({

@@ -126,6 +126,15 @@ export interface UsersStore extends LoginAttemptsPort {
    */
   updateUser(id: string, patch: ProfilePatch, expect?: PasswordGuard): Promise<UserRecord | undefined>;
   /**
+   * Sets (or, with null, clears) a live user's avatar and answers the key of the uploaded
+   * file it replaced, read under the row's lock: of two uploads at once, each replaces the
+   * other's file or the one before, never the same one twice. Undefined when there is no user.
+   */
+  setAvatar(
+    id: string,
+    avatar: { url: string; key: string } | null,
+  ): Promise<{ user: UserRecord; replacedKey: string | null } | undefined>;
+  /**
    * Deletes an account: erases its personal data and frees its e-mail (the row stays, so
    * that what the user did elsewhere keeps its author), ends its sessions and drops its
    * one-time secrets and sign-in failures, and records `event` in the outbox, in one

@@ -104,25 +104,22 @@ export function createProfiles(deps: Deps, auth: Pick<Auth, "confirmOwner">) {
 
     async uploadAvatar(userId: string, bytes: Uint8Array): Promise<UserRecord> {
       const type = requireImage(bytes);
-      const current = await me(userId);
       const key = `avatars/${userId}/${randomUUID()}.${type.extension}`;
       const url = await deps.blobs.put(key, bytes);
-      const updated = await recordingBlobs(deps.blobs, [key], () =>
-        store.updateUser(userId, { avatarUrl: url, avatarKey: key }),
-      );
-      if (!updated) {
+      const set = await recordingBlobs(deps.blobs, [key], () => store.setAvatar(userId, { url, key }));
+      if (!set) {
         await deps.blobs.delete(key);
         throw new NotFoundError("user");
       }
-      if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
-      return updated;
+      if (set.replacedKey) await deps.blobs.delete(set.replacedKey);
+      return set.user;
     },
 
     async deleteAvatar(userId: string): Promise<UserRecord> {
-      const current = await me(userId);
-      const updated = (await store.updateUser(userId, { avatarUrl: "", avatarKey: null }))!;
-      if (current.avatarKey) await deps.blobs.delete(current.avatarKey);
-      return updated;
+      const set = await store.setAvatar(userId, null);
+      if (!set) throw new NotFoundError("user");
+      if (set.replacedKey) await deps.blobs.delete(set.replacedKey);
+      return set.user;
     },
   };
 }

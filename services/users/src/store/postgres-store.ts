@@ -170,6 +170,16 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
       }
     },
 
+    async setAvatar(id, avatar) {
+      const [row] = await sql<(UserRow & { replaced_key: string | null })[]>`
+        with old as (select id, avatar_key from users where id = ${id} and ${live} for update)
+        update users u set avatar_url = ${avatar?.url ?? ""}, avatar_key = ${avatar?.key ?? null},
+          updated_at = now()
+        from old where u.id = old.id
+        returning u.*, old.avatar_key as replaced_key`;
+      return row && { user: toUser(row), replacedKey: row.replaced_key };
+    },
+
     async searchUsers(prefix, limit, after?: Cursor) {
       const pattern = likePrefix(prefix);
       const fullName = sql`lower(first_name || ' ' || last_name)`;
