@@ -85,6 +85,8 @@ export interface System {
   pushes: { tokens: string[]; message: { title: string; body: string } }[];
   /** Where each service listens (inside the test process). */
   urls: { users: string; courses: string; notifications: string; admin: string };
+  /** Where the services store blobs (BLOB_DIR), for assertions on stored files. */
+  blobDir: string;
   /** Each service's database, for assertions on stored state (outbox, counters). */
   databases: { users: string; courses: string; notifications: string; admin: string };
   /** A client of `service` through the gateway (gRPC over h2c). */
@@ -238,6 +240,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     mailbox: mailbox.messages,
     pushes: push.sent,
     databases,
+    blobDir,
     urls: {
       users: url(ports.users),
       courses: url(ports.courses),

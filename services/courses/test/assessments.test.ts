@@ -1,4 +1,6 @@
 import { randomUUID } from "node:crypto";
+import { readdirSync, statSync } from "node:fs";
+import { join, sep } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
@@ -770,6 +772,43 @@ test("a handed-in file is private: read only through short-lived links given to 
   await deleted.body?.cancel();
 });
 
+test("a task handed in several times at once keeps exactly one file: the one its submission holds", async (ctx) => {
+  const { sys, owner } = ctx;
+  const courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth))
+    .course!.id;
+  const student = await sys.register();
+  await sys.client(EnrollmentService).enroll({ courseId }, student.auth);
+  const task = await publishedTask(
+    { ...ctx, courseId },
+    { questions: [{ id: "f1", kind: QuestionKind.FILE_UPLOAD, prompt: "Upload your essay", points: 5 }] },
+  );
+  const submissions = sys.client(SubmissionService);
+  const dir = join(sys.blobDir, "private", "submissions", courseId);
+  const files = () =>
+    readdirSync(dir, { recursive: true, encoding: "utf8" })
+      .filter((f) => statSync(join(dir, f)).isFile())
+      .map((f) => f.split(sep).join("/"));
+  // The first round races the submission's creation, the others its replacement.
+  for (let round = 0; round < 3; round++) {
+    const handIns = await Promise.all(
+      ["a.pdf", "b.pdf", "c.pdf", "d.pdf"].map((fileName) =>
+        submissions.submitAssessment(
+          {
+            assessmentId: task.id,
+            answers: [{ questionId: "f1", fileName, fileContent: Buffer.from(fileName) }],
+          },
+          student.auth,
+        ),
+      ),
+    );
+    assert.is(handIns.length, 4, "every hand-in lands, one after the other");
+    const held = (await submissions.getSubmission({ submissionId: handIns[0]!.submission!.id }, student.auth))
+      .submission!.answers[0]!.fileUrl;
+    const key = new URL(held).pathname.slice(`/blobs/private/submissions/${courseId}/`.length);
+    assert.equal(files(), [key], `round ${round}`);
+  }
+});
+
 test("refusals the flows above do not reach: a published kind, an exam started twice or too late, grading twice, a finished course", async (ctx) => {
   const { sys, owner, grader, s1, s2, courseId } = ctx;
   const assessments = sys.client(AssessmentService);
@@ -1222,11 +1261,7 @@ test("a student's hand-in is checked against the course where it is written: one
     };
     await readOnly(store.createSubmission({ id: task.id, courseId }, s2.userId, update));
     await readOnly(
-      store.updateSubmission(
-        handedIn.submission!.id,
-        { states: [SubmissionState.SUBMITTED], runningCourse: courseId },
-        update,
-      ),
+      store.saveAnswers({ id: task.id, courseId }, s1.userId, [SubmissionState.SUBMITTED], update),
     );
     await readOnly(createEnrollmentStore(sql).remove(courseId, s1.userId));
     const rows = await sql<{ student_id: string; answers: unknown[] }[]>`

@@ -373,19 +373,17 @@ export function createAssessments(deps: {
         a.kind === AssessmentKind.EXAM
           ? [SubmissionState.IN_PROGRESS]
           : [SubmissionState.IN_PROGRESS, SubmissionState.SUBMITTED];
-      const s = await savingFiles(stored, () =>
-        existing
-          ? store.updateSubmission(existing.id, { states: from, runningCourse: a.courseId }, update)
-          : store.createSubmission(a, caller, update),
+      const written = await savingFiles(stored, () =>
+        store.saveAnswers(a, caller, from, update, a.kind === AssessmentKind.TASK),
       );
-      if (!s) {
+      if (!written) {
         if (a.kind === AssessmentKind.EXAM) {
           throw new FailedPreconditionError("an exam can be handed in once", "ALREADY_SUBMITTED");
         }
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
       }
-      await removeReplacedFiles(existing?.answers ?? [], stored);
-      return readable(studentView(s));
+      await removeReplacedFiles(written.replaced, stored);
+      return readable(studentView(written.saved));
     },
 
     /**
@@ -423,18 +421,17 @@ export function createAssessments(deps: {
         });
       }
       const stored = await storeFiles(a.courseId, answers);
-      const s = await savingFiles(stored, () =>
-        store.updateSubmission(
-          existing.id,
-          { states: [SubmissionState.IN_PROGRESS], runningCourse: a.courseId },
-          { ...attemptUnderWay(), answers: stored },
-        ),
+      const written = await savingFiles(stored, () =>
+        store.saveAnswers(a, caller, [SubmissionState.IN_PROGRESS], {
+          ...attemptUnderWay(),
+          answers: stored,
+        }),
       );
-      if (!s) {
+      if (!written) {
         throw new FailedPreconditionError("the submission changed meanwhile; reload", "SUBMISSION_CHANGED");
       }
-      await removeReplacedFiles(existing.answers, stored);
-      return { s: await readable(studentView(s)), deadline };
+      await removeReplacedFiles(written.replaced, stored);
+      return { s: await readable(studentView(written.saved)), deadline };
     },
 
     /**

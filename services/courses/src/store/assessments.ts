@@ -374,19 +374,57 @@ export function createAssessmentStore(sql: Sql) {
     },
 
     /**
+     * A student's write of their answers (a hand-in, or an exam's answers so far) while the
+     * course runs (see `lockRunning`): creates the submission if `create` and there is none,
+     * else applies `u` if it is still in one of `states`. Answers the saved record and the
+     * answers it replaced, read under the row's lock, so that of two writes at once each
+     * learns whose files it replaced. Undefined when there is none to update or it moved on.
+     */
+    async saveAnswers(
+      assessment: { id: string; courseId: string },
+      studentId: string,
+      states: number[],
+      u: SubmissionUpdate,
+      create = false,
+    ): Promise<{ saved: SubmissionRecord; replaced: Answer[] } | undefined> {
+      return inTransaction(sql, async (tx) => {
+        await lockRunning(tx, assessment.courseId);
+        if (create) {
+          const [row] = await tx<SubmissionRow[]>`
+            insert into submissions ${tx({
+              id: randomUUID(),
+              assessment_id: assessment.id,
+              course_id: assessment.courseId,
+              student_id: studentId,
+              ...submissionWrite(u),
+            })}
+            on conflict (assessment_id, student_id) do nothing
+            returning ${submissionColumns(tx)}`;
+          if (row) return { saved: toSubmission(row), replaced: [] };
+        }
+        const [before] = await tx<{ id: string; state: number; answers: Answer[] }[]>`
+          select id, state, answers from submissions
+          where assessment_id = ${assessment.id} and student_id = ${studentId} for update`;
+        if (!before || !states.includes(before.state)) return undefined;
+        const [row] = await tx<SubmissionRow[]>`
+          update submissions set ${tx(submissionWrite(u))}, version = version + 1
+          where id = ${before.id} returning ${submissionColumns(tx)}`;
+        return { saved: toSubmission(row!), replaced: before.answers };
+      });
+    },
+
+    /**
      * Updates a submission if it is still in one of `expected.states` and, when given, still
-     * at `expected.version` (optimistic guard against concurrent hand-ins and grading) and
-     * its course still running (a student's write, see `lockRunning`); undefined when it
-     * moved on.
+     * at `expected.version` (optimistic guard against concurrent hand-ins and grading);
+     * undefined when it moved on.
      */
     async updateSubmission(
       id: string,
-      expected: { states: number[]; version?: number; runningCourse?: string },
+      expected: { states: number[]; version?: number },
       u: SubmissionUpdate,
       extra: { event?: OutboxEvent; activity?: Activity } = {},
     ): Promise<SubmissionRecord | undefined> {
       return inTransaction(sql, async (tx) => {
-        if (expected.runningCourse) await lockRunning(tx, expected.runningCourse);
         const [row] = await tx<SubmissionRow[]>`
           update submissions set ${tx(submissionWrite(u))}, version = version + 1
           where id = ${id} and state = any(${expected.states}::smallint[])
