@@ -1,5 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type Cursor, enqueueEvent, inTransaction, type OutboxEvent, type Sql } from "@classconnect/platform";
+import {
+  type Cursor,
+  enqueueEvent,
+  inTransaction,
+  type OutboxEvent,
+  type Sql,
+  type TransactionSql,
+} from "@classconnect/platform";
 import type { Answer, Question, Score } from "../domain/grading.js";
 import { lockRunning } from "./courses.js";
 import { type Activity, logActivity } from "./staff.js";
@@ -204,6 +211,26 @@ export function createAssessmentStore(sql: Sql) {
     ...(u.finalizedAt ? { finalized_at: u.finalizedAt } : {}),
   });
 
+  /** Inserts the student's submission unless they have one; undefined when they do. */
+  async function insertSubmission(
+    tx: TransactionSql,
+    assessment: { id: string; courseId: string },
+    studentId: string,
+    u: SubmissionUpdate,
+  ): Promise<SubmissionRecord | undefined> {
+    const [row] = await tx<SubmissionRow[]>`
+      insert into submissions ${tx({
+        id: randomUUID(),
+        assessment_id: assessment.id,
+        course_id: assessment.courseId,
+        student_id: studentId,
+        ...submissionWrite(u),
+      })}
+      on conflict (assessment_id, student_id) do nothing
+      returning ${submissionColumns(tx)}`;
+    return row && toSubmission(row);
+  }
+
   return {
     get,
 
@@ -345,8 +372,8 @@ export function createAssessmentStore(sql: Sql) {
     },
 
     /**
-     * Creates the student's submission (an exam attempt or a first hand-in) while the course
-     * runs (see `lockRunning`); the one already there if another request created it first.
+     * Creates the student's exam attempt while the course runs (see `lockRunning`); the one
+     * already there if another request created it first.
      */
     async createSubmission(
       assessment: { id: string; courseId: string },
@@ -355,17 +382,8 @@ export function createAssessmentStore(sql: Sql) {
     ): Promise<SubmissionRecord> {
       return inTransaction(sql, async (tx) => {
         await lockRunning(tx, assessment.courseId);
-        const [row] = await tx<SubmissionRow[]>`
-          insert into submissions ${tx({
-            id: randomUUID(),
-            assessment_id: assessment.id,
-            course_id: assessment.courseId,
-            student_id: studentId,
-            ...submissionWrite(u),
-          })}
-          on conflict (assessment_id, student_id) do nothing
-          returning ${submissionColumns(tx)}`;
-        if (row) return toSubmission(row);
+        const created = await insertSubmission(tx, assessment, studentId, u);
+        if (created) return created;
         const [existing] = await tx<SubmissionRow[]>`
           select ${submissionColumns(tx)} from submissions
           where assessment_id = ${assessment.id} and student_id = ${studentId}`;
@@ -390,17 +408,8 @@ export function createAssessmentStore(sql: Sql) {
       return inTransaction(sql, async (tx) => {
         await lockRunning(tx, assessment.courseId);
         if (create) {
-          const [row] = await tx<SubmissionRow[]>`
-            insert into submissions ${tx({
-              id: randomUUID(),
-              assessment_id: assessment.id,
-              course_id: assessment.courseId,
-              student_id: studentId,
-              ...submissionWrite(u),
-            })}
-            on conflict (assessment_id, student_id) do nothing
-            returning ${submissionColumns(tx)}`;
-          if (row) return { saved: toSubmission(row), replaced: [] };
+          const created = await insertSubmission(tx, assessment, studentId, u);
+          if (created) return { saved: created, replaced: [] };
         }
         const [before] = await tx<{ id: string; state: number; answers: Answer[] }[]>`
           select id, state, answers from submissions
