@@ -54,11 +54,11 @@ const toAssistant = (r: AssistantRow): AssistantRecord => ({
   addedAt: r.added_at,
 });
 
-/** Appends to a course's activity log, inside the caller's transaction. */
 /**
- * Logs an assistant's action in the transaction of the write it records, while the assistant
- * still holds the action's permission: RemoveAssistant and UpdateAssistant wait for the write,
- * and a write that waited for either is refused (MISSING_PERMISSION; the transaction rolls back).
+ * Appends an assistant's action to the course's activity log, in the transaction of the write
+ * it records, while the assistant still holds the action's permission: RemoveAssistant and
+ * UpdateAssistant wait for the write, and a write that waited for either is refused
+ * (MISSING_PERMISSION; the transaction rolls back).
  */
 export async function logActivity(tx: TransactionSql, a: Activity): Promise<void> {
   const [logged] = await tx`
