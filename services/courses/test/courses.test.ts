@@ -237,7 +237,7 @@ test("capacity lowered while students enroll: either they got seats or the cours
   const enrollment = sys.client(EnrollmentService);
   const owner = await sys.register();
   const late = await Promise.all(Array.from({ length: 3 }, () => sys.register()));
-  for (let round = 0; round < 8; round++) {
+  for (let round = 0; round < 16; round++) {
     const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
     await enrollment.enroll({ courseId: c.id }, (await sys.register()).auth);
     const { etag } = (await courses.getCourse({ courseId: c.id }, owner.auth)).course!;

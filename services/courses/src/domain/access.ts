@@ -2,7 +2,7 @@ import { NotFoundError, PermissionDeniedError } from "@classconnect/platform";
 import type { CourseStore } from "../store/courses.js";
 import type { EnrollmentStore } from "../store/enrollments.js";
 import type { Activity, StaffStore } from "../store/staff.js";
-import { ALL_PERMISSIONS, type Course, type PermissionValue } from "./model.js";
+import { ALL_PERMISSIONS, type Course, CourseState, courseReadOnly, type PermissionValue } from "./model.js";
 
 /** The caller's standing in one course. */
 export interface CourseAccess {
@@ -61,6 +61,11 @@ export function requireStaff(a: CourseAccess): void {
   if (a.role !== "owner" && a.role !== "assistant") {
     throw new PermissionDeniedError("only the course's teachers can do this", "NOT_COURSE_STAFF");
   }
+}
+
+/** Refuses a student's write to a finished course (read-only for students). */
+export function requireRunning(a: CourseAccess): void {
+  if (a.course.state === CourseState.FINISHED) throw courseReadOnly();
 }
 
 /** Staff or an enrolled student: who may see a course's content. */

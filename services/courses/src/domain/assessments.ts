@@ -23,6 +23,7 @@ import {
   type CourseAccess,
   changedFields,
   requirePermission,
+  requireRunning,
   requireStaff,
 } from "./access.js";
 import { fileLink, privateFileKey } from "./files.js";
@@ -40,7 +41,7 @@ import {
   SubmissionState,
   totals,
 } from "./grading.js";
-import { CourseState, courseReadOnly, Permission } from "./model.js";
+import { Permission } from "./model.js";
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -308,9 +309,7 @@ export function createAssessments(deps: {
       if (!canSee(a, access)) throw new NotFoundError("assessment");
       if (a.kind !== AssessmentKind.EXAM)
         throw new FailedPreconditionError("only exams are started", "NOT_AN_EXAM");
-      if (access.course.state === CourseState.FINISHED) {
-        throw courseReadOnly();
-      }
+      requireRunning(access);
       const now = deps.now();
       if (lateness(a, now).pastDue && a.latePolicy === LatePolicy.REJECT) {
         throw new FailedPreconditionError("the exam is past its due time", "PAST_DUE");
@@ -337,9 +336,7 @@ export function createAssessments(deps: {
       if (access.role !== "student")
         throw new PermissionDeniedError("only enrolled students hand in work", "NOT_ENROLLED");
       if (!canSee(a, access)) throw new NotFoundError("assessment");
-      if (access.course.state === CourseState.FINISHED) {
-        throw courseReadOnly();
-      }
+      requireRunning(access);
       assertNoViolations(answerViolations(a.questions, answers));
       const now = deps.now();
       const existing = await store.submissionOf(a.id, caller);
@@ -405,9 +402,7 @@ export function createAssessments(deps: {
           "NOT_AN_EXAM",
         );
       }
-      if (access.course.state === CourseState.FINISHED) {
-        throw courseReadOnly();
-      }
+      requireRunning(access);
       assertNoViolations(answerViolations(a.questions, answers));
       const existing = await store.submissionOf(a.id, caller);
       if (!existing) throw new FailedPreconditionError("start the exam before saving answers", "NOT_STARTED");

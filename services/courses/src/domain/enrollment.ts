@@ -10,8 +10,8 @@ import {
 } from "@classconnect/platform";
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { EnrollmentRecord, EnrollmentStore } from "../store/enrollments.js";
-import { type Access, activityOf, requirePermission, requireStaff } from "./access.js";
-import { CourseState, courseReadOnly, Permission } from "./model.js";
+import { type Access, activityOf, requirePermission, requireRunning, requireStaff } from "./access.js";
+import { CourseState, Permission } from "./model.js";
 
 export function createEnrollment(deps: {
   enrollments: EnrollmentStore;
@@ -79,9 +79,7 @@ export function createEnrollment(deps: {
     async unenroll(courseId: string, studentId: string): Promise<void> {
       const access = await deps.access.load(courseId, studentId);
       if (access.role !== "student") throw new NotFoundError("enrollment");
-      if (access.course.state === CourseState.FINISHED) {
-        throw courseReadOnly();
-      }
+      requireRunning(access);
       await enrollments.remove(courseId, studentId);
     },
 

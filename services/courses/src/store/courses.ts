@@ -308,7 +308,7 @@ export function createCourseStore(sql: Sql) {
         const [updated] = await tx<{ id: string }[]>`
           update courses set ${tx(values)}, version = version + 1
           where id = ${id} and version = ${version} and deleted_at is null
-            and enrolled_count <= ${fields.capacity ?? tx`capacity`}
+            ${fields.capacity === undefined ? tx`` : tx`and enrolled_count <= ${fields.capacity}`}
           returning id`;
         if (!updated) {
           const [now] = await tx<{ version: number; enrolled_count: number }[]>`

@@ -71,8 +71,6 @@ export type ProfilePatch = Partial<
     | "lastName"
     | "location"
     | "bio"
-    | "avatarUrl"
-    | "avatarKey"
     | "educationLevel"
     | "website"
     | "showEmail"

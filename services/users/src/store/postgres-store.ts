@@ -77,8 +77,6 @@ const patchColumns: Record<keyof ProfilePatch, string> = {
   lastName: "last_name",
   location: "location",
   bio: "bio",
-  avatarUrl: "avatar_url",
-  avatarKey: "avatar_key",
   educationLevel: "education_level",
   website: "website",
   showEmail: "show_email",
