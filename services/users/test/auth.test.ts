@@ -549,6 +549,27 @@ test("LoginWithGoogle creates an account from a verified Google token, then sign
   await rejects(h.auth.login({ email: "linus@example.com", password: "whatever" }), Code.Unauthenticated);
 });
 
+test("LoginWithGoogle: first sign-ins with one new Google account at once make one account and all sign in", async ({
+  h,
+}) => {
+  // A double tap, or the app and the web signing in at once: each call finds no account
+  // and creates one; the one that loses the insert must sign in to the winner's.
+  for (let round = 0; round < 3; round++) {
+    const idToken = await h.google.idToken({
+      uid: `google-uid-race-${round}`,
+      email: `race${round}@example.com`,
+    });
+    const results = await Promise.all(Array.from({ length: 6 }, () => h.auth.loginWithGoogle({ idToken })));
+    const ids = new Set(results.map((r) => r.user?.id));
+    assert.is(ids.size, 1, `round ${round}: one account`);
+    assert.is(results.filter((r) => r.created).length, 1, `round ${round}: created once`);
+    for (const r of results) assert.ok(r.session?.accessToken, `round ${round}: every call signed in`);
+    const [row] = await h.sql<{ count: number }[]>`
+      select count(*)::int as count from users where email = ${`race${round}@example.com`}`;
+    assert.is(row?.count, 1);
+  }
+});
+
 test("LoginWithGoogle on a password account requires linking with its password", async ({ h }) => {
   const u = await h.register({ email: "margaret@example.com" });
   const idToken = await h.google.idToken({

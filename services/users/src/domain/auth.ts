@@ -5,6 +5,7 @@
 import { randomUUID } from "node:crypto";
 import {
   AbortedError,
+  AlreadyExistsError,
   answerRevokedSessions,
   createLoginGuard,
   digest,
@@ -21,6 +22,7 @@ import {
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
+import type { GoogleIdentity } from "../ports/google.js";
 import type { Deps } from "./deps.js";
 import { knownTimeZone, type UserRecord } from "./model.js";
 
@@ -185,6 +187,57 @@ export function createAuth(deps: Deps) {
     deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
   const recordFailure = guard.failed;
 
+  /** Links `google` to the password account with its e-mail: the password proves it is theirs. */
+  async function linkGoogle(
+    existing: UserRecord,
+    google: GoogleIdentity,
+    password: string,
+  ): Promise<SignedIn> {
+    if (!existing.passwordHash || !google.emailVerified) {
+      throw new FailedPreconditionError(
+        "this e-mail belongs to another account that cannot be linked to Google",
+        "ACCOUNT_LINK_IMPOSSIBLE",
+      );
+    }
+    if (!password) {
+      throw new FailedPreconditionError(
+        "an account with this e-mail exists: sign in again with its password to link Google",
+        "ACCOUNT_LINK_REQUIRED",
+        { email: existing.email },
+      );
+    }
+    await assertNotLocked(existing.email);
+    if (!(await verifyPassword(existing.passwordHash, password))) return recordFailure(existing.email);
+    await guard.succeeded(existing.email);
+    if (isBlocked(existing, deps.now())) throw blockedError(existing);
+    // Only while the password checked is still the account's: a reset may land meanwhile.
+    const linked = await store.updateUser(
+      existing.id,
+      { googleUid: google.uid, emailVerified: true },
+      { passwordHash: existing.passwordHash },
+    );
+    if (!linked) throw accountChanged();
+    return startSession(linked, existing.passwordHash);
+  }
+
+  /** A new account from a Google identity: name, e-mail and photo as Google has them. */
+  function createGoogleUser(google: GoogleIdentity): Promise<UserRecord> {
+    const [first, ...rest] = google.name.trim().split(/\s+/);
+    return store.createUser({
+      id: randomUUID(),
+      email: google.email,
+      passwordHash: null,
+      googleUid: google.uid,
+      firstName: (first || google.email.split("@")[0] || "").slice(0, 100),
+      lastName: rest.join(" ").slice(0, 100),
+      location: "",
+      avatarUrl: google.picture,
+      notificationsOptIn: false,
+      emailVerified: google.emailVerified,
+      timeZone: "",
+    });
+  }
+
   return {
     sessionFor: startSession,
     confirmOwner,
@@ -267,54 +320,22 @@ export function createAuth(deps: Deps) {
       password: string,
     ): Promise<SignedIn & { created: boolean; linked: boolean }> {
       const google = await deps.google.verify(idToken);
-      const known = await store.userByGoogleUid(google.uid);
-      if (known) {
-        if (isBlocked(known, deps.now())) throw blockedError(known);
-        return { ...(await startSession(known)), created: false, linked: false };
-      }
-      const existing = await store.userByEmail(google.email);
-      if (existing) {
-        if (!existing.passwordHash || !google.emailVerified) {
-          throw new FailedPreconditionError(
-            "this e-mail belongs to another account that cannot be linked to Google",
-            "ACCOUNT_LINK_IMPOSSIBLE",
-          );
+      // A first sign-in that loses the insert to another one with the same Google account
+      // (a double tap, two devices) looks again and signs in to the account that won.
+      for (let attempt = 1; ; attempt++) {
+        // By e-mail too: the account another first sign-in just made has this Google account.
+        const user = (await store.userByGoogleUid(google.uid)) ?? (await store.userByEmail(google.email));
+        if (user?.googleUid === google.uid) {
+          if (isBlocked(user, deps.now())) throw blockedError(user);
+          return { ...(await startSession(user)), created: false, linked: false };
         }
-        if (!password) {
-          throw new FailedPreconditionError(
-            "an account with this e-mail exists: sign in again with its password to link Google",
-            "ACCOUNT_LINK_REQUIRED",
-            { email: existing.email },
-          );
+        if (user) return { ...(await linkGoogle(user, google, password)), created: false, linked: true };
+        try {
+          return { ...(await startSession(await createGoogleUser(google))), created: true, linked: false };
+        } catch (err) {
+          if (!(err instanceof AlreadyExistsError) || attempt === 2) throw err;
         }
-        await assertNotLocked(existing.email);
-        if (!(await verifyPassword(existing.passwordHash, password))) return recordFailure(existing.email);
-        await guard.succeeded(existing.email);
-        if (isBlocked(existing, deps.now())) throw blockedError(existing);
-        // Only while the password checked is still the account's: a reset may land meanwhile.
-        const linked = await store.updateUser(
-          existing.id,
-          { googleUid: google.uid, emailVerified: true },
-          { passwordHash: existing.passwordHash },
-        );
-        if (!linked) throw accountChanged();
-        return { ...(await startSession(linked, existing.passwordHash)), created: false, linked: true };
       }
-      const [first, ...rest] = google.name.trim().split(/\s+/);
-      const user = await store.createUser({
-        id: randomUUID(),
-        email: google.email,
-        passwordHash: null,
-        googleUid: google.uid,
-        firstName: (first || google.email.split("@")[0] || "").slice(0, 100),
-        lastName: rest.join(" ").slice(0, 100),
-        location: "",
-        avatarUrl: google.picture,
-        notificationsOptIn: false,
-        emailVerified: google.emailVerified,
-        timeZone: "",
-      });
-      return { ...(await startSession(user)), created: true, linked: false };
     },
 
     async refresh(refreshToken: string): Promise<SessionTokens> {

@@ -116,6 +116,9 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
         if (isUniqueViolation(err, "users_email_key")) {
           throw new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
         }
+        if (isUniqueViolation(err, "users_google_uid_key")) {
+          throw new AlreadyExistsError("this Google account already has an account", "GOOGLE_ACCOUNT_TAKEN");
+        }
         throw err;
       }
     },
