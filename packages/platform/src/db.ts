@@ -65,6 +65,8 @@ export async function isDatabaseReady(sql: Sql, timeoutMs = 2000): Promise<boole
 }
 
 const retryableStates = new Set(["40001", "40P01"]);
+/** The connections `inTransaction` holds a transaction open on. */
+const openTransactions = new WeakSet<object>();
 
 /**
  * Runs `fn` in a transaction on a connection reserved for it, retrying
@@ -74,15 +76,21 @@ const retryableStates = new Set(["40001", "40P01"]);
  * connection when BEGIN fills the pipeline (always, with our max_pipeline of 1),
  * which fails concurrent transactions with UNSAFE_TRANSACTION
  * (porsager/postgres#823, #1189). A reserved connection cannot be shared.
+ *
+ * Given a transaction `inTransaction` opened, `fn` runs in it: code that makes its own
+ * transaction (a store's method) can then be part of a larger one.
  */
 export async function inTransaction<T>(
   sql: Sql,
   fn: (tx: TransactionSql) => Promise<T>,
   options: { attempts?: number; isolation?: "serializable" | "repeatable read" | "read committed" } = {},
 ): Promise<T> {
+  // Called with a transaction of its own making: `fn` joins it (the outer one retries).
+  if (openTransactions.has(sql)) return fn(sql as TransactionSql);
   const attempts = options.attempts ?? 5;
   for (let attempt = 1; ; attempt++) {
     const tx = await sql.reserve();
+    openTransactions.add(tx);
     try {
       await tx.unsafe(options.isolation ? `begin isolation level ${options.isolation}` : "begin");
       const result = await fn(tx);
@@ -93,6 +101,7 @@ export async function inTransaction<T>(
       const code = (err as { code?: string }).code;
       if (attempt >= attempts || !code || !retryableStates.has(code)) throw err;
     } finally {
+      openTransactions.delete(tx);
       tx.release();
     }
     await new Promise((r) => setTimeout(r, Math.random() * 10 * attempt));

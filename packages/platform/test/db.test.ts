@@ -9,7 +9,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { createPool, reconnectDelaySeconds } from "../src/index.js";
+import { createPool, inTransaction, reconnectDelaySeconds } from "../src/index.js";
 import { createTestDatabase } from "../src/testing/index.js";
 
 const test = suite("platform: PostgreSQL pool under connection failures");
@@ -84,6 +84,36 @@ test("queries settle through the driver's shared methods (scripts/patch-deps.ts)
     assert.equal(batches, [[1, 2], [3, 4], [5]]);
     const [after] = await pool`select 2 as two`;
     assert.is(after?.two, 2, "the connection serves queries after the cursor");
+  } finally {
+    await pool.end();
+  }
+});
+
+test("inTransaction called inside one of its own transactions joins it: both commit or neither", async () => {
+  const pool = createPool(await createTestDatabase("nested"), { max: 2 });
+  try {
+    await pool`create table t (n int)`;
+    // A store method that makes its own transaction, called from a larger one.
+    const insert = (sql: typeof pool, n: number) =>
+      inTransaction(sql, (tx) => tx`insert into t values (${n})`);
+    await inTransaction(pool, async (tx) => {
+      await insert(tx, 1);
+      const [seen] = await tx<{ n: number }[]>`select count(*)::int as n from t`;
+      assert.is(seen?.n, 1, "the inner write is in the outer transaction");
+      const [elsewhere] = await pool<{ n: number }[]>`select count(*)::int as n from t`;
+      assert.is(elsewhere?.n, 0, "and not yet committed");
+    });
+    const failed = await inTransaction(pool, async (tx) => {
+      await insert(tx, 2);
+      throw new Error("after the inner write");
+    }).catch((err: Error) => err.message);
+    assert.is(failed, "after the inner write");
+    const rows = await pool<{ n: number }[]>`select n from t order by n`;
+    assert.equal(
+      rows.map((r) => r.n),
+      [1],
+      "the inner write of the failed transaction rolled back with it",
+    );
   } finally {
     await pool.end();
   }

@@ -83,7 +83,6 @@ export async function startAdminServer(
       const revocations = listenForChanges(sql, REVOCATION_CHANNEL, logger);
       const admins = createAdmins({
         store,
-        audit,
         logger,
         issue: (adminId, sessionId) =>
           signAccessToken(
@@ -115,9 +114,7 @@ export async function startAdminServer(
           );
           router.service(
             RuleService,
-            createRuleService(
-              createRules({ store, audit, outbox: sql, now: overrides.now ?? (() => new Date()) }),
-            ),
+            createRuleService(createRules({ store, outbox: sql, now: overrides.now ?? (() => new Date()) })),
           );
           router.service(AuditService, createAuditService(store, audit));
           router.service(

@@ -144,6 +144,34 @@ export function adminStoreContract(
     assert.is(await store.deleteRule(future.id), false);
   });
 
+  test("atomically: a change and its audit entry through the store it is given, kept once it returns", async ({
+    store,
+  }) => {
+    const id = randomUUID();
+    const rule = await store.atomically(async (s) => {
+      const r = await s.createRule(id, randomUUID(), {
+        title: "Atomic",
+        description: "d",
+        effectiveTime: new Date(Date.now() + 3600_000),
+        conditions: [],
+      });
+      await createAudit(s).append({
+        adminId: randomUUID(),
+        action: "rule.create",
+        resourceType: "rule",
+        resourceId: r.id,
+        before: null,
+        after: { title: r.title },
+      });
+      return r;
+    });
+    assert.is(rule.id, id);
+    assert.is((await store.getRule(id))?.title, "Atomic");
+    const [entry] = await store.listAudit({ resourceType: "rule", resourceId: id }, 10);
+    assert.is(entry?.action, "rule.create");
+    assert.is((await createAudit(store).verify()).valid, true);
+  });
+
   test("the audit log chains every entry to the previous one, even under concurrent appends", async ({
     store,
   }) => {

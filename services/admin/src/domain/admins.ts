@@ -24,14 +24,13 @@ import {
   verifyPassword,
 } from "@classconnect/platform";
 import type { AdminRecord, AdminStore } from "../store/store.js";
-import type { Audit } from "./audit.js";
+import { createAudit } from "./audit.js";
 
 const disabledError = () =>
   new FailedPreconditionError("this administrator account is disabled", "ADMIN_DISABLED");
 
 export function createAdmins(deps: {
   store: AdminStore;
-  audit: Audit;
   /** Signs an access token for the session. */
   issue: (adminId: string, sessionId: string) => Promise<{ token: string; expiresAt: Date }>;
   /** How long a token lives: revoked sessions are listed that long. */
@@ -52,16 +51,23 @@ export function createAdmins(deps: {
     const before = await store.adminById(adminId);
     if (!before) throw new NotFoundError("administrator");
     if ((before.disabledAt !== null) === disabled) return publicView(before);
-    const after = (await store.setAdminDisabled(adminId, disabled ? now() : null))!;
-    if (disabled) await revoke(adminId, {});
-    await deps.audit.append({
-      adminId: actorId,
-      action: disabled ? "admin.disable" : "admin.enable",
-      resourceType: "admin",
-      resourceId: adminId,
-      before: { disabled: !disabled },
-      after: { disabled },
+    const { after, revoked } = await store.atomically(async (s) => {
+      const after = (await s.setAdminDisabled(adminId, disabled ? now() : null))!;
+      const revoked = disabled ? await s.revokeSessions(adminId, {}, now()) : 0;
+      await createAudit(s).append({
+        adminId: actorId,
+        action: disabled ? "admin.disable" : "admin.enable",
+        resourceType: "admin",
+        resourceId: adminId,
+        before: { disabled: !disabled },
+        after: { disabled },
+      });
+      return { after, revoked };
     });
+    // A sign-in racing this may have made a session after the transaction's revocation
+    // read the sessions and checked the admin before it committed (see login): end it too.
+    const late = disabled ? await store.revokeSessions(adminId, {}, now()) : 0;
+    if (revoked + late > 0) await deps.revocations?.announce();
     return publicView(after);
   }
   return {
@@ -69,21 +75,25 @@ export function createAdmins(deps: {
     async ensureFirstAdmin(email: string, password: string): Promise<void> {
       const normalized = email.trim().toLowerCase();
       if (await store.adminByEmail(normalized)) return;
+      const passwordHash = await hashPassword(password);
       try {
-        const admin = await store.createAdmin({
-          id: randomUUID(),
-          email: normalized,
-          name: "Administrator",
-          passwordHash: await hashPassword(password),
-          createdBy: "",
-        });
-        await deps.audit.append({
-          adminId: admin.id,
-          action: "admin.bootstrap",
-          resourceType: "admin",
-          resourceId: admin.id,
-          before: null,
-          after: { email: admin.email, name: admin.name },
+        const admin = await store.atomically(async (s) => {
+          const admin = await s.createAdmin({
+            id: randomUUID(),
+            email: normalized,
+            name: "Administrator",
+            passwordHash,
+            createdBy: "",
+          });
+          await createAudit(s).append({
+            adminId: admin.id,
+            action: "admin.bootstrap",
+            resourceType: "admin",
+            resourceId: admin.id,
+            before: null,
+            after: { email: admin.email, name: admin.name },
+          });
+          return admin;
         });
         deps.logger.info({ adminId: admin.id }, "first administrator created from configuration");
       } catch (err) {
@@ -162,20 +172,24 @@ export function createAdmins(deps: {
     },
 
     async create(actorId: string, email: string, name: string, password: string) {
-      const admin = await store.createAdmin({
-        id: randomUUID(),
-        email: email.trim().toLowerCase(),
-        name: name.trim(),
-        passwordHash: await hashPassword(password),
-        createdBy: actorId,
-      });
-      await deps.audit.append({
-        adminId: actorId,
-        action: "admin.create",
-        resourceType: "admin",
-        resourceId: admin.id,
-        before: null,
-        after: { email: admin.email, name: admin.name },
+      const passwordHash = await hashPassword(password);
+      const admin = await store.atomically(async (s) => {
+        const admin = await s.createAdmin({
+          id: randomUUID(),
+          email: email.trim().toLowerCase(),
+          name: name.trim(),
+          passwordHash,
+          createdBy: actorId,
+        });
+        await createAudit(s).append({
+          adminId: actorId,
+          action: "admin.create",
+          resourceType: "admin",
+          resourceId: admin.id,
+          before: null,
+          after: { email: admin.email, name: admin.name },
+        });
+        return admin;
       });
       return publicView(admin);
     },
@@ -188,16 +202,21 @@ export function createAdmins(deps: {
       const admin = await store.adminById(adminId);
       if (!admin) throw new NotFoundError("administrator");
       await guard.confirmPassword(admin.email, admin.passwordHash, current, "current_password");
-      await store.setAdminPassword(adminId, await hashPassword(next));
-      await revoke(adminId, { except: sessionId });
-      await deps.audit.append({
-        adminId,
-        action: "admin.password_change",
-        resourceType: "admin",
-        resourceId: adminId,
-        before: null,
-        after: null,
+      const passwordHash = await hashPassword(next);
+      const revoked = await store.atomically(async (s) => {
+        await s.setAdminPassword(adminId, passwordHash);
+        const revoked = await s.revokeSessions(adminId, { except: sessionId }, now());
+        await createAudit(s).append({
+          adminId,
+          action: "admin.password_change",
+          resourceType: "admin",
+          resourceId: adminId,
+          before: null,
+          after: null,
+        });
+        return revoked;
       });
+      if (revoked > 0) await deps.revocations?.announce();
     },
 
     async list(limit: number, after?: Cursor): Promise<Page<Omit<AdminRecord, "passwordHash">>> {

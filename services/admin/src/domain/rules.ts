@@ -14,7 +14,7 @@ import {
   type Sql,
 } from "@classconnect/platform";
 import type { AdminStore, RuleFields, RuleRecord } from "../store/store.js";
-import type { Audit } from "./audit.js";
+import { createAudit } from "./audit.js";
 
 const snapshot = (r: RuleRecord) => ({
   title: r.title,
@@ -23,7 +23,7 @@ const snapshot = (r: RuleRecord) => ({
   conditions: r.conditions,
 });
 
-export function createRules(deps: { store: AdminStore; audit: Audit; outbox: Sql; now: () => Date }) {
+export function createRules(deps: { store: AdminStore; outbox: Sql; now: () => Date }) {
   const { store } = deps;
   const mustExist = (r: RuleRecord | undefined) => {
     if (!r) throw new NotFoundError("rule");
@@ -31,21 +31,27 @@ export function createRules(deps: { store: AdminStore; audit: Audit; outbox: Sql
   };
   return {
     async create(adminId: string, fields: RuleFields): Promise<RuleRecord> {
-      const rule = await store.createRule(randomUUID(), adminId, fields);
-      await deps.audit.append({
-        adminId,
-        action: "rule.create",
-        resourceType: "rule",
-        resourceId: rule.id,
-        before: null,
-        after: snapshot(rule),
+      return store.atomically(async (s, tx) => {
+        const rule = await s.createRule(randomUUID(), adminId, fields);
+        await createAudit(s).append({
+          adminId,
+          action: "rule.create",
+          resourceType: "rule",
+          resourceId: rule.id,
+          before: null,
+          after: snapshot(rule),
+        });
+        await enqueueEvent(tx ?? deps.outbox, {
+          type: "RULE_PUBLISHED",
+          recipients: { allUsers: true },
+          data: {
+            rule_id: rule.id,
+            rule_title: rule.title,
+            effective_time: rule.effectiveTime.toISOString(),
+          },
+        });
+        return rule;
       });
-      await enqueueEvent(deps.outbox, {
-        type: "RULE_PUBLISHED",
-        recipients: { allUsers: true },
-        data: { rule_id: rule.id, rule_title: rule.title, effective_time: rule.effectiveTime.toISOString() },
-      });
-      return rule;
     },
 
     async get(id: string): Promise<RuleRecord> {
@@ -71,28 +77,32 @@ export function createRules(deps: { store: AdminStore; audit: Audit; outbox: Sql
         ]);
       }
       validate({ ...before, ...changes });
-      const after = mustExist(await store.updateRule(id, changes));
-      await deps.audit.append({
-        adminId,
-        action: "rule.update",
-        resourceType: "rule",
-        resourceId: id,
-        before: snapshot(before),
-        after: snapshot(after),
+      return store.atomically(async (s) => {
+        const after = mustExist(await s.updateRule(id, changes));
+        await createAudit(s).append({
+          adminId,
+          action: "rule.update",
+          resourceType: "rule",
+          resourceId: id,
+          before: snapshot(before),
+          after: snapshot(after),
+        });
+        return after;
       });
-      return after;
     },
 
     async remove(adminId: string, id: string): Promise<void> {
       const before = mustExist(await store.getRule(id));
-      await store.deleteRule(id);
-      await deps.audit.append({
-        adminId,
-        action: "rule.delete",
-        resourceType: "rule",
-        resourceId: id,
-        before: snapshot(before),
-        after: null,
+      await store.atomically(async (s) => {
+        if (!(await s.deleteRule(id))) throw new NotFoundError("rule");
+        await createAudit(s).append({
+          adminId,
+          action: "rule.delete",
+          resourceType: "rule",
+          resourceId: id,
+          before: snapshot(before),
+          after: null,
+        });
       });
     },
   };

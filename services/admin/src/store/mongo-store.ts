@@ -70,7 +70,9 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
     }
   }
 
-  return {
+  const store: AdminStore = {
+    // No multi-document transactions on a standalone server (see AdminStore.atomically).
+    atomically: (work) => work(store),
     async createAdmin(a) {
       const doc: AdminDoc = {
         _id: a.id,
@@ -263,4 +265,5 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
       await client.close();
     },
   };
+  return store;
 }

@@ -77,6 +77,7 @@ export const GENESIS_HASH = "0".repeat(64);
 export function createPostgresAdminStore(sql: Sql): AdminStore {
   return {
     ...createPostgresLoginAttempts(sql, "admin_login_attempts"),
+    atomically: (work) => inTransaction(sql, (tx) => work(createPostgresAdminStore(tx), tx)),
     async createAdmin(a) {
       try {
         const [row] = await sql<AdminRow[]>`

@@ -3,7 +3,7 @@
  * (postgres-store.ts, the default) and MongoDB (mongo-store.ts); one contract
  * suite (test/store-contract.ts) runs against both.
  */
-import type { Cursor, LoginAttemptsPort, RevokedSessionEntry } from "@classconnect/platform";
+import type { Cursor, LoginAttemptsPort, RevokedSessionEntry, Sql } from "@classconnect/platform";
 
 export interface AdminRecord {
   id: string;
@@ -65,6 +65,14 @@ export interface AuditFilter {
 }
 
 export interface AdminStore extends LoginAttemptsPort {
+  /**
+   * Runs `work` as one unit. On PostgreSQL: in one transaction, `store` bound to it and
+   * `tx` for the outbox events it records, so that a change, its audit entry and its event
+   * land together or not at all. MongoDB without a replica set has no multi-document
+   * transactions: there `work` gets this store and no `tx`, and a failure part-way keeps
+   * what was written before it.
+   */
+  atomically<T>(work: (store: AdminStore, tx?: Sql) => Promise<T>): Promise<T>;
   /** Throws AlreadyExistsError for a taken e-mail. */
   createAdmin(a: Omit<AdminRecord, "createdAt" | "disabledAt">): Promise<AdminRecord>;
   adminByEmail(email: string): Promise<AdminRecord | undefined>;
