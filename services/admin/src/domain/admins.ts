@@ -70,6 +70,23 @@ export function createAdmins(deps: {
     if (revoked + late > 0) await deps.revocations?.announce();
     return publicView(after);
   }
+  /** A new admin and its audit entry, as one unit; the first admin (no `createdBy`) is its own actor. */
+  const createAudited = (
+    fields: { email: string; name: string; passwordHash: string; createdBy: string },
+    action: string,
+  ) =>
+    store.atomically(async (s) => {
+      const admin = await s.createAdmin({ id: randomUUID(), ...fields });
+      await createAudit(s).append({
+        adminId: fields.createdBy || admin.id,
+        action,
+        resourceType: "admin",
+        resourceId: admin.id,
+        before: null,
+        after: { email: admin.email, name: admin.name },
+      });
+      return admin;
+    });
   return {
     /** Creates the configured first admin unless it exists (idempotent across restarts and replicas). */
     async ensureFirstAdmin(email: string, password: string): Promise<void> {
@@ -77,24 +94,10 @@ export function createAdmins(deps: {
       if (await store.adminByEmail(normalized)) return;
       const passwordHash = await hashPassword(password);
       try {
-        const admin = await store.atomically(async (s) => {
-          const admin = await s.createAdmin({
-            id: randomUUID(),
-            email: normalized,
-            name: "Administrator",
-            passwordHash,
-            createdBy: "",
-          });
-          await createAudit(s).append({
-            adminId: admin.id,
-            action: "admin.bootstrap",
-            resourceType: "admin",
-            resourceId: admin.id,
-            before: null,
-            after: { email: admin.email, name: admin.name },
-          });
-          return admin;
-        });
+        const admin = await createAudited(
+          { email: normalized, name: "Administrator", passwordHash, createdBy: "" },
+          "admin.bootstrap",
+        );
         deps.logger.info({ adminId: admin.id }, "first administrator created from configuration");
       } catch (err) {
         if ((err as { reason?: string }).reason !== "EMAIL_TAKEN") throw err;
@@ -173,24 +176,10 @@ export function createAdmins(deps: {
 
     async create(actorId: string, email: string, name: string, password: string) {
       const passwordHash = await hashPassword(password);
-      const admin = await store.atomically(async (s) => {
-        const admin = await s.createAdmin({
-          id: randomUUID(),
-          email: email.trim().toLowerCase(),
-          name: name.trim(),
-          passwordHash,
-          createdBy: actorId,
-        });
-        await createAudit(s).append({
-          adminId: actorId,
-          action: "admin.create",
-          resourceType: "admin",
-          resourceId: admin.id,
-          before: null,
-          after: { email: admin.email, name: admin.name },
-        });
-        return admin;
-      });
+      const admin = await createAudited(
+        { email: email.trim().toLowerCase(), name: name.trim(), passwordHash, createdBy: actorId },
+        "admin.create",
+      );
       return publicView(admin);
     },
 
