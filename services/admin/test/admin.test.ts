@@ -723,11 +723,12 @@ test("an admin's change whose audit entry (or a rule's announcement) cannot be w
 
     // A rule nobody is told about is not created either (and leaves no audit entry).
     await refuse("outbox");
-    const entries = (await sys.client(AuditService).listAuditEntries({ pageSize: 1 }, root)).entries;
+    const audit = sys.client(AuditService);
+    const entries = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
     const unannounced = { title: "Unannounced", description: "d", effectiveTime: inMs(HOUR) };
     await rejects(rules.createRule({ rule: unannounced }, root), Code.Internal);
     assert.is(await titled("Unannounced"), 0);
-    const after = (await sys.client(AuditService).listAuditEntries({ pageSize: 1 }, root)).entries;
+    const after = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
     assert.is(after[0]?.sequence, entries[0]?.sequence, "no audit entry for it");
   } finally {
     await allow("audit_entries");

@@ -330,11 +330,11 @@ export function createAuth(deps: Deps) {
           return { ...(await startSession(user)), created: false, linked: false };
         }
         if (user) return { ...(await linkGoogle(user, google, password)), created: false, linked: true };
-        try {
-          return { ...(await startSession(await createGoogleUser(google))), created: true, linked: false };
-        } catch (err) {
+        const created = await createGoogleUser(google).catch((err: unknown) => {
           if (!(err instanceof AlreadyExistsError) || attempt === 2) throw err;
-        }
+          return undefined; // lost the insert: look again
+        });
+        if (created) return { ...(await startSession(created)), created: true, linked: false };
       }
     },
 

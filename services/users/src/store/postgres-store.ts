@@ -96,6 +96,17 @@ function isUniqueViolation(err: unknown, constraint: string): boolean {
   return e.code === "23505" && e.constraint_name === constraint;
 }
 
+/** A taken e-mail or Google account as ALREADY_EXISTS; any other error as it is. */
+function takenError(err: unknown): unknown {
+  if (isUniqueViolation(err, "users_email_key")) {
+    return new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
+  }
+  if (isUniqueViolation(err, "users_google_uid_key")) {
+    return new AlreadyExistsError("this Google account is linked to another user", "GOOGLE_ACCOUNT_TAKEN");
+  }
+  return err;
+}
+
 export function createPostgresUsersStore(sql: Sql): UsersStore {
   const live = sql`deleted_at is null`;
   /** With a guard, the user's password must still be the one the caller verified. */
@@ -113,13 +124,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
           returning *`;
         return toUser(row!);
       } catch (err) {
-        if (isUniqueViolation(err, "users_email_key")) {
-          throw new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
-        }
-        if (isUniqueViolation(err, "users_google_uid_key")) {
-          throw new AlreadyExistsError("this Google account already has an account", "GOOGLE_ACCOUNT_TAKEN");
-        }
-        throw err;
+        throw takenError(err);
       }
     },
 
@@ -158,16 +163,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
                 where id = ${id} and ${live} ${passwordStill(expect)} returning *`;
         return row && toUser(row);
       } catch (err) {
-        if (isUniqueViolation(err, "users_email_key")) {
-          throw new AlreadyExistsError("an account with this e-mail already exists", "EMAIL_TAKEN");
-        }
-        if (isUniqueViolation(err, "users_google_uid_key")) {
-          throw new AlreadyExistsError(
-            "this Google account is linked to another user",
-            "GOOGLE_ACCOUNT_TAKEN",
-          );
-        }
-        throw err;
+        throw takenError(err);
       }
     },
 
