@@ -1,11 +1,14 @@
 /**
  * The producer side of the transactional outbox: a service records an event in
  * its own database, in the transaction of the change that causes it; a relay
- * delivers it to the notifications service with the outbox id as idempotency key.
+ * delivers it with the outbox id as idempotency key: notification events to the
+ * notifications service, audit entries (`AUDIT_ENTRY`) to the admin service.
  */
 import { randomUUID } from "node:crypto";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { JsonObject } from "@bufbuild/protobuf";
+import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
 import { DispatchService } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { createClient } from "@connectrpc/connect";
@@ -22,8 +25,12 @@ export const outboxMigrations = {
   dir: join(dirname(fileURLToPath(import.meta.url)), "..", "migrations", "outbox"),
 };
 
-/** Event types, as named by classconnect.notifications.v1.EventType. */
+/**
+ * Event types: notifications, as named by classconnect.notifications.v1.EventType, and
+ * `AUDIT_ENTRY`, an administrator's change for the admin service's audit log.
+ */
 export type OutboxEventType =
+  | "AUDIT_ENTRY"
   | "ENROLLED"
   | "ASSESSMENT_PUBLISHED"
   | "DEADLINE_REMINDER"
@@ -50,6 +57,35 @@ export interface OutboxEvent {
   recipients: { userIds?: string[]; courseId?: string; allUsers?: boolean; email?: string };
   /** Template values (course_title, grade, …). */
   data: Record<string, string>;
+}
+
+/**
+ * An administrator's change made in another service, for the admin service's audit log;
+ * `before` and `after` are the resource's states (null for a creation or a deletion).
+ */
+export interface AuditEntryEvent {
+  adminId: string;
+  action: string;
+  resourceType: string;
+  resourceId: string;
+  before: Record<string, unknown> | null;
+  after: Record<string, unknown> | null;
+}
+
+/** Records `entry` in the caller's transaction, to be appended to the audit log once; returns its id. */
+export function enqueueAuditEntry(tx: TransactionSql | Sql, entry: AuditEntryEvent): Promise<string> {
+  return enqueueEvent(tx, {
+    type: "AUDIT_ENTRY",
+    recipients: {},
+    data: {
+      admin_id: entry.adminId,
+      action: entry.action,
+      resource_type: entry.resourceType,
+      resource_id: entry.resourceId,
+      before: JSON.stringify(entry.before),
+      after: JSON.stringify(entry.after),
+    },
+  });
 }
 
 /** Records `event` in the caller's transaction; returns its id (the idempotency key). */
@@ -219,13 +255,40 @@ export function startOutboxRelay(options: RelayOptions) {
   };
 }
 
-/** The publisher that calls the notifications service (DispatchService) as an internal caller. */
-export function createNotificationsPublisher(
-  notificationsUrl: string,
-  serviceToken: string,
-): OutboxPublisher {
-  const dispatch = createClient(DispatchService, createServiceTransport(notificationsUrl, { serviceToken }));
+/**
+ * The publisher that delivers as an internal caller: audit entries to the admin service
+ * (AuditService.RecordAuditEntry), every other event to the notifications service
+ * (DispatchService). An audit entry with no admin service to go to stays in the outbox.
+ */
+export function createOutboxPublisher(urls: {
+  notifications: string;
+  admin: string | undefined;
+  serviceToken: string;
+}): OutboxPublisher {
+  const { serviceToken } = urls;
+  const dispatch = createClient(
+    DispatchService,
+    createServiceTransport(urls.notifications, { serviceToken }),
+  );
+  const audit =
+    urls.admin && createClient(AuditService, createServiceTransport(urls.admin, { serviceToken }));
   return async (e) => {
+    if (e.type === "AUDIT_ENTRY") {
+      if (!audit) throw new Error("no admin service is configured to take audit entries");
+      await audit.recordAuditEntry(
+        {
+          entryId: e.id,
+          adminId: e.data["admin_id"] ?? "",
+          action: e.data["action"] ?? "",
+          resourceType: e.data["resource_type"] ?? "",
+          resourceId: e.data["resource_id"] ?? "",
+          ...jsonObjectField("before", e.data["before"]),
+          ...jsonObjectField("after", e.data["after"]),
+        },
+        { timeoutMs: 10_000 },
+      );
+      return;
+    }
     const eventType = EventType[e.type];
     if (e.recipients.email) {
       await dispatch.sendSystemEmail(
@@ -248,4 +311,12 @@ export function createNotificationsPublisher(
       { timeoutMs: 10_000 },
     );
   };
+}
+
+/** `{ [name]: object }` for a JSON object, `{}` for JSON null (a creation's `before`, a deletion's `after`). */
+function jsonObjectField(name: string, json: string | undefined): Record<string, JsonObject> {
+  const value: unknown = json === undefined ? null : JSON.parse(json);
+  return value !== null && typeof value === "object" && !Array.isArray(value)
+    ? { [name]: value as JsonObject }
+    : {};
 }

@@ -15,7 +15,7 @@ import { type EnvReader, type LogLevel, logLevels } from "./config.js";
 import { createPool, isDatabaseReady, type MigrationSource, migrate, type Sql } from "./db.js";
 import { createLogger, type Logger } from "./logger.js";
 import { installNodeFixes } from "./node-fixes.js";
-import { createNotificationsPublisher, startOutboxRelay } from "./outbox.js";
+import { createOutboxPublisher, startOutboxRelay } from "./outbox.js";
 import { adminRevokedSessions, trackRevokedSessions, usersRevokedSessions } from "./revoked-sessions.js";
 import { closeOnSignals, type RunningServer, startServer } from "./server.js";
 import { initTelemetry } from "./telemetry.js";
@@ -101,8 +101,9 @@ export interface ServiceOptions {
   /** Builds the service's parts on its migrated database. */
   setup: (sql: Sql, logger: Logger) => Promise<ServiceParts> | ServiceParts;
   /**
-   * Relay the service's transactional outbox to the notifications service
-   * (when `config.notificationsServiceUrl` is set). Needs `outboxMigrations`.
+   * Relay the service's transactional outbox (when `config.notificationsServiceUrl` is
+   * set): events to the notifications service, audit entries to the admin service
+   * (`config.adminServiceUrl`). Needs `outboxMigrations`.
    */
   outbox?: { pollMs?: number; baseDelayMs?: number };
 }
@@ -129,7 +130,11 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
           service: options.name,
           sql,
           logger,
-          publish: createNotificationsPublisher(config.notificationsServiceUrl, config.serviceToken),
+          publish: createOutboxPublisher({
+            notifications: config.notificationsServiceUrl,
+            admin: config.adminServiceUrl,
+            serviceToken: config.serviceToken,
+          }),
           ...options.outbox,
         })
       : undefined;

@@ -12,8 +12,10 @@ import {
   type RuleService,
 } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import type { UserManagementService } from "@classconnect/gen/classconnect/admin/v1/user_management_service_pb.js";
-import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
-import { UserRole } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import {
+  UserAdminService,
+  type UserChange,
+} from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import {
   assertValid,
   createServiceTransport,
@@ -187,6 +189,18 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
             : "",
       };
     },
+    async recordAuditEntry(req) {
+      const entry = await audit.append({
+        entryId: req.entryId,
+        adminId: req.adminId,
+        action: req.action,
+        resourceType: req.resourceType,
+        resourceId: req.resourceId,
+        before: req.before ?? null,
+        after: req.after ?? null,
+      });
+      return { entry: toEntry(entry) };
+    },
     async verifyAuditChain() {
       const r = await audit.verify();
       return {
@@ -198,33 +212,29 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
   };
 }
 
-/** Backoffice user management: the users service does the work; every change is audited. */
+/**
+ * Backoffice user management: the users service does the work, and records each change's
+ * audit entry in the change's own transaction (relayed here through its outbox). The entry
+ * it answers with is appended at once, so that the log shows it on return; the relay's
+ * delivery of the same entry then adds nothing.
+ */
 export function createUserManagementService(
   usersUrl: string,
   serviceToken: string,
   audit: Audit,
 ): ServiceImpl<typeof UserManagementService> {
   const users = createClient(UserAdminService, createServiceTransport(usersUrl, { serviceToken }));
-  const stateOf = async (userId: string) => {
-    const s = await users.checkUserActive({ userId });
-    return s.exists
-      ? {
-          active: s.active,
-          role: UserRole[s.role],
-          ...(s.blockedUntil ? { blocked_until: timestampDate(s.blockedUntil).toISOString() } : {}),
-        }
-      : null;
-  };
-  /** Audits a change; a call that changed nothing (unblocking an active user) leaves no entry. */
-  const record = async (
-    adminId: string,
-    action: string,
-    userId: string,
-    before: Record<string, unknown> | null,
-  ) => {
-    const after = await stateOf(userId);
-    if (JSON.stringify(after) === JSON.stringify(before)) return;
-    await audit.append({ adminId, action, resourceType: "user", resourceId: userId, before, after });
+  const record = async (adminId: string, userId: string, change: UserChange | undefined) => {
+    if (!change) return;
+    await audit.append({
+      entryId: change.id,
+      adminId,
+      action: change.action,
+      resourceType: "user",
+      resourceId: userId,
+      before: change.before ?? null,
+      after: change.after ?? null,
+    });
   };
   return {
     async listUsers(req) {
@@ -238,21 +248,26 @@ export function createUserManagementService(
       return { users: res.users, nextPageToken: res.nextPageToken };
     },
     async blockUser(req, ctx) {
-      const before = await stateOf(req.userId);
-      const res = await users.blockUser({ userId: req.userId, until: req.until!, reason: req.reason });
-      await record(requireAdmin(ctx).adminId, "user.block", req.userId, before);
+      const { adminId } = requireAdmin(ctx);
+      const res = await users.blockUser({
+        userId: req.userId,
+        until: req.until!,
+        reason: req.reason,
+        actingAdminId: adminId,
+      });
+      await record(adminId, req.userId, res.change);
       return { user: res.user! };
     },
     async unblockUser(req, ctx) {
-      const before = await stateOf(req.userId);
-      const res = await users.unblockUser({ userId: req.userId });
-      await record(requireAdmin(ctx).adminId, "user.unblock", req.userId, before);
+      const { adminId } = requireAdmin(ctx);
+      const res = await users.unblockUser({ userId: req.userId, actingAdminId: adminId });
+      await record(adminId, req.userId, res.change);
       return { user: res.user! };
     },
     async setUserRole(req, ctx) {
-      const before = await stateOf(req.userId);
-      const res = await users.setUserRole({ userId: req.userId, role: req.role });
-      await record(requireAdmin(ctx).adminId, "user.set_role", req.userId, before);
+      const { adminId } = requireAdmin(ctx);
+      const res = await users.setUserRole({ userId: req.userId, role: req.role, actingAdminId: adminId });
+      await record(adminId, req.userId, res.change);
       return { user: res.user! };
     },
   };

@@ -13,7 +13,6 @@ import {
   createBlobStore,
   createLogger,
   createStaticKeySource,
-  enqueueEvent,
   type KeySource,
   type Logger,
   listenForChanges,
@@ -96,11 +95,6 @@ export async function startUsersServer(
       const deps: Deps = {
         store: createPostgresUsersStore(sql),
         mailer,
-        events: {
-          async publish(event) {
-            await enqueueEvent(sql, event);
-          },
-        },
         google,
         blobs: overrides.blobs ?? createBlobStore(config.blobs),
         ...(config.coursesServiceUrl

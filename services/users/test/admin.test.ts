@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { errorMetadata, invalid, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
@@ -183,6 +183,148 @@ test("admin and internal methods refuse user tokens; CheckUserActive is internal
   assert.equal([missing.exists, missing.active], [false, false]);
   await invalid(h.admin.checkUserActive({ userId: "x" }, h.service), ["user_id"]);
   assert.is((await h.users.getMe({}, asUser)).user?.role, UserRole.MEMBER);
+});
+
+/** The audit entries the users service recorded for `userId`, oldest first. */
+const auditEvents = (h: UsersHarness, userId: string) =>
+  h.sql<{ id: string; data: Record<string, string> }[]>`
+    select id, data from outbox
+    where event_type = 'AUDIT_ENTRY' and data->>'resource_id' = ${userId} order by created_at`;
+
+test("each change an administrator makes is recorded for the audit log, with who and exactly what", async ({
+  h,
+}) => {
+  const adminId = randomUUID();
+  const admin = h.bearer(await h.adminToken(adminId));
+  const u = await h.register();
+  const until = inHours(24);
+  const blocked = await h.admin.blockUser({ userId: u.userId, until, reason: "spam" }, admin);
+  const untilIso = timestampDate(until).toISOString();
+  assert.equal(blocked.change?.action, "user.block");
+  assert.equal(blocked.change?.before, { active: true, role: "MEMBER" });
+  assert.equal(blocked.change?.after, {
+    active: false,
+    role: "MEMBER",
+    blocked_until: untilIso,
+    block_reason: "spam",
+  });
+  const role = await h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER }, admin);
+  assert.equal([role.change?.before?.["role"], role.change?.after?.["role"]], ["MEMBER", "TEACHER"]);
+  // Asked again, nothing changes: no entry.
+  assert.is(
+    (await h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER }, admin)).change,
+    undefined,
+  );
+  const unblocked = await h.admin.unblockUser({ userId: u.userId }, admin);
+  assert.equal(unblocked.change?.after, { active: true, role: "TEACHER" });
+  assert.is((await h.admin.unblockUser({ userId: u.userId }, admin)).change, undefined);
+
+  // Each answered change is the outbox event relayed to the admin service's log.
+  const events = await auditEvents(h, u.userId);
+  assert.equal(
+    events.map((e) => e.id),
+    [blocked.change!.id, role.change!.id, unblocked.change!.id],
+  );
+  assert.equal(events[0]!.data, {
+    admin_id: adminId,
+    action: "user.block",
+    resource_type: "user",
+    resource_id: u.userId,
+    before: JSON.stringify(blocked.change!.before),
+    after: JSON.stringify(blocked.change!.after),
+  });
+  assert.ok(events.every((e) => e.data["admin_id"] === adminId));
+});
+
+test("the admin service names the administrator it acts for; no one else may", async ({ h, admin }) => {
+  const u = await h.register();
+  const adminId = randomUUID();
+  const until = inHours(1);
+  // An internal caller must say for whom: refused, and nothing changes.
+  await invalid(h.admin.blockUser({ userId: u.userId, until, reason: "r" }, h.service), ["acting_admin_id"]);
+  await invalid(
+    h.admin.blockUser({ userId: u.userId, until, reason: "r", actingAdminId: "someone" }, h.service),
+    ["acting_admin_id"],
+  );
+  // An administrator acts for themselves, not for another.
+  await invalid(
+    h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER, actingAdminId: adminId }, admin),
+    ["acting_admin_id"],
+  );
+  await invalid(h.admin.unblockUser({ userId: u.userId, actingAdminId: adminId }, admin), [
+    "acting_admin_id",
+  ]);
+  // A user or no one at all cannot.
+  await rejects(h.admin.unblockUser({ userId: u.userId }, h.bearer(u.accessToken)), Code.PermissionDenied);
+  await rejects(h.admin.unblockUser({ userId: u.userId }), Code.Unauthenticated);
+  assert.is((await h.users.getMe({}, h.bearer(u.accessToken))).user?.role, UserRole.MEMBER);
+  assert.is((await auditEvents(h, u.userId)).length, 0);
+
+  const own = randomUUID();
+  await h.admin.setUserRole(
+    { userId: u.userId, role: UserRole.TEACHER, actingAdminId: own },
+    h.bearer(await h.adminToken(own)),
+  );
+  await h.admin.blockUser({ userId: u.userId, until, reason: "r", actingAdminId: adminId }, h.service);
+  assert.equal(
+    (await auditEvents(h, u.userId)).map((e) => [e.data["action"], e.data["admin_id"]]),
+    [
+      ["user.set_role", own],
+      ["user.block", adminId],
+    ],
+  );
+});
+
+test("a change whose audit entry cannot be recorded does not happen", async ({ h, admin }) => {
+  const u = await h.register();
+  await h.sql.unsafe(`
+    create or replace function refuse_audit_entries() returns trigger language plpgsql as $$
+    begin
+      if new.event_type = 'AUDIT_ENTRY' then raise exception 'audit entries refused (test)'; end if;
+      return new;
+    end $$;
+    create trigger refuse_audit_entries before insert on outbox
+      for each row execute function refuse_audit_entries();`);
+  try {
+    await rejects(
+      h.admin.blockUser({ userId: u.userId, until: inHours(1), reason: "r" }, admin),
+      Code.Internal,
+    );
+    await rejects(h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER }, admin), Code.Internal);
+  } finally {
+    await h.sql.unsafe(`drop trigger refuse_audit_entries on outbox; drop function refuse_audit_entries();`);
+  }
+  // Not blocked, sessions alive, role unchanged, and the user was told nothing.
+  const me = (await h.users.getMe({}, h.bearer(u.accessToken))).user!;
+  assert.is(me.role, UserRole.MEMBER);
+  assert.is((await h.admin.checkUserActive({ userId: u.userId }, h.service)).active, true);
+  const [told] = await h.sql<{ n: number }[]>`
+    select count(*)::int as n from outbox where recipients->'userIds' ? ${u.userId}`;
+  assert.is(told!.n, 0);
+});
+
+test("administrators changing one user at once each record the state they found and left", async ({ h }) => {
+  const u = await h.register();
+  const admins = await Promise.all([1, 2, 3, 4, 5, 6].map(async () => h.bearer(await h.adminToken())));
+  // Six different blocks at once: every state they leave is distinct.
+  await Promise.all(
+    admins.map((admin, i) =>
+      h.admin.blockUser({ userId: u.userId, until: inHours(i + 1), reason: `r${i}` }, admin),
+    ),
+  );
+  // Replayed from the first state, each entry starts from the state another left: one chain.
+  const events = await h.sql<{ before: string; after: string }[]>`
+    select data->>'before' as before, data->>'after' as after from outbox
+    where event_type = 'AUDIT_ENTRY' and data->>'resource_id' = ${u.userId}`;
+  assert.is(events.length, 6);
+  const transitions = new Map(events.map((e) => [e.before, e.after]));
+  assert.is(transitions.size, 6, "no two entries start from the same state");
+  let state = JSON.stringify({ active: true, role: "MEMBER" });
+  for (let i = 0; i < 6; i++) state = transitions.get(state) ?? "(no entry starts here)";
+  const [row] = await h.sql<
+    { reason: string }[]
+  >`select block_reason as reason from users where id = ${u.userId}`;
+  assert.is(JSON.parse(state).block_reason, row!.reason, "the chain ends at the user's state");
 });
 
 test.run();

@@ -57,7 +57,8 @@ export interface UsersHarness {
   /** Headers for a call with a bearer token. */
   bearer(token: string): { headers: Record<string, string> };
   service: { headers: Record<string, string> };
-  adminToken(): Promise<string>;
+  /** An administrator's access token (for `adminId`, a new id by default). */
+  adminToken(adminId?: string): Promise<string>;
   /** Registers a user and returns its session. */
   register(
     overrides?: Partial<{ email: string; password: string; firstName: string; lastName: string }>,
@@ -128,12 +129,12 @@ export async function startUsersHarness(
     admin: reporting(createClient(UserAdminService, transport)),
     bearer: (token) => ({ headers: { authorization: `Bearer ${token}` } }),
     service: { headers: { [SERVICE_TOKEN_HEADER]: TEST_SERVICE_TOKEN } },
-    async adminToken() {
+    async adminToken(adminId = randomUUID()) {
       return (
         await signAccessToken(
           adminKey,
           ADMIN_TOKEN_ISSUER,
-          { sub: randomUUID(), sid: randomUUID(), typ: "admin" },
+          { sub: adminId, sid: randomUUID(), typ: "admin" },
           600,
         )
       ).token;

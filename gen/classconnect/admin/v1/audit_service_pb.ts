@@ -9,14 +9,14 @@ import type { AuditEntry } from "./admin_pb.js";
 import { file_classconnect_admin_v1_admin } from "./admin_pb.js";
 import { file_classconnect_common_v1_access } from "../../common/v1/access_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file classconnect/admin/v1/audit_service.proto.
  */
 export const file_classconnect_admin_v1_audit_service: GenFile = /*@__PURE__*/
-  fileDesc("CiljbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYXVkaXRfc2VydmljZS5wcm90bxIVY2xhc3Njb25uZWN0LmFkbWluLnYxIrgDChdMaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBIdCghhZG1pbl9pZBgBIAEoCUILukgI2AEBcgOwAQESFwoGYWN0aW9uGAIgASgJQge6SARyAhhkEh4KDXJlc291cmNlX3R5cGUYAyABKAlCB7pIBHICGGQSHAoLcmVzb3VyY2VfaWQYBCABKAlCB7pIBHICGGQSLQoJZnJvbV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYByABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAggASgJQgi6SAVyAxj0AzqOAbpIigEahwEKF3RvX3RpbWUtYWZ0ZXItZnJvbV90aW1lEh90b190aW1lIG11c3QgYmUgYWZ0ZXIgZnJvbV90aW1lGkshaGFzKHRoaXMuZnJvbV90aW1lKSB8fCAhaGFzKHRoaXMudG9fdGltZSkgfHwgdGhpcy50b190aW1lID4gdGhpcy5mcm9tX3RpbWUiZwoYTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlEjIKB2VudHJpZXMYASADKAsyIS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQXVkaXRFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiGQoXVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QiYAoYVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhUKDWNoZWNrZWRfY291bnQYAiABKAMSHgoWZmlyc3RfaW52YWxpZF9zZXF1ZW5jZRgDIAEoAzKMAgoMQXVkaXRTZXJ2aWNlEn0KEExpc3RBdWRpdEVudHJpZXMSLi5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEF1ZGl0RW50cmllc1JlcXVlc3QaLy5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlIgiQAgHK8xgBAxJ9ChBWZXJpZnlBdWRpdENoYWluEi4uY2xhc3Njb25uZWN0LmFkbWluLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0Gi8uY2xhc3Njb25uZWN0LmFkbWluLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZSIIkAIByvMYAQNiBnByb3RvMw", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_google_protobuf_timestamp]);
+  fileDesc("CiljbGFzc2Nvbm5lY3QvYWRtaW4vdjEvYXVkaXRfc2VydmljZS5wcm90bxIVY2xhc3Njb25uZWN0LmFkbWluLnYxIrgDChdMaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBIdCghhZG1pbl9pZBgBIAEoCUILukgI2AEBcgOwAQESFwoGYWN0aW9uGAIgASgJQge6SARyAhhkEh4KDXJlc291cmNlX3R5cGUYAyABKAlCB7pIBHICGGQSHAoLcmVzb3VyY2VfaWQYBCABKAlCB7pIBHICGGQSLQoJZnJvbV90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCgd0b190aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIcCglwYWdlX3NpemUYByABKAVCCbpIBhoEGGQoABIcCgpwYWdlX3Rva2VuGAggASgJQgi6SAVyAxj0AzqOAbpIigEahwEKF3RvX3RpbWUtYWZ0ZXItZnJvbV90aW1lEh90b190aW1lIG11c3QgYmUgYWZ0ZXIgZnJvbV90aW1lGkshaGFzKHRoaXMuZnJvbV90aW1lKSB8fCAhaGFzKHRoaXMudG9fdGltZSkgfHwgdGhpcy50b190aW1lID4gdGhpcy5mcm9tX3RpbWUiZwoYTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlEjIKB2VudHJpZXMYASADKAsyIS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQXVkaXRFbnRyeRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiGQoXVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QiYAoYVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEhUKDWNoZWNrZWRfY291bnQYAiABKAMSHgoWZmlyc3RfaW52YWxpZF9zZXF1ZW5jZRgDIAEoAyL/AQoXUmVjb3JkQXVkaXRFbnRyeVJlcXVlc3QSGgoIZW50cnlfaWQYASABKAlCCLpIBXIDsAEBEhoKCGFkbWluX2lkGAIgASgJQgi6SAVyA7ABARIZCgZhY3Rpb24YAyABKAlCCbpIBnIEEAEYZBIgCg1yZXNvdXJjZV90eXBlGAQgASgJQgm6SAZyBBABGGQSHgoLcmVzb3VyY2VfaWQYBSABKAlCCbpIBnIEEAEYZBInCgZiZWZvcmUYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EiYKBWFmdGVyGAcgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdCJMChhSZWNvcmRBdWRpdEVudHJ5UmVzcG9uc2USMAoFZW50cnkYASABKAsyIS5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuQXVkaXRFbnRyeTKLAwoMQXVkaXRTZXJ2aWNlEn0KEExpc3RBdWRpdEVudHJpZXMSLi5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEF1ZGl0RW50cmllc1JlcXVlc3QaLy5jbGFzc2Nvbm5lY3QuYWRtaW4udjEuTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlIgiQAgHK8xgBAxJ9ChBWZXJpZnlBdWRpdENoYWluEi4uY2xhc3Njb25uZWN0LmFkbWluLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0Gi8uY2xhc3Njb25uZWN0LmFkbWluLnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZSIIkAIByvMYAQMSfQoQUmVjb3JkQXVkaXRFbnRyeRIuLmNsYXNzY29ubmVjdC5hZG1pbi52MS5SZWNvcmRBdWRpdEVudHJ5UmVxdWVzdBovLmNsYXNzY29ubmVjdC5hZG1pbi52MS5SZWNvcmRBdWRpdEVudHJ5UmVzcG9uc2UiCJACAsrzGAEEYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_admin_v1_admin, file_classconnect_common_v1_access, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request for ListAuditEntries.
@@ -167,7 +167,92 @@ export const VerifyAuditChainResponseSchema: GenMessage<VerifyAuditChainResponse
   messageDesc(file_classconnect_admin_v1_audit_service, 3);
 
 /**
- * AuditService reads the append-only audit log.
+ * Request for RecordAuditEntry.
+ *
+ * @generated from message classconnect.admin.v1.RecordAuditEntryRequest
+ */
+export type RecordAuditEntryRequest = Message<"classconnect.admin.v1.RecordAuditEntryRequest"> & {
+  /**
+   * The idempotency key: the recording service's outbox event id.
+   *
+   * @generated from field: string entry_id = 1;
+   */
+  entryId: string;
+
+  /**
+   * The admin who acted.
+   *
+   * @generated from field: string admin_id = 2;
+   */
+  adminId: string;
+
+  /**
+   * Action, e.g. "user.block".
+   *
+   * @generated from field: string action = 3;
+   */
+  action: string;
+
+  /**
+   * Resource type, e.g. "user".
+   *
+   * @generated from field: string resource_type = 4;
+   */
+  resourceType: string;
+
+  /**
+   * Resource id.
+   *
+   * @generated from field: string resource_id = 5;
+   */
+  resourceId: string;
+
+  /**
+   * Value before the change; unset for a creation.
+   *
+   * @generated from field: google.protobuf.Struct before = 6;
+   */
+  before?: JsonObject | undefined;
+
+  /**
+   * Value after the change; unset for a deletion.
+   *
+   * @generated from field: google.protobuf.Struct after = 7;
+   */
+  after?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.RecordAuditEntryRequest.
+ * Use `create(RecordAuditEntryRequestSchema)` to create a new message.
+ */
+export const RecordAuditEntryRequestSchema: GenMessage<RecordAuditEntryRequest> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_audit_service, 4);
+
+/**
+ * Response for RecordAuditEntry.
+ *
+ * @generated from message classconnect.admin.v1.RecordAuditEntryResponse
+ */
+export type RecordAuditEntryResponse = Message<"classconnect.admin.v1.RecordAuditEntryResponse"> & {
+  /**
+   * The entry, as first appended.
+   *
+   * @generated from field: classconnect.admin.v1.AuditEntry entry = 1;
+   */
+  entry?: AuditEntry | undefined;
+};
+
+/**
+ * Describes the message classconnect.admin.v1.RecordAuditEntryResponse.
+ * Use `create(RecordAuditEntryResponseSchema)` to create a new message.
+ */
+export const RecordAuditEntryResponseSchema: GenMessage<RecordAuditEntryResponse> = /*@__PURE__*/
+  messageDesc(file_classconnect_admin_v1_audit_service, 5);
+
+/**
+ * AuditService reads the append-only audit log, and takes the entries other
+ * services record for administrators' changes they carry out.
  *
  * @generated from service classconnect.admin.v1.AuditService
  */
@@ -191,6 +276,18 @@ export const AuditService: GenService<{
     methodKind: "unary";
     input: typeof VerifyAuditChainRequestSchema;
     output: typeof VerifyAuditChainResponseSchema;
+  },
+  /**
+   * RecordAuditEntry appends an entry another service recorded in its outbox, with a
+   * change an administrator made there (the users service: BlockUser, UnblockUser,
+   * SetUserRole). Idempotent by `entry_id`: a repeated call returns the first entry.
+   *
+   * @generated from rpc classconnect.admin.v1.AuditService.RecordAuditEntry
+   */
+  recordAuditEntry: {
+    methodKind: "unary";
+    input: typeof RecordAuditEntryRequestSchema;
+    output: typeof RecordAuditEntryResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_classconnect_admin_v1_audit_service, 0);

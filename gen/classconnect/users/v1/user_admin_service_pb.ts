@@ -11,14 +11,14 @@ import { file_classconnect_common_v1_period } from "../../common/v1/period_pb.js
 import type { EducationLevel, UserAccount, UserRole, UserStatus } from "./user_pb.js";
 import { file_classconnect_users_v1_user } from "./user_pb.js";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
-import type { Message } from "@bufbuild/protobuf";
+import { file_google_protobuf_struct, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { JsonObject, Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file classconnect/users/v1/user_admin_service.proto.
  */
 export const file_classconnect_users_v1_user_admin_service: GenFile = /*@__PURE__*/
-  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKCAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhsKBnJlYXNvbhgDIAEoCUILukgIyAEBcgMY9AMiRQoRQmxvY2tVc2VyUmVzcG9uc2USMAoEdXNlchgBIAEoCzIiLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyQWNjb3VudCIvChJVbmJsb2NrVXNlclJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiRwoTVW5ibG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50ImsKElNldFVzZXJSb2xlUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI6CgRyb2xlGAIgASgOMh8uY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJSb2xlQgu6SAjIAQGCAQIQASJHChNTZXRVc2VyUm9sZVJlc3BvbnNlEjAKBHVzZXIYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckFjY291bnQiMwoWQ2hlY2tVc2VyQWN0aXZlUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABASKIAgoXQ2hlY2tVc2VyQWN0aXZlUmVzcG9uc2USDgoGYWN0aXZlGAEgASgIEg4KBmV4aXN0cxgCIAEoCBI+Cg9lZHVjYXRpb25fbGV2ZWwYAyABKA4yJS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuRWR1Y2F0aW9uTGV2ZWwSHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBCABKAgSDQoFZW1haWwYBSABKAkSLQoEcm9sZRgGIAEoDjIfLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyUm9sZRIxCg1ibG9ja2VkX3VudGlsGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKWAQoHQ29udGFjdBIPCgd1c2VyX2lkGAEgASgJEg0KBWVtYWlsGAIgASgJEhIKCmZpcnN0X25hbWUYAyABKAkSHAoUbm90aWZpY2F0aW9uc19vcHRfaW4YBCABKAgSDgoGYWN0aXZlGAUgASgIEhEKCXRpbWVfem9uZRgGIAEoCRIWCg5lbWFpbF92ZXJpZmllZBgHIAEoCCJ2ChNMaXN0Q29udGFjdHNSZXF1ZXN0EiIKCHVzZXJfaWRzGAEgAygJQhC6SA2SAQoQ6AciBXIDsAEBEh0KCXBhZ2Vfc2l6ZRgCIAEoBUIKukgHGgUYiCcoABIcCgpwYWdlX3Rva2VuGAMgASgJQgi6SAVyAxjIASJhChRMaXN0Q29udGFjdHNSZXNwb25zZRIwCghjb250YWN0cxgBIAMoCzIeLmNsYXNzY29ubmVjdC51c2Vycy52MS5Db250YWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJPChVHZXRVc2VyRmlndXJlc1JlcXVlc3QSNgoGcGVyaW9kGAEgASgLMh4uY2xhc3Njb25uZWN0LmNvbW1vbi52MS5QZXJpb2RCBrpIA8gBASJpCgtVc2VyRmlndXJlcxINCgV0b3RhbBgBIAEoAxIOCgZhY3RpdmUYAiABKAMSDwoHYmxvY2tlZBgDIAEoAxIWCg5lbWFpbF92ZXJpZmllZBgEIAEoAxISCgpyZWdpc3RlcmVkGAUgASgDIk0KFkdldFVzZXJGaWd1cmVzUmVzcG9uc2USMwoHZmlndXJlcxgBIAEoCzIiLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyRmlndXJlczKpBgoQVXNlckFkbWluU2VydmljZRJpCglMaXN0VXNlcnMSJy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdFVzZXJzUmVxdWVzdBooLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0VXNlcnNSZXNwb25zZSIJkAIByvMYAgMEEmYKCUJsb2NrVXNlchInLmNsYXNzY29ubmVjdC51c2Vycy52MS5CbG9ja1VzZXJSZXF1ZXN0GiguY2xhc3Njb25uZWN0LnVzZXJzLnYxLkJsb2NrVXNlclJlc3BvbnNlIgbK8xgCAwQSbAoLVW5ibG9ja1VzZXISKS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVW5ibG9ja1VzZXJSZXF1ZXN0GiouY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVuYmxvY2tVc2VyUmVzcG9uc2UiBsrzGAIDBBJsCgtTZXRVc2VyUm9sZRIpLmNsYXNzY29ubmVjdC51c2Vycy52MS5TZXRVc2VyUm9sZVJlcXVlc3QaKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuU2V0VXNlclJvbGVSZXNwb25zZSIGyvMYAgMEEnEKDExpc3RDb250YWN0cxIqLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0Q29udGFjdHNSZXF1ZXN0GisuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RDb250YWN0c1Jlc3BvbnNlIgiQAgHK8xgBBBJ3Cg5HZXRVc2VyRmlndXJlcxIsLmNsYXNzY29ubmVjdC51c2Vycy52MS5HZXRVc2VyRmlndXJlc1JlcXVlc3QaLS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuR2V0VXNlckZpZ3VyZXNSZXNwb25zZSIIkAIByvMYAQQSegoPQ2hlY2tVc2VyQWN0aXZlEi0uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QaLi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQ2hlY2tVc2VyQWN0aXZlUmVzcG9uc2UiCJACAcrzGAEEYgZwcm90bzM", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_period, file_classconnect_users_v1_user, file_google_protobuf_timestamp]);
+  fileDesc("Ci5jbGFzc2Nvbm5lY3QvdXNlcnMvdjEvdXNlcl9hZG1pbl9zZXJ2aWNlLnByb3RvEhVjbGFzc2Nvbm5lY3QudXNlcnMudjEi3AEKEExpc3RVc2Vyc1JlcXVlc3QSOwoGc3RhdHVzGAEgASgOMiEuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJTdGF0dXNCCLpIBYIBAhABEjcKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCCLpIBYIBAhABEhYKBXF1ZXJ5GAMgASgJQge6SARyAhhkEhwKCXBhZ2Vfc2l6ZRgEIAEoBUIJukgGGgQYZCgAEhwKCnBhZ2VfdG9rZW4YBSABKAlCCLpIBXIDGMgBIl8KEUxpc3RVc2Vyc1Jlc3BvbnNlEjEKBXVzZXJzGAEgAygLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKoAQoQQmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARI2CgV1bnRpbBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCC7pICMgBAbIBAkABEhsKBnJlYXNvbhgDIAEoCUILukgIyAEBcgMY9AMSJAoPYWN0aW5nX2FkbWluX2lkGAQgASgJQgu6SAjYAQFyA7ABASJ4ChFCbG9ja1VzZXJSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EjEKBmNoYW5nZRgCIAEoCzIhLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyQ2hhbmdlIlUKElVuYmxvY2tVc2VyUmVxdWVzdBIZCgd1c2VyX2lkGAEgASgJQgi6SAVyA7ABARIkCg9hY3RpbmdfYWRtaW5faWQYAiABKAlCC7pICNgBAXIDsAEBInoKE1VuYmxvY2tVc2VyUmVzcG9uc2USMAoEdXNlchgBIAEoCzIiLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyQWNjb3VudBIxCgZjaGFuZ2UYAiABKAsyIS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckNoYW5nZSKRAQoSU2V0VXNlclJvbGVSZXF1ZXN0EhkKB3VzZXJfaWQYASABKAlCCLpIBXIDsAEBEjoKBHJvbGUYAiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGVCC7pICMgBAYIBAhABEiQKD2FjdGluZ19hZG1pbl9pZBgDIAEoCUILukgI2AEBcgOwAQEiegoTU2V0VXNlclJvbGVSZXNwb25zZRIwCgR1c2VyGAEgASgLMiIuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVzZXJBY2NvdW50EjEKBmNoYW5nZRgCIAEoCzIhLmNsYXNzY29ubmVjdC51c2Vycy52MS5Vc2VyQ2hhbmdlInkKClVzZXJDaGFuZ2USCgoCaWQYASABKAkSDgoGYWN0aW9uGAIgASgJEicKBmJlZm9yZRgDIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSJgoFYWZ0ZXIYBCABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0IjMKFkNoZWNrVXNlckFjdGl2ZVJlcXVlc3QSGQoHdXNlcl9pZBgBIAEoCUIIukgFcgOwAQEiiAIKF0NoZWNrVXNlckFjdGl2ZVJlc3BvbnNlEg4KBmFjdGl2ZRgBIAEoCBIOCgZleGlzdHMYAiABKAgSPgoPZWR1Y2F0aW9uX2xldmVsGAMgASgOMiUuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkVkdWNhdGlvbkxldmVsEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg0KBWVtYWlsGAUgASgJEi0KBHJvbGUYBiABKA4yHy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlclJvbGUSMQoNYmxvY2tlZF91bnRpbBgHIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAilgEKB0NvbnRhY3QSDwoHdXNlcl9pZBgBIAEoCRINCgVlbWFpbBgCIAEoCRISCgpmaXJzdF9uYW1lGAMgASgJEhwKFG5vdGlmaWNhdGlvbnNfb3B0X2luGAQgASgIEg4KBmFjdGl2ZRgFIAEoCBIRCgl0aW1lX3pvbmUYBiABKAkSFgoOZW1haWxfdmVyaWZpZWQYByABKAgidgoTTGlzdENvbnRhY3RzUmVxdWVzdBIiCgh1c2VyX2lkcxgBIAMoCUIQukgNkgEKEOgHIgVyA7ABARIdCglwYWdlX3NpemUYAiABKAVCCrpIBxoFGIgnKAASHAoKcGFnZV90b2tlbhgDIAEoCUIIukgFcgMYyAEiYQoUTGlzdENvbnRhY3RzUmVzcG9uc2USMAoIY29udGFjdHMYASADKAsyHi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQ29udGFjdBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiTwoVR2V0VXNlckZpZ3VyZXNSZXF1ZXN0EjYKBnBlcmlvZBgBIAEoCzIeLmNsYXNzY29ubmVjdC5jb21tb24udjEuUGVyaW9kQga6SAPIAQEiaQoLVXNlckZpZ3VyZXMSDQoFdG90YWwYASABKAMSDgoGYWN0aXZlGAIgASgDEg8KB2Jsb2NrZWQYAyABKAMSFgoOZW1haWxfdmVyaWZpZWQYBCABKAMSEgoKcmVnaXN0ZXJlZBgFIAEoAyJNChZHZXRVc2VyRmlndXJlc1Jlc3BvbnNlEjMKB2ZpZ3VyZXMYASABKAsyIi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuVXNlckZpZ3VyZXMyqQYKEFVzZXJBZG1pblNlcnZpY2USaQoJTGlzdFVzZXJzEicuY2xhc3Njb25uZWN0LnVzZXJzLnYxLkxpc3RVc2Vyc1JlcXVlc3QaKC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdFVzZXJzUmVzcG9uc2UiCZACAcrzGAIDBBJmCglCbG9ja1VzZXISJy5jbGFzc2Nvbm5lY3QudXNlcnMudjEuQmxvY2tVc2VyUmVxdWVzdBooLmNsYXNzY29ubmVjdC51c2Vycy52MS5CbG9ja1VzZXJSZXNwb25zZSIGyvMYAgMEEmwKC1VuYmxvY2tVc2VyEikuY2xhc3Njb25uZWN0LnVzZXJzLnYxLlVuYmxvY2tVc2VyUmVxdWVzdBoqLmNsYXNzY29ubmVjdC51c2Vycy52MS5VbmJsb2NrVXNlclJlc3BvbnNlIgbK8xgCAwQSbAoLU2V0VXNlclJvbGUSKS5jbGFzc2Nvbm5lY3QudXNlcnMudjEuU2V0VXNlclJvbGVSZXF1ZXN0GiouY2xhc3Njb25uZWN0LnVzZXJzLnYxLlNldFVzZXJSb2xlUmVzcG9uc2UiBsrzGAIDBBJxCgxMaXN0Q29udGFjdHMSKi5jbGFzc2Nvbm5lY3QudXNlcnMudjEuTGlzdENvbnRhY3RzUmVxdWVzdBorLmNsYXNzY29ubmVjdC51c2Vycy52MS5MaXN0Q29udGFjdHNSZXNwb25zZSIIkAIByvMYAQQSdwoOR2V0VXNlckZpZ3VyZXMSLC5jbGFzc2Nvbm5lY3QudXNlcnMudjEuR2V0VXNlckZpZ3VyZXNSZXF1ZXN0Gi0uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkdldFVzZXJGaWd1cmVzUmVzcG9uc2UiCJACAcrzGAEEEnoKD0NoZWNrVXNlckFjdGl2ZRItLmNsYXNzY29ubmVjdC51c2Vycy52MS5DaGVja1VzZXJBY3RpdmVSZXF1ZXN0Gi4uY2xhc3Njb25uZWN0LnVzZXJzLnYxLkNoZWNrVXNlckFjdGl2ZVJlc3BvbnNlIgiQAgHK8xgBBGIGcHJvdG8z", [file_buf_validate_validate, file_classconnect_common_v1_access, file_classconnect_common_v1_period, file_classconnect_users_v1_user, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * Request for ListUsers.
@@ -123,6 +123,15 @@ export type BlockUserRequest = Message<"classconnect.users.v1.BlockUserRequest">
    * @generated from field: string reason = 3;
    */
   reason: string;
+
+  /**
+   * The administrator an internal caller (the admin service) acts for, recorded in
+   * the audit log: required from internal callers, empty from an administrator, who
+   * acts for themselves.
+   *
+   * @generated from field: string acting_admin_id = 4;
+   */
+  actingAdminId: string;
 };
 
 /**
@@ -144,6 +153,13 @@ export type BlockUserResponse = Message<"classconnect.users.v1.BlockUserResponse
    * @generated from field: classconnect.users.v1.UserAccount user = 1;
    */
   user?: UserAccount | undefined;
+
+  /**
+   * The change as the audit log records it; unset when the call changed nothing.
+   *
+   * @generated from field: classconnect.users.v1.UserChange change = 2;
+   */
+  change?: UserChange | undefined;
 };
 
 /**
@@ -165,6 +181,15 @@ export type UnblockUserRequest = Message<"classconnect.users.v1.UnblockUserReque
    * @generated from field: string user_id = 1;
    */
   userId: string;
+
+  /**
+   * The administrator an internal caller (the admin service) acts for, recorded in
+   * the audit log: required from internal callers, empty from an administrator, who
+   * acts for themselves.
+   *
+   * @generated from field: string acting_admin_id = 2;
+   */
+  actingAdminId: string;
 };
 
 /**
@@ -186,6 +211,13 @@ export type UnblockUserResponse = Message<"classconnect.users.v1.UnblockUserResp
    * @generated from field: classconnect.users.v1.UserAccount user = 1;
    */
   user?: UserAccount | undefined;
+
+  /**
+   * The change as the audit log records it; unset when the call changed nothing.
+   *
+   * @generated from field: classconnect.users.v1.UserChange change = 2;
+   */
+  change?: UserChange | undefined;
 };
 
 /**
@@ -214,6 +246,15 @@ export type SetUserRoleRequest = Message<"classconnect.users.v1.SetUserRoleReque
    * @generated from field: classconnect.users.v1.UserRole role = 2;
    */
   role: UserRole;
+
+  /**
+   * The administrator an internal caller (the admin service) acts for, recorded in
+   * the audit log: required from internal callers, empty from an administrator, who
+   * acts for themselves.
+   *
+   * @generated from field: string acting_admin_id = 3;
+   */
+  actingAdminId: string;
 };
 
 /**
@@ -235,6 +276,13 @@ export type SetUserRoleResponse = Message<"classconnect.users.v1.SetUserRoleResp
    * @generated from field: classconnect.users.v1.UserAccount user = 1;
    */
   user?: UserAccount | undefined;
+
+  /**
+   * The change as the audit log records it; unset when the call changed nothing.
+   *
+   * @generated from field: classconnect.users.v1.UserChange change = 2;
+   */
+  change?: UserChange | undefined;
 };
 
 /**
@@ -243,6 +291,50 @@ export type SetUserRoleResponse = Message<"classconnect.users.v1.SetUserRoleResp
  */
 export const SetUserRoleResponseSchema: GenMessage<SetUserRoleResponse> = /*@__PURE__*/
   messageDesc(file_classconnect_users_v1_user_admin_service, 7);
+
+/**
+ * A change to a user made by an administrator, as the users service recorded it for
+ * the admin service's audit log (in the change's own transaction, delivered once by
+ * `id`).
+ *
+ * @generated from message classconnect.users.v1.UserChange
+ */
+export type UserChange = Message<"classconnect.users.v1.UserChange"> & {
+  /**
+   * The audit entry's idempotency key.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * What was done: "user.block", "user.unblock" or "user.set_role".
+   *
+   * @generated from field: string action = 2;
+   */
+  action: string;
+
+  /**
+   * The user's state before: active, role and blocked_until.
+   *
+   * @generated from field: google.protobuf.Struct before = 3;
+   */
+  before?: JsonObject | undefined;
+
+  /**
+   * The user's state after.
+   *
+   * @generated from field: google.protobuf.Struct after = 4;
+   */
+  after?: JsonObject | undefined;
+};
+
+/**
+ * Describes the message classconnect.users.v1.UserChange.
+ * Use `create(UserChangeSchema)` to create a new message.
+ */
+export const UserChangeSchema: GenMessage<UserChange> = /*@__PURE__*/
+  messageDesc(file_classconnect_users_v1_user_admin_service, 8);
 
 /**
  * Request for CheckUserActive.
@@ -263,7 +355,7 @@ export type CheckUserActiveRequest = Message<"classconnect.users.v1.CheckUserAct
  * Use `create(CheckUserActiveRequestSchema)` to create a new message.
  */
 export const CheckUserActiveRequestSchema: GenMessage<CheckUserActiveRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 8);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 9);
 
 /**
  * Response for CheckUserActive.
@@ -326,7 +418,7 @@ export type CheckUserActiveResponse = Message<"classconnect.users.v1.CheckUserAc
  * Use `create(CheckUserActiveResponseSchema)` to create a new message.
  */
 export const CheckUserActiveResponseSchema: GenMessage<CheckUserActiveResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 9);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 10);
 
 /**
  * How to reach one user.
@@ -390,7 +482,7 @@ export type Contact = Message<"classconnect.users.v1.Contact"> & {
  * Use `create(ContactSchema)` to create a new message.
  */
 export const ContactSchema: GenMessage<Contact> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 10);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 11);
 
 /**
  * Request for ListContacts.
@@ -425,7 +517,7 @@ export type ListContactsRequest = Message<"classconnect.users.v1.ListContactsReq
  * Use `create(ListContactsRequestSchema)` to create a new message.
  */
 export const ListContactsRequestSchema: GenMessage<ListContactsRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 11);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 12);
 
 /**
  * Response for ListContacts.
@@ -453,7 +545,7 @@ export type ListContactsResponse = Message<"classconnect.users.v1.ListContactsRe
  * Use `create(ListContactsResponseSchema)` to create a new message.
  */
 export const ListContactsResponseSchema: GenMessage<ListContactsResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 12);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 13);
 
 /**
  * Request for GetUserFigures.
@@ -474,7 +566,7 @@ export type GetUserFiguresRequest = Message<"classconnect.users.v1.GetUserFigure
  * Use `create(GetUserFiguresRequestSchema)` to create a new message.
  */
 export const GetUserFiguresRequestSchema: GenMessage<GetUserFiguresRequest> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 13);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 14);
 
 /**
  * The platform's users in figures.
@@ -523,7 +615,7 @@ export type UserFigures = Message<"classconnect.users.v1.UserFigures"> & {
  * Use `create(UserFiguresSchema)` to create a new message.
  */
 export const UserFiguresSchema: GenMessage<UserFigures> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 14);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 15);
 
 /**
  * Response for GetUserFigures.
@@ -544,7 +636,7 @@ export type GetUserFiguresResponse = Message<"classconnect.users.v1.GetUserFigur
  * Use `create(GetUserFiguresResponseSchema)` to create a new message.
  */
 export const GetUserFiguresResponseSchema: GenMessage<GetUserFiguresResponse> = /*@__PURE__*/
-  messageDesc(file_classconnect_users_v1_user_admin_service, 15);
+  messageDesc(file_classconnect_users_v1_user_admin_service, 16);
 
 /**
  * UserAdminService is the users service's side of the backoffice.

@@ -43,6 +43,10 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
     rules.createIndex({ effectiveTime: -1, _id: -1 }),
     audit.createIndex({ hash: 1 }, { unique: true }),
     audit.createIndex({ adminId: 1, sequence: -1 }),
+    audit.createIndex(
+      { entryId: 1 },
+      { unique: true, partialFilterExpression: { entryId: { $type: "string" } } },
+    ),
     sessions.createIndex({ adminId: 1, expiresAt: 1 }),
     sessions.createIndex({ revokedAt: 1 }),
   ]);
@@ -222,6 +226,10 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
 
     async appendAudit(entry, seal) {
       return withAuditLock(async () => {
+        if (entry.entryId) {
+          const appended = await audit.findOne({ entryId: entry.entryId });
+          if (appended) return fromAudit(appended);
+        }
         const last = await audit.find().sort({ _id: -1 }).limit(1).next();
         const sequence = (last?.sequence ?? 0) + 1;
         const previousHash = last?.hash ?? GENESIS_HASH;

@@ -58,8 +58,10 @@ interface AuditRow {
   created_at: Date;
   previous_hash: string;
   hash: string;
+  entry_id: string | null;
 }
 const toAudit = (r: AuditRow): AuditRecord => ({
+  ...(r.entry_id ? { entryId: r.entry_id } : {}),
   sequence: Number(r.sequence),
   adminId: r.admin_id,
   action: r.action,
@@ -178,6 +180,12 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
       return inTransaction(sql, async (tx) => {
         // One appender at a time: the chain must not fork.
         await tx`select pg_advisory_xact_lock(hashtext('classconnect.audit'))`;
+        if (entry.entryId) {
+          const [appended] = await tx<
+            AuditRow[]
+          >`select * from audit_entries where entry_id = ${entry.entryId}`;
+          if (appended) return toAudit(appended);
+        }
         const [last] = await tx<{ sequence: string; hash: string }[]>`
           select sequence, hash from audit_entries order by sequence desc limit 1`;
         const sequence = last ? Number(last.sequence) + 1 : 1;
@@ -186,11 +194,11 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
         const hash = seal(sequence, previousHash, createdAt);
         const [row] = await tx<AuditRow[]>`
           insert into audit_entries (sequence, admin_id, action, resource_type, resource_id, before, after,
-                                     created_at, previous_hash, hash)
+                                     created_at, previous_hash, hash, entry_id)
           values (${sequence}, ${entry.adminId}, ${entry.action}, ${entry.resourceType}, ${entry.resourceId},
                   ${entry.before === null ? null : tx.json(entry.before as never)},
                   ${entry.after === null ? null : tx.json(entry.after as never)},
-                  ${createdAt}, ${previousHash}, ${hash})
+                  ${createdAt}, ${previousHash}, ${hash}, ${entry.entryId ?? null})
           returning *`;
         return toAudit(row!);
       });

@@ -40,6 +40,11 @@ export interface RuleRecord extends RuleFields {
 export type JsonObject = Record<string, unknown>;
 
 export interface AuditInput {
+  /**
+   * For an entry another service recorded (its outbox event's id): an append with an id
+   * already in the log returns that entry instead of adding another.
+   */
+  entryId?: string;
   adminId: string;
   action: string;
   resourceType: string;
@@ -103,7 +108,8 @@ export interface AdminStore extends LoginAttemptsPort {
 
   /**
    * Appends an entry; `seal` computes its hash from the previous one. Appends
-   * are serialized so the chain never forks.
+   * are serialized so the chain never forks. An entry whose `entryId` is already in the
+   * log is not appended again: that entry is returned.
    */
   appendAudit(
     entry: AuditInput,

@@ -1,7 +1,30 @@
-import { type Cursor, NotFoundError, type Page, pageOf } from "@classconnect/platform";
+import { UserRole } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import {
+  type Cursor,
+  enqueueAuditEntry,
+  enqueueEvent,
+  NotFoundError,
+  type Page,
+  pageOf,
+  type Sql,
+} from "@classconnect/platform";
 import { isBlocked } from "./auth.js";
 import type { Deps } from "./deps.js";
-import type { UserFilter, UserRecord } from "./model.js";
+import type { UserFilter, UserRecord, UsersStore } from "./model.js";
+
+/** The administrator a change is made for. */
+export interface Actor {
+  adminId: string;
+}
+
+/** A user after an administrator's change, and the audit entry it recorded (none when nothing changed). */
+export interface AdminChange {
+  user: UserRecord;
+  audit?: { id: string; action: string; before: UserState; after: UserState };
+}
+
+/** A user as the audit log records it before and after an administrator's change. */
+export type UserState = { active: boolean; role: string; blocked_until?: string; block_reason?: string };
 
 export function createUserAdmin(deps: Deps) {
   const { store } = deps;
@@ -9,6 +32,44 @@ export function createUserAdmin(deps: Deps) {
     if (!user) throw new NotFoundError("user");
     return user;
   };
+  const stateOf = (user: UserRecord): UserState => {
+    const blocked = isBlocked(user, deps.now());
+    return {
+      active: !blocked,
+      role: UserRole[user.role] ?? String(user.role),
+      ...(blocked
+        ? { blocked_until: user.blockedUntil!.toISOString(), block_reason: user.blockReason ?? "" }
+        : {}),
+    };
+  };
+  /**
+   * Makes an administrator's change to a user in one transaction with its events and,
+   * when the user's state changed, its audit entry (an outbox event, relayed to the admin
+   * service): a change is never left unaudited, and its before and after are read under
+   * the row's lock, so that two administrators at once each record what they did.
+   */
+  const change = (
+    actor: Actor,
+    action: string,
+    userId: string,
+    apply: (store: UsersStore, tx: Sql, current: UserRecord) => Promise<UserRecord>,
+  ): Promise<AdminChange> =>
+    store.atomically(async (s, tx) => {
+      const current = mustExist(await s.userForUpdate(userId));
+      const user = await apply(s, tx, current);
+      const before = stateOf(current);
+      const after = stateOf(user);
+      if (JSON.stringify(before) === JSON.stringify(after)) return { user };
+      const id = await enqueueAuditEntry(tx, {
+        adminId: actor.adminId,
+        action,
+        resourceType: "user",
+        resourceId: userId,
+        before,
+        after,
+      });
+      return { user, audit: { id, action, before, after } };
+    });
   return {
     async list(filter: UserFilter, limit: number, after?: Cursor): Promise<Page<UserRecord>> {
       const rows = await store.listUsers(filter, limit + 1, after);
@@ -16,30 +77,33 @@ export function createUserAdmin(deps: Deps) {
     },
 
     /** Blocks until `until`; live sessions end at once. */
-    async block(userId: string, until: Date, reason: string): Promise<UserRecord> {
-      const user = mustExist(await store.updateUser(userId, { blockedUntil: until, blockReason: reason }));
-      await store.revokeUserSessions(userId, "blocked");
-      await deps.events.publish({
-        type: "ACCOUNT_BLOCKED",
-        recipients: { userIds: [userId] },
-        data: { until: until.toISOString(), reason },
+    block(actor: Actor, userId: string, until: Date, reason: string): Promise<AdminChange> {
+      return change(actor, "user.block", userId, async (s, tx) => {
+        const user = mustExist(await s.updateUser(userId, { blockedUntil: until, blockReason: reason }));
+        await s.revokeUserSessions(userId, "blocked");
+        await enqueueEvent(tx, {
+          type: "ACCOUNT_BLOCKED",
+          recipients: { userIds: [userId] },
+          data: { until: until.toISOString(), reason },
+        });
+        return user;
       });
-      return user;
     },
 
     /** Lifts a block; for a user who is not blocked it changes nothing and tells no one. */
-    async unblock(userId: string): Promise<UserRecord> {
-      const current = mustExist(await store.userById(userId));
-      if (!isBlocked(current, deps.now())) return current;
-      const user = mustExist(await store.updateUser(userId, { blockedUntil: null, blockReason: null }));
-      await deps.events.publish({ type: "ACCOUNT_UNBLOCKED", recipients: { userIds: [userId] }, data: {} });
-      return user;
+    unblock(actor: Actor, userId: string): Promise<AdminChange> {
+      return change(actor, "user.unblock", userId, async (s, tx, current) => {
+        if (!isBlocked(current, deps.now())) return current;
+        const user = mustExist(await s.updateUser(userId, { blockedUntil: null, blockReason: null }));
+        await enqueueEvent(tx, { type: "ACCOUNT_UNBLOCKED", recipients: { userIds: [userId] }, data: {} });
+        return user;
+      });
     },
 
-    async setRole(userId: string, role: number): Promise<UserRecord> {
-      const current = mustExist(await store.userById(userId));
-      if (current.role === role) return current;
-      return mustExist(await store.updateUser(userId, { role }));
+    setRole(actor: Actor, userId: string, role: number): Promise<AdminChange> {
+      return change(actor, "user.set_role", userId, async (s, _tx, current) =>
+        current.role === role ? current : mustExist(await s.updateUser(userId, { role })),
+      );
     },
 
     async checkActive(userId: string): Promise<{ user?: UserRecord; active: boolean }> {

@@ -1,4 +1,4 @@
-import type { BlobStore, ChangeSignal, OutboxEvent } from "@classconnect/platform";
+import type { BlobStore, ChangeSignal } from "@classconnect/platform";
 import type { CoursesDirectory } from "../ports/courses.js";
 import type { GoogleVerifier } from "../ports/google.js";
 import type { Mailer } from "../ports/mailer.js";
@@ -44,8 +44,6 @@ export const defaultPolicies: Policies = {
 
 export interface Deps {
   store: UsersStore;
-  /** Events for the notifications service (account blocked/unblocked). */
-  events: { publish(event: OutboxEvent): Promise<void> };
   mailer: Mailer;
   tokens: AccessTokenIssuer;
   refreshTokens: RefreshTokenCodec;

@@ -108,13 +108,20 @@ export interface UserFilter {
   query?: string;
 }
 
-import type { Cursor, LoginAttemptsPort, OutboxEvent } from "@classconnect/platform";
+import type { Cursor, LoginAttemptsPort, OutboxEvent, Sql } from "@classconnect/platform";
 
 export type { Cursor };
 
 export interface UsersStore extends LoginAttemptsPort {
+  /**
+   * Runs `work` in one transaction, `store` bound to it and `tx` for the outbox events it
+   * records, so that a change and its events land together or not at all.
+   */
+  atomically<T>(work: (store: UsersStore, tx: Sql) => Promise<T>): Promise<T>;
   createUser(user: NewUser): Promise<UserRecord>;
   userById(id: string): Promise<UserRecord | undefined>;
+  /** A live user, its row locked until the transaction ends (within `atomically`). */
+  userForUpdate(id: string): Promise<UserRecord | undefined>;
   userByEmail(email: string): Promise<UserRecord | undefined>;
   userByGoogleUid(uid: string): Promise<UserRecord | undefined>;
   usersByIds(ids: string[]): Promise<UserRecord[]>;

@@ -114,6 +114,7 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
     guard?.passwordHash ? sql`and password_hash = ${guard.passwordHash}` : sql``;
   return {
     ...createPostgresLoginAttempts(sql, "login_attempts"),
+    atomically: (work) => inTransaction(sql, (tx) => work(createPostgresUsersStore(tx), tx)),
     async createUser(u: NewUser) {
       try {
         const [row] = await sql<UserRow[]>`
@@ -130,6 +131,10 @@ export function createPostgresUsersStore(sql: Sql): UsersStore {
 
     async userById(id) {
       const [row] = await sql<UserRow[]>`select * from users where id = ${id} and ${live}`;
+      return row && toUser(row);
+    },
+    async userForUpdate(id) {
+      const [row] = await sql<UserRow[]>`select * from users where id = ${id} and ${live} for update`;
       return row && toUser(row);
     },
 
