@@ -9,7 +9,9 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import {
+  createOutboxPublisher,
   createPool,
+  enqueueAuditEntry,
   enqueueEvent,
   inTransaction,
   migrate,
@@ -151,6 +153,41 @@ test("published rows are deleted once past the retention; unpublished and recent
   } finally {
     await relay.stop();
   }
+});
+
+test("an audit entry is recorded as its own kind, and kept while no admin service can take it", async ({
+  sql,
+}) => {
+  const id = await enqueueAuditEntry(sql, {
+    adminId: "a1",
+    action: "user.block",
+    resourceType: "user",
+    resourceId: "u1",
+    before: null,
+    after: { active: false },
+  });
+  const [row] = await sql<{ event_type: string; data: Record<string, string> }[]>`
+    select event_type, data from outbox where id = ${id}`;
+  assert.is(row!.event_type, "AUDIT_ENTRY");
+  assert.equal([row!.data["before"], row!.data["after"]], ["null", '{"active":false}']);
+  // Nothing listens on port 1: an audit entry must not go there, nor anywhere else.
+  const publish = createOutboxPublisher({
+    notifications: "http://127.0.0.1:1",
+    admin: undefined,
+    serviceToken: "t",
+  });
+  const refused = await publish({
+    id,
+    type: "AUDIT_ENTRY",
+    recipients: {},
+    data: row!.data,
+    attempts: 1,
+  }).then(
+    () => undefined,
+    (err: Error) => err,
+  );
+  assert.match(refused?.message ?? "", "no admin service");
+  await sql`delete from outbox where id = ${id}`;
 });
 
 test.run();

@@ -744,23 +744,85 @@ test("an admin's change whose audit entry (or a rule's announcement) cannot be w
   await rules.deleteRule({ ruleId: kept.id }, root);
 });
 
-test("the audit chain verifies, and detects an entry changed behind its back", async ({ sys, root }) => {
+test("a change an admin makes straight at the users service is audited too, relayed once", async ({
+  sys,
+  root,
+  rootId,
+}) => {
+  const user = await sys.register();
   const audit = sys.client(AuditService);
-  const ok = await audit.verifyAuditChain({}, root);
-  assert.is(ok.valid, true);
-  assert.ok(ok.checkedCount > 3n);
-  const p1 = await audit.listAuditEntries({ pageSize: 2 }, root);
-  const p2 = await audit.listAuditEntries({ pageSize: 2, pageToken: p1.nextPageToken }, root);
-  assert.ok(p1.entries[1]!.sequence > p2.entries[0]!.sequence);
-  assert.is(p2.entries[0]!.hash, p1.entries[1]!.previousHash);
-  const sql = postgres(sys.databases.admin, { max: 1 });
+  const entriesOf = async () => (await audit.listAuditEntries({ resourceId: user.userId }, root)).entries;
+  // UserAdminService, called through the gateway with an admin's token: no admin service in between.
+  const res = await sys
+    .client(UserAdminService)
+    .blockUser({ userId: user.userId, until: inMs(HOUR), reason: "direct" }, root);
+  assert.ok(res.change?.id);
+  const [entry] = await sys.eventually(async () => {
+    const entries = await entriesOf();
+    assert.is(entries.length, 1);
+    return entries;
+  });
+  assert.equal(
+    [entry!.adminId, entry!.action, entry!.resourceType, field(entry!.after, "block_reason")],
+    [rootId, "user.block", "user", "direct"],
+  );
+
+  // Through the admin service, the entry is in the log on return; the relay then adds nothing.
+  await sys.client(UserManagementService).unblockUser({ userId: user.userId }, root);
+  assert.equal(
+    (await entriesOf()).map((e) => e.action),
+    ["user.unblock", "user.block"],
+  );
+  const sql = postgres(sys.databases.users, { max: 1, onnotice: () => {} });
   try {
-    await sql`update audit_entries set action = 'user.nothing' where sequence = 2`;
+    await sys.eventually(async () => {
+      const [pending] = await sql<{ n: number }[]>`
+        select count(*)::int as n from outbox
+        where event_type = 'AUDIT_ENTRY' and data->>'resource_id' = ${user.userId} and published_at is null`;
+      assert.is(pending!.n, 0, "both entries were relayed");
+    });
   } finally {
     await sql.end();
   }
-  const broken = await audit.verifyAuditChain({}, root);
-  assert.equal([broken.valid, broken.firstInvalidSequence], [false, 2n]);
+  assert.is((await entriesOf()).length, 2);
+  assert.is((await audit.verifyAuditChain({}, root)).valid, true);
+});
+
+test("RecordAuditEntry appends once per entry id, takes only internal callers and checks its input", async ({
+  sys,
+  root,
+}) => {
+  const internal = sys.internalClient(AuditService, "admin");
+  const entry = {
+    entryId: randomUUID(),
+    adminId: randomUUID(),
+    action: "user.set_role",
+    resourceType: "user",
+    resourceId: randomUUID(),
+    before: { role: "MEMBER" },
+    after: { role: "TEACHER" },
+  };
+  const first = (await internal.recordAuditEntry(entry)).entry!;
+  const again = (await internal.recordAuditEntry({ ...entry, action: "user.block" })).entry!;
+  assert.equal([again.sequence, again.hash, again.action], [first.sequence, first.hash, "user.set_role"]);
+  assert.equal(field(first.after, "role"), "TEACHER");
+  const listed = await sys.client(AuditService).listAuditEntries({ resourceId: entry.resourceId }, root);
+  assert.is(listed.entries.length, 1);
+
+  const fresh = () => ({ ...entry, entryId: randomUUID() });
+  await invalid(internal.recordAuditEntry({ ...fresh(), entryId: "x" }), ["entry_id"]);
+  await invalid(internal.recordAuditEntry({ ...fresh(), adminId: "" }), ["admin_id"]);
+  await invalid(internal.recordAuditEntry({ ...fresh(), action: "" }), ["action"]);
+  await invalid(internal.recordAuditEntry({ ...fresh(), resourceType: "r".repeat(101) }), ["resource_type"]);
+  await invalid(internal.recordAuditEntry({ ...fresh(), resourceId: "" }), ["resource_id"]);
+  // An admin, a user or no one through the gateway: refused.
+  const viaGateway = sys.client(AuditService);
+  await rejects(viaGateway.recordAuditEntry(fresh(), root), Code.PermissionDenied, "INTERNAL_METHOD");
+  const user = await sys.register();
+  await rejects(viaGateway.recordAuditEntry(fresh(), user.auth), Code.PermissionDenied, "INTERNAL_METHOD");
+  await rejects(viaGateway.recordAuditEntry(fresh()), Code.PermissionDenied, "INTERNAL_METHOD");
+  const after = await sys.client(AuditService).listAuditEntries({ resourceId: entry.resourceId }, root);
+  assert.is(after.entries.length, 1, "nothing refused was appended");
 });
 
 test("user tokens are refused on every admin method; admin tokens on methods that act as a user", async ({
@@ -785,6 +847,26 @@ test("user tokens are refused on every admin method; admin tokens on methods tha
   await rejects(sys.client(UserService).getMe({}, root), Code.PermissionDenied);
   await rejects(sys.client(NotificationService).listNotifications({}, root), Code.PermissionDenied);
   await rejects(sys.client(AuditService).listAuditEntries({}), Code.Unauthenticated);
+});
+
+// Last: it breaks the chain.
+test("the audit chain verifies, and detects an entry changed behind its back", async ({ sys, root }) => {
+  const audit = sys.client(AuditService);
+  const ok = await audit.verifyAuditChain({}, root);
+  assert.is(ok.valid, true);
+  assert.ok(ok.checkedCount > 3n);
+  const p1 = await audit.listAuditEntries({ pageSize: 2 }, root);
+  const p2 = await audit.listAuditEntries({ pageSize: 2, pageToken: p1.nextPageToken }, root);
+  assert.ok(p1.entries[1]!.sequence > p2.entries[0]!.sequence);
+  assert.is(p2.entries[0]!.hash, p1.entries[1]!.previousHash);
+  const sql = postgres(sys.databases.admin, { max: 1 });
+  try {
+    await sql`update audit_entries set action = 'user.nothing' where sequence = 2`;
+  } finally {
+    await sql.end();
+  }
+  const broken = await audit.verifyAuditChain({}, root);
+  assert.equal([broken.valid, broken.firstInvalidSequence], [false, 2n]);
 });
 
 test.run();

@@ -209,5 +209,33 @@ export function adminStoreContract(
     );
   });
 
+  test("an entry with an entry id is appended once, however often and concurrently it arrives", async ({
+    store,
+  }) => {
+    const audit = createAudit(store);
+    const admin = randomUUID();
+    const entry = (entryId: string | undefined, i: number) => ({
+      ...(entryId ? { entryId } : {}),
+      adminId: admin,
+      action: "test.relayed",
+      resourceType: "thing",
+      resourceId: "r",
+      before: null,
+      after: { i },
+    });
+    const id = randomUUID();
+    const appended = await Promise.all([0, 1, 2, 3, 4].map((i) => audit.append(entry(id, i))));
+    assert.is(new Set(appended.map((e) => e.sequence)).size, 1, "one entry for one id");
+    const other = await audit.append(entry(randomUUID(), 9));
+    assert.ok(other.sequence > appended[0]!.sequence, "another id is another entry");
+    // Entries of the service itself carry no id and are never taken for one another.
+    await audit.append(entry(undefined, 0));
+    await audit.append(entry(undefined, 0));
+    const mine = await store.listAudit({ adminId: admin }, 10);
+    assert.is(mine.length, 4);
+    assert.equal(mine[3]!.after, appended[0]!.after);
+    assert.is((await audit.verify()).valid, true);
+  });
+
   test.run();
 }
