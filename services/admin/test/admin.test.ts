@@ -744,6 +744,33 @@ test("an admin's change whose audit entry (or a rule's announcement) cannot be w
   await rules.deleteRule({ ruleId: kept.id }, root);
 });
 
+test("admins editing one rule at once each record the rule they found and left", async ({ sys, root }) => {
+  const rules = sys.client(RuleService);
+  const rule = (
+    await rules.createRule({ rule: { title: "t", description: "d", effectiveTime: inMs(HOUR) } }, root)
+  ).rule!;
+  await Promise.all(
+    [0, 1, 2, 3, 4, 5].map((i) =>
+      rules.updateRule({ ruleId: rule.id, rule: { title: `t${i}` }, updateMask: { paths: ["title"] } }, root),
+    ),
+  );
+  const entries = (
+    await sys.client(AuditService).listAuditEntries({ resourceId: rule.id, action: "rule.update" }, root)
+  ).entries.reverse();
+  assert.equal(
+    entries.map((e) => field(e.before, "title")),
+    ["t", ...entries.slice(0, -1).map((e) => field(e.after, "title"))],
+    "each edit starts from the title the one before left",
+  );
+  const deleted = await Promise.allSettled([0, 1, 2].map(() => rules.deleteRule({ ruleId: rule.id }, root)));
+  assert.is(deleted.filter((d) => d.status === "fulfilled").length, 1);
+  const [deletion, ...more] = (
+    await sys.client(AuditService).listAuditEntries({ resourceId: rule.id, action: "rule.delete" }, root)
+  ).entries;
+  assert.is(more.length, 0);
+  assert.is(field(deletion!.before, "title"), field(entries.at(-1)!.after, "title"), "the rule as deleted");
+});
+
 test("a change an admin makes straight at the users service is audited too, relayed once", async ({
   sys,
   root,

@@ -139,9 +139,11 @@ export function adminStoreContract(
     assert.ok((await store.listRules(undefined, 100)).some((r) => r.id === future.id));
     const updated = await store.updateRule(future.id, { title: "Future 2" });
     assert.equal([updated?.title, updated?.conditions], ["Future 2", ["c"]]);
-    assert.is(await store.deleteRule(future.id), true);
+    assert.equal(await store.ruleForUpdate(future.id), updated);
+    assert.equal(await store.deleteRule(future.id), updated, "the rule as it was deleted");
     assert.is(await store.getRule(future.id), undefined);
-    assert.is(await store.deleteRule(future.id), false);
+    assert.is(await store.ruleForUpdate(future.id), undefined);
+    assert.is(await store.deleteRule(future.id), undefined);
   });
 
   test("atomically: a change and its audit entry through the store it is given, kept once it returns", async ({

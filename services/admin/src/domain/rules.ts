@@ -70,14 +70,15 @@ export function createRules(deps: { store: AdminStore; outbox: Sql; now: () => D
       changes: Partial<RuleFields>,
       validate: (merged: RuleFields) => void,
     ) {
-      const before = mustExist(await store.getRule(id));
       if (changes.effectiveTime && changes.effectiveTime <= deps.now()) {
         throw new InvalidArgumentError([
           { field: "rule.effective_time", description: "must be in the future" },
         ]);
       }
-      validate({ ...before, ...changes });
       return store.atomically(async (s) => {
+        // Read under the rule's lock: the entry's `before` is the rule this change replaced.
+        const before = mustExist(await s.ruleForUpdate(id));
+        validate({ ...before, ...changes });
         const after = mustExist(await s.updateRule(id, changes));
         await createAudit(s).append({
           adminId,
@@ -92,9 +93,8 @@ export function createRules(deps: { store: AdminStore; outbox: Sql; now: () => D
     },
 
     async remove(adminId: string, id: string): Promise<void> {
-      const before = mustExist(await store.getRule(id));
       await store.atomically(async (s) => {
-        if (!(await s.deleteRule(id))) throw new NotFoundError("rule");
+        const before = mustExist(await s.deleteRule(id));
         await createAudit(s).append({
           adminId,
           action: "rule.delete",

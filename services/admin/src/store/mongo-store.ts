@@ -202,6 +202,7 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
       const doc = await rules.findOne({ _id: id });
       return doc ? fromRule(doc) : undefined;
     },
+    ruleForUpdate: (id) => store.getRule(id),
     async listRules(inForceAt, limit, after) {
       const query: Record<string, unknown> = {};
       if (inForceAt) query["effectiveTime"] = { $lte: inForceAt };
@@ -221,7 +222,8 @@ export async function createMongoAdminStore(url: string, dbName: string): Promis
       return doc ? fromRule(doc) : undefined;
     },
     async deleteRule(id) {
-      return (await rules.deleteOne({ _id: id })).deletedCount > 0;
+      const doc = await rules.findOneAndDelete({ _id: id });
+      return doc ? fromRule(doc) : undefined;
     },
 
     async appendAudit(entry, seal) {

@@ -155,6 +155,10 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
       const [row] = await sql<RuleRow[]>`select * from rules where id = ${id}`;
       return row && toRule(row);
     },
+    async ruleForUpdate(id) {
+      const [row] = await sql<RuleRow[]>`select * from rules where id = ${id} for update`;
+      return row && toRule(row);
+    },
     async listRules(inForceAt, limit, after) {
       const rows = await sql<RuleRow[]>`
         select * from rules
@@ -173,7 +177,8 @@ export function createPostgresAdminStore(sql: Sql): AdminStore {
       return row && toRule(row);
     },
     async deleteRule(id) {
-      return (await sql`delete from rules where id = ${id} returning 1`).length > 0;
+      const [row] = await sql<RuleRow[]>`delete from rules where id = ${id} returning *`;
+      return row && toRule(row);
     },
 
     async appendAudit(entry, seal) {

@@ -102,9 +102,15 @@ export interface AdminStore extends LoginAttemptsPort {
 
   createRule(id: string, createdBy: string, r: RuleFields): Promise<RuleRecord>;
   getRule(id: string): Promise<RuleRecord | undefined>;
+  /**
+   * A rule, locked on PostgreSQL until the transaction ends (within `atomically`), so that
+   * what a change records as `before` is what it changed; on MongoDB, as `getRule`.
+   */
+  ruleForUpdate(id: string): Promise<RuleRecord | undefined>;
   listRules(inForceAt: Date | undefined, limit: number, after?: Cursor): Promise<RuleRecord[]>;
   updateRule(id: string, r: Partial<RuleFields>): Promise<RuleRecord | undefined>;
-  deleteRule(id: string): Promise<boolean>;
+  /** The rule as it was deleted; undefined when there was none. */
+  deleteRule(id: string): Promise<RuleRecord | undefined>;
 
   /**
    * Appends an entry; `seal` computes its hash from the previous one. Appends
