@@ -36,7 +36,7 @@ import { startUsersServer, type UsersServer } from "../src/app.js";
 import { readUsersConfig } from "../src/config.js";
 import type { Policies } from "../src/domain/deps.js";
 import { createFirebaseGoogleVerifier } from "../src/ports/google.js";
-import { type AccountMail, createRecordingMailer } from "../src/ports/mailer.js";
+import { type AccountMail, createOutboxMailer, createRecordingMailer } from "../src/ports/mailer.js";
 import { type GoogleKeyServer, startGoogleKeyServer } from "./google-keys.js";
 
 export interface UsersHarness {
@@ -82,6 +82,11 @@ export async function startUsersHarness(
     env?: Record<string, string>;
     /** An existing database (e.g. one left by older migrations); a new one otherwise. */
     databaseUrl?: string;
+    /**
+     * "outbox": account e-mails are recorded in the outbox as in production (read them from
+     * `sql`; nothing relays them here) instead of the in-memory mailbox `mail`.
+     */
+    mail?: "memory" | "outbox";
   } = {},
 ): Promise<UsersHarness> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase("users"));
@@ -91,7 +96,10 @@ export async function startUsersHarness(
   const { privateKey } = await generateKeyPair("EdDSA", { crv: "Ed25519", extractable: true });
   const userJwk = JSON.stringify({ ...(await exportJWK(privateKey)), kid: `users-${randomUUID()}` });
   const userKey = await loadSigningKey(userJwk);
-  const mailer = createRecordingMailer(logger);
+  const recording = createRecordingMailer(logger);
+  const mailPool =
+    options.mail === "outbox" ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined;
+  const mailer = mailPool ? createOutboxMailer(mailPool) : recording;
   const blobDir = await mkdtemp(join(tmpdir(), "classconnect-blobs-"));
   const config = readUsersConfig({
     USERS_DATABASE_URL: databaseUrl,
@@ -119,7 +127,7 @@ export async function startUsersHarness(
     url: server.url,
     databaseUrl,
     blobDir,
-    mail: mailer.sent,
+    mail: recording.sent,
     google,
     adminKey,
     userKey,
@@ -159,11 +167,12 @@ export async function startUsersHarness(
       };
     },
     lastMail(kind, to) {
-      return mailer.sent.filter((m) => m.kind === kind && m.to === to.toLowerCase()).at(-1);
+      return recording.sent.filter((m) => m.kind === kind && m.to === to.toLowerCase()).at(-1);
     },
     sql,
     async close() {
       await sql.end();
+      await mailPool?.end();
       await server.close();
       await google.close();
     },

@@ -19,12 +19,13 @@ import {
   pinDigest,
   ResourceExhaustedError,
   type RevokedSessionsQuery,
+  type Sql,
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
 import type { GoogleIdentity } from "../ports/google.js";
 import type { Deps } from "./deps.js";
-import { knownTimeZone, type UserRecord } from "./model.js";
+import { knownTimeZone, type UserRecord, type UsersStore } from "./model.js";
 
 export interface SessionTokens {
   accessToken: string;
@@ -71,9 +72,11 @@ export async function sendActivationPin(
   deps: Deps,
   user: UserRecord,
   whenTooSoon: "refuse" | "hold",
+  within?: { store: UsersStore; tx: Sql },
 ): Promise<void> {
+  const store = within?.store ?? deps.store;
   const now = deps.now();
-  const lastSent = await deps.store.pinSentAt(user.id);
+  const lastSent = await store.pinSentAt(user.id);
   const next = lastSent && new Date(lastSent.getTime() + deps.policies.pinResendCooldownMs);
   const tooSoon = next !== undefined && next > now;
   if (tooSoon && whenTooSoon === "refuse") {
@@ -86,13 +89,12 @@ export async function sendActivationPin(
   const pin = newPin();
   const expiresAt = new Date(now.getTime() + deps.policies.pinTtlMs);
   const sentAt = tooSoon && lastSent ? lastSent : now;
-  await deps.store.setPin(user.id, pinDigest(user.id, pin), sentAt, expiresAt);
+  await store.setPin(user.id, pinDigest(user.id, pin), sentAt, expiresAt);
   if (!tooSoon) {
-    await deps.mailer.send({
-      kind: "ACCOUNT_PIN",
-      to: user.email,
-      data: { pin, first_name: user.firstName },
-    });
+    await deps.mailer.send(
+      { kind: "ACCOUNT_PIN", to: user.email, data: { pin, first_name: user.firstName } },
+      within?.tx,
+    );
   }
 }
 
@@ -182,9 +184,9 @@ export function createAuth(deps: Deps) {
       ]);
     }
   }
-  /** Tells the owner, so that a change they did not make does not go unnoticed. */
-  const passwordChangedMail = (user: UserRecord) =>
-    deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } });
+  /** Tells the owner, so that a change they did not make does not go unnoticed; in the change's transaction. */
+  const passwordChangedMail = (user: UserRecord, tx: Sql) =>
+    deps.mailer.send({ kind: "PASSWORD_CHANGED", to: user.email, data: { first_name: user.firstName } }, tx);
   const recordFailure = guard.failed;
 
   /** Links `google` to the password account with its e-mail: the password proves it is theirs. */
@@ -255,21 +257,29 @@ export function createAuth(deps: Deps) {
       if (timeZone === undefined) {
         throw new InvalidArgumentError([{ field: "time_zone", description: "not an IANA time zone" }]);
       }
-      const user = await store.createUser({
-        id: randomUUID(),
-        email: normalizeEmail(input.email),
-        passwordHash: await hashPassword(input.password),
-        googleUid: null,
-        firstName: input.firstName.trim(),
-        lastName: input.lastName.trim(),
-        location: input.location.trim(),
-        avatarUrl: "",
-        notificationsOptIn: input.notificationsOptIn,
-        emailVerified: false,
-        timeZone,
+      const passwordHash = await hashPassword(input.password);
+      // The account, its PIN and its two e-mails land together: no account whose PIN never went out.
+      const user = await store.atomically(async (s, tx) => {
+        const created = await s.createUser({
+          id: randomUUID(),
+          email: normalizeEmail(input.email),
+          passwordHash,
+          googleUid: null,
+          firstName: input.firstName.trim(),
+          lastName: input.lastName.trim(),
+          location: input.location.trim(),
+          avatarUrl: "",
+          notificationsOptIn: input.notificationsOptIn,
+          emailVerified: false,
+          timeZone,
+        });
+        await sendActivationPin(deps, created, "refuse", { store: s, tx });
+        await deps.mailer.send(
+          { kind: "WELCOME", to: created.email, data: { first_name: created.firstName } },
+          tx,
+        );
+        return created;
       });
-      await sendActivationPin(deps, user, "refuse");
-      await deps.mailer.send({ kind: "WELCOME", to: user.email, data: { first_name: user.firstName } });
       return startSession(user);
     },
 
@@ -298,7 +308,8 @@ export function createAuth(deps: Deps) {
       if (user.emailVerified) {
         throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
       }
-      await sendActivationPin(deps, user, "refuse");
+      // The PIN is stored as sent only with its e-mail: else the cooldown would hold back the next.
+      await store.atomically((s, tx) => sendActivationPin(deps, user, "refuse", { store: s, tx }));
     },
 
     async login(rawEmail: string, password: string): Promise<SignedIn> {
@@ -376,35 +387,44 @@ export function createAuth(deps: Deps) {
       // One e-mail a cooldown, whoever asks: the same silent answer, so nothing about the account shows.
       if (await store.passwordResetSentWithin(user.id, policies.resetCooldownMs)) return;
       const token = newOpaqueToken();
-      await store.createPasswordReset(
-        user.id,
-        digest(token),
-        new Date(deps.now().getTime() + policies.resetTtlMs),
-      );
-      await deps.mailer.send({
-        kind: "PASSWORD_RESET",
-        to: user.email,
-        data: {
-          reset_token: token,
-          reset_link: `${policies.resetLinkBase}${token}`,
-          first_name: user.firstName,
-        },
+      // The link is stored only with its e-mail: else the cooldown would hold back the next.
+      await store.atomically(async (s, tx) => {
+        await s.createPasswordReset(
+          user.id,
+          digest(token),
+          new Date(deps.now().getTime() + policies.resetTtlMs),
+        );
+        await deps.mailer.send(
+          {
+            kind: "PASSWORD_RESET",
+            to: user.email,
+            data: {
+              reset_token: token,
+              reset_link: `${policies.resetLinkBase}${token}`,
+              first_name: user.firstName,
+            },
+          },
+          tx,
+        );
       });
     },
 
     async resetPassword(token: string, newPassword: string): Promise<void> {
       const passwordHash = await hashPassword(newPassword);
-      const userId = await store.consumePasswordReset(digest(token));
-      if (!userId) {
-        throw new FailedPreconditionError(
-          "the reset link is invalid, used or expired",
-          "RESET_TOKEN_INVALID",
-        );
-      }
-      const user = await store.updateUser(userId, { passwordHash });
-      if (user) await store.clearLoginFailures(user.email);
-      await store.revokeUserSessions(userId, "password reset");
-      if (user) await passwordChangedMail(user);
+      // The link is spent only with the password it sets: a failure part-way leaves it usable.
+      await store.atomically(async (s, tx) => {
+        const userId = await s.consumePasswordReset(digest(token));
+        if (!userId) {
+          throw new FailedPreconditionError(
+            "the reset link is invalid, used or expired",
+            "RESET_TOKEN_INVALID",
+          );
+        }
+        const user = await s.updateUser(userId, { passwordHash });
+        if (user) await s.clearLoginFailures(user.email);
+        await s.revokeUserSessions(userId, "password reset");
+        if (user) await passwordChangedMail(user, tx);
+      });
     },
 
     /**
@@ -421,17 +441,17 @@ export function createAuth(deps: Deps) {
         );
       }
       await confirmPassword(user.email, user.passwordHash, current, "current_password");
-      // Only over the password just confirmed: a reset landing meanwhile wins.
-      const changed = await store.updateUser(
-        userId,
-        { passwordHash: await hashPassword(next) },
-        { passwordHash: user.passwordHash },
-      );
-      if (!changed) {
-        throw new AbortedError("the password changed meanwhile; nothing was changed", "PASSWORD_CHANGED");
-      }
-      await store.revokeUserSessions(userId, "password changed", sessionId);
-      await passwordChangedMail(user);
+      const passwordHash = await hashPassword(next);
+      // The new password, the end of the other sessions and the owner's warning land together.
+      await store.atomically(async (s, tx) => {
+        // Only over the password just confirmed: a reset landing meanwhile wins.
+        const changed = await s.updateUser(userId, { passwordHash }, { passwordHash: user.passwordHash! });
+        if (!changed) {
+          throw new AbortedError("the password changed meanwhile; nothing was changed", "PASSWORD_CHANGED");
+        }
+        await s.revokeUserSessions(userId, "password changed", sessionId);
+        await passwordChangedMail(user, tx);
+      });
     },
 
     /**

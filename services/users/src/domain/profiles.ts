@@ -73,17 +73,23 @@ export function createProfiles(deps: Deps, auth: Pick<Auth, "confirmOwner">) {
       }
       if (invalid.length > 0) throw new InvalidArgumentError(invalid);
       if (emailChanged) await auth.confirmOwner(current, proof);
-      const updated = (await store.updateUser(userId, patch))!;
-      if (emailChanged) {
-        await sendActivationPin(deps, updated, "hold");
-        // The old address is told, so that a change its owner did not make does not go unnoticed.
-        await deps.mailer.send({
-          kind: "EMAIL_CHANGED",
-          to: current.email,
-          data: { first_name: current.firstName, new_email: maskEmail(updated.email) },
-        });
-      }
-      return updated;
+      // An e-mail change, its new PIN and the old address's warning land together.
+      return store.atomically(async (s, tx) => {
+        const updated = (await s.updateUser(userId, patch))!;
+        if (emailChanged) {
+          await sendActivationPin(deps, updated, "hold", { store: s, tx });
+          // The old address is told, so that a change its owner did not make does not go unnoticed.
+          await deps.mailer.send(
+            {
+              kind: "EMAIL_CHANGED",
+              to: current.email,
+              data: { first_name: current.firstName, new_email: maskEmail(updated.email) },
+            },
+            tx,
+          );
+        }
+        return updated;
+      });
     },
 
     async profile(userId: string): Promise<UserRecord> {

@@ -12,7 +12,11 @@ export interface AccountMail {
 
 /** The e-mail port. Production wiring goes through the notifications service. */
 export interface Mailer {
-  send(mail: AccountMail): Promise<void>;
+  /**
+   * Sends `mail`. With `tx`, the outbox adapter records it in that transaction, so that it
+   * goes out exactly when the change it tells of commits (the local mailbox writes at once).
+   */
+  send(mail: AccountMail, tx?: Sql): Promise<void>;
 }
 
 /**
@@ -43,8 +47,8 @@ export function createRecordingMailer(logger: Logger, dir?: string): Mailer & { 
  */
 export function createOutboxMailer(sql: Sql): Mailer {
   return {
-    async send(mail) {
-      await enqueueEvent(sql, { type: mail.kind, recipients: { email: mail.to }, data: mail.data });
+    async send(mail, tx) {
+      await enqueueEvent(tx ?? sql, { type: mail.kind, recipients: { email: mail.to }, data: mail.data });
     },
   };
 }
