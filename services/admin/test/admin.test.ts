@@ -28,7 +28,7 @@ import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_a
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { ADMIN_TOKEN_ISSUER, createServiceClient, signAccessToken } from "@classconnect/platform";
-import { invalid, rejects, TEST_SERVICE_TOKEN } from "@classconnect/platform/testing";
+import { invalid, refusingInserts, rejects, TEST_SERVICE_TOKEN } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -671,69 +671,60 @@ test("an admin's change whose audit entry (or a rule's announcement) cannot be w
   };
   const { admin } = await auth.createAdmin({ ...colleague, name: "Kept" }, root);
   const sql = postgres(sys.databases.admin, { max: 1, onnotice: () => {} });
-  const refuse = async (table: string) => {
-    await sql`create or replace function refuse_write() returns trigger language plpgsql
-              as $$ begin raise exception 'unavailable'; end $$`;
-    await sql.unsafe(`create trigger refuse_write before insert on ${table}
-                      for each row execute function refuse_write()`);
-  };
-  const allow = (table: string) => sql.unsafe(`drop trigger if exists refuse_write on ${table}`);
   const titled = async (title: string) =>
     (await sql<{ n: number }[]>`select count(*)::int as n from rules where title = ${title}`)[0]!.n;
   try {
-    await refuse("audit_entries");
-    const unaudited = { title: "Unaudited", description: "d", effectiveTime: inMs(HOUR) };
-    await rejects(rules.createRule({ rule: unaudited }, root), Code.Internal);
-    await rejects(
-      rules.updateRule(
-        { ruleId: kept.id, rule: { title: "Changed" }, updateMask: { paths: ["title"] } },
-        root,
-      ),
-      Code.Internal,
-    );
-    await rejects(rules.deleteRule({ ruleId: kept.id }, root), Code.Internal);
-    assert.is(await titled("Unaudited"), 0, "no rule without its audit entry");
-    assert.is(
-      (await rules.getRule({ ruleId: kept.id }, root)).rule?.title,
-      "Kept",
-      "not edited, not deleted",
-    );
-    // Nor an administrator created, disabled or given a new password without its entry.
-    const unauditedAdmin = `unaudited-${randomUUID().slice(0, 8)}@classconnect.test`;
-    await rejects(
-      auth.createAdmin({ email: unauditedAdmin, name: "U", password: "unaudited-password" }, root),
-      Code.Internal,
-    );
-    await rejects(auth.disableAdmin({ adminId: admin!.id }, root), Code.Internal);
-    const session = bearer((await auth.login(colleague)).accessToken);
-    await rejects(
-      auth.changePassword(
-        { currentPassword: colleague.password, newPassword: "another-admin-password" },
-        session,
-      ),
-      Code.Internal,
-    );
-    const [made] = await sql<
-      { n: number }[]
-    >`select count(*)::int as n from admins where email = ${unauditedAdmin}`;
-    assert.is(made?.n, 0, "no admin without its audit entry");
-    await expectAdminSession(sys, session, "live");
-    await allow("audit_entries");
+    await refusingInserts(sql, "audit_entries", async () => {
+      const unaudited = { title: "Unaudited", description: "d", effectiveTime: inMs(HOUR) };
+      await rejects(rules.createRule({ rule: unaudited }, root), Code.Internal);
+      await rejects(
+        rules.updateRule(
+          { ruleId: kept.id, rule: { title: "Changed" }, updateMask: { paths: ["title"] } },
+          root,
+        ),
+        Code.Internal,
+      );
+      await rejects(rules.deleteRule({ ruleId: kept.id }, root), Code.Internal);
+      assert.is(await titled("Unaudited"), 0, "no rule without its audit entry");
+      assert.is(
+        (await rules.getRule({ ruleId: kept.id }, root)).rule?.title,
+        "Kept",
+        "not edited, not deleted",
+      );
+      // Nor an administrator created, disabled or given a new password without its entry.
+      const unauditedAdmin = `unaudited-${randomUUID().slice(0, 8)}@classconnect.test`;
+      await rejects(
+        auth.createAdmin({ email: unauditedAdmin, name: "U", password: "unaudited-password" }, root),
+        Code.Internal,
+      );
+      await rejects(auth.disableAdmin({ adminId: admin!.id }, root), Code.Internal);
+      const session = bearer((await auth.login(colleague)).accessToken);
+      await rejects(
+        auth.changePassword(
+          { currentPassword: colleague.password, newPassword: "another-admin-password" },
+          session,
+        ),
+        Code.Internal,
+      );
+      const [made] = await sql<
+        { n: number }[]
+      >`select count(*)::int as n from admins where email = ${unauditedAdmin}`;
+      assert.is(made?.n, 0, "no admin without its audit entry");
+      await expectAdminSession(sys, session, "live");
+    });
     await auth.login(colleague); // still enabled, and still with the old password
 
     // A rule nobody is told about is not created either (and leaves no audit entry).
-    await refuse("outbox");
-    const audit = sys.client(AuditService);
-    const entries = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
-    const unannounced = { title: "Unannounced", description: "d", effectiveTime: inMs(HOUR) };
-    await rejects(rules.createRule({ rule: unannounced }, root), Code.Internal);
-    assert.is(await titled("Unannounced"), 0);
-    const after = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
-    assert.is(after[0]?.sequence, entries[0]?.sequence, "no audit entry for it");
+    await refusingInserts(sql, "outbox", async () => {
+      const audit = sys.client(AuditService);
+      const entries = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
+      const unannounced = { title: "Unannounced", description: "d", effectiveTime: inMs(HOUR) };
+      await rejects(rules.createRule({ rule: unannounced }, root), Code.Internal);
+      assert.is(await titled("Unannounced"), 0);
+      const after = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
+      assert.is(after[0]?.sequence, entries[0]?.sequence, "no audit entry for it");
+    });
   } finally {
-    await allow("audit_entries");
-    await allow("outbox");
-    await sql`drop function if exists refuse_write()`;
     await sql.end();
   }
   // Once the database takes writes again, so do the rules.

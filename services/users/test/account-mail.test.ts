@@ -5,7 +5,7 @@
  * (a spent reset link, a PIN or reset link stored as sent, a cooldown started).
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import { rejects } from "@classconnect/platform/testing";
+import { refusingInserts, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -22,20 +22,8 @@ test.after(async (ctx) => {
 });
 
 /** Runs `work` while the outbox refuses e-mails of `kind`. */
-async function refusing<T>(h: UsersHarness, kind: string, work: () => Promise<T>): Promise<T> {
-  await h.sql.unsafe(`
-    create or replace function refuse_mail() returns trigger language plpgsql as $$
-    begin
-      if new.event_type = '${kind}' then raise exception '${kind} refused (test)'; end if;
-      return new;
-    end $$;
-    create trigger refuse_mail before insert on outbox for each row execute function refuse_mail();`);
-  try {
-    return await work();
-  } finally {
-    await h.sql.unsafe("drop trigger refuse_mail on outbox; drop function refuse_mail();");
-  }
-}
+const refusing = <T>(h: UsersHarness, kind: string, work: () => Promise<T>) =>
+  refusingInserts(h.sql, "outbox", work, `new.event_type = '${kind}'`);
 
 /** The e-mails of `kind` recorded for `to`, oldest first. */
 const mails = (h: UsersHarness, kind: string, to: string) =>

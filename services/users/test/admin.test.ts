@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { UserRole, UserStatus } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { errorMetadata, invalid, rejects } from "@classconnect/platform/testing";
+import { errorMetadata, invalid, refusingInserts, rejects } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -277,23 +277,18 @@ test("the admin service names the administrator it acts for; no one else may", a
 
 test("a change whose audit entry cannot be recorded does not happen", async ({ h, admin }) => {
   const u = await h.register();
-  await h.sql.unsafe(`
-    create or replace function refuse_audit_entries() returns trigger language plpgsql as $$
-    begin
-      if new.event_type = 'AUDIT_ENTRY' then raise exception 'audit entries refused (test)'; end if;
-      return new;
-    end $$;
-    create trigger refuse_audit_entries before insert on outbox
-      for each row execute function refuse_audit_entries();`);
-  try {
-    await rejects(
-      h.admin.blockUser({ userId: u.userId, until: inHours(1), reason: "r" }, admin),
-      Code.Internal,
-    );
-    await rejects(h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER }, admin), Code.Internal);
-  } finally {
-    await h.sql.unsafe(`drop trigger refuse_audit_entries on outbox; drop function refuse_audit_entries();`);
-  }
+  await refusingInserts(
+    h.sql,
+    "outbox",
+    async () => {
+      await rejects(
+        h.admin.blockUser({ userId: u.userId, until: inHours(1), reason: "r" }, admin),
+        Code.Internal,
+      );
+      await rejects(h.admin.setUserRole({ userId: u.userId, role: UserRole.TEACHER }, admin), Code.Internal);
+    },
+    "new.event_type = 'AUDIT_ENTRY'",
+  );
   // Not blocked, sessions alive, role unchanged, and the user was told nothing.
   const me = (await h.users.getMe({}, h.bearer(u.accessToken))).user!;
   assert.is(me.role, UserRole.MEMBER);

@@ -14,6 +14,7 @@ import { createLogger, type Logger } from "../logger.js";
 export * from "./images.js";
 export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https.js";
 export { type LoopbackS3, startLoopbackS3 } from "./loopback-s3.js";
+export { refusingInserts } from "./refusing-inserts.js";
 
 export const TEST_PG_ENV = "CLASSCONNECT_TEST_PG_URL";
 
