@@ -315,7 +315,7 @@ export type UserChange = Message<"classconnect.users.v1.UserChange"> & {
   action: string;
 
   /**
-   * The user's state before: active, role and blocked_until.
+   * The user's state before: active, role, and while blocked blocked_until and block_reason.
    *
    * @generated from field: google.protobuf.Struct before = 3;
    */

@@ -440,12 +440,13 @@ export function createAuth(deps: Deps) {
           "NO_PASSWORD",
         );
       }
-      await confirmPassword(user.email, user.passwordHash, current, "current_password");
+      const confirmed = user.passwordHash;
+      await confirmPassword(user.email, confirmed, current, "current_password");
       const passwordHash = await hashPassword(next);
       // The new password, the end of the other sessions and the owner's warning land together.
       await store.atomically(async (s, tx) => {
         // Only over the password just confirmed: a reset landing meanwhile wins.
-        const changed = await s.updateUser(userId, { passwordHash }, { passwordHash: user.passwordHash! });
+        const changed = await s.updateUser(userId, { passwordHash }, { passwordHash: confirmed });
         if (!changed) {
           throw new AbortedError("the password changed meanwhile; nothing was changed", "PASSWORD_CHANGED");
         }
