@@ -119,7 +119,7 @@ export async function startAdminServer(
           router.service(AuditService, createAuditService(store, audit));
           router.service(
             UserManagementService,
-            createUserManagementService(config.usersServiceUrl, config.serviceToken, audit),
+            createUserManagementService(config.usersServiceUrl, config.serviceToken, audit, logger),
           );
           router.service(
             PlatformService,

@@ -19,6 +19,7 @@ import {
 import {
   assertValid,
   createServiceTransport,
+  type Logger,
   maskedFields,
   type PublicJwk,
   pageSize,
@@ -222,19 +223,33 @@ export function createUserManagementService(
   usersUrl: string,
   serviceToken: string,
   audit: Audit,
+  logger: Logger,
 ): ServiceImpl<typeof UserManagementService> {
   const users = createClient(UserAdminService, createServiceTransport(usersUrl, { serviceToken }));
+  /**
+   * Appends the users service's entry at once, so the change is in the log on return. The
+   * change has committed by now, with the same entry in the users service's outbox, whose
+   * relay appends it (once per entry id): a failure here delays the entry, and the caller
+   * is not told the change failed when it did not.
+   */
   const record = async (adminId: string, userId: string, change: UserChange | undefined) => {
     if (!change) return;
-    await audit.append({
-      entryId: change.id,
-      adminId,
-      action: change.action,
-      resourceType: "user",
-      resourceId: userId,
-      before: change.before ?? null,
-      after: change.after ?? null,
-    });
+    try {
+      await audit.append({
+        entryId: change.id,
+        adminId,
+        action: change.action,
+        resourceType: "user",
+        resourceId: userId,
+        before: change.before ?? null,
+        after: change.after ?? null,
+      });
+    } catch (err) {
+      logger.warn(
+        { err, entry: change.id },
+        "audit entry not appended at once; the users service's relay will",
+      );
+    }
   };
   return {
     async listUsers(req) {

@@ -806,6 +806,40 @@ test("a change an admin makes straight at the users service is audited too, rela
   assert.is((await audit.verifyAuditChain({}, root)).valid, true);
 });
 
+test("a change through the admin service stands when its entry cannot be appended at once; the relay appends it", async ({
+  sys,
+  root,
+  rootId,
+}) => {
+  const user = await sys.register();
+  const audit = sys.client(AuditService);
+  const entriesOf = async () => (await audit.listAuditEntries({ resourceId: user.userId }, root)).entries;
+  const sql = postgres(sys.databases.admin, { max: 1, onnotice: () => {} });
+  try {
+    await refusingInserts(sql, "audit_entries", async () => {
+      // The users service has blocked the user, with the entry in its outbox: the caller is told so.
+      const res = await sys
+        .client(UserManagementService)
+        .blockUser({ userId: user.userId, until: inMs(HOUR), reason: "appended later" }, root);
+      assert.is(res.user?.status, UserStatus.BLOCKED);
+      assert.is((await entriesOf()).length, 0, "not in the log yet");
+    });
+  } finally {
+    await sql.end();
+  }
+  const [entry, ...more] = await sys.eventually(async () => {
+    const entries = await entriesOf();
+    assert.is(entries.length, 1);
+    return entries;
+  });
+  assert.is(more.length, 0);
+  assert.equal(
+    [entry!.adminId, entry!.action, field(entry!.after, "block_reason")],
+    [rootId, "user.block", "appended later"],
+  );
+  assert.is((await audit.verifyAuditChain({}, root)).valid, true);
+});
+
 test("RecordAuditEntry appends once per entry id, takes only internal callers and checks its input", async ({
   sys,
   root,
