@@ -1,5 +1,5 @@
 /**
- * Guards dependencies against open upstream bugs and a few costs, on every install
+ * Guards dependencies against open upstream bugs and two costs, on every install
  * (postinstall; the Dockerfile runs it too). Idempotent. Remove a guard once an
  * upstream release carries its fix.
  *
@@ -20,15 +20,7 @@
  *   reconnects; the guard only stops the dropped promise from escaping.
  *   packages/platform/test/db.test.ts triggers it deterministically.
  *
- * And two changes for speed. The pool hands out the idle connection used last
- * (a stack), as node-postgres's pool and PgBouncer do, instead of the one idle
- * longest: postgres.js rotated through every connection it had opened, so once a
- * burst had opened ten, each lone query woke a different PostgreSQL backend with
- * cold caches (bench:read, GetCourse at concurrency 1, two interleaved pairs of
- * runs: PostgreSQL spent 109–158 µs of CPU per call instead of 174–194, and the
- * median lone call was 0.54–0.72 ms instead of 0.65–0.79 for b and c). The
- * connections a burst opened and no longer needs now sit idle until
- * `idle_timeout` closes them. And each `Query` (a Promise subclass with a
+ * And one change for speed: each `Query` (a Promise subclass with a
  * `Symbol.species` getter) kept its own `resolve` and `reject` arrow functions.
  * On Node 20 every such query, its result rows and whatever awaited it then
  * outlived the young-generation collections and reached the old generation
@@ -130,37 +122,6 @@ export const GUARDS: Guard[] = [
 
   static get [Symbol.species]() {
 `,
-  },
-  {
-    package: "postgres",
-    module: "queue.js",
-    mark: "classconnect: a queue can give back its newest entry",
-    original: "    push: (x) => (xs.push(x), x),\n",
-    guarded: `    push: (x) => (xs.push(x), x),
-    pop: () => { // classconnect: a queue can give back its newest entry (the pool's idle connections, newest first)
-      const out = xs.pop()
-      if (index >= xs.length) {
-        index = 0
-        xs = []
-      }
-      return out
-    },
-`,
-  },
-  {
-    package: "postgres",
-    module: "index.js",
-    mark: "classconnect: a query takes the idle connection used last",
-    original: "      return go(open.shift(), query)\n",
-    guarded:
-      "      return go(open.pop(), query) // classconnect: a query takes the idle connection used last\n",
-  },
-  {
-    package: "postgres",
-    module: "index.js",
-    mark: "classconnect: a reservation takes the idle connection used last",
-    original: "      ? open.shift()\n",
-    guarded: "      ? open.pop() // classconnect: a reservation takes the idle connection used last\n",
   },
   {
     package: "@bufbuild/protobuf",

@@ -12,7 +12,7 @@ import * as assert from "uvu/assert";
 import { createPool, inTransaction, reconnectDelaySeconds } from "../src/index.js";
 import { createTestDatabase } from "../src/testing/index.js";
 
-const test = suite("platform: the PostgreSQL pool, under connection failures too");
+const test = suite("platform: PostgreSQL pool under connection failures");
 
 test("reconnect delays grow from 50 ms and never exceed one second", () => {
   for (let retries = 0; retries <= 60; retries++) {
@@ -84,44 +84,6 @@ test("queries settle through the driver's shared methods (scripts/patch-deps.ts)
     assert.equal(batches, [[1, 2], [3, 4], [5]]);
     const [after] = await pool`select 2 as two`;
     assert.is(after?.two, 2, "the connection serves queries after the cursor");
-  } finally {
-    await pool.end();
-  }
-});
-
-test("after a burst, lone queries and reservations reuse the connection used last (scripts/patch-deps.ts)", async () => {
-  const pool = createPool(await createTestDatabase("stack"), { max: 4 });
-  const backend = async () => (await pool`select pg_backend_pid() as pid`)[0]?.pid as number;
-  try {
-    // Four at once open four connections, each its own backend.
-    const burst = await Promise.all(
-      [1, 2, 3, 4].map(
-        async () => (await pool`select pg_backend_pid() as pid, pg_sleep(0.05)`)[0]?.pid as number,
-      ),
-    );
-    assert.is(new Set(burst).size, 4, "the burst opened four backends");
-    const lone: number[] = [];
-    for (let i = 0; i < 8; i++) lone.push(await backend());
-    // Without the guard postgres.js hands out the connection idle longest: all four in turn.
-    assert.is(new Set(lone).size, 1, `one backend served every lone query: ${lone.join(", ")}`);
-    const reserved = await pool.reserve();
-    try {
-      assert.is(
-        (await reserved`select pg_backend_pid() as pid`)[0]?.pid,
-        lone[0],
-        "a reservation takes it too",
-      );
-    } finally {
-      reserved.release();
-    }
-    assert.is(await backend(), lone[0], "and it is back in the pool after the reservation");
-    // Every connection still serves: four at once use all four again.
-    const again = await Promise.all(
-      [1, 2, 3, 4].map(
-        async () => (await pool`select pg_backend_pid() as pid, pg_sleep(0.05)`)[0]?.pid as number,
-      ),
-    );
-    assert.equal(new Set(again), new Set(burst));
   } finally {
     await pool.end();
   }
