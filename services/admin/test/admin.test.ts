@@ -762,14 +762,20 @@ test("admins editing one rule at once each record the rule they found and left",
   assert.is(field(deletion!.before, "title"), field(entries.at(-1)!.after, "title"), "the rule as deleted");
 });
 
+/** A new user, and the audit log's entries about them, newest first. */
+async function userToAudit(sys: System, root: { headers: Record<string, string> }) {
+  const user = await sys.register();
+  const audit = sys.client(AuditService);
+  const entriesOf = async () => (await audit.listAuditEntries({ resourceId: user.userId }, root)).entries;
+  return { user, audit, entriesOf };
+}
+
 test("a change an admin makes straight at the users service is audited too, relayed once", async ({
   sys,
   root,
   rootId,
 }) => {
-  const user = await sys.register();
-  const audit = sys.client(AuditService);
-  const entriesOf = async () => (await audit.listAuditEntries({ resourceId: user.userId }, root)).entries;
+  const { user, audit, entriesOf } = await userToAudit(sys, root);
   // UserAdminService, called through the gateway with an admin's token: no admin service in between.
   const res = await sys
     .client(UserAdminService)
@@ -811,9 +817,7 @@ test("a change through the admin service stands when its entry cannot be appende
   root,
   rootId,
 }) => {
-  const user = await sys.register();
-  const audit = sys.client(AuditService);
-  const entriesOf = async () => (await audit.listAuditEntries({ resourceId: user.userId }, root)).entries;
+  const { user, audit, entriesOf } = await userToAudit(sys, root);
   const sql = postgres(sys.databases.admin, { max: 1, onnotice: () => {} });
   try {
     await refusingInserts(sql, "audit_entries", async () => {
