@@ -5,7 +5,7 @@ import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enr
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
-import type { OutboxEvent } from "@classconnect/platform";
+import { FailedPreconditionError, type OutboxEvent } from "@classconnect/platform";
 import { connectErrorOf } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -362,6 +362,79 @@ test("Unenroll frees the seat; RemoveStudent by owner or students-assistant only
   } finally {
     await sql.end();
   }
+});
+
+test("a finished course keeps its students and their final grades: no one is removed or leaves until the owner reopens it", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const owner = await sys.register();
+  const student = await sys.register();
+  const other = await sys.register();
+  const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
+  const next = (
+    await courses.createCourse({ course: courseInput({ prerequisiteCourseIds: [c.id] }) }, owner.auth)
+  ).course!;
+  await enrollment.enroll({ courseId: c.id }, student.auth);
+  await enrollment.enroll({ courseId: c.id }, other.auth);
+  await courses.finishCourse(
+    { courseId: c.id, finalGrades: [{ studentId: student.userId, grade: 90 }] },
+    owner.auth,
+  );
+
+  await rejects(
+    enrollment.removeStudent({ courseId: c.id, studentId: student.userId, reason: "late" }, owner.auth),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  await rejects(
+    enrollment.unenroll({ courseId: c.id }, student.auth),
+    Code.FailedPrecondition,
+    "COURSE_FINISHED",
+  );
+  // Refused where the seat is freed too: a removal that read the course before it finished.
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    const store = createEnrollmentStore(sql);
+    const removal: { event: OutboxEvent } = {
+      event: { type: "STUDENT_REMOVED", recipients: { userIds: [other.userId] }, data: {} },
+    };
+    const raced = await store.remove(c.id, other.userId, removal).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.ok(raced instanceof FailedPreconditionError, String(raced));
+    assert.is(raced.reason, "COURSE_FINISHED");
+    const kept = await sql<{ student_id: string; final_grade: number | null }[]>`
+      select student_id, final_grade::float8 as final_grade from enrollments where course_id = ${c.id}`;
+    assert.equal(
+      kept.map((r) => [r.student_id, r.final_grade]).sort(),
+      [
+        [student.userId, 90],
+        [other.userId, null],
+      ].sort(),
+    );
+    const [row] = await sql<{ n: number }[]>`select enrolled_count as n from courses where id = ${c.id}`;
+    assert.is(row!.n, 2);
+    const events =
+      await sql`select 1 from outbox where event_type = 'STUDENT_REMOVED' and data->>'course_id' = ${c.id}`;
+    assert.is(events.length, 0);
+  } finally {
+    await sql.end();
+  }
+  // The grade still counts where it is a prerequisite.
+  assert.equal(
+    (await courses.getCourse({ courseId: next.id }, student.auth)).course!.prerequisites.map((p) => p.passed),
+    [true],
+  );
+
+  await courses.reopenCourse({ courseId: c.id }, owner.auth);
+  await enrollment.removeStudent({ courseId: c.id, studentId: student.userId, reason: "late" }, owner.auth);
+  assert.equal(
+    (await enrollment.listStudents({ courseId: c.id }, owner.auth)).enrollments.map((e) => e.student?.id),
+    [other.userId],
+  );
 });
 
 test.run();

@@ -1000,7 +1000,8 @@ export const CourseService: GenService<{
    * students of the course (or left it meanwhile) are FAILED_PRECONDITION
    * STUDENT_NOT_ENROLLED. A finished course is read-only for students: Unenroll, StartAttempt,
    * SaveAnswers and SubmitAssessment are FAILED_PRECONDITION COURSE_FINISHED, and one that
-   * races FinishCourse either lands before it or is refused.
+   * races FinishCourse either lands before it or is refused. Its students keep their final
+   * grades: RemoveStudent is refused the same way until the course is reopened.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.FinishCourse
    */

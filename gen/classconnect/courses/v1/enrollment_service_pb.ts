@@ -342,7 +342,8 @@ export const EnrollmentService: GenService<{
     output: typeof UnenrollResponseSchema;
   },
   /**
-   * RemoveStudent removes a student (owner or assistant with the students permission).
+   * RemoveStudent removes a student (owner or assistant with the students permission) from
+   * a running course; in a finished one it is FAILED_PRECONDITION COURSE_FINISHED.
    *
    * @generated from rpc classconnect.courses.v1.EnrollmentService.RemoveStudent
    */

@@ -86,6 +86,7 @@ export function createEnrollment(deps: {
     async removeStudent(courseId: string, caller: string, studentId: string, reason: string): Promise<void> {
       const access = await deps.access.load(courseId, caller);
       requirePermission(access, Permission.STUDENTS);
+      requireRunning(access);
       const removed = await enrollments.remove(courseId, studentId, {
         event: {
           type: "STUDENT_REMOVED",

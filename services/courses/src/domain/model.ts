@@ -3,7 +3,7 @@ import { FailedPreconditionError } from "@classconnect/platform";
 
 export const CourseState = { ACTIVE: 1, FINISHED: 2 } as const;
 
-/** What a student's write meets in a finished course (read-only for students). */
+/** What a student's write, or a change to its roster, meets in a finished course. */
 export const courseReadOnly = () =>
   new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");
 

@@ -77,8 +77,9 @@ export function createEnrollmentStore(sql: Sql) {
     },
 
     /**
-     * Frees the seat of a student; false when not enrolled. Students leave only a running
-     * course (see `lockRunning`); staff removing one (`staff`) tell them why and log it.
+     * Frees the seat of a student; false when not enrolled. Students leave, and staff remove
+     * them from, only a running course (see `lockRunning`); staff removing one (`staff`) tell
+     * them why and log it.
      */
     async remove(
       courseId: string,
@@ -86,7 +87,9 @@ export function createEnrollmentStore(sql: Sql) {
       staff?: { event: OutboxEvent; activity?: Activity | undefined },
     ): Promise<boolean> {
       return inTransaction(sql, async (tx) => {
-        if (!staff) await lockRunning(tx, courseId, true);
+        // A finished course's students keep their final grades (prerequisites of other
+        // courses read them): no one leaves it, or is removed, until the owner reopens it.
+        await lockRunning(tx, courseId, true);
         const [gone] = await tx`
           delete from enrollments where course_id = ${courseId} and student_id = ${studentId} returning 1`;
         if (!gone) return false;
