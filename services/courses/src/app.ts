@@ -68,7 +68,7 @@ export interface CoursesOverrides {
 export interface CoursesServer extends RunningService {
   /** Runs the deadline-reminder sweep now; returns for how many assessments it recorded reminders. */
   remindDeadlines(): Promise<number>;
-  /** Hands in now the exam attempts whose time is up (see Assessments.handInExpired); returns how many. */
+  /** Hands in now the exam attempts no one can hand in any more (see Assessments.handInExpired); returns how many. */
   handInExpiredExams(): Promise<number>;
 }
 

@@ -1284,4 +1284,117 @@ test("a student's hand-in is checked against the course where it is written: one
   }
 });
 
+test("exam attempts still open when the course finishes are handed in with their saved answers; a course reopened first keeps them open", async (ctx) => {
+  const { sys, owner } = ctx;
+  const courses = sys.client(CourseService);
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
+  const [s1, s2] = [await sys.register(), await sys.register()];
+  for (const s of [s1, s2]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
+  // Late work accepted: time alone never closes these attempts.
+  const open = (
+    await assessments.createAssessment({ courseId, assessment: exam({ title: "Open" }) }, owner.auth)
+  ).assessment!;
+  await assessments.publishAssessment({ assessmentId: open.id }, owner.auth);
+  const started = await submissions.startAttempt({ assessmentId: open.id }, s1.auth);
+  await submissions.saveAnswers(
+    {
+      assessmentId: open.id,
+      answers: [
+        { questionId: "q1", optionIds: ["b"] },
+        { questionId: "q4", text: "Terms and logs" },
+      ],
+    },
+    s1.auth,
+  );
+  const empty = await submissions.startAttempt({ assessmentId: open.id }, s2.auth);
+  const stateOf = async (id: string) =>
+    (await submissions.getSubmission({ submissionId: id }, owner.auth)).submission!.state;
+  const attempts = [started.submission!.id, empty.submission!.id];
+  const states = () => Promise.all(attempts.map(stateOf));
+
+  await sys.handInExpiredExams();
+  assert.equal(
+    await states(),
+    [SubmissionState.IN_PROGRESS, SubmissionState.IN_PROGRESS],
+    "running: left open",
+  );
+
+  await courses.finishCourse({ courseId }, owner.auth);
+  await courses.reopenCourse({ courseId }, owner.auth);
+  await sys.handInExpiredExams();
+  assert.equal(
+    await states(),
+    [SubmissionState.IN_PROGRESS, SubmissionState.IN_PROGRESS],
+    "reopened: left open",
+  );
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    // A sweep that read the course finished, writing after it was reopened, writes nothing.
+    const raced = await createAssessmentStore(sql).updateSubmission(
+      started.submission!.id,
+      { states: [SubmissionState.IN_PROGRESS], courseFinished: true },
+      {
+        state: SubmissionState.SUBMITTED,
+        answers: [],
+        submittedAt: new Date(),
+        scores: [],
+        totalScore: 0,
+        maxScore: 10,
+        gradePercent: null,
+        passed: null,
+        pendingQuestionIds: [],
+      },
+    );
+    assert.is(raced, undefined);
+    assert.equal(await states(), [SubmissionState.IN_PROGRESS, SubmissionState.IN_PROGRESS]);
+
+    await courses.finishCourse({ courseId }, owner.auth);
+    const [course] = await sql<
+      { finished_at: Date }[]
+    >`select finished_at from courses where id = ${courseId}`;
+    const handed = await Promise.all([sys.handInExpiredExams(), sys.handInExpiredExams()]);
+    assert.ok(handed[0] + handed[1] >= 2, "both attempts (and any other test's in a finished course)");
+    const listed = (await submissions.listSubmissions({ assessmentId: open.id }, owner.auth)).submissions;
+    const mine = listed.find((x) => x.studentId === s1.userId)!;
+    assert.equal(
+      [mine.state, mine.late, mine.answers.map((a) => a.questionId), mine.pendingQuestionIds],
+      [SubmissionState.SUBMITTED, false, ["q1", "q4"], ["q4"]],
+      "handed in as saved, on time, auto-graded, the free text left to the teacher",
+    );
+    assert.equal(
+      timestampDate(mine.submitTime!),
+      course!.finished_at,
+      "as of the finish, before its time was up",
+    );
+    assert.ok(course!.finished_at < timestampDate(started.deadline!));
+    const theirs = listed.find((x) => x.studentId === s2.userId)!;
+    assert.equal(
+      [theirs.state, theirs.answers.length],
+      [SubmissionState.SUBMITTED, 0],
+      "nothing saved: an empty hand-in",
+    );
+    const versions = listed.map((x) => x.version);
+    await sys.handInExpiredExams();
+    assert.equal(
+      (await submissions.listSubmissions({ assessmentId: open.id }, owner.auth)).submissions.map(
+        (x) => x.version,
+      ),
+      versions,
+      "handed in once",
+    );
+    await rejects(
+      submissions.submitAssessment(
+        { assessmentId: open.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },
+        s1.auth,
+      ),
+      Code.FailedPrecondition,
+      "COURSE_FINISHED",
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
 test.run();

@@ -1001,7 +1001,9 @@ export const CourseService: GenService<{
    * STUDENT_NOT_ENROLLED. A finished course is read-only for students: Unenroll, StartAttempt,
    * SaveAnswers and SubmitAssessment are FAILED_PRECONDITION COURSE_FINISHED, and one that
    * races FinishCourse either lands before it or is refused. Its students keep their final
-   * grades: RemoveStudent is refused the same way until the course is reopened.
+   * grades: RemoveStudent is refused the same way until the course is reopened. Exam
+   * attempts still in progress are handed in with their saved answers, as of the finish (or
+   * of the attempt's end, if sooner), unless the course is reopened first.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.FinishCourse
    */

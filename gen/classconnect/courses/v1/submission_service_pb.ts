@@ -487,7 +487,8 @@ export const SubmissionService: GenService<{
    * SaveAnswers keeps a started exam's answers so far without handing them in, within its
    * time limit and due time. When the exam rejects late work, an attempt still open at
    * the end of its time (or at the due time, if that comes first) is handed in with its
-   * last saved answers, so a student whose connection drops at the end loses nothing.
+   * last saved answers, so a student whose connection drops at the end loses nothing. At any
+   * exam, an attempt still open when the course finishes is handed in the same way.
    *
    * @generated from rpc classconnect.courses.v1.SubmissionService.SaveAnswers
    */

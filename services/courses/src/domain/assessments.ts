@@ -385,7 +385,8 @@ export function createAssessments(deps: {
 
     /**
      * Keeps a started exam's answers so far, within its time and due time; they are handed
-     * in with SubmitAssessment, or, when the exam rejects late work, by `handInExpired`.
+     * in with SubmitAssessment, or by `handInExpired` (when the exam rejects late work and its
+     * time is up, or the course finishes).
      */
     async saveAnswers(
       assessmentId: string,
@@ -430,18 +431,28 @@ export function createAssessments(deps: {
     },
 
     /**
-     * Hands in, with their last saved answers, the attempts at exams that reject late work
-     * whose time (or due time) is up: nothing could be handed in after it. Returns how many.
+     * Hands in, with their last saved answers, the exam attempts no one can hand in any more:
+     * at exams that reject late work, those whose time (or due time) is up; in a finished
+     * course, all (a course reopened meanwhile keeps them open). Everything saved was saved in
+     * time, so none is late; each is handed in as of its end or the course's, if sooner.
+     * Returns how many.
      */
     async handInExpired(limit = 500): Promise<number> {
       const now = deps.now();
       let handed = 0;
-      for (const s of await store.openAttemptsEndedBy(now, LatePolicy.REJECT, limit)) {
+      for (const { submission: s, courseFinishedAt } of await store.attemptsToHandIn(
+        now,
+        LatePolicy.REJECT,
+        limit,
+      )) {
         const a = (await store.get(s.assessmentId))!;
+        const ends = attemptEnds(a, s.startedAt!);
+        const timeUp = a.latePolicy === LatePolicy.REJECT && ends <= now;
+        const at = courseFinishedAt && courseFinishedAt < ends ? courseFinishedAt : ends;
         const done = await store.updateSubmission(
           s.id,
-          { states: [SubmissionState.IN_PROGRESS] },
-          handedIn(a, s.answers, attemptEnds(a, s.startedAt!), false),
+          { states: [SubmissionState.IN_PROGRESS], ...(timeUp ? {} : { courseFinished: true }) },
+          handedIn(a, s.answers, at, false),
         );
         if (done) handed++;
       }

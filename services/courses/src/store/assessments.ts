@@ -429,7 +429,8 @@ export function createAssessmentStore(sql: Sql) {
      */
     async updateSubmission(
       id: string,
-      expected: { states: number[]; version?: number },
+      /** `courseFinished`: only while the course is finished (not reopened meanwhile). */
+      expected: { states: number[]; version?: number; courseFinished?: boolean },
       u: SubmissionUpdate,
       extra: { event?: OutboxEvent; activity?: Activity } = {},
     ): Promise<SubmissionRecord | undefined> {
@@ -438,6 +439,11 @@ export function createAssessmentStore(sql: Sql) {
           update submissions set ${tx(submissionWrite(u))}, version = version + 1
           where id = ${id} and state = any(${expected.states}::smallint[])
             ${expected.version === undefined ? tx`` : tx`and version = ${expected.version}`}
+            ${
+              expected.courseFinished
+                ? tx`and exists (select 1 from courses c where c.id = submissions.course_id and c.state = 2)`
+                : tx``
+            }
           returning ${submissionColumns(tx)}`;
         if (!row) return undefined;
         if (extra.event) await enqueueEvent(tx, extra.event);
@@ -447,20 +453,32 @@ export function createAssessmentStore(sql: Sql) {
     },
 
     /**
-     * Exam attempts still in progress, at exams with `latePolicy`, whose time limit (or due
-     * time with its grace, if sooner) ended by `now`; oldest first, at most `limit`.
+     * Exam attempts still in progress that no one can hand in any more, oldest first, at most
+     * `limit`: at exams with `rejectPolicy` whose time limit (or due time with its grace, if
+     * sooner) ended by `now`, and at any exam of a finished course, with when it finished.
      */
-    async openAttemptsEndedBy(now: Date, latePolicy: number, limit: number): Promise<SubmissionRecord[]> {
-      // State 1: in progress (submissions_in_progress indexes them); kind 2: exam.
-      const rows = await sql<SubmissionRow[]>`
-        select ${submissionColumns(sql)} from submissions where id in (
-          select s.id from submissions s join assessments a on a.id = s.assessment_id
-          where s.state = 1 and a.kind = 2 and a.late_policy = ${latePolicy}
-            and least(s.started_at + a.time_limit_minutes * interval '1 minute',
-                      a.due_time + a.grace_period_minutes * interval '1 minute') <= ${now}
+    async attemptsToHandIn(
+      now: Date,
+      rejectPolicy: number,
+      limit: number,
+    ): Promise<{ submission: SubmissionRecord; courseFinishedAt: Date | null }[]> {
+      // State 1: in progress (submissions_in_progress indexes them); kind 2: exam; course state 2: finished.
+      const rows = await sql<(SubmissionRow & { course_finished_at: Date | null })[]>`
+        select ${submissionColumns(sql)},
+          (select c.finished_at from courses c where c.id = submissions.course_id and c.state = 2)
+            as course_finished_at
+        from submissions where id in (
+          select s.id from submissions s
+            join assessments a on a.id = s.assessment_id
+            join courses c on c.id = s.course_id
+          where s.state = 1 and a.kind = 2
+            and (c.state = 2
+              or (a.late_policy = ${rejectPolicy}
+                and least(s.started_at + a.time_limit_minutes * interval '1 minute',
+                          a.due_time + a.grace_period_minutes * interval '1 minute') <= ${now}))
           order by s.started_at limit ${limit})
         order by started_at`;
-      return rows.map(toSubmission);
+      return rows.map((r) => ({ submission: toSubmission(r), courseFinishedAt: r.course_finished_at }));
     },
 
     async listSubmissions(assessmentId: string, state: number | undefined, limit: number, after?: Cursor) {
