@@ -93,6 +93,19 @@ async function publishedTask({ sys, owner, courseId }: Ctx, overrides: Init) {
   return task;
 }
 
+/** A hand-in with no answers, for writing to the store directly. */
+const emptyHandIn = () => ({
+  state: SubmissionState.SUBMITTED,
+  answers: [],
+  submittedAt: new Date(),
+  scores: [],
+  totalScore: 0,
+  maxScore: 10,
+  gradePercent: null,
+  passed: null,
+  pendingQuestionIds: [],
+});
+
 const test = suite<Ctx>("courses: assessments and submissions");
 test.before(async (ctx) => {
   ctx.sys = await startSystem();
@@ -1248,17 +1261,7 @@ test("a student's hand-in is checked against the course where it is written: one
       assert.instance(err, FailedPreconditionError);
       assert.is((err as FailedPreconditionError).reason, "COURSE_FINISHED");
     };
-    const update = {
-      state: SubmissionState.SUBMITTED,
-      answers: [],
-      submittedAt: new Date(),
-      scores: [],
-      totalScore: 0,
-      maxScore: 10,
-      gradePercent: null,
-      passed: null,
-      pendingQuestionIds: [],
-    };
+    const update = emptyHandIn();
     await readOnly(store.createSubmission({ id: task.id, courseId }, s2.userId, update));
     await readOnly(
       store.saveAnswers({ id: task.id, courseId }, s1.userId, [SubmissionState.SUBMITTED], update),
@@ -1335,17 +1338,7 @@ test("exam attempts still open when the course finishes are handed in with their
     const raced = await createAssessmentStore(sql).updateSubmission(
       started.submission!.id,
       { states: [SubmissionState.IN_PROGRESS], courseFinished: true },
-      {
-        state: SubmissionState.SUBMITTED,
-        answers: [],
-        submittedAt: new Date(),
-        scores: [],
-        totalScore: 0,
-        maxScore: 10,
-        gradePercent: null,
-        passed: null,
-        pendingQuestionIds: [],
-      },
+      emptyHandIn(),
     );
     assert.is(raced, undefined);
     assert.equal(await states(), [SubmissionState.IN_PROGRESS, SubmissionState.IN_PROGRESS]);
