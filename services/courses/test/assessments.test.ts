@@ -1278,7 +1278,7 @@ test("a student's hand-in is checked against the course where it is written: one
       { n: number }[]
     >`select enrolled_count as n from courses where id = ${courseId}`;
     assert.is(seats!.n, 2);
-    // Staff may still write: grading and removing a student are not a student's writes.
+    // Staff may still grade (removing a student is refused too: enrollment.test.ts).
     assert.ok(
       await store.updateSubmission(handedIn.submission!.id, { states: [SubmissionState.SUBMITTED] }, update),
     );
