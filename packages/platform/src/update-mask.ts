@@ -1,3 +1,4 @@
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "./errors.js";
 
 /**
@@ -31,4 +32,19 @@ export function maskedFields<T extends object>(
     out[key] = source[key];
   }
   return out;
+}
+
+/**
+ * A Timestamp field read into a record's `Date`. An absent one, which a mask that names the
+ * field without a value means to clear, becomes an invalid Date rather than 1970: written
+ * back with `timestampOrUnset`, the merged message fails its `required` rule, so an update
+ * can never move a date to the epoch by leaving it out.
+ */
+export function dateOrUnset(t: Timestamp | undefined): Date {
+  return t ? timestampDate(t) : new Date(Number.NaN);
+}
+
+/** The Timestamp of a `dateOrUnset` Date: none for a cleared field. */
+export function timestampOrUnset(d: Date, toTimestamp: (d: Date) => Timestamp = timestampFromDate) {
+  return Number.isNaN(d.getTime()) ? undefined : toTimestamp(d);
 }

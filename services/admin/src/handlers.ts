@@ -19,12 +19,14 @@ import {
 import {
   assertValid,
   createServiceTransport,
+  dateOrUnset,
   type Logger,
   maskedFields,
   type PublicJwk,
   pageSize,
   pageTokens,
   requireAdmin,
+  timestampOrUnset,
 } from "@classconnect/platform";
 import { createClient, type ServiceImpl } from "@connectrpc/connect";
 import type { Admins } from "./domain/admins.js";
@@ -107,7 +109,7 @@ const ruleFields = (r: {
 }): RuleFields => ({
   title: r.title.trim(),
   description: r.description,
-  effectiveTime: r.effectiveTime ? timestampDate(r.effectiveTime) : new Date(0),
+  effectiveTime: dateOrUnset(r.effectiveTime),
   conditions: r.conditions,
 });
 
@@ -137,7 +139,7 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
       const rule = await rules.update(requireAdmin(ctx).adminId, req.ruleId, changes, (merged) =>
         assertValid(
           RuleInputSchema,
-          create(RuleInputSchema, { ...merged, effectiveTime: ts(merged.effectiveTime) }),
+          create(RuleInputSchema, { ...merged, effectiveTime: timestampOrUnset(merged.effectiveTime) }),
           "rule",
         ),
       );

@@ -1,6 +1,6 @@
 /** Conversions for assessments and submissions between domain records and Protobuf messages. */
 import { create } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import {
   AssessmentSchema,
   type Question as QuestionMsg,
@@ -15,6 +15,7 @@ import {
   type QuestionScore,
   SubmissionSchema,
 } from "@classconnect/gen/classconnect/courses/v1/submission_pb.js";
+import { dateOrUnset, timestampOrUnset } from "@classconnect/platform";
 import type { Answer, Question, Score } from "./domain/grading.js";
 import type { AssessmentFields, AssessmentRecord, SubmissionRecord } from "./store/assessments.js";
 
@@ -35,7 +36,7 @@ export function fieldsFromInput(i: AssessmentInput): AssessmentFields {
     title: i.title.trim(),
     description: i.description,
     instructions: i.instructions,
-    dueTime: i.dueTime ? timestampDate(i.dueTime) : new Date(0),
+    dueTime: dateOrUnset(i.dueTime),
     gracePeriodMinutes: i.gracePeriodMinutes,
     latePolicy: i.latePolicy,
     latePenaltyPercent: i.latePenaltyPercent,
@@ -51,7 +52,7 @@ export function inputFromFields(f: AssessmentFields): AssessmentInput {
     title: f.title,
     description: f.description,
     instructions: f.instructions,
-    dueTime: ts(f.dueTime),
+    dueTime: timestampOrUnset(f.dueTime),
     gracePeriodMinutes: f.gracePeriodMinutes,
     latePolicy: f.latePolicy,
     latePenaltyPercent: f.latePenaltyPercent,

@@ -1,6 +1,6 @@
 /** Conversions between the courses service's domain records and its Protobuf messages. */
 import { create } from "@bufbuild/protobuf";
-import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
+import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Course as CourseMsg } from "@classconnect/gen/classconnect/courses/v1/course_pb.js";
 import {
   type CourseInput,
@@ -14,6 +14,7 @@ import {
 import { ModuleSchema, ResourceSchema } from "@classconnect/gen/classconnect/courses/v1/module_service_pb.js";
 import { ActivityEntrySchema } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { type PublicProfile, PublicProfileSchema } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
+import { dateOrUnset, timestampOrUnset } from "@classconnect/platform";
 import {
   type Course,
   type CourseFields,
@@ -87,8 +88,6 @@ export function toCourse(
   };
 }
 
-const date = (t: Timestamp | undefined) => (t ? timestampDate(t) : new Date(0));
-
 export function fieldsFromInput(i: CourseInput): CourseFields {
   return {
     title: i.title.trim(),
@@ -99,9 +98,9 @@ export function fieldsFromInput(i: CourseInput): CourseFields {
     level: i.level,
     modality: i.modality,
     capacity: i.capacity,
-    startTime: date(i.startTime),
-    endTime: date(i.endTime),
-    enrollmentDeadline: date(i.enrollmentDeadline),
+    startTime: dateOrUnset(i.startTime),
+    endTime: dateOrUnset(i.endTime),
+    enrollmentDeadline: dateOrUnset(i.enrollmentDeadline),
     pictureUrl: i.pictureUrl,
     passingGrade: i.passingGrade,
     prerequisiteIds: i.prerequisiteCourseIds,
@@ -119,9 +118,9 @@ export function inputFromFields(f: CourseFields): CourseInput {
     level: f.level,
     modality: f.modality,
     capacity: f.capacity,
-    startTime: ts(f.startTime),
-    endTime: ts(f.endTime),
-    enrollmentDeadline: ts(f.enrollmentDeadline),
+    startTime: timestampOrUnset(f.startTime, ts),
+    endTime: timestampOrUnset(f.endTime, ts),
+    enrollmentDeadline: timestampOrUnset(f.enrollmentDeadline, ts),
     pictureUrl: f.pictureUrl,
     passingGrade: f.passingGrade,
     prerequisiteCourseIds: f.prerequisiteIds,

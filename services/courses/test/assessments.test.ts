@@ -181,7 +181,7 @@ test("authoring: content permission to create and edit; drafts hidden from stude
       { assessmentId: draft.id, updateMask: { paths: ["title", "due_time", "kind"] } },
       owner.auth,
     ),
-    ["assessment.kind", "assessment.title"],
+    ["assessment.due_time", "assessment.kind", "assessment.title"],
   );
 
   const published = await assessments.publishAssessment({ assessmentId: draft.id }, owner.auth);

@@ -165,10 +165,21 @@ test("UpdateCourse: masked fields, etag, merged validation, permissions", async 
     ["update_mask"],
   );
   await invalid(courses.updateCourse({ courseId: c.id, etag, course: {} }, owner.auth), ["update_mask"]);
-  // A mask without a course clears what it names, which is validated like any other value.
+  // A mask without a course clears what it names, which is validated like any other value:
+  // a cleared date is missing, not 1970.
   await invalid(
-    courses.updateCourse({ courseId: c.id, etag, updateMask: { paths: ["title"] } }, owner.auth),
-    ["course.title"],
+    courses.updateCourse(
+      { courseId: c.id, etag, updateMask: { paths: ["title", "start_time", "enrollment_deadline"] } },
+      owner.auth,
+    ),
+    ["course.enrollment_deadline", "course.start_time", "course.title"],
+  );
+  await invalid(
+    courses.updateCourse(
+      { courseId: c.id, etag, course: { title: "Kept" }, updateMask: { paths: ["end_time"] } },
+      owner.auth,
+    ),
+    ["course.end_time"],
   );
   await invalid(
     courses.updateCourse({ courseId: c.id, etag: "", updateMask: { paths: ["title"] } }, owner.auth),
