@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
@@ -19,6 +19,8 @@ import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enr
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { SubmissionState } from "@classconnect/gen/classconnect/courses/v1/submission_pb.js";
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
+import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
+import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import { FailedPreconditionError } from "@classconnect/platform";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
@@ -1385,6 +1387,94 @@ test("exam attempts still open when the course finishes are handed in with their
       Code.FailedPrecondition,
       "COURSE_FINISHED",
     );
+  } finally {
+    await sql.end();
+  }
+});
+
+test("students hear when published work is due at another time: once per move, not for drafts, other edits or a finished course", async (ctx) => {
+  const { sys, owner, editor } = ctx;
+  const courses = sys.client(CourseService);
+  const assessments = sys.client(AssessmentService);
+  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
+  const student = await sys.register();
+  await sys.client(EnrollmentService).enroll({ courseId }, student.auth);
+  await sys
+    .client(StaffService)
+    .addAssistant({ courseId, userId: editor.userId, permissions: [Permission.CONTENT] }, owner.auth);
+  const task = (
+    await assessments.createAssessment(
+      { courseId, assessment: exam({ kind: AssessmentKind.TASK, title: "Essay", timeLimitMinutes: 0 }) },
+      owner.auth,
+    )
+  ).assessment!;
+  const moveTo = (when: Date, auth = owner.auth) =>
+    assessments.updateAssessment(
+      {
+        assessmentId: task.id,
+        assessment: { dueTime: timestampFromDate(when) },
+        updateMask: { paths: ["due_time"] },
+      },
+      auth,
+    );
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  const events = () => sql<{ event_type: string; recipients: object; data: Record<string, string> }[]>`
+    select event_type, recipients, data from outbox where data->>'assessment_id' = ${task.id}
+    order by created_at, id`;
+  try {
+    // A draft: students cannot see it, so they hear nothing. The publication names the time it has then.
+    const draftDue = timestampDate(at(3 * DAY));
+    await moveTo(draftDue);
+    assert.is((await events()).length, 0);
+    await assessments.publishAssessment({ assessmentId: task.id }, owner.auth);
+    assert.is((await events())[0]?.data["due_time"], draftDue.toISOString());
+
+    // Other edits, and the same due time again, say nothing.
+    await assessments.updateAssessment(
+      { assessmentId: task.id, assessment: { title: "Essay on Raft" }, updateMask: { paths: ["title"] } },
+      owner.auth,
+    );
+    await moveTo(draftDue);
+    assert.is((await events()).length, 1);
+
+    // Refused callers change nothing and tell no one.
+    await rejects(moveTo(timestampDate(at(9 * DAY)), student.auth), Code.PermissionDenied);
+    await invalid(
+      assessments.updateAssessment(
+        { assessmentId: task.id, assessment: { dueTime: undefined }, updateMask: { paths: ["due_time"] } },
+        owner.auth,
+      ),
+      ["assessment.due_time"],
+    );
+    assert.is((await events()).length, 1);
+
+    // A move by an assistant with the content permission: one notice to the course's students.
+    const later = timestampDate(at(5 * DAY));
+    await moveTo(later, editor.auth);
+    const moved = (await events()).slice(1);
+    assert.equal(
+      moved.map((e) => [e.event_type, e.recipients]),
+      [["DUE_TIME_CHANGED", { courseId }]],
+    );
+    assert.equal(moved[0]!.data, {
+      course_id: courseId,
+      course_title: courseInput().title,
+      assessment_id: task.id,
+      assessment_title: "Essay on Raft",
+      due_time: later.toISOString(),
+      previous_due_time: draftDue.toISOString(),
+    });
+    await sys.eventually(async () => {
+      const inbox = await sys.client(NotificationService).listNotifications({}, student.auth);
+      const notice = inbox.notifications.find((n) => n.eventType === EventType.DUE_TIME_CHANGED);
+      assert.ok(notice, "the student's inbox has the notice");
+      assert.match(notice.body, /^"Essay on Raft" is now due .+ \(it was due .+\)\.$/);
+    });
+
+    // A finished course takes no more work: its students are not told.
+    await courses.finishCourse({ courseId }, owner.auth);
+    await moveTo(timestampDate(at(6 * DAY)));
+    assert.is((await events()).length, 2);
   } finally {
     await sql.end();
   }

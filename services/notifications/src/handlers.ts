@@ -38,15 +38,18 @@ function toPreferencesMsg(p: StoredPreferences) {
   return {
     pushEnabled: p.pushEnabled,
     emailEnabled: p.emailEnabled,
-    // Preferences stored before account notices stopped being tunable still list them.
-    events: p.events
-      .filter((e) => (USER_EVENT_TYPES as readonly string[]).includes(e.eventType))
-      .map((e) => ({
-        eventType: typeValue(e.eventType),
-        push: e.push,
-        email: e.email,
-        inApp: e.inApp,
-      })),
+    // Every event a user can tune, whatever was stored: preferences stored before a type
+    // existed have it on (as delivery treats it), and those stored before account notices
+    // stopped being tunable still list them.
+    events: USER_EVENT_TYPES.map((eventType) => {
+      const e = p.events.find((s) => s.eventType === eventType);
+      return {
+        eventType: typeValue(eventType),
+        push: e?.push ?? true,
+        email: e?.email ?? true,
+        inApp: e?.inApp ?? true,
+      };
+    }),
   };
 }
 

@@ -20,6 +20,7 @@ import {
   Channel,
   DeliveryStatus,
   DevicePlatform,
+  EventPreferenceSchema,
   EventType,
   type Preferences,
 } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
@@ -328,6 +329,29 @@ test("with e-mail turned off for enrollments, the log says skipped by preference
     pushOff,
     "refused: unchanged",
   );
+
+  // Preferences stored before an event type existed still list it, on, as deliveries treat it.
+  const sql = postgres(sys.databases.notifications, { max: 1 });
+  try {
+    await sql`
+      update preferences set preferences = jsonb_set(preferences, '{events}',
+        (select coalesce(jsonb_agg(e), '[]') from jsonb_array_elements(preferences->'events') e
+         where e->>'eventType' <> 'DUE_TIME_CHANGED'))
+      where user_id = ${student.userId}`;
+  } finally {
+    await sql.end();
+  }
+  const listed = (await notifications.getPreferences({}, student.auth)).preferences!;
+  assert.equal(
+    listed.events.find((e) => e.eventType === EventType.DUE_TIME_CHANGED),
+    create(EventPreferenceSchema, {
+      eventType: EventType.DUE_TIME_CHANGED,
+      push: true,
+      email: true,
+      inApp: true,
+    }),
+  );
+  assert.equal(listed, pushOff, "every other choice as stored");
 });
 
 test("a user deletes their account: their devices, preferences and inbox are erased; others' stay", async ({

@@ -11,6 +11,7 @@ const data = {
   assessment_id: "9a1b2c3d-0000-4000-8000-000000000001",
   assessment_title: "Parser",
   due_time: "2026-12-01T18:00:00.000Z",
+  previous_due_time: "2026-11-28T18:00:00.000Z",
   grade: "87",
   permissions: "content, grading",
   reason: "inactive since October",
@@ -53,7 +54,7 @@ test("every event type the contract names has its own words, a link where there 
     assert.ok(r.body.includes(data.course_title), type);
     assert.is(r.link, `classconnect://courses/${data.course_id}`, type);
   }
-  for (const type of ["ASSESSMENT_PUBLISHED", "DEADLINE_REMINDER", "SUBMISSION_GRADED"]) {
+  for (const type of ["ASSESSMENT_PUBLISHED", "DEADLINE_REMINDER", "DUE_TIME_CHANGED", "SUBMISSION_GRADED"]) {
     assert.is(render(type, data).link, `classconnect://assessments/${data.assessment_id}`, type);
   }
   // Times are written as people read them.
@@ -64,6 +65,10 @@ test("every event type the contract names has its own words, a link where there 
   assert.is(
     render("ASSESSMENT_PUBLISHED", data).body,
     '"Parser" is published, due Tue, 1 Dec 2026, 18:00 UTC.',
+  );
+  assert.is(
+    render("DUE_TIME_CHANGED", data).body,
+    '"Parser" is now due Tue, 1 Dec 2026, 18:00 UTC (it was due Sat, 28 Nov 2026, 18:00 UTC).',
   );
   assert.is(render("RULE_PUBLISHED", data).body, '"Be kind" takes effect Fri, 1 Jan 2027, 00:00 UTC.');
   assert.is(

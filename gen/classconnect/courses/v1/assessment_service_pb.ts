@@ -463,7 +463,9 @@ export const AssessmentService: GenService<{
   },
   /**
    * UpdateAssessment changes the fields named in `update_mask`. Questions of an
-   * assessment with submissions cannot change (FAILED_PRECONDITION).
+   * assessment with submissions cannot change (FAILED_PRECONDITION). When a published
+   * assessment of a running course gets a new due time, its students are notified
+   * (DUE_TIME_CHANGED, with the old and new times).
    *
    * @generated from rpc classconnect.courses.v1.AssessmentService.UpdateAssessment
    */

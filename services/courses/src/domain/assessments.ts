@@ -41,7 +41,7 @@ import {
   SubmissionState,
   totals,
 } from "./grading.js";
-import { Permission } from "./model.js";
+import { CourseState, Permission } from "./model.js";
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -263,6 +263,21 @@ export function createAssessments(deps: {
           assessmentId,
           changedFields(changes),
         ),
+        // Students of a running course hear when published work is due at another time.
+        access.course.state === CourseState.ACTIVE
+          ? (moved) => ({
+              type: "DUE_TIME_CHANGED",
+              recipients: { courseId: a.courseId },
+              data: {
+                course_id: a.courseId,
+                course_title: access.course.title,
+                assessment_id: a.id,
+                assessment_title: moved.title,
+                due_time: moved.dueTime.toISOString(),
+                previous_due_time: moved.previousDueTime.toISOString(),
+              },
+            })
+          : undefined,
       );
     },
 
@@ -282,17 +297,17 @@ export function createAssessments(deps: {
       requirePermission(access, Permission.CONTENT);
       const published = await store.publish(
         assessmentId,
-        {
+        (now) => ({
           type: "ASSESSMENT_PUBLISHED",
           recipients: { courseId: a.courseId },
           data: {
             course_id: a.courseId,
             course_title: access.course.title,
             assessment_id: a.id,
-            assessment_title: a.title,
-            due_time: a.dueTime.toISOString(),
+            assessment_title: now.title,
+            due_time: now.dueTime.toISOString(),
           },
-        },
+        }),
         activityOf(access, Permission.CONTENT, "assessment.publish", "assessment", assessmentId, a.title),
       );
       if (!published)

@@ -34,6 +34,13 @@ export interface AssessmentRecord extends AssessmentFields {
   updatedAt: Date;
 }
 
+/** A published assessment's due time moved: its title and both times. */
+export interface DueTimeMove {
+  title: string;
+  dueTime: Date;
+  previousDueTime: Date;
+}
+
 export interface SubmissionRecord {
   id: string;
   assessmentId: string;
@@ -243,11 +250,36 @@ export function createAssessmentStore(sql: Sql) {
       return (await get(id))!;
     },
 
-    async update(id: string, f: Partial<AssessmentFields>, activity?: Activity): Promise<AssessmentRecord> {
+    /**
+     * Changes an assessment. When it is published and its due time moves, `dueTimeMoved`
+     * makes the students' notice from the row as it was and as it is, under its lock (so a
+     * publication or another change at the same moment cannot make it name a stale time).
+     */
+    async update(
+      id: string,
+      f: Partial<AssessmentFields>,
+      activity?: Activity,
+      dueTimeMoved?: (moved: DueTimeMove) => OutboxEvent,
+    ): Promise<AssessmentRecord> {
       await inTransaction(sql, async (tx) => {
+        const [before] = await tx<{ state: number; due_time: Date }[]>`
+          select state, due_time from assessments where id = ${id} for update`;
         // A new due time gets its own deadline reminder.
         const reminder = f.dueTime !== undefined ? { reminded_at: null } : {};
-        await tx`update assessments set ${tx({ ...columns(f), ...reminder, updated_at: new Date() })} where id = ${id}`;
+        const [after] = await tx<{ title: string; due_time: Date }[]>`
+          update assessments set ${tx({ ...columns(f), ...reminder, updated_at: new Date() })}
+          where id = ${id} returning title, due_time`;
+        if (
+          dueTimeMoved &&
+          before?.state === 2 && // published
+          after &&
+          after.due_time.getTime() !== before.due_time.getTime()
+        ) {
+          await enqueueEvent(
+            tx,
+            dueTimeMoved({ title: after.title, dueTime: after.due_time, previousDueTime: before.due_time }),
+          );
+        }
         if (activity) await logActivity(tx, activity);
       });
       return (await get(id))!;
@@ -266,14 +298,21 @@ export function createAssessmentStore(sql: Sql) {
       });
     },
 
-    /** Publishes a draft and records the event; false when it was not a draft. */
-    async publish(id: string, event: OutboxEvent, activity?: Activity): Promise<boolean> {
+    /**
+     * Publishes a draft and records its notice, made from the row as published (its title
+     * and due time as of this moment); false when it was not a draft.
+     */
+    async publish(
+      id: string,
+      eventFor: (published: { title: string; dueTime: Date }) => OutboxEvent,
+      activity?: Activity,
+    ): Promise<boolean> {
       return inTransaction(sql, async (tx) => {
-        const [row] = await tx`
+        const [row] = await tx<{ title: string; due_time: Date }[]>`
           update assessments set state = 2, published_at = now(), updated_at = now()
-          where id = ${id} and state = 1 returning id`;
+          where id = ${id} and state = 1 returning title, due_time`;
         if (!row) return false;
-        await enqueueEvent(tx, event);
+        await enqueueEvent(tx, eventFor({ title: row.title, dueTime: row.due_time }));
         if (activity) await logActivity(tx, activity);
         return true;
       });

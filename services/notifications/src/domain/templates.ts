@@ -63,6 +63,11 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? when(d["due_time"], tz) : "soon"} and you have not handed it in.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
+  DUE_TIME_CHANGED: (d, tz) => ({
+    title: `New due time in ${course(d)}`,
+    body: `"${d["assessment_title"] ?? "An assessment"}" is now due ${d["due_time"] ? when(d["due_time"], tz) : "at another time"}${d["previous_due_time"] ? ` (it was due ${when(d["previous_due_time"], tz)})` : ""}.`,
+    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+  }),
   SUBMISSION_GRADED: (d) => ({
     title: "Your grade is ready",
     body: `"${d["assessment_title"] ?? "Your work"}" was graded: ${d["grade"] ?? "?"}%.`,
