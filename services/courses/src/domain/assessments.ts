@@ -297,15 +297,15 @@ export function createAssessments(deps: {
       requirePermission(access, Permission.CONTENT);
       const published = await store.publish(
         assessmentId,
-        (now) => ({
+        (row) => ({
           type: "ASSESSMENT_PUBLISHED",
           recipients: { courseId: a.courseId },
           data: {
             course_id: a.courseId,
             course_title: access.course.title,
             assessment_id: a.id,
-            assessment_title: now.title,
-            due_time: now.dueTime.toISOString(),
+            assessment_title: row.title,
+            due_time: row.dueTime.toISOString(),
           },
         }),
         activityOf(access, Permission.CONTENT, "assessment.publish", "assessment", assessmentId, a.title),
