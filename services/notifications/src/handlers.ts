@@ -15,7 +15,7 @@ import {
 } from "@classconnect/platform";
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { Dispatcher } from "./domain/dispatcher.js";
-import { defaultPreferences, USER_EVENT_TYPES } from "./domain/preferences.js";
+import { defaultPreferences, eventChoice, USER_EVENT_TYPES } from "./domain/preferences.js";
 import type { Directory } from "./ports/directory.js";
 import {
   type DeliveryRecord,
@@ -38,17 +38,11 @@ function toPreferencesMsg(p: StoredPreferences) {
   return {
     pushEnabled: p.pushEnabled,
     emailEnabled: p.emailEnabled,
-    // Every event a user can tune, whatever was stored: preferences stored before a type
-    // existed have it on (as delivery treats it), and those stored before account notices
-    // stopped being tunable still list them.
+    // Every event a user can tune, as delivery reads it: on when the stored preferences
+    // predate the type; types no longer tunable (account notices) are left out.
     events: USER_EVENT_TYPES.map((eventType) => {
-      const e = p.events.find((s) => s.eventType === eventType);
-      return {
-        eventType: typeValue(eventType),
-        push: e?.push ?? true,
-        email: e?.email ?? true,
-        inApp: e?.inApp ?? true,
-      };
+      const e = eventChoice(p, eventType);
+      return { eventType: typeValue(eventType), push: e.push, email: e.email, inApp: e.inApp };
     }),
   };
 }

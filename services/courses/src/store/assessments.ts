@@ -262,8 +262,12 @@ export function createAssessmentStore(sql: Sql) {
       dueTimeMoved?: (moved: DueTimeMove) => OutboxEvent,
     ): Promise<AssessmentRecord> {
       await inTransaction(sql, async (tx) => {
-        const [before] = await tx<{ state: number; due_time: Date }[]>`
-          select state, due_time from assessments where id = ${id} for update`;
+        // The row as it was matters only to a notice of a moved due time.
+        const watch = dueTimeMoved !== undefined && f.dueTime !== undefined;
+        const [before] = watch
+          ? await tx<{ state: number; due_time: Date }[]>`
+              select state, due_time from assessments where id = ${id} for update`
+          : [];
         // A new due time gets its own deadline reminder.
         const reminder = f.dueTime !== undefined ? { reminded_at: null } : {};
         const [after] = await tx<{ title: string; due_time: Date }[]>`

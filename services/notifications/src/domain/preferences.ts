@@ -33,8 +33,21 @@ export function defaultPreferences(optIn: boolean): StoredPreferences {
   };
 }
 
+/**
+ * The user's choice for one event type: as stored, or every channel on when none is stored
+ * (a type newer than the stored preferences).
+ */
+export function eventChoice(
+  prefs: StoredPreferences,
+  eventType: string,
+): StoredPreferences["events"][number] {
+  return (
+    prefs.events.find((e) => e.eventType === eventType) ?? { eventType, push: true, email: true, inApp: true }
+  );
+}
+
 export function channelsFor(prefs: StoredPreferences, eventType: string) {
   if (ACCOUNT_NOTICES.includes(eventType)) return { push: prefs.pushEnabled, email: true, inApp: true };
-  const e = prefs.events.find((x) => x.eventType === eventType) ?? { push: true, email: true, inApp: true };
+  const e = eventChoice(prefs, eventType);
   return { push: prefs.pushEnabled && e.push, email: prefs.emailEnabled && e.email, inApp: e.inApp };
 }
