@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fromBinary } from "@bufbuild/protobuf";
 import { ErrorInfoSchema } from "@classconnect/gen/google/rpc/error_details_pb.js";
-import { table } from "./load.js";
+import { machine, table } from "./load.js";
 import { startPlatform } from "./start-platform.js";
 
 const STUDENTS = 1000;
@@ -83,6 +83,7 @@ try {
   ).length;
   const other = results.length - ok - full;
   console.log(`\nbench:enroll — ${STUDENTS} simultaneous Enroll calls, capacity ${CAPACITY}`);
+  console.log(machine());
   console.log(
     table(
       ["succeeded", "refused COURSE_FULL", "other answers", "wall time (s)", "enroll calls/s"],

@@ -15,6 +15,7 @@ import postgres from "postgres";
 import { createFcmSender } from "../services/notifications/src/ports/fcm.js";
 import { startFakeBrevo } from "../services/notifications/test/fake-brevo.js";
 import { startFakeFcm } from "../services/notifications/test/fake-fcm.js";
+import { machine } from "./load.js";
 
 const RECIPIENTS = Number(process.env["FANOUT_RECIPIENTS"] ?? 10_000);
 
@@ -91,6 +92,7 @@ try {
     ["push duplicates", String(pushDuplicates)],
   ];
   console.log("\nbench:fanout — one RULE_PUBLISHED event to every user");
+  console.log(machine());
   for (const [k, v] of rows) console.log(`  ${k.padEnd(38)} ${v}`);
   if (duplicates !== 0 || delivered.length !== RECIPIENTS) process.exitCode = 1;
   if (pushDuplicates !== 0 || pushed.length !== RECIPIENTS) process.exitCode = 1;

@@ -21,7 +21,7 @@ import * as http2 from "node:http2";
 import * as net from "node:net";
 import { freePort, installNodeFixes } from "@classconnect/platform";
 import { cpuSampler } from "./cpu.js";
-import { load, table } from "./load.js";
+import { load, machine, table } from "./load.js";
 
 const [role, port, upstreamPort] = process.argv.slice(2);
 const json = Buffer.from(
@@ -119,6 +119,7 @@ if (role === "plain") {
   console.log(
     "\nbench:floor — bare Node processes answering from memory, concurrency 16, median of 3 rounds",
   );
+  console.log(machine());
   console.log(
     table(
       ["target", "req/s"],

@@ -1,3 +1,5 @@
+import { cpus, totalmem } from "node:os";
+
 /** A closed-loop load generator: `concurrency` workers call `fn` back to back for `seconds`. */
 export interface LoadResult {
   requests: number;
@@ -48,4 +50,16 @@ export function table(headers: string[], rows: (string | number)[][]): string {
   ];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
   return cells.map((r) => r.map((c, i) => String(c).padStart(widths[i]!)).join("  ")).join("\n");
+}
+
+/**
+ * The machine a bench ran on, printed under its title: figures are quoted with it, and
+ * the same code measures differently on another CPU.
+ */
+export function machine(): string {
+  const cores = cpus();
+  const model = cores[0]?.model.trim() || "unknown CPU";
+  const gib = (totalmem() / 2 ** 30).toFixed(1);
+  const at = new Date().toISOString().slice(0, 16).replace("T", " ");
+  return `${model}, ${cores.length} cores, ${gib} GiB, Node ${process.versions.node}, ${at} UTC`;
 }

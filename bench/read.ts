@@ -37,7 +37,7 @@ import { createGrpcTransport } from "@connectrpc/connect-node";
 import * as grpcJs from "@grpc/grpc-js";
 import { createCourseStore } from "../services/courses/src/store/courses.js";
 import { cpuSampler, MACHINE } from "./cpu.js";
-import { type LoadResult, load, table } from "./load.js";
+import { type LoadResult, load, machine, table } from "./load.js";
 import { startPlatform } from "./start-platform.js";
 
 const SECONDS = Number(process.env["BENCH_SECONDS"] ?? 3);
@@ -265,11 +265,11 @@ try {
         const requests = all.reduce((n, r) => n + r.requests, 0);
         if (cpu && requests > 0) {
           const perRequest = cpuSpent.get(name)!.map((seconds) => (seconds * 1e6) / requests);
-          const machine = perRequest.pop()!;
+          const machinePerCall = perRequest.pop()!;
           const wall = all.reduce((t, r) => t + r.requests / r.perSecond, 0);
           machineUse.set(`${method}|${c}|${name}`, {
-            perCall: machine,
-            cores: (machine * requests) / 1e6 / wall,
+            perCall: machinePerCall,
+            cores: (machinePerCall * requests) / 1e6 / wall,
           });
           const charged = perRequest.reduce((x, y) => x + y, 0);
           cpuRows.push([
@@ -277,8 +277,8 @@ try {
             c,
             name,
             ...perRequest.map((x) => x.toFixed(0)),
-            (machine - charged).toFixed(0),
-            machine.toFixed(0),
+            (machinePerCall - charged).toFixed(0),
+            machinePerCall.toFixed(0),
           ]);
         }
       }
@@ -320,6 +320,7 @@ try {
   console.log(
     `\nbench:read — ${COURSES} courses, ${SECONDS} s per cell in ${ROUNDS} rounds (median round shown)`,
   );
+  console.log(machine());
   console.log(table(["method", "conc", "target", "req/s", "p50 ms", "p99 ms", "errors"], rows));
   console.log(
     `\nratios (targets: c/b ≥ ${TARGET_C_B}, d/b ≥ ${TARGET_D_B}, "< target" marks a miss; b and d both GET); d'/b' both POST; d'/b POST against GET; c/e ClassConnect's stack against a bare handler, e/b its ceiling; d/f the gateway path against a bare edge and handler, f/b its ceiling`,

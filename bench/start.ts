@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createPool, freePort } from "@classconnect/platform";
 import { cpuSampler, MACHINE } from "./cpu.js";
-import { table } from "./load.js";
+import { machine, table } from "./load.js";
 import { startPlatform } from "./start-platform.js";
 
 const SETTLE_SECONDS = Number(process.env["BENCH_SETTLE_SECONDS"] ?? 20);
@@ -69,6 +69,7 @@ try {
     ((after.transactions - before.transactions - 1) / IDLE_SECONDS).toFixed(2),
   ]);
   console.log("\nbench:start — npm start until the gateway is healthy");
+  console.log(machine());
   console.log(table(["start", "seconds"], rows));
   console.log("\nidle RSS per process (MiB), 3 s after start");
   console.log(table(["process", "MiB"], rss));
