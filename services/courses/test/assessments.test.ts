@@ -1480,4 +1480,65 @@ test("students hear when published work is due at another time: once per move, n
   }
 });
 
+test("a due time moved while the work is being published: the students' last notice names the time it has", async (ctx) => {
+  const { sys, owner } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth))
+    .course!.id;
+  const first = timestampDate(at(3 * DAY));
+  const moved = timestampDate(at(4 * DAY));
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  try {
+    // Publication and a move race, sent in either order: whichever commits first, students
+    // are told the time the work ends up with, and told once about each time they hold.
+    for (let i = 0; i < 12; i++) {
+      const draft = (
+        await assessments.createAssessment(
+          {
+            courseId,
+            assessment: exam({
+              kind: AssessmentKind.TASK,
+              timeLimitMinutes: 0,
+              dueTime: timestampFromDate(first),
+            }),
+          },
+          owner.auth,
+        )
+      ).assessment!;
+      const publish = () => assessments.publishAssessment({ assessmentId: draft.id }, owner.auth);
+      const move = () =>
+        assessments.updateAssessment(
+          {
+            assessmentId: draft.id,
+            assessment: { dueTime: timestampFromDate(moved) },
+            updateMask: { paths: ["due_time"] },
+          },
+          owner.auth,
+        );
+      await Promise.all(i % 2 === 0 ? [publish(), move()] : [move(), publish()]);
+      const events = await sql<{ event_type: string; data: Record<string, string> }[]>`
+        select event_type, data from outbox where data->>'assessment_id' = ${draft.id}`;
+      const published = events.filter((e) => e.event_type === "ASSESSMENT_PUBLISHED");
+      const changes = events.filter((e) => e.event_type === "DUE_TIME_CHANGED");
+      assert.is(published.length, 1, "one publication notice");
+      assert.is(events.length, published.length + changes.length);
+      const announced = published[0]!.data["due_time"];
+      if (announced === moved.toISOString()) {
+        assert.is(changes.length, 0, "moved before publication: the publication names the new time");
+      } else {
+        assert.is(announced, first.toISOString());
+        assert.equal(
+          changes.map((c) => [c.data["previous_due_time"], c.data["due_time"]]),
+          [[first.toISOString(), moved.toISOString()]],
+          "moved after publication: one notice of the move",
+        );
+      }
+      const now = (await assessments.getAssessment({ assessmentId: draft.id }, owner.auth)).assessment!;
+      assert.equal(timestampDate(now.dueTime!), moved);
+    }
+  } finally {
+    await sql.end();
+  }
+});
+
 test.run();
