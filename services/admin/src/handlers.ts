@@ -136,12 +136,17 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
       // No rule at all is one of empty fields: what the mask names is validated as cleared.
       const input = ruleFields(req.rule ?? create(RuleInputSchema));
       const changes = maskedFields(input, req.updateMask?.paths, ruleMask);
-      const rule = await rules.update(requireAdmin(ctx).adminId, req.ruleId, changes, (merged) =>
-        assertValid(
-          RuleInputSchema,
-          create(RuleInputSchema, { ...merged, effectiveTime: timestampOrUnset(merged.effectiveTime) }),
-          "rule",
-        ),
+      const rule = await rules.update(
+        requireAdmin(ctx).adminId,
+        req.ruleId,
+        changes,
+        (merged) =>
+          assertValid(
+            RuleInputSchema,
+            create(RuleInputSchema, { ...merged, effectiveTime: timestampOrUnset(merged.effectiveTime) }),
+            "rule",
+          ),
+        req.notifyUsers,
       );
       return { rule: toRule(rule) };
     },

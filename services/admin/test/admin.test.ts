@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { at, courseInput, DAY, FIRST_ADMIN, type System, startSystem } from "@classconnect/gateway/testing";
 import { AdminAuthService } from "@classconnect/gen/classconnect/admin/v1/admin_auth_service_pb.js";
 import { AuditService } from "@classconnect/gen/classconnect/admin/v1/audit_service_pb.js";
@@ -519,6 +519,126 @@ test("rules: created (future effective time), edited with before/after in the au
   await rejects(rules.deleteRule({ ruleId: created.id }, root), Code.NotFound);
 });
 
+test("users are told when a rule moves, when an admin wants them told of a change, and when it is withdrawn", async ({
+  sys,
+  root,
+}) => {
+  const rules = sys.client(RuleService);
+  const reader = await sys.register();
+  const sql = postgres(sys.databases.admin, { max: 1, onnotice: () => {} });
+  /** The notices recorded about a rule, oldest first. */
+  const noticesOf = async (ruleId: string) =>
+    (
+      await sql<{ event_type: string; recipients: unknown; data: Record<string, string> }[]>`
+        select event_type, recipients, data from outbox where data->>'rule_id' = ${ruleId}
+        order by created_at`
+    ).map((e) => ({ type: e.event_type, recipients: e.recipients, data: e.data }));
+  const typesOf = async (ruleId: string) => (await noticesOf(ruleId)).map((n) => n.type);
+  try {
+    const first = inMs(2 * HOUR);
+    const rule = (
+      await rules.createRule({ rule: { title: "Quiet hours", description: "d", effectiveTime: first } }, root)
+    ).rule!;
+    const update = (
+      changes: { title?: string; conditions?: string[]; effectiveTime?: typeof first },
+      paths: string[],
+      caller: { headers: Record<string, string> } = root,
+      notifyUsers = false,
+    ) => rules.updateRule({ ruleId: rule.id, rule: changes, updateMask: { paths }, notifyUsers }, caller);
+
+    // A typo fix, or the same effective time written again, tells no one.
+    await update({ title: "Quiet hours!" }, ["title"]);
+    await update({ effectiveTime: first }, ["effective_time"]);
+    // Nor does a change that is refused: by a user, without a token, with bad input, or of no rule.
+    const moved = inMs(3 * HOUR);
+    await rejects(update({ effectiveTime: moved }, ["effective_time"], reader.auth), Code.PermissionDenied);
+    await rejects(
+      update({ effectiveTime: moved }, ["effective_time"], { headers: {} }),
+      Code.Unauthenticated,
+    );
+    await rejects(
+      update({ effectiveTime: inMs(-HOUR) }, ["effective_time"], root, true),
+      Code.InvalidArgument,
+    );
+    await invalid(update({}, ["title"], root, true), ["rule.title"]);
+    await rejects(
+      rules.updateRule(
+        { ruleId: randomUUID(), rule: { effectiveTime: moved }, updateMask: { paths: ["effective_time"] } },
+        root,
+      ),
+      Code.NotFound,
+    );
+    await rejects(rules.deleteRule({ ruleId: rule.id }, reader.auth), Code.PermissionDenied);
+    assert.equal(await typesOf(rule.id), ["RULE_PUBLISHED"]);
+
+    // A moved effective time is always told, with the time it replaces.
+    await update({ effectiveTime: moved }, ["effective_time"]);
+    const [, movedNotice] = await noticesOf(rule.id);
+    assert.equal(movedNotice, {
+      type: "RULE_UPDATED",
+      recipients: { allUsers: true },
+      data: {
+        rule_id: rule.id,
+        rule_title: "Quiet hours!",
+        effective_time: timestampDate(moved).toISOString(),
+        previous_effective_time: timestampDate(first).toISOString(),
+      },
+    });
+    // Another change is told when the admin asks, under the new title and naming the old one.
+    await update({ title: "Night rest", conditions: ["from 22:00"] }, ["title", "conditions"], root, true);
+    const [, , changedNotice] = await noticesOf(rule.id);
+    assert.equal(changedNotice?.data, {
+      rule_id: rule.id,
+      rule_title: "Night rest",
+      effective_time: timestampDate(moved).toISOString(),
+      previous_rule_title: "Quiet hours!",
+    });
+
+    // Deleting it before it takes effect tells everyone it will not; one in force, that it no
+    // longer applies.
+    await rules.deleteRule({ ruleId: rule.id }, root);
+    const withdrawn = (await noticesOf(rule.id)).slice(3);
+    assert.equal(
+      withdrawn.map((n) => [n.type, n.data["rule_title"], n.data["was_in_force"]]),
+      [["RULE_WITHDRAWN", "Night rest", "false"]],
+    );
+    await rejects(rules.deleteRule({ ruleId: rule.id }, root), Code.NotFound);
+    assert.is((await noticesOf(rule.id)).length, 4, "a second delete tells no one");
+    const soon = (
+      await rules.createRule(
+        { rule: { title: "In force", description: "d", effectiveTime: inMs(800) } },
+        root,
+      )
+    ).rule!;
+    await new Promise((r) => setTimeout(r, 900));
+    await rules.deleteRule({ ruleId: soon.id }, root);
+    assert.equal(
+      (await noticesOf(soon.id)).map((n) => [n.type, n.data["was_in_force"]]),
+      [
+        ["RULE_PUBLISHED", undefined],
+        ["RULE_WITHDRAWN", "true"],
+      ],
+    );
+
+    // Every user reads them in the inbox.
+    await sys.eventually(async () => {
+      const inbox = await sys.client(NotificationService).listNotifications({}, reader.auth);
+      const bodies = inbox.notifications
+        .filter((n) => n.eventType === EventType.RULE_UPDATED || n.eventType === EventType.RULE_WITHDRAWN)
+        .map((n) => n.body);
+      assert.ok(
+        bodies.some((b) => /^"Quiet hours!" now takes effect .+ \(instead of .+\)\.$/.test(b)),
+        bodies.join(),
+      );
+      assert.ok(bodies.includes('"Night rest" (until now "Quiet hours!") was changed; read what is new.'));
+      assert.ok(bodies.includes('"Night rest" was withdrawn and will not take effect.'));
+      assert.ok(bodies.includes('"In force" was withdrawn and no longer applies.'));
+    });
+  } finally {
+    await sql.end();
+  }
+});
+
 test("platform figures: users, courses and work, deliveries; now and in a period", async ({ sys, root }) => {
   const platform = sys.client(PlatformService);
   const before = await platform.getPlatformFigures({}, root);
@@ -721,6 +841,24 @@ test("an admin's change whose audit entry (or a rule's announcement) cannot be w
       const unannounced = { title: "Unannounced", description: "d", effectiveTime: inMs(HOUR) };
       await rejects(rules.createRule({ rule: unannounced }, root), Code.Internal);
       assert.is(await titled("Unannounced"), 0);
+      // Nor moved or withdrawn without telling users.
+      await rejects(
+        rules.updateRule(
+          {
+            ruleId: kept.id,
+            rule: { effectiveTime: inMs(2 * HOUR) },
+            updateMask: { paths: ["effective_time"] },
+          },
+          root,
+        ),
+        Code.Internal,
+      );
+      await rejects(rules.deleteRule({ ruleId: kept.id }, root), Code.Internal);
+      assert.equal(
+        (await rules.getRule({ ruleId: kept.id }, root)).rule?.effectiveTime,
+        kept.effectiveTime,
+        "neither moved nor deleted",
+      );
       const after = (await audit.listAuditEntries({ pageSize: 1 }, root)).entries;
       assert.is(after[0]?.sequence, entries[0]?.sequence, "no audit entry for it");
     });

@@ -72,6 +72,25 @@ test("every event type the contract names has its own words, a link where there 
   );
   assert.is(render("RULE_PUBLISHED", data).body, '"Be kind" takes effect Fri, 1 Jan 2027, 00:00 UTC.');
   assert.is(
+    render("RULE_UPDATED", { ...data, previous_effective_time: "2026-12-15T00:00:00.000Z" }).body,
+    '"Be kind" now takes effect Fri, 1 Jan 2027, 00:00 UTC (instead of Tue, 15 Dec 2026, 00:00 UTC).',
+  );
+  assert.is(render("RULE_UPDATED", data).body, '"Be kind" was changed; read what is new.');
+  assert.is(
+    render("RULE_UPDATED", { ...data, previous_rule_title: "Be nice" }).body,
+    '"Be kind" (until now "Be nice") was changed; read what is new.',
+  );
+  assert.is(render("RULE_WITHDRAWN", data).body, '"Be kind" was withdrawn and will not take effect.');
+  assert.is(
+    render("RULE_WITHDRAWN", { ...data, was_in_force: "true" }).body,
+    '"Be kind" was withdrawn and no longer applies.',
+  );
+  // Rule notices open the rule they name.
+  const ruleId = "7c9e6679-7425-40de-944b-e07fc1f90ae7";
+  for (const type of ["RULE_PUBLISHED", "RULE_UPDATED"]) {
+    assert.is(render(type, { ...data, rule_id: ruleId }).link, `classconnect://rules/${ruleId}`, type);
+  }
+  assert.is(
     render("ACCOUNT_BLOCKED", data).body,
     "Your account is blocked until Thu, 24 Dec 2026, 09:30 UTC: inactive since October",
   );
@@ -104,6 +123,9 @@ test("missing details read naturally", () => {
   assert.is(render("ASSESSMENT_PUBLISHED", {}).link, "classconnect://home");
   assert.is(render("ACCOUNT_BLOCKED", {}).body, "Your account is blocked until further notice.");
   assert.is(render("RULE_PUBLISHED", {}).body, "A rule was published.");
+  assert.is(render("RULE_UPDATED", {}).body, "A platform rule changed.");
+  assert.is(render("RULE_WITHDRAWN", {}).body, "A platform rule was withdrawn.");
+  assert.is(render("RULE_PUBLISHED", {}).link, "classconnect://rules");
   assert.is(
     render("DEADLINE_REMINDER", { due_time: "tomorrow" }).body,
     '"Your work" is due tomorrow and you have not handed it in.',

@@ -14,6 +14,8 @@ export const USER_EVENT_TYPES = [
   "STUDENT_REMOVED",
   "COURSE_DELETED",
   "RULE_PUBLISHED",
+  "RULE_UPDATED",
+  "RULE_WITHDRAWN",
 ] as const;
 
 /**

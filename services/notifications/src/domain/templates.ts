@@ -48,6 +48,8 @@ const when = (value: string, timeZone: string) => {
   return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? formatterFor(timeZone).format(t) : value;
 };
 const course = (d: Data) => d["course_title"] ?? "your course";
+const ruleLink = (d: Data) =>
+  d["rule_id"] ? `classconnect://rules/${d["rule_id"]}` : "classconnect://rules";
 const courseLink = (d: Data) =>
   d["course_id"] ? `classconnect://courses/${d["course_id"]}` : "classconnect://home";
 
@@ -108,6 +110,24 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: d["rule_title"]
       ? `"${d["rule_title"]}"${d["effective_time"] ? ` takes effect ${when(d["effective_time"], tz)}` : ""}.`
       : "A rule was published.",
+    link: ruleLink(d),
+  }),
+  RULE_UPDATED: (d, tz) => ({
+    title: "A platform rule changed",
+    body: d["rule_title"]
+      ? `"${d["rule_title"]}"${d["previous_rule_title"] ? ` (until now "${d["previous_rule_title"]}")` : ""} ${
+          d["previous_effective_time"] && d["effective_time"]
+            ? `now takes effect ${when(d["effective_time"], tz)} (instead of ${when(d["previous_effective_time"], tz)}).`
+            : "was changed; read what is new."
+        }`
+      : "A platform rule changed.",
+    link: ruleLink(d),
+  }),
+  RULE_WITHDRAWN: (d) => ({
+    title: "Platform rule withdrawn",
+    body: d["rule_title"]
+      ? `"${d["rule_title"]}" was withdrawn and ${d["was_in_force"] === "true" ? "no longer applies" : "will not take effect"}.`
+      : "A platform rule was withdrawn.",
     link: "classconnect://rules",
   }),
   ACCOUNT_BLOCKED: (d, tz) => ({
