@@ -1480,6 +1480,77 @@ test("students hear when published work is due at another time: once per move, n
   }
 });
 
+test("students hear once when published work is deleted; drafts and refused deletes tell no one", async (ctx) => {
+  const { sys, owner, editor, grader, s1, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  const events = (assessmentId: string) => sql<
+    { event_type: string; recipients: object; data: Record<string, string> }[]
+  >`select event_type, recipients, data from outbox where data->>'assessment_id' = ${assessmentId}
+    order by created_at, id`;
+  const remove = (assessmentId: string, auth = owner.auth, confirm = true) =>
+    assessments.deleteAssessment({ assessmentId, confirm }, auth);
+  try {
+    // A draft: no student saw it.
+    const draft = (
+      await assessments.createAssessment(
+        { courseId, assessment: exam({ title: "Unseen draft" }) },
+        owner.auth,
+      )
+    ).assessment!;
+    await remove(draft.id);
+    assert.equal(
+      (await events(draft.id)).map((e) => e.event_type),
+      [],
+    );
+
+    const task = await publishedTask(ctx, { title: "Doomed essay" });
+    // Refused: a student, an assistant who may only grade, no token, no confirmation.
+    await rejects(remove(task.id, s1.auth), Code.PermissionDenied);
+    await rejects(remove(task.id, grader.auth), Code.PermissionDenied);
+    await rejects(remove(task.id, { headers: {} }), Code.Unauthenticated);
+    await invalid(remove(task.id, owner.auth, false), ["confirm"]);
+    assert.equal(
+      (await events(task.id)).map((e) => e.event_type),
+      ["ASSESSMENT_PUBLISHED"],
+    );
+
+    // Deleted by an assistant with the content permission, three times at once: one notice.
+    const deleted = await Promise.allSettled([1, 2, 3].map(() => remove(task.id, editor.auth)));
+    assert.ok(deleted.some((d) => d.status === "fulfilled"));
+    const notices = (await events(task.id)).slice(1);
+    assert.equal(
+      notices.map((e) => [e.event_type, e.recipients, e.data]),
+      [
+        [
+          "ASSESSMENT_DELETED",
+          { courseId },
+          {
+            course_id: courseId,
+            course_title: courseInput().title,
+            assessment_id: task.id,
+            assessment_title: "Doomed essay",
+          },
+        ],
+      ],
+    );
+    await rejects(remove(task.id), Code.NotFound);
+    await sys.eventually(async () => {
+      const inbox = await sys.client(NotificationService).listNotifications({}, s1.auth);
+      assert.ok(
+        inbox.notifications.some(
+          (n) =>
+            n.eventType === EventType.ASSESSMENT_DELETED &&
+            n.body ===
+              `"Doomed essay" was deleted from ${courseInput().title}, with any work handed in for it.`,
+        ),
+      );
+    });
+  } finally {
+    await sql.end();
+  }
+});
+
 test("a due time moved while the work is being published: the students' last notice names the time it has", async (ctx) => {
   const { sys, owner } = ctx;
   const assessments = sys.client(AssessmentService);

@@ -49,6 +49,7 @@ test("every event type the contract names has its own words, a link where there 
     "ASSISTANT_ADDED",
     "ASSISTANT_REMOVED",
     "ASSISTANT_UPDATED",
+    "ASSESSMENT_DELETED",
   ]) {
     const r = render(type, data);
     assert.ok(r.body.includes(data.course_title), type);

@@ -475,7 +475,8 @@ export const AssessmentService: GenService<{
     output: typeof UpdateAssessmentResponseSchema;
   },
   /**
-   * DeleteAssessment deletes an assessment (confirmed).
+   * DeleteAssessment deletes an assessment (confirmed) and the work handed in for it; the
+   * students of its course are notified when it was published (ASSESSMENT_DELETED).
    *
    * @generated from rpc classconnect.courses.v1.AssessmentService.DeleteAssessment
    */

@@ -287,6 +287,17 @@ export function createAssessments(deps: {
       const files = await store.remove(
         assessmentId,
         activityOf(access, Permission.CONTENT, "assessment.delete", "assessment", assessmentId, a.title),
+        // Students who could see it hear that it, and what they handed in for it, is gone.
+        ({ title }) => ({
+          type: "ASSESSMENT_DELETED",
+          recipients: { courseId: a.courseId },
+          data: {
+            course_id: a.courseId,
+            course_title: access.course.title,
+            assessment_id: a.id,
+            assessment_title: title,
+          },
+        }),
       );
       // The rows are gone; a file left behind by a failed delete is only garbage.
       await Promise.allSettled(files.map((key) => deps.blobs.delete(key)));

@@ -289,14 +289,23 @@ export function createAssessmentStore(sql: Sql) {
       return (await get(id))!;
     },
 
-    /** Deletes an assessment and its submissions; returns the keys of the files handed in, to delete. */
-    async remove(id: string, activity?: Activity): Promise<string[]> {
+    /**
+     * Deletes an assessment and its submissions; returns the keys of the files handed in, to
+     * delete. One that was published (as deleted, under its lock) gets `publishedGone`'s notice.
+     */
+    async remove(
+      id: string,
+      activity?: Activity,
+      publishedGone?: (deleted: { title: string }) => OutboxEvent,
+    ): Promise<string[]> {
       return inTransaction(sql, async (tx) => {
         const files = await tx<{ key: string }[]>`
           select a->>'fileKey' as key
           from submissions s cross join lateral jsonb_array_elements(s.answers) a
           where s.assessment_id = ${id} and a->>'fileKey' is not null`;
-        await tx`delete from assessments where id = ${id}`;
+        const [gone] = await tx<{ title: string; state: number }[]>`
+          delete from assessments where id = ${id} returning title, state`;
+        if (publishedGone && gone?.state === 2) await enqueueEvent(tx, publishedGone({ title: gone.title }));
         if (activity) await logActivity(tx, activity);
         return files.map((f) => f.key);
       });

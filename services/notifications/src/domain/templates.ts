@@ -70,6 +70,11 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `"${d["assessment_title"] ?? "An assessment"}" is now due ${d["due_time"] ? when(d["due_time"], tz) : "at another time"}${d["previous_due_time"] ? ` (it was due ${when(d["previous_due_time"], tz)})` : ""}.`,
     link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
   }),
+  ASSESSMENT_DELETED: (d) => ({
+    title: `Deleted in ${course(d)}`,
+    body: `"${d["assessment_title"] ?? "An assessment"}" was deleted from ${course(d)}, with any work handed in for it.`,
+    link: courseLink(d),
+  }),
   SUBMISSION_GRADED: (d) => ({
     title: "Your grade is ready",
     body: `"${d["assessment_title"] ?? "Your work"}" was graded: ${d["grade"] ?? "?"}%.`,
