@@ -1480,6 +1480,134 @@ test("students hear when published work is due at another time: once per move, n
   }
 });
 
+test("students hear when published work changes its grace period, late policy or time limit: one notice per change", async (ctx) => {
+  const { sys, owner, s1, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const task = await publishedTask(ctx, { title: "Terms essay", gracePeriodMinutes: 60 });
+  const examId = (
+    await assessments.createAssessment({ courseId, assessment: exam({ title: "Terms exam" }) }, owner.auth)
+  ).assessment!.id;
+  await assessments.publishAssessment({ assessmentId: examId }, owner.auth);
+  const change = (assessment: Init, paths: string[], assessmentId = task.id, auth = owner.auth) =>
+    assessments.updateAssessment({ assessmentId, assessment, updateMask: { paths } }, auth);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  /** The notices after the publication, oldest first: type and the data beyond the names. */
+  const notices = async (assessmentId = task.id) =>
+    (
+      await sql<{ event_type: string; recipients: object; data: Record<string, string> }[]>`
+        select event_type, recipients, data from outbox
+        where data->>'assessment_id' = ${assessmentId} and event_type <> 'ASSESSMENT_PUBLISHED'
+        order by created_at, id`
+    ).map((e) => {
+      const { course_id, course_title, assessment_id, assessment_title, ...terms } = e.data;
+      assert.equal(e.recipients, { courseId });
+      assert.equal([course_id, course_title, assessment_id], [courseId, courseInput().title, assessmentId]);
+      return [e.event_type, assessment_title, terms];
+    });
+  try {
+    // Refused or invalid changes, a title, and the same grace period again tell no one.
+    await rejects(
+      change({ gracePeriodMinutes: 5 }, ["grace_period_minutes"], task.id, s1.auth),
+      Code.PermissionDenied,
+    );
+    await invalid(change({ latePolicy: LatePolicy.PENALTY, latePenaltyPercent: 0 }, ["late_policy"]), [
+      "assessment.late_penalty_percent",
+    ]);
+    await change({ title: "Terms essay, v2" }, ["title"]);
+    await change({ gracePeriodMinutes: 60 }, ["grace_period_minutes"]);
+    assert.equal(await notices(), []);
+
+    await change({ gracePeriodMinutes: 30 }, ["grace_period_minutes"]);
+    await change({ latePolicy: LatePolicy.PENALTY, latePenaltyPercent: 20 }, [
+      "late_policy",
+      "late_penalty_percent",
+    ]);
+    await change({ latePenaltyPercent: 25 }, ["late_penalty_percent"]);
+    const due = timestampDate(at(4 * DAY));
+    await change({ dueTime: timestampFromDate(due), latePolicy: LatePolicy.REJECT }, [
+      "due_time",
+      "late_policy",
+    ]);
+    const before = timestampDate(task.dueTime!).toISOString();
+    assert.equal(await notices(), [
+      [
+        "ASSESSMENT_TERMS_CHANGED",
+        "Terms essay, v2",
+        { grace_period_minutes: "30", previous_grace_period_minutes: "60" },
+      ],
+      [
+        "ASSESSMENT_TERMS_CHANGED",
+        "Terms essay, v2",
+        {
+          late_policy: "PENALTY",
+          late_penalty_percent: "20",
+          previous_late_policy: "ACCEPT_FLAGGED",
+          previous_late_penalty_percent: "0",
+        },
+      ],
+      [
+        "ASSESSMENT_TERMS_CHANGED",
+        "Terms essay, v2",
+        {
+          late_policy: "PENALTY",
+          late_penalty_percent: "25",
+          previous_late_policy: "PENALTY",
+          previous_late_penalty_percent: "20",
+        },
+      ],
+      // With the due time: one notice of the move, naming the other term too.
+      [
+        "DUE_TIME_CHANGED",
+        "Terms essay, v2",
+        {
+          due_time: due.toISOString(),
+          previous_due_time: before,
+          late_policy: "REJECT",
+          late_penalty_percent: "0",
+          previous_late_policy: "PENALTY",
+          previous_late_penalty_percent: "25",
+        },
+      ],
+    ]);
+
+    // An exam's longer time limit.
+    await change({ timeLimitMinutes: 90 }, ["time_limit_minutes"], examId);
+    assert.equal(await notices(examId), [
+      [
+        "ASSESSMENT_TERMS_CHANGED",
+        "Terms exam",
+        { time_limit_minutes: "90", previous_time_limit_minutes: "60" },
+      ],
+    ]);
+
+    await sys.eventually(async () => {
+      const bodies = (await sys.client(NotificationService).listNotifications({}, s1.auth)).notifications
+        .filter(
+          (n) =>
+            n.eventType === EventType.ASSESSMENT_TERMS_CHANGED || n.eventType === EventType.DUE_TIME_CHANGED,
+        )
+        .map((n) => n.body);
+      for (const body of [
+        '"Terms essay, v2" has new terms: grace period 30 minutes (was 60 minutes).',
+        '"Terms essay, v2" has new terms: late work accepted with 20 % off (was accepted and flagged).',
+        '"Terms exam" has new terms: time limit 90 minutes (was 60 minutes).',
+      ]) {
+        assert.ok(bodies.includes(body), `${body} in ${bodies.join(" | ")}`);
+      }
+      assert.ok(
+        bodies.some((b) =>
+          /^"Terms essay, v2" is now due .+ \(it was due .+\)\. Also changed: late work refused \(was accepted with 25 % off\)\.$/.test(
+            b,
+          ),
+        ),
+        bodies.join(" | "),
+      );
+    });
+  } finally {
+    await sql.end();
+  }
+});
+
 test("students hear once when published work is deleted; drafts and refused deletes tell no one", async (ctx) => {
   const { sys, owner, editor, grader, s1, courseId } = ctx;
   const assessments = sys.client(AssessmentService);

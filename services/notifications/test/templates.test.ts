@@ -55,7 +55,13 @@ test("every event type the contract names has its own words, a link where there 
     assert.ok(r.body.includes(data.course_title), type);
     assert.is(r.link, `classconnect://courses/${data.course_id}`, type);
   }
-  for (const type of ["ASSESSMENT_PUBLISHED", "DEADLINE_REMINDER", "DUE_TIME_CHANGED", "SUBMISSION_GRADED"]) {
+  for (const type of [
+    "ASSESSMENT_PUBLISHED",
+    "DEADLINE_REMINDER",
+    "DUE_TIME_CHANGED",
+    "ASSESSMENT_TERMS_CHANGED",
+    "SUBMISSION_GRADED",
+  ]) {
     assert.is(render(type, data).link, `classconnect://assessments/${data.assessment_id}`, type);
   }
   // Times are written as people read them.
@@ -72,6 +78,29 @@ test("every event type the contract names has its own words, a link where there 
     '"Parser" is now due Tue, 1 Dec 2026, 18:00 UTC (it was due Sat, 28 Nov 2026, 18:00 UTC).',
   );
   assert.is(render("RULE_PUBLISHED", data).body, '"Be kind" takes effect Fri, 1 Jan 2027, 00:00 UTC.');
+  // Other terms of an assessment, alone or with a new due time, as they are and were.
+  const terms = {
+    grace_period_minutes: "1",
+    previous_grace_period_minutes: "0",
+    late_policy: "PENALTY",
+    late_penalty_percent: "10",
+    previous_late_policy: "REJECT",
+    previous_late_penalty_percent: "0",
+    time_limit_minutes: "0",
+    previous_time_limit_minutes: "45",
+  };
+  const { due_time, previous_due_time, ...noMove } = data;
+  assert.is(
+    render("ASSESSMENT_TERMS_CHANGED", { ...noMove, ...terms }).body,
+    '"Parser" has new terms: grace period 1 minute (was 0 minutes); late work accepted with 10 % off ' +
+      "(was refused); time limit none (was 45 minutes).",
+  );
+  assert.is(
+    render("DUE_TIME_CHANGED", { ...data, late_policy: "ACCEPT_FLAGGED", previous_late_policy: "REJECT" })
+      .body,
+    '"Parser" is now due Tue, 1 Dec 2026, 18:00 UTC (it was due Sat, 28 Nov 2026, 18:00 UTC). ' +
+      "Also changed: late work accepted and flagged (was refused).",
+  );
   assert.is(
     render("RULE_UPDATED", { ...data, previous_effective_time: "2026-12-15T00:00:00.000Z" }).body,
     '"Be kind" now takes effect Fri, 1 Jan 2027, 00:00 UTC (instead of Tue, 15 Dec 2026, 00:00 UTC).',
@@ -125,11 +154,12 @@ test("missing details read naturally", () => {
   assert.is(render("ACCOUNT_BLOCKED", {}).body, "Your account is blocked until further notice.");
   assert.is(render("RULE_PUBLISHED", {}).body, "A rule was published.");
   assert.is(render("RULE_UPDATED", {}).body, "A platform rule changed.");
+  assert.is(render("ASSESSMENT_TERMS_CHANGED", {}).body, "An assessment has new terms.");
   assert.is(render("RULE_WITHDRAWN", {}).body, "A platform rule was withdrawn.");
   assert.is(render("RULE_PUBLISHED", {}).link, "classconnect://rules");
   assert.is(
     render("DEADLINE_REMINDER", { due_time: "tomorrow" }).body,
-    '"Your work" is due tomorrow and you have not handed it in.',
+    "Your work is due tomorrow and you have not handed it in.",
   );
   const plain = render("ACCOUNT_UNBLOCKED", {});
   assert.match(plain.text, /^Hello,\n\n/);

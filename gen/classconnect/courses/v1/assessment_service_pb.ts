@@ -465,7 +465,9 @@ export const AssessmentService: GenService<{
    * UpdateAssessment changes the fields named in `update_mask`. Questions of an
    * assessment with submissions cannot change (FAILED_PRECONDITION). When a published
    * assessment of a running course gets a new due time, its students are notified
-   * (DUE_TIME_CHANGED, with the old and new times).
+   * (DUE_TIME_CHANGED, with the old and new times); when only its grace period, late policy
+   * or time limit changes, with ASSESSMENT_TERMS_CHANGED. Either names every term that
+   * changed, as it was and is.
    *
    * @generated from rpc classconnect.courses.v1.AssessmentService.UpdateAssessment
    */

@@ -5,6 +5,7 @@ import {
   FailedPreconditionError,
   InvalidArgumentError,
   NotFoundError,
+  type OutboxEvent,
   type Page,
   PermissionDeniedError,
   pageOf,
@@ -14,8 +15,10 @@ import type {
   AssessmentFields,
   AssessmentRecord,
   AssessmentStore,
+  DeadlineTerms,
   SubmissionRecord,
   SubmissionUpdate,
+  TermsChange,
 } from "../store/assessments.js";
 import {
   type Access,
@@ -42,6 +45,59 @@ import {
   totals,
 } from "./grading.js";
 import { CourseState, Permission } from "./model.js";
+
+const LATE_POLICY_NAMES: Record<number, string> = {
+  [LatePolicy.REJECT]: "REJECT",
+  [LatePolicy.ACCEPT_FLAGGED]: "ACCEPT_FLAGGED",
+  [LatePolicy.PENALTY]: "PENALTY",
+};
+
+/**
+ * The notice of a published assessment's changed terms, made from the row as it was and is:
+ * DUE_TIME_CHANGED when the due time moved (naming any other term that changed with it),
+ * ASSESSMENT_TERMS_CHANGED when only the grace period, the late policy or the time limit
+ * did; none when nothing students rely on changed.
+ */
+export function termsNotice(
+  courseId: string,
+  courseTitle: string,
+  assessmentId: string,
+  { title, before, after }: TermsChange,
+): OutboxEvent | undefined {
+  const changed: Record<string, string> = {};
+  const moved = after.dueTime.getTime() !== before.dueTime.getTime();
+  if (moved) {
+    changed["due_time"] = after.dueTime.toISOString();
+    changed["previous_due_time"] = before.dueTime.toISOString();
+  }
+  if (after.gracePeriodMinutes !== before.gracePeriodMinutes) {
+    changed["grace_period_minutes"] = String(after.gracePeriodMinutes);
+    changed["previous_grace_period_minutes"] = String(before.gracePeriodMinutes);
+  }
+  const penalty = (t: DeadlineTerms) => (t.latePolicy === LatePolicy.PENALTY ? t.latePenaltyPercent : 0);
+  if (after.latePolicy !== before.latePolicy || penalty(after) !== penalty(before)) {
+    changed["late_policy"] = LATE_POLICY_NAMES[after.latePolicy] ?? "";
+    changed["late_penalty_percent"] = String(penalty(after));
+    changed["previous_late_policy"] = LATE_POLICY_NAMES[before.latePolicy] ?? "";
+    changed["previous_late_penalty_percent"] = String(penalty(before));
+  }
+  if (after.timeLimitMinutes !== before.timeLimitMinutes) {
+    changed["time_limit_minutes"] = String(after.timeLimitMinutes);
+    changed["previous_time_limit_minutes"] = String(before.timeLimitMinutes);
+  }
+  if (Object.keys(changed).length === 0) return undefined;
+  return {
+    type: moved ? "DUE_TIME_CHANGED" : "ASSESSMENT_TERMS_CHANGED",
+    recipients: { courseId },
+    data: {
+      course_id: courseId,
+      course_title: courseTitle,
+      assessment_id: assessmentId,
+      assessment_title: title,
+      ...changed,
+    },
+  };
+}
 
 export function createAssessments(deps: {
   store: AssessmentStore;
@@ -263,20 +319,9 @@ export function createAssessments(deps: {
           assessmentId,
           changedFields(changes),
         ),
-        // Students of a running course hear when published work is due at another time.
+        // Students of a running course hear when published work changes terms they rely on.
         access.course.state === CourseState.ACTIVE
-          ? (moved) => ({
-              type: "DUE_TIME_CHANGED",
-              recipients: { courseId: a.courseId },
-              data: {
-                course_id: a.courseId,
-                course_title: access.course.title,
-                assessment_id: a.id,
-                assessment_title: moved.title,
-                due_time: moved.dueTime.toISOString(),
-                previous_due_time: moved.previousDueTime.toISOString(),
-              },
-            })
+          ? (change) => termsNotice(a.courseId, access.course.title, a.id, change)
           : undefined,
       );
     },

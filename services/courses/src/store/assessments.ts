@@ -34,12 +34,47 @@ export interface AssessmentRecord extends AssessmentFields {
   updatedAt: Date;
 }
 
-/** A published assessment's due time moved: its title and both times. */
-export interface DueTimeMove {
-  title: string;
+/** What a published assessment's students rely on: when it is due and how late work and time count. */
+export interface DeadlineTerms {
   dueTime: Date;
-  previousDueTime: Date;
+  gracePeriodMinutes: number;
+  latePolicy: number;
+  latePenaltyPercent: number;
+  timeLimitMinutes: number;
 }
+
+/** A published assessment's terms as an update found and left them, with its title after. */
+export interface TermsChange {
+  title: string;
+  before: DeadlineTerms;
+  after: DeadlineTerms;
+}
+
+const TERM_FIELDS = [
+  "dueTime",
+  "gracePeriodMinutes",
+  "latePolicy",
+  "latePenaltyPercent",
+  "timeLimitMinutes",
+] as const;
+
+interface TermsRow {
+  state: number;
+  title: string;
+  due_time: Date;
+  grace_period_minutes: number;
+  late_policy: number;
+  late_penalty_percent: number;
+  time_limit_minutes: number;
+}
+
+const termsOf = (r: TermsRow): DeadlineTerms => ({
+  dueTime: r.due_time,
+  gracePeriodMinutes: r.grace_period_minutes,
+  latePolicy: r.late_policy,
+  latePenaltyPercent: r.late_penalty_percent,
+  timeLimitMinutes: r.time_limit_minutes,
+});
 
 export interface SubmissionRecord {
   id: string;
@@ -259,30 +294,24 @@ export function createAssessmentStore(sql: Sql) {
       id: string,
       f: Partial<AssessmentFields>,
       activity?: Activity,
-      dueTimeMoved?: (moved: DueTimeMove) => OutboxEvent,
+      termsChanged?: (change: TermsChange) => OutboxEvent | undefined,
     ): Promise<AssessmentRecord> {
       await inTransaction(sql, async (tx) => {
-        // The row as it was matters only to a notice of a moved due time.
-        const watch = dueTimeMoved !== undefined && f.dueTime !== undefined;
+        // The row as it was matters only to a notice of changed terms, read under its lock.
+        const watch = termsChanged !== undefined && TERM_FIELDS.some((k) => f[k] !== undefined);
+        const terms = tx`state, title, due_time, grace_period_minutes, late_policy, late_penalty_percent,
+          time_limit_minutes`;
         const [before] = watch
-          ? await tx<{ state: number; due_time: Date }[]>`
-              select state, due_time from assessments where id = ${id} for update`
+          ? await tx<TermsRow[]>`select ${terms} from assessments where id = ${id} for update`
           : [];
         // A new due time gets its own deadline reminder.
         const reminder = f.dueTime !== undefined ? { reminded_at: null } : {};
-        const [after] = await tx<{ title: string; due_time: Date }[]>`
+        const [after] = await tx<TermsRow[]>`
           update assessments set ${tx({ ...columns(f), ...reminder, updated_at: new Date() })}
-          where id = ${id} returning title, due_time`;
-        if (
-          dueTimeMoved &&
-          before?.state === 2 && // published
-          after &&
-          after.due_time.getTime() !== before.due_time.getTime()
-        ) {
-          await enqueueEvent(
-            tx,
-            dueTimeMoved({ title: after.title, dueTime: after.due_time, previousDueTime: before.due_time }),
-          );
+          where id = ${id} returning ${terms}`;
+        if (termsChanged && before?.state === 2 /* published */ && after) {
+          const event = termsChanged({ title: after.title, before: termsOf(before), after: termsOf(after) });
+          if (event) await enqueueEvent(tx, event);
         }
         if (activity) await logActivity(tx, activity);
       });

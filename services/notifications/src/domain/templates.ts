@@ -48,6 +48,37 @@ const when = (value: string, timeZone: string) => {
   return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? formatterFor(timeZone).format(t) : value;
 };
 const course = (d: Data) => d["course_title"] ?? "your course";
+const minutes = (n: string) => (n === "1" ? "1 minute" : `${n} minutes`);
+const lateWork = (policy: string | undefined, penalty: string | undefined) =>
+  policy === "REJECT"
+    ? "refused"
+    : policy === "PENALTY"
+      ? `accepted with ${penalty ?? "a"} % off`
+      : "accepted and flagged";
+/**
+ * The terms of an assessment that changed besides its due time, as they are and were
+ * ("grace period 30 minutes (was 60 minutes)"); empty when none did.
+ */
+const otherTerms = (d: Data): string[] => {
+  const at = (prefix: "" | "previous_") => {
+    const grace = d[`${prefix}grace_period_minutes`];
+    const late = d[`${prefix}late_policy`];
+    const limit = d[`${prefix}time_limit_minutes`];
+    return [
+      grace === undefined ? undefined : minutes(grace),
+      late === undefined ? undefined : lateWork(late, d[`${prefix}late_penalty_percent`]),
+      limit === undefined ? undefined : limit === "0" ? "none" : minutes(limit),
+    ];
+  };
+  const [now, was] = [at(""), at("previous_")];
+  return ["grace period", "late work", "time limit"].flatMap((label, i) =>
+    now[i] === undefined ? [] : [`${label} ${now[i]}${was[i] === undefined ? "" : ` (was ${was[i]})`}`],
+  );
+};
+/** The assessment's title in quotes, or `unnamed` when the event has none. */
+const work = (d: Data, unnamed: string) => (d["assessment_title"] ? `"${d["assessment_title"]}"` : unnamed);
+const assessmentLink = (d: Data) =>
+  d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d);
 const ruleLink = (d: Data) =>
   d["rule_id"] ? `classconnect://rules/${d["rule_id"]}` : "classconnect://rules";
 const courseLink = (d: Data) =>
@@ -57,28 +88,39 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
   ENROLLED: (d) => ({ title: "You are enrolled", body: `Welcome to ${course(d)}.`, link: courseLink(d) }),
   ASSESSMENT_PUBLISHED: (d, tz) => ({
     title: `New in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "An assessment"}" is published${d["due_time"] ? `, due ${when(d["due_time"], tz)}` : ""}.`,
-    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+    body: `${work(d, "An assessment")} is published${d["due_time"] ? `, due ${when(d["due_time"], tz)}` : ""}.`,
+    link: assessmentLink(d),
   }),
   DEADLINE_REMINDER: (d, tz) => ({
     title: `Due soon in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "Your work"}" is due ${d["due_time"] ? when(d["due_time"], tz) : "soon"} and you have not handed it in.`,
-    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+    body: `${work(d, "Your work")} is due ${d["due_time"] ? when(d["due_time"], tz) : "soon"} and you have not handed it in.`,
+    link: assessmentLink(d),
   }),
-  DUE_TIME_CHANGED: (d, tz) => ({
-    title: `New due time in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "An assessment"}" is now due ${d["due_time"] ? when(d["due_time"], tz) : "at another time"}${d["previous_due_time"] ? ` (it was due ${when(d["previous_due_time"], tz)})` : ""}.`,
-    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
-  }),
+  DUE_TIME_CHANGED: (d, tz) => {
+    const also = otherTerms(d);
+    return {
+      title: `New due time in ${course(d)}`,
+      body: `${work(d, "An assessment")} is now due ${d["due_time"] ? when(d["due_time"], tz) : "at another time"}${d["previous_due_time"] ? ` (it was due ${when(d["previous_due_time"], tz)})` : ""}.${also.length > 0 ? ` Also changed: ${also.join("; ")}.` : ""}`,
+      link: assessmentLink(d),
+    };
+  },
+  ASSESSMENT_TERMS_CHANGED: (d) => {
+    const terms = otherTerms(d);
+    return {
+      title: `New terms in ${course(d)}`,
+      body: `${work(d, "An assessment")} has new terms${terms.length > 0 ? `: ${terms.join("; ")}` : ""}.`,
+      link: assessmentLink(d),
+    };
+  },
   ASSESSMENT_DELETED: (d) => ({
     title: `Deleted in ${course(d)}`,
-    body: `"${d["assessment_title"] ?? "An assessment"}" was deleted from ${course(d)}, with any work handed in for it.`,
+    body: `${work(d, "An assessment")} was deleted from ${course(d)}, with any work handed in for it.`,
     link: courseLink(d),
   }),
   SUBMISSION_GRADED: (d) => ({
     title: "Your grade is ready",
-    body: `"${d["assessment_title"] ?? "Your work"}" was graded: ${d["grade"] ?? "?"}%.`,
-    link: d["assessment_id"] ? `classconnect://assessments/${d["assessment_id"]}` : courseLink(d),
+    body: `${work(d, "Your work")} was graded: ${d["grade"] ?? "?"}%.`,
+    link: assessmentLink(d),
   }),
   FEEDBACK_RECEIVED: (d) => ({
     title: "New feedback",
