@@ -155,6 +155,10 @@ test("missing details read naturally", () => {
   assert.is(render("RULE_PUBLISHED", {}).body, "A rule was published.");
   assert.is(render("RULE_UPDATED", {}).body, "A platform rule changed.");
   assert.is(render("ASSESSMENT_TERMS_CHANGED", {}).body, "An assessment has new terms.");
+  assert.is(
+    render("ASSESSMENT_TERMS_CHANGED", { late_policy: "PENALTY" }).body,
+    "An assessment has new terms: late work accepted with a penalty.",
+  );
   assert.is(render("RULE_WITHDRAWN", {}).body, "A platform rule was withdrawn.");
   assert.is(render("RULE_PUBLISHED", {}).link, "classconnect://rules");
   assert.is(

@@ -46,11 +46,10 @@ import {
 } from "./grading.js";
 import { CourseState, Permission } from "./model.js";
 
-const LATE_POLICY_NAMES: Record<number, string> = {
-  [LatePolicy.REJECT]: "REJECT",
-  [LatePolicy.ACCEPT_FLAGGED]: "ACCEPT_FLAGGED",
-  [LatePolicy.PENALTY]: "PENALTY",
-};
+/** Late policies by number, named as the contract names them ("REJECT", …) in notices. */
+const LATE_POLICY_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(LatePolicy).map(([name, n]) => [n, name]),
+);
 
 /**
  * The notice of a published assessment's changed terms, made from the row as it was and is:
@@ -58,7 +57,7 @@ const LATE_POLICY_NAMES: Record<number, string> = {
  * ASSESSMENT_TERMS_CHANGED when only the grace period, the late policy or the time limit
  * did; none when nothing students rely on changed.
  */
-export function termsNotice(
+function termsNotice(
   courseId: string,
   courseTitle: string,
   assessmentId: string,

@@ -53,7 +53,7 @@ const lateWork = (policy: string | undefined, penalty: string | undefined) =>
   policy === "REJECT"
     ? "refused"
     : policy === "PENALTY"
-      ? `accepted with ${penalty ?? "a"} % off`
+      ? `accepted with ${penalty ? `${penalty} % off` : "a penalty"}`
       : "accepted and flagged";
 /**
  * The terms of an assessment that changed besides its due time, as they are and were
