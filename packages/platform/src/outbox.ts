@@ -44,6 +44,8 @@ export type OutboxEventType =
   | "ASSISTANT_UPDATED"
   | "STUDENT_REMOVED"
   | "COURSE_DELETED"
+  | "COURSE_FINISHED"
+  | "COURSE_REOPENED"
   | "ACCOUNT_PIN"
   | "PASSWORD_RESET"
   | "WELCOME"
@@ -100,6 +102,33 @@ export async function enqueueEvent(tx: TransactionSql | Sql, event: OutboxEvent)
     insert into outbox (id, event_type, recipients, data)
     values (${id}, ${event.type}, ${tx.json(event.recipients)}, ${tx.json(event.data)})`;
   return id;
+}
+
+/** The most users one event may name: DispatchService's limit on `Recipients.user_ids`. */
+export const MAX_EVENT_USERS = 10_000;
+
+/**
+ * Records `events` in the caller's transaction with one statement however many there are
+ * (a finished course's notices, one per graded student). An event naming more than
+ * MAX_EVENT_USERS users is recorded as several that name at most that many each.
+ */
+export async function enqueueEvents(tx: TransactionSql | Sql, events: OutboxEvent[]): Promise<void> {
+  const rows = events.flatMap((e) => {
+    const users = e.recipients.userIds;
+    if (!users || users.length <= MAX_EVENT_USERS) return [e];
+    return Array.from({ length: Math.ceil(users.length / MAX_EVENT_USERS) }, (_, i) => ({
+      ...e,
+      recipients: { userIds: users.slice(i * MAX_EVENT_USERS, (i + 1) * MAX_EVENT_USERS) },
+    }));
+  });
+  if (rows.length === 0) return;
+  await tx`
+    insert into outbox (id, event_type, recipients, data)
+    select id, event_type, recipients::jsonb, data::jsonb from unnest(
+      ${rows.map(() => randomUUID())}::uuid[],
+      ${rows.map((e) => e.type)}::text[],
+      ${rows.map((e) => JSON.stringify(e.recipients))}::text[],
+      ${rows.map((e) => JSON.stringify(e.data))}::text[]) as e(id, event_type, recipients, data)`;
 }
 
 /** An outbox row as the relay hands it to the publisher. */

@@ -13,7 +13,9 @@ import {
   createPool,
   enqueueAuditEntry,
   enqueueEvent,
+  enqueueEvents,
   inTransaction,
+  MAX_EVENT_USERS,
   migrate,
   type OutboxRecord,
   outboxMigrations,
@@ -188,6 +190,61 @@ test("an audit entry is recorded as its own kind, and kept while no admin servic
   );
   assert.match(refused?.message ?? "", "no admin service");
   await sql`delete from outbox where id = ${id}`;
+});
+
+test("many events in one statement; one naming more users than an event may is recorded in parts", async ({
+  sql,
+}) => {
+  const many = Array.from({ length: 2 * MAX_EVENT_USERS + 1 }, (_, i) => `user-${i}`);
+  const marker = `batch-${Date.now()}`;
+  const rows = async () =>
+    (
+      await sql<
+        { event_type: string; recipients: { userIds?: string[]; courseId?: string }; data: object }[]
+      >`
+        select event_type, recipients, data from outbox where data->>'marker' = ${marker}`
+    ).map((r) => ({ ...r }));
+  try {
+    await enqueueEvents(sql, []);
+    // Recorded with the transaction, or not at all.
+    await inTransaction(sql, async (tx) => {
+      await enqueueEvents(tx, [{ ...event, data: { marker } }]);
+      throw new Error("rolled back");
+    }).catch(() => undefined);
+    assert.equal(await rows(), []);
+    await inTransaction(sql, (tx) =>
+      enqueueEvents(tx, [
+        { type: "COURSE_FINISHED", recipients: { userIds: ["a"] }, data: { marker, final_grade: "85.5" } },
+        { type: "COURSE_FINISHED", recipients: { userIds: many }, data: { marker } },
+        {
+          type: "COURSE_REOPENED",
+          recipients: { courseId: "c1" },
+          data: { marker, course_title: 'Say "hi"' },
+        },
+      ]),
+    );
+    const recorded = await rows();
+    assert.equal(
+      recorded.map((r) => [r.event_type, r.recipients.userIds?.length ?? r.recipients.courseId]).sort(),
+      [
+        ["COURSE_FINISHED", 1],
+        ["COURSE_FINISHED", 1],
+        ["COURSE_FINISHED", MAX_EVENT_USERS],
+        ["COURSE_FINISHED", MAX_EVENT_USERS],
+        ["COURSE_REOPENED", "c1"],
+      ].sort(),
+    );
+    const parts = recorded.filter(
+      (r) => r.event_type === "COURSE_FINISHED" && !r.recipients.userIds?.includes("a"),
+    );
+    assert.equal(parts.flatMap((r) => r.recipients.userIds!).sort(), [...many].sort(), "every user once");
+    assert.ok(
+      recorded.some((r) => JSON.stringify(r.data) === JSON.stringify({ marker, final_grade: "85.5" })),
+    );
+    assert.ok(recorded.some((r) => (r.data as Record<string, string>)["course_title"] === 'Say "hi"'));
+  } finally {
+    await sql`delete from outbox where data->>'marker' = ${marker}`;
+  }
 });
 
 test.run();

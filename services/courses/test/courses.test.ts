@@ -12,8 +12,9 @@ import { Permission, StaffService } from "@classconnect/gen/classconnect/courses
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
 import type { EducationLevel } from "@classconnect/gen/classconnect/users/v1/user_pb.js";
-import { TEST_JPEG, TEST_PNG } from "@classconnect/platform/testing";
+import { refusingInserts, TEST_JPEG, TEST_PNG } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { at, courseInput, DAY, errorMetadata, invalid, rejects } from "./fixtures.js";
@@ -534,6 +535,133 @@ test("FinishCourse records final grades; finished courses are read-only for stud
     Array.from({ length: 4 }, () => courses.reopenCourse({ courseId: c.id }, owner.auth)),
   );
   assert.is(reopens.filter((r) => r.status === "fulfilled").length, 1, "one reopen lands");
+});
+
+test("students hear when their course finishes, each graded one their own final grade, and when it reopens", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const enrollment = sys.client(EnrollmentService);
+  const [owner, passing, failing, ungraded, stranger] = await Promise.all(
+    Array.from({ length: 5 }, () => sys.register()),
+  );
+  const c = (await courses.createCourse({ course: courseInput({ title: "Compilers" }) }, owner!.auth))
+    .course!;
+  for (const s of [passing, failing, ungraded]) await enrollment.enroll({ courseId: c.id }, s!.auth);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  // One finish records its notices in one statement: in no order among themselves.
+  const sorted = (rows: object[][]) =>
+    rows.sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
+  const notices = async (type: string) =>
+    sorted(
+      (
+        await sql<{ recipients: object; data: Record<string, string> }[]>`
+          select recipients, data from outbox where event_type = ${type} and data->>'course_id' = ${c.id}`
+      ).map((r) => [r.recipients, r.data]),
+    );
+  // The passing grade itself passes.
+  const finalGrades = [
+    { studentId: passing!.userId, grade: 60 },
+    { studentId: failing!.userId, grade: 40 },
+  ];
+  try {
+    // Refused finishes tell no one: a student, no token, a bad grade, a stranger's grade.
+    await rejects(
+      courses.finishCourse({ courseId: c.id, finalGrades }, passing!.auth),
+      Code.PermissionDenied,
+    );
+    await rejects(
+      courses.finishCourse({ courseId: c.id, finalGrades }, { headers: {} }),
+      Code.Unauthenticated,
+    );
+    await invalid(
+      courses.finishCourse(
+        { courseId: c.id, finalGrades: [{ studentId: passing!.userId, grade: -1 }] },
+        owner!.auth,
+      ),
+      ["final_grades[0].grade"],
+    );
+    await rejects(
+      courses.finishCourse(
+        { courseId: c.id, finalGrades: [...finalGrades, { studentId: stranger!.userId, grade: 90 }] },
+        owner!.auth,
+      ),
+      Code.FailedPrecondition,
+      "STUDENT_NOT_ENROLLED",
+    );
+    // A finish whose notices cannot be recorded does not happen.
+    await refusingInserts(sql, "outbox", () =>
+      rejects(courses.finishCourse({ courseId: c.id, finalGrades }, owner!.auth), Code.Internal),
+    );
+    assert.is((await courses.getCourse({ courseId: c.id }, owner!.auth)).course?.state, CourseState.ACTIVE);
+    assert.equal(await notices("COURSE_FINISHED"), []);
+
+    // Finished twice at once: one lands, and its students hear once.
+    const finishes = await Promise.allSettled(
+      [1, 2].map(() => courses.finishCourse({ courseId: c.id, finalGrades }, owner!.auth)),
+    );
+    assert.is(finishes.filter((f) => f.status === "fulfilled").length, 1);
+    const course = { course_id: c.id, course_title: "Compilers" };
+    assert.equal(
+      await notices("COURSE_FINISHED"),
+      sorted([
+        [
+          { userIds: [passing!.userId] },
+          { ...course, final_grade: "60", passing_grade: "60", passed: "true" },
+        ],
+        [
+          { userIds: [failing!.userId] },
+          { ...course, final_grade: "40", passing_grade: "60", passed: "false" },
+        ],
+        [{ userIds: [ungraded!.userId] }, course],
+      ]),
+    );
+
+    // Reopened: refused callers tell no one; the owner's reopen tells the students, once.
+    await rejects(courses.reopenCourse({ courseId: c.id }, passing!.auth), Code.PermissionDenied);
+    await rejects(courses.reopenCourse({ courseId: c.id }, { headers: {} }), Code.Unauthenticated);
+    await refusingInserts(sql, "outbox", () =>
+      rejects(courses.reopenCourse({ courseId: c.id }, owner!.auth), Code.Internal),
+    );
+    assert.equal(await notices("COURSE_REOPENED"), []);
+    await courses.reopenCourse({ courseId: c.id }, owner!.auth);
+    await rejects(
+      courses.reopenCourse({ courseId: c.id }, owner!.auth),
+      Code.FailedPrecondition,
+      "COURSE_NOT_FINISHED",
+    );
+    assert.equal(await notices("COURSE_REOPENED"), [[{ courseId: c.id }, course]]);
+
+    const inbox = (user: typeof owner) => sys.client(NotificationService).listNotifications({}, user!.auth);
+    await sys.eventually(async () => {
+      const bodies = (await inbox(passing)).notifications.map((n) => [n.eventType, n.body]);
+      assert.ok(
+        bodies.some(
+          ([t, b]) =>
+            t === EventType.COURSE_FINISHED &&
+            b === "Compilers has finished. Your final grade is 60 of 100 (passing grade 60): you passed.",
+        ),
+        JSON.stringify(bodies),
+      );
+      assert.ok(bodies.some(([t]) => t === EventType.COURSE_REOPENED));
+      const others = (await inbox(ungraded)).notifications.map((n) => n.body);
+      assert.ok(
+        others.includes("Compilers has finished; no final grade was recorded for you."),
+        others.join(" | "),
+      );
+      const failed = (await inbox(failing)).notifications.map((n) => n.body);
+      assert.ok(
+        failed.some((b) => b.endsWith("(passing grade 60): you did not pass.")),
+        failed.join(" | "),
+      );
+    });
+    assert.not.ok(
+      (await inbox(owner)).notifications.some((n) => n.eventType === EventType.COURSE_FINISHED),
+      "the owner is not told what they did",
+    );
+  } finally {
+    await sql.end();
+  }
 });
 
 test("a student leaving while the course finishes: either they left and the grade is refused, or they keep it", async ({

@@ -50,6 +50,8 @@ test("every event type the contract names has its own words, a link where there 
     "ASSISTANT_REMOVED",
     "ASSISTANT_UPDATED",
     "ASSESSMENT_DELETED",
+    "COURSE_FINISHED",
+    "COURSE_REOPENED",
   ]) {
     const r = render(type, data);
     assert.ok(r.body.includes(data.course_title), type);
@@ -124,6 +126,28 @@ test("every event type the contract names has its own words, a link where there 
     render("ACCOUNT_BLOCKED", data).body,
     "Your account is blocked until Thu, 24 Dec 2026, 09:30 UTC: inactive since October",
   );
+  // A finished course: the final grade, and against the passing grade when there is one.
+  const finished = { ...data, final_grade: "85.5", passing_grade: "60", passed: "true" };
+  assert.is(
+    render("COURSE_FINISHED", finished).body,
+    "Compilers <b>&</b> has finished. Your final grade is 85.5 of 100 (passing grade 60): you passed.",
+  );
+  assert.is(
+    render("COURSE_FINISHED", { ...finished, final_grade: "33.3333333", passed: "false" }).body,
+    "Compilers <b>&</b> has finished. Your final grade is 33.33 of 100 (passing grade 60): you did not pass.",
+  );
+  assert.is(
+    render("COURSE_FINISHED", { ...finished, passing_grade: "0" }).body,
+    "Compilers <b>&</b> has finished. Your final grade is 85.5 of 100.",
+  );
+  assert.is(
+    render("COURSE_FINISHED", data).body,
+    "Compilers <b>&</b> has finished; no final grade was recorded for you.",
+  );
+  assert.is(
+    render("COURSE_REOPENED", data).body,
+    "Compilers <b>&</b> is running again: you can take part until its teacher finishes it once more.",
+  );
   assert.match(render("SUBMISSION_GRADED", data).body, "87%");
   assert.match(render("ACCOUNT_PIN", data).body, "123456");
   const reset = render("PASSWORD_RESET", data);
@@ -160,6 +184,11 @@ test("missing details read naturally", () => {
     "An assessment has new terms: late work accepted with a penalty.",
   );
   assert.is(render("RULE_WITHDRAWN", {}).body, "A platform rule was withdrawn.");
+  assert.is(
+    render("COURSE_FINISHED", {}).body,
+    "Your course has finished; no final grade was recorded for you.",
+  );
+  assert.is(render("COURSE_REOPENED", { course_id: "c" }).link, "classconnect://courses/c");
   assert.is(render("RULE_PUBLISHED", {}).link, "classconnect://rules");
   assert.is(
     render("DEADLINE_REMINDER", { due_time: "tomorrow" }).body,

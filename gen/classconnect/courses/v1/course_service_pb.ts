@@ -1003,7 +1003,9 @@ export const CourseService: GenService<{
    * races FinishCourse either lands before it or is refused. Its students keep their final
    * grades: RemoveStudent is refused the same way until the course is reopened. Exam
    * attempts still in progress are handed in with their saved answers, as of the finish (or
-   * of the attempt's end, if sooner), unless the course is reopened first.
+   * of the attempt's end, if sooner), unless the course is reopened first. Each graded
+   * student is told their final grade and whether it passes (COURSE_FINISHED); the other
+   * students that the course finished.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.FinishCourse
    */
@@ -1013,7 +1015,8 @@ export const CourseService: GenService<{
     output: typeof FinishCourseResponseSchema;
   },
   /**
-   * ReopenCourse makes a finished course active again.
+   * ReopenCourse makes a finished course active again, and tells its students
+   * (COURSE_REOPENED).
    *
    * @generated from rpc classconnect.courses.v1.CourseService.ReopenCourse
    */

@@ -7,6 +7,7 @@ import {
   type Cursor,
   FailedPreconditionError,
   NotFoundError,
+  type OutboxEvent,
   type Page,
   pageOf,
   recordingBlobs,
@@ -34,6 +35,39 @@ export interface CourseDeps {
   users: UsersDirectory;
   /** Where uploaded course pictures are stored (public keys, like avatars). */
   blobs: BlobStore;
+}
+
+/**
+ * What a finished course tells its students: each graded student, alone, their final grade
+ * and whether it reaches the course's passing grade; the others, together, that it finished.
+ */
+function finishedNotices(
+  course: Course,
+  students: { studentId: string; finalGrade: number | null }[],
+): OutboxEvent[] {
+  const data = { course_id: course.id, course_title: course.title };
+  const ungraded = students.filter((s) => s.finalGrade === null).map((s) => s.studentId);
+  return [
+    ...students.flatMap(({ studentId, finalGrade }): OutboxEvent[] =>
+      finalGrade === null
+        ? []
+        : [
+            {
+              type: "COURSE_FINISHED",
+              recipients: { userIds: [studentId] },
+              data: {
+                ...data,
+                final_grade: String(finalGrade),
+                passing_grade: String(course.passingGrade),
+                passed: String(finalGrade >= course.passingGrade),
+              },
+            },
+          ],
+    ),
+    ...(ungraded.length > 0
+      ? [{ type: "COURSE_FINISHED" as const, recipients: { userIds: ungraded }, data }]
+      : []),
+  ];
 }
 
 export function createCourses(deps: CourseDeps) {
@@ -201,7 +235,7 @@ export function createCourses(deps: CourseDeps) {
         grades.map((g) => g.studentId),
       );
       if (strangers.length > 0) throw gradedStrangers(strangers);
-      const finished = await courses.finish(courseId, grades);
+      const finished = await courses.finish(courseId, grades, finishedNotices);
       if (!finished) throw new FailedPreconditionError("the course is already finished", "COURSE_FINISHED");
       return asSeenBy(finished, "owner");
     },
@@ -212,7 +246,10 @@ export function createCourses(deps: CourseDeps) {
       if (access.course.state !== CourseState.FINISHED) {
         throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
       }
-      const reopened = await courses.reopen(courseId);
+      const reopened = await courses.reopen(courseId, {
+        type: "COURSE_REOPENED",
+        data: { course_id: courseId, course_title: access.course.title },
+      });
       if (!reopened) {
         throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
       }

@@ -1,6 +1,7 @@
 import {
   type Cursor,
   enqueueEvent,
+  enqueueEvents,
   FailedPreconditionError,
   inTransaction,
   likeContains,
@@ -388,8 +389,14 @@ export function createCourseStore(sql: Sql) {
      * the course is not running (a finish that raced this one got there first). Refused
      * (STUDENT_NOT_ENROLLED) when a graded student left since the caller checked: once the
      * course row is locked here, students' own writes wait for it (see `lockRunning`).
+     * Records the notices `tell` makes from the finished course and its students with their
+     * final grades (null for none), in the same transaction.
      */
-    async finish(id: string, grades: { studentId: string; grade: number }[]): Promise<Course | undefined> {
+    async finish(
+      id: string,
+      grades: { studentId: string; grade: number }[],
+      tell: (course: Course, students: { studentId: string; finalGrade: number | null }[]) => OutboxEvent[],
+    ): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
         const [finished] = await tx`
           update courses set state = 2, finished_at = now(), version = version + 1, updated_at = now()
@@ -407,17 +414,32 @@ export function createCourseStore(sql: Sql) {
           if (left.length > 0) throw gradedStrangers(left);
         }
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
-        return toCourse(row!);
+        const course = toCourse(row!);
+        const students = await tx<{ student_id: string; final_grade: number | null }[]>`
+          select student_id, final_grade::float8 as final_grade from enrollments
+          where course_id = ${id} order by enrolled_at, student_id`;
+        await enqueueEvents(
+          tx,
+          tell(
+            course,
+            students.map((s) => ({ studentId: s.student_id, finalGrade: s.final_grade })),
+          ),
+        );
+        return course;
       });
     },
 
-    /** Makes a finished course running again; undefined when it is not finished. */
-    async reopen(id: string): Promise<Course | undefined> {
+    /**
+     * Makes a finished course running again, recording `notice` for its students in the
+     * same transaction; undefined when it is not finished.
+     */
+    async reopen(id: string, notice: Omit<OutboxEvent, "recipients">): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
         const [reopened] = await tx`
           update courses set state = 1, finished_at = null, version = version + 1, updated_at = now()
           where id = ${id} and state = 2 and deleted_at is null returning id`;
         if (!reopened) return undefined;
+        await enqueueEvent(tx, { ...notice, recipients: { courseId: id } });
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
         return toCourse(row!);
       });

@@ -48,6 +48,13 @@ const when = (value: string, timeZone: string) => {
   return /^\d{4}-\d{2}-\d{2}T/.test(value) && !Number.isNaN(t) ? formatterFor(timeZone).format(t) : value;
 };
 const course = (d: Data) => d["course_title"] ?? "your course";
+/** The course's title where it starts a sentence. */
+const Course = (d: Data) => d["course_title"] ?? "Your course";
+/** A grade out of 100 to at most two decimals ("85.5", "33.33"); anything else as it came. */
+const grade = (value: string) => {
+  const n = Number(value);
+  return value.trim() !== "" && Number.isFinite(n) ? String(Math.round(n * 100) / 100) : value;
+};
 const minutes = (n: string) => (n === "1" ? "1 minute" : `${n} minutes`);
 const lateWork = (policy: string | undefined, penalty: string | undefined) =>
   policy === "REJECT"
@@ -151,6 +158,27 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     title: "Course deleted",
     body: `${d["course_title"] ?? "A course of yours"} was deleted by its teacher; it is no longer available.`,
     link: "classconnect://courses",
+  }),
+  COURSE_FINISHED: (d) => {
+    const final = d["final_grade"];
+    const passing = d["passing_grade"];
+    const verdict =
+      passing && Number(passing) > 0
+        ? ` (passing grade ${grade(passing)}): you ${d["passed"] === "true" ? "passed" : "did not pass"}`
+        : "";
+    return {
+      title: "Course finished",
+      body:
+        final === undefined
+          ? `${Course(d)} has finished; no final grade was recorded for you.`
+          : `${Course(d)} has finished. Your final grade is ${grade(final)} of 100${verdict}.`,
+      link: courseLink(d),
+    };
+  },
+  COURSE_REOPENED: (d) => ({
+    title: "Course reopened",
+    body: `${Course(d)} is running again: you can take part until its teacher finishes it once more.`,
+    link: courseLink(d),
   }),
   RULE_PUBLISHED: (d, tz) => ({
     title: "New platform rule",
