@@ -46,6 +46,7 @@ export type OutboxEventType =
   | "COURSE_DELETED"
   | "COURSE_FINISHED"
   | "COURSE_REOPENED"
+  | "COURSE_UPDATED"
   | "ACCOUNT_PIN"
   | "PASSWORD_RESET"
   | "WELCOME"

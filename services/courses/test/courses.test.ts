@@ -1,10 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type System, startSystem } from "@classconnect/gateway/testing";
 import {
   CourseLevel,
   CourseRole,
   CourseState,
-  type Modality,
+  Modality,
 } from "@classconnect/gen/classconnect/courses/v1/course_pb.js";
 import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
@@ -659,6 +660,112 @@ test("students hear when their course finishes, each graded one their own final 
       (await inbox(owner)).notifications.some((n) => n.eventType === EventType.COURSE_FINISHED),
       "the owner is not told what they did",
     );
+  } finally {
+    await sql.end();
+  }
+});
+
+test("students hear when their course's dates, modality or passing grade change; other edits and refused ones stay quiet", async ({
+  sys,
+}) => {
+  const courses = sys.client(CourseService);
+  const [owner, student, stranger] = await Promise.all([1, 2, 3].map(() => sys.register()));
+  let c = (await courses.createCourse({ course: courseInput({ title: "Compilers" }) }, owner!.auth)).course!;
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  const notices = async () =>
+    (
+      await sql<{ recipients: object; data: Record<string, string> }[]>`
+        select recipients, data from outbox where event_type = 'COURSE_UPDATED' and data->>'course_id' = ${c.id}
+        order by created_at, id`
+    ).map((r) => [r.recipients, r.data]);
+  const update = async (course: Parameters<typeof courseInput>[0], paths: string[], auth = owner!.auth) => {
+    const updated = await courses.updateCourse(
+      { courseId: c.id, etag: c.etag, course, updateMask: { paths } },
+      auth,
+    );
+    c = updated.course!;
+    return c;
+  };
+  try {
+    // No student yet: no one to tell.
+    await update({ startTime: at(11 * DAY) }, ["start_time"]);
+    assert.equal(await notices(), []);
+    await sys.client(EnrollmentService).enroll({ courseId: c.id }, student!.auth);
+
+    // Refused or invalid edits, and edits of other fields, tell no one.
+    await rejects(update({ startTime: at(12 * DAY) }, ["start_time"], student!.auth), Code.PermissionDenied);
+    await rejects(update({ startTime: at(12 * DAY) }, ["start_time"], stranger!.auth), Code.PermissionDenied);
+    await rejects(update({ startTime: at(12 * DAY) }, ["start_time"], { headers: {} }), Code.Unauthenticated);
+    await invalid(update({ endTime: at(9 * DAY) }, ["end_time"]), ["course.end_time"]);
+    await rejects(
+      courses.updateCourse(
+        {
+          courseId: c.id,
+          etag: "stale",
+          course: { passingGrade: 70 },
+          updateMask: { paths: ["passing_grade"] },
+        },
+        owner!.auth,
+      ),
+      Code.Aborted,
+      "ETAG_MISMATCH",
+    );
+    await update({ description: "Now with SSA", capacity: 40 }, ["description", "capacity"]);
+    await update({ startTime: c.startTime }, ["start_time"]); // the same time again
+    // A change whose notice cannot be recorded does not happen.
+    await refusingInserts(sql, "outbox", () =>
+      rejects(update({ passingGrade: 70 }, ["passing_grade"]), Code.Internal),
+    );
+    assert.is((await courses.getCourse({ courseId: c.id }, owner!.auth)).course?.passingGrade, 60);
+    assert.equal(await notices(), []);
+
+    // Renamed and moved: one notice naming the old title and each time as it is and was.
+    const before = c;
+    await update({ title: "Compilers II", startTime: at(12 * DAY), endTime: at(120 * DAY) }, [
+      "title",
+      "start_time",
+      "end_time",
+    ]);
+    const iso = (t: typeof c.startTime) => timestampDate(t!).toISOString();
+    await update({ modality: Modality.ON_SITE, passingGrade: 62.5 }, ["modality", "passing_grade"]);
+    assert.equal(await notices(), [
+      [
+        { courseId: c.id },
+        {
+          course_id: c.id,
+          course_title: "Compilers II",
+          previous_course_title: "Compilers",
+          start_time: iso(c.startTime),
+          previous_start_time: iso(before.startTime),
+          end_time: iso(c.endTime),
+          previous_end_time: iso(before.endTime),
+        },
+      ],
+      [
+        { courseId: c.id },
+        {
+          course_id: c.id,
+          course_title: "Compilers II",
+          modality: "ON_SITE",
+          previous_modality: "ONLINE",
+          passing_grade: "62.5",
+          previous_passing_grade: "60",
+        },
+      ],
+    ]);
+    await sys.eventually(async () => {
+      const inbox = await sys.client(NotificationService).listNotifications({}, student!.auth);
+      const bodies = inbox.notifications
+        .filter((n) => n.eventType === EventType.COURSE_UPDATED)
+        .map((n) => n.body);
+      assert.ok(
+        bodies.includes("Compilers II has changed: now on site (was online); passing grade 62.5 (was 60)."),
+        bodies.join(" | "),
+      );
+      assert.ok(
+        bodies.some((b) => b.startsWith('Compilers II (until now "Compilers") has changed: starts ')),
+      );
+    });
   } finally {
     await sql.end();
   }

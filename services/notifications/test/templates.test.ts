@@ -52,6 +52,7 @@ test("every event type the contract names has its own words, a link where there 
     "ASSESSMENT_DELETED",
     "COURSE_FINISHED",
     "COURSE_REOPENED",
+    "COURSE_UPDATED",
   ]) {
     const r = render(type, data);
     assert.ok(r.body.includes(data.course_title), type);
@@ -148,6 +149,33 @@ test("every event type the contract names has its own words, a link where there 
     render("COURSE_REOPENED", data).body,
     "Compilers <b>&</b> is running again: you can take part until its teacher finishes it once more.",
   );
+  // A course's changed terms, each as it is and was, in the recipient's time zone.
+  assert.is(
+    render(
+      "COURSE_UPDATED",
+      {
+        ...data,
+        previous_course_title: "Compilers I",
+        start_time: "2026-12-01T18:00:00.000Z",
+        previous_start_time: "2026-11-28T18:00:00.000Z",
+        end_time: "2027-03-01T18:00:00.000Z",
+        previous_end_time: "2027-02-01T18:00:00.000Z",
+        modality: "ON_SITE",
+        previous_modality: "ONLINE",
+        passing_grade: "70",
+        previous_passing_grade: "62.5",
+      },
+      "",
+      "America/Argentina/Buenos_Aires",
+    ).body,
+    'Compilers <b>&</b> (until now "Compilers I") has changed: starts Tue, 1 Dec 2026, 15:00 GMT-3 ' +
+      "(was Sat, 28 Nov 2026, 15:00 GMT-3); ends Mon, 1 Mar 2027, 15:00 GMT-3 (was Mon, 1 Feb 2027, " +
+      "15:00 GMT-3); now on site (was online); passing grade 70 (was 62.5).",
+  );
+  assert.is(
+    render("COURSE_UPDATED", { ...data, modality: "ONLINE", previous_modality: "ON_SITE" }).body,
+    "Compilers <b>&</b> has changed: now online (was on site).",
+  );
   assert.match(render("SUBMISSION_GRADED", data).body, "87%");
   assert.match(render("ACCOUNT_PIN", data).body, "123456");
   const reset = render("PASSWORD_RESET", data);
@@ -184,6 +212,7 @@ test("missing details read naturally", () => {
     "An assessment has new terms: late work accepted with a penalty.",
   );
   assert.is(render("RULE_WITHDRAWN", {}).body, "A platform rule was withdrawn.");
+  assert.is(render("COURSE_UPDATED", {}).body, "Your course has changed.");
   assert.is(
     render("COURSE_FINISHED", {}).body,
     "Your course has finished; no final grade was recorded for you.",

@@ -966,7 +966,9 @@ export const CourseService: GenService<{
   /**
    * UpdateCourse changes the fields named in `update_mask`; a stale etag is ABORTED. A
    * capacity below the students enrolled when it is written is FAILED_PRECONDITION
-   * CAPACITY_BELOW_ENROLLED (enrollments do not change the etag).
+   * CAPACITY_BELOW_ENROLLED (enrollments do not change the etag). A change to the start, the
+   * end, the modality or the passing grade tells the course's students, naming each as it
+   * was and is (COURSE_UPDATED).
    *
    * @generated from rpc classconnect.courses.v1.CourseService.UpdateCourse
    */

@@ -24,6 +24,7 @@ import {
   type CourseView,
   etagOf,
   gradedStrangers,
+  Modality,
   Permission,
   type Prerequisite,
 } from "./model.js";
@@ -35,6 +36,39 @@ export interface CourseDeps {
   users: UsersDirectory;
   /** Where uploaded course pictures are stored (public keys, like avatars). */
   blobs: BlobStore;
+}
+
+/** Modalities by number, named as the contract names them ("ONLINE", "ON_SITE") in notices. */
+const MODALITY_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Modality).map(([name, n]) => [n, name]),
+);
+
+/**
+ * What an edit tells a course's students, made from the course as it was and is: its start,
+ * end, modality and passing grade, each that changed as it is and was (and the old title
+ * when the course was renamed with them). None when none of these changed, or the course has
+ * no students.
+ */
+function changedNotice(before: Course, after: Course): Omit<OutboxEvent, "recipients"> | undefined {
+  if (after.enrolledCount === 0) return undefined;
+  const changed: Record<string, string> = {};
+  const compare = (key: string, now: string, was: string) => {
+    if (now !== was) Object.assign(changed, { [key]: now, [`previous_${key}`]: was });
+  };
+  compare("start_time", after.startTime.toISOString(), before.startTime.toISOString());
+  compare("end_time", after.endTime.toISOString(), before.endTime.toISOString());
+  compare("modality", MODALITY_NAMES[after.modality] ?? "", MODALITY_NAMES[before.modality] ?? "");
+  compare("passing_grade", String(after.passingGrade), String(before.passingGrade));
+  if (Object.keys(changed).length === 0) return undefined;
+  return {
+    type: "COURSE_UPDATED",
+    data: {
+      course_id: after.id,
+      course_title: after.title,
+      ...(after.title !== before.title ? { previous_course_title: before.title } : {}),
+      ...changed,
+    },
+  };
 }
 
 /**
@@ -164,11 +198,13 @@ export function createCourses(deps: CourseDeps) {
         throw belowEnrolled(access.course.enrolledCount);
       }
       if (changes.prerequisiteIds) await assertPrerequisites(courseId, changes.prerequisiteIds);
+      // The update matches the version read, so the course as read is the course it changes.
       const updated = await courses.update(
         courseId,
         access.course.version,
         changes,
         activityOf(access, Permission.CONTENT, "course.update", "course", courseId, changedFields(changes)),
+        (after) => changedNotice(access.course, after),
       );
       if (updated === undefined) throw new NotFoundError("course");
       if (updated === "stale") {

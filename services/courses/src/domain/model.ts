@@ -3,6 +3,9 @@ import { FailedPreconditionError } from "@classconnect/platform";
 
 export const CourseState = { ACTIVE: 1, FINISHED: 2 } as const;
 
+/** Where a course is taught (classconnect.courses.v1.Modality). */
+export const Modality = { ONLINE: 1, ON_SITE: 2 } as const;
+
 /** What a student's write, or a change to its roster, meets in a finished course. */
 export const courseReadOnly = () =>
   new FailedPreconditionError("the course has finished; it is read-only", "COURSE_FINISHED");

@@ -289,13 +289,15 @@ export function createCourseStore(sql: Sql) {
      * Applies `fields` if the course is still at `version`, with the assistant's activity
      * entry in the same transaction; returns the new row, `stale` when someone else changed
      * it first, or the number enrolled when a lower `capacity` would no longer hold them (an
-     * enrollment landed since the caller read the course).
+     * enrollment landed since the caller read the course). Records the notice `tell` makes
+     * from the updated course, if any, for its students in the same transaction.
      */
     async update(
       id: string,
       version: number,
       fields: Partial<CourseFields>,
       activity?: Activity,
+      tell?: (updated: Course) => Omit<OutboxEvent, "recipients"> | undefined,
     ): Promise<Course | "stale" | { enrolled: number } | undefined> {
       return inTransaction(sql, async (tx) => {
         const values: Record<string, unknown> = {};
@@ -331,7 +333,11 @@ export function createCourseStore(sql: Sql) {
         }
         if (activity) await logActivity(tx, activity);
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
-        return toCourse(row!);
+        const course = toCourse(row!);
+        // Enrollments wait for this row's lock: its count is the roster the notice reaches.
+        const notice = tell?.(course);
+        if (notice) await enqueueEvent(tx, { ...notice, recipients: { courseId: id } });
+        return course;
       });
     },
 

@@ -82,6 +82,22 @@ const otherTerms = (d: Data): string[] => {
     now[i] === undefined ? [] : [`${label} ${now[i]}${was[i] === undefined ? "" : ` (was ${was[i]})`}`],
   );
 };
+/**
+ * The terms of a course that changed, as they are and were ("starts Tue, 1 Dec 2026, 18:00
+ * UTC (was Sat, 28 Nov 2026, 18:00 UTC)", "now on site (was online)").
+ */
+const courseTerms = (d: Data, tz: string): string[] => {
+  const modality = (m: string | undefined) => (m === "ON_SITE" ? "on site" : m === "ONLINE" ? "online" : m);
+  const was = (key: string, show: (v: string) => string | undefined) =>
+    d[`previous_${key}`] === undefined ? "" : ` (was ${show(d[`previous_${key}`]!)})`;
+  const time = (v: string) => when(v, tz);
+  return [
+    d["start_time"] && `starts ${time(d["start_time"])}${was("start_time", time)}`,
+    d["end_time"] && `ends ${time(d["end_time"])}${was("end_time", time)}`,
+    d["modality"] && `now ${modality(d["modality"])}${was("modality", modality)}`,
+    d["passing_grade"] && `passing grade ${grade(d["passing_grade"])}${was("passing_grade", grade)}`,
+  ].filter((t): t is string => !!t);
+};
 /** The assessment's title in quotes, or `unnamed` when the event has none. */
 const work = (d: Data, unnamed: string) => (d["assessment_title"] ? `"${d["assessment_title"]}"` : unnamed);
 const assessmentLink = (d: Data) =>
@@ -180,6 +196,14 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
     body: `${Course(d)} is running again: you can take part until its teacher finishes it once more.`,
     link: courseLink(d),
   }),
+  COURSE_UPDATED: (d, tz) => {
+    const terms = courseTerms(d, tz);
+    return {
+      title: `Changes to ${course(d)}`,
+      body: `${Course(d)}${d["previous_course_title"] ? ` (until now "${d["previous_course_title"]}")` : ""} has changed${terms.length > 0 ? `: ${terms.join("; ")}` : ""}.`,
+      link: courseLink(d),
+    };
+  },
   RULE_PUBLISHED: (d, tz) => ({
     title: "New platform rule",
     body: d["rule_title"]
