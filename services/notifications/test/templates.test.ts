@@ -129,26 +129,27 @@ test("every event type the contract names has its own words, a link where there 
   );
   // A finished course: the final grade, and against the passing grade when there is one.
   const finished = { ...data, final_grade: "85.5", passing_grade: "60", passed: "true" };
-  assert.is(
-    render("COURSE_FINISHED", finished).body,
-    "Compilers <b>&</b> has finished. Your final grade is 85.5 of 100 (passing grade 60): you passed.",
-  );
-  assert.is(
-    render("COURSE_FINISHED", { ...finished, final_grade: "33.3333333", passed: "false" }).body,
-    "Compilers <b>&</b> has finished. Your final grade is 33.33 of 100 (passing grade 60): you did not pass.",
-  );
-  assert.is(
-    render("COURSE_FINISHED", { ...finished, passing_grade: "0" }).body,
-    "Compilers <b>&</b> has finished. Your final grade is 85.5 of 100.",
-  );
-  assert.is(
-    render("COURSE_FINISHED", data).body,
-    "Compilers <b>&</b> has finished; no final grade was recorded for you.",
-  );
-  assert.is(
-    render("COURSE_REOPENED", data).body,
-    "Compilers <b>&</b> is running again: you can take part until its teacher finishes it once more.",
-  );
+  const courseEnds: [string, Record<string, string>, string][] = [
+    [
+      "COURSE_FINISHED",
+      finished,
+      "has finished. Your final grade is 85.5 of 100 (passing grade 60): you passed.",
+    ],
+    [
+      "COURSE_FINISHED",
+      { ...finished, final_grade: "33.3333333", passed: "false" },
+      "has finished. Your final grade is 33.33 of 100 (passing grade 60): you did not pass.",
+    ],
+    [
+      "COURSE_FINISHED",
+      { ...finished, passing_grade: "0" },
+      "has finished. Your final grade is 85.5 of 100.",
+    ],
+    ["COURSE_FINISHED", data, "has finished; no final grade was recorded for you."],
+    ["COURSE_REOPENED", data, "is running again: you can take part until its teacher finishes it once more."],
+  ];
+  for (const [type, d, body] of courseEnds)
+    assert.is(render(type, d).body, `Compilers <b>&</b> ${body}`, type);
   // A course's changed terms, each as it is and was, in the recipient's time zone.
   assert.is(
     render(
