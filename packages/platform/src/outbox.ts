@@ -111,15 +111,20 @@ export const MAX_EVENT_USERS = 10_000;
 /**
  * Records `events` in the caller's transaction with one statement however many there are
  * (a finished course's notices, one per graded student). An event naming more than
- * MAX_EVENT_USERS users is recorded as several that name at most that many each.
+ * MAX_EVENT_USERS users is recorded as several that name at most that many each; the first
+ * also names its other recipients.
  */
 export async function enqueueEvents(tx: TransactionSql | Sql, events: OutboxEvent[]): Promise<void> {
   const rows = events.flatMap((e) => {
     const users = e.recipients.userIds;
     if (!users || users.length <= MAX_EVENT_USERS) return [e];
+    // The first part keeps the event's other recipients (a course's students, …), once.
     return Array.from({ length: Math.ceil(users.length / MAX_EVENT_USERS) }, (_, i) => ({
       ...e,
-      recipients: { userIds: users.slice(i * MAX_EVENT_USERS, (i + 1) * MAX_EVENT_USERS) },
+      recipients: {
+        ...(i === 0 ? e.recipients : {}),
+        userIds: users.slice(i * MAX_EVENT_USERS, (i + 1) * MAX_EVENT_USERS),
+      },
     }));
   });
   if (rows.length === 0) return;

@@ -215,7 +215,7 @@ test("many events in one statement; one naming more users than an event may is r
     await inTransaction(sql, (tx) =>
       enqueueEvents(tx, [
         { type: "COURSE_FINISHED", recipients: { userIds: ["a"] }, data: { marker, final_grade: "85.5" } },
-        { type: "COURSE_FINISHED", recipients: { userIds: many }, data: { marker } },
+        { type: "COURSE_FINISHED", recipients: { userIds: many, courseId: "c2" }, data: { marker } },
         {
           type: "COURSE_REOPENED",
           recipients: { courseId: "c1" },
@@ -238,6 +238,13 @@ test("many events in one statement; one naming more users than an event may is r
       (r) => r.event_type === "COURSE_FINISHED" && !r.recipients.userIds?.includes("a"),
     );
     assert.equal(parts.flatMap((r) => r.recipients.userIds!).sort(), [...many].sort(), "every user once");
+    assert.equal(
+      parts
+        .filter((r) => r.recipients.courseId !== undefined)
+        .map((r) => [r.recipients.courseId, r.recipients.userIds![0]]),
+      [["c2", "user-0"]],
+      "the course's students are named once, in the first part",
+    );
     assert.ok(
       recorded.some((r) => JSON.stringify(r.data) === JSON.stringify({ marker, final_grade: "85.5" })),
     );
