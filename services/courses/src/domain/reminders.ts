@@ -7,16 +7,16 @@ import type { DueReminder, ReminderStore } from "../store/reminders.js";
 
 /** Assessments claimed per transaction; a sweep takes batches until none is due. */
 const BATCH = 100;
-/** Recipients per event: the notifications service takes at most 10,000 user ids in one. */
-const RECIPIENTS_PER_EVENT = 5_000;
-
-/** A reminder's events: the same notice, its recipients split to fit the notifications service. */
+/**
+ * A reminder's event: one notice to the students who owe the work (the outbox splits a class
+ * too large for one event); none when no one does.
+ */
 export function reminderEvents(r: DueReminder): OutboxEvent[] {
-  const events: OutboxEvent[] = [];
-  for (let i = 0; i < r.studentIds.length; i += RECIPIENTS_PER_EVENT) {
-    events.push({
+  if (r.studentIds.length === 0) return [];
+  return [
+    {
       type: "DEADLINE_REMINDER",
-      recipients: { userIds: r.studentIds.slice(i, i + RECIPIENTS_PER_EVENT) },
+      recipients: { userIds: r.studentIds },
       data: {
         course_id: r.courseId,
         course_title: r.courseTitle,
@@ -24,9 +24,8 @@ export function reminderEvents(r: DueReminder): OutboxEvent[] {
         assessment_title: r.title,
         due_time: r.dueTime.toISOString(),
       },
-    });
-  }
-  return events;
+    },
+  ];
 }
 
 export function createReminders(deps: { store: ReminderStore; now: () => Date; leadMs: number }) {

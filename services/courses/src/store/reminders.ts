@@ -1,4 +1,4 @@
-import { enqueueEvent, inTransaction, type OutboxEvent, type Sql } from "@classconnect/platform";
+import { enqueueEvents, inTransaction, type OutboxEvent, type Sql } from "@classconnect/platform";
 
 /** A published assessment whose deadline reminder is due, with the students who still owe work. */
 export interface DueReminder {
@@ -60,17 +60,19 @@ export function createReminderStore(sql: Sql) {
           list.push(o.student_id);
           studentsOf.set(o.assessment_id, list);
         }
-        for (const d of due) {
-          const events = eventFor({
-            assessmentId: d.id,
-            courseId: d.course_id,
-            courseTitle: d.course_title,
-            title: d.title,
-            dueTime: d.due_time,
-            studentIds: studentsOf.get(d.id) ?? [],
-          });
-          for (const event of events) await enqueueEvent(tx, event);
-        }
+        await enqueueEvents(
+          tx,
+          due.flatMap((d) =>
+            eventFor({
+              assessmentId: d.id,
+              courseId: d.course_id,
+              courseTitle: d.course_title,
+              title: d.title,
+              dueTime: d.due_time,
+              studentIds: studentsOf.get(d.id) ?? [],
+            }),
+          ),
+        );
         return due.length;
       });
     },
