@@ -632,6 +632,14 @@ test("students hear when their course finishes, each graded one their own final 
       "COURSE_NOT_FINISHED",
     );
     assert.equal(await notices("COURSE_REOPENED"), [[{ courseId: c.id }, course]]);
+    // A course without students: no one to tell.
+    const empty = (await courses.createCourse({ course: courseInput() }, owner!.auth)).course!;
+    await courses.finishCourse({ courseId: empty.id }, owner!.auth);
+    await courses.reopenCourse({ courseId: empty.id }, owner!.auth);
+    assert.equal(
+      await sql`select event_type from outbox where data->>'course_id' = ${empty.id}`.then((r) => r.length),
+      0,
+    );
 
     const inbox = (user: typeof owner) => sys.client(NotificationService).listNotifications({}, user!.auth);
     await sys.eventually(async () => {

@@ -282,10 +282,11 @@ export function createCourses(deps: CourseDeps) {
       if (access.course.state !== CourseState.FINISHED) {
         throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
       }
-      const reopened = await courses.reopen(courseId, {
-        type: "COURSE_REOPENED",
-        data: { course_id: courseId, course_title: access.course.title },
-      });
+      const reopened = await courses.reopen(courseId, (course) =>
+        course.enrolledCount === 0
+          ? undefined
+          : { type: "COURSE_REOPENED", data: { course_id: course.id, course_title: course.title } },
+      );
       if (!reopened) {
         throw new FailedPreconditionError("only a finished course can be reopened", "COURSE_NOT_FINISHED");
       }

@@ -436,18 +436,23 @@ export function createCourseStore(sql: Sql) {
     },
 
     /**
-     * Makes a finished course running again, recording `notice` for its students in the
-     * same transaction; undefined when it is not finished.
+     * Makes a finished course running again, recording the notice `tell` makes from it, if
+     * any, for its students in the same transaction; undefined when it is not finished.
      */
-    async reopen(id: string, notice: Omit<OutboxEvent, "recipients">): Promise<Course | undefined> {
+    async reopen(
+      id: string,
+      tell: (course: Course) => Omit<OutboxEvent, "recipients"> | undefined,
+    ): Promise<Course | undefined> {
       return inTransaction(sql, async (tx) => {
         const [reopened] = await tx`
           update courses set state = 1, finished_at = null, version = version + 1, updated_at = now()
           where id = ${id} and state = 2 and deleted_at is null returning id`;
         if (!reopened) return undefined;
-        await enqueueEvent(tx, { ...notice, recipients: { courseId: id } });
         const [row] = await tx<CourseRow[]>`select ${courseColumns(tx)} from courses c where c.id = ${id}`;
-        return toCourse(row!);
+        const course = toCourse(row!);
+        const notice = tell(course);
+        if (notice) await enqueueEvent(tx, { ...notice, recipients: { courseId: id } });
+        return course;
       });
     },
 
