@@ -44,7 +44,7 @@ import {
   SubmissionState,
   totals,
 } from "./grading.js";
-import { CourseState, Permission } from "./model.js";
+import { CourseState, changedTerms, Permission } from "./model.js";
 
 /** Late policies by number, named as the contract names them ("REJECT", …) in notices. */
 const LATE_POLICY_NAMES: Record<number, string> = Object.fromEntries(
@@ -63,26 +63,19 @@ function termsNotice(
   assessmentId: string,
   { title, before, after }: TermsChange,
 ): OutboxEvent | undefined {
-  const changed: Record<string, string> = {};
-  const moved = after.dueTime.getTime() !== before.dueTime.getTime();
-  if (moved) {
-    changed["due_time"] = after.dueTime.toISOString();
-    changed["previous_due_time"] = before.dueTime.toISOString();
-  }
-  if (after.gracePeriodMinutes !== before.gracePeriodMinutes) {
-    changed["grace_period_minutes"] = String(after.gracePeriodMinutes);
-    changed["previous_grace_period_minutes"] = String(before.gracePeriodMinutes);
-  }
+  const changed = changedTerms({
+    due_time: [after.dueTime.toISOString(), before.dueTime.toISOString()],
+    grace_period_minutes: [String(after.gracePeriodMinutes), String(before.gracePeriodMinutes)],
+    time_limit_minutes: [String(after.timeLimitMinutes), String(before.timeLimitMinutes)],
+  });
+  const moved = "due_time" in changed;
+  // The policy and its penalty are named together: a percent means nothing without its policy.
   const penalty = (t: DeadlineTerms) => (t.latePolicy === LatePolicy.PENALTY ? t.latePenaltyPercent : 0);
   if (after.latePolicy !== before.latePolicy || penalty(after) !== penalty(before)) {
     changed["late_policy"] = LATE_POLICY_NAMES[after.latePolicy] ?? "";
     changed["late_penalty_percent"] = String(penalty(after));
     changed["previous_late_policy"] = LATE_POLICY_NAMES[before.latePolicy] ?? "";
     changed["previous_late_penalty_percent"] = String(penalty(before));
-  }
-  if (after.timeLimitMinutes !== before.timeLimitMinutes) {
-    changed["time_limit_minutes"] = String(after.timeLimitMinutes);
-    changed["previous_time_limit_minutes"] = String(before.timeLimitMinutes);
   }
   if (Object.keys(changed).length === 0) return undefined;
   return {

@@ -22,6 +22,7 @@ import {
   type CourseFields,
   CourseState,
   type CourseView,
+  changedTerms,
   etagOf,
   gradedStrangers,
   Modality,
@@ -51,14 +52,12 @@ const MODALITY_NAMES: Record<number, string> = Object.fromEntries(
  */
 function changedNotice(before: Course, after: Course): Omit<OutboxEvent, "recipients"> | undefined {
   if (after.enrolledCount === 0) return undefined;
-  const changed: Record<string, string> = {};
-  const compare = (key: string, now: string, was: string) => {
-    if (now !== was) Object.assign(changed, { [key]: now, [`previous_${key}`]: was });
-  };
-  compare("start_time", after.startTime.toISOString(), before.startTime.toISOString());
-  compare("end_time", after.endTime.toISOString(), before.endTime.toISOString());
-  compare("modality", MODALITY_NAMES[after.modality] ?? "", MODALITY_NAMES[before.modality] ?? "");
-  compare("passing_grade", String(after.passingGrade), String(before.passingGrade));
+  const changed = changedTerms({
+    start_time: [after.startTime.toISOString(), before.startTime.toISOString()],
+    end_time: [after.endTime.toISOString(), before.endTime.toISOString()],
+    modality: [MODALITY_NAMES[after.modality] ?? "", MODALITY_NAMES[before.modality] ?? ""],
+    passing_grade: [String(after.passingGrade), String(before.passingGrade)],
+  });
   if (Object.keys(changed).length === 0) return undefined;
   return {
     type: "COURSE_UPDATED",

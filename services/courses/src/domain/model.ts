@@ -3,6 +3,18 @@ import { FailedPreconditionError } from "@classconnect/platform";
 
 export const CourseState = { ACTIVE: 1, FINISHED: 2 } as const;
 
+/**
+ * A notice's data for the terms an edit changed: for each term whose value (as written in the
+ * notice) differs, `key` as it is and `previous_key` as it was.
+ */
+export function changedTerms(terms: Record<string, [now: string, was: string]>): Record<string, string> {
+  const changed: Record<string, string> = {};
+  for (const [key, [now, was]] of Object.entries(terms)) {
+    if (now !== was) Object.assign(changed, { [key]: now, [`previous_${key}`]: was });
+  }
+  return changed;
+}
+
 /** Where a course is taught (classconnect.courses.v1.Modality). */
 export const Modality = { ONLINE: 1, ON_SITE: 2 } as const;
 

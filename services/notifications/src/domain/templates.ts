@@ -63,40 +63,34 @@ const lateWork = (policy: string | undefined, penalty: string | undefined) =>
       ? `accepted with ${penalty ? `${penalty} % off` : "a penalty"}`
       : "accepted and flagged";
 /**
- * The terms of an assessment that changed besides its due time, as they are and were
- * ("grace period 30 minutes (was 60 minutes)"); empty when none did.
+ * A term an event names, as it is and was ("grace period 30 minutes (was 60 minutes)"); none
+ * when the event does not name it. `show` writes a value, given the prefix of the key it was
+ * read from ("" or "previous_"), for values written from more than one key.
  */
-const otherTerms = (d: Data): string[] => {
-  const at = (prefix: "" | "previous_") => {
-    const grace = d[`${prefix}grace_period_minutes`];
-    const late = d[`${prefix}late_policy`];
-    const limit = d[`${prefix}time_limit_minutes`];
-    return [
-      grace === undefined ? undefined : minutes(grace),
-      late === undefined ? undefined : lateWork(late, d[`${prefix}late_penalty_percent`]),
-      limit === undefined ? undefined : limit === "0" ? "none" : minutes(limit),
-    ];
-  };
-  const [now, was] = [at(""), at("previous_")];
-  return ["grace period", "late work", "time limit"].flatMap((label, i) =>
-    now[i] === undefined ? [] : [`${label} ${now[i]}${was[i] === undefined ? "" : ` (was ${was[i]})`}`],
-  );
+const term = (d: Data, key: string, label: string, show: (v: string, prefix: string) => string) => {
+  const [now, was] = [d[key], d[`previous_${key}`]];
+  if (now === undefined) return [];
+  return [`${label} ${show(now, "")}${was === undefined ? "" : ` (was ${show(was, "previous_")})`}`];
 };
+/** The terms of an assessment that changed besides its due time, as they are and were. */
+const otherTerms = (d: Data): string[] => [
+  ...term(d, "grace_period_minutes", "grace period", minutes),
+  ...term(d, "late_policy", "late work", (v, prefix) => lateWork(v, d[`${prefix}late_penalty_percent`])),
+  ...term(d, "time_limit_minutes", "time limit", (v) => (v === "0" ? "none" : minutes(v))),
+];
 /**
  * The terms of a course that changed, as they are and were ("starts Tue, 1 Dec 2026, 18:00
  * UTC (was Sat, 28 Nov 2026, 18:00 UTC)", "now on site (was online)").
  */
 const courseTerms = (d: Data, tz: string): string[] => {
-  const modality = (m: string | undefined) => (m === "ON_SITE" ? "on site" : m === "ONLINE" ? "online" : m);
-  const was = (key: string, show: (v: string) => string | undefined) =>
-    d[`previous_${key}`] === undefined ? "" : ` (was ${show(d[`previous_${key}`]!)})`;
   const time = (v: string) => when(v, tz);
+  const modality = (m: string) => (m === "ON_SITE" ? "on site" : m === "ONLINE" ? "online" : m);
   return [
-    d["start_time"] && `starts ${time(d["start_time"])}${was("start_time", time)}`,
-    d["end_time"] && `ends ${time(d["end_time"])}${was("end_time", time)}`,
-    d["modality"] && `now ${modality(d["modality"])}${was("modality", modality)}`,
-    d["passing_grade"] && `passing grade ${grade(d["passing_grade"])}${was("passing_grade", grade)}`,
-  ].filter((t): t is string => !!t);
+    ...term(d, "start_time", "starts", time),
+    ...term(d, "end_time", "ends", time),
+    ...term(d, "modality", "now", modality),
+    ...term(d, "passing_grade", "passing grade", grade),
+  ];
 };
 /** The assessment's title in quotes, or `unnamed` when the event has none. */
 const work = (d: Data, unnamed: string) => (d["assessment_title"] ? `"${d["assessment_title"]}"` : unnamed);
