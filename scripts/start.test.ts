@@ -5,6 +5,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -13,24 +14,40 @@ import * as assert from "uvu/assert";
 
 const test = suite("npm start");
 
-test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+/** The environment of `npm start` on its own data directory, every port picked free. */
+function startEnv(dataDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CLASSCONNECT_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
   for (const name of ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"])
     env[name] = "0";
   delete env["DATABASE_URL"];
+  return env;
+}
+
+/** Runs scripts/start.ts as `npm start` does, collecting its output lines. */
+function runStart(env: NodeJS.ProcessEnv) {
   const child = spawn(process.execPath, ["--import", "tsx", "scripts/start.ts"], {
     env,
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
+  for (const stream of [child.stdout!, child.stderr!]) {
+    createInterface({ input: stream }).on("line", (line) => output.push(line));
+  }
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  /** The exit code, or "timeout" when it has not exited within `ms`. */
+  const exitCode = (ms: number) =>
+    Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms))]);
+  return { child, output, exited, exitCode };
+}
+
+test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const env = startEnv(dataDir);
+  const { child, output, exited, exitCode } = runStart(env);
   try {
     const url = await new Promise<string>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${output.join("\n")}`)), 90_000);
-      createInterface({ input: child.stderr! }).on("line", (line) => output.push(line));
       createInterface({ input: child.stdout! }).on("line", (line) => {
-        output.push(line);
         const match = /ClassConnect is running: (\S+)/.exec(line);
         if (match) {
           clearTimeout(timer);
@@ -94,9 +111,21 @@ test("starts every process, serves the API through the gateway, and stops cleanl
     assert.is(adminLogin.status, 200);
     assert.ok(adminLogin.body["accessToken"]);
 
+    // A second npm start on the same data directory is refused with PostgreSQL's own reason,
+    // and the first goes on serving.
+    const second = runStart(env);
+    const said = () => second.output.join("\n");
+    assert.is(await second.exitCode(60_000), 1, said());
+    assert.match(
+      said(),
+      /failed: PostgreSQL did not start: FATAL: lock file "postmaster\.pid" already exists/,
+    );
+    assert.match(said(), /Another `npm start` may be running with this data directory/);
+    assert.not.match(said(), /TypeError/);
+    assert.equal((await post("grpc.health.v1.Health/Check", {})).body, { status: "SERVING" });
+
     child.kill("SIGTERM");
-    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r("timeout"), 30_000))]);
-    assert.is(code, 0, output.slice(-20).join("\n"));
+    assert.is(await exitCode(30_000), 0, output.slice(-20).join("\n"));
     assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
     assert.ok(output.some((l) => l.includes("[start] stopped")));
     // No drain had to be cut short (long-lived calls such as revocation watches end first).
@@ -116,6 +145,28 @@ test("starts every process, serves the API through the gateway, and stops cleanl
     // A file the stopped processes' last writes leave may land mid-removal (ENOTEMPTY once in
     // a fresh-clone run): retry rather than fail a test whose assertions all held.
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+});
+
+test("refuses to start, before starting anything, when a port is taken", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+  const port = (taken.address() as AddressInfo).port;
+  try {
+    const { output, exitCode } = runStart({ ...startEnv(dataDir), GATEWAY_PORT: String(port) });
+    assert.is(await exitCode(60_000), 1, output.join("\n"));
+    assert.ok(
+      output.includes(
+        `[start] failed: port ${port} (GATEWAY_PORT, the gateway) is in use: is ClassConnect already running? ` +
+          "Stop it, or set GATEWAY_PORT to another port (0 picks a free one).",
+      ),
+      output.join("\n"),
+    );
+    assert.not.ok(existsSync(join(dataDir, "pg")), "PostgreSQL was not started");
+  } finally {
+    taken.close();
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });
 

