@@ -5,10 +5,11 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, createServer } from "node:net";
+import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { freePort } from "@classconnect/platform";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -30,32 +31,44 @@ function runStart(env: NodeJS.ProcessEnv) {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const output: string[] = [];
-  for (const stream of [child.stdout!, child.stderr!]) {
-    createInterface({ input: stream }).on("line", (line) => output.push(line));
-  }
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  /** The exit code, or "timeout" when it has not exited within `ms`. */
-  const exitCode = (ms: number) =>
-    Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms))]);
-  return { child, output, exited, exitCode };
-}
-
-test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
-  const env = startEnv(dataDir);
-  const { child, output, exited, exitCode } = runStart(env);
-  try {
-    const url = await new Promise<string>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${output.join("\n")}`)), 90_000);
-      createInterface({ input: child.stdout! }).on("line", (line) => {
+  /** The gateway's URL, once every process is healthy. */
+  const running = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`not up in 90 s:\n${output.join("\n")}`)), 90_000);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        output.push(line);
         const match = /ClassConnect is running: (\S+)/.exec(line);
         if (match) {
           clearTimeout(timer);
           resolve(match[1]!);
         }
       });
-      void exited.then((code) => reject(new Error(`start exited with ${code}:\n${output.join("\n")}`)));
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`start exited with ${code}:\n${output.join("\n")}`));
     });
+  });
+  running.catch(() => {});
+  /** The exit code, or "timeout" when it has not exited within `ms`. */
+  const exitCode = (ms: number) =>
+    Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), ms))]);
+  /** For `finally`: stops it as Ctrl-C would if it still runs (a failed test leaves nothing behind). */
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    if ((await exitCode(30_000)) === "timeout") child.kill("SIGKILL");
+  };
+  return { child, output, running, exitCode, stop };
+}
+
+test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const env = startEnv(dataDir);
+  const { child, output, running, exitCode, stop } = runStart(env);
+  try {
+    const url = await running;
     const post = async (path: string, body: unknown, token?: string) => {
       const res = await fetch(`${url}/${path}`, {
         method: "POST",
@@ -141,7 +154,7 @@ test("starts every process, serves the API through the gateway, and stops cleanl
       );
     }
   } finally {
-    if (child.exitCode === null) child.kill("SIGKILL");
+    await stop();
     // A file the stopped processes' last writes leave may land mid-removal (ENOTEMPTY once in
     // a fresh-clone run): retry rather than fail a test whose assertions all held.
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
@@ -167,6 +180,74 @@ test("refuses to start, before starting anything, when a port is taken", async (
   } finally {
     taken.close();
     rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test("a hang-up (the terminal closed) stops every process and PostgreSQL, as Ctrl-C does", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const run = runStart(startEnv(dataDir));
+  try {
+    await run.running;
+    run.child.kill("SIGHUP");
+    assert.is(await run.exitCode(30_000), 0, run.output.slice(-20).join("\n"));
+    for (const name of ["gateway", "users", "courses", "notifications", "admin"]) {
+      assert.ok(run.output.includes(`[start] ${name} stopped (exit 0)`), run.output.join("\n"));
+    }
+    assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
+  } finally {
+    await run.stop();
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
+  }
+});
+
+/** Whether something accepts connections on 127.0.0.1:`port`. */
+const listening = (port: number) =>
+  new Promise<boolean>((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+
+test("killed outright, npm start's processes stop themselves; the next start names PostgreSQL's", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
+  const ports: Record<string, string> = {};
+  for (const name of ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"]) {
+    ports[name] = String(await freePort());
+  }
+  const env = { ...startEnv(dataDir), ...ports };
+  const run = runStart(env);
+  const pidFile = join(dataDir, "pg", "postmaster.pid");
+  let pgPid: number | undefined;
+  try {
+    await run.running;
+    pgPid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
+    run.child.kill("SIGKILL");
+    assert.not.equal(await run.exitCode(10_000), "timeout");
+    // Each process sees its IPC channel to npm start close, stops and lets its port go.
+    const deadline = Date.now() + 30_000;
+    for (const [name, port] of Object.entries(ports)) {
+      while ((await listening(Number(port))) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      assert.not.ok(await listening(Number(port)), `${name} ${port} still listening`);
+    }
+    // PostgreSQL has no such channel and still holds the data directory: the next start says whose it is.
+    const next = runStart(env);
+    assert.is(await next.exitCode(60_000), 1, next.output.join("\n"));
+    assert.match(next.output.join("\n"), `Is another postmaster (PID ${pgPid}) running`);
+    assert.match(next.output.join("\n"), "If none is, one was killed before it could stop PostgreSQL");
+  } finally {
+    await run.stop();
+    if (pgPid) {
+      try {
+        process.kill(pgPid, "SIGINT");
+      } catch {}
+      const deadline = Date.now() + 30_000;
+      while (existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    }
+    rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 });
 

@@ -99,13 +99,15 @@ async function stopAll(code: number) {
   log("stopped");
   process.exit(code);
 }
-process.on("SIGINT", () => void stopAll(0));
-process.on("SIGTERM", () => void stopAll(0));
+// SIGHUP: the terminal went away. Left running, the processes would hold the ports and the data.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 function run(name: ProcessName, extraEnv: Record<string, string>) {
   const child = spawn(process.execPath, [...nodeFlags, bundlePath(name)], {
     env: { ...env, ...extraEnv },
-    stdio: ["ignore", "pipe", "pipe"],
+    // The IPC channel is how each process learns that this one is gone (killed, with no
+    // chance to stop them): it closes, and they stop themselves (closeOnSignals).
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
   });
   for (const stream of [child.stdout, child.stderr]) {
     createInterface({ input: stream! }).on("line", (line) => process.stdout.write(`[${name}] ${line}\n`));
@@ -170,7 +172,8 @@ try {
     }).catch((err: Error) => {
       // The server holds its data directory while it runs (postmaster.pid).
       const held = /postmaster\.pid/.test(err.message)
-        ? ` Another \`npm start\` may be running with this data directory (CLASSCONNECT_DATA_DIR=${dataDir}).`
+        ? ` Another \`npm start\` may be running with this data directory (CLASSCONNECT_DATA_DIR=${dataDir}).` +
+          " If none is, one was killed before it could stop PostgreSQL: stop the process named above."
         : "";
       throw new Error(`${err.message}${held}`);
     });

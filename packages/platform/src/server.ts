@@ -146,9 +146,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   return { port, url: `http://${host}:${port}`, close };
 }
 
-/** Closes `server` on SIGTERM/SIGINT, then exits. */
+/**
+ * Closes the process's server and resources, then exits: on SIGTERM or SIGINT, on SIGHUP (the
+ * terminal `npm start` ran in went away), and, for a process started with an IPC channel (as
+ * `npm start` starts each one), when that channel closes: its parent is gone, perhaps killed
+ * without a chance to stop it, and a process left running would hold its port.
+ */
 export function closeOnSignals(close: () => Promise<void>, logger: Logger): void {
+  let stopping = false;
   const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
     logger.info({ signal }, "shutting down");
     close().then(
       () => process.exit(0),
@@ -158,6 +166,10 @@ export function closeOnSignals(close: () => Promise<void>, logger: Logger): void
       },
     );
   };
-  process.once("SIGTERM", () => stop("SIGTERM"));
-  process.once("SIGINT", () => stop("SIGINT"));
+  for (const signal of ["SIGTERM", "SIGINT", "SIGHUP"] as const) process.once(signal, () => stop(signal));
+  if (process.channel) {
+    // The channel only watches the parent: it must not keep the process alive by itself.
+    process.channel.unref();
+    process.once("disconnect", () => stop("parent gone"));
+  }
 }
