@@ -15,11 +15,13 @@ import * as assert from "uvu/assert";
 
 const test = suite("npm start");
 
+const PROCESSES = ["gateway", "users", "courses", "notifications", "admin"];
+const PORT_VARIABLES = ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"];
+
 /** The environment of `npm start` on its own data directory, every port picked free. */
 function startEnv(dataDir: string): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, CLASSCONNECT_DATA_DIR: dataDir, LOG_LEVEL: "warn" };
-  for (const name of ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"])
-    env[name] = "0";
+  for (const name of PORT_VARIABLES) env[name] = "0";
   delete env["DATABASE_URL"];
   return env;
 }
@@ -147,7 +149,7 @@ test("starts every process, serves the API through the gateway, and stops cleanl
       output.filter((l) => l.includes("drain")).join("\n"),
     );
     // Every process drained and closed its resources itself (exit 0), none was killed.
-    for (const name of ["gateway", "users", "courses", "notifications", "admin"]) {
+    for (const name of PROCESSES) {
       assert.ok(
         output.includes(`[start] ${name} stopped (exit 0)`),
         `${name} stopped cleanly:\n${output.filter((l) => l.startsWith("[start]")).join("\n")}`,
@@ -190,7 +192,7 @@ test("a hang-up (the terminal closed) stops every process and PostgreSQL, as Ctr
     await run.running;
     run.child.kill("SIGHUP");
     assert.is(await run.exitCode(30_000), 0, run.output.slice(-20).join("\n"));
-    for (const name of ["gateway", "users", "courses", "notifications", "admin"]) {
+    for (const name of PROCESSES) {
       assert.ok(run.output.includes(`[start] ${name} stopped (exit 0)`), run.output.join("\n"));
     }
     assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
@@ -214,7 +216,7 @@ const listening = (port: number) =>
 test("killed outright, npm start's processes stop themselves; the next start names PostgreSQL's", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
   const ports: Record<string, string> = {};
-  for (const name of ["USERS_PORT", "COURSES_PORT", "NOTIFICATIONS_PORT", "ADMIN_PORT", "GATEWAY_PORT"]) {
+  for (const name of PORT_VARIABLES) {
     ports[name] = String(await freePort());
   }
   const env = { ...startEnv(dataDir), ...ports };
