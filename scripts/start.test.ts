@@ -65,10 +65,27 @@ function runStart(env: NodeJS.ProcessEnv) {
   return { child, output, running, exitCode, stop };
 }
 
+/** Waits until `done` holds or `ms` have passed. */
+async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+}
+
+/** Every process drained and closed its resources itself (exit 0): none was killed. */
+function assertStoppedCleanly(output: string[]) {
+  for (const name of PROCESSES) {
+    assert.ok(
+      output.includes(`[start] ${name} stopped (exit 0)`),
+      `${name} stopped cleanly:\n${output.filter((l) => l.startsWith("[start]")).join("\n")}`,
+    );
+  }
+}
+
 test("starts every process, serves the API through the gateway, and stops cleanly", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));
   const env = startEnv(dataDir);
   const { child, output, running, exitCode, stop } = runStart(env);
+  let second: ReturnType<typeof runStart> | undefined;
   try {
     const url = await running;
     const post = async (path: string, body: unknown, token?: string) => {
@@ -128,8 +145,8 @@ test("starts every process, serves the API through the gateway, and stops cleanl
 
     // A second npm start on the same data directory is refused with PostgreSQL's own reason,
     // and the first goes on serving.
-    const second = runStart(env);
-    const said = () => second.output.join("\n");
+    second = runStart(env);
+    const said = () => second!.output.join("\n");
     assert.is(await second.exitCode(60_000), 1, said());
     assert.match(
       said(),
@@ -148,14 +165,9 @@ test("starts every process, serves the API through the gateway, and stops cleanl
       output.some((l) => l.includes("drain timed out")),
       output.filter((l) => l.includes("drain")).join("\n"),
     );
-    // Every process drained and closed its resources itself (exit 0), none was killed.
-    for (const name of PROCESSES) {
-      assert.ok(
-        output.includes(`[start] ${name} stopped (exit 0)`),
-        `${name} stopped cleanly:\n${output.filter((l) => l.startsWith("[start]")).join("\n")}`,
-      );
-    }
+    assertStoppedCleanly(output);
   } finally {
+    await second?.stop();
     await stop();
     // A file the stopped processes' last writes leave may land mid-removal (ENOTEMPTY once in
     // a fresh-clone run): retry rather than fail a test whose assertions all held.
@@ -168,8 +180,8 @@ test("refuses to start, before starting anything, when a port is taken", async (
   const taken = createServer();
   await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
   const port = (taken.address() as AddressInfo).port;
+  const { output, exitCode, stop } = runStart({ ...startEnv(dataDir), GATEWAY_PORT: String(port) });
   try {
-    const { output, exitCode } = runStart({ ...startEnv(dataDir), GATEWAY_PORT: String(port) });
     assert.is(await exitCode(60_000), 1, output.join("\n"));
     assert.ok(
       output.includes(
@@ -180,6 +192,7 @@ test("refuses to start, before starting anything, when a port is taken", async (
     );
     assert.not.ok(existsSync(join(dataDir, "pg")), "PostgreSQL was not started");
   } finally {
+    await stop();
     taken.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
@@ -192,9 +205,7 @@ test("a hang-up (the terminal closed) stops every process and PostgreSQL, as Ctr
     await run.running;
     run.child.kill("SIGHUP");
     assert.is(await run.exitCode(30_000), 0, run.output.slice(-20).join("\n"));
-    for (const name of PROCESSES) {
-      assert.ok(run.output.includes(`[start] ${name} stopped (exit 0)`), run.output.join("\n"));
-    }
+    assertStoppedCleanly(run.output);
     assert.not.ok(existsSync(join(dataDir, "pg", "postmaster.pid")), "PostgreSQL stopped");
   } finally {
     await run.stop();
@@ -223,31 +234,30 @@ test("killed outright, npm start's processes stop themselves; the next start nam
   const run = runStart(env);
   const pidFile = join(dataDir, "pg", "postmaster.pid");
   let pgPid: number | undefined;
+  let next: ReturnType<typeof runStart> | undefined;
   try {
     await run.running;
     pgPid = Number(readFileSync(pidFile, "utf8").split("\n")[0]);
     run.child.kill("SIGKILL");
     assert.not.equal(await run.exitCode(10_000), "timeout");
     // Each process sees its IPC channel to npm start close, stops and lets its port go.
-    const deadline = Date.now() + 30_000;
     for (const [name, port] of Object.entries(ports)) {
-      while ((await listening(Number(port))) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
+      await until(async () => !(await listening(Number(port))), 30_000);
       assert.not.ok(await listening(Number(port)), `${name} ${port} still listening`);
     }
     // PostgreSQL has no such channel and still holds the data directory: the next start says whose it is.
-    const next = runStart(env);
+    next = runStart(env);
     assert.is(await next.exitCode(60_000), 1, next.output.join("\n"));
     assert.match(next.output.join("\n"), `Is another postmaster (PID ${pgPid}) running`);
     assert.match(next.output.join("\n"), "If none is, one was killed before it could stop PostgreSQL");
   } finally {
+    await next?.stop();
     await run.stop();
     if (pgPid) {
       try {
         process.kill(pgPid, "SIGINT");
       } catch {}
-      const deadline = Date.now() + 30_000;
-      while (existsSync(pidFile) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      await until(() => !existsSync(pidFile), 30_000);
     }
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
