@@ -173,7 +173,7 @@ try {
       // The server holds its data directory while it runs (postmaster.pid).
       const held = /postmaster\.pid/.test(err.message)
         ? ` Another \`npm start\` may be running with this data directory (CLASSCONNECT_DATA_DIR=${dataDir}).` +
-          " If none is, one was killed before it could stop PostgreSQL: stop the process named above."
+          " If none is, PostgreSQL outlived an `npm start` killed together with its watchdog: stop the process named above."
         : "";
       throw new Error(`${err.message}${held}`);
     });

