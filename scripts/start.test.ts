@@ -125,7 +125,8 @@ test("starts every process, serves the API through the gateway, and stops cleanl
     let pinMail: { to: string; text: string } | undefined;
     while (!pinMail && Date.now() < deadline) {
       const dir = join(dataDir, "mail");
-      const files = existsSync(dir) ? readdirSync(dir) : [];
+      // A message being written is a hidden temporary file until it is whole.
+      const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".json")) : [];
       pinMail = files
         .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")) as { to: string; text: string })
         .find((m) => m.to === account.email && /PIN is \d{6}/.test(m.text));

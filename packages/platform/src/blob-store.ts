@@ -1,7 +1,8 @@
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { dirname, join, normalize } from "node:path";
 import type { EnvReader } from "./config.js";
+import { writeFileAtomically } from "./files.js";
 import type { BaseServiceConfig } from "./service.js";
 
 /**
@@ -121,7 +122,7 @@ export function createLocalBlobStore(
     async put(key, bytes) {
       const path = join(dir, safeKey(key));
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, bytes);
+      await writeFileAtomically(path, bytes);
       return publicUrlOf(publicBaseUrl, key);
     },
     async readUrl(key, ttlSeconds) {

@@ -10,6 +10,7 @@ export * from "./embedded-postgres.js";
 export * from "./error-interceptor.js";
 export * from "./errors.js";
 export * from "./figures.js";
+export * from "./files.js";
 export * from "./grpc-client.js";
 export {
   EncodedMessage,

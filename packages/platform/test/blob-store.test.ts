@@ -3,7 +3,7 @@
  * a loopback S3 host that checks every request's signature (no bucket is reachable from
  * here; the GitHub workflow has none either).
  */
-import { mkdtemp, readFile, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -120,6 +120,41 @@ local(
     for (const query of ["", "expires=abc&signature=x", `expires=${expires}`]) {
       assert.not.ok(verifyLocalReadUrl("signing-key-for-tests", key, new URLSearchParams(query)), query);
     }
+  },
+);
+
+local(
+  "a blob replaced while it is read is read whole, old or new; a failed write leaves nothing",
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), "blobs-"));
+    const store = createLocalBlobStore(dir, "http://localhost:8080/blobs");
+    const size = 4 << 20;
+    await store.put("courses/c/cover.png", Buffer.alloc(size, "a"));
+    let writing = true;
+    const writer = (async () => {
+      for (let i = 0; i < 40; i++) {
+        await store.put("courses/c/cover.png", Buffer.alloc(size, i % 2 ? "a" : "b"));
+      }
+      writing = false;
+    })();
+    const seen: string[] = [];
+    while (writing) {
+      const bytes = await readFile(join(dir, "courses/c/cover.png"));
+      const whole = bytes.length === size && bytes.every((b) => b === bytes[0]);
+      if (!whole) seen.push(`${bytes.length} bytes`);
+    }
+    await writer;
+    assert.equal(seen, [], "reads saw a part of a blob");
+    assert.equal(await readdir(join(dir, "courses/c")), ["cover.png"], "a temporary file was left");
+
+    // A key that names a directory cannot be written: the error surfaces and no temporary file stays.
+    await mkdir(join(dir, "courses/d/cover.png"), { recursive: true });
+    const failed = await store.put("courses/d/cover.png", Buffer.from("x")).then(
+      () => undefined,
+      (err: NodeJS.ErrnoException) => err.code,
+    );
+    assert.is(failed, "EISDIR");
+    assert.equal(await readdir(join(dir, "courses/d")), ["cover.png"]);
   },
 );
 

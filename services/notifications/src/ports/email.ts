@@ -1,6 +1,6 @@
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
-import type { Logger } from "@classconnect/platform";
+import { type Logger, writeFileAtomically } from "@classconnect/platform";
 import { BrevoClient } from "@getbrevo/brevo";
 
 export interface EmailMessage {
@@ -80,7 +80,10 @@ export function createMailbox(logger: Logger, dir?: string): EmailSender & { mes
         await mkdir(dir, { recursive: true });
         for (const m of batch) {
           const file = join(dir, `${Date.now()}-${++n}.json`);
-          await writeFile(file, JSON.stringify({ ...m, sentAt: new Date().toISOString() }, null, 2));
+          await writeFileAtomically(
+            file,
+            JSON.stringify({ ...m, sentAt: new Date().toISOString() }, null, 2),
+          );
           logger.info({ file }, "e-mail recorded in local mailbox");
         }
       }
