@@ -161,10 +161,13 @@ function stopWhenOrphaned(dataDir: string, remove: boolean): ChildProcess | unde
     // `read` is a builtin: no child process is left waiting when the watchdog is ended.
     "while read -r _; do :; done",
     'pidfile="$1/postmaster.pid"',
-    '[ -f "$pidfile" ] || exit 0',
-    'pid=$(head -n 1 "$pidfile")',
-    'kill -INT "$pid" 2>/dev/null || exit 0',
-    'while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done',
+    'if [ -f "$pidfile" ]; then',
+    '  pid=$(head -n 1 "$pidfile")',
+    '  if kill -INT "$pid" 2>/dev/null; then',
+    '    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done',
+    "  fi",
+    "fi",
+    // Killed with its owner's whole process group, the server is gone already: its files still go.
     'if [ "$2" = remove ]; then rm -rf "$1"; fi',
   ].join("\n");
   // Its own session: a terminal's hang-up or Ctrl-C, meant for its owner, does not end it.

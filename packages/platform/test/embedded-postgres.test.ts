@@ -32,6 +32,8 @@ function owner(dataDir: string, options: { persistent: boolean; stop: boolean })
     // In the environment, not the command line: only the server and its watchdog name it there.
     env: { ...process.env, OWNED_DATA_DIR: dataDir },
     stdio: ["ignore", "pipe", "pipe"],
+    // Its own process group, which the server joins: a case can kill both at once.
+    detached: true,
   });
   const output: string[] = [];
   const port = new Promise<number>((resolve, reject) => {
@@ -104,6 +106,21 @@ test("an owner killed outright: its throwaway server stops and its data director
     assert.not.ok(existsSync(dataDir), "data directory left behind");
     await until(() => processesNaming(dataDir).length === 0, 5_000);
     assert.equal(processesNaming(dataDir), [], "no process left");
+  } finally {
+    cleanUp(run, dataDir);
+  }
+});
+
+test("an owner killed with its process group, server and all: the throwaway data directory goes", async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
+  const run = owner(dataDir, { persistent: false, stop: false });
+  try {
+    const port = await run.port;
+    process.kill(-run.child.pid!, "SIGKILL"); // as a CI runner's timeout does
+    await run.exited;
+    await until(async () => !(await listening(port)) && !existsSync(dataDir), 30_000);
+    assert.not.ok(await listening(port), `port ${port} still listening`);
+    assert.not.ok(existsSync(dataDir), "data directory left behind");
   } finally {
     cleanUp(run, dataDir);
   }
