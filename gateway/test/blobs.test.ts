@@ -1,15 +1,15 @@
 /** The gateway's /blobs/ for the local store: public files as they are, private ones only by a signed link. */
-import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { createLocalBlobStore } from "@classconnect/platform";
+import { temporaryDirectory } from "@classconnect/platform/testing";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { startLoneGateway } from "./system.js";
 
 const test = suite<{ dir: string }>("gateway: /blobs/");
 test.before(async (ctx) => {
-  ctx.dir = await mkdtemp(join(tmpdir(), "classconnect-gw-blobs-"));
+  ctx.dir = temporaryDirectory("gw-blobs");
   await mkdir(join(ctx.dir, "private/s"), { recursive: true });
   await writeFile(join(ctx.dir, "public.txt"), "public");
   await writeFile(join(ctx.dir, "private/s/work.txt"), "private");

@@ -11,9 +11,6 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { DescService } from "@bufbuild/protobuf";
 import { readAdminConfig, startAdminServer } from "@classconnect/admin";
 import { readCoursesConfig, startCoursesServer } from "@classconnect/courses";
@@ -42,6 +39,7 @@ import {
   createTestDatabase,
   reporting,
   TEST_SERVICE_TOKEN,
+  temporaryDirectory,
   testLogger,
 } from "@classconnect/platform/testing";
 import { readUsersConfig, startUsersServer } from "@classconnect/users";
@@ -141,7 +139,7 @@ export async function startSystem(opts: SystemOptions = {}): Promise<System> {
     gateway: await freePort(),
   };
   const url = (port: number) => `http://127.0.0.1:${port}`;
-  const blobDir = await mkdtemp(join(tmpdir(), "classconnect-sys-blobs-"));
+  const blobDir = temporaryDirectory("sys-blobs");
   const shared = {
     SERVICE_TOKEN: TEST_SERVICE_TOKEN,
     BLOB_DIR: blobDir,

@@ -3,8 +3,7 @@
  * a loopback S3 host that checks every request's signature (no bucket is reachable from
  * here; the GitHub workflow has none either).
  */
-import { mkdir, mkdtemp, readdir, readFile, stat } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
@@ -21,7 +20,7 @@ import {
   type S3BlobOptions,
   verifyLocalReadUrl,
 } from "../src/index.js";
-import { type LoopbackS3, startLoopbackS3 } from "../src/testing/index.js";
+import { type LoopbackS3, startLoopbackS3, temporaryDirectory } from "../src/testing/index.js";
 
 const local = suite("blob store: a local directory");
 
@@ -53,7 +52,7 @@ local("pictures and PDFs are served as what they are; any other file as an opaqu
 });
 
 local("stores under the key, answers the public URL, deletes; a missing file deletes quietly", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+  const dir = temporaryDirectory("blob-test");
   const store = createLocalBlobStore(dir, "http://localhost:8080/blobs/");
   const url = await store.put("avatars/u1/a.png", new Uint8Array([1, 2, 3]));
   assert.is(url, "http://localhost:8080/blobs/avatars/u1/a.png");
@@ -66,7 +65,7 @@ local("stores under the key, answers the public URL, deletes; a missing file del
 local(
   "recordingBlobs deletes the blobs a failed write would have recorded, and keeps them when it lands",
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), "blobs-"));
+    const dir = temporaryDirectory("blob-test");
     const store = createLocalBlobStore(dir, "http://localhost:8080/blobs/");
     const exists = (key: string) =>
       stat(join(dir, key)).then(
@@ -88,7 +87,7 @@ local(
 );
 
 local("refuses keys that leave its directory", async () => {
-  const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+  const dir = temporaryDirectory("blob-test");
   const store = createLocalBlobStore(dir, "http://localhost:8080/blobs");
   for (const key of ["../escape.png", "/etc/passwd", "a/../../b", "a/./b"]) {
     await store.put(key, new Uint8Array([1])).then(
@@ -101,7 +100,7 @@ local("refuses keys that leave its directory", async () => {
 local(
   "a read URL is signed for its key and lifetime; another key, a changed expiry or another signing key fails",
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), "classconnect-blob-test-"));
+    const dir = temporaryDirectory("blob-test");
     const store = createLocalBlobStore(dir, "http://localhost:8080/blobs", "signing-key-for-tests");
     const key = "private/submissions/c1/u1/essay.pdf";
     const url = new URL(await store.readUrl(key, 60));
@@ -126,7 +125,7 @@ local(
 local(
   "a blob replaced while it is read is read whole, old or new; a failed write leaves nothing",
   async () => {
-    const dir = await mkdtemp(join(tmpdir(), "blobs-"));
+    const dir = temporaryDirectory("blob-test");
     const store = createLocalBlobStore(dir, "http://localhost:8080/blobs");
     const size = 4 << 20;
     await store.put("courses/c/cover.png", Buffer.alloc(size, "a"));

@@ -1,15 +1,14 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { createPool, migrate } from "../src/index.js";
-import { createTestDatabase, testLogger } from "../src/testing/index.js";
+import { createTestDatabase, temporaryDirectory, testLogger } from "../src/testing/index.js";
 
 const test = suite("platform: migrations");
 
 test("apply in order, once, recorded; concurrent starters do not collide; a failure rolls back", async () => {
-  const dir = mkdtempSync(join(tmpdir(), "migrations-"));
+  const dir = temporaryDirectory("migrations");
   writeFileSync(join(dir, "0002_add.sql"), "alter table t add column b int not null default 2;");
   writeFileSync(join(dir, "0001_create.sql"), "create table t (a int primary key);");
   writeFileSync(join(dir, "notes.txt"), "ignored");

@@ -7,9 +7,6 @@
  */
 
 import { randomUUID } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { AuthService } from "@classconnect/gen/classconnect/users/v1/auth_service_pb.js";
 import { UserAdminService } from "@classconnect/gen/classconnect/users/v1/user_admin_service_pb.js";
 import { UserService } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
@@ -26,6 +23,7 @@ import {
   createTestDatabase,
   reporting,
   TEST_SERVICE_TOKEN,
+  temporaryDirectory,
   testLogger,
 } from "@classconnect/platform/testing";
 import { createClient, type Transport } from "@connectrpc/connect";
@@ -100,7 +98,7 @@ export async function startUsersHarness(
   const mailPool =
     options.mail === "outbox" ? postgres(databaseUrl, { max: 1, onnotice: () => {} }) : undefined;
   const mailer = mailPool ? createOutboxMailer(mailPool) : recording;
-  const blobDir = await mkdtemp(join(tmpdir(), "classconnect-blobs-"));
+  const blobDir = temporaryDirectory("blobs");
   const config = readUsersConfig({
     USERS_DATABASE_URL: databaseUrl,
     USERS_PORT: "0",

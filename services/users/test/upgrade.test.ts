@@ -4,11 +4,10 @@
  * again), their sessions go with the pruning a day on, and everything new works.
  */
 import { createHash, randomUUID } from "node:crypto";
-import { copyFile, mkdtemp, readdir } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { copyFile, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { migrate } from "@classconnect/platform";
-import { createTestDatabase, rejects, testLogger } from "@classconnect/platform/testing";
+import { createTestDatabase, rejects, temporaryDirectory, testLogger } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { test } from "uvu";
@@ -19,7 +18,7 @@ import { startUsersHarness } from "./harness.js";
 test("users: migration 0006 over sessions and refresh tokens of the old kind", async () => {
   const databaseUrl = await createTestDatabase("users_upgrade");
   // The schema as the code before 0006 left it.
-  const before = await mkdtemp(join(tmpdir(), "classconnect-migrations-"));
+  const before = temporaryDirectory("migrations");
   for (const file of (await readdir(migrationsDir)).filter((f) => f < "0006")) {
     await copyFile(join(migrationsDir, file), join(before, file));
   }

@@ -4,17 +4,16 @@
  * fresh database on it. A test file run on its own starts its own server.
  */
 import { randomBytes } from "node:crypto";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { databaseUrl, ensureDatabase } from "../db.js";
 import { startEmbeddedPostgres } from "../embedded-postgres.js";
 import { createLogger, type Logger } from "../logger.js";
+import { temporaryDirectory } from "./temporary.js";
 
 export * from "./images.js";
 export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https.js";
 export { type LoopbackS3, startLoopbackS3 } from "./loopback-s3.js";
 export { refusingInserts } from "./refusing-inserts.js";
+export { temporaryDirectory } from "./temporary.js";
 
 export const TEST_PG_ENV = "CLASSCONNECT_TEST_PG_URL";
 
@@ -24,7 +23,7 @@ async function testServerUrl(): Promise<string> {
   const fromRunner = process.env[TEST_PG_ENV];
   if (fromRunner) return fromRunner;
   serverUrl ??= (async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "classconnect-pg-"));
+    const dataDir = temporaryDirectory("pg");
     const pg = await startEmbeddedPostgres({ dataDir, persistent: false, fast: true });
     process.once("beforeExit", () => void pg.stop());
     for (const [signal, code] of [
