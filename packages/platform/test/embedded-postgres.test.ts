@@ -82,6 +82,18 @@ async function until(condition: () => boolean | Promise<boolean>, ms: number): P
   }
 }
 
+/**
+ * Once its owner is gone: the server's port closes, `gone` (its pid file, or its whole
+ * throwaway data directory) goes, and no process names `dataDir` any more (the watchdog ended).
+ */
+async function assertLeftNothing(port: number, gone: string, dataDir: string): Promise<void> {
+  await until(async () => !(await listening(port)) && !existsSync(gone), 30_000);
+  assert.not.ok(await listening(port), `port ${port} still listening`);
+  assert.not.ok(existsSync(gone), `${gone} left behind`);
+  await until(() => processesNaming(dataDir).length === 0, 5_000);
+  assert.equal(processesNaming(dataDir), [], "a process still names the data directory");
+}
+
 /** For `finally`: nothing a failed case started is left running. */
 function cleanUp(run: { child: ChildProcess }, dataDir: string): void {
   run.child.kill("SIGKILL");
@@ -93,72 +105,42 @@ function cleanUp(run: { child: ChildProcess }, dataDir: string): void {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-test("an owner killed outright: its throwaway server stops and its data directory goes", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
-  const run = owner(dataDir, { persistent: false, stop: false });
-  try {
-    const port = await run.port;
-    assert.ok(await listening(port), "the server answers while its owner runs");
-    run.child.kill("SIGKILL");
-    await run.exited;
-    await until(async () => !(await listening(port)) && !existsSync(dataDir), 30_000);
-    assert.not.ok(await listening(port), `port ${port} still listening`);
-    assert.not.ok(existsSync(dataDir), "data directory left behind");
-    await until(() => processesNaming(dataDir).length === 0, 5_000);
-    assert.equal(processesNaming(dataDir), [], "no process left");
-  } finally {
-    cleanUp(run, dataDir);
-  }
-});
+for (const [how, kill] of [
+  ["outright", (child: ChildProcess) => child.kill("SIGKILL")],
+  // As a CI runner's timeout does: the server, in its owner's group, dies at the same moment.
+  ["with its process group, server and all", (child: ChildProcess) => process.kill(-child.pid!, "SIGKILL")],
+] as const) {
+  test(`an owner killed ${how}: its throwaway server is stopped and its data directory goes`, async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
+    const run = owner(dataDir, { persistent: false, stop: false });
+    try {
+      const port = await run.port;
+      assert.ok(await listening(port), "the server answers while its owner runs");
+      kill(run.child);
+      await run.exited;
+      await assertLeftNothing(port, dataDir, dataDir);
+    } finally {
+      cleanUp(run, dataDir);
+    }
+  });
+}
 
-test("an owner killed with its process group, server and all: the throwaway data directory goes", async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
-  const run = owner(dataDir, { persistent: false, stop: false });
-  try {
-    const port = await run.port;
-    process.kill(-run.child.pid!, "SIGKILL"); // as a CI runner's timeout does
-    await run.exited;
-    await until(async () => !(await listening(port)) && !existsSync(dataDir), 30_000);
-    assert.not.ok(await listening(port), `port ${port} still listening`);
-    assert.not.ok(existsSync(dataDir), "data directory left behind");
-  } finally {
-    cleanUp(run, dataDir);
-  }
-});
-
-test("an owner killed outright: a kept data directory stays, with the server stopped", async () => {
-  const parent = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
-  const dataDir = join(parent, "pg");
-  const run = owner(dataDir, { persistent: true, stop: false });
-  try {
-    const port = await run.port;
-    run.child.kill("SIGKILL");
-    await run.exited;
-    const pidFile = join(dataDir, "postmaster.pid");
-    await until(async () => !(await listening(port)) && !existsSync(pidFile), 30_000);
-    assert.not.ok(await listening(port), `port ${port} still listening`);
-    assert.not.ok(existsSync(pidFile), "the server did not shut down");
-    assert.ok(existsSync(join(dataDir, "PG_VERSION")), "the kept data directory was removed");
-    await until(() => processesNaming(dataDir).length === 0, 5_000);
-    assert.equal(processesNaming(dataDir), [], "no process left");
-  } finally {
-    cleanUp(run, parent);
-  }
-});
-
-test("an owner that stops its server ends the server's watchdog too", async () => {
-  const parent = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
-  const dataDir = join(parent, "pg");
-  const run = owner(dataDir, { persistent: true, stop: true });
-  try {
-    const port = await run.port;
-    await run.stopped;
-    assert.not.ok(await listening(port), `port ${port} still listening`);
-    await until(() => processesNaming(dataDir).length === 0, 5_000);
-    assert.equal(processesNaming(dataDir), [], "a process still names the data directory");
-  } finally {
-    cleanUp(run, parent);
-  }
-});
+for (const stop of [false, true]) {
+  const how = stop ? "that stops its server itself" : "killed outright";
+  test(`an owner ${how}: the server and its watchdog end, a kept data directory stays`, async () => {
+    const parent = mkdtempSync(join(tmpdir(), "classconnect-orphan-"));
+    const dataDir = join(parent, "pg");
+    const run = owner(dataDir, { persistent: true, stop });
+    try {
+      const port = await run.port;
+      if (stop) await run.stopped;
+      else run.child.kill("SIGKILL");
+      await assertLeftNothing(port, join(dataDir, "postmaster.pid"), dataDir);
+      assert.ok(existsSync(join(dataDir, "PG_VERSION")), "the kept data directory was removed");
+    } finally {
+      cleanUp(run, parent);
+    }
+  });
+}
 
 test.run();
