@@ -151,9 +151,9 @@ export async function startEmbeddedPostgres(
  * process. The pipe closes when this process exits however it exits; if it was killed
  * outright (SIGKILL, the OOM killer, a CI runner's timeout) before it could stop the
  * server, the watchdog stops it (SIGINT: PostgreSQL's fast shutdown) and, for a
- * throwaway data directory (tests), removes it. The server's own pid file names it, so
- * a server already stopped, or another one, is never signalled. `stop()` ends the
- * watchdog first. Where there is no POSIX shell (Windows) there is no watchdog.
+ * throwaway data directory (tests), removes it. The server's own pid file names it: a
+ * server that already stopped cleanly left none, and nothing is signalled. `stop()` ends
+ * the watchdog first. Where there is no POSIX shell (Windows) there is no watchdog.
  */
 function stopWhenOrphaned(dataDir: string, remove: boolean): ChildProcess | undefined {
   if (process.platform === "win32") return undefined;
