@@ -5,11 +5,12 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { type AddressInfo, connect, createServer } from "node:net";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { freePort } from "@classconnect/platform";
+import { listening, until } from "@classconnect/platform/testing";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 
@@ -63,12 +64,6 @@ function runStart(env: NodeJS.ProcessEnv) {
     if ((await exitCode(30_000)) === "timeout") child.kill("SIGKILL");
   };
   return { child, output, running, exitCode, stop };
-}
-
-/** Waits until `done` holds or `ms` have passed. */
-async function until(done: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await done()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
 }
 
 /** Every process drained and closed its resources itself (exit 0): none was killed. */
@@ -213,17 +208,6 @@ test("a hang-up (the terminal closed) stops every process and PostgreSQL, as Ctr
     rmSync(dataDir, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
   }
 });
-
-/** Whether something accepts connections on 127.0.0.1:`port`. */
-const listening = (port: number) =>
-  new Promise<boolean>((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
 
 test("killed outright, npm start's processes and PostgreSQL stop themselves; the next start runs", async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "classconnect-start-"));

@@ -4,12 +4,12 @@
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { listening, until } from "../src/testing/index.js";
 
 const test = suite("embedded PostgreSQL");
 
@@ -53,17 +53,6 @@ function owner(dataDir: string, options: { persistent: boolean; stop: boolean })
   return { child, port, exited, stopped };
 }
 
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, "127.0.0.1");
-    socket.once("connect", () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once("error", () => resolve(false));
-  });
-}
-
 /** The command lines of the running processes that name `text` (Linux: /proc). */
 function processesNaming(text: string): string[] {
   const found: string[] = [];
@@ -74,12 +63,6 @@ function processesNaming(text: string): string[] {
     } catch {} // gone meanwhile
   }
   return found;
-}
-
-async function until(condition: () => boolean | Promise<boolean>, ms: number): Promise<void> {
-  for (const end = Date.now() + ms; Date.now() < end && !(await condition()); ) {
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /**

@@ -22,7 +22,7 @@ import {
   type Sql,
   startOutboxRelay,
 } from "../src/index.js";
-import { createTestDatabase, testLogger } from "../src/testing/index.js";
+import { createTestDatabase, testLogger, until } from "../src/testing/index.js";
 
 const test = suite<{ sql: Sql }>("platform: outbox relay");
 test.before(async (ctx) => {
@@ -32,11 +32,6 @@ test.before(async (ctx) => {
 test.after(async (ctx) => {
   await ctx.sql.end({ timeout: 1 });
 });
-
-async function until(check: () => boolean, ms: number): Promise<boolean> {
-  for (const end = performance.now() + ms; performance.now() < end; await sleep(20)) if (check()) return true;
-  return check();
-}
 
 const event = { type: "WELCOME" as const, recipients: { userIds: ["u1"] }, data: { first_name: "Ada" } };
 
@@ -85,7 +80,7 @@ test("an event recorded in a transaction is relayed on commit, not at the next p
       await sleep(100);
       return id;
     });
-    assert.ok(await until(() => published.length === 1, 10_000), "relayed long before the minute");
+    assert.ok(await until(() => published.length === 1, 10_000, 20), "relayed long before the minute");
     assert.is(published[0]?.id, id);
     assert.equal(published[0]?.data, event.data);
     const marked = async () =>
@@ -112,7 +107,7 @@ test("a failed delivery is retried when its backoff is due; stop is prompt", asy
   });
   try {
     await enqueueEvent(sql, event);
-    assert.ok(await until(() => attempts.length >= 2, 10_000), `attempts: ${attempts.join(",")}`);
+    assert.ok(await until(() => attempts.length >= 2, 10_000, 20), `attempts: ${attempts.join(",")}`);
     assert.equal(attempts.slice(0, 2), [1, 2]);
   } finally {
     const stopping = performance.now();

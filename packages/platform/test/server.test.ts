@@ -22,7 +22,7 @@ import {
   LIVENESS_SERVICE,
   startServer,
 } from "../src/index.js";
-import { createTestDatabase, testLogger } from "../src/testing/index.js";
+import { createTestDatabase, testLogger, until } from "../src/testing/index.js";
 
 const test = suite("platform: server lifecycle");
 
@@ -126,13 +126,6 @@ async function startFront(target: () => number) {
   };
 }
 
-/** Waits until `done()` holds, for at most `ms`; says whether it held. */
-async function waitFor(done: () => boolean, ms = 10_000): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!done() && Date.now() < until) await sleep(5);
-  return done();
-}
-
 /** `loops` callers making `call` one after another until `stop()`, which returns their failures. */
 function callContinuously(loops: number, call: () => Promise<unknown>) {
   let running = true;
@@ -178,14 +171,17 @@ async function rollingRestart(call: (url: string) => () => Promise<unknown>) {
   const front = await startFront(() => target);
   const calls = callContinuously(16, call(front.url));
   try {
-    assert.ok(await waitFor(() => calls.completed() >= 200));
+    assert.ok(await until(() => calls.completed() >= 200, 10_000, 5));
     target = successor.port;
     const closing = performance.now();
     await old.close();
     const drained = performance.now() - closing;
     assert.ok(drained < 2_000, `the old server drained in ${drained.toFixed(0)} ms`);
     const after = calls.completed();
-    assert.ok(await waitFor(() => calls.completed() >= after + 200), "calls go on, to the successor");
+    assert.ok(
+      await until(() => calls.completed() >= after + 200, 10_000, 5),
+      "calls go on, to the successor",
+    );
     assert.equal(await calls.stop(), []);
   } finally {
     await calls.stop();
@@ -223,7 +219,7 @@ test("connections are closed gracefully at their maximum age: callers reach repl
   const front = await startFront(() => replicas[Math.min(connections++, 1)]!.port);
   const calls = callContinuously(8, jwksCalls(front.url));
   try {
-    assert.ok(await waitFor(() => served["second"]! >= 100, 3_000), "the second replica gets calls");
+    assert.ok(await until(() => served["second"]! >= 100, 3_000, 5), "the second replica gets calls");
     assert.equal(await calls.stop(), []);
     assert.ok(served["first"]! > 0);
   } finally {
@@ -361,14 +357,14 @@ test("a connection with no call in progress is closed after the idle timeout, a 
     const first = new Promise<void>((resolve) => watch.once("data", () => resolve()));
     watch.end(new Uint8Array(5));
     await first;
-    assert.ok(await waitFor(() => "idle" in ended && "silent" in ended, 3_000), JSON.stringify(ended));
+    assert.ok(await until(() => "idle" in ended && "silent" in ended, 3_000, 5), JSON.stringify(ended));
     assert.ok(ended["idle"]! >= 200, `idle closed at ${ended["idle"]} ms`);
     assert.ok(ended["silent"]! >= 200, `silent closed at ${ended["silent"]} ms`);
     await sleep(750 - (performance.now() - started));
     assert.not.ok("busy" in ended, "a connection with a call in progress stays open");
     watch.close(http2.constants.NGHTTP2_CANCEL);
     const cancelled = performance.now() - started;
-    assert.ok(await waitFor(() => "busy" in ended, 3_000), "closed once its call ended");
+    assert.ok(await until(() => "busy" in ended, 3_000, 5), "closed once its call ended");
     assert.ok(ended["busy"]! - cancelled >= 200, "a full idle timeout after its last call");
   } finally {
     for (const s of [idle, busy, silent]) s.destroy();

@@ -14,6 +14,7 @@ export { type LoopbackHttpsHost, startLoopbackHttpsHost } from "./loopback-https
 export { type LoopbackS3, startLoopbackS3 } from "./loopback-s3.js";
 export { refusingInserts } from "./refusing-inserts.js";
 export { temporaryDirectory } from "./temporary.js";
+export { listening, until } from "./wait.js";
 
 export const TEST_PG_ENV = "CLASSCONNECT_TEST_PG_URL";
 
