@@ -372,8 +372,17 @@ test("an exam: started, handed in on time and late, auto-graded, graded by hand,
   );
 
   // Visibility: the other student and strangers cannot read s1's work; graders can.
-  await rejects(submissions.getSubmission({ submissionId: onTime.id }, s2.auth), Code.PermissionDenied);
-  await rejects(submissions.getSubmission({ submissionId: onTime.id }, stranger.auth), Code.PermissionDenied);
+  const other = await rejects(
+    submissions.getSubmission({ submissionId: onTime.id }, s2.auth),
+    Code.PermissionDenied,
+    "NOT_YOUR_SUBMISSION",
+  );
+  assert.is(other.rawMessage, "you can read only your own submissions");
+  await rejects(
+    submissions.getSubmission({ submissionId: onTime.id }, stranger.auth),
+    Code.PermissionDenied,
+    "NOT_YOUR_SUBMISSION",
+  );
   await rejects(
     submissions.getSubmission({ submissionId: onTime.id }, editor.auth),
     Code.PermissionDenied,

@@ -527,7 +527,11 @@ export function createAssessments(deps: {
       const s = await store.submission(submissionId);
       if (!s) throw new NotFoundError("submission");
       if (s.studentId === caller) return readable(studentView(s));
-      requirePermission(await deps.access.load(s.courseId, caller), Permission.GRADING);
+      const access = await deps.access.load(s.courseId, caller);
+      if (access.role === "student" || access.role === "none") {
+        throw new PermissionDeniedError("you can read only your own submissions", "NOT_YOUR_SUBMISSION");
+      }
+      requirePermission(access, Permission.GRADING);
       return readable(s);
     },
 
