@@ -78,6 +78,7 @@ export function toCourse(
     seatsLeft: seatsLeft(c),
     callerEnrolled: view?.callerEnrolled ?? false,
     callerRole: view ? roles[view.callerRole] : 0,
+    ...(view?.callerFinalGrade !== undefined ? { callerFinalGrade: view.callerFinalGrade } : {}),
     limitedSeats: limitedSeats(c),
     closingSoon: closingSoon(c, now),
     ...(teacher ? { teacher } : {}),

@@ -87,6 +87,13 @@ test("toCourse() gives the message create() builds from the same fields", () => 
   // A finished course takes no students: neither flag about enrolling is raised.
   const finished = toCourse({ ...view, state: 2 }, now);
   assert.equal([finished.limitedSeats, finished.closingSoon, finished.seatsLeft], [false, false, 3]);
+  // The caller's final grade is set only when there is one, as create() sets an optional field.
+  const graded = toCourse({ ...view, state: 2, callerFinalGrade: 72.5 }, now, teacher);
+  const gradedExpected = create(CourseSchema, { ...expected, state: 2, callerFinalGrade: 72.5 });
+  gradedExpected.limitedSeats = false;
+  gradedExpected.closingSoon = false;
+  assert.ok(equals(CourseSchema, graded, gradedExpected));
+  assert.equal(Object.keys(graded).sort(), Object.keys(gradedExpected).sort());
 });
 
 test.run();

@@ -496,6 +496,18 @@ test("FinishCourse records final grades; finished courses are read-only for stud
       [s2.userId, 40],
     ].sort(),
   );
+  // Each student reads their own final grade on the course; nobody else sees one.
+  assert.is((await courses.getCourse({ courseId: c.id }, s1.auth)).course?.callerFinalGrade, 85.5);
+  const mine = await courses.listMyCourses({}, s2.auth);
+  assert.equal(
+    mine.courses.map((m) => [m.id, m.callerFinalGrade]),
+    [[c.id, 40]],
+  );
+  for (const other of [owner, stranger]) {
+    const seen = (await courses.getCourse({ courseId: c.id }, other.auth)).course;
+    assert.is(seen?.state, CourseState.FINISHED);
+    assert.is(seen?.callerFinalGrade, undefined);
+  }
   await rejects(enrollment.unenroll({ courseId: c.id }, s1.auth), Code.FailedPrecondition, "COURSE_FINISHED");
   await rejects(
     enrollment.enroll({ courseId: c.id }, stranger.auth),
@@ -510,6 +522,8 @@ test("FinishCourse records final grades; finished courses are read-only for stud
   await rejects(courses.reopenCourse({ courseId: c.id }, s1.auth), Code.PermissionDenied);
   const reopened = await courses.reopenCourse({ courseId: c.id }, owner.auth);
   assert.is(reopened.course?.state, CourseState.ACTIVE);
+  // A running course has no final grade yet.
+  assert.is((await courses.getCourse({ courseId: c.id }, s1.auth)).course?.callerFinalGrade, undefined);
   await rejects(
     courses.reopenCourse({ courseId: c.id }, owner.auth),
     Code.FailedPrecondition,

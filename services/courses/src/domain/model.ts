@@ -93,6 +93,8 @@ export interface Prerequisite {
 export interface CourseView extends Course {
   callerEnrolled: boolean;
   callerRole: "owner" | "assistant" | "student" | "none";
+  /** The caller's final grade while the course is finished, if they were given one. */
+  callerFinalGrade?: number;
 }
 
 export const etagOf = (course: Pick<Course, "id" | "version">) => `W/"${course.version}"`;

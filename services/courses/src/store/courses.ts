@@ -105,13 +105,18 @@ export function toCourse(r: CourseRow): Course {
   };
 }
 
-type ViewRow = CourseRow & { caller_enrolled: boolean; caller_role: CourseView["callerRole"] };
+type ViewRow = CourseRow & {
+  caller_enrolled: boolean;
+  caller_role: CourseView["callerRole"];
+  caller_final_grade: number | null;
+};
 
 /** The course with the caller's relation to it, added to the same object (a spread copy cost 3 µs per row). */
 const toView = (r: ViewRow): CourseView => {
   const view = toCourse(r) as CourseView;
   view.callerEnrolled = r.caller_enrolled;
   view.callerRole = r.caller_role;
+  view.callerFinalGrade = r.caller_final_grade ?? undefined;
   return view;
 };
 
@@ -177,7 +182,10 @@ export function createCourseStore(sql: Sql) {
          when exists (select 1 from assistants a where a.course_id = c.id and a.user_id = ${caller}) then 'assistant'
          when exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller}) then 'student'
          else 'none' end as caller_role,
-    exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller}) as caller_enrolled`;
+    exists (select 1 from enrollments e where e.course_id = c.id and e.student_id = ${caller}) as caller_enrolled,
+    case when c.state = 2 then (
+      select e.final_grade::float8 from enrollments e where e.course_id = c.id and e.student_id = ${caller}
+    ) end as caller_final_grade`;
 
   async function setPrerequisites(tx: TransactionSql, courseId: string, ids: string[]) {
     await tx`delete from course_prerequisites where course_id = ${courseId}`;
