@@ -448,9 +448,12 @@ test("FinishCourse records final grades; finished courses are read-only for stud
   const s1 = await sys.register();
   const s2 = await sys.register();
   const stranger = await sys.register();
+  // Enrolled, and given no final grade.
+  const s3 = await sys.register();
   const c = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!;
   await enrollment.enroll({ courseId: c.id }, s1.auth);
   await enrollment.enroll({ courseId: c.id }, s2.auth);
+  await enrollment.enroll({ courseId: c.id }, s3.auth);
   await invalid(
     courses.finishCourse({ courseId: c.id, finalGrades: [{ studentId: s1.userId, grade: 101 }] }, owner.auth),
     ["final_grades[0].grade"],
@@ -494,6 +497,7 @@ test("FinishCourse records final grades; finished courses are read-only for stud
     [
       [s1.userId, 85.5],
       [s2.userId, 40],
+      [s3.userId, undefined],
     ].sort(),
   );
   // Each student reads their own final grade on the course; nobody else sees one.
@@ -503,7 +507,7 @@ test("FinishCourse records final grades; finished courses are read-only for stud
     mine.courses.map((m) => [m.id, m.callerFinalGrade]),
     [[c.id, 40]],
   );
-  for (const other of [owner, stranger]) {
+  for (const other of [owner, stranger, s3]) {
     const seen = (await courses.getCourse({ courseId: c.id }, other.auth)).course;
     assert.is(seen?.state, CourseState.FINISHED);
     assert.is(seen?.callerFinalGrade, undefined);
