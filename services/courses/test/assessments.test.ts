@@ -592,6 +592,74 @@ test("late policies: rejected over time, penalised, and a task editable until gr
   );
 });
 
+test("a draft that refuses late work cannot be published once its due time and grace have passed", async (ctx) => {
+  const { sys, owner, s1, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const draft = async (title: string, latePolicy: LatePolicy) =>
+    (
+      await assessments.createAssessment(
+        {
+          courseId,
+          assessment: exam({
+            kind: AssessmentKind.TASK,
+            timeLimitMinutes: 0,
+            title,
+            dueTime: at(DAY),
+            gracePeriodMinutes: 60,
+            latePolicy,
+          }),
+        },
+        owner.auth,
+      )
+    ).assessment!;
+  const closed = await draft("Closed", LatePolicy.REJECT);
+  const inGrace = await draft("In grace", LatePolicy.REJECT);
+  const flagged = await draft("Late welcome", LatePolicy.ACCEPT_FLAGGED);
+  const sql = postgres(sys.databases.courses, { max: 1 });
+  const publishedEvents = async (id: string) =>
+    (
+      await sql<{ n: number }[]>`
+        select count(*)::int as n from outbox
+         where event_type = 'ASSESSMENT_PUBLISHED' and data->>'assessment_id' = ${id}`
+    )[0]!.n;
+  sys.clock.advance(DAY + 30 * 60_000);
+  try {
+    // Past due but within the grace period: students can still hand it in.
+    await assessments.publishAssessment({ assessmentId: inGrace.id }, owner.auth);
+    sys.clock.advance(31 * 60_000);
+    await rejects(
+      assessments.publishAssessment({ assessmentId: closed.id }, owner.auth),
+      Code.FailedPrecondition,
+      "PAST_DUE",
+    );
+    assert.is(
+      (await assessments.getAssessment({ assessmentId: closed.id }, owner.auth)).assessment?.state,
+      AssessmentState.DRAFT,
+    );
+    assert.is(await publishedEvents(closed.id), 0, "no student is told of the refused draft");
+    await rejects(assessments.getAssessment({ assessmentId: closed.id }, s1.auth), Code.NotFound);
+    // Late work accepted: publishing past due is allowed (every hand-in is flagged late).
+    await assessments.publishAssessment({ assessmentId: flagged.id }, owner.auth);
+    // Once the due time is moved, the same draft is published.
+    await assessments.updateAssessment(
+      { assessmentId: closed.id, assessment: { dueTime: at(3 * DAY) }, updateMask: { paths: ["due_time"] } },
+      owner.auth,
+    );
+    const published = await assessments.publishAssessment({ assessmentId: closed.id }, owner.auth);
+    assert.is(published.assessment?.state, AssessmentState.PUBLISHED);
+    assert.is(await publishedEvents(closed.id), 1);
+    // An already published assessment says so, whatever its due time.
+    await rejects(
+      assessments.publishAssessment({ assessmentId: inGrace.id }, owner.auth),
+      Code.FailedPrecondition,
+      "ALREADY_PUBLISHED",
+    );
+  } finally {
+    sys.clock.advance(-(DAY + 61 * 60_000));
+    await sql.end();
+  }
+});
+
 test("an exam's answers are saved as it goes; when its time is up under a reject policy, the saved ones are handed in", async (ctx) => {
   const { sys, owner, s1, s2, stranger } = ctx;
   const assessments = sys.client(AssessmentService);

@@ -488,7 +488,9 @@ export const AssessmentService: GenService<{
     output: typeof DeleteAssessmentResponseSchema;
   },
   /**
-   * PublishAssessment makes a draft visible to students and notifies them.
+   * PublishAssessment makes a draft visible to students and notifies them. A draft that
+   * refuses late work (LATE_POLICY_REJECT) and whose due time, grace period included, has
+   * passed is refused (FAILED_PRECONDITION PAST_DUE): no one could hand it in.
    *
    * @generated from rpc classconnect.courses.v1.AssessmentService.PublishAssessment
    */

@@ -343,6 +343,18 @@ export function createAssessments(deps: {
     async publish(assessmentId: string, caller: string): Promise<AssessmentRecord> {
       const { a, access } = await load(assessmentId, caller);
       requirePermission(access, Permission.CONTENT);
+      // Work that refuses late hand-ins and is already past due (grace included) could not be
+      // handed in by anyone: publishing it would only notify students of a closed assessment.
+      if (
+        a.state !== AssessmentState.PUBLISHED &&
+        a.latePolicy === LatePolicy.REJECT &&
+        lateness(a, deps.now()).pastDue
+      ) {
+        throw new FailedPreconditionError(
+          "the due time has passed and late work is refused, so no one could hand this in: move the due time or accept late work first",
+          "PAST_DUE",
+        );
+      }
       const published = await store.publish(
         assessmentId,
         (row) => ({
