@@ -37,6 +37,7 @@ import {
   answerViolations,
   assertNoViolations,
   autoGrade,
+  closedToHandIns,
   LatePolicy,
   lateness,
   questionViolations,
@@ -345,11 +346,7 @@ export function createAssessments(deps: {
       requirePermission(access, Permission.CONTENT);
       // Work that refuses late hand-ins and is already past due (grace included) could not be
       // handed in by anyone: publishing it would only notify students of a closed assessment.
-      if (
-        a.state !== AssessmentState.PUBLISHED &&
-        a.latePolicy === LatePolicy.REJECT &&
-        lateness(a, deps.now()).pastDue
-      ) {
+      if (a.state !== AssessmentState.PUBLISHED && closedToHandIns(a, deps.now())) {
         throw new FailedPreconditionError(
           "the due time has passed and late work is refused, so no one could hand this in: move the due time or accept late work first",
           "PAST_DUE",
@@ -386,7 +383,7 @@ export function createAssessments(deps: {
         throw new FailedPreconditionError("only exams are started", "NOT_AN_EXAM");
       requireRunning(access);
       const now = deps.now();
-      if (lateness(a, now).pastDue && a.latePolicy === LatePolicy.REJECT) {
+      if (closedToHandIns(a, now)) {
         throw new FailedPreconditionError("the exam is past its due time", "PAST_DUE");
       }
       const existing = await store.submissionOf(a.id, caller);

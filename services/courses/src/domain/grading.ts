@@ -206,3 +206,11 @@ export function lateness(
       : false;
   return { pastDue, overTime };
 }
+
+/** Whether the assessment takes no more hand-ins at `at`: it refuses late work and is past due (grace included). */
+export function closedToHandIns(
+  a: Parameters<typeof lateness>[0] & { latePolicy: number },
+  at: Date,
+): boolean {
+  return a.latePolicy === LatePolicy.REJECT && lateness(a, at).pastDue;
+}
