@@ -182,6 +182,9 @@ test("every event type the contract names has its own words, a link where there 
   const reset = render("PASSWORD_RESET", data);
   assert.is(reset.link, data.reset_link);
   assert.match(reset.html, `<a href="${data.reset_link}">`);
+  // The link once in the text e-mail, on its own line (it was also written into the sentence).
+  assert.is(reset.text.split(data.reset_link).length - 1, 1);
+  assert.match(reset.text, `\n${data.reset_link}\n`);
 });
 
 test("times in the recipient's time zone, UTC when they set none or one unknown here", () => {

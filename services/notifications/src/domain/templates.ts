@@ -240,7 +240,7 @@ const texts: Record<string, (d: Data, tz: string) => { title: string; body: stri
   }),
   PASSWORD_RESET: (d) => ({
     title: "Reset your password",
-    body: `Reset your ClassConnect password with this link (valid for one hour): ${d["reset_link"] ?? ""}`,
+    body: "Reset your ClassConnect password with the link below. It is valid for one hour and works once.",
     link: d["reset_link"] ?? "",
   }),
   PASSWORD_CHANGED: () => ({
