@@ -89,6 +89,11 @@ test("modules: create, edit, reorder in one step, delete; positions stay dense",
   await invalid(modules.reorderModules({ courseId: c.id, moduleIds: order.slice(1) }, owner.auth), [
     "module_ids",
   ]);
+  const partial = await rejects(
+    modules.reorderModules({ courseId: c.id, moduleIds: order.slice(1) }, owner.auth),
+    Code.InvalidArgument,
+  );
+  assert.is(partial.rawMessage, "module_ids: must list every module of the course exactly once");
   await invalid(
     modules.reorderModules({ courseId: c.id, moduleIds: [...order.slice(1), randomUUID()] }, owner.auth),
     ["module_ids"],
@@ -301,9 +306,11 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
     order,
   );
   assert.is(new URL(reordered.resources[0]!.url).pathname, fileUrl.pathname, "a file keeps its link");
-  await invalid(modules.reorderResources({ moduleId: m.id, resourceIds: [file.id] }, owner.auth), [
-    "resource_ids",
-  ]);
+  const partial = await rejects(
+    modules.reorderResources({ moduleId: m.id, resourceIds: [file.id] }, owner.auth),
+    Code.InvalidArgument,
+  );
+  assert.is(partial.rawMessage, "resource_ids: must list every resource of the module exactly once");
   await modules.removeResource({ resourceId: link.id }, owner.auth);
   const gone = await rejects(modules.removeResource({ resourceId: link.id }, owner.auth), Code.NotFound);
   assert.is(gone.rawMessage, "resource not found");

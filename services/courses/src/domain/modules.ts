@@ -29,11 +29,12 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
   const readableModule = async (m: ModuleRecord) => ({ ...m, resources: await readableAll(m.resources) });
   const readableModules = (ms: ModuleRecord[]) => Promise.all(ms.map(readableModule));
 
-  const reorderMismatch = (field: string) =>
+  /** `every`: what the new order must list, e.g. "every module of the course". */
+  const reorderMismatch = (field: string, every: string) =>
     new InvalidArgumentError([
       {
         field,
-        description: "must list every item of the parent exactly once",
+        description: `must list ${every} exactly once`,
         reason: "REORDER_SET_MISMATCH",
       },
     ]);
@@ -86,7 +87,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         ids,
         activityOf(access, Permission.CONTENT, "module.reorder", "course", courseId),
       );
-      if (!result) throw reorderMismatch("module_ids");
+      if (!result) throw reorderMismatch("module_ids", "every module of the course");
       return readableModules(result);
     },
 
@@ -158,7 +159,7 @@ export function createModules(deps: { modules: ModuleStore; access: Access; blob
         ids,
         activityOf(access, Permission.CONTENT, "resource.reorder", "module", moduleId),
       );
-      if (!result) throw reorderMismatch("resource_ids");
+      if (!result) throw reorderMismatch("resource_ids", "every resource of the module");
       return readableAll(result);
     },
   };
