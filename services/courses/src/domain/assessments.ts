@@ -110,6 +110,18 @@ export function createAssessments(deps: {
     return { a, access };
   }
 
+  /** A submission and the caller's access to its course, for a caller who may grade it. */
+  async function forGrading(
+    submissionId: string,
+    caller: string,
+  ): Promise<{ s: SubmissionRecord; access: CourseAccess }> {
+    const s = await store.submission(submissionId);
+    if (!s) throw new NotFoundError("submission");
+    const access = await deps.access.load(s.courseId, caller);
+    requirePermission(access, Permission.GRADING);
+    return { s, access };
+  }
+
   /** Staff see everything; enrolled students see published work only. */
   function canSee(a: AssessmentRecord, access: CourseAccess): boolean {
     if (access.role === "owner" || access.role === "assistant") return true;
@@ -582,10 +594,7 @@ export function createAssessments(deps: {
       feedback: string,
       expectedVersion?: number,
     ): Promise<SubmissionRecord> {
-      const s = await store.submission(submissionId);
-      if (!s) throw new NotFoundError("submission");
-      const access = await deps.access.load(s.courseId, caller);
-      requirePermission(access, Permission.GRADING);
+      const { s, access } = await forGrading(submissionId, caller);
       if (s.state === SubmissionState.IN_PROGRESS) {
         throw new FailedPreconditionError("the student has not handed in yet", "NOT_SUBMITTED");
       }
@@ -644,10 +653,7 @@ export function createAssessments(deps: {
       caller: string,
       expectedVersion?: number,
     ): Promise<SubmissionRecord> {
-      const s = await store.submission(submissionId);
-      if (!s) throw new NotFoundError("submission");
-      const access = await deps.access.load(s.courseId, caller);
-      requirePermission(access, Permission.GRADING);
+      const { s, access } = await forGrading(submissionId, caller);
       if (s.state === SubmissionState.FINALIZED) {
         throw new FailedPreconditionError("the grade is already final", "GRADE_FINAL");
       }
