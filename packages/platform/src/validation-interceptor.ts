@@ -63,6 +63,13 @@ export function nulFields(schema: DescMessage, message: object, prefix = "", fou
 }
 
 /**
+ * protovalidate's words for a violation, with a minimum length of one said as a person
+ * would ("must not be empty", not "must be at least 1 characters").
+ */
+const described = (message: string) =>
+  /^must be at least 1 (characters|bytes)$/.test(message) ? "must not be empty" : message;
+
+/**
  * Checks a message against its protovalidate rules, and that no string holds U+0000
  * (`nulFields`); throws INVALID_ARGUMENT naming every bad field (message text and
  * google.rpc.BadRequest details). `under` names the request field the message came in
@@ -85,7 +92,7 @@ export function assertValid(schema: DescMessage, message: Message, under?: strin
     const guarded = fieldOfMessageRule(v.ruleId);
     return {
       field: guarded ? (path ? `${path}.${guarded}` : guarded) : path || schema.name,
-      description: v.message,
+      description: described(v.message),
       reason: v.ruleId,
     };
   });

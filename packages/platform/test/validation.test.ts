@@ -4,11 +4,13 @@
  * it is given their extensions; without them it would skip the rule in silence.
  */
 import { create } from "@bufbuild/protobuf";
-import { StructSchema, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { StructSchema, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
+import { CreateRuleRequestSchema } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { SubmitAssessmentRequestSchema } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
 import { PublishEventRequestSchema } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import {
   UpdateMeRequestSchema,
+  UploadAvatarRequestSchema,
   UserUpdateSchema,
 } from "@classconnect/gen/classconnect/users/v1/user_service_pb.js";
 import { Code, ConnectError } from "@connectrpc/connect";
@@ -118,6 +120,34 @@ test("assertValid names the fields of a message checked alone under the request 
   const e = check("user");
   assert.equal(violatedFields(e!), ["user.bio", "user.website"]);
   assert.match(e!.rawMessage, "user.website: ");
+});
+
+test("a minimum length of one reads 'must not be empty', for strings and bytes", () => {
+  const refused = (f: () => void) => {
+    try {
+      f();
+    } catch (err) {
+      return ConnectError.from(err);
+    }
+    assert.unreachable("accepted");
+  };
+  const rule = refused(() =>
+    assertValid(
+      CreateRuleRequestSchema,
+      create(CreateRuleRequestSchema, {
+        rule: {
+          title: "Honor code",
+          description: "Do your own work",
+          effectiveTime: timestampFromDate(new Date(Date.now() + 86_400_000)),
+          conditions: ["No plagiarism", ""],
+        },
+      }),
+    ),
+  )!;
+  assert.is(rule.code, Code.InvalidArgument);
+  assert.is(rule.rawMessage, "invalid request: rule.conditions[1]: must not be empty");
+  const avatar = refused(() => assertValid(UploadAvatarRequestSchema, create(UploadAvatarRequestSchema)))!;
+  assert.is(avatar.rawMessage, "invalid request: content: must not be empty");
 });
 
 test.run();
