@@ -86,9 +86,6 @@ test("modules: create, edit, reorder in one step, delete; positions stay dense",
     reordered.modules.map((m) => [m.id, m.position]),
     order.map((id, i) => [id, i]),
   );
-  await invalid(modules.reorderModules({ courseId: c.id, moduleIds: order.slice(1) }, owner.auth), [
-    "module_ids",
-  ]);
   const partial = await rejects(
     modules.reorderModules({ courseId: c.id, moduleIds: order.slice(1) }, owner.auth),
     Code.InvalidArgument,
