@@ -106,7 +106,11 @@ test("VerifyEmail accepts the PIN once; wrong, used and missing PINs are refused
     "PIN_WRONG",
   );
   await invalid(h.auth.verifyEmail({ pin: "12345" }, h.bearer(u.accessToken)), ["pin"]);
-  await invalid(h.auth.verifyEmail({ pin: "abcdef" }, h.bearer(u.accessToken)), ["pin"]);
+  const letters = await rejects(
+    h.auth.verifyEmail({ pin: "abcdef" }, h.bearer(u.accessToken)),
+    Code.InvalidArgument,
+  );
+  assert.match(letters.rawMessage, "pin: must be the 6 digits from the activation e-mail");
   await rejects(h.auth.verifyEmail({ pin }), Code.Unauthenticated);
   const verified = await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken));
   assert.is(verified.user?.emailVerified, true);
