@@ -115,6 +115,11 @@ test("VerifyEmail accepts the PIN once; wrong, used and missing PINs are refused
   const verified = await h.auth.verifyEmail({ pin }, h.bearer(u.accessToken));
   assert.is(verified.user?.emailVerified, true);
   await rejects(
+    h.auth.verifyEmail({ pin }, h.bearer(u.accessToken)),
+    Code.FailedPrecondition,
+    "EMAIL_ALREADY_VERIFIED",
+  );
+  await rejects(
     h.auth.resendVerificationPin({}, h.bearer(u.accessToken)),
     Code.FailedPrecondition,
     "EMAIL_ALREADY_VERIFIED",

@@ -673,7 +673,8 @@ export const AuthService: GenService<{
     output: typeof RegisterResponseSchema;
   },
   /**
-   * VerifyEmail confirms the caller's e-mail with the PIN sent to it.
+   * VerifyEmail confirms the caller's e-mail with the PIN sent to it. A PIN works once:
+   * an address already verified is FAILED_PRECONDITION (EMAIL_ALREADY_VERIFIED).
    *
    * @generated from rpc classconnect.users.v1.AuthService.VerifyEmail
    */

@@ -285,7 +285,10 @@ export function createAuth(deps: Deps) {
 
     async verifyEmail(userId: string, pin: string): Promise<UserRecord> {
       const user = await loadActiveUser(userId);
-      if (user.emailVerified) return user;
+      // The PIN was used (or the address verified otherwise): it is refused, with the reason.
+      if (user.emailVerified) {
+        throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+      }
       const result = await store.consumePin(userId, pinDigest(userId, pin), policies.pinMaxAttempts);
       switch (result) {
         case "ok":
