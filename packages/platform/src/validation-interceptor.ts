@@ -63,11 +63,23 @@ export function nulFields(schema: DescMessage, message: object, prefix = "", fou
 }
 
 /**
- * protovalidate's words for a violation, with a minimum length of one said as a person
- * would ("must not be empty", not "must be at least 1 characters").
+ * protovalidate's words for a violation, said as a person would where they are a
+ * program's: "must not be empty", not "must be at least 1 characters"; a string's allowed
+ * values quoted, the empty one named, not "must be in list [, title]"; an enum's zero
+ * value refused as "must not be unspecified", not "must not be in list [0]" (a caller
+ * sends the name, never the number).
  */
-const described = (message: string) =>
-  /^must be at least 1 (characters|bytes)$/.test(message) ? "must not be empty" : message;
+function described({ message, ruleId }: { message: string; ruleId: string }): string {
+  if (/^must be at least 1 (characters|bytes)$/.test(message)) return "must not be empty";
+  const listed = /^must be in list \[(.*)\]$/.exec(message);
+  if (ruleId === "string.in" && listed) {
+    const values = listed[1]!.split(", ");
+    const named = values.filter((v) => v !== "").map((v) => JSON.stringify(v));
+    return `must be one of ${named.join(", ")}${values.includes("") ? ", or empty" : ""}`;
+  }
+  if (ruleId === "enum.not_in" && message === "must not be in list [0]") return "must not be unspecified";
+  return message;
+}
 
 /**
  * Checks a message against its protovalidate rules, and that no string holds U+0000
@@ -92,7 +104,7 @@ export function assertValid(schema: DescMessage, message: Message, under?: strin
     const guarded = fieldOfMessageRule(v.ruleId);
     return {
       field: guarded ? (path ? `${path}.${guarded}` : guarded) : path || schema.name,
-      description: described(v.message),
+      description: described(v),
       reason: v.ruleId,
     };
   });

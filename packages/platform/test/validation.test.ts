@@ -6,6 +6,11 @@
 import { create } from "@bufbuild/protobuf";
 import { StructSchema, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { CreateRuleRequestSchema } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
+import { ListCoursesRequestSchema } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
+import {
+  AddAssistantRequestSchema,
+  Permission,
+} from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
 import { SubmitAssessmentRequestSchema } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
 import { PublishEventRequestSchema } from "@classconnect/gen/classconnect/notifications/v1/dispatch_service_pb.js";
 import {
@@ -144,6 +149,31 @@ test("a minimum length of one reads 'must not be empty', for strings and bytes",
     Code.InvalidArgument,
   );
   assert.is(avatar.rawMessage, "invalid request: content: must not be empty");
+});
+
+test("a string's allowed values are quoted and an enum's zero value is 'unspecified'", async () => {
+  const order = await rejects(
+    (async () =>
+      assertValid(ListCoursesRequestSchema, create(ListCoursesRequestSchema, { orderBy: "popularity" })))(),
+    Code.InvalidArgument,
+  );
+  assert.is(
+    order.rawMessage,
+    'invalid request: order_by: must be one of "start_time", "create_time desc", "title", "seats_left desc", or empty',
+  );
+  const permissions = await rejects(
+    (async () =>
+      assertValid(
+        AddAssistantRequestSchema,
+        create(AddAssistantRequestSchema, {
+          courseId: "789ba82e-5eb3-4063-94a4-cbd030a5356d",
+          userId: "f0b4707d-48d9-4a4e-b3d0-b1d1a7176225",
+          permissions: [Permission.GRADING, Permission.UNSPECIFIED],
+        }),
+      ))(),
+    Code.InvalidArgument,
+  );
+  assert.is(permissions.rawMessage, "invalid request: permissions[1]: must not be unspecified");
 });
 
 test.run();
