@@ -934,8 +934,12 @@ test("favorites: add (idempotent), list with filters and pages, remove", async (
     ["Poetry", "Geometry", "Algebra"],
   );
   await courses.removeFavorite({ courseId: ids[2]! }, me.auth);
-  await rejects(courses.removeFavorite({ courseId: ids[2]! }, me.auth), Code.NotFound);
+  // Unmarking again (a retry) succeeds and changes nothing, as marking again does.
+  await courses.removeFavorite({ courseId: ids[2]! }, me.auth);
   assert.is((await courses.listFavorites({}, me.auth)).courses.length, 2);
+  const unknown = await rejects(courses.removeFavorite({ courseId: randomUUID() }, me.auth), Code.NotFound);
+  assert.match(unknown.rawMessage, "course not found");
+  await invalid(courses.removeFavorite({ courseId: "x" }, me.auth), ["course_id"]);
   assert.is((await courses.listFavorites({}, owner.auth)).courses.length, 0, "favorites are per user");
   await rejects(courses.addFavorite({ courseId: randomUUID() }, me.auth), Code.NotFound);
   await invalid(courses.addFavorite({ courseId: "x" }, me.auth), ["course_id"]);

@@ -1040,7 +1040,7 @@ export const CourseService: GenService<{
     output: typeof UploadCoursePictureResponseSchema;
   },
   /**
-   * AddFavorite marks a course as a favorite of the caller.
+   * AddFavorite marks a course as a favorite of the caller; marking it again changes nothing.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.AddFavorite
    */
@@ -1050,7 +1050,8 @@ export const CourseService: GenService<{
     output: typeof AddFavoriteResponseSchema;
   },
   /**
-   * RemoveFavorite unmarks a favorite.
+   * RemoveFavorite unmarks a favorite; unmarking a course that is not one changes nothing.
+   * An unknown course is NOT_FOUND.
    *
    * @generated from rpc classconnect.courses.v1.CourseService.RemoveFavorite
    */

@@ -307,9 +307,10 @@ export function createCourses(deps: CourseDeps) {
       await courses.addFavorite(caller, courseId);
     },
 
+    /** Unmarking is idempotent, as marking is: a retried unmark succeeds; only an unknown course is NOT_FOUND. */
     async removeFavorite(caller: string, courseId: string): Promise<void> {
-      if (!(await courses.removeFavorite(caller, courseId))) {
-        throw new NotFoundError("favorite");
+      if (!(await courses.removeFavorite(caller, courseId)) && !(await courses.get(courseId))) {
+        throw new NotFoundError("course");
       }
     },
 
