@@ -53,6 +53,11 @@ function invalidRefreshToken(): UnauthenticatedError {
   return new UnauthenticatedError("the refresh token is not valid", "REFRESH_TOKEN_INVALID");
 }
 
+/** VerifyEmail's and ResendVerificationPin's answer once the address is verified. */
+function alreadyVerified(): FailedPreconditionError {
+  return new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+}
+
 function blockedError(user: UserRecord): FailedPreconditionError {
   return new FailedPreconditionError(
     `this account is blocked until ${user.blockedUntil!.toISOString()}`,
@@ -287,7 +292,7 @@ export function createAuth(deps: Deps) {
       const user = await loadActiveUser(userId);
       // The PIN was used (or the address verified otherwise): it is refused, with the reason.
       if (user.emailVerified) {
-        throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+        throw alreadyVerified();
       }
       const result = await store.consumePin(userId, pinDigest(userId, pin), policies.pinMaxAttempts);
       switch (result) {
@@ -309,7 +314,7 @@ export function createAuth(deps: Deps) {
     async resendPin(userId: string): Promise<void> {
       const user = await loadActiveUser(userId);
       if (user.emailVerified) {
-        throw new FailedPreconditionError("the e-mail address is already verified", "EMAIL_ALREADY_VERIFIED");
+        throw alreadyVerified();
       }
       // The PIN is stored as sent only with its e-mail: else the cooldown would hold back the next.
       await store.atomically((s, tx) => sendActivationPin(deps, user, "refuse", { store: s, tx }));
