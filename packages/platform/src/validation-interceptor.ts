@@ -82,6 +82,16 @@ function described({ message, ruleId }: { message: string; ruleId: string }): st
 }
 
 /**
+ * A message rule's text names the field it guards, so that it reads alone ("end_time must be
+ * after start_time"); beside the field's path it would name it twice ("end_time: end_time
+ * must…"), so the leading name goes: "end_time: must be after start_time".
+ */
+function withoutOwnName(description: string, guarded: string): string {
+  const name = guarded.slice(guarded.lastIndexOf(".") + 1);
+  return description.startsWith(`${name} `) ? description.slice(name.length + 1) : description;
+}
+
+/**
  * Checks a message against its protovalidate rules, and that no string holds U+0000
  * (`nulFields`); throws INVALID_ARGUMENT naming every bad field (message text and
  * google.rpc.BadRequest details). `under` names the request field the message came in
@@ -104,7 +114,7 @@ export function assertValid(schema: DescMessage, message: Message, under?: strin
     const guarded = fieldOfMessageRule(v.ruleId);
     return {
       field: guarded ? (path ? `${path}.${guarded}` : guarded) : path || schema.name,
-      description: described(v),
+      description: guarded ? withoutOwnName(described(v), guarded) : described(v),
       reason: v.ruleId,
     };
   });

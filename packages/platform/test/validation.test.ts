@@ -176,4 +176,36 @@ test("a string's allowed values are quoted and an enum's zero value is 'unspecif
   assert.is(permissions.rawMessage, "invalid request: permissions[1]: must not be unspecified");
 });
 
+test("a message rule's text does not name its field twice", async () => {
+  const now = Date.now();
+  const dates = await rejects(
+    (async () =>
+      assertValid(
+        ListCoursesRequestSchema,
+        create(ListCoursesRequestSchema, {
+          startAfter: timestampFromDate(new Date(now)),
+          startBefore: timestampFromDate(new Date(now - 86_400_000)),
+        }),
+      ))(),
+    Code.InvalidArgument,
+  );
+  assert.is(dates.rawMessage, "invalid request: start_before: must be after start_after");
+  const rule = await rejects(
+    (async () =>
+      assertValid(
+        CreateRuleRequestSchema,
+        create(CreateRuleRequestSchema, {
+          rule: {
+            title: "Honor code",
+            description: "Do your own work",
+            effectiveTime: timestampFromDate(new Date(now - 86_400_000)),
+            conditions: ["No plagiarism"],
+          },
+        }),
+      ))(),
+    Code.InvalidArgument,
+  );
+  assert.is(rule.rawMessage, "invalid request: rule.effective_time: must be in the future");
+});
+
 test.run();
