@@ -937,6 +937,14 @@ test("favorites: add (idempotent), list with filters and pages, remove", async (
   // Unmarking again (a retry) succeeds and changes nothing, as marking again does.
   await courses.removeFavorite({ courseId: ids[2]! }, me.auth);
   assert.is((await courses.listFavorites({}, me.auth)).courses.length, 2);
+  // A deleted course leaves the list; unmarking it still succeeds (the mark is still there to remove).
+  const geometry = (await courses.getCourse({ courseId: ids[1]! }, owner.auth)).course!;
+  await courses.deleteCourse({ courseId: geometry.id, etag: geometry.etag }, owner.auth);
+  assert.equal(
+    (await courses.listFavorites({}, me.auth)).courses.map((c) => c.title),
+    ["Algebra"],
+  );
+  await courses.removeFavorite({ courseId: geometry.id }, me.auth);
   const unknown = await rejects(courses.removeFavorite({ courseId: randomUUID() }, me.auth), Code.NotFound);
   assert.match(unknown.rawMessage, "course not found");
   await invalid(courses.removeFavorite({ courseId: "x" }, me.auth), ["course_id"]);
