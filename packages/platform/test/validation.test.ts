@@ -3,7 +3,7 @@
  * (classconnect/common/v1/validate.proto) apply, which protovalidate does only when
  * it is given their extensions; without them it would skip the rule in silence.
  */
-import { create } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageInitShape } from "@bufbuild/protobuf";
 import { StructSchema, timestampFromDate, ValueSchema } from "@bufbuild/protobuf/wkt";
 import { CreateRuleRequestSchema } from "@classconnect/gen/classconnect/admin/v1/rule_service_pb.js";
 import { ListCoursesRequestSchema } from "@classconnect/gen/classconnect/courses/v1/course_service_pb.js";
@@ -127,84 +127,49 @@ test("assertValid names the fields of a message checked alone under the request 
   assert.match(e!.rawMessage, "user.website: ");
 });
 
+/** The INVALID_ARGUMENT error assertValid throws for `init` as a `schema` message. */
+const refused = <S extends DescMessage>(schema: S, init: MessageInitShape<S>) =>
+  rejects((async () => assertValid(schema, create(schema, init)))(), Code.InvalidArgument);
+
+/** A CreateRule request whose rule takes effect `days` from now (in the past when negative). */
+const honorCode = (days: number, conditions: string[]) => ({
+  rule: {
+    title: "Honor code",
+    description: "Do your own work",
+    effectiveTime: timestampFromDate(new Date(Date.now() + days * 86_400_000)),
+    conditions,
+  },
+});
+
 test("a minimum length of one reads 'must not be empty', for strings and bytes", async () => {
-  const rule = await rejects(
-    (async () =>
-      assertValid(
-        CreateRuleRequestSchema,
-        create(CreateRuleRequestSchema, {
-          rule: {
-            title: "Honor code",
-            description: "Do your own work",
-            effectiveTime: timestampFromDate(new Date(Date.now() + 86_400_000)),
-            conditions: ["No plagiarism", ""],
-          },
-        }),
-      ))(),
-    Code.InvalidArgument,
-  );
+  const rule = await refused(CreateRuleRequestSchema, honorCode(1, ["No plagiarism", ""]));
   assert.is(rule.rawMessage, "invalid request: rule.conditions[1]: must not be empty");
-  const avatar = await rejects(
-    (async () => assertValid(UploadAvatarRequestSchema, create(UploadAvatarRequestSchema)))(),
-    Code.InvalidArgument,
-  );
+  const avatar = await refused(UploadAvatarRequestSchema, {});
   assert.is(avatar.rawMessage, "invalid request: content: must not be empty");
 });
 
 test("a string's allowed values are quoted and an enum's zero value is 'unspecified'", async () => {
-  const order = await rejects(
-    (async () =>
-      assertValid(ListCoursesRequestSchema, create(ListCoursesRequestSchema, { orderBy: "popularity" })))(),
-    Code.InvalidArgument,
-  );
+  const order = await refused(ListCoursesRequestSchema, { orderBy: "popularity" });
   assert.is(
     order.rawMessage,
     'invalid request: order_by: must be one of "start_time", "create_time desc", "title", "seats_left desc", or empty',
   );
-  const permissions = await rejects(
-    (async () =>
-      assertValid(
-        AddAssistantRequestSchema,
-        create(AddAssistantRequestSchema, {
-          courseId: "789ba82e-5eb3-4063-94a4-cbd030a5356d",
-          userId: "f0b4707d-48d9-4a4e-b3d0-b1d1a7176225",
-          permissions: [Permission.GRADING, Permission.UNSPECIFIED],
-        }),
-      ))(),
-    Code.InvalidArgument,
-  );
+  const permissions = await refused(AddAssistantRequestSchema, {
+    courseId: "789ba82e-5eb3-4063-94a4-cbd030a5356d",
+    userId: "f0b4707d-48d9-4a4e-b3d0-b1d1a7176225",
+    permissions: [Permission.GRADING, Permission.UNSPECIFIED],
+  });
   assert.is(permissions.rawMessage, "invalid request: permissions[1]: must not be unspecified");
 });
 
 test("a message rule's text does not name its field twice", async () => {
   const now = Date.now();
-  const dates = await rejects(
-    (async () =>
-      assertValid(
-        ListCoursesRequestSchema,
-        create(ListCoursesRequestSchema, {
-          startAfter: timestampFromDate(new Date(now)),
-          startBefore: timestampFromDate(new Date(now - 86_400_000)),
-        }),
-      ))(),
-    Code.InvalidArgument,
-  );
+  const dates = await refused(ListCoursesRequestSchema, {
+    startAfter: timestampFromDate(new Date(now)),
+    startBefore: timestampFromDate(new Date(now - 86_400_000)),
+  });
   assert.is(dates.rawMessage, "invalid request: start_before: must be after start_after");
-  const rule = await rejects(
-    (async () =>
-      assertValid(
-        CreateRuleRequestSchema,
-        create(CreateRuleRequestSchema, {
-          rule: {
-            title: "Honor code",
-            description: "Do your own work",
-            effectiveTime: timestampFromDate(new Date(now - 86_400_000)),
-            conditions: ["No plagiarism"],
-          },
-        }),
-      ))(),
-    Code.InvalidArgument,
-  );
+  const rule = await refused(CreateRuleRequestSchema, honorCode(-1, ["No plagiarism"]));
   assert.is(rule.rawMessage, "invalid request: rule.effective_time: must be in the future");
 });
 
