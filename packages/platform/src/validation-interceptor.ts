@@ -67,7 +67,7 @@ export function nulFields(schema: DescMessage, message: object, prefix = "", fou
  * program's: "must not be empty", not "must be at least 1 characters"; a string's allowed
  * values quoted, the empty one named, not "must be in list [, title]"; an enum's zero
  * value refused as "must not be unspecified", not "must not be in list [0]" (a caller
- * sends the name, never the number).
+ * sends the name, never the number); a message rule's field named once, not twice.
  */
 function described({ message, ruleId }: { message: string; ruleId: string }): string {
   if (/^must be at least 1 (characters|bytes)$/.test(message)) return "must not be empty";
@@ -78,17 +78,12 @@ function described({ message, ruleId }: { message: string; ruleId: string }): st
     return `must be one of ${named.join(", ")}${values.includes("") ? ", or empty" : ""}`;
   }
   if (ruleId === "enum.not_in" && message === "must not be in list [0]") return "must not be unspecified";
-  return message;
-}
-
-/**
- * A message rule's text names the field it guards, so that it reads alone ("end_time must be
- * after start_time"); beside the field's path it would name it twice ("end_time: end_time
- * must…"), so the leading name goes: "end_time: must be after start_time".
- */
-function withoutOwnName(description: string, guarded: string): string {
+  // A message rule's text names the field it guards, so that it reads alone ("end_time must be
+  // after start_time"); beside the field's path that name goes ("end_time: must be after…").
+  const guarded = fieldOfMessageRule(ruleId);
   const name = guarded.slice(guarded.lastIndexOf(".") + 1);
-  return description.startsWith(`${name} `) ? description.slice(name.length + 1) : description;
+  if (name && message.startsWith(`${name} `)) return message.slice(name.length + 1);
+  return message;
 }
 
 /**
@@ -114,7 +109,7 @@ export function assertValid(schema: DescMessage, message: Message, under?: strin
     const guarded = fieldOfMessageRule(v.ruleId);
     return {
       field: guarded ? (path ? `${path}.${guarded}` : guarded) : path || schema.name,
-      description: guarded ? withoutOwnName(described(v), guarded) : described(v),
+      description: described(v),
       reason: v.ruleId,
     };
   });
