@@ -20,6 +20,7 @@ import {
   assertValid,
   createServiceTransport,
   dateOrUnset,
+  identityOf,
   type Logger,
   maskedFields,
   type PublicJwk,
@@ -28,7 +29,7 @@ import {
   requireAdmin,
   timestampOrUnset,
 } from "@classconnect/platform";
-import { createClient, type ServiceImpl } from "@connectrpc/connect";
+import { createClient, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import type { Admins } from "./domain/admins.js";
 import type { Audit } from "./domain/audit.js";
 import type { Figures } from "./domain/figures.js";
@@ -90,16 +91,20 @@ export function createAdminAuthService(
   };
 }
 
-const toRule = (r: RuleRecord) => ({
+/** A rule as `reader` may see it: the author's id (an administrator's) is for administrators only. */
+const toRule = (r: RuleRecord, reader: "admin" | "user" = "admin") => ({
   id: r.id,
   title: r.title,
   description: r.description,
   effectiveTime: ts(r.effectiveTime),
   conditions: r.conditions,
-  createdBy: r.createdBy,
+  ...(reader === "admin" ? { createdBy: r.createdBy } : {}),
   createTime: ts(r.createdAt),
   updateTime: ts(r.updatedAt),
 });
+
+/** Who reads rules through GetRule and ListRules, the two methods users may call too. */
+const readerOf = (ctx: HandlerContext) => (identityOf(ctx).kind === "admin" ? "admin" : "user");
 
 const ruleFields = (r: {
   title: string;
@@ -125,12 +130,13 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
     async createRule(req, ctx) {
       return { rule: toRule(await rules.create(requireAdmin(ctx).adminId, ruleFields(req.rule!))) };
     },
-    async getRule(req) {
-      return { rule: toRule(await rules.get(req.ruleId)) };
+    async getRule(req, ctx) {
+      return { rule: toRule(await rules.get(req.ruleId), readerOf(ctx)) };
     },
-    async listRules(req) {
+    async listRules(req, ctx) {
       const page = await rules.list(req.inForceOnly, pageSize(req.pageSize), rulePages.read(req.pageToken));
-      return { rules: page.items.map(toRule), nextPageToken: rulePages.write(page.next) };
+      const reader = readerOf(ctx);
+      return { rules: page.items.map((r) => toRule(r, reader)), nextPageToken: rulePages.write(page.next) };
     },
     async updateRule(req, ctx) {
       // No rule at all is one of empty fields: what the mask names is validated as cleared.

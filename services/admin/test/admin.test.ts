@@ -482,8 +482,14 @@ test("rules: created (future effective time), edited with before/after in the au
 
   // Not in force yet: announced to users, who can read it (the notice links to it), and
   // left out when they ask for the rules in force.
-  assert.is((await rules.getRule({ ruleId: created.id }, reader.auth)).rule?.title, "Be kind to everyone");
-  assert.ok((await rules.listRules({}, reader.auth)).rules.some((r) => r.id === created.id));
+  const asRead = (await rules.getRule({ ruleId: created.id }, reader.auth)).rule!;
+  assert.is(asRead.title, "Be kind to everyone");
+  const listed = (await rules.listRules({}, reader.auth)).rules.find((r) => r.id === created.id);
+  assert.ok(listed);
+  // Which administrator wrote a rule is for administrators: users get the rule without it.
+  assert.equal([asRead.createdBy, listed.createdBy], ["", ""]);
+  assert.is((await rules.getRule({ ruleId: created.id }, root)).rule?.createdBy, created.createdBy);
+  assert.ok(created.createdBy, "the author's id is kept");
   for (const caller of [reader.auth, root]) {
     assert.equal(
       (await rules.listRules({ inForceOnly: true }, caller)).rules.filter((r) => r.id === created.id),

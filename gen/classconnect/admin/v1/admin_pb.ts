@@ -112,7 +112,8 @@ export type Rule = Message<"classconnect.admin.v1.Rule"> & {
   conditions: string[];
 
   /**
-   * Author. Output only.
+   * Author: the id of the administrator who created it. Output only; shown to
+   * administrators, empty for users reading rules through GetRule and ListRules.
    *
    * @generated from field: string created_by = 6;
    */
