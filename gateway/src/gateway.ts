@@ -33,6 +33,7 @@ import {
   ResourceExhaustedError,
   requestJsonOptions,
   resolveIdentity,
+  retryAfterOf,
   usersKeySource,
 } from "@classconnect/platform";
 import {
@@ -97,6 +98,7 @@ function rateLimit(perMinute: number): Interceptor {
           `too many requests; retry in ${verdict.retryAfterSeconds} s`,
           "RATE_LIMITED",
           { retry_after_seconds: String(verdict.retryAfterSeconds) },
+          verdict.retryAfterSeconds,
         );
       }
     }
@@ -107,13 +109,13 @@ function rateLimit(perMinute: number): Interceptor {
 type AnyCall = (request: unknown, options: CallOptions) => unknown;
 
 /**
- * An upstream error as the caller should see it: code, message and details,
- * without the upstream's protocol headers (content-type, grpc-status, …), which
- * belong to the gateway's own response.
+ * An upstream error as the caller should see it: code, message, details and a
+ * `retry-after`, without the upstream's protocol headers (content-type,
+ * grpc-status, …), which belong to the gateway's own response.
  */
 function relayError(err: unknown): ConnectError {
   const e = ConnectError.from(err);
-  const relayed = new ConnectError(e.rawMessage, e.code);
+  const relayed = new ConnectError(e.rawMessage, e.code, retryAfterOf(e));
   relayed.details.push(...e.details);
   return relayed;
 }

@@ -244,6 +244,28 @@ test("refusals and bad input answer as connect-node does, and change nothing", a
   assert.is(after.courses.length, before.courses.length);
 });
 
+test("a service's 'try again later' reaches HTTP callers as 429 with Retry-After, on both paths", async ({
+  sys,
+}) => {
+  // Registering sent an activation PIN; asking for another at once is too soon (a 60 s cooldown).
+  const user = await sys.register({ verified: false });
+  const path = "/classconnect.users.v1.AuthService/ResendVerificationPin";
+  const lean = await request(sys, "POST", path, json({}), jsonHeaders(user));
+  const node = await request(sys, "POST", path, gzipSync(json({})), {
+    ...jsonHeaders(user),
+    "content-encoding": "gzip",
+  });
+  for (const answer of [lean, node]) {
+    assert.is(answer.status, 429);
+    assert.is(parsed(answer)["code"], "resource_exhausted");
+    const wait = Number(answer.headers["retry-after"]);
+    assert.ok(
+      Number.isInteger(wait) && wait >= 1 && wait <= 60,
+      `retry-after: ${answer.headers["retry-after"]}`,
+    );
+  }
+});
+
 test("an unparsable binary body is the client's fault (400), not an internal error", async ({
   sys,
   teacher,

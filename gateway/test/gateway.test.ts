@@ -269,6 +269,8 @@ limited(
     const info = e.findDetails(ErrorInfoSchema)[0];
     assert.is(info?.reason, "RATE_LIMITED");
     assert.ok(Number(info?.metadata["retry_after_seconds"]) >= 1);
+    // The same wait in HTTP's own words, for clients and proxies that read only headers.
+    assert.is(e.metadata.get("retry-after"), info?.metadata["retry_after_seconds"]);
     await auth.getJwks({});
     await expectCode(auth.register({ email: "x" } as never), Code.ResourceExhausted);
   },

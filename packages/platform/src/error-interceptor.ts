@@ -55,6 +55,12 @@ export function badRequest(violations: FieldViolation[]) {
   };
 }
 
+/** The error's `retry-after` (ResourceExhaustedError's wait), as headers to answer with; empty without one. */
+export function retryAfterOf(error: ConnectError): Record<string, string> {
+  const seconds = error.metadata.get("retry-after");
+  return seconds === null ? {} : { "retry-after": seconds };
+}
+
 /** Converts any thrown value into the ConnectError a client should see. */
 export function toConnectError(err: unknown, domain: string, logger: Logger): ConnectError {
   if (err instanceof ConnectError) return err;
@@ -64,7 +70,9 @@ export function toConnectError(err: unknown, domain: string, logger: Logger): Co
       err instanceof InvalidArgumentError
         ? [badRequest(err.violations), errorInfo(err.reason, domain, err.metadata)]
         : [errorInfo(err.reason, domain, err.metadata)];
-    return new ConnectError(err.message, code, undefined, details);
+    const wait = err instanceof ResourceExhaustedError ? err.retryAfterSeconds : undefined;
+    const metadata = wait === undefined ? undefined : { "retry-after": String(wait) };
+    return new ConnectError(err.message, code, metadata, details);
   }
   const sqlState = (err as { code?: unknown } | null)?.code;
   if (typeof sqlState === "string" && sqlState in sqlStateCodes) {

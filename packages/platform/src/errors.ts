@@ -43,8 +43,24 @@ export class UnauthenticatedError extends DomainError {
   }
 }
 
-/** Too many attempts or a quota reached. */
-export class ResourceExhaustedError extends DomainError {}
+/**
+ * Too many attempts or a quota reached. `retryAfterSeconds`, when known, is how long until a
+ * retry can succeed: the answer then says so in the standard way too, an HTTP `Retry-After`.
+ */
+export class ResourceExhaustedError extends DomainError {
+  constructor(
+    message: string,
+    reason: string,
+    metadata: Record<string, string> = {},
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(message, reason, metadata);
+  }
+}
+
+/** Whole seconds from `now` until `at`, at least 1: a `Retry-After` value. */
+export const secondsUntil = (at: Date, now: Date): number =>
+  Math.max(1, Math.ceil((at.getTime() - now.getTime()) / 1000));
 
 /** A concurrent change won (stale etag, serialization failure after retries). */
 export class AbortedError extends DomainError {}

@@ -4,7 +4,12 @@
  * or not an account exists, so the lock reveals nothing.
  */
 import type { Sql } from "./db.js";
-import { InvalidArgumentError, ResourceExhaustedError, UnauthenticatedError } from "./errors.js";
+import {
+  InvalidArgumentError,
+  ResourceExhaustedError,
+  secondsUntil,
+  UnauthenticatedError,
+} from "./errors.js";
 import { verifyPassword } from "./secrets.js";
 
 export interface LoginAttemptsPort {
@@ -33,6 +38,7 @@ export function createLoginGuard(
         `too many failed sign-in attempts; try again after ${lockedUntil.toISOString()}`,
         "LOGIN_LOCKED",
         { unlock_time: lockedUntil.toISOString() },
+        secondsUntil(lockedUntil, now()),
       );
     }
   }

@@ -213,6 +213,9 @@ test("5 quick failures lock the account, even for the right password, and tell t
   );
   const unlock = new Date(errorMetadata(fifth)["unlock_time"]!);
   assert.ok(unlock.getTime() > Date.now() + 10 * 60_000);
+  // The wait also travels as `retry-after`, in whole seconds (gRPC trailer; HTTP header at the gateway).
+  const wait = Number(fifth.metadata.get("retry-after"));
+  assert.ok(Math.abs(wait - (unlock.getTime() - Date.now()) / 1000) < 5, `retry-after ${wait}`);
   await rejects(
     h.auth.login({ email: u.email, password: u.password }),
     Code.ResourceExhausted,

@@ -20,6 +20,7 @@ import {
   ResourceExhaustedError,
   type RevokedSessionsQuery,
   type Sql,
+  secondsUntil,
   UnauthenticatedError,
   verifyPassword,
 } from "@classconnect/platform";
@@ -89,6 +90,7 @@ export async function sendActivationPin(
       `a PIN was sent moments ago; ask for another after ${next.toISOString()}`,
       "PIN_RESEND_TOO_SOON",
       { retry_time: next.toISOString() },
+      secondsUntil(next, now),
     );
   }
   const pin = newPin();
