@@ -93,6 +93,9 @@ function withHealthz(next: NodeHandlerFn): NodeHandlerFn {
   };
 }
 
+/** What a browser's script may read of an answer: Connect's and gRPC-Web's headers, and a 429's wait. */
+const exposedHeaders = [...cors.exposedHeaders, "retry-after"].join(", ");
+
 function withCors(origins: string[], next: (req: Req, res: Res) => void) {
   const any = origins.includes("*");
   return (req: Req, res: Res) => {
@@ -100,7 +103,7 @@ function withCors(origins: string[], next: (req: Req, res: Res) => void) {
     if (typeof origin === "string" && (any || origins.includes(origin))) {
       res.setHeader("access-control-allow-origin", any ? "*" : origin);
       if (!any) res.setHeader("vary", "origin");
-      res.setHeader("access-control-expose-headers", cors.exposedHeaders.join(", "));
+      res.setHeader("access-control-expose-headers", exposedHeaders);
       if (req.method === "OPTIONS" && req.headers["access-control-request-method"]) {
         res.setHeader("access-control-allow-methods", cors.allowedMethods.join(", "));
         res.setHeader("access-control-allow-headers", [...cors.allowedHeaders, "authorization"].join(", "));

@@ -223,6 +223,7 @@ test("CORS preflight and response headers for browsers", async ({ sys }) => {
   });
   assert.is(res.headers.get("access-control-allow-origin"), "*");
   assert.match(res.headers.get("access-control-expose-headers") ?? "", /grpc-status/i);
+  assert.match(res.headers.get("access-control-expose-headers") ?? "", /retry-after/i);
 });
 
 test("requests over the size limit are refused without reaching the service", async ({ sys }) => {
