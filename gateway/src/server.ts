@@ -94,7 +94,7 @@ function withHealthz(next: NodeHandlerFn): NodeHandlerFn {
 }
 
 /** What a browser's script may read of an answer: Connect's and gRPC-Web's headers, and a 429's wait. */
-const exposedHeaders = [...cors.exposedHeaders, "retry-after"].join(", ");
+const exposedHeaders = [...cors.exposedHeaders, "Retry-After"].join(", ");
 
 function withCors(origins: string[], next: (req: Req, res: Res) => void) {
   const any = origins.includes("*");
