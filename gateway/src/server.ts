@@ -96,6 +96,18 @@ function withHealthz(next: NodeHandlerFn): NodeHandlerFn {
 /** What a browser's script may read of an answer: Connect's and gRPC-Web's headers, and a 429's wait. */
 const exposedHeaders = [...cors.exposedHeaders, "Retry-After"].join(", ");
 
+/**
+ * Every call's answer is the caller's own (course pages say whether the caller is enrolled,
+ * and with what grade), so no cache may keep one: answers to GET, the Connect form meant for
+ * caching, are `private, no-store` unless the handler says otherwise (public files do).
+ */
+function withUncachedAnswers(next: (req: Req, res: Res) => void) {
+  return (req: Req, res: Res) => {
+    if (req.method === "GET") res.setHeader("cache-control", "private, no-store");
+    next(req, res);
+  };
+}
+
 function withCors(origins: string[], next: (req: Req, res: Res) => void) {
   const any = origins.includes("*");
   return (req: Req, res: Res) => {
@@ -218,7 +230,7 @@ export async function startGateway(config: GatewayConfig, deps: GatewayDeps): Pr
     (connectNode) =>
       clientFaultForUnparsableBinary(connectNode as (req: Req, res: Res) => void) as typeof connectNode,
   );
-  const handler = withCors(config.corsOrigins, connect as (req: Req, res: Res) => void);
+  const handler = withCors(config.corsOrigins, withUncachedAnswers(connect as (req: Req, res: Res) => void));
   const h1 = http.createServer(
     {
       headersTimeout: config.headersTimeoutMs,

@@ -32,7 +32,10 @@ test("without BLOB_SIGNING_KEY a private file is never served, signed or not; pu
     );
     assert.is(await status(signed), 404);
     assert.is(await status(`${gateway.url}/blobs/private/s/work.txt`), 404);
-    assert.is(await status(`${gateway.url}/blobs/public.txt`), 200);
+    const pub = await fetch(`${gateway.url}/blobs/public.txt`);
+    await pub.body?.cancel();
+    // Public files (avatars, course pictures) may be cached, unlike every call's answer.
+    assert.equal([pub.status, pub.headers.get("cache-control")], [200, "public, max-age=3600"]);
   } finally {
     await gateway.close();
   }
@@ -44,6 +47,7 @@ test("with it, only links signed with that key, for that file, before they expir
     const store = createLocalBlobStore(dir, `${gateway.url}/blobs`, "the-key");
     const res = await fetch(await store.readUrl("private/s/work.txt", 60));
     assert.equal([res.status, await res.text()], [200, "private"]);
+    assert.is(res.headers.get("cache-control"), "private, no-store");
     const other = createLocalBlobStore(dir, `${gateway.url}/blobs`, "another-key");
     assert.is(await status(await other.readUrl("private/s/work.txt", 60)), 404);
     assert.is(await status(await store.readUrl("private/s/work.txt", -1)), 404);

@@ -138,6 +138,8 @@ test("GET serves methods without side effects, in JSON and in base64 binary", as
   );
   assert.is(viaJson.status, 200);
   assert.is((parsed(viaJson)["course"] as { id: string }).id, courseId);
+  // The answer is the caller's own (enrolled or not, with what grade): no cache may keep it.
+  assert.is(viaJson.headers["cache-control"], "private, no-store");
   const misspelt = await request(
     sys,
     "GET",
@@ -189,6 +191,7 @@ test("GET serves methods without side effects, in JSON and in base64 binary", as
     auth,
   );
   assert.is((parsed(viaGzip)["course"] as { id: string }).id, courseId);
+  assert.is(viaGzip.headers["cache-control"], "private, no-store");
 });
 
 test("refusals and bad input answer as connect-node does, and change nothing", async ({
