@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
-import { type System, startSystem } from "@classconnect/gateway/testing";
+import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   CourseLevel,
   CourseRole,
@@ -550,6 +550,23 @@ test("FinishCourse records final grades; finished courses are read-only for stud
   }
   const graded = await enrollment.listStudents({ courseId: c.id }, owner.auth);
   assert.is(graded.enrollments.find((e) => e.student?.id === s1.userId)?.finalGrade, landed[0]);
+  // The final grades are for the owner and assistants who grade or read the statistics; an
+  // assistant who edits content sees who is enrolled, not how they did.
+  const staff = sys.client(StaffService);
+  const [editor, analyst] = await Promise.all([sys.register(), sys.register()]);
+  for (const [who, permission] of [
+    [editor, Permission.CONTENT],
+    [analyst, Permission.STATISTICS],
+  ] as const) {
+    await staff.addAssistant({ courseId: c.id, userId: who.userId, permissions: [permission] }, owner.auth);
+  }
+  const gradeSeenBy = async (who: TestUser) => {
+    const listed = (await enrollment.listStudents({ courseId: c.id }, who.auth)).enrollments;
+    const row = listed.find((e) => e.student?.id === s1.userId);
+    assert.ok(row, "every teacher sees the student");
+    return row.finalGrade;
+  };
+  assert.equal([await gradeSeenBy(editor), await gradeSeenBy(analyst)], [undefined, landed[0]]);
   const reopens = await Promise.allSettled(
     Array.from({ length: 4 }, () => courses.reopenCourse({ courseId: c.id }, owner.auth)),
   );

@@ -46,7 +46,8 @@ export type Enrollment = Message<"classconnect.courses.v1.Enrollment"> & {
   enrollTime?: Timestamp | undefined;
 
   /**
-   * Final grade, once the course is finished.
+   * Final grade, once the course is finished. In ListStudents, only the owner and
+   * assistants with the grading or statistics permission see it.
    *
    * @generated from field: optional double final_grade = 4;
    */

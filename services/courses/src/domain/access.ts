@@ -2,7 +2,14 @@ import { NotFoundError, PermissionDeniedError } from "@classconnect/platform";
 import type { CourseStore } from "../store/courses.js";
 import type { EnrollmentStore } from "../store/enrollments.js";
 import type { Activity, StaffStore } from "../store/staff.js";
-import { ALL_PERMISSIONS, type Course, CourseState, courseReadOnly, type PermissionValue } from "./model.js";
+import {
+  ALL_PERMISSIONS,
+  type Course,
+  CourseState,
+  courseReadOnly,
+  Permission,
+  type PermissionValue,
+} from "./model.js";
 
 /** The caller's standing in one course. */
 export interface CourseAccess {
@@ -61,6 +68,19 @@ export function requireStaff(a: CourseAccess): void {
   if (a.role !== "owner" && a.role !== "assistant") {
     throw new PermissionDeniedError("only the course's teachers can do this", "NOT_COURSE_STAFF");
   }
+}
+
+/**
+ * Whether a teacher may see the course's grades: the owner, and assistants who grade or who
+ * read the statistics (the CSV export lists every student's grades). Other assistants (content,
+ * managing students) see who is enrolled, not how they did.
+ */
+export function seesGrades(a: CourseAccess): boolean {
+  return (
+    a.role === "owner" ||
+    (a.role === "assistant" &&
+      (a.permissions.includes(Permission.GRADING) || a.permissions.includes(Permission.STATISTICS)))
+  );
 }
 
 /** Refuses a student's write to a finished course (read-only for students). */

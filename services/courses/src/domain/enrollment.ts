@@ -10,7 +10,14 @@ import {
 } from "@classconnect/platform";
 import type { UsersDirectory } from "../ports/users-directory.js";
 import type { EnrollmentRecord, EnrollmentStore } from "../store/enrollments.js";
-import { type Access, activityOf, requirePermission, requireRunning, requireStaff } from "./access.js";
+import {
+  type Access,
+  activityOf,
+  requirePermission,
+  requireRunning,
+  requireStaff,
+  seesGrades,
+} from "./access.js";
 import { CourseState, Permission } from "./model.js";
 
 export function createEnrollment(deps: {
@@ -107,7 +114,9 @@ export function createEnrollment(deps: {
       const access = await deps.access.load(courseId, caller);
       requireStaff(access);
       const rows = await enrollments.list(courseId, limit + 1, after);
-      return pageOf(rows, limit, (e) => ({ key: e.enrolledAt.toISOString(), id: e.studentId }));
+      const page = pageOf(rows, limit, (e) => ({ key: e.enrolledAt.toISOString(), id: e.studentId }));
+      if (seesGrades(access)) return page;
+      return { ...page, items: page.items.map((e) => ({ ...e, finalGrade: null })) };
     },
 
     /** Ids of a course's students, for other services (notifications). */
