@@ -120,10 +120,22 @@ test("modules: create, edit, reorder in one step, delete; positions stay dense",
   );
   await rejects(modules.deleteModule({ moduleId: ids[0]! }, owner.auth), Code.NotFound);
   await rejects(modules.deleteModule({ moduleId: ids[2]! }, student.auth), Code.PermissionDenied);
+  // What an assistant removes is named in the log, as what they added was: its id no longer says.
+  const reading = (
+    await modules.addResource(
+      { moduleId: ids[3]!, title: "Reading", kind: ResourceKind.LINK, url: "https://example.com/r" },
+      editor.auth,
+    )
+  ).resource!;
+  await modules.removeResource({ resourceId: reading.id }, editor.auth);
+  await modules.deleteModule({ moduleId: ids[3]! }, editor.auth);
   const log = await sys.client(StaffService).listActivity({ courseId: c.id }, owner.auth);
   assert.equal(log.entries.map((e) => [e.action, e.details]).sort(), [
     ["module.create", "Replication"],
+    ["module.delete", "Replication"],
     ["module.update", "changed title"],
+    ["resource.create", "Reading"],
+    ["resource.delete", "Reading"],
   ]);
 });
 

@@ -150,13 +150,15 @@ export function createModuleStore(sql: Sql) {
 
     /** Deletes a module (and its resources) and closes the gap in positions. Returns file keys to delete. */
     async remove(moduleId: string, activity?: Activity): Promise<string[]> {
-      return withActivity(sql, activity, async (tx) => {
+      return inTransaction(sql, async (tx) => {
         const keys = await tx<{ file_key: string }[]>`
           select file_key from resources where module_id = ${moduleId} and file_key is not null`;
-        const [gone] = await tx<{ course_id: string; position: number }[]>`
-          delete from modules where id = ${moduleId} returning course_id, position`;
+        const [gone] = await tx<{ course_id: string; position: number; title: string }[]>`
+          delete from modules where id = ${moduleId} returning course_id, position, title`;
         await tx`update modules set position = position - 1
                  where course_id = ${gone!.course_id} and position > ${gone!.position}`;
+        // The entry names what went, as the one for creating it did: the id no longer says.
+        if (activity) await logActivity(tx, { ...activity, details: gone!.title });
         return keys.map((k) => k.file_key);
       });
     },
@@ -215,11 +217,13 @@ export function createModuleStore(sql: Sql) {
     },
 
     async removeResource(resourceId: string, activity?: Activity): Promise<string | null> {
-      return withActivity(sql, activity, async (tx) => {
-        const [gone] = await tx<{ module_id: string; position: number; file_key: string | null }[]>`
-          delete from resources where id = ${resourceId} returning module_id, position, file_key`;
+      return inTransaction(sql, async (tx) => {
+        const [gone] = await tx<
+          { module_id: string; position: number; file_key: string | null; title: string }[]
+        >`delete from resources where id = ${resourceId} returning module_id, position, file_key, title`;
         await tx`update resources set position = position - 1
                  where module_id = ${gone!.module_id} and position > ${gone!.position}`;
+        if (activity) await logActivity(tx, { ...activity, details: gone!.title });
         return gone!.file_key;
       });
     },
