@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { InvalidArgumentError } from "./errors.js";
 
 /** The page size to use: the requested one, or `fallback` when 0. Bounds are validated in the contract. */
@@ -74,38 +75,77 @@ const sortKeyChecks: Record<Exclude<SortKey, (key: unknown) => boolean>, (key: u
   none: (k) => k === "",
 };
 
+/** A list request: its filters, the page token it carries and the page size it asks for. */
+export type ListRequest = { pageToken: string };
+
 /** Page tokens of one list, as `pageTokens` makes them. */
 export interface PageTokens {
-  /** The cursor in a request's page token; INVALID_ARGUMENT when forged or from another list. */
-  read(token: string): Cursor | undefined;
-  /** The page token of the next page ("" on the last page). */
-  write(cursor: Cursor | undefined): string;
+  /**
+   * The cursor in `request`'s page token; INVALID_ARGUMENT when forged, from another list, or
+   * from the same list asked with other filters.
+   */
+  read(request: ListRequest): Cursor | undefined;
+  /** The page token of the page after `request`'s ("" on the last page). */
+  write(cursor: Cursor | undefined, request: ListRequest): string;
+}
+
+/** JSON with its object keys sorted, bigints as strings and bytes as base64: one text per value. */
+function canonical(value: unknown): unknown {
+  if (typeof value === "bigint") return value.toString();
+  if (value instanceof Uint8Array) return Buffer.from(value).toString("base64");
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value && typeof value === "object") {
+    const entries = Object.entries(value).filter(([k]) => k !== "$typeName");
+    return Object.fromEntries(
+      entries.sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, canonical(v)]),
+    );
+  }
+  return value;
+}
+
+/**
+ * What a page token binds a request to: a digest of every field but the token and the page
+ * size (a client may change the size between pages; AIP-158), so that the next page is of
+ * the same query, never of another one that the cursor would skip into.
+ */
+function queryOf(request: ListRequest): string {
+  const { pageToken: _token, pageSize: _size, ...query } = request as ListRequest & { pageSize?: number };
+  return createHash("sha256")
+    .update(JSON.stringify(canonical(query)))
+    .digest("base64url")
+    .slice(0, 16);
 }
 
 /**
  * The page tokens of the list named `list` (one name per endpoint and sort order). A token
  * carries its list's name, so a token from another list (another method, or the same one
  * sorted otherwise) is refused instead of reaching a query with a key of the wrong type;
- * so is a token whose key is not of the list's `key` type or whose id is not a UUID.
+ * so is a token whose key is not of the list's `key` type or whose id is not a UUID, and one
+ * brought back with other filters than the request it came from (`queryOf`).
  */
 export function pageTokens(list: string, key: SortKey): PageTokens {
   const keyOk = typeof key === "function" ? key : sortKeyChecks[key];
-  const isCursor = (v: unknown): v is Cursor & { list: string } => {
-    const c = v as Cursor & { list: string };
-    return (
-      typeof v === "object" &&
-      v !== null &&
-      c.list === list &&
-      keyOk(c.key) &&
-      typeof c.id === "string" &&
-      UUID.test(c.id)
-    );
-  };
+  const isCursorOf =
+    (query: string) =>
+    (v: unknown): v is Cursor & { list: string } => {
+      const c = v as Cursor & { list: string; query: string };
+      return (
+        typeof v === "object" &&
+        v !== null &&
+        c.list === list &&
+        c.query === query &&
+        keyOk(c.key) &&
+        typeof c.id === "string" &&
+        UUID.test(c.id)
+      );
+    };
   return {
-    read(token) {
-      const c = decodePageToken(token, isCursor);
+    read(request) {
+      if (!request.pageToken) return undefined;
+      const c = decodePageToken(request.pageToken, isCursorOf(queryOf(request)));
       return c && { key: c.key, id: c.id };
     },
-    write: (cursor) => encodePageToken(cursor && { list, key: cursor.key, id: cursor.id }),
+    write: (cursor, request) =>
+      encodePageToken(cursor && { list, query: queryOf(request), key: cursor.key, id: cursor.id }),
   };
 }

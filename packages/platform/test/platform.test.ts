@@ -7,6 +7,7 @@ import * as assert from "uvu/assert";
 import {
   AlreadyExistsError,
   ConfigError,
+  type Cursor,
   callerTraceIds,
   createErrorInterceptor,
   createLogger,
@@ -20,6 +21,7 @@ import {
   loadConfig,
   loadSigningKey,
   NotFoundError,
+  type PageTokens,
   pageTokens,
   readBaseConfig,
   signAccessToken,
@@ -310,31 +312,69 @@ paging("a list's tokens: refused by another list, or with a key of the wrong typ
   const id = "0b4c5a8e-2f1d-4e7a-9c3b-6d5e4f3a2b1c";
   const refused = (f: () => unknown) =>
     assert.throws(f, (e: Error) => e instanceof InvalidArgumentError && /page token/.test(e.message));
+  /** A cursor's round trip through one list's token, the same request asking for the next page. */
+  const roundTrip = (tokens: PageTokens, cursor: Cursor) =>
+    tokens.read({ pageToken: tokens.write(cursor, first) });
+  const first = { pageToken: "" };
   const byTime = pageTokens("a.by-time", "time");
   const t = "2026-11-26T04:00:00.000Z";
-  assert.equal(byTime.read(byTime.write({ key: t, id })), { key: t, id });
-  assert.is(byTime.write(undefined), "");
-  assert.is(byTime.read(""), undefined);
-  refused(() => pageTokens("a.by-title", "text").read(byTime.write({ key: t, id })));
+  assert.equal(roundTrip(byTime, { key: t, id }), { key: t, id });
+  assert.is(byTime.write(undefined, first), "");
+  assert.is(byTime.read(first), undefined);
+  refused(() => pageTokens("a.by-title", "text").read({ pageToken: byTime.write({ key: t, id }, first) }));
   for (const key of ["tomorrow", "2026-02-30T00:00:00.000Z", "0000-01-01T00:00:00.000Z", "2026-11-26", 5]) {
-    refused(() => byTime.read(byTime.write({ key, id })));
+    refused(() => roundTrip(byTime, { key, id }));
   }
-  refused(() => byTime.read(byTime.write({ key: t, id: "not-a-uuid" })));
+  refused(() => roundTrip(byTime, { key: t, id: "not-a-uuid" }));
   const byText = pageTokens("a.by-title", "text");
-  assert.equal(byText.read(byText.write({ key: "any ' text", id })), { key: "any ' text", id });
-  refused(() => byText.read(byText.write({ key: "nul\0", id })));
-  refused(() => byText.read(byText.write({ key: 5, id })));
+  assert.equal(roundTrip(byText, { key: "any ' text", id }), { key: "any ' text", id });
+  refused(() => roundTrip(byText, { key: "nul\0", id }));
+  refused(() => roundTrip(byText, { key: 5, id }));
   const byNumber = pageTokens("a.by-seq", "integer");
-  assert.equal(byNumber.read(byNumber.write({ key: 41, id })), { key: 41, id });
-  refused(() => byNumber.read(byNumber.write({ key: "41", id })));
-  refused(() => byNumber.read(byNumber.write({ key: 1.5, id })));
+  assert.equal(roundTrip(byNumber, { key: 41, id }), { key: 41, id });
+  refused(() => roundTrip(byNumber, { key: "41", id }));
+  refused(() => roundTrip(byNumber, { key: 1.5, id }));
   const byId = pageTokens("a.by-id", "none");
-  assert.equal(byId.read(byId.write({ key: "", id })), { key: "", id });
-  refused(() => byId.read(byId.write({ key: "x", id })));
+  assert.equal(roundTrip(byId, { key: "", id }), { key: "", id });
+  refused(() => roundTrip(byId, { key: "x", id }));
   const custom = pageTokens("a.custom", (k) => k === "ok");
-  assert.equal(custom.read(custom.write({ key: "ok", id })), { key: "ok", id });
-  refused(() => custom.read(custom.write({ key: "no", id })));
+  assert.equal(roundTrip(custom, { key: "ok", id }), { key: "ok", id });
+  refused(() => roundTrip(custom, { key: "no", id }));
 });
+paging(
+  "a token is for the next page of the same query: other filters are refused, another page size is not",
+  () => {
+    const id = "0b4c5a8e-2f1d-4e7a-9c3b-6d5e4f3a2b1c";
+    const tokens = pageTokens("a.filtered", "time");
+    const query = {
+      courseId: id,
+      states: [1, 2],
+      from: { seconds: 1_800_000_000n, nanos: 0 },
+      pageSize: 2,
+      pageToken: "",
+    };
+    const pageToken = tokens.write({ key: "2026-11-26T04:00:00.000Z", id }, query);
+    const next = { key: "2026-11-26T04:00:00.000Z", id };
+    assert.equal(tokens.read({ ...query, pageToken }), next);
+    // The keys in another order are the same query; a bigger page of it too.
+    const { courseId, ...rest } = query;
+    const reordered = { ...rest, courseId, pageSize: 50, pageToken };
+    assert.equal(Object.keys(reordered)[0], "states");
+    assert.equal(tokens.read(reordered), next);
+    for (const other of [
+      { courseId: "1b4c5a8e-2f1d-4e7a-9c3b-6d5e4f3a2b1c" },
+      { states: [2, 1] },
+      { from: { seconds: 1_800_000_001n, nanos: 0 } },
+      { keyword: "x" },
+    ]) {
+      assert.throws(
+        () => tokens.read({ ...query, ...other, pageToken }),
+        (e: Error) => e instanceof InvalidArgumentError && /page token/.test(e.message),
+        JSON.stringify(other, (_, v) => (typeof v === "bigint" ? String(v) : v)),
+      );
+    }
+  },
+);
 paging.run();
 
 const ports = suite("platform: free ports");

@@ -82,8 +82,8 @@ export function createAdminAuthService(
     },
     listRevokedSessions: (req, ctx) => admins.revokedSessions(req, ctx.signal),
     async listAdmins(req) {
-      const page = await admins.list(pageSize(req.pageSize), adminPages.read(req.pageToken));
-      return { admins: page.items.map(toAdmin), nextPageToken: adminPages.write(page.next) };
+      const page = await admins.list(pageSize(req.pageSize), adminPages.read(req));
+      return { admins: page.items.map(toAdmin), nextPageToken: adminPages.write(page.next, req) };
     },
     async getJwks() {
       return create(GetJwksResponseSchema, { keys: jwks() });
@@ -134,9 +134,12 @@ export function createRuleService(rules: Rules): ServiceImpl<typeof RuleService>
       return { rule: toRule(await rules.get(req.ruleId), readerOf(ctx)) };
     },
     async listRules(req, ctx) {
-      const page = await rules.list(req.inForceOnly, pageSize(req.pageSize), rulePages.read(req.pageToken));
+      const page = await rules.list(req.inForceOnly, pageSize(req.pageSize), rulePages.read(req));
       const reader = readerOf(ctx);
-      return { rules: page.items.map((r) => toRule(r, reader)), nextPageToken: rulePages.write(page.next) };
+      return {
+        rules: page.items.map((r) => toRule(r, reader)),
+        nextPageToken: rulePages.write(page.next, req),
+      };
     },
     async updateRule(req, ctx) {
       // No rule at all is one of empty fields: what the mask names is validated as cleared.
@@ -180,7 +183,7 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
   return {
     async listAuditEntries(req) {
       const limit = pageSize(req.pageSize);
-      const cursor = auditPages.read(req.pageToken);
+      const cursor = auditPages.read(req);
       const rows = await store.listAudit(
         {
           ...(req.adminId ? { adminId: req.adminId } : {}),
@@ -199,7 +202,7 @@ export function createAuditService(store: AdminStore, audit: Audit): ServiceImpl
         entries: items.map(toEntry),
         nextPageToken:
           rows.length > limit && last
-            ? auditPages.write({ key: last.sequence, id: "00000000-0000-4000-8000-000000000000" })
+            ? auditPages.write({ key: last.sequence, id: "00000000-0000-4000-8000-000000000000" }, req)
             : "",
       };
     },

@@ -47,11 +47,11 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
           ...(req.dueBefore ? { dueBefore: timestampDate(req.dueBefore) } : {}),
         },
         pageSize(req.pageSize),
-        assessmentPages.read(req.pageToken),
+        assessmentPages.read(req),
       );
       return {
         assessments: page.items.map((a) => toAssessment(a, true)),
-        nextPageToken: assessmentPages.write(page.next),
+        nextPageToken: assessmentPages.write(page.next, req),
       };
     },
     async updateAssessment(req, ctx) {
@@ -108,9 +108,12 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
         requireUser(ctx).userId,
         req.state || undefined,
         pageSize(req.pageSize),
-        submissionPages.read(req.pageToken),
+        submissionPages.read(req),
       );
-      return { submissions: page.items.map(toSubmission), nextPageToken: submissionPages.write(page.next) };
+      return {
+        submissions: page.items.map(toSubmission),
+        nextPageToken: submissionPages.write(page.next, req),
+      };
     },
     async listMyAssessments(req, ctx) {
       const page = await assessments.listForStudent(
@@ -120,11 +123,11 @@ export function createSubmissionService(assessments: Assessments): ServiceImpl<t
           ...(req.status ? { status: req.status } : {}),
         },
         pageSize(req.pageSize),
-        myAssessmentPages.read(req.pageToken),
+        myAssessmentPages.read(req),
       );
       return {
         assessments: page.items.map(toMyAssessment),
-        nextPageToken: myAssessmentPages.write(page.next),
+        nextPageToken: myAssessmentPages.write(page.next, req),
       };
     },
     async gradeSubmission(req, ctx) {

@@ -64,12 +64,12 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
         },
         order,
         pageSize(req.pageSize),
-        catalogPages[order].read(req.pageToken),
+        catalogPages[order].read(req),
       );
       const at = now();
       return {
         courses: page.items.map((c) => toCourse(c, at)),
-        nextPageToken: catalogPages[order].write(page.next),
+        nextPageToken: catalogPages[order].write(page.next, req),
       };
     },
     async updateCourse(req, ctx) {
@@ -101,12 +101,12 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
           ...(req.startAfter ? { startAfter: timestampDate(req.startAfter) } : {}),
         },
         pageSize(req.pageSize),
-        myCoursePages.read(req.pageToken),
+        myCoursePages.read(req),
       );
       const at = now();
       return {
         courses: page.items.map((c) => toCourse(c, at)),
-        nextPageToken: myCoursePages.write(page.next),
+        nextPageToken: myCoursePages.write(page.next, req),
       };
     },
     async finishCourse(req, ctx) {
@@ -133,12 +133,12 @@ export function createCourseService(courses: Courses, now: () => Date): ServiceI
         me(ctx),
         { ...(req.category ? { category: req.category } : {}), ...(req.name ? { name: req.name } : {}) },
         pageSize(req.pageSize),
-        favoritePages.read(req.pageToken),
+        favoritePages.read(req),
       );
       const at = now();
       return {
         courses: page.items.map((c) => toCourse(c, at)),
-        nextPageToken: favoritePages.write(page.next),
+        nextPageToken: favoritePages.write(page.next, req),
       };
     },
   };

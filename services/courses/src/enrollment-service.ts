@@ -32,21 +32,21 @@ export function createEnrollmentService(
       const page = await enrollment.studentIds(
         req.courseId,
         pageSize(req.pageSize, 1000),
-        studentIdPages.read(req.pageToken),
+        studentIdPages.read(req),
       );
-      return { studentIds: page.items, nextPageToken: studentIdPages.write(page.next) };
+      return { studentIds: page.items, nextPageToken: studentIdPages.write(page.next, req) };
     },
     async listStudents(req, ctx) {
       const page = await enrollment.students(
         req.courseId,
         requireUser(ctx).userId,
         pageSize(req.pageSize),
-        studentPages.read(req.pageToken),
+        studentPages.read(req),
       );
       const profiles = await users.profiles(page.items.map((e) => e.studentId));
       return {
         enrollments: page.items.map((e) => toEnrollment(e, profileOrId(profiles, e.studentId))),
-        nextPageToken: studentPages.write(page.next),
+        nextPageToken: studentPages.write(page.next, req),
       };
     },
   };

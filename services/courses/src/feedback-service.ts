@@ -19,12 +19,12 @@ export function createFeedbackService(feedback: Feedback): ServiceImpl<typeof Fe
         requireUser(ctx).userId,
         req.rating || undefined,
         pageSize(req.pageSize),
-        courseFeedbackPages.read(req.pageToken),
+        courseFeedbackPages.read(req),
       );
       return {
         feedback: page.items.map(toCourseFeedback),
         averageRating: page.average,
-        nextPageToken: courseFeedbackPages.write(page.next),
+        nextPageToken: courseFeedbackPages.write(page.next, req),
       };
     },
     async createStudentFeedback(req, ctx) {
@@ -42,9 +42,12 @@ export function createFeedbackService(feedback: Feedback): ServiceImpl<typeof Fe
         requireUser(ctx).userId,
         req.courseId || undefined,
         pageSize(req.pageSize),
-        myFeedbackPages.read(req.pageToken),
+        myFeedbackPages.read(req),
       );
-      return { feedback: page.items.map(toStudentFeedback), nextPageToken: myFeedbackPages.write(page.next) };
+      return {
+        feedback: page.items.map(toStudentFeedback),
+        nextPageToken: myFeedbackPages.write(page.next, req),
+      };
     },
   };
 }

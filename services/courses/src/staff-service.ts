@@ -64,9 +64,9 @@ export function createStaffService(staff: Staff, users: UsersDirectory): Service
         requireUser(ctx).userId,
         req.actorId || undefined,
         pageSize(req.pageSize),
-        activityPages.read(req.pageToken),
+        activityPages.read(req),
       );
-      return { entries: page.items.map(toActivity), nextPageToken: activityPages.write(page.next) };
+      return { entries: page.items.map(toActivity), nextPageToken: activityPages.write(page.next, req) };
     },
   };
 }

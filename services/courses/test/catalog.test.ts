@@ -181,13 +181,28 @@ test("ListCourses refuses bad input and anonymous callers", async (ctx) => {
     Code.InvalidArgument,
     "PAGE_TOKEN",
   );
-  const forged = (key: unknown) =>
-    Buffer.from(JSON.stringify({ list: "courses.catalog.start_time", key, id: randomUUID() })).toString(
-      "base64url",
-    );
+  // A token is for the next page of the same query: the same filters, any page size.
+  await rejects(
+    courses.listCourses(
+      { category: `${ctx.tag}t`, orderBy: "title", keyword: "token", pageToken: byTitle.nextPageToken },
+      owner,
+    ),
+    Code.InvalidArgument,
+    "PAGE_TOKEN",
+  );
+  // A real token of the start_time list with its key rewritten: read when the key is a time.
+  const byStart = await courses.listCourses({ category: `${ctx.tag}t`, pageSize: 1 }, owner);
+  const forged = (key: unknown) => {
+    const token = JSON.parse(Buffer.from(byStart.nextPageToken, "base64url").toString());
+    return Buffer.from(JSON.stringify({ ...token, key, id: randomUUID() })).toString("base64url");
+  };
   assert.equal(await titles({ pageToken: forged(new Date(0).toISOString()) }), ["Token 0", "Token 1"]);
   for (const key of ["algebra", "2026-02-30T00:00:00.000Z", "0000-01-01T00:00:00.000Z", 7]) {
-    await rejects(courses.listCourses({ pageToken: forged(key) }, owner), Code.InvalidArgument, "PAGE_TOKEN");
+    await rejects(
+      courses.listCourses({ category: `${ctx.tag}t`, pageToken: forged(key) }, owner),
+      Code.InvalidArgument,
+      "PAGE_TOKEN",
+    );
   }
   await rejects(courses.listCourses({}), Code.Unauthenticated);
   await rejects(courses.listCourses({}, await ctx.sys.adminAuth()), Code.PermissionDenied);

@@ -126,7 +126,7 @@ export function createNotificationService(
       const userId = requireUser(ctx).userId;
       const limit = pageSize(req.pageSize);
       const opts = { unreadFirst: req.unreadFirst, unreadOnly: req.unreadOnly };
-      const rows = await store.listInbox(userId, opts, limit + 1, inboxPages.read(req.pageToken));
+      const rows = await store.listInbox(userId, opts, limit + 1, inboxPages.read(req));
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
       return {
@@ -142,7 +142,10 @@ export function createNotificationService(
         unreadCount: await store.countUnread(userId),
         nextPageToken:
           rows.length > limit && last
-            ? inboxPages.write({ key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`, id: last.id })
+            ? inboxPages.write(
+                { key: `${last.read ? 1 : 0}|${last.createdAt.toISOString()}`, id: last.id },
+                req,
+              )
             : "",
       };
     },
@@ -226,7 +229,7 @@ export function createDeliveryLogService(store: NotificationsStore): ServiceImpl
           ...(req.toTime ? { to: timestampDate(req.toTime) } : {}),
         },
         limit + 1,
-        deliveryPages.read(req.pageToken),
+        deliveryPages.read(req),
       );
       const items = rows.slice(0, limit);
       const last = items[items.length - 1];
@@ -234,7 +237,7 @@ export function createDeliveryLogService(store: NotificationsStore): ServiceImpl
         deliveries: items.map(toDeliveryMsg),
         nextPageToken:
           rows.length > limit && last
-            ? deliveryPages.write({ key: last.createdAt.toISOString(), id: last.id })
+            ? deliveryPages.write({ key: last.createdAt.toISOString(), id: last.id }, req)
             : "",
       };
     },

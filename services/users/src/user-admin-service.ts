@@ -66,9 +66,9 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           ...(req.query ? { query: req.query } : {}),
         },
         pageSize(req.pageSize),
-        userPages.read(req.pageToken),
+        userPages.read(req),
       );
-      return { users: page.items.map(account), nextPageToken: userPages.write(page.next) };
+      return { users: page.items.map(account), nextPageToken: userPages.write(page.next, req) };
     },
     async blockUser(req, ctx) {
       return answer(await admin.block(actorOf(ctx, req), req.userId, timestampDate(req.until!), req.reason));
@@ -80,11 +80,7 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
       return answer(await admin.setRole(actorOf(ctx, req), req.userId, req.role));
     },
     async listContacts(req) {
-      const page = await admin.contacts(
-        req.userIds,
-        pageSize(req.pageSize, 1000),
-        contactPages.read(req.pageToken),
-      );
+      const page = await admin.contacts(req.userIds, pageSize(req.pageSize, 1000), contactPages.read(req));
       return {
         contacts: page.items.map((u) => ({
           userId: u.id,
@@ -95,7 +91,7 @@ export function createUserAdminService(admin: UserAdmin): ServiceImpl<typeof Use
           timeZone: u.timeZone,
           emailVerified: u.emailVerified,
         })),
-        nextPageToken: contactPages.write(page.next),
+        nextPageToken: contactPages.write(page.next, req),
       };
     },
     async getUserFigures(req) {

@@ -77,8 +77,8 @@ export function createUserService(
       return { profile: toPublicProfile(await profiles.profile(req.userId)) };
     },
     async searchUsers(req) {
-      const page = await profiles.search(req.query, pageSize(req.pageSize), searchPages.read(req.pageToken));
-      return { profiles: page.items.map(toPublicProfile), nextPageToken: searchPages.write(page.next) };
+      const page = await profiles.search(req.query, pageSize(req.pageSize), searchPages.read(req));
+      return { profiles: page.items.map(toPublicProfile), nextPageToken: searchPages.write(page.next, req) };
     },
     async uploadAvatar(req, ctx) {
       return { user: toUser(await profiles.uploadAvatar(requireUser(ctx).userId, req.content)) };
