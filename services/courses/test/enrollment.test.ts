@@ -168,6 +168,37 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   );
   await enrollment.enroll({ courseId: capstone.id }, a.auth);
 
+  // Missing several criteria, a student hears of all of them at once, prerequisites first.
+  const thesis = (
+    await courses.createCourse(
+      {
+        course: courseInput({
+          title: "Thesis",
+          prerequisiteCourseIds: [basics.id],
+          minEducationLevel: EducationLevel.BACHELOR,
+        }),
+      },
+      owner.auth,
+    )
+  ).course!;
+  const both = await rejects(
+    enrollment.enroll({ courseId: thesis.id }, b.auth),
+    Code.FailedPrecondition,
+    "PREREQUISITE_MISSING",
+  );
+  assert.equal(
+    [both.rawMessage, reasonOf(both)?.metadata],
+    [
+      "you have not passed every prerequisite course, and your education level is below the course's minimum (update it in your profile)",
+      {
+        unmet: "PREREQUISITE_MISSING,EDUCATION_LEVEL_TOO_LOW",
+        course_ids: basics.id,
+        required_level: String(EducationLevel.BACHELOR),
+        your_level: String(EducationLevel.UNSPECIFIED),
+      },
+    ],
+  );
+
   // Minimum education level comes from the student's profile in the users service.
   const graduate = (
     await courses.createCourse(

@@ -324,6 +324,9 @@ export const EnrollmentService: GenService<{
   /**
    * Enroll enrolls the caller. Refusals carry an ErrorInfo reason: COURSE_FULL,
    * ENROLLMENT_CLOSED, PREREQUISITE_MISSING, EDUCATION_LEVEL_TOO_LOW, COURSE_FINISHED.
+   * A student who misses several eligibility criteria hears of all of them at once: the
+   * message names each, the reason is the first (prerequisites before education level), and
+   * the metadata's `unmet` lists every reason, with each one's own metadata beside it.
    *
    * @generated from rpc classconnect.courses.v1.EnrollmentService.Enroll
    */

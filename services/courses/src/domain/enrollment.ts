@@ -27,6 +27,31 @@ export function createEnrollment(deps: {
   now: () => Date;
 }) {
   const { enrollments } = deps;
+
+  /** The eligibility criteria of a course that `studentId` does not meet, prerequisites first. */
+  async function unmetCriteria(courseId: string, minEducationLevel: number, studentId: string) {
+    const [missing, standing] = await Promise.all([
+      enrollments.missingPrerequisites(courseId, studentId),
+      minEducationLevel > 0 ? deps.users.standing(studentId) : undefined,
+    ]);
+    const unmet: { reason: string; message: string; metadata: Record<string, string> }[] = [];
+    if (missing.length > 0) {
+      unmet.push({
+        reason: "PREREQUISITE_MISSING",
+        message: "you have not passed every prerequisite course",
+        metadata: { course_ids: missing.join(",") },
+      });
+    }
+    if (standing && standing.educationLevel < minEducationLevel) {
+      unmet.push({
+        reason: "EDUCATION_LEVEL_TOO_LOW",
+        message: "your education level is below the course's minimum (update it in your profile)",
+        metadata: { required_level: String(minEducationLevel), your_level: String(standing.educationLevel) },
+      });
+    }
+    return unmet;
+  }
+
   return {
     async enroll(courseId: string, studentId: string): Promise<EnrollmentRecord> {
       const access = await deps.access.load(courseId, studentId);
@@ -47,23 +72,15 @@ export function createEnrollment(deps: {
           { enrollment_deadline: course.enrollmentDeadline.toISOString() },
         );
       }
-      const missing = await enrollments.missingPrerequisites(courseId, studentId);
-      if (missing.length > 0) {
+      const unmet = await unmetCriteria(course.id, course.minEducationLevel, studentId);
+      if (unmet.length > 0) {
+        // Every criterion the student misses, at once: meeting one should not reveal the next.
+        // The first names the error's reason; `unmet` lists them all.
         throw new FailedPreconditionError(
-          "you have not passed every prerequisite course",
-          "PREREQUISITE_MISSING",
-          { course_ids: missing.join(",") },
+          unmet.map((u) => u.message).join(", and "),
+          unmet[0]!.reason,
+          Object.assign({ unmet: unmet.map((u) => u.reason).join(",") }, ...unmet.map((u) => u.metadata)),
         );
-      }
-      if (course.minEducationLevel > 0) {
-        const standing = await deps.users.standing(studentId);
-        if (standing.educationLevel < course.minEducationLevel) {
-          throw new FailedPreconditionError(
-            "your education level is below the course's minimum (update it in your profile)",
-            "EDUCATION_LEVEL_TOO_LOW",
-            { required_level: String(course.minEducationLevel), your_level: String(standing.educationLevel) },
-          );
-        }
       }
       const result = await enrollments.enroll(courseId, studentId, {
         type: "ENROLLED",
