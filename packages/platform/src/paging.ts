@@ -125,25 +125,32 @@ function queryOf(request: ListRequest): string {
  */
 export function pageTokens(list: string, key: SortKey): PageTokens {
   const keyOk = typeof key === "function" ? key : sortKeyChecks[key];
-  const isCursorOf =
-    (query: string) =>
-    (v: unknown): v is Cursor & { list: string } => {
-      const c = v as Cursor & { list: string; query: string };
-      return (
-        typeof v === "object" &&
-        v !== null &&
-        c.list === list &&
-        c.query === query &&
-        keyOk(c.key) &&
-        typeof c.id === "string" &&
-        UUID.test(c.id)
-      );
-    };
+  const isCursor = (v: unknown): v is Cursor & { list: string; query: string } => {
+    const c = v as Cursor & { list: string; query: string };
+    return (
+      typeof v === "object" &&
+      v !== null &&
+      c.list === list &&
+      typeof c.query === "string" &&
+      keyOk(c.key) &&
+      typeof c.id === "string" &&
+      UUID.test(c.id)
+    );
+  };
   return {
     read(request) {
-      if (!request.pageToken) return undefined;
-      const c = decodePageToken(request.pageToken, isCursorOf(queryOf(request)));
-      return c && { key: c.key, id: c.id };
+      const c = decodePageToken(request.pageToken, isCursor);
+      if (!c) return undefined;
+      if (c.query !== queryOf(request)) {
+        throw new InvalidArgumentError([
+          {
+            field: "page_token",
+            description: "the page token is for the same list with other filters; start again without one",
+            reason: "PAGE_TOKEN",
+          },
+        ]);
+      }
+      return { key: c.key, id: c.id };
     },
     write: (cursor, request) =>
       encodePageToken(cursor && { list, query: queryOf(request), key: cursor.key, id: cursor.id }),

@@ -369,7 +369,7 @@ paging(
     ]) {
       assert.throws(
         () => tokens.read({ ...query, ...other, pageToken }),
-        (e: Error) => e instanceof InvalidArgumentError && /page token/.test(e.message),
+        (e: Error) => e instanceof InvalidArgumentError && /with other filters/.test(e.message),
         JSON.stringify(other, (_, v) => (typeof v === "bigint" ? String(v) : v)),
       );
     }
