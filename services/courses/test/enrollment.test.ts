@@ -70,7 +70,10 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   const owner = await sys.register();
   const a = await sys.register();
   const b = await sys.register();
-  const tiny = (await courses.createCourse({ course: courseInput({ capacity: 1 }) }, owner.auth)).course!;
+  /** A course of `owner`'s, as courseInput makes it with `input`. */
+  const newCourse = async (input: Parameters<typeof courseInput>[0]) =>
+    (await courses.createCourse({ course: courseInput(input) }, owner.auth)).course!;
+  const tiny = await newCourse({ capacity: 1 });
   await enrollment.enroll({ courseId: tiny.id }, a.auth);
   const full = await rejects(
     enrollment.enroll({ courseId: tiny.id }, b.auth),
@@ -80,18 +83,11 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   assert.is(reasonOf(full)?.metadata["capacity"], "1");
   // The student holding the only seat is told they are enrolled, not that the course is full.
   await rejects(enrollment.enroll({ courseId: tiny.id }, a.auth), Code.AlreadyExists, "ALREADY_ENROLLED");
-  const closed = (
-    await courses.createCourse(
-      {
-        course: courseInput({
-          startTime: at(-3 * DAY),
-          enrollmentDeadline: at(-1 * DAY),
-          endTime: at(20 * DAY),
-        }),
-      },
-      owner.auth,
-    )
-  ).course!;
+  const closed = await newCourse({
+    startTime: at(-3 * DAY),
+    enrollmentDeadline: at(-1 * DAY),
+    endTime: at(20 * DAY),
+  });
   await rejects(
     enrollment.enroll({ courseId: closed.id }, b.auth),
     Code.FailedPrecondition,
@@ -104,15 +100,8 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   );
 
   // Prerequisites: B requires having passed A (finished, final grade ≥ A's passing grade).
-  const basics = (
-    await courses.createCourse({ course: courseInput({ title: "Basics", passingGrade: 60 }) }, owner.auth)
-  ).course!;
-  const advanced = (
-    await courses.createCourse(
-      { course: courseInput({ title: "Advanced", prerequisiteCourseIds: [basics.id] }) },
-      owner.auth,
-    )
-  ).course!;
+  const basics = await newCourse({ title: "Basics", passingGrade: 60 });
+  const advanced = await newCourse({ title: "Advanced", prerequisiteCourseIds: [basics.id] });
   const missing = await rejects(
     enrollment.enroll({ courseId: advanced.id }, a.auth),
     Code.FailedPrecondition,
@@ -147,13 +136,8 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
     "PREREQUISITE_MISSING",
   );
   // A deleted prerequisite no longer counts (nobody could take it): not shown, not required.
-  const extra = (await courses.createCourse({ course: courseInput({ title: "Extra" }) }, owner.auth)).course!;
-  const capstone = (
-    await courses.createCourse(
-      { course: courseInput({ title: "Capstone", prerequisiteCourseIds: [basics.id, extra.id] }) },
-      owner.auth,
-    )
-  ).course!;
+  const extra = await newCourse({ title: "Extra" });
+  const capstone = await newCourse({ title: "Capstone", prerequisiteCourseIds: [basics.id, extra.id] });
   const missingBoth = await rejects(
     enrollment.enroll({ courseId: capstone.id }, a.auth),
     Code.FailedPrecondition,
@@ -169,18 +153,11 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   await enrollment.enroll({ courseId: capstone.id }, a.auth);
 
   // Missing several criteria, a student hears of all of them at once, prerequisites first.
-  const thesis = (
-    await courses.createCourse(
-      {
-        course: courseInput({
-          title: "Thesis",
-          prerequisiteCourseIds: [basics.id],
-          minEducationLevel: EducationLevel.BACHELOR,
-        }),
-      },
-      owner.auth,
-    )
-  ).course!;
+  const thesis = await newCourse({
+    title: "Thesis",
+    prerequisiteCourseIds: [basics.id],
+    minEducationLevel: EducationLevel.BACHELOR,
+  });
   const both = await rejects(
     enrollment.enroll({ courseId: thesis.id }, b.auth),
     Code.FailedPrecondition,
@@ -200,12 +177,7 @@ test("refusals carry their reason: full, closed, own course, prerequisites, educ
   );
 
   // Minimum education level comes from the student's profile in the users service.
-  const graduate = (
-    await courses.createCourse(
-      { course: courseInput({ minEducationLevel: EducationLevel.BACHELOR }) },
-      owner.auth,
-    )
-  ).course!;
+  const graduate = await newCourse({ minEducationLevel: EducationLevel.BACHELOR });
   const low = await rejects(
     enrollment.enroll({ courseId: graduate.id }, b.auth),
     Code.FailedPrecondition,
