@@ -16,7 +16,7 @@ import {
   SubmissionSchema,
 } from "@classconnect/gen/classconnect/courses/v1/submission_pb.js";
 import { dateOrUnset, timestampOrUnset } from "@classconnect/platform";
-import type { Answer, Question, Score } from "./domain/grading.js";
+import { type Answer, maxPoints, type Question, type Score } from "./domain/grading.js";
 import type { AssessmentFields, AssessmentRecord, SubmissionRecord } from "./store/assessments.js";
 
 const ts = (d: Date) => timestampFromDate(d);
@@ -77,8 +77,11 @@ export const assessmentMaskPaths: Record<string, keyof AssessmentFields> = {
   passing_score: "passingScore",
 };
 
-/** Students never see which options are correct. */
-export function toAssessment(a: AssessmentRecord, staff: boolean) {
+/**
+ * Students never see which options are correct, and see an exam's questions only with
+ * `questionsShown` (once they have started it); their count and points always.
+ */
+export function toAssessment(a: AssessmentRecord, staff: boolean, questionsShown = true) {
   return create(AssessmentSchema, {
     id: a.id,
     courseId: a.courseId,
@@ -91,11 +94,15 @@ export function toAssessment(a: AssessmentRecord, staff: boolean) {
     latePolicy: a.latePolicy,
     latePenaltyPercent: a.latePenaltyPercent,
     timeLimitMinutes: a.timeLimitMinutes,
-    questions: a.questions.map((q) => ({
-      ...q,
-      options: q.options.map((o) => ({ ...o, correct: staff && o.correct })),
-      correctBool: staff && q.correctBool,
-    })),
+    questions: questionsShown
+      ? a.questions.map((q) => ({
+          ...q,
+          options: q.options.map((o) => ({ ...o, correct: staff && o.correct })),
+          correctBool: staff && q.correctBool,
+        }))
+      : [],
+    questionCount: a.questions.length,
+    totalPoints: maxPoints(a.questions),
     passingScore: a.passingScore,
     state: a.state,
     submissionCount: a.submissionCount,

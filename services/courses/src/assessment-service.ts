@@ -34,8 +34,8 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
       return { assessment: toAssessment(a, true) };
     },
     async getAssessment(req, ctx) {
-      const { a, staff } = await assessments.get(req.assessmentId, requireUser(ctx).userId);
-      return { assessment: toAssessment(a, staff) };
+      const { a, staff, questionsShown } = await assessments.get(req.assessmentId, requireUser(ctx).userId);
+      return { assessment: toAssessment(a, staff, questionsShown) };
     },
     async listAssessments(req, ctx) {
       const page = await assessments.listForTeacher(
@@ -78,8 +78,12 @@ export function createAssessmentService(assessments: Assessments): ServiceImpl<t
 export function createSubmissionService(assessments: Assessments): ServiceImpl<typeof SubmissionService> {
   return {
     async startAttempt(req, ctx) {
-      const { s, deadline } = await assessments.start(req.assessmentId, requireUser(ctx).userId);
-      return { submission: toSubmission(s), deadline: timestampFromDate(deadline) };
+      const { a, s, deadline } = await assessments.start(req.assessmentId, requireUser(ctx).userId);
+      return {
+        submission: toSubmission(s),
+        deadline: timestampFromDate(deadline),
+        assessment: toAssessment(a, false),
+      };
     },
     async saveAnswers(req, ctx) {
       const { s, deadline } = await assessments.saveAnswers(

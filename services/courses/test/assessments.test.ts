@@ -193,12 +193,17 @@ test("authoring: content permission to create and edit; drafts hidden from stude
     Code.FailedPrecondition,
     "ALREADY_PUBLISHED",
   );
+  // An exam's questions reach a student only from StartAttempt on (see the exam test); its size before.
   const seen = (await assessments.getAssessment({ assessmentId: draft.id }, s1.auth)).assessment!;
-  assert.ok(
-    seen.questions.every((q) => !q.correctBool && q.options.every((o) => !o.correct)),
-    "students never see answers",
+  assert.equal(
+    [seen.title, seen.instructions, seen.questions.length, seen.questionCount, seen.totalPoints],
+    ["Midterm exam", "Answer all questions", 0, 4, 10],
   );
   const teacherView = (await assessments.getAssessment({ assessmentId: draft.id }, grader.auth)).assessment!;
+  assert.equal(
+    [teacherView.questions.length, teacherView.questionCount, teacherView.totalPoints],
+    [4, 4, 10],
+  );
   assert.ok(teacherView.questions[0]!.options.some((o) => o.correct));
   const sql = postgres(sys.databases.courses, { max: 1 });
   try {
@@ -279,6 +284,28 @@ test("an exam: started, handed in on time and late, auto-graded, graded by hand,
 
   const started = await submissions.startAttempt({ assessmentId: a.id }, s1.auth);
   assert.is(started.submission?.state, SubmissionState.IN_PROGRESS);
+  // The questions come with the attempt, and GetAssessment shows them from now on: never the answers.
+  const shown = (await assessments.getAssessment({ assessmentId: a.id }, s1.auth)).assessment!;
+  for (const questions of [started.assessment!.questions, shown.questions]) {
+    assert.equal(
+      questions.map((q) => [q.id, q.prompt, q.options.map((o) => o.text)]),
+      [
+        ["q1", "2 + 2?", ["3", "4"]],
+        ["q2", "Primes?", ["2", "3", "4"]],
+        ["q3", "The sky is green", []],
+        ["q4", "Explain Raft", []],
+      ],
+    );
+    assert.ok(
+      questions.every((q) => !q.correctBool && q.options.every((o) => !o.correct)),
+      "students never see answers",
+    );
+  }
+  // Another student, who has not started, still sees none.
+  assert.is(
+    (await assessments.getAssessment({ assessmentId: a.id }, s2.auth)).assessment!.questions.length,
+    0,
+  );
   const limit =
     Number(started.deadline!.seconds) * 1000 - Number(started.submission!.startTime!.seconds) * 1000;
   assert.ok(Math.abs(limit - 60 * 60_000) <= 1000, "deadline = start + 60 min");
@@ -538,6 +565,9 @@ test("late policies: rejected over time, penalised, and a task editable until gr
     latePolicy: LatePolicy.PENALTY,
     latePenaltyPercent: 20,
   });
+  // A task is not timed: its questions are there to read before anything is handed in.
+  const read = (await assessments.getAssessment({ assessmentId: task.id }, s2.auth)).assessment!;
+  assert.equal([read.questions.length, read.questionCount], [4, 4]);
   const first = (
     await submissions.submitAssessment(
       { assessmentId: task.id, answers: [{ questionId: "q1", optionIds: ["a"] }] },

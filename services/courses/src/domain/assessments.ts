@@ -261,13 +261,23 @@ export function createAssessments(deps: {
       );
     },
 
-    async get(assessmentId: string, caller: string): Promise<{ a: AssessmentRecord; staff: boolean }> {
+    /**
+     * An assessment as `caller` may read it. A student sees an exam's questions only once they
+     * have started it (`questionsShown`), so that they have them only for the time limit.
+     */
+    async get(
+      assessmentId: string,
+      caller: string,
+    ): Promise<{ a: AssessmentRecord; staff: boolean; questionsShown: boolean }> {
       const { a, access } = await load(assessmentId, caller);
       if (access.role === "none") {
         throw new PermissionDeniedError("enroll in the course to see its assessments", "NOT_COURSE_MEMBER");
       }
       if (!canSee(a, access)) throw new NotFoundError("assessment");
-      return { a, staff: access.role !== "student" };
+      const staff = access.role !== "student";
+      const questionsShown =
+        staff || a.kind !== AssessmentKind.EXAM || (await store.submissionOf(a.id, caller)) !== undefined;
+      return { a, staff, questionsShown };
     },
 
     async listForTeacher(
@@ -385,7 +395,10 @@ export function createAssessments(deps: {
     },
 
     /** Starts an exam attempt; the time limit runs from now, on the server's clock. */
-    async start(assessmentId: string, caller: string): Promise<{ s: SubmissionRecord; deadline: Date }> {
+    async start(
+      assessmentId: string,
+      caller: string,
+    ): Promise<{ a: AssessmentRecord; s: SubmissionRecord; deadline: Date }> {
       const { a, access } = await load(assessmentId, caller);
       if (access.role !== "student") {
         throw new PermissionDeniedError("only enrolled students take exams", "NOT_ENROLLED");
@@ -409,6 +422,7 @@ export function createAssessments(deps: {
           startedAt: now,
         }));
       return {
+        a,
         s: await readable(studentView(s)),
         deadline: attemptEnds(a, s.startedAt!),
       };

@@ -180,12 +180,15 @@ export interface Totals {
 }
 
 /** The total is always computed here, from the per-question scores, with any late penalty. */
+/** What an assessment's questions are worth together. */
+export const maxPoints = (questions: Question[]) => questions.reduce((sum, q) => sum + q.points, 0);
+
 export function totals(
   questions: Question[],
   scores: Score[],
   options: { late: boolean; latePolicy: number; penaltyPercent: number; passingScore: number },
 ): Totals {
-  const max = questions.reduce((sum, q) => sum + q.points, 0);
+  const max = maxPoints(questions);
   let total = scores.reduce((sum, s) => sum + s.score, 0);
   if (options.late && options.latePolicy === LatePolicy.PENALTY) total *= 1 - options.penaltyPercent / 100;
   total = Math.round(total * 100) / 100;
