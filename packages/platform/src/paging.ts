@@ -6,6 +6,13 @@ export function pageSize(requested: number, fallback = 20): number {
   return requested > 0 ? requested : fallback;
 }
 
+/**
+ * The longest page token any list writes, and the longest every list request's `page_token`
+ * takes (its `max_len` in the contract): room for a cursor whose key is a 201-character text
+ * (a full name, a course title) of characters as long as JSON writes any (`\u0001`, six bytes).
+ */
+export const MAX_PAGE_TOKEN_LENGTH = 2048;
+
 /** Page tokens are opaque to clients: base64url JSON of the last row's sort key. */
 export function encodePageToken(cursor: object | undefined): string {
   return cursor ? Buffer.from(JSON.stringify(cursor)).toString("base64url") : "";
@@ -152,7 +159,15 @@ export function pageTokens(list: string, key: SortKey): PageTokens {
       }
       return { key: c.key, id: c.id };
     },
-    write: (cursor, request) =>
-      encodePageToken(cursor && { list, query: queryOf(request), key: cursor.key, id: cursor.id }),
+    write(cursor, request) {
+      const token = encodePageToken(
+        cursor && { list, query: queryOf(request), key: cursor.key, id: cursor.id },
+      );
+      // A token the contract would refuse must never be handed out: that is a list whose keys outgrew it.
+      if (token.length > MAX_PAGE_TOKEN_LENGTH) {
+        throw new Error(`${list}: a page token of ${token.length} characters, over ${MAX_PAGE_TOKEN_LENGTH}`);
+      }
+      return token;
+    },
   };
 }

@@ -20,6 +20,7 @@ import {
   InvalidArgumentError,
   loadConfig,
   loadSigningKey,
+  MAX_PAGE_TOKEN_LENGTH,
   NotFoundError,
   type PageTokens,
   pageTokens,
@@ -373,6 +374,23 @@ paging(
         JSON.stringify(other, (_, v) => (typeof v === "bigint" ? String(v) : v)),
       );
     }
+  },
+);
+paging(
+  "the longest key a list holds makes a token the contract takes; a longer one is never handed out",
+  () => {
+    const id = "0b4c5a8e-2f1d-4e7a-9c3b-6d5e4f3a2b1c";
+    // The longest list name, and a full name of two 100-character halves, each character one
+    // that JSON writes in six bytes.
+    const tokens = pageTokens("courses.catalog.create_time", "text");
+    const longest = { key: "\u0001".repeat(201), id };
+    const token = tokens.write(longest, { pageToken: "" });
+    assert.ok(token.length <= MAX_PAGE_TOKEN_LENGTH, `${token.length} characters`);
+    assert.equal(tokens.read({ pageToken: token }), longest);
+    assert.throws(
+      () => tokens.write({ key: "\u0001".repeat(300), id }, { pageToken: "" }),
+      (e: Error) => !(e instanceof InvalidArgumentError) && /over 2048/.test(e.message),
+    );
   },
 );
 paging.run();

@@ -285,6 +285,29 @@ test("SearchUsers matches names, shown e-mails by prefix and hidden ones only in
   await rejects(h.users.searchUsers({ query: "zz" }), Code.Unauthenticated);
 });
 
+test("SearchUsers pages through the longest names: each next_page_token is taken back", async ({ h }) => {
+  const me = await h.register();
+  const tag = randomUUID().slice(0, 6);
+  // Names as long as the contract allows, of characters two bytes long in UTF-8: the page
+  // token carries the last name of its page as its sort key.
+  const firstName = `Ñandú${tag}${"á".repeat(100 - 5 - tag.length)}`;
+  for (const i of [1, 2, 3]) {
+    await h.register({ email: `long${tag}${i}@example.com`, firstName, lastName: `${i}${"é".repeat(99)}` });
+  }
+  const seen: string[] = [];
+  let pageToken = "";
+  do {
+    const page = await h.users.searchUsers(
+      { query: `ñandú${tag}`, pageSize: 1, pageToken },
+      h.bearer(me.accessToken),
+    );
+    seen.push(...page.profiles.map((p) => p.lastName[0]!));
+    pageToken = page.nextPageToken;
+    assert.ok(pageToken.length < 2048, `${pageToken.length} characters`);
+  } while (pageToken);
+  assert.equal(seen, ["1", "2", "3"]);
+});
+
 test("UploadAvatar accepts png, jpeg and webp by content and replaces the old file", async ({ h }) => {
   const u = await h.register();
   /** The stored file behind an avatar URL (BLOB_PUBLIC_URL/<key> → BLOB_DIR/<key>). */
