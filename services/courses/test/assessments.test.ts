@@ -1371,10 +1371,9 @@ test("a student's hand-in is checked against the course where it is written: one
       assert.is((err as FailedPreconditionError).reason, "COURSE_FINISHED");
     };
     const update = emptyHandIn();
-    await readOnly(store.createSubmission({ id: task.id, courseId }, s2.userId, update));
-    await readOnly(
-      store.saveAnswers({ id: task.id, courseId }, s1.userId, [SubmissionState.SUBMITTED], update),
-    );
+    const read = (await store.get(task.id))!;
+    await readOnly(store.createSubmission(read, s2.userId, update));
+    await readOnly(store.saveAnswers(read, s1.userId, [SubmissionState.SUBMITTED], update));
     await readOnly(createEnrollmentStore(sql).remove(courseId, s1.userId));
     const rows = await sql<{ student_id: string; answers: unknown[] }[]>`
       select student_id, answers from submissions where course_id = ${courseId}`;
@@ -1390,6 +1389,72 @@ test("a student's hand-in is checked against the course where it is written: one
     // Staff may still grade (removing a student is refused too: enrollment.test.ts).
     assert.ok(
       await store.updateSubmission(handedIn.submission!.id, { states: [SubmissionState.SUBMITTED] }, update),
+    );
+  } finally {
+    await sql.end();
+  }
+});
+
+test("questions change only before the first start or hand-in: a change and a first submission at once never both land", async (ctx) => {
+  // UpdateAssessment checks for work, and a student's write reads the questions, before
+  // writing: each is met again at the other's write (races through the API, on the store).
+  const { sys, owner, s1, s2, courseId } = ctx;
+  const assessments = sys.client(AssessmentService);
+  const task = await publishedTask(ctx, { title: "Racing questions" });
+  const newQuestions = { questions: exam().questions.slice(0, 2) };
+  const sql = postgres(sys.databases.courses, { max: 2, onnotice: () => {} });
+  try {
+    const store = createAssessmentStore(sql);
+    // A hand-in read before the questions changed is refused at its write, writing nothing.
+    const read = (await store.get(task.id))!;
+    await assessments.updateAssessment(
+      { assessmentId: task.id, assessment: newQuestions, updateMask: { paths: ["questions"] } },
+      owner.auth,
+    );
+    for (const write of [
+      () => store.saveAnswers(read, s1.userId, [SubmissionState.SUBMITTED], emptyHandIn(), true),
+      () => store.createSubmission(read, s1.userId, emptyHandIn()),
+    ]) {
+      const err = await write().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(err, FailedPreconditionError);
+      assert.is((err as FailedPreconditionError).reason, "QUESTIONS_CHANGED");
+    }
+    const rows = await sql`select 1 from submissions where assessment_id = ${task.id}`;
+    assert.is(rows.length, 0, "nothing written");
+
+    // A change of questions arriving while a first submission is being written waits for it,
+    // then is refused.
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let written!: () => void;
+    const inserted = new Promise<void>((resolve) => (written = resolve));
+    const firstHandIn = sql.begin(async (tx) => {
+      await tx`insert into submissions (id, assessment_id, course_id, student_id, state)
+        values (${randomUUID()}, ${task.id}, ${courseId}, ${s2.userId}, ${SubmissionState.SUBMITTED})`;
+      written();
+      await released;
+    });
+    await inserted;
+    const change = assessments.updateAssessment(
+      {
+        assessmentId: task.id,
+        assessment: { questions: exam().questions },
+        updateMask: { paths: ["questions"] },
+      },
+      owner.auth,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    release();
+    await firstHandIn;
+    await rejects(change, Code.FailedPrecondition, "QUESTIONS_LOCKED");
+    const now = (await assessments.getAssessment({ assessmentId: task.id }, owner.auth)).assessment!;
+    assert.equal(
+      now.questions.map((q) => q.id),
+      ["q1", "q2"],
+      "the questions the submission was written against",
     );
   } finally {
     await sql.end();

@@ -509,7 +509,10 @@ export const SubmissionService: GenService<{
     output: typeof SaveAnswersResponseSchema;
   },
   /**
-   * SubmitAssessment hands in answers; time is taken from the server's clock.
+   * SubmitAssessment hands in answers; time is taken from the server's clock. Questions
+   * cannot change once anyone has started or handed in; if they changed while this call
+   * was checking the answers, it is refused (FAILED_PRECONDITION QUESTIONS_CHANGED) and
+   * nothing is written: read the assessment again. StartAttempt and SaveAnswers the same.
    *
    * @generated from rpc classconnect.courses.v1.SubmissionService.SubmitAssessment
    */

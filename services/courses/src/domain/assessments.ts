@@ -306,17 +306,20 @@ export function createAssessments(deps: {
       requirePermission(access, Permission.CONTENT);
       const shortens =
         changes.timeLimitMinutes !== undefined && changes.timeLimitMinutes < a.timeLimitMinutes;
-      if ((changes.questions || shortens) && (await store.hasWork(a.id))) {
-        throw changes.questions
-          ? new FailedPreconditionError(
+      // Checked by the store under the assessment's lock, so that no student starts or hands in meanwhile.
+      const refusedOnceWorkExists = changes.questions
+        ? () =>
+            new FailedPreconditionError(
               "questions cannot change once students have started or handed in; create a new assessment instead",
               "QUESTIONS_LOCKED",
             )
-          : new FailedPreconditionError(
-              "the time limit cannot shrink once students have started the exam; it can grow",
-              "TIME_LIMIT_LOCKED",
-            );
-      }
+        : shortens
+          ? () =>
+              new FailedPreconditionError(
+                "the time limit cannot shrink once students have started the exam; it can grow",
+                "TIME_LIMIT_LOCKED",
+              )
+          : undefined;
       if (changes.kind !== undefined && changes.kind !== a.kind && a.state === AssessmentState.PUBLISHED) {
         throw new FailedPreconditionError("a published assessment cannot change kind", "KIND_LOCKED");
       }
@@ -338,6 +341,7 @@ export function createAssessments(deps: {
         access.course.state === CourseState.ACTIVE
           ? (change) => termsNotice(a.courseId, access.course.title, a.id, change)
           : undefined,
+        refusedOnceWorkExists,
       );
     },
 

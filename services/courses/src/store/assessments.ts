@@ -2,7 +2,9 @@ import { randomUUID } from "node:crypto";
 import {
   type Cursor,
   enqueueEvent,
+  FailedPreconditionError,
   inTransaction,
+  NotFoundError,
   type OutboxEvent,
   type Sql,
   type TransactionSql,
@@ -253,6 +255,29 @@ export function createAssessmentStore(sql: Sql) {
     ...(u.finalizedAt ? { finalized_at: u.finalizedAt } : {}),
   });
 
+  /**
+   * Holds the assessment's row until the student's write commits, and refuses the write if the
+   * questions are no longer those `assessment` was read with (QUESTIONS_CHANGED: the answers were
+   * checked and graded against them), or the assessment is gone. A change of questions takes
+   * the row's update lock and is refused once any submission exists (see `update`), so it
+   * either committed before this (and is seen here) or waits for this write and sees it.
+   */
+  async function holdQuestions(
+    tx: TransactionSql,
+    assessment: { id: string; questions: Question[] },
+  ): Promise<void> {
+    const [row] = await tx<{ same: boolean }[]>`
+      select questions = ${tx.json(assessment.questions as never)} as same from assessments
+      where id = ${assessment.id} for key share`;
+    if (!row) throw new NotFoundError("assessment");
+    if (!row.same) {
+      throw new FailedPreconditionError(
+        "the questions changed just now; read the assessment again and retry",
+        "QUESTIONS_CHANGED",
+      );
+    }
+  }
+
   /** Inserts the student's submission unless they have one; undefined when they do. */
   async function insertSubmission(
     tx: TransactionSql,
@@ -295,21 +320,30 @@ export function createAssessmentStore(sql: Sql) {
       f: Partial<AssessmentFields>,
       activity?: Activity,
       termsChanged?: (change: TermsChange) => OutboxEvent | undefined,
+      refusedOnceWorkExists?: () => Error,
     ): Promise<AssessmentRecord> {
       await inTransaction(sql, async (tx) => {
         // The row as it was matters only to a notice of changed terms, read under its lock.
         const watch = termsChanged !== undefined && TERM_FIELDS.some((k) => f[k] !== undefined);
         const terms = tx`state, title, due_time, grace_period_minutes, late_policy, late_penalty_percent,
           time_limit_minutes`;
-        const [before] = watch
-          ? await tx<TermsRow[]>`select ${terms} from assessments where id = ${id} for update`
-          : [];
+        const [before] =
+          watch || refusedOnceWorkExists
+            ? await tx<TermsRow[]>`select ${terms} from assessments where id = ${id} for update`
+            : [];
+        // Under that lock no first submission can be written meanwhile (its foreign key
+        // waits for it), and any written before is seen.
+        if (refusedOnceWorkExists) {
+          const [work] = await tx<{ any: boolean }[]>`
+            select exists (select 1 from submissions where assessment_id = ${id}) as any`;
+          if (work!.any) throw refusedOnceWorkExists();
+        }
         // A new due time gets its own deadline reminder.
         const reminder = f.dueTime !== undefined ? { reminded_at: null } : {};
         const [after] = await tx<TermsRow[]>`
           update assessments set ${tx({ ...columns(f), ...reminder, updated_at: new Date() })}
           where id = ${id} returning ${terms}`;
-        if (termsChanged && before?.state === 2 /* published */ && after) {
+        if (watch && termsChanged && before?.state === 2 /* published */ && after) {
           const event = termsChanged({ title: after.title, before: termsOf(before), after: termsOf(after) });
           if (event) await enqueueEvent(tx, event);
         }
@@ -445,24 +479,19 @@ export function createAssessmentStore(sql: Sql) {
       return row && toSubmission(row);
     },
 
-    /** Whether any student has started (an exam) or handed in work for the assessment. */
-    async hasWork(assessmentId: string): Promise<boolean> {
-      const [row] = await sql<{ any: boolean }[]>`
-        select exists (select 1 from submissions where assessment_id = ${assessmentId}) as any`;
-      return row!.any;
-    },
-
     /**
-     * Creates the student's exam attempt while the course runs (see `lockRunning`); the one
-     * already there if another request created it first.
+     * Creates the student's exam attempt while the course runs (see `lockRunning`) and the
+     * questions are those read (see `holdQuestions`); the one already there if another request
+     * created it first.
      */
     async createSubmission(
-      assessment: { id: string; courseId: string },
+      assessment: { id: string; courseId: string; questions: Question[] },
       studentId: string,
       u: SubmissionUpdate,
     ): Promise<SubmissionRecord> {
       return inTransaction(sql, async (tx) => {
         await lockRunning(tx, assessment.courseId);
+        await holdQuestions(tx, assessment);
         const created = await insertSubmission(tx, assessment, studentId, u);
         if (created) return created;
         const [existing] = await tx<SubmissionRow[]>`
@@ -474,13 +503,14 @@ export function createAssessmentStore(sql: Sql) {
 
     /**
      * A student's write of their answers (a hand-in, or an exam's answers so far) while the
-     * course runs (see `lockRunning`): creates the submission if `create` and there is none,
+     * course runs (see `lockRunning`) and the questions are those read (see `holdQuestions`):
+     * creates the submission if `create` and there is none,
      * else applies `u` if it is still in one of `states`. Answers the saved record and the
      * answers it replaced, read under the row's lock, so that of two writes at once each
      * learns whose files it replaced. Undefined when there is none to update or it moved on.
      */
     async saveAnswers(
-      assessment: { id: string; courseId: string },
+      assessment: { id: string; courseId: string; questions: Question[] },
       studentId: string,
       states: number[],
       u: SubmissionUpdate,
@@ -488,6 +518,7 @@ export function createAssessmentStore(sql: Sql) {
     ): Promise<{ saved: SubmissionRecord; replaced: Answer[] } | undefined> {
       return inTransaction(sql, async (tx) => {
         await lockRunning(tx, assessment.courseId);
+        await holdQuestions(tx, assessment);
         if (create) {
           const created = await insertSubmission(tx, assessment, studentId, u);
           if (created) return { saved: created, replaced: [] };
