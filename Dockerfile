@@ -1,5 +1,5 @@
 # One image definition for every ClassConnect process; pick it with build arguments:
-#   docker build --build-arg SERVICE_DIR=services/users --build-arg PORT=50051 -t classconnect-users .
+#   docker build --build-arg SERVICE_DIR=services/users --build-arg PORT=5051 -t classconnect-users .
 #   docker build --build-arg SERVICE_DIR=gateway --build-arg PORT=8080 -t classconnect-gateway .
 # Stage 1 installs production dependencies only; stage 2 builds each process's bundle
 # (scripts/build.ts); stage 3 runs the chosen one as a non-root user. Node 24, an LTS line

@@ -15,6 +15,10 @@ import { parse } from "yaml";
 import { readGatewayConfig } from "../gateway/src/config.ts";
 import { rateLimitedMethods } from "../gateway/src/route-table.ts";
 import { LIVENESS_SERVICE } from "../packages/platform/src/health.ts";
+import { readAdminConfig } from "../services/admin/src/config.ts";
+import { readCoursesConfig } from "../services/courses/src/config.ts";
+import { readNotificationsConfig } from "../services/notifications/src/config.ts";
+import { readUsersConfig } from "../services/users/src/config.ts";
 import { edgeFiles, methodRoutes } from "./gateway-configs.ts";
 
 const test = suite("deployment configuration");
@@ -176,6 +180,45 @@ test("the Helm chart: labels from _helpers, gRPC probes, HPA, PDB, NetworkPolici
   const job = readFileSync(join(dir, "templates/migration-job.yaml"), "utf8");
   assert.match(job, /kind: Job/);
   assert.match(job, /helm.sh\/hook: pre-install,pre-upgrade/);
+});
+
+test("default ports sit below Linux's ephemeral range, and each service's is where the others call it", () => {
+  // From 32768 on, an outgoing connection (to PostgreSQL, or npm start's health checks) may be
+  // given the port before its service listens on it: that start fails with EADDRINUSE.
+  const EPHEMERAL_FROM = 32768;
+  const portOf = (url: string) => Number(new URL(url).port);
+  const secrets = { SERVICE_TOKEN: "t" };
+  const users = readUsersConfig({ USERS_DATABASE_URL: "postgres://db/users", ...secrets });
+  const courses = readCoursesConfig({ COURSES_DATABASE_URL: "postgres://db/courses", ...secrets });
+  const notifications = readNotificationsConfig({
+    NOTIFICATIONS_DATABASE_URL: "postgres://db/notifications",
+    ...secrets,
+  });
+  const admin = readAdminConfig({ ADMIN_DATABASE_URL: "postgres://db/admin", ...secrets });
+  const gateway = readGatewayConfig({});
+  const listening = {
+    users: users.port,
+    courses: courses.port,
+    notifications: notifications.port,
+    admin: admin.port,
+  };
+  const values = parse(readFileSync("helm/classconnect/values.yaml", "utf8"));
+  for (const [name, port] of Object.entries({ ...listening, gateway: gateway.port })) {
+    assert.ok(port > 0 && port < EPHEMERAL_FROM, `${name} listens on ${port}`);
+    assert.ok(values[name].port < EPHEMERAL_FROM, `the chart's ${name} port ${values[name].port}`);
+  }
+  const callers = [
+    ...Object.entries(gateway.upstreams).map(([name, url]) => [`gateway → ${name}`, url, name]),
+    ["courses → users", courses.usersServiceUrl, "users"],
+    ["notifications → users", notifications.usersServiceUrl, "users"],
+    ["notifications → courses", notifications.coursesServiceUrl, "courses"],
+    ["admin → users", admin.usersServiceUrl, "users"],
+    ["admin → courses", admin.coursesServiceUrl, "courses"],
+    ["admin → notifications", admin.notificationsServiceUrl, "notifications"],
+  ] as const;
+  for (const [who, url, target] of callers) {
+    assert.is(portOf(url), listening[target as keyof typeof listening], who);
+  }
 });
 
 test("workflows parse and pin every action to a commit; permissions default to read", () => {

@@ -14,7 +14,7 @@ import { Access, isInternalOnly, methodAccess } from "@classconnect/platform";
 import { stringify } from "yaml";
 import { rateLimitedMethods, routeTable, type Upstream } from "../gateway/src/route-table.js";
 
-const ports: Record<Upstream, number> = { users: 50051, courses: 50052, notifications: 50053, admin: 50054 };
+const ports: Record<Upstream, number> = { users: 5051, courses: 5052, notifications: 5053, admin: 5054 };
 const jwksPath = {
   users: "/classconnect.users.v1.AuthService/GetJwks?connect=v1&encoding=json&message=%7B%7D",
   admin: "/classconnect.admin.v1.AdminAuthService/GetJwks?connect=v1&encoding=json&message=%7B%7D",

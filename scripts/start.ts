@@ -33,10 +33,10 @@ const portVariables = {
 const portOf = async (name: string, fallback: number) =>
   (env[name] ? Number(env[name]) : fallback) || freePort();
 const ports = {
-  users: await portOf(portVariables.users, 50051),
-  courses: await portOf(portVariables.courses, 50052),
-  notifications: await portOf(portVariables.notifications, 50053),
-  admin: await portOf(portVariables.admin, 50054),
+  users: await portOf(portVariables.users, 5051),
+  courses: await portOf(portVariables.courses, 5052),
+  notifications: await portOf(portVariables.notifications, 5053),
+  admin: await portOf(portVariables.admin, 5054),
   gateway: await portOf(portVariables.gateway, 8080),
 };
 const url = (port: number) => `http://127.0.0.1:${port}`;

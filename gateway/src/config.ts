@@ -69,10 +69,10 @@ export function readGatewayConfig(env: Record<string, string | undefined> = proc
       port: e.int("GATEWAY_PORT", 8080, 0, 65535),
       logLevel: e.oneOf("LOG_LEVEL", logLevels, "info"),
       upstreams: {
-        users: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
-        courses: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:50052"),
-        notifications: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:50053"),
-        admin: e.string("ADMIN_SERVICE_URL", "http://127.0.0.1:50054"),
+        users: e.string("USERS_SERVICE_URL", "http://127.0.0.1:5051"),
+        courses: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:5052"),
+        notifications: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:5053"),
+        admin: e.string("ADMIN_SERVICE_URL", "http://127.0.0.1:5054"),
       },
       corsOrigins: e
         .string("CORS_ORIGINS", "*")

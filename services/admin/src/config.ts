@@ -20,10 +20,10 @@ export function readAdminConfig(env: Record<string, string | undefined> = proces
   return loadConfig((e) => {
     const store = e.oneOf("ADMIN_STORE", ["postgres", "mongodb"], "postgres");
     return {
-      ...readBaseConfig(e, "ADMIN", 50054),
-      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
-      coursesServiceUrl: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:50052"),
-      notificationsServiceUrl: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:50053"),
+      ...readBaseConfig(e, "ADMIN", 5054),
+      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:5051"),
+      coursesServiceUrl: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:5052"),
+      notificationsServiceUrl: e.string("NOTIFICATIONS_SERVICE_URL", "http://127.0.0.1:5053"),
       store,
       mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
       mongodbDatabase: e.string("MONGODB_ADMIN_DATABASE", "classconnect_admin"),

@@ -10,8 +10,8 @@ export interface CoursesConfig extends FileServiceConfig {
 export function readCoursesConfig(env: Record<string, string | undefined> = process.env): CoursesConfig {
   return loadConfig(
     (e) => ({
-      ...readBaseConfig(e, "COURSES", 50052),
-      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
+      ...readBaseConfig(e, "COURSES", 5052),
+      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:5051"),
       blobs: readBlobConfig(e),
       reminders: {
         leadMs: e.int("DEADLINE_REMINDER_HOURS", 24, 1, 720) * 3_600_000,

@@ -46,9 +46,9 @@ export function readNotificationsConfig(
   return loadConfig((e) => {
     const store = e.oneOf("NOTIFICATIONS_STORE", ["postgres", "mongodb"], "postgres");
     return {
-      ...readBaseConfig(e, "NOTIFICATIONS", 50053),
-      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:50051"),
-      coursesServiceUrl: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:50052"),
+      ...readBaseConfig(e, "NOTIFICATIONS", 5053),
+      usersServiceUrl: e.string("USERS_SERVICE_URL", "http://127.0.0.1:5051"),
+      coursesServiceUrl: e.string("COURSES_SERVICE_URL", "http://127.0.0.1:5052"),
       store,
       mongodbUrl: store === "mongodb" ? e.string("MONGODB_URL") : e.optional("MONGODB_URL"),
       mongodbDatabase: e.string("MONGODB_DATABASE", "classconnect_notifications"),

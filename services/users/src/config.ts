@@ -17,7 +17,7 @@ export interface UsersConfig extends FileServiceConfig {
 export function readUsersConfig(env: Record<string, string | undefined> = process.env): UsersConfig {
   return loadConfig(
     (e) => ({
-      ...readBaseConfig(e, "USERS", 50051),
+      ...readBaseConfig(e, "USERS", 5051),
       signingKeyJwk: e.requiredInProduction("USERS_JWT_PRIVATE_JWK"),
       accessTokenTtlSeconds: e.int("ACCESS_TOKEN_TTL_SECONDS", 900, 60, 86_400),
       firebaseProjectId: e.optional("FIREBASE_PROJECT_ID"),
