@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, statSync } from "node:fs";
 import { join, sep } from "node:path";
 import { create, type MessageInitShape } from "@bufbuild/protobuf";
-import { timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate, timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
@@ -1459,6 +1459,70 @@ test("questions change only before the first start or hand-in: a change and a fi
   } finally {
     await sql.end();
   }
+});
+
+test("where late work is taken an attempt runs its whole time limit, past the due time or started after it; a finish hands it in late only if saved late", async (ctx) => {
+  const { sys, owner } = ctx;
+  const courses = sys.client(CourseService);
+  const assessments = sys.client(AssessmentService);
+  const submissions = sys.client(SubmissionService);
+  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
+  const [s1, s2, s3] = [await sys.register(), await sys.register(), await sys.register()];
+  for (const s of [s1, s2, s3]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
+  const published = async (overrides: Init) => {
+    const id = (await assessments.createAssessment({ courseId, assessment: exam(overrides) }, owner.auth))
+      .assessment!.id;
+    await assessments.publishAssessment({ assessmentId: id }, owner.auth);
+    return id;
+  };
+  const minutesOf = (s: { submission?: { startTime?: Timestamp }; deadline?: Timestamp }) =>
+    (timestampDate(s.deadline!).getTime() - timestampDate(s.submission!.startTime!).getTime()) / 60_000;
+  const answer = (optionId: string) => [{ questionId: "q1", optionIds: [optionId] }];
+
+  // Started an hour after its due time: the whole hour, saved as it goes, handed in late.
+  const pastDue = await published({ title: "Past due", dueTime: at(-3600_000) });
+  const late = await submissions.startAttempt({ assessmentId: pastDue }, s1.auth);
+  assert.is(minutesOf(late), 60);
+  assert.is(
+    minutesOf(await submissions.saveAnswers({ assessmentId: pastDue, answers: answer("b") }, s1.auth)),
+    60,
+  );
+  const handedIn = await submissions.submitAssessment(
+    { assessmentId: pastDue, answers: answer("b") },
+    s1.auth,
+  );
+  assert.equal([handedIn.submission!.state, handedIn.submission!.late], [SubmissionState.SUBMITTED, true]);
+
+  // Where late work is refused, the attempt still ends at the due time.
+  const strictDue = at(30 * 60_000);
+  const strict = await published({ title: "Strict", dueTime: strictDue, latePolicy: LatePolicy.REJECT });
+  const capped = await submissions.startAttempt({ assessmentId: strict }, s1.auth);
+  assert.equal(capped.deadline, strictDue);
+
+  // Due in 30 minutes: both attempts run their hour. One saved before the due time, one after.
+  const dueSoon = await published({ title: "Due soon", dueTime: at(30 * 60_000) });
+  const early = await submissions.startAttempt({ assessmentId: dueSoon }, s2.auth);
+  await submissions.startAttempt({ assessmentId: dueSoon }, s3.auth);
+  assert.is(minutesOf(early), 60);
+  await submissions.saveAnswers({ assessmentId: dueSoon, answers: answer("b") }, s2.auth);
+  sys.clock.advance(45 * 60_000);
+  try {
+    await submissions.saveAnswers({ assessmentId: dueSoon, answers: answer("a") }, s3.auth);
+    await courses.finishCourse({ courseId }, owner.auth);
+    await sys.handInExpiredExams();
+  } finally {
+    sys.clock.advance(-45 * 60_000);
+  }
+  const listed = (await submissions.listSubmissions({ assessmentId: dueSoon }, owner.auth)).submissions;
+  const of = (id: string) => listed.find((x) => x.studentId === id)!;
+  assert.equal(
+    [s2, s3].map((s) => [of(s.userId).state, of(s.userId).late, of(s.userId).answers[0]?.optionIds]),
+    [
+      [SubmissionState.SUBMITTED, false, ["b"]],
+      [SubmissionState.SUBMITTED, true, ["a"]],
+    ],
+    "saved before the due time: on time; after it: late",
+  );
 });
 
 test("exam attempts still open when the course finishes are handed in with their saved answers; a course reopened first keeps them open", async (ctx) => {

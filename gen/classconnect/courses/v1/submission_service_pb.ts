@@ -55,7 +55,8 @@ export type StartAttemptResponse = Message<"classconnect.courses.v1.StartAttempt
   submission?: Submission | undefined;
 
   /**
-   * When the time limit ends (or the due time, if that comes first).
+   * When the attempt ends: its time limit, or at an exam that rejects late work the due
+   * time (with its grace period) if that comes first.
    *
    * @generated from field: google.protobuf.Timestamp deadline = 2;
    */
@@ -118,7 +119,8 @@ export type SaveAnswersResponse = Message<"classconnect.courses.v1.SaveAnswersRe
   submission?: Submission | undefined;
 
   /**
-   * When the time limit ends (or the due time, if that comes first).
+   * When the attempt ends: its time limit, or at an exam that rejects late work the due
+   * time (with its grace period) if that comes first.
    *
    * @generated from field: google.protobuf.Timestamp deadline = 2;
    */
@@ -485,7 +487,10 @@ export const SubmissionService: GenService<{
   /**
    * StartAttempt starts an exam attempt; the time limit runs from now. It answers with the
    * exam's questions, which GetAssessment shows a student only from then on. Called again
-   * during the attempt, it answers the same without restarting the time.
+   * during the attempt, it answers the same without restarting the time. The attempt lasts
+   * its whole time limit, except at an exam that rejects late work, where it ends at the due
+   * time (with its grace period) if that comes first. Where late work is taken, an exam can
+   * be started after its due time, and what is handed in after it is late.
    *
    * @generated from rpc classconnect.courses.v1.SubmissionService.StartAttempt
    */
@@ -495,11 +500,11 @@ export const SubmissionService: GenService<{
     output: typeof StartAttemptResponseSchema;
   },
   /**
-   * SaveAnswers keeps a started exam's answers so far without handing them in, within its
-   * time limit and due time. When the exam rejects late work, an attempt still open at
-   * the end of its time (or at the due time, if that comes first) is handed in with its
-   * last saved answers, so a student whose connection drops at the end loses nothing. At any
-   * exam, an attempt still open when the course finishes is handed in the same way.
+   * SaveAnswers keeps a started exam's answers so far without handing them in, until the
+   * attempt ends (`deadline`). When the exam rejects late work, an attempt still open at its
+   * end is handed in with its last saved answers, so a student whose connection drops at
+   * the end loses nothing. At any exam, an attempt still open when the course finishes is
+   * handed in the same way, late only if its answers were last saved after the due time.
    *
    * @generated from rpc classconnect.courses.v1.SubmissionService.SaveAnswers
    */

@@ -229,14 +229,17 @@ export function createAssessments(deps: {
     };
   }
 
-  /** When an exam attempt started at `startedAt` must end: its time limit, or the due time (with grace) if sooner. */
-  const attemptEnds = (a: AssessmentRecord, startedAt: Date) =>
-    new Date(
-      Math.min(
-        startedAt.getTime() + a.timeLimitMinutes * 60_000,
-        a.dueTime.getTime() + a.gracePeriodMinutes * 60_000,
-      ),
-    );
+  /**
+   * When an exam attempt started at `startedAt` ends: its time limit. At an exam that rejects
+   * late work, the due time (with grace) if sooner: nothing after it could be handed in. Where
+   * late work is taken, an attempt gets its whole time limit, even one started after the due
+   * time; what is handed in after the due time is late.
+   */
+  const attemptEnds = (a: AssessmentRecord, startedAt: Date) => {
+    const limit = startedAt.getTime() + a.timeLimitMinutes * 60_000;
+    if (a.latePolicy !== LatePolicy.REJECT) return new Date(limit);
+    return new Date(Math.min(limit, a.dueTime.getTime() + a.gracePeriodMinutes * 60_000));
+  };
 
   /** `s` as its reader gets it: each stored file with a short-lived link that reads it. */
   async function readable(s: SubmissionRecord): Promise<SubmissionRecord> {
@@ -486,7 +489,7 @@ export function createAssessments(deps: {
     },
 
     /**
-     * Keeps a started exam's answers so far, within its time and due time; they are handed
+     * Keeps a started exam's answers so far, until the attempt ends (`attemptEnds`); they are handed
      * in with SubmitAssessment, or by `handInExpired` (when the exam rejects late work and its
      * time is up, or the course finishes).
      */
@@ -523,6 +526,7 @@ export function createAssessments(deps: {
         store.saveAnswers(a, caller, [SubmissionState.IN_PROGRESS], {
           ...attemptUnderWay(),
           answers: stored,
+          savedAt: deps.now(),
         }),
       );
       if (!written) {
@@ -535,9 +539,9 @@ export function createAssessments(deps: {
     /**
      * Hands in, with their last saved answers, the exam attempts no one can hand in any more:
      * at exams that reject late work, those whose time (or due time) is up; in a finished
-     * course, all (a course reopened meanwhile keeps them open). Everything saved was saved in
-     * time, so none is late; each is handed in as of its end or the course's, if sooner.
-     * Returns how many.
+     * course, all (a course reopened meanwhile keeps them open). Each is handed in as of its
+     * end or the course's, if sooner, and is late only if its answers were last saved after
+     * the due time (possible only where late work is taken). Returns how many.
      */
     async handInExpired(limit = 500): Promise<number> {
       const now = deps.now();
@@ -551,10 +555,11 @@ export function createAssessments(deps: {
         const ends = attemptEnds(a, s.startedAt!);
         const timeUp = a.latePolicy === LatePolicy.REJECT && ends <= now;
         const at = courseFinishedAt && courseFinishedAt < ends ? courseFinishedAt : ends;
+        const late = lateness(a, s.savedAt ?? s.startedAt!).pastDue;
         const done = await store.updateSubmission(
           s.id,
           { states: [SubmissionState.IN_PROGRESS], ...(timeUp ? {} : { courseFinished: true }) },
-          handedIn(a, s.answers, at, false),
+          handedIn(a, s.answers, at, late),
         );
         if (done) handed++;
       }

@@ -97,6 +97,8 @@ export interface SubmissionRecord {
   pendingQuestionIds: string[];
   /** Increases with every change; the guard against acting on answers or grades not seen. */
   version: number;
+  /** When an exam attempt's answers were last saved (SaveAnswers); null if never. */
+  savedAt: Date | null;
 }
 
 interface AssessmentRow {
@@ -157,6 +159,7 @@ interface SubmissionRow {
   feedback: string;
   pending_question_ids: string[];
   version: number;
+  saved_at: Date | null;
 }
 
 const toSubmission = (r: SubmissionRow): SubmissionRecord => ({
@@ -177,6 +180,7 @@ const toSubmission = (r: SubmissionRow): SubmissionRecord => ({
   feedback: r.feedback,
   pendingQuestionIds: r.pending_question_ids,
   version: r.version,
+  savedAt: r.saved_at,
 });
 
 const assessmentColumns = (sql: Sql) => sql`
@@ -188,7 +192,7 @@ const assessmentColumns = (sql: Sql) => sql`
 const submissionColumns = (sql: Sql) => sql`
   id, assessment_id, course_id, student_id, state, answers, started_at, submitted_at, late, scores,
   total_score::float8 as total_score, max_score::float8 as max_score, grade_percent::float8 as grade_percent,
-  passed, feedback, pending_question_ids, version`;
+  passed, feedback, pending_question_ids, version, saved_at`;
 
 const columnsOf: Record<keyof AssessmentFields, string> = {
   kind: "kind",
@@ -208,6 +212,7 @@ export interface SubmissionUpdate {
   state: number;
   answers?: Answer[];
   startedAt?: Date;
+  savedAt?: Date;
   submittedAt?: Date;
   late?: boolean;
   scores: Score[];
@@ -248,6 +253,7 @@ export function createAssessmentStore(sql: Sql) {
     pending_question_ids: u.pendingQuestionIds,
     ...(u.answers ? { answers: sql.json(u.answers as never) } : {}),
     ...(u.startedAt ? { started_at: u.startedAt } : {}),
+    ...(u.savedAt ? { saved_at: u.savedAt } : {}),
     ...(u.submittedAt ? { submitted_at: u.submittedAt } : {}),
     ...(u.late !== undefined ? { late: u.late } : {}),
     ...(u.feedback !== undefined ? { feedback: u.feedback } : {}),
