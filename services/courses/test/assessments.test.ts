@@ -95,6 +95,22 @@ async function publishedTask({ sys, owner, courseId }: Ctx, overrides: Init) {
   return task;
 }
 
+/** A course of the owner's own, with a newly registered student enrolled for each of `names`. */
+async function ownCourse<Names extends string[]>(
+  { sys, owner }: Ctx,
+  ...names: Names
+): Promise<{ courseId: string; students: { [K in keyof Names]: TestUser } }> {
+  const courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth))
+    .course!.id;
+  const students: TestUser[] = [];
+  for (const _ of names) {
+    const student = await sys.register();
+    await sys.client(EnrollmentService).enroll({ courseId }, student.auth);
+    students.push(student);
+  }
+  return { courseId, students: students as { [K in keyof Names]: TestUser } };
+}
+
 /** A hand-in with no answers, for writing to the store directly. */
 const emptyHandIn = () => ({
   state: SubmissionState.SUBMITTED,
@@ -895,11 +911,11 @@ test("a handed-in file is private: read only through short-lived links given to 
 });
 
 test("a task handed in several times at once keeps exactly one file: the one its submission holds", async (ctx) => {
-  const { sys, owner } = ctx;
-  const courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth))
-    .course!.id;
-  const student = await sys.register();
-  await sys.client(EnrollmentService).enroll({ courseId }, student.auth);
+  const { sys } = ctx;
+  const {
+    courseId,
+    students: [student],
+  } = await ownCourse(ctx, "student");
   const task = await publishedTask(
     { ...ctx, courseId },
     { questions: [{ id: "f1", kind: QuestionKind.FILE_UPLOAD, prompt: "Upload your essay", points: 5 }] },
@@ -1351,9 +1367,10 @@ test("a student's hand-in is checked against the course where it is written: one
   // FinishCourse landing in between is met at the write (a race through the API).
   const { sys, owner } = ctx;
   const courses = sys.client(CourseService);
-  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
-  const [s1, s2] = [await sys.register(), await sys.register()];
-  for (const s of [s1, s2]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
+  const {
+    courseId,
+    students: [s1, s2],
+  } = await ownCourse(ctx, "s1", "s2");
   const task = await publishedTask({ ...ctx, courseId }, {});
   const handedIn = await sys
     .client(SubmissionService)
@@ -1463,12 +1480,12 @@ test("questions change only before the first start or hand-in: a change and a fi
 
 test("where late work is taken an attempt runs its whole time limit, past the due time or started after it; a finish hands it in late only if saved late", async (ctx) => {
   const { sys, owner } = ctx;
-  const courses = sys.client(CourseService);
+  const {
+    courseId,
+    students: [s1, s2, s3],
+  } = await ownCourse(ctx, "s1", "s2", "s3");
   const assessments = sys.client(AssessmentService);
   const submissions = sys.client(SubmissionService);
-  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
-  const [s1, s2, s3] = [await sys.register(), await sys.register(), await sys.register()];
-  for (const s of [s1, s2, s3]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
   const published = async (overrides: Init) => {
     const id = (await assessments.createAssessment({ courseId, assessment: exam(overrides) }, owner.auth))
       .assessment!.id;
@@ -1508,7 +1525,7 @@ test("where late work is taken an attempt runs its whole time limit, past the du
   sys.clock.advance(45 * 60_000);
   try {
     await submissions.saveAnswers({ assessmentId: dueSoon, answers: answer("a") }, s3.auth);
-    await courses.finishCourse({ courseId }, owner.auth);
+    await sys.client(CourseService).finishCourse({ courseId }, owner.auth);
     await sys.handInExpiredExams();
   } finally {
     sys.clock.advance(-45 * 60_000);
@@ -1530,9 +1547,10 @@ test("exam attempts still open when the course finishes are handed in with their
   const courses = sys.client(CourseService);
   const assessments = sys.client(AssessmentService);
   const submissions = sys.client(SubmissionService);
-  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
-  const [s1, s2] = [await sys.register(), await sys.register()];
-  for (const s of [s1, s2]) await sys.client(EnrollmentService).enroll({ courseId }, s.auth);
+  const {
+    courseId,
+    students: [s1, s2],
+  } = await ownCourse(ctx, "s1", "s2");
   // Late work accepted: time alone never closes these attempts.
   const open = (
     await assessments.createAssessment({ courseId, assessment: exam({ title: "Open" }) }, owner.auth)
@@ -1632,9 +1650,10 @@ test("students hear when published work is due at another time: once per move, n
   const { sys, owner, editor } = ctx;
   const courses = sys.client(CourseService);
   const assessments = sys.client(AssessmentService);
-  const courseId = (await courses.createCourse({ course: courseInput() }, owner.auth)).course!.id;
-  const student = await sys.register();
-  await sys.client(EnrollmentService).enroll({ courseId }, student.auth);
+  const {
+    courseId,
+    students: [student],
+  } = await ownCourse(ctx, "student");
   await sys
     .client(StaffService)
     .addAssistant({ courseId, userId: editor.userId, permissions: [Permission.CONTENT] }, owner.auth);
