@@ -150,11 +150,7 @@ export function createNotificationService(
       };
     },
     async markNotificationsRead(req, ctx) {
-      if (!req.all && req.notificationIds.length === 0) {
-        throw new InvalidArgumentError([
-          { field: "notification_ids", description: "name the items to mark, or set all" },
-        ]);
-      }
+      // The contract refuses neither or both of `all` and `notification_ids`.
       const marked = await store.markRead(
         requireUser(ctx).userId,
         req.all ? "all" : req.notificationIds,

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampNow } from "@bufbuild/protobuf/wkt";
 import { courseInput, DAY, type System, startSystem, type TestUser } from "@classconnect/gateway/testing";
 import {
   AssessmentKind,
@@ -469,13 +469,33 @@ test("PublishEvent is idempotent by event id; devices receive pushes; inbox read
       .markedCount,
     1,
   );
-  await rejects(notifications.markNotificationsRead({}, user.auth), Code.InvalidArgument);
-  await rejects(
-    notifications.markNotificationsRead({ notificationIds: ["x"] }, user.auth),
-    Code.InvalidArgument,
+  // Two more, left unread.
+  for (const title of ["Later", "Latest"]) {
+    await dispatch.publishEvent({ ...event, eventId: randomUUID(), data: { course_title: title } });
+  }
+  await sys.eventually(async () =>
+    assert.is((await notifications.listNotifications({}, user.auth)).unreadCount, 2),
   );
+  const unread = 2;
+  // Ambiguous or incomplete requests are refused and mark nothing.
+  await invalid(notifications.markNotificationsRead({}, user.auth), ["notification_ids"]);
+  await invalid(notifications.markNotificationsRead({ notificationIds: ["x"] }, user.auth), [
+    "notification_ids[0]",
+  ]);
+  await invalid(
+    notifications.markNotificationsRead({ notificationIds: [feedbackItem.id], all: true }, user.auth),
+    ["all"],
+  );
+  await invalid(
+    notifications.markNotificationsRead(
+      { notificationIds: [feedbackItem.id], upToTime: timestampNow() },
+      user.auth,
+    ),
+    ["up_to_time"],
+  );
+  assert.is((await notifications.listNotifications({}, user.auth)).unreadCount, unread);
   const all = await notifications.markNotificationsRead({ all: true }, user.auth);
-  assert.ok(all.markedCount >= 0);
+  assert.is(all.markedCount, unread);
   assert.is((await notifications.listNotifications({}, user.auth)).unreadCount, 0);
   await notifications.unregisterDevice({ token: "device-token-1" }, user.auth);
 });
