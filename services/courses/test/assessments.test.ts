@@ -21,7 +21,7 @@ import { SubmissionState } from "@classconnect/gen/classconnect/courses/v1/submi
 import { SubmissionService } from "@classconnect/gen/classconnect/courses/v1/submission_service_pb.js";
 import { EventType } from "@classconnect/gen/classconnect/notifications/v1/notification_pb.js";
 import { NotificationService } from "@classconnect/gen/classconnect/notifications/v1/notification_service_pb.js";
-import { FailedPreconditionError } from "@classconnect/platform";
+import { FailedPreconditionError, NotFoundError } from "@classconnect/platform";
 import { Code } from "@connectrpc/connect";
 import postgres from "postgres";
 import { suite } from "uvu";
@@ -1473,6 +1473,14 @@ test("questions change only before the first start or hand-in: a change and a fi
       ["q1", "q2"],
       "the questions the submission was written against",
     );
+    // Deleted since it was read: the write finds no assessment (not a broken reference).
+    const before = (await store.get(task.id))!;
+    await assessments.deleteAssessment({ assessmentId: task.id, confirm: true }, owner.auth);
+    const err = await store.createSubmission(before, s1.userId, emptyHandIn()).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    assert.instance(err, NotFoundError);
   } finally {
     await sql.end();
   }
