@@ -163,13 +163,31 @@ test("figures match a fixture computed by hand", async ({ sys }) => {
   );
   assert.equal([period.averageGrade, period.completionRate], [100, 0.125]);
 
+  const figures = (r: {
+    averageGrade: number;
+    completionRate: number;
+    submittedCount: number;
+    lateCount: number;
+    gradedCount: number;
+  }) => [r.averageGrade, r.completionRate, r.submittedCount, r.lateCount, r.gradedCount];
   const second = await stats.getStudentStatistics({ courseId, studentId: s2.userId }, owner.auth);
-  assert.equal(
-    [second.averageGrade, second.completionRate, second.submittedCount, second.lateCount],
-    [50, 1, 2, 1],
-  );
+  assert.equal(figures(second), [50, 1, 2, 1, 2]);
   const own = await stats.getStudentStatistics({ courseId, studentId: s4.userId }, s4.auth);
-  assert.equal([own.averageGrade, own.completionRate, own.submittedCount, own.lateCount], [0, 0, 0, 0]);
+  assert.equal(figures(own), [0, 0, 0, 0, 0]);
+  // A student sees their grades only once final, in their statistics as in their submissions.
+  const mine = () => stats.getStudentStatistics({ courseId, studentId: s2.userId }, s2.auth);
+  assert.equal(figures(await mine()), [0, 1, 2, 1, 0], "nothing final yet");
+  const handedIn = (await submissions.listSubmissions({ assessmentId: a2.id }, owner.auth)).submissions;
+  await submissions.finalizeGrade(
+    { submissionId: handedIn.find((x) => x.studentId === s2.userId)!.id },
+    owner.auth,
+  );
+  assert.equal(figures(await mine()), [100, 1, 2, 1, 1], "A2's grade, final");
+  assert.equal(
+    figures(await stats.getStudentStatistics({ courseId, studentId: s2.userId }, analyst.auth)),
+    [50, 1, 2, 1, 2],
+    "staff still see both",
+  );
 
   let csv = "";
   for await (const part of stats.exportCourseStatistics({ courseId }, analyst.auth))

@@ -47,16 +47,21 @@ export function createStatistics(deps: { store: StatisticsStore; access: Access;
       };
     },
 
-    /** A student's figures: for the course's statistics staff, and for the student. */
+    /**
+     * A student's figures: for the course's statistics staff, and for the student, who sees
+     * grades only once final (as their submissions show them).
+     */
     async student(courseId: string, caller: string, studentId: string) {
       const access = await deps.access.load(courseId, caller);
-      if (caller !== studentId) requirePermission(access, Permission.STATISTICS);
-      const row = await store.student(courseId, studentId);
+      const own = caller === studentId;
+      if (!own) requirePermission(access, Permission.STATISTICS);
+      const row = await store.student(courseId, studentId, own);
       return {
         averageGrade: round(row.average),
         completionRate: ratio(row.handed_in, row.published),
         submittedCount: row.handed_in,
         lateCount: row.late,
+        gradedCount: row.graded,
       };
     },
 

@@ -4,6 +4,8 @@ import type { Sql } from "@classconnect/platform";
 export function createStatisticsStore(sql: Sql) {
   /** A submission counts for grades once handed in with nothing left to grade by hand. */
   const graded = sql`s.state in (2, 3, 4) and cardinality(s.pending_question_ids) = 0`;
+  /** What a student is shown of their own grades: only final ones (state 4). */
+  const final = sql`s.state = 4`;
   /** A course's figures are its current students': a student who left takes their work out of them. */
   const byStudent = sql`exists (select 1 from enrollments e where e.course_id = s.course_id and e.student_id = s.student_id)`;
   const inPeriod = (from?: Date, to?: Date) =>
@@ -78,15 +80,18 @@ export function createStatisticsStore(sql: Sql) {
       return { head: head!, perAssessment, trend };
     },
 
-    async student(courseId: string, studentId: string) {
+    /** `finalOnly`: grades count only once final (the student's own view). */
+    async student(courseId: string, studentId: string, finalOnly: boolean) {
+      const counted = finalOnly ? final : graded;
       const [row] = await sql<
-        { published: number; handed_in: number; late: number; average: number | null }[]
+        { published: number; handed_in: number; late: number; graded: number; average: number | null }[]
       >`
         select
           (select count(*)::int from assessments where course_id = ${courseId} and state = 2) as published,
           count(s.id) filter (where s.state <> 1)::int as handed_in,
           count(s.id) filter (where s.late)::int as late,
-          avg(s.grade_percent) filter (where ${graded})::float8 as average
+          count(s.id) filter (where ${counted})::int as graded,
+          avg(s.grade_percent) filter (where ${counted})::float8 as average
         from submissions s join assessments a on a.id = s.assessment_id and a.state = 2
         where s.course_id = ${courseId} and s.student_id = ${studentId}`;
       return row!;
