@@ -4,9 +4,13 @@ import { CourseService } from "@classconnect/gen/classconnect/courses/v1/course_
 import { EnrollmentService } from "@classconnect/gen/classconnect/courses/v1/enrollment_service_pb.js";
 import { ModuleService, ResourceKind } from "@classconnect/gen/classconnect/courses/v1/module_service_pb.js";
 import { Permission, StaffService } from "@classconnect/gen/classconnect/courses/v1/staff_service_pb.js";
+import { NotFoundError } from "@classconnect/platform";
+import { connectErrorOf } from "@classconnect/platform/testing";
 import { Code } from "@connectrpc/connect";
+import postgres from "postgres";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { createModuleStore } from "../src/store/modules.js";
 import { courseInput, invalid, rejects } from "./fixtures.js";
 
 const test = suite<{ sys: System }>("courses: ModuleService");
@@ -337,6 +341,44 @@ test("resources: links, videos and files up to 10 MB; edit, reorder, remove", as
   const removed = await fetch(studentsLink);
   assert.is(removed.status, 404);
   await removed.body?.cancel();
+});
+
+test("a module or resource deleted by another call meanwhile is NOT_FOUND, never INTERNAL", async ({
+  sys,
+}) => {
+  // Deletes and edits check access, then write: a delete in between leaves nothing to write.
+  const sql = postgres(sys.databases.courses, { max: 1, onnotice: () => {} });
+  try {
+    const store = createModuleStore(sql);
+    for (const write of [
+      () => store.remove(randomUUID()),
+      () => store.update(randomUUID(), { title: "Renamed" }),
+      () => store.update(randomUUID(), {}),
+      () => store.removeResource(randomUUID()),
+      () => store.updateResource(randomUUID(), { title: "Renamed" }),
+    ]) {
+      const err = await write().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      assert.instance(err, NotFoundError);
+    }
+  } finally {
+    await sql.end();
+  }
+  // Through the API: of deletes of one module at once, one deletes it and the rest are NOT_FOUND.
+  const owner = await sys.register();
+  const courseId = (await sys.client(CourseService).createCourse({ course: courseInput() }, owner.auth))
+    .course!.id;
+  const modules = sys.client(ModuleService);
+  const m = (await modules.createModule({ courseId, title: "Twice", description: "" }, owner.auth)).module!;
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: 6 }, () => modules.deleteModule({ moduleId: m.id }, owner.auth)),
+  );
+  assert.equal(
+    outcomes.map((o) => (o.status === "fulfilled" ? "deleted" : connectErrorOf(o.reason).code)).sort(),
+    ["deleted", ...Array(5).fill(Code.NotFound)].sort(),
+  );
 });
 
 test.run();

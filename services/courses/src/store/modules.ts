@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { inTransaction, type Sql, type TransactionSql } from "@classconnect/platform";
+import { inTransaction, NotFoundError, type Sql, type TransactionSql } from "@classconnect/platform";
 import { type Activity, logActivity } from "./staff.js";
 
 export interface ResourceRecord {
@@ -144,7 +144,9 @@ export function createModuleStore(sql: Sql) {
                 { course_id: string }[]
               >`update modules set ${tx(values)} where id = ${moduleId} returning course_id`
             : await tx<{ course_id: string }[]>`select course_id from modules where id = ${moduleId}`;
-        return (await listModules(tx, row!.course_id)).find((m) => m.id === moduleId)!;
+        // Deleted since the caller's access was checked.
+        if (!row) throw new NotFoundError("module");
+        return (await listModules(tx, row.course_id)).find((m) => m.id === moduleId)!;
       });
     },
 
@@ -155,10 +157,12 @@ export function createModuleStore(sql: Sql) {
           select file_key from resources where module_id = ${moduleId} and file_key is not null`;
         const [gone] = await tx<{ course_id: string; position: number; title: string }[]>`
           delete from modules where id = ${moduleId} returning course_id, position, title`;
+        // Deleted by another call since the caller's access was checked.
+        if (!gone) throw new NotFoundError("module");
         await tx`update modules set position = position - 1
-                 where course_id = ${gone!.course_id} and position > ${gone!.position}`;
+                 where course_id = ${gone.course_id} and position > ${gone.position}`;
         // The entry names what went, as the one for creating it did: the id no longer says.
-        if (activity) await logActivity(tx, { ...activity, details: gone!.title });
+        if (activity) await logActivity(tx, { ...activity, details: gone.title });
         return keys.map((k) => k.file_key);
       });
     },
@@ -212,7 +216,8 @@ export function createModuleStore(sql: Sql) {
           Object.keys(values).length > 0
             ? await tx<ResourceRow[]>`update resources set ${tx(values)} where id = ${resourceId} returning *`
             : await tx<ResourceRow[]>`select * from resources where id = ${resourceId}`;
-        return toResource(row!);
+        if (!row) throw new NotFoundError("resource");
+        return toResource(row);
       });
     },
 
@@ -221,10 +226,11 @@ export function createModuleStore(sql: Sql) {
         const [gone] = await tx<
           { module_id: string; position: number; file_key: string | null; title: string }[]
         >`delete from resources where id = ${resourceId} returning module_id, position, file_key, title`;
+        if (!gone) throw new NotFoundError("resource");
         await tx`update resources set position = position - 1
-                 where module_id = ${gone!.module_id} and position > ${gone!.position}`;
-        if (activity) await logActivity(tx, { ...activity, details: gone!.title });
-        return gone!.file_key;
+                 where module_id = ${gone.module_id} and position > ${gone.position}`;
+        if (activity) await logActivity(tx, { ...activity, details: gone.title });
+        return gone.file_key;
       });
     },
 
