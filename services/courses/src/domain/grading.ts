@@ -179,10 +179,10 @@ export interface Totals {
   passed: boolean;
 }
 
-/** The total is always computed here, from the per-question scores, with any late penalty. */
 /** What an assessment's questions are worth together. */
 export const maxPoints = (questions: Question[]) => questions.reduce((sum, q) => sum + q.points, 0);
 
+/** The total is always computed here, from the per-question scores, with any late penalty. */
 export function totals(
   questions: Question[],
   scores: Score[],

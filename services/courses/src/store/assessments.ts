@@ -510,10 +510,10 @@ export function createAssessmentStore(sql: Sql) {
     /**
      * A student's write of their answers (a hand-in, or an exam's answers so far) while the
      * course runs (see `lockRunning`) and the questions are those read (see `holdQuestions`):
-     * creates the submission if `create` and there is none,
-     * else applies `u` if it is still in one of `states`. Answers the saved record and the
-     * answers it replaced, read under the row's lock, so that of two writes at once each
-     * learns whose files it replaced. Undefined when there is none to update or it moved on.
+     * creates the submission if `create` and there is none, else applies `u` if it is still in
+     * one of `states`. Answers the saved record and the answers it replaced, read under the
+     * row's lock, so that of two writes at once each learns whose files it replaced. Undefined
+     * when there is none to update or it moved on.
      */
     async saveAnswers(
       assessment: { id: string; courseId: string; questions: Question[] },
